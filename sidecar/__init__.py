@@ -1,0 +1,25 @@
+"""Farewell sidecar: stores members' exit feedback and serves the owner's API.
+
+``create_app`` builds a fresh app; nothing is created at import time.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from flask import Flask
+
+
+def create_app(environ: Mapping[str, str] | None = None) -> Flask:
+    """Build the app from ``environ`` (default: the process environment), read by sidecar.config."""
+    from . import config, db, logs
+    from .web import admin, errors, health, ingest, openapi
+
+    app = Flask(__name__)
+    app.config.from_mapping(config.load(environ))
+    logs.configure()
+    db.init_app(app)
+    errors.init_app(app)
+    for blueprint in (ingest.bp, admin.bp, health.bp, openapi.bp):
+        app.register_blueprint(blueprint)
+    return app

@@ -1,0 +1,129 @@
+"""``python -m sidecar …``: serve, migrate and manage sites.
+
+Output meant for programs (site JSON) goes to stdout; messages for people go to stderr; every
+failure is one line starting with "error:" and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+
+import click
+
+from . import config, db, logs
+from .domain import sites as site_domain
+from .storage import sites as sites_store
+
+
+def _fail(message: str, code: int = 1):
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _engine():
+    """The configured database, migrated to the current schema (migrating is idempotent)."""
+    url = config.load()["FAREWELL_DATABASE_URL"]
+    try:
+        engine = db.create_engine(url)
+    except (ValueError, ImportError) as error:
+        _fail(f"FAREWELL_DATABASE_URL: {error}")
+    db.migrate(engine)
+    return engine
+
+
+def _database_errors(command):
+    """Turn an unreachable database into one clear line instead of a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except db.UNAVAILABLE_ERRORS as error:
+            url = db.redacted(config.load()["FAREWELL_DATABASE_URL"])
+            reason = str(getattr(error, "orig", None) or error).splitlines()[0][:300]
+            _fail(f"cannot reach the database at {url}: {reason}")
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main():
+    """Farewell sidecar."""
+    logs.configure()
+
+
+@main.command()
+@_database_errors
+def migrate():
+    """Create or upgrade the database schema."""
+    engine = _engine()
+    click.echo(f"database at revision {db.current_revision(engine)}", err=True)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
+@_database_errors
+def serve(host: str, port: int, threads: int):
+    """Migrate the database, then serve HTTP with waitress."""
+    import waitress
+
+    from . import create_app
+
+    _engine()
+    app = create_app()
+    click.echo(f"serving on http://{host}:{port}", err=True)
+    waitress.serve(app, host=host, port=port, threads=threads, ident="farewell")
+
+
+@main.group()
+def sites():
+    """Manage the WordPress sites this sidecar serves."""
+
+
+@sites.command("add")
+@click.option("--url", required=True, help="The WordPress site's address.")
+@click.option("--name", required=True)
+@click.option("--timezone", "timezone_name", default="UTC", show_default=True, help="IANA time zone.")
+@click.option("--locale", default="en_US", show_default=True, type=click.Choice(site_domain.SUPPORTED_LOCALES))
+@click.option("--if-none", is_flag=True, help="Do nothing when a site exists already (for first-run scripts).")
+@_database_errors
+def sites_add(url, name, timezone_name, locale, if_none):
+    """Add a site; prints {"site_id", "secret"} as JSON."""
+    engine = _engine()
+    if if_none:
+        with engine.connect() as conn:
+            existing = sites_store.list_sites(conn)
+        if existing:
+            click.echo(f"site {existing[0]['id']} exists already; nothing to add", err=True)
+            return
+    try:
+        site = site_domain.create_site(engine, url, name, timezone_name, locale)
+    except site_domain.SiteError as error:
+        _fail(str(error), code=2)
+    click.echo(json.dumps({"site_id": site["id"], "secret": site["secret"]}))
+
+
+@sites.command("list")
+@_database_errors
+def sites_list():
+    """One JSON object per line, without secrets."""
+    with _engine().connect() as conn:
+        for site in sites_store.list_sites(conn):
+            click.echo(json.dumps(site_domain.public_view(site)))
+
+
+@sites.command("rotate-secret")
+@click.argument("site_id")
+@_database_errors
+def sites_rotate_secret(site_id):
+    """Print a new secret; the old one keeps working for 24 hours."""
+    try:
+        secret = site_domain.rotate_secret(_engine(), site_id)
+    except site_domain.SiteError as error:
+        _fail(str(error), code=2)
+    click.echo(secret)
+    click.echo("the previous secret stays valid for 24 hours: update the bridge before then", err=True)

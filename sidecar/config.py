@@ -1,0 +1,58 @@
+"""The one place that reads the environment.
+
+Everything else receives configuration as a plain mapping (Flask's ``app.config``), so tests pass
+a dict and never touch ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Mapping
+
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+
+# Events are small JSON documents; anything larger is a bug or an attack.
+EVENT_MAX_BYTES = 64 * 1024
+# Upper bound for any other request body (forms of the dashboard, later).
+REQUEST_MAX_BYTES = 1024 * 1024
+# Standard Webhooks reference libraries use five minutes both ways.
+SIGNATURE_TOLERANCE_SECONDS = 300
+# After a rotation the previous secret keeps verifying this long, so the bridge can be updated.
+SECRET_ROTATION_GRACE_SECONDS = 24 * 3600
+
+
+def load(environ: Mapping[str, str] | None = None) -> dict:
+    """Build the configuration mapping from the environment."""
+    env = os.environ if environ is None else environ
+    data_dir = Path(env.get("FAREWELL_DATA_DIR") or "./var").resolve()
+    return {
+        "FAREWELL_DATA_DIR": str(data_dir),
+        "FAREWELL_DATABASE_URL": env.get("FAREWELL_DATABASE_URL")
+        or f"sqlite:///{data_dir / 'farewell.db'}",
+        "FAREWELL_ADMIN_TOKEN": env.get("FAREWELL_ADMIN_TOKEN") or None,
+        "FAREWELL_PUBLIC_URL": (env.get("FAREWELL_PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/"),
+        "SECRET_KEY": env.get("FAREWELL_SECRET_KEY") or _stored_secret_key(data_dir),
+        "MAX_CONTENT_LENGTH": REQUEST_MAX_BYTES,
+        "JSON_SORT_KEYS": False,
+    }
+
+
+def _stored_secret_key(data_dir: Path) -> str:
+    """Generate the signing key once and keep it in the data dir, readable by its owner only."""
+    path = data_dir / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: when two processes start at once, one writes and the other reads the winner's key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+    return key

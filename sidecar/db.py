@@ -1,0 +1,108 @@
+"""Database engines for SQLite (embedded default) and MySQL/MariaDB (production), and migrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import event, exc
+from sqlalchemy.engine import URL, Engine, make_url
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+# Errors that mean "the database cannot do this right now" (down, restarting, deadlock, locked):
+# callers answer 503 and the sender retries. Nothing was committed when these are raised.
+UNAVAILABLE_ERRORS = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError)
+
+
+def is_mysql(engine_or_url: Engine | URL | str) -> bool:
+    url = engine_or_url.url if isinstance(engine_or_url, Engine) else make_url(engine_or_url)
+    return url.get_backend_name() in ("mysql", "mariadb")
+
+
+def create_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed)
+    if is_mysql(parsed):
+        return sa.create_engine(
+            parsed,
+            pool_pre_ping=True,  # a MariaDB restart must not leave dead connections in the pool
+            pool_recycle=3600,
+            # READ COMMITTED: fewer gap locks between concurrent ingest and job claims.
+            isolation_level="READ COMMITTED",
+            connect_args={"charset": "utf8mb4", "collation": "utf8mb4_bin", "connection_timeout": 5},
+        )
+    raise ValueError(f"unsupported database URL scheme {parsed.drivername!r} (use sqlite or mysql+mysqlconnector)")
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin (below).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        # SQLite has one writer. Taking the write lock at BEGIN makes concurrent writers queue on
+        # busy_timeout instead of failing when a read lock cannot be upgraded mid-transaction.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def ping(engine: Engine) -> bool:
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        return True
+    except UNAVAILABLE_ERRORS:
+        return False
+
+
+def alembic_config(engine: Engine):
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["engine"] = engine
+    return config
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema up to ``revision``. Safe to run from several processes at start-up."""
+    from alembic import command
+
+    command.upgrade(alembic_config(engine), revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def init_app(app) -> None:
+    """One engine per app, created from the app's configuration."""
+    app.extensions["farewell.engine"] = create_engine(app.config["FAREWELL_DATABASE_URL"])
+
+
+def get_engine() -> Engine:
+    from flask import current_app
+
+    return current_app.extensions["farewell.engine"]

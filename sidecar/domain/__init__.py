@@ -1,0 +1,1 @@
+"""Business rules as plain functions. They call storage functions; they never build SQL."""

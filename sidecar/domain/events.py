@@ -1,0 +1,231 @@
+"""The event contract: its JSON Schema (also served in /openapi.json) and parsing into plain data.
+
+One schema serves both validation and documentation, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from jsonschema import Draft202012Validator, FormatChecker
+
+EVENT_TYPES = (
+    "subscription.created",
+    "subscription.cancelled",
+    "subscription.paused",
+    "subscription.resumed",
+    "subscription.expired",
+    "payment.failed",
+    "member.updated",
+    "survey.submitted",
+)
+SOURCES = ("memberpress", "paidmembershipspro", "woocommerce-subscriptions", "restrict-content", "test")
+INITIATORS = ("member", "admin", "gateway", "system")
+INTERVALS = ("day", "week", "month", "year", "lifetime")
+SUBSCRIPTION_STATUSES = ("pending", "active", "paused", "cancelled", "expired")
+
+_NO_CONTROL = r"^[^\x00-\x1f\x7f]{1,%d}$"
+
+_DATE_TIME = {"type": "string", "format": "date-time", "maxLength": 40}
+
+EVENT_SCHEMA: dict = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "Event",
+    "type": "object",
+    "required": ["type", "occurred_at", "source", "member"],
+    "properties": {
+        "type": {"enum": list(EVENT_TYPES)},
+        "occurred_at": _DATE_TIME,
+        "source": {"enum": list(SOURCES)},
+        "initiated_by": {"enum": list(INITIATORS), "default": "system"},
+        "member": {
+            "type": "object",
+            "required": ["id", "email"],
+            "properties": {
+                "id": {"type": "string", "pattern": _NO_CONTROL % 64},
+                "email": {"type": "string", "format": "email", "maxLength": 254},
+                "first_name": {"type": ["string", "null"], "maxLength": 200},
+                "locale": {"type": ["string", "null"], "pattern": r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8}){0,2}$"},
+            },
+        },
+        "subscription": {
+            "type": "object",
+            "required": ["id"],
+            "properties": {
+                "id": {"type": "string", "pattern": _NO_CONTROL % 191},
+                "plan_id": {"type": ["string", "null"], "pattern": _NO_CONTROL % 64},
+                "plan_name": {"type": ["string", "null"], "maxLength": 200},
+                "amount": {"type": ["string", "null"], "pattern": r"^[0-9]{1,10}(\.[0-9]{1,4})?$"},
+                "currency": {"type": ["string", "null"], "pattern": "^[A-Z]{3}$"},
+                "interval": {"enum": [*INTERVALS, None]},
+                "status": {"enum": [*SUBSCRIPTION_STATUSES, None]},
+                "started_at": {**_DATE_TIME, "type": ["string", "null"]},
+                "access_ends_at": {**_DATE_TIME, "type": ["string", "null"]},
+            },
+        },
+        "survey": {"type": "object"},
+    },
+    "allOf": [
+        {
+            "if": {
+                "properties": {"type": {"enum": [t for t in EVENT_TYPES if t.startswith("subscription.")] + ["payment.failed"]}},
+                "required": ["type"],
+            },
+            "then": {"required": ["subscription"]},
+        },
+        {
+            "if": {"properties": {"type": {"const": "survey.submitted"}}, "required": ["type"]},
+            "then": {"required": ["survey"]},
+        },
+    ],
+}
+
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+_formats = FormatChecker(formats=())
+
+
+@_formats.checks("date-time", raises=ValueError)
+def _is_rfc3339(value: object) -> bool:
+    return not isinstance(value, str) or parse_timestamp(value) is not None
+
+
+@_formats.checks("email")
+def _is_email(value: object) -> bool:
+    return not isinstance(value, str) or bool(_EMAIL.match(value))
+
+
+_validator = Draft202012Validator(EVENT_SCHEMA, format_checker=_formats)
+
+
+class InvalidEvent(ValueError):
+    def __init__(self, fields: dict[str, str]):
+        super().__init__(", ".join(f"{k}: {v}" for k, v in fields.items()))
+        self.fields = fields
+
+
+@dataclass(frozen=True)
+class Member:
+    id: str
+    email: str
+    first_name: str | None
+    locale: str | None
+
+
+@dataclass(frozen=True)
+class Subscription:
+    id: str
+    plan_id: str | None
+    plan_name: str | None
+    amount: Decimal | None
+    currency: str | None
+    interval: str | None
+    status: str | None
+    started_at: datetime | None
+    access_ends_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str
+    occurred_at: datetime
+    source: str
+    initiated_by: str
+    member: Member
+    subscription: Subscription | None
+    survey: dict | None
+
+
+def parse_timestamp(value: str) -> datetime:
+    """An RFC 3339 date-time; the offset is required so that no local time is ever guessed."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be an RFC 3339 date-time such as 2026-11-29T10:00:00Z") from None
+    if parsed.tzinfo is None or "T" not in value.upper() and " " not in value:
+        raise ValueError("must be an RFC 3339 date-time with a time zone offset, such as 2026-11-29T10:00:00Z")
+    return parsed
+
+
+def parse_event(document: object) -> Event:
+    """Validate a decoded JSON document and return it as an Event, or raise InvalidEvent naming
+    every bad field."""
+    fields: dict[str, str] = {}
+    for error in sorted(_validator.iter_errors(document), key=lambda e: list(e.absolute_path)):
+        name, message = _describe(error)
+        fields.setdefault(name, message)
+    if fields:
+        raise InvalidEvent(fields)
+    assert isinstance(document, dict)
+    member = document["member"]
+    sub = document.get("subscription")
+    return Event(
+        type=document["type"],
+        occurred_at=parse_timestamp(document["occurred_at"]),
+        source=document["source"],
+        initiated_by=document.get("initiated_by") or "system",
+        member=Member(
+            id=member["id"],
+            email=member["email"],
+            first_name=_clean_text(member.get("first_name")),
+            locale=member.get("locale") or None,
+        ),
+        subscription=None
+        if sub is None
+        else Subscription(
+            id=sub["id"],
+            plan_id=sub.get("plan_id") or None,
+            plan_name=_clean_text(sub.get("plan_name")),
+            amount=Decimal(sub["amount"]) if sub.get("amount") else None,
+            currency=sub.get("currency") or None,
+            interval=sub.get("interval"),
+            status=sub.get("status"),
+            started_at=parse_timestamp(sub["started_at"]) if sub.get("started_at") else None,
+            access_ends_at=parse_timestamp(sub["access_ends_at"]) if sub.get("access_ends_at") else None,
+        ),
+        survey=document.get("survey"),
+    )
+
+
+def _clean_text(value: str | None) -> str | None:
+    """Names are shown in emails and pages: control characters never belong in them."""
+    if value is None:
+        return None
+    return _CONTROL.sub("", value).strip() or None
+
+
+def _describe(error) -> tuple[str, str]:
+    path = ".".join(str(p) for p in error.absolute_path)
+    if error.validator == "required":
+        missing = error.message.split("'")[1]
+        return (f"{path}.{missing}" if path else missing), "is required"
+    if error.validator == "enum":
+        allowed = ", ".join(str(v) for v in error.validator_value if v is not None)
+        return path, f"must be one of: {allowed}"
+    if error.validator == "format":
+        if error.validator_value == "email":
+            return path, "must be an email address"
+        cause = error.cause
+        return path, str(cause) if cause else "must be an RFC 3339 date-time with a time zone offset"
+    if error.validator == "type":
+        wanted = error.validator_value
+        wanted = wanted[0] if isinstance(wanted, list) else wanted
+        return path or "(body)", f"must be {'an' if wanted[0] in 'aeio' else 'a'} {wanted}"
+    if error.validator == "maxLength":
+        return path, f"must be at most {error.validator_value} characters"
+    if error.validator == "pattern":
+        return path, _PATTERN_MESSAGES.get(path.rsplit(".", 1)[-1], "has an invalid format")
+    return path or "(body)", error.message
+
+
+_PATTERN_MESSAGES = {
+    "id": "must be 1 to 64 (member) or 191 (subscription) characters without control characters",
+    "plan_id": "must be at most 64 characters without control characters",
+    "amount": 'must be a decimal string such as "29.00" (up to 10 digits and 4 decimals)',
+    "currency": "must be an ISO 4217 code such as EUR",
+    "locale": "must be a locale such as fr_FR",
+}

@@ -1,0 +1,90 @@
+"""Sites: one per WordPress site, each with its own signing secret."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import string
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.engine import Engine
+
+from ..config import SECRET_ROTATION_GRACE_SECONDS
+from ..storage import sites as sites_store
+
+SUPPORTED_LOCALES = ("en_US", "fr_FR")
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+
+
+class SiteError(ValueError):
+    pass
+
+
+def new_secret() -> str:
+    """A Standard Webhooks secret: ``whsec_`` + base64 of 32 random bytes."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def create_site(
+    engine: Engine, url: str, name: str, timezone_name: str = "UTC", locale: str = "en_US"
+) -> dict:
+    url = url.strip()
+    if not url.startswith(("http://", "https://")) or len(url) > 500:
+        raise SiteError("--url must be an http:// or https:// address of at most 500 characters")
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise SiteError("--name must be 1 to 200 characters")
+    try:
+        ZoneInfo(timezone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SiteError(f"--timezone {timezone_name!r} is not an IANA time zone such as Europe/Paris") from None
+    if locale not in SUPPORTED_LOCALES:
+        raise SiteError(f"--locale must be one of {', '.join(SUPPORTED_LOCALES)}")
+    site = {
+        "id": "site_" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(12)),
+        "name": name,
+        "url": url,
+        "timezone": timezone_name,
+        "locale": locale,
+        "secret": new_secret(),
+        "created_at": datetime.now(timezone.utc),
+    }
+    with engine.begin() as conn:
+        sites_store.insert_site(conn, **site)
+    return site
+
+
+def rotate_secret(engine: Engine, site_id: str, now: datetime | None = None) -> str:
+    """Issue a new secret; the current one keeps verifying for 24 hours."""
+    now = now or datetime.now(timezone.utc)
+    secret = new_secret()
+    with engine.begin() as conn:
+        site = sites_store.get_site(conn, site_id)
+        if site is None:
+            raise SiteError(f"no site with id {site_id!r}")
+        sites_store.replace_secret(
+            conn, site_id, secret, site["secret"], now + timedelta(seconds=SECRET_ROTATION_GRACE_SECONDS)
+        )
+    return secret
+
+
+def verification_secrets(site: dict, now: datetime) -> list[str]:
+    """The secrets a signature may be made with right now."""
+    valid = [site["secret"]]
+    expires = site.get("previous_secret_expires_at")
+    if site.get("previous_secret") and expires and expires > now:
+        valid.append(site["previous_secret"])
+    return valid
+
+
+def public_view(site: dict) -> dict:
+    """A site without its secrets, for listings."""
+    return {
+        "site_id": site["id"],
+        "name": site["name"],
+        "url": site["url"],
+        "timezone": site["timezone"],
+        "locale": site["locale"],
+        "created_at": site["created_at"].isoformat().replace("+00:00", "Z"),
+    }

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.engine import Connection
+
+from .tables import cancellations, members, subscriptions
+
+_c = cancellations
+
+
+def insert_cancellation(conn: Connection, **values) -> int:
+    return conn.execute(insert(_c).values(**values)).inserted_primary_key[0]
+
+
+def update_cancellation(conn: Connection, cancellation_id: int, **values) -> None:
+    conn.execute(update(_c).where(_c.c.id == cancellation_id).values(**values))
+
+
+def cancellation_at(conn: Connection, subscription_id: int, at: datetime) -> dict | None:
+    query = select(_c).where(_c.c.subscription_id == subscription_id, _c.c.cancelled_at == at)
+    row = conn.execute(query).mappings().first()
+    return dict(row) if row else None
+
+
+def latest_cancellation_before(
+    conn: Connection, subscription_id: int, at: datetime, inclusive: bool = False
+) -> dict | None:
+    bound = _c.c.cancelled_at <= at if inclusive else _c.c.cancelled_at < at
+    query = (
+        select(_c).where(_c.c.subscription_id == subscription_id, bound).order_by(_c.c.cancelled_at.desc()).limit(1)
+    )
+    row = conn.execute(query).mappings().first()
+    return dict(row) if row else None
+
+
+def earliest_cancellation_after(conn: Connection, subscription_id: int, at: datetime) -> dict | None:
+    query = (
+        select(_c)
+        .where(_c.c.subscription_id == subscription_id, _c.c.cancelled_at > at)
+        .order_by(_c.c.cancelled_at)
+        .limit(1)
+    )
+    row = conn.execute(query).mappings().first()
+    return dict(row) if row else None
+
+
+def list_cancellations(
+    conn: Connection,
+    site_id: str,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    after: tuple[datetime, int] | None,
+) -> list[dict]:
+    """Newest first; ``after`` is the (cancelled_at, id) of the last row of the previous page."""
+    m, s = members, subscriptions
+    query = (
+        select(
+            _c.c.id,
+            _c.c.initiated_by,
+            _c.c.kind,
+            _c.c.cancelled_at,
+            _c.c.access_ends_at,
+            _c.c.resumed_at,
+            _c.c.ended_at,
+            m.c.external_id.label("member_id"),
+            m.c.email.label("member_email"),
+            m.c.first_name.label("member_first_name"),
+            m.c.locale.label("member_locale"),
+            s.c.source,
+            s.c.external_id.label("subscription_id"),
+            s.c.plan_id,
+            s.c.plan_name,
+            s.c.amount,
+            s.c.currency,
+            s.c.interval,
+            s.c.status,
+        )
+        .join(m, m.c.id == _c.c.member_id)
+        .join(s, s.c.id == _c.c.subscription_id)
+        .where(_c.c.site_id == site_id)
+    )
+    if since is not None:
+        query = query.where(_c.c.cancelled_at >= since)
+    if until is not None:
+        query = query.where(_c.c.cancelled_at < until)
+    if after is not None:
+        at, last_id = after
+        query = query.where(or_(_c.c.cancelled_at < at, and_(_c.c.cancelled_at == at, _c.c.id < last_id)))
+    query = query.order_by(_c.c.cancelled_at.desc(), _c.c.id.desc()).limit(limit)
+    return [dict(r) for r in conn.execute(query).mappings()]

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
+
+from .tables import events
+
+
+def insert_event(conn: Connection, **values) -> int:
+    """Raises IntegrityError when (site_id, webhook_id) was stored before."""
+    return conn.execute(insert(events).values(**values)).inserted_primary_key[0]
+
+
+def event_exists(conn: Connection, site_id: str, webhook_id: str) -> bool:
+    query = select(events.c.id).where(events.c.site_id == site_id, events.c.webhook_id == webhook_id)
+    return conn.execute(query).first() is not None
+
+
+def link_event(conn: Connection, event_id: int, member_id: int, subscription_id: int | None) -> None:
+    conn.execute(
+        update(events).where(events.c.id == event_id).values(member_id=member_id, subscription_id=subscription_id)
+    )
+
+
+def first_event_between(
+    conn: Connection, subscription_id: int, type: str, after: datetime, before: datetime | None
+) -> datetime | None:
+    """occurred_at of the earliest event of ``type`` for the subscription in (after, before)."""
+    query = select(events.c.occurred_at).where(
+        events.c.subscription_id == subscription_id, events.c.type == type, events.c.occurred_at > after
+    )
+    if before is not None:
+        query = query.where(events.c.occurred_at < before)
+    return conn.execute(query.order_by(events.c.occurred_at).limit(1)).scalar()

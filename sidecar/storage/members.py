@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
+
+from ._upsert import insert_if_absent
+from .tables import members
+
+
+def upsert_member(
+    conn: Connection, site_id: str, external_id: str, details: dict, details_at: datetime, now: datetime
+) -> int:
+    """Create the member if new; refresh ``details`` unless a newer event already set them.
+
+    Returns the member's row id.
+    """
+    insert_if_absent(
+        conn,
+        members,
+        {"site_id": site_id, "external_id": external_id, "details_at": details_at, "created_at": now, **details},
+    )
+    conn.execute(
+        update(members)
+        .where(members.c.site_id == site_id, members.c.external_id == external_id, members.c.details_at <= details_at)
+        .values(details_at=details_at, **details)
+    )
+    return conn.execute(
+        select(members.c.id).where(members.c.site_id == site_id, members.c.external_id == external_id)
+    ).scalar_one()

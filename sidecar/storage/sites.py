@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
+
+from .tables import sites
+
+
+def insert_site(conn: Connection, **values) -> None:
+    conn.execute(insert(sites).values(**values))
+
+
+def get_site(conn: Connection, site_id: str) -> dict | None:
+    row = conn.execute(select(sites).where(sites.c.id == site_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def list_sites(conn: Connection) -> list[dict]:
+    return [dict(r) for r in conn.execute(select(sites).order_by(sites.c.created_at, sites.c.id)).mappings()]
+
+
+def replace_secret(
+    conn: Connection, site_id: str, secret: str, previous_secret: str, previous_expires_at: datetime
+) -> None:
+    conn.execute(
+        update(sites)
+        .where(sites.c.id == site_id)
+        .values(secret=secret, previous_secret=previous_secret, previous_secret_expires_at=previous_expires_at)
+    )

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
+
+from ._upsert import insert_if_absent
+from .tables import subscriptions
+
+
+def upsert_subscription(
+    conn: Connection,
+    site_id: str,
+    source: str,
+    external_id: str,
+    member_id: int,
+    details: dict,
+    status: str | None,
+    at: datetime,
+    now: datetime,
+) -> int:
+    """Create the subscription if new, then apply ``details`` and ``status`` as of ``at``.
+
+    Only fields that are not None are written, and only when no newer event already wrote them:
+    late and out-of-order events never roll the state back. Returns the subscription's row id.
+    """
+    key = (
+        subscriptions.c.site_id == site_id,
+        subscriptions.c.source == source,
+        subscriptions.c.external_id == external_id,
+    )
+    details = {k: v for k, v in details.items() if v is not None}
+    insert_if_absent(
+        conn,
+        subscriptions,
+        {
+            "site_id": site_id,
+            "source": source,
+            "external_id": external_id,
+            "member_id": member_id,
+            "status": status or "active",
+            "status_at": at,
+            "details_at": at,
+            "created_at": now,
+            **details,
+        },
+    )
+    if details:
+        conn.execute(
+            update(subscriptions)
+            .where(*key, subscriptions.c.details_at <= at)
+            .values(details_at=at, member_id=member_id, **details)
+        )
+    if status:
+        conn.execute(
+            update(subscriptions).where(*key, subscriptions.c.status_at <= at).values(status=status, status_at=at)
+        )
+    return conn.execute(select(subscriptions.c.id).where(*key)).scalar_one()

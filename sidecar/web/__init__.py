@@ -1,0 +1,1 @@
+"""HTTP: thin Flask blueprints that parse requests, call domain functions and shape answers."""

@@ -1,0 +1,115 @@
+"""The admin JSON API, for owners' tools and the dashboard: bearer-token authenticated."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+
+from flask import Blueprint, current_app, request
+
+from ..db import get_engine
+from ..domain.events import parse_timestamp
+from ..storage.cancellations import list_cancellations
+from ..storage.sites import get_site
+from .errors import ApiError
+from .formats import iso, money
+
+bp = Blueprint("admin", __name__)
+
+DEFAULT_PAGE = 50
+MAX_PAGE = 500
+
+
+@bp.before_request
+def require_admin_token():
+    expected = current_app.config.get("FAREWELL_ADMIN_TOKEN")
+    given = request.headers.get("Authorization", "")
+    # No token configured means no admin API at all, never an open one.
+    if not expected or not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
+        raise ApiError(401, "unauthorized")
+
+
+def _site_or_404(conn, site_id: str) -> dict:
+    site = get_site(conn, site_id)
+    if site is None:
+        raise ApiError(404, "unknown_site")
+    return site
+
+
+@bp.get("/v1/sites/<site_id>/cancellations")
+def cancellations(site_id: str):
+    fields: dict[str, str] = {}
+    bounds = {}
+    for name in ("since", "until"):
+        value = request.args.get(name)
+        if value:
+            try:
+                bounds[name] = parse_timestamp(value)
+            except ValueError as error:
+                fields[name] = str(error)
+    limit = request.args.get("limit", str(DEFAULT_PAGE))
+    if not limit.isdigit() or not 1 <= int(limit) <= MAX_PAGE:
+        fields["limit"] = f"must be a whole number from 1 to {MAX_PAGE}"
+    after = None
+    if request.args.get("cursor"):
+        try:
+            after = _decode_cursor(request.args["cursor"])
+        except ValueError:
+            fields["cursor"] = "is not a cursor returned by this API"
+    if fields:
+        raise ApiError(400, "invalid_query", fields=fields)
+    page = int(limit)
+    with get_engine().connect() as conn:
+        _site_or_404(conn, site_id)
+        rows = list_cancellations(conn, site_id, bounds.get("since"), bounds.get("until"), page + 1, after)
+    more = len(rows) > page
+    rows = rows[:page]
+    return {
+        "items": [_cancellation(row) for row in rows],
+        "next_cursor": _encode_cursor(rows[-1]) if more else None,
+    }
+
+
+def _cancellation(row: dict) -> dict:
+    return {
+        "id": row["id"],
+        "member": {
+            "id": row["member_id"],
+            "email": row["member_email"],
+            "first_name": row["member_first_name"],
+            "locale": row["member_locale"],
+        },
+        "subscription": {
+            "id": row["subscription_id"],
+            "plan_id": row["plan_id"],
+            "plan_name": row["plan_name"],
+            "amount": money(row["amount"]),
+            "currency": row["currency"],
+            "interval": row["interval"],
+            "status": row["status"],
+        },
+        "source": row["source"],
+        "initiated_by": row["initiated_by"],
+        "kind": row["kind"],
+        "cancelled_at": iso(row["cancelled_at"]),
+        "access_ends_at": iso(row["access_ends_at"]),
+        "resumed_at": iso(row["resumed_at"]),
+        "ended_at": iso(row["ended_at"]),
+    }
+
+
+def _encode_cursor(row: dict) -> str:
+    raw = json.dumps([iso(row["cancelled_at"]), row["id"]]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple:
+    try:
+        at, last_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(last_id, int):
+            raise ValueError
+        return parse_timestamp(at), last_id
+    except (binascii.Error, TypeError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError("bad cursor") from error

@@ -1,0 +1,49 @@
+"""JSON errors for the API, including the ones Flask raises before a view runs."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from ..db import UNAVAILABLE_ERRORS
+
+log = logging.getLogger(__name__)
+
+_HTTP_ERROR_NAMES = {
+    400: "bad_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+}
+
+
+class ApiError(Exception):
+    """Raised by views to answer with ``{"error": code, **extra}`` and ``status``."""
+
+    def __init__(self, status: int, code: str, **extra):
+        super().__init__(code)
+        self.status = status
+        self.code = code
+        self.extra = extra
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(error: ApiError):
+        return jsonify(error=error.code, **error.extra), error.status
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException):
+        return jsonify(error=_HTTP_ERROR_NAMES.get(error.code, "http_error")), error.code
+
+    for error_class in UNAVAILABLE_ERRORS:
+
+        @app.errorhandler(error_class)
+        def _database_unavailable(error):
+            # Logged without the statement's parameters: they may hold members' personal data.
+            log.error("database unavailable: %s", type(error.orig or error).__name__)
+            return jsonify(error="unavailable"), 503

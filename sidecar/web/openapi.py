@@ -1,0 +1,163 @@
+"""The protocol as OpenAPI 3.1, built from the same schema that validates events."""
+
+from __future__ import annotations
+
+import copy
+
+from flask import Blueprint, jsonify
+
+from ..domain.events import EVENT_SCHEMA
+
+bp = Blueprint("openapi", __name__)
+
+
+def _error(*codes: str, fields: bool = False) -> dict:
+    schema: dict = {
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {"enum": list(codes)}, "message": {"type": "string"}},
+    }
+    if fields:
+        schema["properties"]["fields"] = {"type": "object", "additionalProperties": {"type": "string"}}
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _json(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_SIGNATURE_HEADERS = [
+    {"name": "webhook-id", "in": "header", "required": True, "schema": {"type": "string", "maxLength": 255},
+     "description": "Unique message id; the idempotency key."},
+    {"name": "webhook-timestamp", "in": "header", "required": True, "schema": {"type": "string"},
+     "description": "Unix seconds; within 300 s of the sidecar's clock."},
+    {"name": "webhook-signature", "in": "header", "required": True, "schema": {"type": "string"},
+     "description": "Space-separated `v1,<base64 HMAC-SHA256>` signatures."},
+]
+_SITE_ID = {"name": "site_id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}}
+_NULLABLE_STRING = {"type": ["string", "null"]}
+
+_CANCELLATION = {
+    "type": "object",
+    "required": ["id", "member", "subscription", "source", "initiated_by", "cancelled_at", "access_ends_at"],
+    "properties": {
+        "id": {"type": "integer"},
+        "member": {
+            "type": "object",
+            "required": ["id", "email", "first_name"],
+            "properties": {"id": {"type": "string"}, "email": {"type": "string"},
+                           "first_name": _NULLABLE_STRING, "locale": _NULLABLE_STRING},
+        },
+        "subscription": {
+            "type": "object",
+            "required": ["id", "plan_name", "amount", "currency", "interval"],
+            "properties": {k: ({"type": "string"} if k == "id" else _NULLABLE_STRING)
+                           for k in ("id", "plan_id", "plan_name", "amount", "currency", "interval", "status")},
+        },
+        "source": {"type": "string"},
+        "initiated_by": {"enum": ["member", "admin", "gateway", "system"]},
+        "kind": {"enum": ["cancelled", "expired"]},
+        "cancelled_at": {"type": "string", "format": "date-time"},
+        "access_ends_at": {**_NULLABLE_STRING, "format": "date-time"},
+        "resumed_at": {**_NULLABLE_STRING, "format": "date-time"},
+        "ended_at": {**_NULLABLE_STRING, "format": "date-time"},
+    },
+}
+
+
+def build_spec(public_url: str) -> dict:
+    event_schema = copy.deepcopy(EVENT_SCHEMA)
+    event_schema.pop("$schema", None)
+    unavailable = {"description": "Database unavailable; retry later.", **_error("unavailable")}
+    signed_errors = {
+        "400": {"description": "Bad request.", **_error("invalid_encoding", "invalid_webhook_id", "invalid_json",
+                                                        "invalid_event", fields=True)},
+        "401": {"description": "Missing or bad signature.", **_error("invalid_signature")},
+        "404": {"description": "Unknown site.", **_error("unknown_site")},
+        "413": {"description": "Body over 64 KiB.", **_error("too_large")},
+        "503": unavailable,
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Farewell sidecar",
+            "version": "1",
+            "description": "Events from the WordPress bridge, signed with Standard Webhooks v1; see docs/PROTOCOL.md.",
+        },
+        "servers": [{"url": public_url}],
+        "components": {
+            "schemas": {"Event": event_schema, "Cancellation": _CANCELLATION},
+            "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer"}},
+        },
+        "paths": {
+            "/v1/sites/{site_id}/events": {
+                "post": {
+                    "summary": "Receive one event",
+                    "parameters": [_SITE_ID, *_SIGNATURE_HEADERS],
+                    "requestBody": {"required": True, "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Event"}}}},
+                    "responses": {
+                        "202": _json({"type": "object", "properties": {"status": {"const": "accepted"}}},
+                                     "Stored and applied."),
+                        "200": _json({"type": "object", "properties": {"status": {"const": "duplicate"}}},
+                                     "This webhook-id was received before; nothing changed."),
+                        "415": {"description": "Not JSON.", **_error("unsupported_media_type")},
+                        **signed_errors,
+                    },
+                }
+            },
+            "/v1/sites/{site_id}/ping": {
+                "get": {
+                    "summary": "Check the connection and the secret (signed, empty body)",
+                    "parameters": [_SITE_ID, *_SIGNATURE_HEADERS],
+                    "responses": {
+                        "200": _json({"type": "object", "required": ["status", "site_id"], "properties": {
+                            "status": {"const": "ok"}, "site_id": {"type": "string"},
+                            "site_name": {"type": "string"}}}, "The signature is valid."),
+                        **signed_errors,
+                    },
+                }
+            },
+            "/v1/sites/{site_id}/cancellations": {
+                "get": {
+                    "summary": "List cancellations, newest first",
+                    "security": [{"adminToken": []}],
+                    "parameters": [
+                        _SITE_ID,
+                        {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+                        {"name": "until", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+                        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                    ],
+                    "responses": {
+                        "200": _json({"type": "object", "required": ["items", "next_cursor"], "properties": {
+                            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Cancellation"}},
+                            "next_cursor": _NULLABLE_STRING}}, "One page."),
+                        "400": {"description": "Bad query.", **_error("invalid_query", fields=True)},
+                        "401": {"description": "Missing or wrong admin token.", **_error("unauthorized")},
+                        "404": {"description": "Unknown site.", **_error("unknown_site")},
+                        "503": unavailable,
+                    },
+                }
+            },
+            "/healthz": {
+                "get": {
+                    "summary": "Liveness and database status",
+                    "responses": {
+                        "200": _json({"type": "object", "properties": {"status": {"const": "ok"},
+                                                                       "database": {"const": "ok"}}}, "Healthy."),
+                        "503": _json({"type": "object", "properties": {"status": {"const": "unavailable"},
+                                                                       "database": {"const": "unavailable"}}},
+                                     "The database cannot be reached."),
+                    },
+                }
+            },
+        },
+    }
+
+
+@bp.get("/openapi.json")
+def openapi():
+    from flask import current_app
+
+    return jsonify(build_spec(current_app.config["FAREWELL_PUBLIC_URL"]))

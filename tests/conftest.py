@@ -1,0 +1,177 @@
+"""Shared fixtures: real databases (SQLite and a throw-away MariaDB), the app, signed requests.
+
+Every storage-touching test takes ``db_url`` and so runs on BOTH backends.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from sidecar import create_app, db
+from sidecar.domain.sites import create_site
+from sidecar.signing import sign
+from sidecar.storage.tables import metadata
+from tests.support.mariadb import MariaDB
+from tests.support.sidecar import SidecarProcess
+
+ADMIN_TOKEN = "test-admin-token"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def mariadb(tmp_path_factory):
+    server = MariaDB(tmp_path_factory.mktemp("mariadb")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def _mariadb_migrated(mariadb):
+    url = mariadb.create_database("farewell_test")
+    engine = db.create_engine(url)
+    db.migrate(engine)
+    yield url
+    engine.dispose()
+
+
+def _empty_all_tables(url: str) -> None:
+    engine = db.create_engine(url)
+    with engine.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(table.delete())
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "mariadb"])
+def db_url(request, tmp_path):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'farewell.db'}"
+        db.migrate(db.create_engine(url))
+        yield url
+    else:
+        url = request.getfixturevalue("_mariadb_migrated")
+        _empty_all_tables(url)
+        yield url
+
+
+@pytest.fixture
+def engine(db_url):
+    engine = db.create_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def app(db_url, tmp_path):
+    app = create_app(
+        {
+            "FAREWELL_DATABASE_URL": db_url,
+            "FAREWELL_DATA_DIR": str(tmp_path / "data"),
+            "FAREWELL_ADMIN_TOKEN": ADMIN_TOKEN,
+            "FAREWELL_SECRET_KEY": "test-secret-key",
+            "FAREWELL_PUBLIC_URL": "http://sidecar.test",
+        }
+    )
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["farewell.engine"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def site(app):
+    return create_site(app.extensions["farewell.engine"], "https://club.example.org", "Le Club", "Europe/Paris", "fr_FR")
+
+
+def make_event(type_="subscription.cancelled", occurred_at="2026-11-29T10:00:00Z", **overrides) -> dict:
+    """A valid event as the bridge sends it; keyword arguments replace top-level fields."""
+    event = {
+        "type": type_,
+        "occurred_at": occurred_at,
+        "source": "memberpress",
+        "initiated_by": "member",
+        "member": {"id": "42", "email": "ana@example.org", "first_name": "Ana", "locale": "fr_FR"},
+        "subscription": {
+            "id": "sub_7",
+            "plan_id": "3",
+            "plan_name": "Or",
+            "amount": "29.00",
+            "currency": "EUR",
+            "interval": "month",
+            "status": "cancelled",
+            "started_at": "2026-01-03T09:00:00Z",
+            "access_ends_at": "2026-12-03T09:00:00Z",
+        },
+    }
+    event.update(overrides)
+    return event
+
+
+@pytest.fixture
+def post_event(client, site):
+    """POST an event signed as the bridge would; every part can be overridden to test refusals."""
+
+    def post(event=None, *, body=None, webhook_id=None, secret=None, at=None, site_id=None, headers=None,
+             content_type="application/json"):
+        raw = body if body is not None else json.dumps(event if event is not None else make_event())
+        text = raw.decode("utf-8", "surrogateescape") if isinstance(raw, bytes) else raw
+        signed = sign(secret or site["secret"], webhook_id or f"msg_{uuid.uuid4().hex}", text,
+                      at or datetime.now(timezone.utc)) if not isinstance(raw, bytes) else {}
+        signed.update(headers or {})
+        return client.post(
+            f"/v1/sites/{site_id or site['id']}/events",
+            data=raw.encode("utf-8") if isinstance(raw, str) else raw,
+            headers={"Content-Type": content_type, **signed},
+        )
+
+    return post
+
+
+@pytest.fixture
+def admin_get(client):
+    def get(path, token=ADMIN_TOKEN, **params):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return client.get(path, query_string=params, headers=headers)
+
+    return get
+
+
+@pytest.fixture
+def sidecar_server(request, tmp_path):
+    """Start the real sidecar in its own process: ``sidecar_server(database_url=...)``."""
+    started: list[SidecarProcess] = []
+
+    def start(database_url: str | None = None, **kwargs) -> SidecarProcess:
+        data_dir = tmp_path / f"sidecar-{len(started)}"
+        url = database_url or f"sqlite:///{data_dir / 'farewell.db'}"
+        server = SidecarProcess(url, data_dir, **kwargs).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def fresh_mariadb_url(mariadb):
+    """A new, empty MariaDB database for a test that runs separate processes."""
+    name = f"farewell_{uuid.uuid4().hex[:12]}"
+    url = mariadb.create_database(name)
+    yield url
+    mariadb.drop_database(name)
+
+
+def count_rows(engine, table) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()

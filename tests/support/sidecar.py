@@ -1,0 +1,75 @@
+"""The real sidecar as a separate process (``python -m sidecar serve``), for end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+from .net import free_port, wait_for_http
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class SidecarProcess:
+    def __init__(self, database_url: str, data_dir: Path, admin_token: str = "e2e-admin-token", extra_env=None):
+        self.database_url = database_url
+        self.data_dir = Path(data_dir)
+        self.admin_token = admin_token
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "FAREWELL_DATABASE_URL": database_url,
+            "FAREWELL_DATA_DIR": str(self.data_dir),
+            "FAREWELL_ADMIN_TOKEN": admin_token,
+            "FAREWELL_PUBLIC_URL": self.url,
+            **(extra_env or {}),
+        }
+        self.process: subprocess.Popen | None = None
+        self.log_path = self.data_dir / "sidecar.log"
+        self.site_id, self.secret = self._add_site()
+
+    def _cli(self, *args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "sidecar", *args], cwd=ROOT, env=self.env, capture_output=True, text=True
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"sidecar {' '.join(args)} failed: {result.stderr}")
+        return result.stdout
+
+    def _add_site(self) -> tuple[str, str]:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        created = json.loads(self._cli("sites", "add", "--url", "http://wordpress.test", "--name", "E2E site"))
+        return created["site_id"], created["secret"]
+
+    def start(self) -> "SidecarProcess":
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "sidecar", "serve", "--port", str(self.port)],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        log.close()
+        wait_for_http(self.url + "/healthz", process=self.process)
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def get(self, path: str, **params) -> requests.Response:
+        """A call to the admin API."""
+        return requests.get(
+            self.url + path, params=params, headers={"Authorization": f"Bearer {self.admin_token}"}, timeout=10
+        )
