@@ -1,0 +1,37 @@
+# The two commands of the README: `make run` and `make test`. Everything else is a helper.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: run test venv venv-test migrate plugin-zip clean
+
+run: venv
+	@$(PY) -m sidecar sites add --if-none --url http://localhost --name "My membership site" \
+		|| { echo "could not create the first site" >&2; exit 1; }
+	$(PY) -m sidecar serve --host 127.0.0.1 --port 8000
+
+test:
+	scripts/run-tests
+
+venv: $(VENV)/.runtime-installed
+venv-test: $(VENV)/.test-installed
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime-installed: requirements.txt | $(VENV)/bin/python
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.test-installed: requirements.txt requirements-test.txt | $(VENV)/bin/python
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-test.txt
+	touch $@ $(VENV)/.runtime-installed
+
+migrate: venv
+	$(PY) -m sidecar migrate
+
+plugin-zip:
+	$(PYTHON) scripts/plugin_zip.py
+
+clean:
+	rm -rf $(VENV) dist test-output

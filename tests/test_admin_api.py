@@ -1,0 +1,95 @@
+"""The admin read API: authenticated, paginated, filtered, and safe with bad queries."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import make_event
+
+
+def cancel(post_event, member_id: str, at: str):
+    event = make_event(occurred_at=at)
+    event["member"]["id"] = member_id
+    event["subscription"]["id"] = f"sub_{member_id}"
+    assert post_event(event).status_code == 202
+
+
+def test_without_the_token_nothing_is_shown(admin_get, site):
+    assert admin_get(f"/v1/sites/{site['id']}/cancellations", token=None).status_code == 401
+    wrong = admin_get(f"/v1/sites/{site['id']}/cancellations", token="guess")
+    assert wrong.status_code == 401
+    assert wrong.json == {"error": "unauthorized"}
+
+
+def test_an_unset_admin_token_refuses_everyone(app, client, site):
+    app.config["FAREWELL_ADMIN_TOKEN"] = None
+    response = client.get(f"/v1/sites/{site['id']}/cancellations", headers={"Authorization": "Bearer None"})
+    assert response.status_code == 401
+    assert client.get(f"/v1/sites/{site['id']}/cancellations", headers={"Authorization": "Bearer "}).status_code == 401
+
+
+def test_unknown_site_is_404(admin_get):
+    assert admin_get("/v1/sites/site_nope/cancellations").status_code == 404
+
+
+def test_pages_follow_the_cursor_newest_first_without_gaps_or_repeats(post_event, admin_get, site):
+    for n in range(7):
+        cancel(post_event, str(n), f"2026-11-0{n + 1}T10:00:00Z")
+    # Two cancellations at the same instant must still page deterministically.
+    cancel(post_event, "same", "2026-11-04T10:00:00Z")
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
+        page = admin_get(f"/v1/sites/{site['id']}/cancellations", **params).json
+        seen += [item["member"]["id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == 8 and len(set(seen)) == 8
+    assert seen[0] == "6" and seen[-1] == "0"
+
+
+def test_since_is_inclusive_and_until_exclusive(post_event, admin_get, site):
+    for n in range(5):
+        cancel(post_event, str(n), f"2026-11-0{n + 1}T10:00:00Z")
+    page = admin_get(f"/v1/sites/{site['id']}/cancellations", since="2026-11-02T10:00:00Z",
+                     until="2026-11-04T10:00:00Z").json
+    assert [item["member"]["id"] for item in page["items"]] == ["2", "1"]
+
+
+def test_offsets_in_the_query_are_honoured(post_event, admin_get, site):
+    cancel(post_event, "1", "2026-11-01T10:00:00Z")
+    page = admin_get(f"/v1/sites/{site['id']}/cancellations", since="2026-11-01T11:00:00+01:00").json
+    assert len(page["items"]) == 1
+    page = admin_get(f"/v1/sites/{site['id']}/cancellations", since="2026-11-01T11:00:01+01:00").json
+    assert page["items"] == []
+
+
+def test_other_sites_cancellations_are_never_listed(app, post_event, admin_get):
+    from sidecar.domain.sites import create_site
+
+    cancel(post_event, "1", "2026-11-01T10:00:00Z")
+    other = create_site(app.extensions["farewell.engine"], "https://other.example.org", "Other")
+    assert admin_get(f"/v1/sites/{other['id']}/cancellations").json["items"] == []
+
+
+@pytest.mark.parametrize(
+    "params, field",
+    [({"limit": "0"}, "limit"), ({"limit": "501"}, "limit"), ({"limit": "ten"}, "limit"),
+     ({"since": "last week"}, "since"), ({"until": "2026-11-01"}, "until"), ({"cursor": "!!!"}, "cursor"),
+     ({"cursor": "WzEsMl0"}, "cursor")],
+)
+def test_bad_queries_name_the_field(admin_get, site, params, field):
+    response = admin_get(f"/v1/sites/{site['id']}/cancellations", **params)
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_query"
+    assert field in response.json["fields"]
+
+
+def test_openapi_describes_every_route(client):
+    spec = client.get("/openapi.json").json
+    assert spec["openapi"] == "3.1.0"
+    assert set(spec["paths"]) == {
+        "/v1/sites/{site_id}/events", "/v1/sites/{site_id}/ping", "/v1/sites/{site_id}/cancellations", "/healthz"
+    }
+    assert spec["components"]["schemas"]["Event"]["properties"]["type"]["enum"][0] == "subscription.created"

@@ -1,0 +1,105 @@
+"""The command line: machine-readable output on stdout, one clear error line otherwise."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args, env_extra=None, data_dir: Path):
+    env = {**os.environ, "FAREWELL_DATA_DIR": str(data_dir)}
+    env.pop("FAREWELL_DATABASE_URL", None)
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "sidecar", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+
+
+@pytest.fixture
+def cli(db_url, tmp_path):
+    return lambda *args: run(*args, env_extra={"FAREWELL_DATABASE_URL": db_url}, data_dir=tmp_path)
+
+
+def test_sites_add_prints_one_json_object(cli):
+    result = cli("sites", "add", "--url", "https://club.example.org", "--name", "Le Club",
+                 "--timezone", "Europe/Paris", "--locale", "fr_FR")
+    assert result.returncode == 0, result.stderr
+    created = json.loads(result.stdout)
+    assert set(created) == {"site_id", "secret"}
+    assert created["secret"].startswith("whsec_")
+    listed = [json.loads(line) for line in cli("sites", "list").stdout.splitlines()]
+    assert [(s["site_id"], s["name"], s["timezone"], s["locale"]) for s in listed] == [
+        (created["site_id"], "Le Club", "Europe/Paris", "fr_FR")
+    ]
+    assert "secret" not in json.dumps(listed)
+
+
+def test_sites_add_if_none_adds_only_the_first(cli):
+    first = cli("sites", "add", "--url", "https://a.example.org", "--name", "A", "--if-none")
+    assert json.loads(first.stdout)["site_id"]
+    second = cli("sites", "add", "--url", "https://b.example.org", "--name", "B", "--if-none")
+    assert second.returncode == 0 and second.stdout == ""
+    assert len(cli("sites", "list").stdout.splitlines()) == 1
+
+
+def test_rotate_secret_prints_a_new_secret(cli):
+    created = json.loads(cli("sites", "add", "--url", "https://a.example.org", "--name", "A").stdout)
+    rotated = cli("sites", "rotate-secret", created["site_id"])
+    assert rotated.returncode == 0
+    assert rotated.stdout.strip().startswith("whsec_") and rotated.stdout.strip() != created["secret"]
+    assert "24 hours" in rotated.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("sites", "add", "--url", "ftp://x", "--name", "X"), "--url"),
+        (("sites", "add", "--url", "https://x.org", "--name", "X", "--timezone", "Mars/Olympus"), "--timezone"),
+        (("sites", "add", "--url", "https://x.org", "--name", " "), "--name"),
+        (("sites", "rotate-secret", "site_nope"), "no site"),
+    ],
+)
+def test_bad_arguments_give_one_error_line_and_exit_2(cli, args, message):
+    result = cli(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unreachable_database_is_one_clear_line(tmp_path):
+    url = "mysql+mysqlconnector://farewell:s3cret@127.0.0.1:1/farewell"
+    result = run("sites", "list", env_extra={"FAREWELL_DATABASE_URL": url}, data_dir=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: cannot reach the database at mysql+mysqlconnector://farewell:***@")
+    assert "s3cret" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unsupported_database_url_is_refused(tmp_path):
+    result = run("migrate", env_extra={"FAREWELL_DATABASE_URL": "postgresql://x/y"}, data_dir=tmp_path)
+    assert result.returncode == 1
+    assert "FAREWELL_DATABASE_URL" in result.stderr
+
+
+def test_the_secret_key_is_generated_once_and_kept(tmp_path):
+    from sidecar import config
+
+    first = config.load({"FAREWELL_DATA_DIR": str(tmp_path)})["SECRET_KEY"]
+    again = config.load({"FAREWELL_DATA_DIR": str(tmp_path)})["SECRET_KEY"]
+    assert first == again and len(first) > 40
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_jobs_starts_and_exits_cleanly(tmp_path):
+    env = {**os.environ, "FAREWELL_DATA_DIR": str(tmp_path)}
+    env.pop("FAREWELL_DATABASE_URL", None)
+    result = subprocess.run([sys.executable, "-m", "jobs", "--once"], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "jobs stopped" in result.stderr
