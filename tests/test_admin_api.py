@@ -90,6 +90,7 @@ def test_openapi_describes_every_route(client):
     spec = client.get("/openapi.json").json
     assert spec["openapi"] == "3.1.0"
     assert set(spec["paths"]) == {
-        "/v1/sites/{site_id}/events", "/v1/sites/{site_id}/ping", "/v1/sites/{site_id}/cancellations", "/healthz"
+        "/v1/sites/{site_id}/events", "/v1/sites/{site_id}/ping", "/v1/sites/{site_id}/cancellations", "/healthz",
+        "/v1/sites/{site_id}/privacy/export", "/v1/sites/{site_id}/privacy/erase",
     }
     assert spec["components"]["schemas"]["Event"]["properties"]["type"]["enum"][0] == "subscription.created"

@@ -94,9 +94,13 @@ def _is_rfc3339(value: object) -> bool:
     return not isinstance(value, str) or parse_timestamp(value) is not None
 
 
+def is_email(value: str) -> bool:
+    return len(value) <= 254 and bool(_EMAIL.match(value))
+
+
 @_formats.checks("email")
 def _is_email(value: object) -> bool:
-    return not isinstance(value, str) or bool(_EMAIL.match(value))
+    return not isinstance(value, str) or is_email(value)
 
 
 _validator = Draft202012Validator(EVENT_SCHEMA, format_checker=_formats)

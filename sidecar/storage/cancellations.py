@@ -91,3 +91,8 @@ def list_cancellations(
         query = query.where(or_(_c.c.cancelled_at < at, and_(_c.c.cancelled_at == at, _c.c.id < last_id)))
     query = query.order_by(_c.c.cancelled_at.desc(), _c.c.id.desc()).limit(limit)
     return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def cancellations_of_member(conn: Connection, member_id: int) -> list[dict]:
+    query = select(_c).where(_c.c.member_id == member_id).order_by(_c.c.cancelled_at)
+    return [dict(r) for r in conn.execute(query).mappings()]

@@ -34,3 +34,12 @@ def first_event_between(
     if before is not None:
         query = query.where(events.c.occurred_at < before)
     return conn.execute(query.order_by(events.c.occurred_at).limit(1)).scalar()
+
+
+def events_of_member(conn: Connection, member_id: int) -> list[dict]:
+    query = select(events).where(events.c.member_id == member_id).order_by(events.c.occurred_at, events.c.id)
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def replace_payloads_of_member(conn: Connection, member_id: int, payload: str) -> int:
+    return conn.execute(update(events).where(events.c.member_id == member_id).values(payload=payload)).rowcount

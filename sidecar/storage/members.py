@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 
 from ._upsert import insert_if_absent
@@ -29,3 +29,18 @@ def upsert_member(
     return conn.execute(
         select(members.c.id).where(members.c.site_id == site_id, members.c.external_id == external_id)
     ).scalar_one()
+
+
+def members_by_email(conn: Connection, site_id: str, email: str) -> list[dict]:
+    """Every member of the site with that address, compared case-insensitively."""
+    query = select(members).where(members.c.site_id == site_id, func.lower(members.c.email) == email.lower())
+    return [dict(r) for r in conn.execute(query.order_by(members.c.id)).mappings()]
+
+
+def anonymize_member(conn: Connection, member_id: int) -> None:
+    conn.execute(
+        update(members)
+        .where(members.c.id == member_id)
+        .values(external_id=f"erased-{member_id}", email=f"erased-{member_id}@erased.invalid", first_name=None,
+                locale=None)
+    )

@@ -57,3 +57,8 @@ def upsert_subscription(
             update(subscriptions).where(*key, subscriptions.c.status_at <= at).values(status=status, status_at=at)
         )
     return conn.execute(select(subscriptions.c.id).where(*key)).scalar_one()
+
+
+def subscriptions_of_member(conn: Connection, member_id: int) -> list[dict]:
+    query = select(subscriptions).where(subscriptions.c.member_id == member_id).order_by(subscriptions.c.id)
+    return [dict(r) for r in conn.execute(query).mappings()]

@@ -65,6 +65,20 @@ _CANCELLATION = {
 }
 
 
+_PRIVACY_EXPORT = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {"data": {"type": "array", "items": {
+        "type": "object", "required": ["group", "label", "id", "items"],
+        "properties": {"group": {"type": "string"}, "label": {"type": "string"}, "id": {"type": "string"},
+                       "items": {"type": "array", "items": {
+                           "type": "object", "required": ["name", "value"],
+                           "properties": {"name": {"type": "string"}, "value": {"type": "string"}}}}}}}},
+}
+_PRIVACY_ERASE = {"type": "object", "required": ["items_removed"],
+                  "properties": {"items_removed": {"type": "integer", "minimum": 0}}}
+
+
 def build_spec(public_url: str) -> dict:
     event_schema = copy.deepcopy(EVENT_SCHEMA)
     event_schema.pop("$schema", None)
@@ -139,6 +153,30 @@ def build_spec(public_url: str) -> dict:
                         "503": unavailable,
                     },
                 }
+            },
+            **{
+                f"/v1/sites/{{site_id}}/privacy/{action}": {
+                    "post": {
+                        "summary": summary,
+                        "parameters": [_SITE_ID, *_SIGNATURE_HEADERS],
+                        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                            "type": "object", "required": ["email"], "properties": {
+                                "email": {"type": "string", "format": "email", "maxLength": 254},
+                                "locale": {"type": "string"}}}}}},
+                        "responses": {
+                            "200": _json(answer, "Done."),
+                            "415": {"description": "Not JSON.", **_error("unsupported_media_type")},
+                            **signed_errors,
+                            "400": {"description": "Bad request.", **_error(
+                                "invalid_encoding", "invalid_webhook_id", "invalid_json", "invalid_request",
+                                fields=True)},
+                        },
+                    }
+                }
+                for action, summary, answer in (
+                    ("export", "Export a member's personal data", _PRIVACY_EXPORT),
+                    ("erase", "Erase a member's personal data", _PRIVACY_ERASE),
+                )
             },
             "/healthz": {
                 "get": {

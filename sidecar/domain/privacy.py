@@ -1,0 +1,92 @@
+"""Members' rights over their data (GDPR arts. 15 and 17), asked for through WordPress's own
+personal-data export and erasure tools via the bridge."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy.engine import Engine
+
+from ..storage import cancellations as cancellations_store
+from ..storage import events as events_store
+from ..storage import members as members_store
+from ..storage import subscriptions as subscriptions_store
+
+# What an erased event keeps: that something happened, not who or what they said.
+ERASED_PAYLOAD = json.dumps({"erased": True})
+
+_LABELS = {
+    "en": {
+        "member": "Farewell: member profile", "subscriptions": "Farewell: subscriptions",
+        "cancellations": "Farewell: cancellations", "answers": "Farewell: exit survey answers",
+        "member_id": "Member id", "email": "Email", "first_name": "First name", "locale": "Language",
+        "plan_name": "Plan", "amount": "Price", "currency": "Currency", "interval": "Billing interval",
+        "status": "Status", "started_at": "Started", "access_ends_at": "Access ends",
+        "cancelled_at": "Cancelled", "initiated_by": "Cancelled by", "resumed_at": "Resumed",
+        "ended_at": "Ended", "answered_at": "Answered",
+    },
+    "fr": {
+        "member": "Farewell : profil du membre", "subscriptions": "Farewell : abonnements",
+        "cancellations": "Farewell : résiliations", "answers": "Farewell : réponses au questionnaire de départ",
+        "member_id": "Identifiant du membre", "email": "E-mail", "first_name": "Prénom", "locale": "Langue",
+        "plan_name": "Formule", "amount": "Prix", "currency": "Devise", "interval": "Période de facturation",
+        "status": "Statut", "started_at": "Début", "access_ends_at": "Fin de l’accès",
+        "cancelled_at": "Résiliation", "initiated_by": "Résilié par", "resumed_at": "Reprise",
+        "ended_at": "Fin", "answered_at": "Réponse le",
+    },
+}
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if hasattr(value, "isoformat"):
+        return value.isoformat().replace("+00:00", "Z")
+    return str(value)
+
+
+def export_member_data(engine: Engine, site_id: str, email: str, locale: str | None = None) -> list[dict]:
+    """Everything stored about the members with this address, as labelled groups of name/value pairs."""
+    labels = _LABELS["fr" if (locale or "").lower().startswith("fr") else "en"]
+
+    def group(kind: str, item_id: str, record: dict, fields: tuple[str, ...]) -> dict:
+        return {"group": f"farewell-{kind}", "label": labels[kind], "id": item_id,
+                "items": [{"name": labels[f], "value": _text(record.get(f))} for f in fields]}
+
+    data: list[dict] = []
+    with engine.connect() as conn:
+        for member in members_store.members_by_email(conn, site_id, email):
+            data.append(group("member", f"member-{member['id']}", {**member, "member_id": member["external_id"]},
+                              ("member_id", "email", "first_name", "locale")))
+            for sub in subscriptions_store.subscriptions_of_member(conn, member["id"]):
+                data.append(group("subscriptions", f"subscription-{sub['id']}", sub,
+                                  ("plan_name", "amount", "currency", "interval", "status", "started_at",
+                                   "access_ends_at")))
+            for c in cancellations_store.cancellations_of_member(conn, member["id"]):
+                data.append(group("cancellations", f"cancellation-{c['id']}", c,
+                                  ("cancelled_at", "initiated_by", "resumed_at", "ended_at")))
+            for event in events_store.events_of_member(conn, member["id"]):
+                if event["type"] != "survey.submitted":
+                    continue
+                survey = json.loads(event["payload"]).get("survey") or {}
+                data.append({
+                    "group": "farewell-answers", "label": labels["answers"], "id": f"answer-{event['id']}",
+                    "items": [{"name": labels["answered_at"], "value": _text(event["occurred_at"])}]
+                    + [{"name": str(k), "value": v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}
+                       for k, v in survey.items()],
+                })
+    return data
+
+
+def erase_member_data(engine: Engine, site_id: str, email: str) -> int:
+    """Remove the personal data of the members with this address; returns how many were erased.
+
+    Cancellations stay as anonymous counts (plan, dates, amount) so that the owner's reports do not
+    change retroactively; who it was, what they wrote and the raw events are gone.
+    """
+    with engine.begin() as conn:
+        found = members_store.members_by_email(conn, site_id, email)
+        for member in found:
+            events_store.replace_payloads_of_member(conn, member["id"], ERASED_PAYLOAD)
+            members_store.anonymize_member(conn, member["id"])
+    return len(found)
