@@ -1,0 +1,264 @@
+<?php
+/**
+ * HTTP client for the sidecar: signs every request and turns failures into clear messages.
+ *
+ * @package Farewell_Bridge
+ */
+
+if ( ! defined( 'ABSPATH' ) ) {
+	exit;
+}
+
+/**
+ * Sends signed requests to the configured sidecar.
+ */
+class Farewell_Bridge_Client {
+
+	/**
+	 * Result kinds, used by the outbox to decide what to do next.
+	 */
+	const DELIVERED = 'delivered';
+	const RETRY     = 'retry';
+	const PERMANENT = 'permanent';
+	const GONE      = 'gone';
+
+	/**
+	 * Sidecar base URL.
+	 *
+	 * @var string
+	 */
+	private $base_url;
+
+	/**
+	 * Site id.
+	 *
+	 * @var string
+	 */
+	private $site_id;
+
+	/**
+	 * Signer.
+	 *
+	 * @var Farewell_Bridge_Signer
+	 */
+	private $signer;
+
+	/**
+	 * Constructor.
+	 *
+	 * @param string $base_url Sidecar base URL.
+	 * @param string $site_id  Site id.
+	 * @param string $secret   whsec_ secret.
+	 */
+	public function __construct( $base_url, $site_id, $secret ) {
+		$this->base_url = untrailingslashit( (string) $base_url );
+		$this->site_id  = (string) $site_id;
+		$this->signer   = new Farewell_Bridge_Signer( $secret );
+	}
+
+	/**
+	 * A client built from the effective settings.
+	 *
+	 * @return self
+	 */
+	public static function from_settings() {
+		return new self( Farewell_Bridge_Settings::sidecar_url(), Farewell_Bridge_Settings::site_id(), Farewell_Bridge_Settings::secret() );
+	}
+
+	/**
+	 * URL of a site route, e.g. "events" -> {base}/v1/sites/{site_id}/events.
+	 *
+	 * @param string $route Route below the site.
+	 * @return string
+	 */
+	public function site_url( $route ) {
+		return $this->base_url . '/v1/sites/' . rawurlencode( $this->site_id ) . '/' . ltrim( $route, '/' );
+	}
+
+	/**
+	 * Posts one event body (already JSON) with its webhook-id, signed now.
+	 *
+	 * @param string $webhook_id Idempotency key.
+	 * @param string $body       Raw JSON body.
+	 * @param float  $timeout    Total timeout in seconds.
+	 * @return array See result().
+	 */
+	public function send_event( $webhook_id, $body, $timeout = 5.0 ) {
+		return $this->request( 'POST', 'events', $webhook_id, $body, $timeout );
+	}
+
+	/**
+	 * Signed GET /ping, the "Test connection" button.
+	 *
+	 * @param float $timeout Timeout in seconds.
+	 * @return array See result().
+	 */
+	public function ping( $timeout = 5.0 ) {
+		return $this->request( 'GET', 'ping', 'fwb_ping_' . wp_generate_uuid4(), '', $timeout );
+	}
+
+	/**
+	 * Signed JSON POST to a site route with a fresh webhook-id (privacy requests).
+	 *
+	 * @param string $route   Route below the site, e.g. "privacy/export".
+	 * @param array  $payload Data to encode.
+	 * @param float  $timeout Timeout in seconds.
+	 * @return array See result().
+	 */
+	public function post_json( $route, array $payload, $timeout = 10.0 ) {
+		$body = wp_json_encode( $payload );
+		return $this->request( 'POST', $route, 'fwb_req_' . wp_generate_uuid4(), (string) $body, $timeout );
+	}
+
+	/**
+	 * Sends one signed request.
+	 *
+	 * @param string $method     HTTP method.
+	 * @param string $route      Route below the site.
+	 * @param string $webhook_id webhook-id header.
+	 * @param string $body       Raw body.
+	 * @param float  $timeout    Timeout in seconds.
+	 * @return array{kind:string,status:int,error:string,message:string,body:mixed}
+	 */
+	public function request( $method, $route, $webhook_id, $body, $timeout ) {
+		if ( '' === $this->base_url || '' === $this->site_id ) {
+			return self::result( self::PERMANENT, 0, 'not_configured', __( 'The bridge is not configured: set the sidecar URL, site id and secret in Settings → Farewell.', 'farewell-bridge' ) );
+		}
+		$headers                 = $this->signer->headers( $webhook_id, time(), $body );
+		$headers['Content-Type'] = 'application/json';
+		$headers['Accept']       = 'application/json';
+
+		$response = wp_safe_remote_request(
+			$this->site_url( $route ),
+			array(
+				'method'      => $method,
+				'headers'     => $headers,
+				'body'        => 'GET' === $method ? null : $body,
+				'timeout'     => $timeout,
+				'redirection' => 0,
+				'user-agent'  => 'FarewellBridge/' . ( defined( 'FAREWELL_BRIDGE_VERSION' ) ? FAREWELL_BRIDGE_VERSION : '0' ) . '; ' . home_url( '/' ),
+			)
+		);
+		return self::interpret( $response );
+	}
+
+	/**
+	 * Maps a wp_remote_* answer to a result kind and a readable message.
+	 *
+	 * @param array|WP_Error $response Response.
+	 * @return array
+	 */
+	public static function interpret( $response ) {
+		if ( is_wp_error( $response ) ) {
+			return self::network_error( $response );
+		}
+		$status  = (int) wp_remote_retrieve_response_code( $response );
+		$raw     = (string) wp_remote_retrieve_body( $response );
+		$decoded = json_decode( $raw, true );
+		$code    = is_array( $decoded ) && isset( $decoded['error'] ) && is_string( $decoded['error'] ) ? $decoded['error'] : '';
+
+		if ( $status >= 200 && $status < 300 ) {
+			return self::result( self::DELIVERED, $status, '', '', $decoded );
+		}
+		if ( 401 === $status ) {
+			return self::result( self::PERMANENT, $status, 'invalid_signature', __( 'The sidecar refused the signature (401): the secret is wrong, or this server\'s clock is more than 5 minutes off.', 'farewell-bridge' ), $decoded );
+		}
+		if ( 404 === $status ) {
+			return self::result( self::PERMANENT, $status, 'unknown_site', __( 'The sidecar does not know this site id (404): check the site id and the sidecar URL.', 'farewell-bridge' ), $decoded );
+		}
+		if ( 410 === $status ) {
+			return self::result( self::GONE, $status, 'gone', __( 'The sidecar says this site was removed (410). Delivery is paused until you resume it.', 'farewell-bridge' ), $decoded );
+		}
+		if ( 408 === $status || 429 === $status || $status >= 500 ) {
+			/* translators: %d: HTTP status code. */
+			return self::result( self::RETRY, $status, 'http_' . $status, sprintf( __( 'The sidecar is temporarily unavailable (HTTP %d). It will be retried.', 'farewell-bridge' ), $status ), $decoded );
+		}
+		$detail = '' !== $code ? $code : substr( wp_strip_all_tags( $raw ), 0, 200 );
+		if ( 400 === $status && is_array( $decoded ) && isset( $decoded['fields'] ) && is_array( $decoded['fields'] ) ) {
+			$pairs = array();
+			foreach ( $decoded['fields'] as $field => $why ) {
+				$pairs[] = $field . ': ' . ( is_scalar( $why ) ? $why : wp_json_encode( $why ) );
+			}
+			$detail .= ' (' . implode( '; ', $pairs ) . ')';
+		}
+		/* translators: 1: HTTP status code, 2: error detail from the sidecar. */
+		return self::result( self::PERMANENT, $status, '' !== $code ? $code : 'http_' . $status, sprintf( __( 'The sidecar rejected the request (HTTP %1$d): %2$s', 'farewell-bridge' ), $status, $detail ), $decoded );
+	}
+
+	/**
+	 * Maps a transport error (DNS, refused, timeout…) to a retryable result.
+	 *
+	 * @param WP_Error $error Error.
+	 * @return array
+	 */
+	private static function network_error( WP_Error $error ) {
+		$text = strtolower( $error->get_error_message() );
+		if ( false !== strpos( $text, 'curl error 6:' ) || false !== strpos( $text, 'resolve host' ) || false !== strpos( $text, 'name or service not known' ) ) {
+			return self::result( self::RETRY, 0, 'dns', __( 'The sidecar\'s host name cannot be resolved (DNS): check the sidecar URL.', 'farewell-bridge' ) );
+		}
+		if ( false !== strpos( $text, 'curl error 7:' ) || false !== strpos( $text, 'refused' ) || false !== strpos( $text, 'couldn\'t connect' ) || false !== strpos( $text, 'failed to connect' ) ) {
+			return self::result( self::RETRY, 0, 'refused', __( 'The connection to the sidecar was refused: is it running, and are the host and port right?', 'farewell-bridge' ) );
+		}
+		if ( false !== strpos( $text, 'curl error 28:' ) || false !== strpos( $text, 'timed out' ) || false !== strpos( $text, 'timeout' ) ) {
+			return self::result( self::RETRY, 0, 'timeout', __( 'The sidecar did not answer in time (timeout).', 'farewell-bridge' ) );
+		}
+		if ( 'http_request_failed' === $error->get_error_code() && false !== strpos( $text, 'a valid url was not provided' ) ) {
+			return self::result( self::PERMANENT, 0, 'invalid_url', __( 'WordPress refused the sidecar URL: it must be http:// or https:// with a reachable host.', 'farewell-bridge' ) );
+		}
+		/* translators: %s: the transport error message. */
+		return self::result( self::RETRY, 0, 'network', sprintf( __( 'Network error while contacting the sidecar: %s', 'farewell-bridge' ), $error->get_error_message() ) );
+	}
+
+	/**
+	 * Builds a result array.
+	 *
+	 * @param string $kind    One of the kind constants.
+	 * @param int    $status  HTTP status, 0 for none.
+	 * @param string $error   Machine code.
+	 * @param string $message Human, translated message.
+	 * @param mixed  $body    Decoded body.
+	 * @return array
+	 */
+	private static function result( $kind, $status, $error, $message, $body = null ) {
+		return array(
+			'kind'    => $kind,
+			'status'  => (int) $status,
+			'error'   => (string) $error,
+			'message' => (string) $message,
+			'body'    => $body,
+		);
+	}
+
+	/**
+	 * Lets wp_safe_remote_request() reach the configured sidecar host even on a private
+	 * address (127.0.0.1, a Docker network) and a non-standard port, and nothing else.
+	 * Hooked on http_request_host_is_external.
+	 *
+	 * @param bool   $external Current answer.
+	 * @param string $host     Host being checked.
+	 * @return bool
+	 */
+	public static function allow_sidecar_host( $external, $host ) {
+		$sidecar = wp_parse_url( Farewell_Bridge_Settings::sidecar_url() );
+		if ( is_array( $sidecar ) && isset( $sidecar['host'] ) && strtolower( (string) $host ) === strtolower( $sidecar['host'] ) ) {
+			return true;
+		}
+		return $external;
+	}
+
+	/**
+	 * Allows the configured sidecar's port for that host only. Hooked on http_allowed_safe_ports.
+	 *
+	 * @param int[]  $ports Allowed ports.
+	 * @param string $host  Host of the request.
+	 * @return int[]
+	 */
+	public static function allow_sidecar_port( $ports, $host = '' ) {
+		$sidecar = wp_parse_url( Farewell_Bridge_Settings::sidecar_url() );
+		if ( is_array( $sidecar ) && isset( $sidecar['host'], $sidecar['port'] ) && strtolower( (string) $host ) === strtolower( $sidecar['host'] ) ) {
+			$ports   = (array) $ports;
+			$ports[] = (int) $sidecar['port'];
+		}
+		return $ports;
+	}
+}

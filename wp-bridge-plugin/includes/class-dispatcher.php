@@ -1,0 +1,267 @@
+<?php
+/**
+ * Delivery: takes due outbox rows, signs them afresh and sends them, never on the member's
+ * request path.
+ *
+ * - On `shutdown`, rows inserted during this request are delivered after the response is
+ *   finished (fastcgi_finish_request() / litespeed_finish_request()), a few rows at most, with
+ *   a 3-second timeout. Where the response cannot be finished early (mod_php, `php -S`), the
+ *   request instead fires a non-blocking loopback to admin-ajax.php (the same technique as
+ *   WordPress's own spawn_cron()), so the member never waits for the sidecar.
+ * - A WP-Cron event every minute retries due rows, oldest first, in bounded batches.
+ *
+ * @package Farewell_Bridge
+ */
+
+if ( ! defined( 'ABSPATH' ) ) {
+	exit;
+}
+
+/**
+ * Sends outbox rows to the sidecar.
+ */
+class Farewell_Bridge_Dispatcher {
+
+	const CRON_HOOK       = 'farewell_bridge_deliver';
+	const CRON_SCHEDULE   = 'farewell_bridge_every_minute';
+	const LOOPBACK_ACTION = 'farewell_bridge_deliver';
+
+	/** Rows delivered on shutdown at most. */
+	const SHUTDOWN_BATCH = 5;
+	/** Total timeout of one request on shutdown / loopback. */
+	const SHUTDOWN_TIMEOUT = 3.0;
+	/** Rows per cron batch. */
+	const CRON_BATCH = 20;
+	/** Total timeout of one request from cron. */
+	const CRON_TIMEOUT = 5.0;
+	/** Stop starting new batches after this many seconds in one cron run. */
+	const CRON_BUDGET_SECONDS = 25;
+
+	/**
+	 * Ids of rows inserted during this request.
+	 *
+	 * @var int[]
+	 */
+	private static $inserted = array();
+
+	/**
+	 * Remembers a row inserted during this request, for delivery on shutdown.
+	 *
+	 * @param int $id Row id.
+	 */
+	public static function remember( $id ) {
+		self::$inserted[] = (int) $id;
+	}
+
+	/**
+	 * Ids remembered in this request.
+	 *
+	 * @return int[]
+	 */
+	public static function remembered() {
+		return self::$inserted;
+	}
+
+	/**
+	 * Forgets the remembered rows (tests, and after delivery).
+	 */
+	public static function forget() {
+		self::$inserted = array();
+	}
+
+	/**
+	 * Adds the every-minute schedule. Hooked on cron_schedules.
+	 *
+	 * @param array $schedules Schedules.
+	 * @return array
+	 */
+	public static function add_schedule( $schedules ) {
+		$schedules[ self::CRON_SCHEDULE ] = array(
+			'interval' => MINUTE_IN_SECONDS,
+			'display'  => __( 'Every minute (Farewell Bridge)', 'farewell-bridge' ),
+		);
+		return $schedules;
+	}
+
+	/**
+	 * Schedules the cron event when it is missing.
+	 */
+	public static function ensure_scheduled() {
+		if ( ! wp_next_scheduled( self::CRON_HOOK ) ) {
+			wp_schedule_event( time() + MINUTE_IN_SECONDS, self::CRON_SCHEDULE, self::CRON_HOOK );
+		}
+	}
+
+	/**
+	 * Removes the cron event (deactivation).
+	 */
+	public static function unschedule() {
+		wp_clear_scheduled_hook( self::CRON_HOOK );
+	}
+
+	/**
+	 * Whether delivery can run at all.
+	 *
+	 * @return bool
+	 */
+	public static function can_deliver() {
+		return Farewell_Bridge_Settings::is_configured() && null === Farewell_Bridge_Outbox::paused();
+	}
+
+	/**
+	 * Delivers the given rows, each only if this worker can claim it.
+	 *
+	 * @param int[] $ids     Row ids.
+	 * @param float $timeout Per-request timeout.
+	 * @return array<string,int> Counts per resulting status.
+	 */
+	public static function deliver_ids( array $ids, $timeout ) {
+		$done = array(
+			Farewell_Bridge_Outbox::STATUS_DELIVERED => 0,
+			Farewell_Bridge_Outbox::STATUS_PENDING   => 0,
+			Farewell_Bridge_Outbox::STATUS_DEAD      => 0,
+		);
+		if ( ! self::can_deliver() ) {
+			return $done;
+		}
+		$client = Farewell_Bridge_Client::from_settings();
+		foreach ( $ids as $id ) {
+			if ( ! Farewell_Bridge_Outbox::claim( (int) $id ) ) {
+				continue; // Another worker has it, or it is no longer pending.
+			}
+			$row = Farewell_Bridge_Outbox::get( (int) $id );
+			if ( null === $row ) {
+				continue;
+			}
+			$result = $client->send_event( $row['webhook_id'], $row['payload'], $timeout );
+			$status = Farewell_Bridge_Outbox::record_attempt( $row, $result );
+			++$done[ $status ];
+			if ( Farewell_Bridge_Client::GONE === $result['kind'] ) {
+				break;
+			}
+		}
+		return $done;
+	}
+
+	/**
+	 * Cron: retries due rows in bounded batches, purges old delivered rows.
+	 *
+	 * @return array<string,int> Counts per resulting status.
+	 */
+	public static function run_cron() {
+		$totals = array(
+			Farewell_Bridge_Outbox::STATUS_DELIVERED => 0,
+			Farewell_Bridge_Outbox::STATUS_PENDING   => 0,
+			Farewell_Bridge_Outbox::STATUS_DEAD      => 0,
+		);
+		try {
+			Farewell_Bridge_Outbox::purge_delivered();
+			$started = microtime( true );
+			while ( self::can_deliver() && microtime( true ) - $started < self::CRON_BUDGET_SECONDS ) {
+				$ids = Farewell_Bridge_Outbox::due_ids( self::CRON_BATCH );
+				if ( empty( $ids ) ) {
+					break;
+				}
+				$done = self::deliver_ids( $ids, self::CRON_TIMEOUT );
+				foreach ( $done as $status => $n ) {
+					$totals[ $status ] += $n;
+				}
+				if ( 0 === array_sum( $done ) ) {
+					break; // Everything was claimed by someone else.
+				}
+			}
+		} catch ( Throwable $e ) {
+			self::log( $e );
+		}
+		return $totals;
+	}
+
+	/**
+	 * Shutdown: deliver what this request inserted, after the response has been sent.
+	 */
+	public static function on_shutdown() {
+		$ids = array_slice( array_unique( self::$inserted ), 0, self::SHUTDOWN_BATCH );
+		self::forget();
+		if ( empty( $ids ) || ! self::can_deliver() ) {
+			return;
+		}
+		try {
+			if ( function_exists( 'fastcgi_finish_request' ) ) {
+				fastcgi_finish_request();
+			} elseif ( function_exists( 'litespeed_finish_request' ) ) {
+				litespeed_finish_request();
+			} elseif ( apply_filters( 'farewell_bridge_use_loopback', true ) ) {
+				self::spawn_loopback( $ids );
+				return;
+			}
+			self::deliver_ids( $ids, self::SHUTDOWN_TIMEOUT );
+		} catch ( Throwable $e ) {
+			self::log( $e );
+		}
+	}
+
+	/**
+	 * The token that authorizes a loopback delivery of these ids.
+	 *
+	 * @param string $ids Comma-separated ids.
+	 * @return string
+	 */
+	public static function loopback_token( $ids ) {
+		return hash_hmac( 'sha256', 'farewell-bridge-loopback|' . $ids, wp_salt( 'nonce' ) );
+	}
+
+	/**
+	 * Fires a non-blocking request that delivers the rows in another PHP process.
+	 *
+	 * @param int[] $ids Row ids.
+	 */
+	private static function spawn_loopback( array $ids ) {
+		$list = implode( ',', array_map( 'intval', $ids ) );
+		wp_remote_post(
+			add_query_arg( 'action', self::LOOPBACK_ACTION, admin_url( 'admin-ajax.php' ) ),
+			array(
+				'timeout'   => 0.01,
+				'blocking'  => false,
+				/** This filter is documented in wp-includes/class-wp-http-streams.php */
+				'sslverify' => apply_filters( 'https_local_ssl_verify', false ),
+				'body'      => array(
+					'ids'   => $list,
+					'token' => self::loopback_token( $list ),
+				),
+			)
+		);
+	}
+
+	/**
+	 * admin-ajax handler of the loopback (logged in or not): delivers the named rows.
+	 * Harmless if called by anyone: it only delivers rows that are due to be delivered.
+	 */
+	public static function handle_loopback() {
+		// phpcs:disable WordPress.Security.NonceVerification.Missing -- authorized by an HMAC token, not a user session.
+		$list  = isset( $_POST['ids'] ) ? sanitize_text_field( wp_unslash( $_POST['ids'] ) ) : '';
+		$token = isset( $_POST['token'] ) ? sanitize_text_field( wp_unslash( $_POST['token'] ) ) : '';
+		// phpcs:enable
+		if ( '' === $list || ! hash_equals( self::loopback_token( $list ), $token ) ) {
+			wp_die( '', '', array( 'response' => 403 ) );
+		}
+		ignore_user_abort( true );
+		$ids = array_slice( array_filter( array_map( 'intval', explode( ',', $list ) ) ), 0, self::SHUTDOWN_BATCH );
+		try {
+			self::deliver_ids( $ids, self::SHUTDOWN_TIMEOUT );
+		} catch ( Throwable $e ) {
+			self::log( $e );
+		}
+		wp_die( '', '', array( 'response' => 200 ) );
+	}
+
+	/**
+	 * Logs an unexpected error without ever throwing.
+	 *
+	 * @param Throwable $e Error.
+	 */
+	public static function log( $e ) {
+		if ( function_exists( 'error_log' ) ) {
+			error_log( 'Farewell Bridge: ' . get_class( $e ) . ': ' . $e->getMessage() . ' at ' . $e->getFile() . ':' . $e->getLine() ); // phpcs:ignore WordPress.PHP.DevelopmentFunctions.error_log_error_log
+		}
+	}
+}

@@ -1,0 +1,464 @@
+<?php
+/**
+ * The durable outbox: one table row per event, and every status transition in one place.
+ *
+ * Statuses and transitions (nothing else moves a row):
+ *
+ *   pending   --2xx-->                         delivered   (purged after DELIVERED_KEEP_DAYS)
+ *   pending   --408/429/5xx/network-->         pending     (attempts+1, next attempt after backoff)
+ *   pending   --other 4xx, or 3 days of failures--> dead   (error kept and shown in the admin)
+ *   pending   --410-->                         pending     (and delivery is paused site-wide)
+ *   dead      --admin "retry"-->               pending     (due now, attempts reset)
+ *
+ * Times are stored in UTC ("Y-m-d H:i:s") and compared with values computed in PHP, never with
+ * the database's NOW(), so the database time zone does not matter.
+ *
+ * @package Farewell_Bridge
+ */
+
+if ( ! defined( 'ABSPATH' ) ) {
+	exit;
+}
+
+/**
+ * Storage and state machine of outbox rows.
+ */
+class Farewell_Bridge_Outbox {
+
+	const STATUS_PENDING   = 'pending';
+	const STATUS_DELIVERED = 'delivered';
+	const STATUS_DEAD      = 'dead';
+
+	const SCHEMA_VERSION        = 1;
+	const SCHEMA_OPTION         = 'farewell_bridge_schema_version';
+	const PAUSED_OPTION         = 'farewell_bridge_paused';
+	const LAST_DELIVERY_OPTION  = 'farewell_bridge_last_delivery';
+	const INSERT_FAILURE_OPTION = 'farewell_bridge_insert_failures';
+
+	/** Retry for at most this long after the row was created, then mark it dead. */
+	const MAX_RETRY_SECONDS = 259200; // 3 days.
+	/** First retry delay; doubles with every attempt. */
+	const BACKOFF_BASE_SECONDS = 15;
+	/** Longest delay between two attempts. */
+	const BACKOFF_CAP_SECONDS = 21600; // 6 hours.
+	/** How long a claim protects a row from a concurrent worker. */
+	const LOCK_SECONDS = 120;
+	/** How long delivered rows are kept for the admin panel. */
+	const DELIVERED_KEEP_DAYS = 7;
+
+	/**
+	 * Table name with the site's prefix.
+	 *
+	 * @return string
+	 */
+	public static function table() {
+		global $wpdb;
+		return $wpdb->prefix . 'farewell_outbox';
+	}
+
+	/**
+	 * Current UTC time as a DATETIME string.
+	 *
+	 * @param int $offset Seconds to add.
+	 * @return string
+	 */
+	public static function now( $offset = 0 ) {
+		return gmdate( 'Y-m-d H:i:s', time() + (int) $offset );
+	}
+
+	/**
+	 * Creates or upgrades the table with dbDelta, then records the schema version.
+	 */
+	public static function install() {
+		global $wpdb;
+		require_once ABSPATH . 'wp-admin/includes/upgrade.php';
+		$table   = self::table();
+		$collate = $wpdb->get_charset_collate();
+		// dbDelta needs two spaces after PRIMARY KEY and one field per line.
+		$sql = "CREATE TABLE {$table} (
+  id bigint(20) unsigned NOT NULL AUTO_INCREMENT,
+  webhook_id varchar(191) NOT NULL,
+  event_type varchar(64) NOT NULL DEFAULT '',
+  payload longtext NOT NULL,
+  status varchar(20) NOT NULL DEFAULT 'pending',
+  attempts int(10) unsigned NOT NULL DEFAULT 0,
+  next_attempt_at datetime NOT NULL,
+  locked_until datetime NULL DEFAULT NULL,
+  last_status smallint(5) unsigned NULL DEFAULT NULL,
+  last_error text NULL,
+  created_at datetime NOT NULL,
+  updated_at datetime NOT NULL,
+  delivered_at datetime NULL DEFAULT NULL,
+  PRIMARY KEY  (id),
+  UNIQUE KEY webhook_id (webhook_id),
+  KEY status_next (status,next_attempt_at),
+  KEY delivered_at (delivered_at)
+) {$collate};";
+		dbDelta( $sql );
+		update_option( self::SCHEMA_OPTION, self::SCHEMA_VERSION, true );
+	}
+
+	/**
+	 * Runs install() when the stored schema version is older than the code's.
+	 */
+	public static function maybe_upgrade() {
+		if ( (int) get_option( self::SCHEMA_OPTION, 0 ) < self::SCHEMA_VERSION ) {
+			self::install();
+		}
+	}
+
+	/**
+	 * Drops the table (uninstall only).
+	 */
+	public static function drop() {
+		global $wpdb;
+		$wpdb->query( 'DROP TABLE IF EXISTS ' . self::table() ); // phpcs:ignore WordPress.DB.PreparedSQL.NotPrepared -- table name only.
+	}
+
+	/**
+	 * Inserts an event; a second insert with the same webhook-id does nothing.
+	 *
+	 * @param string $webhook_id Idempotency key.
+	 * @param string $event_type Event type, for the admin panel.
+	 * @param string $payload    JSON body exactly as it will be sent.
+	 * @return int|false New row id, 0 when the webhook-id already existed, false on a database error.
+	 */
+	public static function insert( $webhook_id, $event_type, $payload ) {
+		global $wpdb;
+		$now    = self::now();
+		$table  = self::table();
+		$result = $wpdb->query(
+			$wpdb->prepare(
+				"INSERT IGNORE INTO {$table} (webhook_id, event_type, payload, status, attempts, next_attempt_at, created_at, updated_at) VALUES (%s, %s, %s, %s, 0, %s, %s, %s)", // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+				$webhook_id,
+				$event_type,
+				$payload,
+				self::STATUS_PENDING,
+				$now,
+				$now,
+				$now
+			)
+		);
+		if ( false === $result ) {
+			update_option( self::INSERT_FAILURE_OPTION, (int) get_option( self::INSERT_FAILURE_OPTION, 0 ) + 1, false );
+			return false;
+		}
+		return 1 === (int) $result ? (int) $wpdb->insert_id : 0;
+	}
+
+	/**
+	 * Claims one pending row for this worker. Safe against a concurrent cron run and
+	 * shutdown delivery: only the UPDATE that changes the row wins.
+	 *
+	 * @param int $id Row id.
+	 * @return bool Whether this worker owns the row until the lock expires.
+	 */
+	public static function claim( $id ) {
+		global $wpdb;
+		$now   = self::now();
+		$table = self::table();
+		$rows  = $wpdb->query(
+			$wpdb->prepare(
+				"UPDATE {$table} SET locked_until = %s WHERE id = %d AND status = %s AND (locked_until IS NULL OR locked_until < %s)", // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+				self::now( self::LOCK_SECONDS ),
+				(int) $id,
+				self::STATUS_PENDING,
+				$now
+			)
+		);
+		return 1 === (int) $rows;
+	}
+
+	/**
+	 * Ids of pending rows that are due and not locked, oldest first.
+	 *
+	 * @param int $limit Maximum number.
+	 * @return int[]
+	 */
+	public static function due_ids( $limit ) {
+		global $wpdb;
+		$now   = self::now();
+		$table = self::table();
+		$ids   = $wpdb->get_col(
+			$wpdb->prepare(
+				"SELECT id FROM {$table} WHERE status = %s AND next_attempt_at <= %s AND (locked_until IS NULL OR locked_until < %s) ORDER BY next_attempt_at ASC, id ASC LIMIT %d", // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+				self::STATUS_PENDING,
+				$now,
+				$now,
+				max( 1, (int) $limit )
+			)
+		);
+		return array_map( 'intval', (array) $ids );
+	}
+
+	/**
+	 * One row as an associative array.
+	 *
+	 * @param int $id Row id.
+	 * @return array|null
+	 */
+	public static function get( $id ) {
+		global $wpdb;
+		$table = self::table();
+		$row   = $wpdb->get_row( $wpdb->prepare( "SELECT * FROM {$table} WHERE id = %d", (int) $id ), ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+		return is_array( $row ) ? $row : null;
+	}
+
+	/**
+	 * One row by webhook-id.
+	 *
+	 * @param string $webhook_id webhook-id.
+	 * @return array|null
+	 */
+	public static function get_by_webhook_id( $webhook_id ) {
+		global $wpdb;
+		$table = self::table();
+		$row   = $wpdb->get_row( $wpdb->prepare( "SELECT * FROM {$table} WHERE webhook_id = %s", (string) $webhook_id ), ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+		return is_array( $row ) ? $row : null;
+	}
+
+	/**
+	 * The delay before the next attempt: exponential, capped, with "equal jitter"
+	 * (uniform between half the delay and the full delay).
+	 *
+	 * @param int $attempts Failed attempts so far (1 after the first failure).
+	 * @return int Seconds.
+	 */
+	public static function backoff_delay( $attempts ) {
+		$attempts = max( 1, (int) $attempts );
+		$exponent = min( $attempts - 1, 30 );
+		$delay    = (int) min( self::BACKOFF_CAP_SECONDS, self::BACKOFF_BASE_SECONDS * pow( 2, $exponent ) );
+		$half     = intdiv( $delay, 2 );
+		return $half + wp_rand( 0, $delay - $half );
+	}
+
+	/**
+	 * Applies the result of one delivery attempt to a claimed row: the state machine.
+	 *
+	 * @param array $row    The row (as read before the attempt).
+	 * @param array $result A Farewell_Bridge_Client result.
+	 * @return string The row's new status.
+	 */
+	public static function record_attempt( array $row, array $result ) {
+		$id       = (int) $row['id'];
+		$attempts = (int) $row['attempts'] + 1;
+		$status   = (int) $result['status'];
+		$message  = (string) $result['message'];
+
+		switch ( $result['kind'] ) {
+			case Farewell_Bridge_Client::DELIVERED:
+				self::update(
+					$id,
+					array(
+						'status'       => self::STATUS_DELIVERED,
+						'attempts'     => $attempts,
+						'last_status'  => $status,
+						'last_error'   => null,
+						'delivered_at' => self::now(),
+						'locked_until' => null,
+					)
+				);
+				update_option( self::LAST_DELIVERY_OPTION, time(), false );
+				return self::STATUS_DELIVERED;
+
+			case Farewell_Bridge_Client::PERMANENT:
+				self::update(
+					$id,
+					array(
+						'status'       => self::STATUS_DEAD,
+						'attempts'     => $attempts,
+						'last_status'  => $status ? $status : null,
+						'last_error'   => $message,
+						'locked_until' => null,
+					)
+				);
+				return self::STATUS_DEAD;
+
+			case Farewell_Bridge_Client::GONE:
+				self::pause( $message );
+				self::update(
+					$id,
+					array(
+						'attempts'        => $attempts,
+						'last_status'     => $status,
+						'last_error'      => $message,
+						'next_attempt_at' => self::now(),
+						'locked_until'    => null,
+					)
+				);
+				return self::STATUS_PENDING;
+
+			default: // Retry.
+				$age = time() - (int) strtotime( $row['created_at'] . ' UTC' );
+				if ( $age >= self::MAX_RETRY_SECONDS ) {
+					self::update(
+						$id,
+						array(
+							'status'       => self::STATUS_DEAD,
+							'attempts'     => $attempts,
+							'last_status'  => $status ? $status : null,
+							/* translators: %s: the last error message. */
+							'last_error'   => sprintf( __( 'Gave up after 3 days of failed attempts. Last error: %s', 'farewell-bridge' ), $message ),
+							'locked_until' => null,
+						)
+					);
+					return self::STATUS_DEAD;
+				}
+				self::update(
+					$id,
+					array(
+						'attempts'        => $attempts,
+						'last_status'     => $status ? $status : null,
+						'last_error'      => $message,
+						'next_attempt_at' => self::now( self::backoff_delay( $attempts ) ),
+						'locked_until'    => null,
+					)
+				);
+				return self::STATUS_PENDING;
+		}
+	}
+
+	/**
+	 * Moves dead rows back to pending, due now (the admin's "retry").
+	 *
+	 * @param int|null $id One row, or null for every dead row.
+	 * @return int Rows moved.
+	 */
+	public static function retry_dead( $id = null ) {
+		global $wpdb;
+		$table = self::table();
+		$now   = self::now();
+		if ( null === $id ) {
+			$sql = $wpdb->prepare( "UPDATE {$table} SET status = %s, attempts = 0, next_attempt_at = %s, locked_until = NULL, updated_at = %s WHERE status = %s", self::STATUS_PENDING, $now, $now, self::STATUS_DEAD ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+		} else {
+			$sql = $wpdb->prepare( "UPDATE {$table} SET status = %s, attempts = 0, next_attempt_at = %s, locked_until = NULL, updated_at = %s WHERE status = %s AND id = %d", self::STATUS_PENDING, $now, $now, self::STATUS_DEAD, (int) $id ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+		}
+		return (int) $wpdb->query( $sql ); // phpcs:ignore WordPress.DB.PreparedSQL.NotPrepared -- prepared above.
+	}
+
+	/**
+	 * Makes every pending row due now (the admin's "retry now").
+	 *
+	 * @return int Rows changed.
+	 */
+	public static function make_pending_due() {
+		global $wpdb;
+		$table = self::table();
+		$now   = self::now();
+		return (int) $wpdb->query( $wpdb->prepare( "UPDATE {$table} SET next_attempt_at = %s, updated_at = %s WHERE status = %s AND next_attempt_at > %s", $now, $now, self::STATUS_PENDING, $now ) ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+	}
+
+	/**
+	 * Deletes delivered rows older than the retention period.
+	 *
+	 * @return int Rows deleted.
+	 */
+	public static function purge_delivered() {
+		global $wpdb;
+		$table = self::table();
+		return (int) $wpdb->query( $wpdb->prepare( "DELETE FROM {$table} WHERE status = %s AND delivered_at < %s", self::STATUS_DELIVERED, self::now( -DAY_IN_SECONDS * self::DELIVERED_KEEP_DAYS ) ) ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+	}
+
+	/**
+	 * Row counts per status.
+	 *
+	 * @return array<string,int>
+	 */
+	public static function counts() {
+		global $wpdb;
+		$table  = self::table();
+		$counts = array(
+			self::STATUS_PENDING   => 0,
+			self::STATUS_DELIVERED => 0,
+			self::STATUS_DEAD      => 0,
+		);
+		$rows   = $wpdb->get_results( $wpdb->prepare( "SELECT status, COUNT(*) AS n FROM {$table} WHERE status IN (%s, %s, %s) GROUP BY status", self::STATUS_PENDING, self::STATUS_DELIVERED, self::STATUS_DEAD ), ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+		foreach ( (array) $rows as $row ) {
+			$counts[ $row['status'] ] = (int) $row['n'];
+		}
+		return $counts;
+	}
+
+	/**
+	 * Latest rows of one status, newest first, for the admin panel.
+	 *
+	 * @param string $status A status constant.
+	 * @param int    $limit  Maximum number.
+	 * @return array[]
+	 */
+	public static function recent( $status, $limit = 20 ) {
+		global $wpdb;
+		$table = self::table();
+		$rows  = $wpdb->get_results( $wpdb->prepare( "SELECT id, webhook_id, event_type, status, attempts, next_attempt_at, last_status, last_error, created_at, updated_at, delivered_at FROM {$table} WHERE status = %s ORDER BY id DESC LIMIT %d", $status, max( 1, (int) $limit ) ), ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+		return is_array( $rows ) ? $rows : array();
+	}
+
+	/**
+	 * The most recent error of a pending or dead row.
+	 *
+	 * @return array|null Row with last_error, updated_at.
+	 */
+	public static function last_error() {
+		global $wpdb;
+		$table = self::table();
+		$row   = $wpdb->get_row( $wpdb->prepare( "SELECT id, last_error, last_status, updated_at FROM {$table} WHERE status IN (%s, %s) AND last_error IS NOT NULL ORDER BY updated_at DESC, id DESC LIMIT 1", self::STATUS_PENDING, self::STATUS_DEAD ), ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+		return is_array( $row ) ? $row : null;
+	}
+
+	/**
+	 * Pauses delivery (after a 410).
+	 *
+	 * @param string $reason Message to show.
+	 */
+	public static function pause( $reason ) {
+		update_option(
+			self::PAUSED_OPTION,
+			array(
+				'since'  => time(),
+				'reason' => (string) $reason,
+			),
+			false
+		);
+	}
+
+	/**
+	 * Resumes delivery.
+	 */
+	public static function resume() {
+		delete_option( self::PAUSED_OPTION );
+	}
+
+	/**
+	 * The pause record, or null when delivery runs.
+	 *
+	 * @return array|null
+	 */
+	public static function paused() {
+		$paused = get_option( self::PAUSED_OPTION, null );
+		return is_array( $paused ) ? $paused : null;
+	}
+
+	/**
+	 * Updates columns of one row (and its updated_at).
+	 *
+	 * @param int   $id     Row id.
+	 * @param array $fields Column => value (null allowed).
+	 */
+	private static function update( $id, array $fields ) {
+		global $wpdb;
+		$fields['updated_at'] = self::now();
+		$sets                 = array();
+		$values               = array();
+		foreach ( $fields as $column => $value ) {
+			if ( null === $value ) {
+				$sets[] = "`{$column}` = NULL";
+				continue;
+			}
+			$sets[]   = "`{$column}` = " . ( is_int( $value ) ? '%d' : '%s' );
+			$values[] = $value;
+		}
+		$values[] = (int) $id;
+		$table    = self::table();
+		$wpdb->query( $wpdb->prepare( "UPDATE {$table} SET " . implode( ', ', $sets ) . ' WHERE id = %d', $values ) ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.PreparedSQL.NotPrepared -- column names are fixed by this class.
+	}
+}

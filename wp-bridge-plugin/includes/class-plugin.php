@@ -1,0 +1,189 @@
+<?php
+/**
+ * The plugin: every hook is added here, in set_up().
+ *
+ * @package Farewell_Bridge
+ */
+
+if ( ! defined( 'ABSPATH' ) ) {
+	exit;
+}
+
+/**
+ * Wires the bridge into WordPress.
+ */
+final class Farewell_Bridge_Plugin {
+
+	/**
+	 * The instance.
+	 *
+	 * @var Farewell_Bridge_Plugin|null
+	 */
+	private static $instance = null;
+
+	/**
+	 * Main plugin file.
+	 *
+	 * @var string
+	 */
+	private $file;
+
+	/**
+	 * Sources registered on plugins_loaded (slug => source).
+	 *
+	 * @var Farewell_Bridge_Source[]
+	 */
+	private $active_sources = array();
+
+	/**
+	 * Starts the plugin once.
+	 *
+	 * @param string $file Main plugin file.
+	 * @return Farewell_Bridge_Plugin
+	 */
+	public static function init( $file ) {
+		if ( null === self::$instance ) {
+			self::$instance = new self( $file );
+			self::$instance->set_up();
+		}
+		return self::$instance;
+	}
+
+	/**
+	 * The running instance.
+	 *
+	 * @return Farewell_Bridge_Plugin|null
+	 */
+	public static function instance() {
+		return self::$instance;
+	}
+
+	/**
+	 * Constructor.
+	 *
+	 * @param string $file Main plugin file.
+	 */
+	private function __construct( $file ) {
+		$this->file = $file;
+	}
+
+	/**
+	 * Every source the bridge knows, active or not.
+	 *
+	 * @return Farewell_Bridge_Source[]
+	 */
+	public static function all_sources() {
+		return array(
+			new Farewell_Bridge_Source_Memberpress(),
+			new Farewell_Bridge_Source_Pmpro(),
+			new Farewell_Bridge_Source_Woocommerce_Subscriptions(),
+			new Farewell_Bridge_Source_Restrict_Content(),
+		);
+	}
+
+	/**
+	 * Slugs of the sources listening in this request.
+	 *
+	 * @return string[]
+	 */
+	public function active_source_slugs() {
+		return array_keys( $this->active_sources );
+	}
+
+	/**
+	 * Adds every hook of the plugin.
+	 */
+	private function set_up() {
+		register_activation_hook( $this->file, array( __CLASS__, 'activate' ) );
+		register_deactivation_hook( $this->file, array( __CLASS__, 'deactivate' ) );
+
+		// Sources: after every plugin is loaded, so class_exists() answers truthfully.
+		add_action( 'plugins_loaded', array( $this, 'action_plugins_loaded' ), 20 );
+		add_action( 'init', array( $this, 'action_init' ) );
+
+		// Delivery.
+		add_filter( 'cron_schedules', array( 'Farewell_Bridge_Dispatcher', 'add_schedule' ) ); // phpcs:ignore WordPress.WP.CronInterval.ChangeDetected -- every minute is intended.
+		add_action( Farewell_Bridge_Dispatcher::CRON_HOOK, array( 'Farewell_Bridge_Dispatcher', 'run_cron' ) );
+		add_action( 'shutdown', array( 'Farewell_Bridge_Dispatcher', 'on_shutdown' ) );
+		add_action( 'wp_ajax_' . Farewell_Bridge_Dispatcher::LOOPBACK_ACTION, array( 'Farewell_Bridge_Dispatcher', 'handle_loopback' ) );
+		add_action( 'wp_ajax_nopriv_' . Farewell_Bridge_Dispatcher::LOOPBACK_ACTION, array( 'Farewell_Bridge_Dispatcher', 'handle_loopback' ) );
+		add_filter( 'http_request_host_is_external', array( 'Farewell_Bridge_Client', 'allow_sidecar_host' ), 10, 2 );
+		add_filter( 'http_allowed_safe_ports', array( 'Farewell_Bridge_Client', 'allow_sidecar_port' ), 10, 2 );
+
+		// Privacy.
+		add_filter( 'wp_privacy_personal_data_exporters', array( 'Farewell_Bridge_Privacy', 'register_exporter' ) );
+		add_filter( 'wp_privacy_personal_data_erasers', array( 'Farewell_Bridge_Privacy', 'register_eraser' ) );
+
+		// Admin.
+		add_action( 'admin_init', array( 'Farewell_Bridge_Settings', 'register' ) );
+		add_action( 'admin_init', array( 'Farewell_Bridge_Privacy', 'add_policy_content' ) );
+		add_action( 'admin_menu', array( 'Farewell_Bridge_Admin', 'add_menu' ) );
+		add_filter( 'plugin_action_links_' . plugin_basename( $this->file ), array( 'Farewell_Bridge_Admin', 'action_links' ) );
+		foreach ( Farewell_Bridge_Admin::ACTIONS as $action => $method ) {
+			add_action( 'admin_post_' . $action, array( 'Farewell_Bridge_Admin', $method ) );
+		}
+	}
+
+	/**
+	 * Upgrades the table if needed and starts the sources whose plugin is active.
+	 */
+	public function action_plugins_loaded() {
+		try {
+			Farewell_Bridge_Outbox::maybe_upgrade();
+		} catch ( Throwable $e ) {
+			Farewell_Bridge_Dispatcher::log( $e );
+		}
+		foreach ( self::all_sources() as $source ) {
+			if ( isset( $this->active_sources[ $source->slug() ] ) || ! $source->is_available() ) {
+				continue;
+			}
+			$this->active_sources[ $source->slug() ] = $source;
+			foreach ( $source->hooks() as $hook ) {
+				list( $name, $method, $args ) = $hook;
+				add_action( $name, self::guarded( $source, $method ), 10, $args );
+			}
+		}
+	}
+
+	/**
+	 * Loads translations and makes sure the cron event exists.
+	 */
+	public function action_init() {
+		load_plugin_textdomain( 'farewell-bridge', false, dirname( plugin_basename( $this->file ) ) . '/languages' );
+		Farewell_Bridge_Dispatcher::ensure_scheduled();
+	}
+
+	/**
+	 * Wraps a source handler: whatever happens inside, the membership plugin's flow goes on.
+	 *
+	 * @param Farewell_Bridge_Source $source Source.
+	 * @param string                 $method Method name.
+	 * @return Closure
+	 */
+	private static function guarded( Farewell_Bridge_Source $source, $method ) {
+		return static function ( ...$args ) use ( $source, $method ) {
+			try {
+				$source->$method( ...$args );
+			} catch ( Throwable $e ) {
+				Farewell_Bridge_Dispatcher::log( $e );
+			}
+		};
+	}
+
+	/**
+	 * Activation: table, non-autoloaded secret option, cron event.
+	 */
+	public static function activate() {
+		Farewell_Bridge_Outbox::install();
+		Farewell_Bridge_Settings::ensure_secret_option();
+		add_filter( 'cron_schedules', array( 'Farewell_Bridge_Dispatcher', 'add_schedule' ) ); // phpcs:ignore WordPress.WP.CronInterval.ChangeDetected
+		Farewell_Bridge_Dispatcher::ensure_scheduled();
+	}
+
+	/**
+	 * Deactivation: stop the cron event (data stays).
+	 */
+	public static function deactivate() {
+		Farewell_Bridge_Dispatcher::unschedule();
+	}
+}

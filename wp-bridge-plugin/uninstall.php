@@ -1,0 +1,26 @@
+<?php
+/**
+ * Uninstall: removes the outbox table and the options only when the admin opted in
+ * ("Delete the outbox and all settings when the plugin is deleted").
+ *
+ * @package Farewell_Bridge
+ */
+
+if ( ! defined( 'WP_UNINSTALL_PLUGIN' ) ) {
+	exit;
+}
+
+wp_clear_scheduled_hook( 'farewell_bridge_deliver' );
+
+$farewell_settings = get_option( 'farewell_bridge_settings', array() );
+if ( ! is_array( $farewell_settings ) || empty( $farewell_settings['delete_data'] ) ) {
+	return;
+}
+
+global $wpdb;
+$wpdb->query( 'DROP TABLE IF EXISTS ' . $wpdb->prefix . 'farewell_outbox' ); // phpcs:ignore WordPress.DB.PreparedSQL.NotPrepared,WordPress.DB.DirectDatabaseQuery.SchemaChange -- fixed table name.
+
+foreach ( array( 'farewell_bridge_settings', 'farewell_bridge_secret', 'farewell_bridge_schema_version', 'farewell_bridge_paused', 'farewell_bridge_last_delivery', 'farewell_bridge_insert_failures' ) as $farewell_option ) {
+	delete_option( $farewell_option );
+}
+$wpdb->query( $wpdb->prepare( "DELETE FROM {$wpdb->options} WHERE option_name LIKE %s OR option_name LIKE %s", $wpdb->esc_like( '_transient_farewell_bridge_' ) . '%', $wpdb->esc_like( '_transient_timeout_farewell_bridge_' ) . '%' ) ); // phpcs:ignore WordPress.DB.DirectDatabaseQuery
