@@ -1,0 +1,319 @@
+"""A throw-away WordPress site for tests: real WordPress, real MariaDB, served by `php -S`.
+
+    site = WordPressSite(
+        wp_source="/usr/share/wordpress",       # Debian's 6.1, or /usr/share/wordpress-6.8
+        root=tmp_path / "wp",                   # everything the site writes lives below this
+        db=DatabaseInfo(host, port, "wp_test"),  # an existing, empty database
+        port=free_port(),
+        constants={"FAREWELL_SIDECAR_URL": "http://127.0.0.1:8000"},
+    )
+    site.build()          # copy tree, wp-config.php, install, plugins, activate
+    site.start()          # php -S 127.0.0.1:PORT
+    site.wp_eval("echo get_bloginfo('version');")
+    site.stop()
+
+No global state: every path, port and process belongs to the instance.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+PLUGIN_SOURCE = REPO / "wp-bridge-plugin"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+TEST_PLUGIN = "farewell-test-sources"
+
+ADMIN_USER = "admin"
+ADMIN_PASSWORD = "admin-password-for-tests"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wordpress_version(wp_source: str | Path) -> str:
+    text = (Path(wp_source) / "wp-includes" / "version.php").read_text()
+    for line in text.splitlines():
+        if line.startswith("$wp_version"):
+            return line.split("'")[1]
+    raise ValueError(f"no $wp_version in {wp_source}")
+
+
+@dataclass
+class DatabaseInfo:
+    host: str
+    port: int
+    name: str
+    user: str = "root"
+    password: str = ""
+
+
+class PhpError(RuntimeError):
+    """A PHP snippet run inside WordPress failed."""
+
+
+def _php_string(value: str) -> str:
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _php_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return _php_string(value)
+
+
+@dataclass
+class WordPressSite:
+    wp_source: Path
+    root: Path
+    db: DatabaseInfo
+    port: int
+    constants: dict = field(default_factory=dict)
+    plugin_source: Path = PLUGIN_SOURCE
+    workers: int = 4
+    _server: subprocess.Popen | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self):
+        self.wp_source = Path(self.wp_source)
+        self.root = Path(self.root)
+        self.docroot = self.root / "htdocs"
+        self.debug_log_path = self.root / "debug.log"
+        self.server_log_path = self.root / "server.log"
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    # ----------------------------------------------------------------- building
+    def build(self) -> "WordPressSite":
+        if not (self.wp_source / "wp-load.php").exists():
+            raise FileNotFoundError(f"no WordPress in {self.wp_source}")
+        self.root.mkdir(parents=True, exist_ok=True)
+        # Like `cp -rL`, but tolerating the two dangling lodash links of Debian 13's package.
+        shutil.copytree(self.wp_source, self.docroot, symlinks=False, ignore_dangling_symlinks=True)
+        for stale in ("wp-config.php",):
+            (self.docroot / stale).unlink(missing_ok=True)
+        for sub in ("plugins", "themes", "mu-plugins", "uploads"):
+            (self.docroot / "wp-content" / sub).mkdir(parents=True, exist_ok=True)
+        self.write_config()
+        self.install_plugins()
+        self.install()
+        return self
+
+    def write_config(self) -> None:
+        salts = "\n".join(
+            f"define({_php_string(name)}, {_php_string(secrets.token_hex(32))});"
+            for name in ("AUTH_KEY", "SECURE_AUTH_KEY", "LOGGED_IN_KEY", "NONCE_KEY",
+                         "AUTH_SALT", "SECURE_AUTH_SALT", "LOGGED_IN_SALT", "NONCE_SALT")
+        )
+        extra = "\n".join(
+            f"define({_php_string(name)}, {_php_value(value)});" for name, value in self.constants.items()
+        )
+        log = _php_string(str(self.debug_log_path))
+        config = f"""<?php
+// Written by tests/wordpress/site.py for a throw-away test site.
+define('DB_NAME', {_php_string(self.db.name)});
+define('DB_USER', {_php_string(self.db.user)});
+define('DB_PASSWORD', {_php_string(self.db.password)});
+define('DB_HOST', {_php_string(f"{self.db.host}:{self.db.port}")});
+define('DB_CHARSET', 'utf8mb4');
+define('DB_COLLATE', '');
+$table_prefix = 'wp_';
+{salts}
+define('WP_HOME', {_php_string(self.url)});
+define('WP_SITEURL', {_php_string(self.url)});
+define('WP_DEBUG', true);
+define('WP_DEBUG_LOG', {log});
+define('WP_DEBUG_DISPLAY', false);
+define('DISABLE_WP_CRON', true);
+define('AUTOMATIC_UPDATER_DISABLED', true);
+define('WP_AUTO_UPDATE_CORE', false);
+define('FS_METHOD', 'direct');
+// No calls to wordpress.org from tests; the site itself and 127.0.0.1 stay reachable.
+define('WP_HTTP_BLOCK_EXTERNAL', true);
+{extra}
+// WordPress 6.1 on PHP 8.2 prints deprecation notices: keep every other error, in the log.
+$GLOBALS['wp_filter']['enable_wp_debug_mode_checks'][10][] = array(
+    'function' => function () {{
+        error_reporting(E_ALL & ~E_DEPRECATED & ~E_USER_DEPRECATED);
+        ini_set('display_errors', '0');
+        ini_set('log_errors', '1');
+        ini_set('error_log', {log});
+        return false;
+    }},
+    'accepted_args' => 1,
+);
+if (!defined('ABSPATH')) {{
+    define('ABSPATH', __DIR__ . '/');
+}}
+require_once ABSPATH . 'wp-settings.php';
+"""
+        (self.docroot / "wp-config.php").write_text(config)
+
+    def install_plugins(self) -> None:
+        plugins = self.docroot / "wp-content" / "plugins"
+        target = plugins / "farewell-bridge"
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(self.plugin_source, target, ignore=shutil.ignore_patterns("bin", "*.po~"))
+        test_plugin = plugins / TEST_PLUGIN
+        if test_plugin.exists():
+            shutil.rmtree(test_plugin)
+        shutil.copytree(FIXTURES / TEST_PLUGIN, test_plugin)
+
+    def install(self) -> None:
+        script = self.root / "install.php"
+        script.write_text(f"""<?php
+define('WP_INSTALLING', true);
+$_SERVER['HTTP_HOST'] = '127.0.0.1:{self.port}';
+$_SERVER['SERVER_NAME'] = '127.0.0.1';
+$_SERVER['REQUEST_URI'] = '/';
+require {_php_string(str(self.docroot / 'wp-load.php'))};
+require_once ABSPATH . 'wp-admin/includes/upgrade.php';
+require_once ABSPATH . 'wp-admin/includes/plugin.php';
+$result = wp_install('Farewell test', {_php_string(ADMIN_USER)}, 'admin@example.org', false, '', {_php_string(ADMIN_PASSWORD)});
+if (is_wp_error($result)) {{ fwrite(STDERR, $result->get_error_message()); exit(1); }}
+update_option('permalink_structure', '');
+foreach (array('{TEST_PLUGIN}/{TEST_PLUGIN}.php', 'farewell-bridge/farewell-bridge.php') as $plugin) {{
+    $activated = activate_plugin($plugin);
+    if (is_wp_error($activated)) {{ fwrite(STDERR, $plugin . ': ' . $activated->get_error_message()); exit(1); }}
+}}
+echo 'installed';
+""")
+        out = self._php(script)
+        if "installed" not in out:
+            raise PhpError(f"WordPress install printed: {out!r}")
+
+    # ----------------------------------------------------------------- PHP inside WordPress
+    def _php(self, script: Path, timeout: float = 120, env: dict | None = None) -> str:
+        proc = subprocess.run(
+            ["php", "-d", "display_errors=stderr", str(script)],
+            capture_output=True, text=True, timeout=timeout, cwd=self.root,
+            env={**os.environ, **(env or {})},
+        )
+        if proc.returncode != 0:
+            raise PhpError(
+                f"php {script.name} exited {proc.returncode}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
+            )
+        return proc.stdout
+
+    def wp_eval(self, code: str, timeout: float = 120, as_user: int | None = None) -> str:
+        """Runs PHP `code` after wp-load.php (a CLI request: like WP-CLI, initiated_by = system)."""
+        snippet = self.root / f"eval-{secrets.token_hex(6)}.php"
+        body = code.strip()
+        if body.startswith("<?php"):
+            body = body[5:]
+        user = f"wp_set_current_user({int(as_user)});" if as_user else ""
+        snippet.write_text(f"""<?php
+$_SERVER['HTTP_HOST'] = '127.0.0.1:{self.port}';
+$_SERVER['SERVER_NAME'] = '127.0.0.1';
+$_SERVER['REQUEST_URI'] = '/';
+require {_php_string(str(self.docroot / 'wp-load.php'))};
+{user}
+{body}
+""")
+        try:
+            return self._php(snippet, timeout=timeout)
+        finally:
+            snippet.unlink(missing_ok=True)
+
+    def wp_json(self, code: str, **kwargs):
+        """Runs `code`, which must `return` a value; gives it back decoded from JSON."""
+        out = self.wp_eval(f"$__r = (function () {{ {code} }})(); echo \"\\n@@JSON@@\" . wp_json_encode($__r);", **kwargs)
+        return json.loads(out.rsplit("@@JSON@@", 1)[1])
+
+    def create_user(self, login: str, role: str = "subscriber", password: str | None = None,
+                    email: str | None = None, first_name: str = "", locale: str = "") -> int:
+        password = password or f"{login}-password"
+        email = email or f"{login}@example.org"
+        return int(self.wp_json(f"""
+            $id = wp_insert_user(array('user_login' => {_php_string(login)}, 'user_pass' => {_php_string(password)},
+                'user_email' => {_php_string(email)}, 'first_name' => {_php_string(first_name)},
+                'role' => {_php_string(role)}, 'locale' => {_php_string(locale)}));
+            if (is_wp_error($id)) {{ throw new Exception($id->get_error_message()); }}
+            return $id;
+        """))
+
+    def run_cron(self) -> None:
+        """Runs the bridge's cron event now, as WP-Cron would (DOING_CRON set)."""
+        self.wp_eval("define('DOING_CRON', true); do_action('farewell_bridge_deliver');", timeout=120)
+
+    def debug_log(self) -> str:
+        return self.debug_log_path.read_text() if self.debug_log_path.exists() else ""
+
+    # ----------------------------------------------------------------- HTTP
+    def start(self) -> "WordPressSite":
+        if self._server is not None:
+            return self
+        log = open(self.server_log_path, "ab")
+        env = {**os.environ, "PHP_CLI_SERVER_WORKERS": str(self.workers)}
+        self._server = subprocess.Popen(
+            ["php", "-d", "display_errors=0", "-S", f"127.0.0.1:{self.port}", "-t", str(self.docroot)],
+            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.root,
+            start_new_session=True,  # its own process group: the workers are stopped with it
+        )
+        log.close()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self._server.poll() is not None:
+                raise RuntimeError(f"php -S exited: {self.server_log_path.read_text()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"php -S did not listen on {self.port}")
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        # PHP_CLI_SERVER_WORKERS forks workers that outlive their parent: signal the whole group
+        # (the server's own, created by start_new_session; nothing else is in it).
+        pgid = self._server.pid
+        try:
+            os.killpg(pgid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            self._server.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(pgid, signal.SIGKILL)
+            self._server.wait(timeout=5)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pgid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        self._server = None
+
+    def login(self, login: str, password: str) -> requests.Session:
+        session = requests.Session()
+        session.cookies.set("wordpress_test_cookie", "WP%20Cookie%20check", domain="127.0.0.1")
+        resp = session.post(
+            f"{self.url}/wp-login.php",
+            data={"log": login, "pwd": password, "wp-submit": "Log In",
+                  "redirect_to": f"{self.url}/wp-admin/", "testcookie": "1"},
+            allow_redirects=False, timeout=30,
+        )
+        if resp.status_code != 302 or not any(c.name.startswith("wordpress_logged_in_") for c in session.cookies):
+            raise RuntimeError(f"login as {login} failed: HTTP {resp.status_code} {resp.text[:500]}")
+        return session
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
