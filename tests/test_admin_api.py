@@ -91,6 +91,16 @@ def test_openapi_describes_every_route(client):
     assert spec["openapi"] == "3.1.0"
     assert set(spec["paths"]) == {
         "/v1/sites/{site_id}/events", "/v1/sites/{site_id}/ping", "/v1/sites/{site_id}/cancellations", "/healthz",
-        "/v1/sites/{site_id}/privacy/export", "/v1/sites/{site_id}/privacy/erase",
+        "/v1/sites/{site_id}/privacy/export", "/v1/sites/{site_id}/privacy/erase", "/v1/sites/{site_id}/survey",
+        "/v1/sites/{site_id}/contact-requests", "/v1/sites/{site_id}/cancellations/{cancellation_id}/survey-link",
     }
     assert spec["components"]["schemas"]["Event"]["properties"]["type"]["enum"][0] == "subscription.created"
+
+
+def test_every_route_of_the_app_is_in_the_openapi_document(app, client):
+    import re
+
+    spec_paths = set(client.get("/openapi.json").json["paths"])
+    routes = {re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule) for rule in app.url_map.iter_rules()
+              if rule.endpoint not in ("static", "openapi.openapi")}
+    assert routes == spec_paths

@@ -189,9 +189,12 @@ def test_member_updated_needs_no_subscription(post_event, engine_of):
     assert count_rows(engine_of, subscriptions) == 0
 
 
-def test_survey_submitted_is_stored_with_its_answers(post_event, engine_of):
+def test_survey_submitted_is_stored_with_its_answers(post_event, engine_of, client, site):
+    from sidecar.signing import sign
+
+    client.get(f"/v1/sites/{site['id']}/survey", headers=sign(site["secret"], "p", ""))  # creates version 1
     event = make_event(type_="survey.submitted")
-    event["survey"] = {"reason": "too_expensive", "comment": "Trop cher pour moi 💸"}
+    event["survey"] = {"version": 1, "reason": "too_expensive", "comment": "Trop cher pour moi 💸"}
     assert post_event(event).status_code == 202
     with engine_of.connect() as conn:
         stored = json.loads(conn.execute(events.select()).mappings().one()["payload"])

@@ -23,10 +23,11 @@ def privacy(client, site):
 
 
 @pytest.fixture
-def two_members(post_event):
+def two_members(post_event, client, site):
+    client.get(f"/v1/sites/{site['id']}/survey", headers=sign(site["secret"], "p", ""))  # creates version 1
     ana = make_event()
     survey = make_event(type_="survey.submitted", occurred_at="2026-11-29T10:05:00Z")
-    survey["survey"] = {"reason": "too_expensive", "comment": "C'était trop cher <b>pour moi</b>"}
+    survey["survey"] = {"version": 1, "reason": "too_expensive", "comment": "C'était trop cher <b>pour moi</b>"}
     bob = make_event()
     bob["member"] = {"id": "43", "email": "bob@example.org", "first_name": "Bob"}
     bob["subscription"]["id"] = "sub_8"

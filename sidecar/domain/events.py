@@ -27,6 +27,11 @@ INITIATORS = ("member", "admin", "gateway", "system")
 INTERVALS = ("day", "week", "month", "year", "lifetime")
 SUBSCRIPTION_STATUSES = ("pending", "active", "paused", "cancelled", "expired")
 
+# Caps on what a member may type in the survey (the bridge's form enforces the same).
+COMMENT_MAX = 5000
+FOLLOW_UP_MAX = 1000
+CONTACT_MAX = 200
+
 _NO_CONTROL = r"^[^\x00-\x1f\x7f]{1,%d}$"
 
 _DATE_TIME = {"type": "string", "format": "date-time", "maxLength": 40}
@@ -35,7 +40,7 @@ EVENT_SCHEMA: dict = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "Event",
     "type": "object",
-    "required": ["type", "occurred_at", "source", "member"],
+    "required": ["type", "occurred_at", "source"],
     "properties": {
         "type": {"enum": list(EVENT_TYPES)},
         "occurred_at": _DATE_TIME,
@@ -66,7 +71,21 @@ EVENT_SCHEMA: dict = {
                 "access_ends_at": {**_DATE_TIME, "type": ["string", "null"]},
             },
         },
-        "survey": {"type": "object"},
+        "survey": {
+            "type": "object",
+            "required": ["version"],
+            "properties": {
+                "version": {"type": "integer", "minimum": 1},
+                "locale": {"type": ["string", "null"], "maxLength": 16},
+                "token": {"type": "string", "maxLength": 500},
+                "subscription_id": {"type": ["string", "null"], "pattern": _NO_CONTROL % 191},
+                "reason": {"type": ["string", "null"], "pattern": "^[a-z][a-z0-9_]{0,39}$"},
+                "follow_up": {"type": ["string", "null"], "maxLength": FOLLOW_UP_MAX},
+                "comment": {"type": ["string", "null"], "maxLength": COMMENT_MAX},
+                "contact_requested": {"type": "boolean"},
+                "contact": {"type": ["string", "null"], "maxLength": CONTACT_MAX},
+            },
+        },
     },
     "allOf": [
         {
@@ -77,8 +96,12 @@ EVENT_SCHEMA: dict = {
             "then": {"required": ["subscription"]},
         },
         {
+            # An answer from an email link may come from a signed-out visitor: the link's token
+            # names the cancellation, and so the member.
             "if": {"properties": {"type": {"const": "survey.submitted"}}, "required": ["type"]},
-            "then": {"required": ["survey"]},
+            "then": {"required": ["survey"], "anyOf": [{"required": ["member"]},
+                                                       {"properties": {"survey": {"required": ["token"]}}}]},
+            "else": {"required": ["member"]},
         },
     ],
 }
@@ -139,7 +162,7 @@ class Event:
     occurred_at: datetime
     source: str
     initiated_by: str
-    member: Member
+    member: Member | None
     subscription: Subscription | None
     survey: dict | None
 
@@ -165,14 +188,16 @@ def parse_event(document: object) -> Event:
     if fields:
         raise InvalidEvent(fields)
     assert isinstance(document, dict)
-    member = document["member"]
+    member = document.get("member")
     sub = document.get("subscription")
     return Event(
         type=document["type"],
         occurred_at=parse_timestamp(document["occurred_at"]),
         source=document["source"],
         initiated_by=document.get("initiated_by") or "system",
-        member=Member(
+        member=None
+        if member is None
+        else Member(
             id=member["id"],
             email=member["email"],
             first_name=_clean_text(member.get("first_name")),
@@ -207,6 +232,8 @@ def _describe(error) -> tuple[str, str]:
     if error.validator == "required":
         missing = error.message.split("'")[1]
         return (f"{path}.{missing}" if path else missing), "is required"
+    if error.validator == "anyOf" and path == "":
+        return "member", "is required (or survey.token from an email link)"
     if error.validator == "enum":
         allowed = ", ".join(str(v) for v in error.validator_value if v is not None)
         return path, f"must be one of: {allowed}"
@@ -227,6 +254,8 @@ def _describe(error) -> tuple[str, str]:
 
 
 _PATTERN_MESSAGES = {
+    "reason": "must be a reason code such as too_expensive",
+    "subscription_id": "must be 1 to 191 characters without control characters",
     "id": "must be 1 to 64 (member) or 191 (subscription) characters without control characters",
     "plan_id": "must be at most 64 characters without control characters",
     "amount": 'must be a decimal string such as "29.00" (up to 10 digits and 4 decimals)',

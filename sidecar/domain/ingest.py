@@ -15,8 +15,9 @@ from sqlalchemy.engine import Connection, Engine
 from ..storage import cancellations as cancellations_store
 from ..storage import events as events_store
 from ..storage.members import upsert_member
-from ..storage.subscriptions import upsert_subscription
-from .events import Event
+from ..storage.subscriptions import find_subscription, upsert_subscription
+from . import survey
+from .events import Event, InvalidEvent
 
 # The subscription status each lifecycle event implies; other events leave the status alone.
 STATUS_AFTER = {
@@ -32,13 +33,25 @@ class Outcome(enum.Enum):
     DUPLICATE = "duplicate"
 
 
+class RetryLater(Exception):
+    """A concurrent request won a race on a unique key; the same request will succeed if retried."""
+
+
 def record_event(
-    engine: Engine, site_id: str, webhook_id: str, raw_body: str, event: Event, now: datetime | None = None
+    engine: Engine,
+    site_id: str,
+    webhook_id: str,
+    raw_body: str,
+    event: Event,
+    now: datetime | None = None,
+    answered_cancellation_id: int | None = None,
 ) -> Outcome:
     """Store the event under its webhook id and apply it, or report it as a duplicate.
 
-    Raises one of ``sidecar.db.UNAVAILABLE_ERRORS`` when the database cannot take it; then
-    nothing was written.
+    ``answered_cancellation_id`` is the cancellation named by a verified survey-link token.
+    Raises InvalidEvent when the event contradicts what is stored, one of
+    ``sidecar.db.UNAVAILABLE_ERRORS`` when the database cannot take it, or RetryLater; in every
+    one of those cases nothing was written.
     """
     now = now or datetime.now(timezone.utc)
     try:
@@ -54,28 +67,57 @@ def record_event(
                 received_at=now,
                 payload=raw_body,
             )
-            _apply(conn, site_id, event_id, event, now)
-    except exc.IntegrityError:
-        # The unique (site, webhook id) key turns a concurrent retry into this error. Anything
-        # else that violates a constraint is a bug and must not be reported as a duplicate.
+            if event.type == "survey.submitted":
+                _answer(conn, site_id, event_id, event, now, answered_cancellation_id)
+            else:
+                _apply(conn, site_id, event_id, event, now)
+    except exc.IntegrityError as error:
+        # The unique (site, webhook id) key turns a concurrent retry into this error.
         with engine.connect() as conn:
             if events_store.event_exists(conn, site_id, webhook_id):
                 return Outcome.DUPLICATE
-        raise
+        raise RetryLater() from error
     return Outcome.ACCEPTED
+
+
+def _member(conn: Connection, site_id: str, event: Event, now: datetime) -> int:
+    member = event.member
+    details = {"email": member.email, "first_name": member.first_name, "locale": member.locale}
+    return upsert_member(conn, site_id, member.id, details, event.occurred_at, now)
+
+
+def _answer(
+    conn: Connection, site_id: str, event_id: int, event: Event, now: datetime, token_cancellation_id: int | None
+) -> None:
+    """Tie an exit-survey answer to the cancellation it is about, then keep it."""
+    subscription_external_id = event.survey.get("subscription_id")
+    if token_cancellation_id is not None:
+        # The email link's token names the cancellation, so the member is whoever cancelled it,
+        # never whoever happens to be signed in.
+        cancellation = cancellations_store.get_cancellation(conn, site_id, token_cancellation_id)
+        if cancellation is None:
+            raise InvalidEvent({"survey.token": "names no cancellation of this site"})
+        member_id = cancellation["member_id"]
+        subscription_external_id = None
+    else:
+        member_id = _member(conn, site_id, event, now)
+        cancellation = None
+        if subscription_external_id:
+            subscription = find_subscription(conn, site_id, event.source, subscription_external_id)
+            if subscription is not None and subscription["member_id"] != member_id:
+                raise InvalidEvent({"survey.subscription_id": "is not a subscription of this member"})
+            if subscription is not None:
+                cancellation = cancellations_store.latest_cancellation_before(
+                    conn, subscription["id"], event.occurred_at, inclusive=True)
+        else:
+            cancellation = cancellations_store.latest_cancellation_of_member(conn, member_id, event.occurred_at)
+    events_store.link_event(conn, event_id, member_id, cancellation["subscription_id"] if cancellation else None)
+    survey.record_answer(conn, site_id, event, event_id, member_id, cancellation, subscription_external_id, now)
 
 
 def _apply(conn: Connection, site_id: str, event_id: int, event: Event, now: datetime) -> None:
     at = event.occurred_at
-    member = event.member
-    member_id = upsert_member(
-        conn,
-        site_id,
-        member.id,
-        {"email": member.email, "first_name": member.first_name, "locale": member.locale},
-        at,
-        now,
-    )
+    member_id = _member(conn, site_id, event, now)
     sub = event.subscription
     if sub is None:
         events_store.link_event(conn, event_id, member_id, None)
@@ -135,11 +177,12 @@ def _open_cancellation(
             event_id=event_id,
             access_ends_at=access_ends_at or later["access_ends_at"],
         )
+        survey.attach_early_answers(conn, site_id, member_id, later["id"], event.subscription.id, at, now)
         return
     ended_at = events_store.first_event_between(
         conn, subscription_id, "subscription.expired", at, later["cancelled_at"] if later else None
     )
-    cancellations_store.insert_cancellation(
+    cancellation_id = cancellations_store.insert_cancellation(
         conn,
         site_id=site_id,
         member_id=member_id,
@@ -153,6 +196,7 @@ def _open_cancellation(
         ended_at=ended_at if resumed_at is None or (ended_at and ended_at < resumed_at) else None,
         created_at=now,
     )
+    survey.attach_early_answers(conn, site_id, member_id, cancellation_id, event.subscription.id, at, now)
 
 
 def _close_by_resume(conn: Connection, subscription_id: int, at: datetime) -> None:

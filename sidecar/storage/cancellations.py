@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
-from .tables import cancellations, members, subscriptions
+from .tables import cancellations, members, subscriptions, survey_answers
 
 _c = cancellations
 
@@ -55,7 +55,7 @@ def list_cancellations(
     after: tuple[datetime, int] | None,
 ) -> list[dict]:
     """Newest first; ``after`` is the (cancelled_at, id) of the last row of the previous page."""
-    m, s = members, subscriptions
+    m, s, a = members, subscriptions, survey_answers
     query = (
         select(
             _c.c.id,
@@ -77,9 +77,15 @@ def list_cancellations(
             s.c.currency,
             s.c.interval,
             s.c.status,
+            a.c.reason,
+            a.c.follow_up,
+            a.c.comment,
+            a.c.contact_requested,
+            a.c.answered_at,
         )
         .join(m, m.c.id == _c.c.member_id)
         .join(s, s.c.id == _c.c.subscription_id)
+        .outerjoin(a, a.c.cancellation_id == _c.c.id)
         .where(_c.c.site_id == site_id)
     )
     if since is not None:
@@ -96,3 +102,19 @@ def list_cancellations(
 def cancellations_of_member(conn: Connection, member_id: int) -> list[dict]:
     query = select(_c).where(_c.c.member_id == member_id).order_by(_c.c.cancelled_at)
     return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def get_cancellation(conn: Connection, site_id: str, cancellation_id: int) -> dict | None:
+    row = conn.execute(select(_c).where(_c.c.site_id == site_id, _c.c.id == cancellation_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def latest_cancellation_of_member(conn: Connection, member_id: int, at: datetime) -> dict | None:
+    query = (
+        select(_c)
+        .where(_c.c.member_id == member_id, _c.c.cancelled_at <= at)
+        .order_by(_c.c.cancelled_at.desc(), _c.c.id.desc())
+        .limit(1)
+    )
+    row = conn.execute(query).mappings().first()
+    return dict(row) if row else None

@@ -62,3 +62,11 @@ def upsert_subscription(
 def subscriptions_of_member(conn: Connection, member_id: int) -> list[dict]:
     query = select(subscriptions).where(subscriptions.c.member_id == member_id).order_by(subscriptions.c.id)
     return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def find_subscription(conn: Connection, site_id: str, source: str, external_id: str) -> dict | None:
+    query = select(subscriptions).where(
+        subscriptions.c.site_id == site_id, subscriptions.c.source == source, subscriptions.c.external_id == external_id
+    )
+    row = conn.execute(query).mappings().first()
+    return dict(row) if row else None

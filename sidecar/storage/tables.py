@@ -7,12 +7,15 @@ and any character (French accents, emoji) round-trips byte-exact.
 """
 
 from sqlalchemy import (
+    Boolean,
     Column,
+    Integer,
     ForeignKey,
     Index,
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 
@@ -124,5 +127,61 @@ cancellations = Table(
     # The same cancellation reported twice (two webhook ids, one occurrence) is one record.
     UniqueConstraint("subscription_id", "cancelled_at"),
     Index(None, "site_id", "cancelled_at"),
+    **MYSQL_TABLE_ARGS,
+)
+
+survey_definitions = Table(
+    "survey_definitions",
+    metadata,
+    Column("site_id", String(32), ForeignKey("sites.id"), primary_key=True),
+    # Versions are immutable once stored: an answer names the version its member saw.
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("definition", LongText, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    **MYSQL_TABLE_ARGS,
+)
+
+survey_answers = Table(
+    "survey_answers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("site_id", String(32), ForeignKey("sites.id"), nullable=False),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False),
+    # NULL until the cancellation it answers is known (the answer may arrive first).
+    Column("cancellation_id", Id, ForeignKey("cancellations.id")),
+    # The source's subscription id the member answered about, to attach the answer later.
+    Column("subscription_external_id", String(191)),
+    Column("event_id", Id, ForeignKey("events.id"), nullable=False),
+    Column("definition_version", Integer, nullable=False),
+    Column("locale", String(16)),
+    Column("reason", String(40)),
+    Column("follow_up", String(1000)),
+    Column("comment", Text),
+    Column("contact_requested", Boolean, nullable=False),
+    Column("contact", String(200)),
+    Column("answered_at", UTCDateTime(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    # One answer per cancellation: a second one replaces the first.
+    UniqueConstraint("cancellation_id"),
+    Index(None, "member_id", "answered_at"),
+    **MYSQL_TABLE_ARGS,
+)
+
+contact_requests = Table(
+    "contact_requests",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("site_id", String(32), ForeignKey("sites.id"), nullable=False),
+    Column("answer_id", Id, ForeignKey("survey_answers.id"), nullable=False),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False),
+    Column("contact", String(200)),
+    Column("requested_at", UTCDateTime(), nullable=False),
+    # Set when the owner's alert email went out (jobs) and when the owner marked it answered.
+    Column("alerted_at", UTCDateTime()),
+    Column("answered_at", UTCDateTime()),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("answer_id"),
+    Index(None, "site_id", "answered_at"),
     **MYSQL_TABLE_ARGS,
 )

@@ -6,12 +6,15 @@ import base64
 import binascii
 import hmac
 import json
+from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, request
 
 from ..db import get_engine
 from ..domain.events import parse_timestamp
-from ..storage.cancellations import list_cancellations
+from ..domain.tokens import survey_token, survey_url
+from ..storage.cancellations import get_cancellation, list_cancellations
+from ..storage.surveys import list_contact_requests
 from ..storage.sites import get_site
 from .errors import ApiError
 from .formats import iso, money
@@ -97,6 +100,11 @@ def _cancellation(row: dict) -> dict:
         "access_ends_at": iso(row["access_ends_at"]),
         "resumed_at": iso(row["resumed_at"]),
         "ended_at": iso(row["ended_at"]),
+        "reason": row["reason"],
+        "follow_up": row["follow_up"],
+        "comment": row["comment"],
+        "contact_requested": bool(row["contact_requested"]),
+        "answered_at": iso(row["answered_at"]),
     }
 
 
@@ -113,3 +121,40 @@ def _decode_cursor(cursor: str) -> tuple:
         return parse_timestamp(at), last_id
     except (binascii.Error, TypeError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ValueError("bad cursor") from error
+
+
+@bp.get("/v1/sites/<site_id>/contact-requests")
+def contact_requests(site_id: str):
+    """Members who asked to be contacted, oldest waiting first; ``status`` open (default), answered or all."""
+    status = request.args.get("status", "open")
+    if status not in ("open", "answered", "all"):
+        raise ApiError(400, "invalid_query", fields={"status": "must be one of: open, answered, all"})
+    now = datetime.now(timezone.utc)
+    with get_engine().connect() as conn:
+        _site_or_404(conn, site_id)
+        rows = list_contact_requests(conn, site_id, status)
+    return {"items": [
+        {
+            "id": row["id"],
+            "member": {"id": row["member_external_id"], "email": row["email"], "first_name": row["first_name"]},
+            "contact": row["contact"],
+            "reason": row["reason"],
+            "comment": row["comment"],
+            "cancellation_id": row["cancellation_id"],
+            "requested_at": iso(row["requested_at"]),
+            "answered_at": iso(row["answered_at"]),
+            "waited_seconds": int(((row["answered_at"] or now) - row["requested_at"]).total_seconds()),
+        }
+        for row in rows
+    ]}
+
+
+@bp.get("/v1/sites/<site_id>/cancellations/<int:cancellation_id>/survey-link")
+def survey_link(site_id: str, cancellation_id: int):
+    """A link the member can use for 60 days to answer the survey about this cancellation."""
+    with get_engine().connect() as conn:
+        site = _site_or_404(conn, site_id)
+        if get_cancellation(conn, site_id, cancellation_id) is None:
+            raise ApiError(404, "unknown_cancellation")
+    token = survey_token(current_app.config["SECRET_KEY"], site_id, cancellation_id)
+    return {"token": token, "url": survey_url(site["url"], token)}

@@ -8,6 +8,7 @@ from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
 from ..db import UNAVAILABLE_ERRORS
+from ..domain.ingest import RetryLater
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +41,10 @@ def init_app(app: Flask) -> None:
     def _http_error(error: HTTPException):
         return jsonify(error=_HTTP_ERROR_NAMES.get(error.code, "http_error")), error.code
 
-    for error_class in UNAVAILABLE_ERRORS:
+    for error_class in (*UNAVAILABLE_ERRORS, RetryLater):
 
         @app.errorhandler(error_class)
         def _database_unavailable(error):
             # Logged without the statement's parameters: they may hold members' personal data.
-            log.error("database unavailable: %s", type(error.orig or error).__name__)
+            log.error("database unavailable: %s", type(getattr(error, "orig", None) or error).__name__)
             return jsonify(error="unavailable"), 503

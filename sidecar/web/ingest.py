@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint, current_app, request
 
 from ..db import get_engine
-from ..domain.events import InvalidEvent, parse_event
+from ..domain.events import Event, InvalidEvent, parse_event
 from ..domain.ingest import Outcome, record_event
+from ..domain.tokens import TokenError, read_survey_token
 from .errors import ApiError
 from .signed import json_body, signed_request
 
@@ -19,9 +20,10 @@ def receive_event(site_id: str):
     document = json_body(body)
     try:
         event = parse_event(document)
+        outcome = record_event(get_engine(), site_id, request.headers["webhook-id"], body, event,
+                               answered_cancellation_id=_survey_link_cancellation(site_id, event))
     except InvalidEvent as invalid:
         raise ApiError(400, "invalid_event", fields=invalid.fields) from None
-    outcome = record_event(get_engine(), site_id, request.headers["webhook-id"], body, event)
     if outcome is Outcome.DUPLICATE:
         return {"status": "duplicate"}, 200
     return {"status": "accepted"}, 202
@@ -31,3 +33,14 @@ def receive_event(site_id: str):
 def ping(site_id: str):
     site, _ = signed_request(site_id)
     return {"status": "ok", "site_id": site["id"], "site_name": site["name"]}
+
+
+def _survey_link_cancellation(site_id: str, event: Event) -> int | None:
+    token = (event.survey or {}).get("token") if event.type == "survey.submitted" else None
+    if not token:
+        return None
+    try:
+        return read_survey_token(current_app.config["SECRET_KEY"], site_id, token, event.occurred_at)
+    except TokenError as error:
+        message = "has expired" if error.reason == "expired" else "is not a valid survey link for this site"
+        raise InvalidEvent({"survey.token": message}) from None

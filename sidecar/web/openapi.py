@@ -34,6 +34,10 @@ _SIGNATURE_HEADERS = [
     {"name": "webhook-signature", "in": "header", "required": True, "schema": {"type": "string"},
      "description": "Space-separated `v1,<base64 HMAC-SHA256>` signatures."},
 ]
+_ADMIN_ERRORS = {
+    "401": {"description": "Missing or wrong admin token.", **_error("unauthorized")},
+    "404": {"description": "Unknown site or cancellation.", **_error("unknown_site", "unknown_cancellation")},
+}
 _SITE_ID = {"name": "site_id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}}
 _NULLABLE_STRING = {"type": ["string", "null"]}
 
@@ -61,6 +65,38 @@ _CANCELLATION = {
         "access_ends_at": {**_NULLABLE_STRING, "format": "date-time"},
         "resumed_at": {**_NULLABLE_STRING, "format": "date-time"},
         "ended_at": {**_NULLABLE_STRING, "format": "date-time"},
+        "reason": _NULLABLE_STRING,
+        "follow_up": _NULLABLE_STRING,
+        "comment": _NULLABLE_STRING,
+        "contact_requested": {"type": "boolean"},
+        "answered_at": {**_NULLABLE_STRING, "format": "date-time"},
+    },
+}
+
+_CONTACT_REQUEST = {
+    "type": "object",
+    "required": ["id", "member", "contact", "requested_at", "answered_at", "waited_seconds"],
+    "properties": {
+        "id": {"type": "integer"},
+        "member": {"type": "object", "properties": {"id": {"type": "string"}, "email": {"type": "string"},
+                                                    "first_name": _NULLABLE_STRING}},
+        "contact": _NULLABLE_STRING, "reason": _NULLABLE_STRING, "comment": _NULLABLE_STRING,
+        "cancellation_id": {"type": ["integer", "null"]},
+        "requested_at": {"type": "string", "format": "date-time"},
+        "answered_at": {**_NULLABLE_STRING, "format": "date-time"},
+        "waited_seconds": {"type": "integer"},
+    },
+}
+
+_SURVEY = {
+    "type": "object",
+    "required": ["version", "language", "definition"],
+    "properties": {
+        "version": {"type": "integer"},
+        "language": {"enum": ["en", "fr"]},
+        "definition": {"type": "object"},
+        "token": {"type": "object", "properties": {"status": {"enum": ["valid", "expired", "invalid"]}}},
+        "answering_for": {"type": "object"},
     },
 }
 
@@ -177,6 +213,44 @@ def build_spec(public_url: str) -> dict:
                     ("export", "Export a member's personal data", _PRIVACY_EXPORT),
                     ("erase", "Erase a member's personal data", _PRIVACY_ERASE),
                 )
+            },
+            "/v1/sites/{site_id}/survey": {
+                "get": {
+                    "summary": "The exit survey to show, in the member's language (signed, empty body)",
+                    "parameters": [
+                        _SITE_ID, *_SIGNATURE_HEADERS,
+                        {"name": "locale", "in": "query", "schema": {"type": "string", "maxLength": 16}},
+                        {"name": "token", "in": "query", "schema": {"type": "string"}},
+                    ],
+                    "responses": {"200": _json(_SURVEY, "The current definition."), **signed_errors},
+                }
+            },
+            "/v1/sites/{site_id}/contact-requests": {
+                "get": {
+                    "summary": "Members waiting to be contacted",
+                    "security": [{"adminToken": []}],
+                    "parameters": [_SITE_ID, {"name": "status", "in": "query",
+                                              "schema": {"enum": ["open", "answered", "all"]}}],
+                    "responses": {
+                        "200": _json({"type": "object", "required": ["items"], "properties": {
+                            "items": {"type": "array", "items": _CONTACT_REQUEST}}}, "The requests."),
+                        "400": {"description": "Bad query.", **_error("invalid_query", fields=True)},
+                        **_ADMIN_ERRORS, "503": unavailable,
+                    },
+                }
+            },
+            "/v1/sites/{site_id}/cancellations/{cancellation_id}/survey-link": {
+                "get": {
+                    "summary": "A 60-day link to answer the survey about one cancellation",
+                    "security": [{"adminToken": []}],
+                    "parameters": [_SITE_ID, {"name": "cancellation_id", "in": "path", "required": True,
+                                              "schema": {"type": "integer"}}],
+                    "responses": {
+                        "200": _json({"type": "object", "required": ["token", "url"], "properties": {
+                            "token": {"type": "string"}, "url": {"type": "string"}}}, "The link."),
+                        **_ADMIN_ERRORS, "503": unavailable,
+                    },
+                }
             },
             "/healthz": {
                 "get": {

@@ -1,0 +1,211 @@
+"""The exit survey: its definition (versioned per site), and how an answer is checked and kept.
+
+Every field of the survey is optional: an answer with nothing in it is still a valid answer
+(the member pressed "send" without filling anything), and it never blocks anything.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from datetime import datetime
+
+from sqlalchemy.engine import Connection
+
+from ..storage import surveys as surveys_store
+from .events import COMMENT_MAX, CONTACT_MAX, FOLLOW_UP_MAX, Event, InvalidEvent
+
+# Stripe's cancellation reason codes, so owners' data stays comparable and importable, plus
+# "temporary" ("just taking a break"), which membership sites see often and must not treat as lost.
+REASON_CODES = (
+    "too_expensive", "unused", "temporary", "missing_features", "switched_service",
+    "customer_service", "too_complex", "low_quality", "other",
+)
+LANGUAGES = ("en", "fr")
+
+# Labels are {language: text}; `localize` picks one language for the bridge to render.
+DEFAULT_DEFINITION: dict = {
+    "title": {"en": "Before you go", "fr": "Avant de partir"},
+    "intro": {
+        "en": "Your cancellation is done. If you have a minute, tell us why you left: every answer is optional.",
+        "fr": "Votre résiliation est bien prise en compte. Si vous avez une minute, dites-nous pourquoi vous "
+              "partez : toutes les réponses sont facultatives.",
+    },
+    "reason_label": {"en": "Why are you leaving?", "fr": "Pourquoi partez-vous ?"},
+    "reasons": [
+        {"code": "too_expensive", "label": {"en": "It costs too much", "fr": "C’est trop cher"},
+         "follow_up": {"type": "text", "label": {"en": "What price would have felt fair?",
+                                                 "fr": "Quel prix vous aurait semblé juste ?"}}},
+        {"code": "unused", "label": {"en": "I don’t use it enough", "fr": "Je ne l’utilise pas assez"},
+         "follow_up": {"type": "choice", "label": {"en": "What got in the way?", "fr": "Qu’est-ce qui vous en a empêché ?"},
+                       "choices": [
+                           {"code": "no_time", "label": {"en": "Not enough time", "fr": "Pas assez de temps"}},
+                           {"code": "not_what_i_expected", "label": {"en": "It wasn’t what I expected",
+                                                                     "fr": "Ce n’était pas ce que j’attendais"}},
+                           {"code": "hard_to_find", "label": {"en": "I couldn’t find what I needed",
+                                                              "fr": "Je ne trouvais pas ce qu’il me fallait"}},
+                       ]}},
+        {"code": "temporary", "label": {"en": "I’m just taking a break", "fr": "Je fais juste une pause"},
+         "follow_up": {"type": "choice", "label": {"en": "When might you be back?",
+                                                   "fr": "Quand pensez-vous revenir ?"},
+                       "choices": [
+                           {"code": "within_a_month", "label": {"en": "Within a month", "fr": "D’ici un mois"}},
+                           {"code": "in_a_few_months", "label": {"en": "In a few months", "fr": "Dans quelques mois"}},
+                           {"code": "not_sure", "label": {"en": "I’m not sure yet", "fr": "Je ne sais pas encore"}},
+                       ]}},
+        {"code": "missing_features", "label": {"en": "Something I need is missing",
+                                                "fr": "Il manque quelque chose dont j’ai besoin"},
+         "follow_up": {"type": "text", "label": {"en": "What was missing?", "fr": "Qu’est-ce qui vous a manqué ?"}}},
+        {"code": "switched_service", "label": {"en": "I found another service", "fr": "J’ai trouvé un autre service"},
+         "follow_up": {"type": "text", "label": {"en": "Which one, if you don’t mind saying?",
+                                                 "fr": "Lequel, si vous voulez bien le dire ?"}}},
+        {"code": "customer_service", "label": {"en": "I wasn’t happy with the support",
+                                                "fr": "Je n’ai pas été satisfait·e du service client"},
+         "follow_up": {"type": "text", "label": {"en": "What happened?", "fr": "Que s’est-il passé ?"}}},
+        {"code": "too_complex", "label": {"en": "It was too complicated to use", "fr": "C’était trop compliqué"},
+         "follow_up": {"type": "text", "label": {"en": "What was hard to use?",
+                                                 "fr": "Qu’est-ce qui était difficile à utiliser ?"}}},
+        {"code": "low_quality", "label": {"en": "The quality didn’t meet my expectations",
+                                           "fr": "La qualité n’était pas à la hauteur"},
+         "follow_up": {"type": "text", "label": {"en": "What could we have done better?",
+                                                 "fr": "Qu’aurions-nous pu mieux faire ?"}}},
+        {"code": "other", "label": {"en": "Another reason", "fr": "Une autre raison"}},
+    ],
+    # A fixed list biases answers toward its first items: the bridge shuffles the reasons with a
+    # seed per member (stable for that member), keeping the codes in `pinned_last` at the end.
+    "shuffle_reasons": True,
+    "pinned_last": ["other"],
+    "comment_label": {"en": "What made you cancel?", "fr": "Qu’est-ce qui vous a décidé·e à résilier ?"},
+    "contact_label": {"en": "I’d like someone to contact me", "fr": "J’aimerais qu’on me recontacte"},
+    "contact_detail_label": {"en": "Email or phone number to reach you",
+                             "fr": "E-mail ou numéro de téléphone pour vous joindre"},
+    "submit_label": {"en": "Send my answers", "fr": "Envoyer mes réponses"},
+    "skip_label": {"en": "Skip", "fr": "Passer"},
+    "thanks": {"en": "Thank you — your answers help us do better.",
+               "fr": "Merci — vos réponses nous aident à nous améliorer."},
+    "limits": {"comment": COMMENT_MAX, "follow_up": FOLLOW_UP_MAX, "contact": CONTACT_MAX},
+}
+
+_CONTROL_EXCEPT_NEWLINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def language_of(locale: str | None, fallback: str | None) -> str:
+    """The survey language for a WordPress locale (fr_FR, fr_CA → fr), else the site's, else English."""
+    for candidate in (locale, fallback):
+        language = (candidate or "").replace("-", "_").split("_")[0].lower()
+        if language in LANGUAGES:
+            return language
+    return "en"
+
+
+def localize(definition: dict, language: str) -> dict:
+    """The definition with every {language: text} label replaced by the text in ``language``."""
+
+    def pick(node):
+        if isinstance(node, dict):
+            if node and set(node) <= set(LANGUAGES) and all(isinstance(v, str) for v in node.values()):
+                return node.get(language) or node.get("en") or next(iter(node.values()))
+            return {key: pick(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [pick(item) for item in node]
+        return node
+
+    return pick(copy.deepcopy(definition))
+
+
+def current_definition(conn: Connection, site_id: str, now: datetime) -> tuple[int, dict]:
+    """The site's latest definition; a site that never edited it gets the default as version 1."""
+    latest = surveys_store.latest_definition(conn, site_id)
+    if latest is None:
+        surveys_store.insert_definition_if_absent(conn, site_id, 1, json.dumps(DEFAULT_DEFINITION), now)
+        latest = surveys_store.latest_definition(conn, site_id)
+    return latest["version"], json.loads(latest["definition"])
+
+
+def clean_text(value: object, limit: int, field: str, errors: dict) -> str | None:
+    """Free text as the member typed it (HTML included, escaped on output), minus control characters."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        errors[field] = "must be a string"
+        return None
+    value = _CONTROL_EXCEPT_NEWLINES.sub("", value).replace("\r\n", "\n").strip()
+    if len(value) > limit:
+        errors[field] = f"must be at most {limit} characters"
+        return None
+    return value or None
+
+
+def check_answer(conn: Connection, site_id: str, survey: dict) -> dict:
+    """The answer's fields, cleaned, checked against the definition version it answered."""
+    errors: dict[str, str] = {}
+    version = survey.get("version")
+    definition = surveys_store.get_definition(conn, site_id, version) if isinstance(version, int) else None
+    if definition is None:
+        raise InvalidEvent({"survey.version": "is not a version of this site's survey"})
+    reasons = {r["code"]: r for r in json.loads(definition["definition"])["reasons"]}
+    reason = survey.get("reason")
+    if reason is not None and reason not in reasons:
+        errors["survey.reason"] = f"must be one of: {', '.join(reasons)}"
+    follow_up = clean_text(survey.get("follow_up"), FOLLOW_UP_MAX, "survey.follow_up", errors)
+    follow_up_spec = reasons.get(reason, {}).get("follow_up")
+    if follow_up and follow_up_spec and follow_up_spec.get("type") == "choice":
+        if follow_up not in {c["code"] for c in follow_up_spec["choices"]}:
+            errors["survey.follow_up"] = "must be one of the reason's choices"
+    contact_requested = survey.get("contact_requested", False)
+    if not isinstance(contact_requested, bool):
+        errors["survey.contact_requested"] = "must be true or false"
+    answer = {
+        "definition_version": version,
+        "reason": reason,
+        "follow_up": follow_up if reason else None,
+        "comment": clean_text(survey.get("comment"), COMMENT_MAX, "survey.comment", errors),
+        "contact_requested": contact_requested is True,
+        "contact": clean_text(survey.get("contact"), CONTACT_MAX, "survey.contact", errors),
+        "locale": survey.get("locale") if isinstance(survey.get("locale"), str) else None,
+    }
+    if errors:
+        raise InvalidEvent(errors)
+    return answer
+
+
+def record_answer(
+    conn: Connection, site_id: str, event: Event, event_id: int, member_id: int, cancellation: dict | None,
+    subscription_external_id: str | None, now: datetime,
+) -> None:
+    """Keep the answer; a newer answer for the same cancellation replaces the older one.
+
+    An answer that arrives before its cancellation (the bridge delivers out of order after an
+    outage) is kept unattached, and ``attach_early_answers`` ties it on when the cancellation comes.
+    """
+    answer = check_answer(conn, site_id, event.survey)
+    _save(conn, site_id, member_id, cancellation["id"] if cancellation else None, subscription_external_id,
+          event_id, event.occurred_at, answer, now)
+
+
+def attach_early_answers(
+    conn: Connection, site_id: str, member_id: int, cancellation_id: int, subscription_external_id: str,
+    cancelled_at: datetime, now: datetime,
+) -> None:
+    for early in surveys_store.unattached_answers(conn, member_id, subscription_external_id, cancelled_at):
+        surveys_store.delete_answer(conn, early["id"])
+        _save(conn, site_id, member_id, cancellation_id, early["subscription_external_id"], early["event_id"],
+              early["answered_at"], {k: early[k] for k in surveys_store.ANSWER_FIELDS}, now)
+
+
+def _save(conn, site_id, member_id, cancellation_id, subscription_external_id, event_id, answered_at, answer, now):
+    answer_id = surveys_store.save_answer(
+        conn, site_id=site_id, member_id=member_id, cancellation_id=cancellation_id,
+        subscription_external_id=subscription_external_id, event_id=event_id, answered_at=answered_at, now=now,
+        **answer,
+    )
+    if answer_id is None:
+        return  # a newer answer for this cancellation is already kept
+    # An answer asking to be contacted opens a request for the owner (alerted by the jobs
+    # process); a replacement that withdraws it closes the request if still unanswered.
+    saved = surveys_store.get_answer(conn, answer_id)
+    if saved["contact_requested"]:
+        surveys_store.open_contact_request(conn, site_id, saved, now)
+    else:
+        surveys_store.withdraw_contact_request(conn, answer_id)

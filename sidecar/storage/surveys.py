@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy.engine import Connection
+
+from ._upsert import insert_if_absent
+from .tables import cancellations, contact_requests, members, subscriptions, survey_answers, survey_definitions
+
+_d, _a, _r = survey_definitions, survey_answers, contact_requests
+
+ANSWER_FIELDS = ("definition_version", "locale", "reason", "follow_up", "comment", "contact_requested", "contact")
+
+
+def latest_definition(conn: Connection, site_id: str) -> dict | None:
+    query = select(_d).where(_d.c.site_id == site_id).order_by(_d.c.version.desc()).limit(1)
+    row = conn.execute(query).mappings().first()
+    return dict(row) if row else None
+
+
+def get_definition(conn: Connection, site_id: str, version: int) -> dict | None:
+    row = conn.execute(select(_d).where(_d.c.site_id == site_id, _d.c.version == version)).mappings().first()
+    return dict(row) if row else None
+
+
+def insert_definition_if_absent(conn: Connection, site_id: str, version: int, definition: str, now: datetime) -> None:
+    insert_if_absent(conn, _d, {"site_id": site_id, "version": version, "definition": definition, "created_at": now})
+
+
+def save_answer(
+    conn: Connection,
+    *,
+    site_id: str,
+    member_id: int,
+    cancellation_id: int | None,
+    subscription_external_id: str | None,
+    event_id: int,
+    answered_at: datetime,
+    now: datetime,
+    **fields,
+) -> int | None:
+    """Store an answer. For a known cancellation, the newest answer wins (by ``answered_at``);
+    returns the answer's id, or None when a newer answer was already kept."""
+    values = {k: fields[k] for k in ANSWER_FIELDS}
+    row = {"site_id": site_id, "member_id": member_id, "subscription_external_id": subscription_external_id,
+           "event_id": event_id, "answered_at": answered_at, "created_at": now, "updated_at": now, **values}
+    if cancellation_id is None:
+        return conn.execute(insert(_a).values(cancellation_id=None, **row)).inserted_primary_key[0]
+    insert_if_absent(conn, _a, {"cancellation_id": cancellation_id, **row})
+    changed = conn.execute(
+        update(_a)
+        .where(_a.c.cancellation_id == cancellation_id, _a.c.answered_at <= answered_at)
+        .values(event_id=event_id, answered_at=answered_at, updated_at=now, **values)
+    ).rowcount
+    if not changed:
+        return None
+    return conn.execute(select(_a.c.id).where(_a.c.cancellation_id == cancellation_id)).scalar_one()
+
+
+def get_answer(conn: Connection, answer_id: int) -> dict:
+    return dict(conn.execute(select(_a).where(_a.c.id == answer_id)).mappings().one())
+
+
+def unattached_answers(
+    conn: Connection, member_id: int, subscription_external_id: str, since: datetime
+) -> list[dict]:
+    """Answers of the member, given at or after ``since``, not yet tied to a cancellation, about
+    this subscription or about none in particular; oldest first."""
+    query = select(_a).where(
+        _a.c.member_id == member_id,
+        _a.c.cancellation_id.is_(None),
+        _a.c.answered_at >= since,
+        (_a.c.subscription_external_id == subscription_external_id) | _a.c.subscription_external_id.is_(None),
+    )
+    return [dict(r) for r in conn.execute(query.order_by(_a.c.answered_at, _a.c.id)).mappings()]
+
+
+def delete_answer(conn: Connection, answer_id: int) -> None:
+    """Remove an answer merged into another one, with its contact request."""
+    conn.execute(delete(_r).where(_r.c.answer_id == answer_id))
+    conn.execute(delete(_a).where(_a.c.id == answer_id))
+
+
+def open_contact_request(conn: Connection, site_id: str, answer: dict, now: datetime) -> None:
+    insert_if_absent(conn, _r, {
+        "site_id": site_id, "answer_id": answer["id"], "member_id": answer["member_id"],
+        "contact": answer["contact"], "requested_at": answer["answered_at"], "created_at": now,
+    })
+    conn.execute(update(_r).where(_r.c.answer_id == answer["id"]).values(contact=answer["contact"]))
+
+
+def withdraw_contact_request(conn: Connection, answer_id: int) -> None:
+    """The member changed their mind before the owner answered."""
+    conn.execute(delete(_r).where(and_(_r.c.answer_id == answer_id, _r.c.answered_at.is_(None))))
+
+
+def answering_for(conn: Connection, site_id: str, cancellation_id: int) -> dict | None:
+    """The cancellation a survey link names, with its member, subscription and any answer."""
+    c, m, s = cancellations, members, subscriptions
+    query = (
+        select(
+            c.c.id.label("cancellation_id"), c.c.cancelled_at, m.c.external_id.label("member_external_id"),
+            m.c.email, m.c.first_name, m.c.locale, s.c.external_id.label("subscription_external_id"), s.c.source,
+            s.c.plan_name, _a.c.id.label("answer_id"),
+        )
+        .join(m, m.c.id == c.c.member_id)
+        .join(s, s.c.id == c.c.subscription_id)
+        .outerjoin(_a, _a.c.cancellation_id == c.c.id)
+        .where(c.c.site_id == site_id, c.c.id == cancellation_id)
+    )
+    row = conn.execute(query).mappings().first()
+    return dict(row) if row else None
+
+
+def list_contact_requests(conn: Connection, site_id: str, status: str) -> list[dict]:
+    """Contact requests with who asked and what they said; open ones are the oldest first."""
+    m = members
+    query = (
+        select(
+            _r.c.id, _r.c.contact, _r.c.requested_at, _r.c.answered_at, _r.c.alerted_at,
+            m.c.external_id.label("member_external_id"), m.c.email, m.c.first_name,
+            _a.c.reason, _a.c.comment, _a.c.cancellation_id,
+        )
+        .join(_a, _a.c.id == _r.c.answer_id)
+        .join(m, m.c.id == _r.c.member_id)
+        .where(_r.c.site_id == site_id)
+    )
+    if status == "open":
+        query = query.where(_r.c.answered_at.is_(None))
+    elif status == "answered":
+        query = query.where(_r.c.answered_at.is_not(None))
+    return [dict(r) for r in conn.execute(query.order_by(_r.c.requested_at, _r.c.id)).mappings()]
