@@ -30,18 +30,7 @@ class Farewell_Bridge_Context {
 	 * @return string member, admin, gateway or system.
 	 */
 	public static function initiated_by( $member_id ) {
-		$member_id = (int) $member_id;
-		$current   = (int) get_current_user_id();
-
-		if ( self::is_system() ) {
-			$who = 'system';
-		} elseif ( $current > 0 && $current !== $member_id ) {
-			$who = 'admin';
-		} elseif ( $current > 0 ) {
-			$who = 'member';
-		} else {
-			$who = 'gateway';
-		}
+		$who = self::decide( self::is_system(), (int) get_current_user_id(), (int) $member_id );
 
 		/**
 		 * Filters who is recorded as having initiated an event.
@@ -50,8 +39,26 @@ class Farewell_Bridge_Context {
 		 * @param int    $member_id The member's user id.
 		 * @param bool   $listener  Whether the request looks like a gateway listener.
 		 */
-		$who = (string) apply_filters( 'farewell_bridge_initiated_by', $who, $member_id, self::is_gateway_listener() );
+		$who = (string) apply_filters( 'farewell_bridge_initiated_by', $who, (int) $member_id, self::is_gateway_listener() );
 		return in_array( $who, array( 'member', 'admin', 'gateway', 'system' ), true ) ? $who : 'system';
+	}
+
+	/**
+	 * The rules above, as a pure function.
+	 *
+	 * @param bool $is_system       Cron, WP-CLI or command line.
+	 * @param int  $current_user_id Logged-in user, 0 for none.
+	 * @param int  $member_id       The member.
+	 * @return string
+	 */
+	public static function decide( $is_system, $current_user_id, $member_id ) {
+		if ( $is_system ) {
+			return 'system';
+		}
+		if ( $current_user_id > 0 ) {
+			return $current_user_id === $member_id ? 'member' : 'admin';
+		}
+		return 'gateway';
 	}
 
 	/**

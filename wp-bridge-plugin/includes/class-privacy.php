@@ -6,14 +6,17 @@
  * Contract with the sidecar (signed like events, a fresh webhook-id per call; see
  * docs/PROTOCOL.md):
  *
- *   POST /v1/sites/{site_id}/privacy/export   body {"email": "ana@example.org"}
- *   200  {"data": [ {"group": "cancellations", "label": "Cancellations",
- *                    "items": [ {"name": "Cancelled at", "value": "2026-11-29T10:00:00Z"} ]} ]}
- *        Each group element is one exported item; "group" is a stable machine id, "label" is
- *        shown to the admin; "items" are name/value pairs. An unknown email gives {"data": []}.
+ *   POST /v1/sites/{site_id}/privacy/export   body {"email": "ana@example.org", "locale": "fr_FR"}
+ *   200  {"data": [ {"group": "farewell-member", "label": "Farewell: member profile", "id": "member-12",
+ *                    "items": [ {"name": "Email", "value": "ana@example.org"} ]} ]}
+ *        Each element is one exported item; "group" is a stable machine id, "label" is shown to
+ *        the admin, "id" (optional) identifies the item, "items" are name/value pairs.
+ *        An unknown email gives {"data": []}. "locale" is the user's (or the site's) locale, so
+ *        the sidecar can translate its labels.
  *
- *   POST /v1/sites/{site_id}/privacy/erase    body {"email": "ana@example.org"}
- *   200  {"items_removed": 3}   (the sidecar keeps only a hash needed to honour an unsubscribe)
+ *   POST /v1/sites/{site_id}/privacy/erase    body {"email": "ana@example.org", "locale": "fr_FR"}
+ *   200  {"items_removed": N}   (N > 0: the member's personal data was erased; the sidecar keeps
+ *        only what is needed to honour an unsubscribe, reported here as "retained")
  *
  * Everything is returned on page 1 (done = true): the sidecar's data per member is small.
  * A failure (sidecar down, wrong secret…) is reported to the admin as an error, never as
@@ -86,6 +89,8 @@ class Farewell_Bridge_Privacy {
 				continue;
 			}
 			$group_key = isset( $group['group'] ) ? sanitize_key( (string) $group['group'] ) : 'data';
+			$group_key = 0 === strpos( $group_key, 'farewell-' ) ? substr( $group_key, 9 ) : $group_key;
+			$item_key  = isset( $group['id'] ) && is_scalar( $group['id'] ) ? sanitize_key( (string) $group['id'] ) : $group_key . '-' . (int) $index;
 			$items     = array();
 			foreach ( isset( $group['items'] ) && is_array( $group['items'] ) ? $group['items'] : array() as $item ) {
 				if ( is_array( $item ) && isset( $item['name'] ) ) {
@@ -99,7 +104,7 @@ class Farewell_Bridge_Privacy {
 			$data[] = array(
 				'group_id'    => 'farewell-' . ( '' !== $group_key ? $group_key : 'data' ),
 				'group_label' => isset( $group['label'] ) ? (string) $group['label'] : __( 'Farewell', 'farewell-bridge' ),
-				'item_id'     => 'farewell-' . $group_key . '-' . (int) $index,
+				'item_id'     => 'farewell-' . $item_key,
 				'data'        => $items,
 			);
 		}
@@ -150,7 +155,15 @@ class Farewell_Bridge_Privacy {
 		if ( ! Farewell_Bridge_Settings::is_configured() ) {
 			return new WP_Error( 'farewell_bridge_not_configured', __( 'Farewell Bridge is not configured, so the sidecar could not be asked.', 'farewell-bridge' ) );
 		}
-		$result = Farewell_Bridge_Client::from_settings()->post_json( $route, array( 'email' => (string) $email ) );
+		$user   = get_user_by( 'email', (string) $email );
+		$locale = $user ? get_user_locale( $user ) : get_locale();
+		$result = Farewell_Bridge_Client::from_settings()->post_json(
+			$route,
+			array(
+				'email'  => (string) $email,
+				'locale' => (string) $locale,
+			)
+		);
 		if ( Farewell_Bridge_Client::DELIVERED !== $result['kind'] || ! is_array( $result['body'] ) ) {
 			$message = '' !== $result['message'] ? $result['message'] : __( 'The sidecar gave an unexpected answer.', 'farewell-bridge' );
 			/* translators: %s: the error message. */

@@ -37,11 +37,24 @@ class Farewell_Bridge_Settings {
 	);
 
 	/**
+	 * Whether ensure_secret_option() is adding the option (add_option() sanitizes it again).
+	 *
+	 * @var bool
+	 */
+	private static $adding_secret = false;
+
+	/**
 	 * Creates the secret option without autoload so it is never loaded on every request.
 	 */
 	public static function ensure_secret_option() {
-		if ( false === get_option( self::SECRET_OPTION, false ) ) {
+		if ( self::$adding_secret || false !== get_option( self::SECRET_OPTION, false ) ) {
+			return;
+		}
+		self::$adding_secret = true;
+		try {
 			add_option( self::SECRET_OPTION, '', '', 'no' );
+		} finally {
+			self::$adding_secret = false;
 		}
 	}
 
@@ -65,7 +78,8 @@ class Farewell_Bridge_Settings {
 			array(
 				'type'              => 'string',
 				'sanitize_callback' => array( __CLASS__, 'sanitize_secret' ),
-				'default'           => '',
+				// No 'default': WordPress treats an option equal to its registered default as
+				// missing and re-adds it with autoload on.
 				'show_in_rest'      => false,
 			)
 		);
