@@ -6,8 +6,8 @@
  * - On `shutdown`, rows inserted during this request are delivered after the response is
  *   finished (fastcgi_finish_request() / litespeed_finish_request()), a few rows at most, with
  *   a 3-second timeout. Where the response cannot be finished early (mod_php, `php -S`), the
- *   request instead fires a non-blocking loopback to admin-ajax.php (the same technique as
- *   WordPress's own spawn_cron()), so the member never waits for the sidecar.
+ *   request instead hands the rows to a loopback request to admin-ajax.php that it does not
+ *   wait for (see spawn_loopback()), so the member never waits for the sidecar.
  * - A WP-Cron event every minute retries due rows, oldest first, in bounded batches.
  *
  * @package Farewell_Bridge
@@ -211,25 +211,54 @@ class Farewell_Bridge_Dispatcher {
 	}
 
 	/**
-	 * Fires a non-blocking request that delivers the rows in another PHP process.
+	 * Fires a request that delivers the rows in another PHP process, and does not wait for it.
+	 *
+	 * wp_remote_post( …, array( 'blocking' => false ) ) is not used: its cURL transport still
+	 * waits for the answer for up to one second (cURL's minimum timeout), which would add that
+	 * second to the member's request whenever the sidecar is slow. Instead the request is
+	 * written to a socket that is closed at once; the handler ignores the closed connection.
+	 * If the loopback cannot connect, nothing is lost: the cron event retries the rows.
 	 *
 	 * @param int[] $ids Row ids.
+	 * @return bool Whether the request was handed over.
 	 */
-	private static function spawn_loopback( array $ids ) {
-		$list = implode( ',', array_map( 'intval', $ids ) );
-		wp_remote_post(
-			add_query_arg( 'action', self::LOOPBACK_ACTION, admin_url( 'admin-ajax.php' ) ),
+	public static function spawn_loopback( array $ids ) {
+		$list  = implode( ',', array_map( 'intval', $ids ) );
+		$url   = add_query_arg( 'action', self::LOOPBACK_ACTION, admin_url( 'admin-ajax.php' ) );
+		$parts = wp_parse_url( $url );
+		if ( ! is_array( $parts ) || empty( $parts['host'] ) ) {
+			return false;
+		}
+		$https   = isset( $parts['scheme'] ) && 'https' === strtolower( $parts['scheme'] );
+		$port    = isset( $parts['port'] ) ? (int) $parts['port'] : ( $https ? 443 : 80 );
+		$context = stream_context_create(
 			array(
-				'timeout'   => 0.01,
-				'blocking'  => false,
-				/** This filter is documented in wp-includes/class-wp-http-streams.php */
-				'sslverify' => apply_filters( 'https_local_ssl_verify', false ),
-				'body'      => array(
-					'ids'   => $list,
-					'token' => self::loopback_token( $list ),
+				'ssl' => array(
+					// A request to this same site, like spawn_cron()'s loopback.
+					/** This filter is documented in wp-includes/class-wp-http-streams.php */
+					'verify_peer'      => (bool) apply_filters( 'https_local_ssl_verify', false ),
+					'verify_peer_name' => (bool) apply_filters( 'https_local_ssl_verify', false ),
 				),
 			)
 		);
+		$errno  = 0;
+		$errstr = '';
+		$socket = @stream_socket_client( ( $https ? 'ssl://' : 'tcp://' ) . $parts['host'] . ':' . $port, $errno, $errstr, 1, STREAM_CLIENT_CONNECT, $context ); // phpcs:ignore WordPress.PHP.NoSilencedErrors.Discouraged -- a failed loopback is handled by cron.
+		if ( false === $socket ) {
+			return false;
+		}
+		$body    = http_build_query(
+			array(
+				'ids'   => $list,
+				'token' => self::loopback_token( $list ),
+			)
+		);
+		$path    = ( isset( $parts['path'] ) ? $parts['path'] : '/' ) . ( isset( $parts['query'] ) ? '?' . $parts['query'] : '' );
+		$host    = $parts['host'] . ( isset( $parts['port'] ) ? ':' . $parts['port'] : '' );
+		$request = "POST {$path} HTTP/1.1\r\nHost: {$host}\r\nUser-Agent: FarewellBridge-loopback\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " . strlen( $body ) . "\r\nConnection: close\r\n\r\n" . $body;
+		$written = fwrite( $socket, $request ); // phpcs:ignore WordPress.WP.AlternativeFunctions.file_system_operations_fwrite
+		fclose( $socket ); // phpcs:ignore WordPress.WP.AlternativeFunctions.file_system_operations_fclose
+		return strlen( $request ) === $written;
 	}
 
 	/**
@@ -237,6 +266,7 @@ class Farewell_Bridge_Dispatcher {
 	 * Harmless if called by anyone: it only delivers rows that are due to be delivered.
 	 */
 	public static function handle_loopback() {
+		ignore_user_abort( true ); // The caller hangs up at once.
 		// phpcs:disable WordPress.Security.NonceVerification.Missing -- authorized by an HMAC token, not a user session.
 		$list  = isset( $_POST['ids'] ) ? sanitize_text_field( wp_unslash( $_POST['ids'] ) ) : '';
 		$token = isset( $_POST['token'] ) ? sanitize_text_field( wp_unslash( $_POST['token'] ) ) : '';
@@ -244,7 +274,6 @@ class Farewell_Bridge_Dispatcher {
 		if ( '' === $list || ! hash_equals( self::loopback_token( $list ), $token ) ) {
 			wp_die( '', '', array( 'response' => 403 ) );
 		}
-		ignore_user_abort( true );
 		$ids = array_slice( array_filter( array_map( 'intval', explode( ',', $list ) ) ), 0, self::SHUTDOWN_BATCH );
 		try {
 			self::deliver_ids( $ids, self::SHUTDOWN_TIMEOUT );

@@ -218,14 +218,60 @@ class OutboxTest extends Farewell_Test_Case {
 		$this->assertCount( 1, $this->requests );
 	}
 
-	public function test_shutdown_without_fastcgi_hands_over_to_a_non_blocking_loopback() {
+	public function test_shutdown_without_fastcgi_hands_over_to_a_loopback_it_does_not_wait_for() {
 		$this->assertFalse( function_exists( 'fastcgi_finish_request' ), 'php-cli, like php -S and mod_php, cannot finish a response early' );
+		$server = stream_socket_server( 'tcp://127.0.0.1:0', $errno, $errstr );
+		$this->assertNotFalse( $server, $errstr );
+		$address = stream_socket_get_name( $server, false );
+		$this->add_filter(
+			'admin_url',
+			function ( $url ) use ( $address ) {
+				return preg_replace( '#^https?://[^/]+#', 'http://' . $address, $url );
+			}
+		);
 		$this->fake_sidecar( array( 202 ) );
 		$row = $this->queue_event();
-		Farewell_Bridge_Dispatcher::on_shutdown();
-		$this->assertCount( 1, $this->requests );
-		$this->assertStringContainsString( 'admin-ajax.php?action=farewell_bridge_deliver', $this->requests[0]['url'] );
-		$this->assertSame( (string) $row['id'], $this->requests[0]['body']['ids'] );
-		$this->assertSame( Farewell_Bridge_Dispatcher::loopback_token( (string) $row['id'] ), $this->requests[0]['body']['token'] );
+
+		$started = microtime( true );
+		Farewell_Bridge_Dispatcher::on_shutdown(); // Nobody reads the request yet: it must not wait.
+		$this->assertLessThan( 0.5, microtime( true ) - $started );
+		$this->assertSame( array(), $this->requests, 'nothing is sent to the sidecar from the member\'s request' );
+
+		$conn = stream_socket_accept( $server, 2 );
+		$this->assertNotFalse( $conn );
+		$request = stream_get_contents( $conn );
+		fclose( $conn );
+		fclose( $server );
+		$this->assertStringStartsWith( 'POST /wp-admin/admin-ajax.php?action=farewell_bridge_deliver HTTP/1.1', $request );
+		$body = substr( $request, strpos( $request, "\r\n\r\n" ) + 4 );
+		parse_str( $body, $fields );
+		$this->assertSame( (string) $row['id'], $fields['ids'] );
+		$this->assertSame( Farewell_Bridge_Dispatcher::loopback_token( (string) $row['id'] ), $fields['token'] );
+	}
+
+	public function test_the_loopback_handler_delivers_only_with_a_valid_token() {
+		$row = $this->queue_event();
+		$this->fake_sidecar( array( 202 ) );
+		$_POST = array(
+			'ids'   => (string) $row['id'],
+			'token' => 'forged',
+		);
+		try {
+			Farewell_Bridge_Dispatcher::handle_loopback();
+			$this->fail( 'no answer' );
+		} catch ( Farewell_Test_Die $e ) {
+			$this->assertSame( 403, $e->status );
+		}
+		$this->assertSame( 'pending', $this->reload( $row )['status'] );
+
+		$_POST['token'] = Farewell_Bridge_Dispatcher::loopback_token( (string) $row['id'] );
+		try {
+			Farewell_Bridge_Dispatcher::handle_loopback();
+		} catch ( Farewell_Test_Die $e ) {
+			$this->assertSame( 200, $e->status );
+		} finally {
+			$_POST = array();
+		}
+		$this->assertSame( 'delivered', $this->reload( $row )['status'] );
 	}
 }

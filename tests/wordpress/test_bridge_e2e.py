@@ -1,0 +1,330 @@
+"""End to end: a member cancels through WordPress (php -S), the bridge delivers to the real sidecar.
+
+Each test builds its own WordPress site (MemberPress stand-in active, see fixtures/) and starts the
+real sidecar (`python -m sidecar serve`) on SQLite or MariaDB. Cron is triggered explicitly.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+import secrets
+import socket
+import statistics
+import threading
+import time
+
+import pytest
+import requests
+
+from tests.wordpress.site import ADMIN_PASSWORD, ADMIN_USER
+
+CANCEL_PAGE = "Your subscription was cancelled."
+
+
+# --------------------------------------------------------------------------- helpers
+@pytest.fixture(params=["sqlite", "mariadb"])
+def sidecar(request, sidecar_server):
+    database_url = request.getfixturevalue("fresh_mariadb_url") if request.param == "mariadb" else None
+    return sidecar_server(database_url=database_url)
+
+
+def bridge_constants(sidecar) -> dict:
+    return {"FAREWELL_SIDECAR_URL": sidecar.url, "FAREWELL_SITE_ID": sidecar.site_id, "FAREWELL_SECRET": sidecar.secret}
+
+
+def make_members(site, members: int, subscriptions_each: int, plan="Or", price="29.00") -> list[dict]:
+    """Members with active MemberPress subscriptions, created in WordPress (a CLI request)."""
+    return site.wp_json(f"""
+        $product = farewell_test_mepr_product({plan!r}, {price!r}, 'months');
+        $out = array();
+        for ($m = 0; $m < {members}; $m++) {{
+            $login = 'member' . $m . '_' . wp_generate_password(6, false, false);
+            $id = wp_insert_user(array('user_login' => $login, 'user_pass' => $login . '-pw',
+                'user_email' => $login . '@example.org', 'first_name' => 'Anaïs ' . $m, 'locale' => 'fr_FR'));
+            $subs = array();
+            for ($s = 0; $s < {subscriptions_each}; $s++) {{
+                $subs[] = (int) farewell_test_mepr_subscribe($id, $product)->id;
+            }}
+            $out[] = array('id' => $id, 'login' => $login, 'password' => $login . '-pw',
+                'email' => $login . '@example.org', 'subscriptions' => $subs);
+        }}
+        return $out;
+    """)
+
+
+def cancel(session: requests.Session, site, subscription_id: int) -> float:
+    """The member cancels on the front end; returns how long WordPress took to answer."""
+    started = time.perf_counter()
+    response = session.get(f"{site.url}/?farewell_test_cancel={subscription_id}", timeout=30)
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 200, response.text[:500]
+    assert CANCEL_PAGE in response.text
+    return elapsed
+
+
+def cancellations(sidecar) -> list[dict]:
+    response = sidecar.get(f"/v1/sites/{sidecar.site_id}/cancellations", limit=500)
+    assert response.status_code == 200, response.text
+    return response.json()["items"]
+
+
+def outbox(site) -> list[dict]:
+    return site.wp_json("""
+        global $wpdb;
+        return $wpdb->get_results('SELECT id, webhook_id, event_type, status, attempts, last_error FROM '
+            . Farewell_Bridge_Outbox::table() . ' ORDER BY id', ARRAY_A);
+    """)
+
+
+def wait_for(condition, timeout: float, interval: float = 0.5, describe=lambda: ""):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s: {describe()}")
+        time.sleep(interval)
+
+
+def assert_no_php_errors(site):
+    problems = [line for line in site.debug_log().splitlines()
+                if re.search(r"PHP (Fatal|Parse|Warning|Notice)", line) and "farewell" in line.lower()]
+    assert not problems, "\n".join(problems)
+
+
+def hidden_fields(page: str, names) -> dict:
+    """The hidden <input>s of a page, by name (WordPress mixes quote styles and attribute orders)."""
+    fields = {}
+    for tag in re.findall(r"<input\b[^>]*>", page):
+        attrs = {k: html.unescape(v1 or v2) for k, v1, v2 in re.findall(r"""(\w+)=(?:'([^']*)'|"([^"]*)")""", tag)}
+        if attrs.get("type") == "hidden" and attrs.get("name") in names:
+            fields[attrs["name"]] = attrs.get("value", "")
+    return fields
+
+
+class BlackHole:
+    """A TCP server that accepts connections and never answers."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.connections: list[socket.socket] = []
+        self._stop = threading.Event()
+        self.sock.settimeout(0.2)
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except (TimeoutError, OSError):
+                continue
+            self.connections.append(conn)
+
+    def close(self):
+        self._stop.set()
+        self.thread.join(timeout=5)
+        for conn in self.connections:
+            conn.close()
+        self.sock.close()
+
+
+# --------------------------------------------------------------------------- (1)
+@pytest.mark.parametrize("wp_version", ["6.1", "6.8"])
+def test_a_cancellation_made_in_wordpress_reaches_the_sidecar(wordpress_site, sidecar, wp_version):
+    site = wordpress_site(wp_version, constants=bridge_constants(sidecar))
+    member = make_members(site, 1, 1)[0]
+    subscription = member["subscriptions"][0]
+
+    with site.login(member["login"], member["password"]) as session:
+        elapsed = cancel(session, site, subscription)
+    print(f"\ncancel request with the sidecar up (WordPress {wp_version}): {elapsed * 1000:.0f} ms")
+
+    # Delivered right after the response (no cron run needed).
+    items = wait_for(lambda: cancellations(sidecar), timeout=15, describe=lambda: str(outbox(site)))
+    assert len(items) == 1
+    item = items[0]
+    assert item["member"]["id"] == str(member["id"])
+    assert item["member"]["email"] == member["email"]
+    assert item["member"]["first_name"] == "Anaïs 0"
+    assert item["subscription"]["id"] == str(subscription)
+    assert item["subscription"]["plan_name"] == "Or"
+    assert item["subscription"]["amount"] == "29.00"
+    assert item["subscription"]["currency"] == "EUR"
+    assert item["subscription"]["interval"] == "month"
+    assert item["source"] == "memberpress"
+    assert item["initiated_by"] == "member"
+    assert item["access_ends_at"]
+
+    site.run_cron()  # the subscription.created event of the setup goes out too
+    rows = outbox(site)
+    assert [r["status"] for r in rows] == ["delivered", "delivered"], rows
+    assert_no_php_errors(site)
+
+
+# --------------------------------------------------------------------------- (2)
+def test_fifty_cancellations_while_the_sidecar_is_down_all_arrive_exactly_once(wordpress_site, sidecar):
+    site = wordpress_site("6.8", constants=bridge_constants(sidecar))
+    members = make_members(site, 10, 5)
+    sidecar.stop()
+
+    timings = []
+    for member in members:
+        with site.login(member["login"], member["password"]) as session:
+            for subscription in member["subscriptions"]:
+                timings.append(cancel(session, site, subscription))
+    assert len(timings) == 50
+    print(f"\n50 cancel requests with the sidecar down: median {statistics.median(timings) * 1000:.0f} ms, "
+          f"max {max(timings) * 1000:.0f} ms")
+
+    pending = [r for r in outbox(site) if r["event_type"] == "subscription.cancelled"]
+    assert len(pending) == 50
+    assert all(r["status"] == "pending" for r in pending), pending
+
+    sidecar.start()
+
+    def all_arrived():
+        site.run_cron()
+        return len(cancellations(sidecar)) >= 50 and all(r["status"] == "delivered" for r in outbox(site))
+
+    # Rows wait for their backoff (at most 15 s after one failure), then cron delivers them.
+    wait_for(all_arrived, timeout=90, interval=2, describe=lambda: str(outbox(site)[-3:]))
+    site.run_cron()
+    items = cancellations(sidecar)
+    expected = {str(s) for m in members for s in m["subscriptions"]}
+    assert len(items) == 50
+    assert {i["subscription"]["id"] for i in items} == expected
+    assert {i["initiated_by"] for i in items} == {"member"}
+    assert_no_php_errors(site)
+
+
+# --------------------------------------------------------------------------- (3)
+def test_a_black_holed_sidecar_does_not_slow_the_members_request(wordpress_site, request):
+    hole = BlackHole()
+    request.addfinalizer(hole.close)
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    site = wordpress_site("6.8", constants={"FAREWELL_SIDECAR_URL": hole.url, "FAREWELL_SITE_ID": "site_blackhole",
+                                             "FAREWELL_SECRET": secret})
+    member = make_members(site, 1, 4)[0]
+
+    with site.login(member["login"], member["password"]) as session:
+        timings = [cancel(session, site, s) for s in member["subscriptions"]]
+    print(f"\ncancel requests with the sidecar black-holed: {[round(t * 1000) for t in timings]} ms")
+    # The delivery attempt times out after 3 s in another request; the member never waits for it.
+    assert max(timings) < 0.8, timings
+
+    def timed_out():
+        rows = [r for r in outbox(site) if r["event_type"] == "subscription.cancelled"]
+        return rows and all(r["attempts"] == "1" for r in rows) and rows
+
+    rows = wait_for(timed_out, timeout=30, interval=1, describe=lambda: str(outbox(site)))
+    assert all(r["status"] == "pending" for r in rows)
+    assert all("time" in (r["last_error"] or "") for r in rows), rows
+    assert hole.connections, "the bridge did try to reach the sidecar"
+    assert_no_php_errors(site)
+
+
+# --------------------------------------------------------------------------- (4)
+def test_a_wrong_secret_gives_dead_rows_and_fixing_it_delivers_them(wordpress_site, sidecar):
+    site = wordpress_site("6.8")
+    wrong = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    site.wp_eval(f"""
+        update_option('farewell_bridge_settings', array('sidecar_url' => {sidecar.url!r},
+            'site_id' => {sidecar.site_id!r}, 'delete_data' => false));
+        update_option('farewell_bridge_secret', {wrong!r});
+    """)
+    member = make_members(site, 1, 3)[0]
+    with site.login(member["login"], member["password"]) as session:
+        for subscription in member["subscriptions"]:
+            cancel(session, site, subscription)
+
+    def all_dead():
+        site.run_cron()
+        rows = outbox(site)
+        return len(rows) == 6 and all(r["status"] == "dead" for r in rows) and rows
+
+    rows = wait_for(all_dead, timeout=30, interval=1, describe=lambda: str(outbox(site)))
+    assert all("secret" in r["last_error"] for r in rows), rows
+    assert cancellations(sidecar) == []
+
+    with site.login(ADMIN_USER, ADMIN_PASSWORD) as admin:
+        page = admin.get(f"{site.url}/wp-admin/options-general.php?page=farewell-bridge", timeout=30)
+        assert page.status_code == 200
+        assert "Dead events" in page.text
+        assert "The sidecar refused the signature (401)" in page.text
+        assert wrong not in page.text and wrong[6:] not in page.text, "the secret is never printed back"
+
+        # Fix the secret through the settings form, as an admin would.
+        form = hidden_fields(page.text, ("option_page", "action", "_wpnonce", "_wp_http_referer"))
+        assert {"option_page", "action", "_wpnonce"} <= form.keys(), form
+        saved = admin.post(f"{site.url}/wp-admin/options.php", data={
+            **form,
+            "farewell_bridge_settings[sidecar_url]": sidecar.url,
+            "farewell_bridge_settings[site_id]": sidecar.site_id,
+            "farewell_bridge_secret": sidecar.secret,
+        }, allow_redirects=False, timeout=30)
+        assert saved.status_code == 302, saved.text[:500]
+        assert site.wp_eval("echo get_option('farewell_bridge_secret');") == sidecar.secret
+
+        page = admin.get(f"{site.url}/wp-admin/options-general.php?page=farewell-bridge", timeout=30)
+        retry = re.search(r'href="([^"]*action=farewell_bridge_retry_dead[^"]*)"', page.text)
+        assert retry, "a 'Retry all dead events' button"
+        done = admin.get(html.unescape(retry.group(1)), timeout=60)
+        assert done.status_code == 200
+        assert "6 events queued again." in done.text
+
+    items = wait_for(lambda: len(cancellations(sidecar)) == 3 and cancellations(sidecar), timeout=30)
+    assert {i["subscription"]["id"] for i in items} == {str(s) for s in member["subscriptions"]}
+    assert all(r["status"] == "delivered" for r in outbox(site))
+    assert_no_php_errors(site)
+
+
+# --------------------------------------------------------------------------- (5)
+def test_privacy_exporter_returns_the_sidecars_data_and_the_eraser_removes_it(wordpress_site, sidecar):
+    site = wordpress_site("6.8", constants=bridge_constants(sidecar))
+    member = make_members(site, 1, 1)[0]
+    with site.login(member["login"], member["password"]) as session:
+        cancel(session, site, member["subscriptions"][0])
+    wait_for(lambda: cancellations(sidecar), timeout=15)
+
+    run_exporter = f"""
+        $exporters = apply_filters('wp_privacy_personal_data_exporters', array());
+        return call_user_func($exporters['farewell-bridge']['callback'], {member['email']!r}, 1);
+    """
+    exported = site.wp_json(run_exporter)
+    assert exported["done"] is True
+    values = [d["value"] for item in exported["data"] for d in item["data"]]
+    assert member["email"] in values, exported
+    assert all(item["group_id"].startswith("farewell-") for item in exported["data"])
+
+    erased = site.wp_json(f"""
+        $erasers = apply_filters('wp_privacy_personal_data_erasers', array());
+        return call_user_func($erasers['farewell-bridge']['callback'], {member['email']!r}, 1);
+    """)
+    assert erased["items_removed"] is True, erased
+    assert erased["done"] is True
+
+    again = site.wp_json(run_exporter)
+    assert member["email"] not in [d["value"] for item in again["data"] for d in item["data"]], again
+    assert_no_php_errors(site)
+
+
+def test_sources_are_registered_only_for_active_membership_plugins(wordpress_site):
+    site = wordpress_site("6.1", start=False)
+    active = "echo implode(',', Farewell_Bridge_Plugin::instance()->active_source_slugs());"
+    assert site.wp_eval(active).split(",") == [
+        "memberpress", "paidmembershipspro", "woocommerce-subscriptions", "restrict-content"]
+    site.wp_eval("update_option('farewell_test_sources', array('pmpro'));")
+    assert site.wp_eval(active) == "paidmembershipspro"
+    site.wp_eval("update_option('farewell_test_sources', array());")
+    assert site.wp_eval(active) == ""
+    # With no membership plugin at all, WordPress and the bridge still load cleanly.
+    assert site.wp_eval("echo did_action('plugins_loaded');") == "1"
+
