@@ -137,9 +137,9 @@ class Farewell_Bridge_Privacy {
 		}
 		$removed                 = isset( $result['items_removed'] ) ? (int) $result['items_removed'] : 0;
 		$empty['items_removed']  = $removed > 0;
-		$empty['items_retained'] = $removed > 0; // A hash is kept so an unsubscribe stays honoured.
+		$empty['items_retained'] = $removed > 0; // Anonymous counts (and an unsubscribe hash) stay.
 		if ( $removed > 0 ) {
-			$empty['messages'][] = __( 'Farewell keeps only a one-way hash of the email address, so that an unsubscribe stays honoured.', 'farewell-bridge' );
+			$empty['messages'][] = __( 'Farewell keeps anonymous cancellation counts, and a one-way hash of the address only where it is needed to keep honouring an unsubscribe.', 'farewell-bridge' );
 		}
 		return $empty;
 	}
