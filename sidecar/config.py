@@ -21,6 +21,8 @@ REQUEST_MAX_BYTES = 1024 * 1024
 SIGNATURE_TOLERANCE_SECONDS = 300
 # After a rotation the previous secret keeps verifying this long, so the bridge can be updated.
 SECRET_ROTATION_GRACE_SECONDS = 24 * 3600
+# The demo clock (`serve --demo`): one real second is four hours, so a 60-day sequence plays in 6 minutes.
+DEMO_CLOCK_SPEED = 4 * 3600
 
 
 def load(environ: Mapping[str, str] | None = None) -> dict:
@@ -34,9 +36,26 @@ def load(environ: Mapping[str, str] | None = None) -> dict:
         "FAREWELL_ADMIN_TOKEN": env.get("FAREWELL_ADMIN_TOKEN") or None,
         "FAREWELL_PUBLIC_URL": (env.get("FAREWELL_PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/"),
         "SECRET_KEY": env.get("FAREWELL_SECRET_KEY") or _stored_secret_key(data_dir),
+        # Where email goes: smtp://user:pass@host:port (smtps://, ?starttls=1), maildir:///path, wordpress://
+        "FAREWELL_MAIL_URL": env.get("FAREWELL_MAIL_URL") or f"maildir://{data_dir / 'mail'}",
+        "FAREWELL_MAIL_FROM": env.get("FAREWELL_MAIL_FROM") or "farewell@localhost",
+        # How many times faster than real time the jobs' clock runs; 1 in production.
+        "FAREWELL_CLOCK_SPEED": _positive_number(env.get("FAREWELL_CLOCK_SPEED"), "FAREWELL_CLOCK_SPEED", 1.0),
         "MAX_CONTENT_LENGTH": REQUEST_MAX_BYTES,
         "JSON_SORT_KEYS": False,
     }
+
+
+def _positive_number(value: str | None, name: str, default: float) -> float:
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {value!r}") from None
+    if not 0 < number <= 10_000_000:
+        raise ValueError(f"{name} must be greater than 0 and at most 10000000")
+    return number
 
 
 def _stored_secret_key(data_dir: Path) -> str:

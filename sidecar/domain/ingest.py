@@ -14,9 +14,10 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..storage import cancellations as cancellations_store
 from ..storage import events as events_store
+from ..storage import sites as sites_store
 from ..storage.members import upsert_member
 from ..storage.subscriptions import find_subscription, upsert_subscription
-from . import survey
+from . import sequences, survey, winbacks
 from .events import Event, InvalidEvent
 
 # The subscription status each lifecycle event implies; other events leave the status alone.
@@ -152,6 +153,10 @@ def _apply(conn: Connection, site_id: str, event_id: int, event: Event, now: dat
         _close_by_resume(conn, subscription_id, at)
     elif event.type == "subscription.expired":
         _end(conn, event, now, **context)
+    if event.type in winbacks.COMEBACK_EVENTS:
+        # After _close_by_resume, so a resume both closes its cancellation and counts as a comeback.
+        winbacks.record_comeback(conn, event_type=event.type, at=at, amount=sub.amount, currency=sub.currency,
+                                 now=now, **context)
 
 
 def _open_cancellation(
@@ -178,6 +183,7 @@ def _open_cancellation(
             access_ends_at=access_ends_at or later["access_ends_at"],
         )
         survey.attach_early_answers(conn, site_id, member_id, later["id"], event.subscription.id, at, now)
+        _plan_follow_ups(conn, site_id, later["id"], now)
         return
     ended_at = events_store.first_event_between(
         conn, subscription_id, "subscription.expired", at, later["cancelled_at"] if later else None
@@ -197,6 +203,16 @@ def _open_cancellation(
         created_at=now,
     )
     survey.attach_early_answers(conn, site_id, member_id, cancellation_id, event.subscription.id, at, now)
+    _plan_follow_ups(conn, site_id, cancellation_id, now)
+
+
+def _plan_follow_ups(conn: Connection, site_id: str, cancellation_id: int, now: datetime) -> None:
+    """Plan the member's follow-up emails in the transaction that opens the cancellation, unless
+    they already came back (a comeback that reached us first)."""
+    cancellation = cancellations_store.get_cancellation(conn, site_id, cancellation_id)
+    if winbacks.comeback_before_cancellation_arrived(conn, site_id, cancellation, now):
+        return
+    sequences.plan_sequence(conn, sites_store.get_site(conn, site_id), cancellation, now)
 
 
 def _close_by_resume(conn: Connection, subscription_id: int, at: datetime) -> None:

@@ -43,3 +43,32 @@ def read_survey_token(secret_key: str, site_id: str, token: str, used_at: dateti
 def survey_url(site_url: str, token: str) -> str:
     """The bridge answers ``?farewell_survey=<token>`` on any front-end address of the site."""
     return f"{site_url.rstrip('/')}/?farewell_survey={token}"
+
+
+# --- unsubscribe links -------------------------------------------------------------------------
+
+UNSUBSCRIBE_SALT = "farewell.unsubscribe.v1"
+
+
+def unsubscribe_token(secret_key: str, site_id: str, member_id: int) -> str:
+    """A link that unsubscribes one member of one site. It does not expire: laws ask for at least
+    30 days, and honouring an old "stop" is always right."""
+    return URLSafeTimedSerializer(secret_key, salt=UNSUBSCRIBE_SALT).dumps([site_id, member_id])
+
+
+def read_unsubscribe_token(secret_key: str, token: str) -> tuple[str, int]:
+    """The (site id, member row id) an unsubscribe link names; TokenError("invalid") otherwise."""
+    if len(token) > 500:
+        raise TokenError("invalid")
+    try:
+        payload = URLSafeTimedSerializer(secret_key, salt=UNSUBSCRIBE_SALT).loads(token)
+    except BadSignature:
+        raise TokenError("invalid") from None
+    if not (isinstance(payload, list) and len(payload) == 2 and isinstance(payload[0], str)
+            and isinstance(payload[1], int) and not isinstance(payload[1], bool)):
+        raise TokenError("invalid")
+    return payload[0], payload[1]
+
+
+def unsubscribe_url(public_url: str, token: str) -> str:
+    return f"{public_url.rstrip('/')}/u/{token}"

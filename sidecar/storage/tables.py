@@ -185,3 +185,113 @@ contact_requests = Table(
     Index(None, "site_id", "answered_at"),
     **MYSQL_TABLE_ARGS,
 )
+
+# --- Re-engagement emails (issue 5) ----------------------------------------------------------
+
+site_settings = Table(
+    "site_settings",
+    metadata,
+    # One row per site, created on first edit; sidecar.domain.site_settings holds the defaults.
+    Column("site_id", String(32), ForeignKey("sites.id"), primary_key=True),
+    Column("sender_name", String(200)),
+    Column("support_email", String(254)),
+    # Comma-separated addresses that receive the owner's alerts (contact requests).
+    Column("owner_emails", String(1000)),
+    Column("postal_address", String(500)),
+    Column("default_offer_text", Text),
+    Column("default_offer_code", String(64)),
+    Column("news_url", String(500)),
+    Column("discount_percent", Integer),
+    Column("coupon_days", Integer),
+    Column("winback_window_days", Integer),
+    Column("min_account_age_days", Integer),
+    Column("max_emails_per_cancellation", Integer),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    **MYSQL_TABLE_ARGS,
+)
+
+sequence_steps = Table(
+    "sequence_steps",
+    metadata,
+    # Per-site changes to one step of the sequence; a missing row or NULL column = the default.
+    Column("site_id", String(32), ForeignKey("sites.id"), primary_key=True),
+    Column("step", String(32), primary_key=True),
+    Column("enabled", Boolean),
+    Column("delay_seconds", Integer),
+    # JSON {"fr": {"subject": "…", "intro": "…"}, "en": {…}}: copy overrides per language.
+    Column("copy_overrides", Text),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    **MYSQL_TABLE_ARGS,
+)
+
+scheduled_emails = Table(
+    "scheduled_emails",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("site_id", String(32), ForeignKey("sites.id"), nullable=False),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False),
+    # A step of a cancellation's sequence, or an owner alert about a contact request.
+    Column("cancellation_id", Id, ForeignKey("cancellations.id")),
+    # No foreign key: a member may withdraw the request (its row is deleted); the alert is then skipped.
+    Column("contact_request_id", Id),
+    Column("step", String(32), nullable=False),
+    # sidecar.domain.email_status: pending, sending, sent, skipped, cancelled, failed.
+    Column("status", String(16), nullable=False),
+    Column("due_at", UTCDateTime(), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    # A claim: who holds it (a random token) and until when; an expired lease is claimed again.
+    Column("lease_token", String(32)),
+    Column("lease_until", UTCDateTime()),
+    Column("sent_at", UTCDateTime()),
+    Column("skip_reason", String(64)),
+    Column("last_error", String(500)),
+    Column("coupon_code", String(64)),
+    Column("coupon_expires_at", UTCDateTime()),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    # Planning twice (a retried event, a race) can never give a step twice.
+    UniqueConstraint("cancellation_id", "step"),
+    UniqueConstraint("contact_request_id"),
+    Index(None, "status", "due_at"),
+    Index(None, "status", "lease_until"),
+    Index(None, "member_id", "status"),
+    **MYSQL_TABLE_ARGS,
+)
+
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("site_id", String(32), ForeignKey("sites.id"), primary_key=True),
+    # HMAC-SHA256 (secret key) of the lower-cased address: erasing a member keeps the suppression
+    # without keeping the address.
+    Column("email_hash", String(64), primary_key=True),
+    # "unsubscribed" or "bounced".
+    Column("reason", String(32), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    **MYSQL_TABLE_ARGS,
+)
+
+winbacks = Table(
+    "winbacks",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("site_id", String(32), ForeignKey("sites.id"), nullable=False),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False),
+    Column("cancellation_id", Id, ForeignKey("cancellations.id"), nullable=False),
+    Column("event_id", Id, ForeignKey("events.id"), nullable=False),
+    Column("subscription_id", Id, ForeignKey("subscriptions.id"), nullable=False),
+    # "subscription.created" or "subscription.resumed".
+    Column("event_type", String(32), nullable=False),
+    Column("won_back_at", UTCDateTime(), nullable=False),
+    Column("amount", Money()),
+    Column("currency", String(3)),
+    # The last email of the sequence sent before the member came back, if any.
+    Column("last_email_id", Id, ForeignKey("scheduled_emails.id")),
+    Column("last_email_step", String(32)),
+    Column("coupon_code", String(64)),
+    Column("created_at", UTCDateTime(), nullable=False),
+    # A cancellation is won back once; the first comeback counts.
+    UniqueConstraint("cancellation_id"),
+    Index(None, "site_id", "won_back_at"),
+    **MYSQL_TABLE_ARGS,
+)

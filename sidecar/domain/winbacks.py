@@ -1,0 +1,75 @@
+"""Win-backs: a member who subscribes again, or resumes, within the window after cancelling.
+
+A comeback stops the rest of the sequence at once and is recorded with what it is worth, the last
+email sent before it and the coupon that email carried, so the owner sees what brought people back.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.engine import Connection
+
+from ..storage import emails as emails_store
+from ..storage import winbacks as winbacks_store
+from ..storage.subscriptions import subscriptions_of_member
+from .email_status import EmailStatus, sources_of
+from .sequences import SkipReason
+from .site_settings import effective_settings
+
+COMEBACK_EVENTS = ("subscription.created", "subscription.resumed")
+
+
+def record_comeback(
+    conn: Connection, *, site_id: str, member_id: int, subscription_id: int, event_id: int, event_type: str,
+    at: datetime, amount, currency: str | None, now: datetime,
+) -> bool:
+    """Called with a subscription.created/resumed event; returns whether it was a win-back."""
+    window = timedelta(days=effective_settings(conn, site_id)["winback_window_days"])
+    recent = winbacks_store.cancellations_not_won_back(conn, member_id, at - window, at)
+    recent = [c for c in recent if c["kind"] == "cancelled"]
+    if not recent:
+        return False
+    emails_store.cancel_pending(conn, now, SkipReason.WON_BACK, sources_of(EmailStatus.CANCELLED),
+                                cancellation_ids=[c["id"] for c in recent])
+    _record(conn, recent[0], site_id=site_id, member_id=member_id, subscription_id=subscription_id,
+            event_id=event_id, event_type=event_type, at=at, amount=amount, currency=currency, now=now)
+    return True
+
+
+def comeback_before_cancellation_arrived(conn: Connection, site_id: str, cancellation: dict, now: datetime) -> bool:
+    """A cancellation that reaches us after the member already came back (the bridge delivers out
+    of order) is a win-back at once, and gets no sequence."""
+    if cancellation["kind"] != "cancelled":
+        return False
+    window = timedelta(days=effective_settings(conn, site_id)["winback_window_days"])
+    comeback = winbacks_store.comeback_after(
+        conn, cancellation["member_id"], cancellation["cancelled_at"], cancellation["cancelled_at"] + window)
+    if comeback is None:
+        return False
+    subscription = next((s for s in subscriptions_of_member(conn, cancellation["member_id"])
+                         if s["id"] == comeback["subscription_id"]), None)
+    _record(conn, cancellation, site_id=site_id, member_id=cancellation["member_id"],
+            subscription_id=comeback["subscription_id"], event_id=comeback["id"], event_type=comeback["type"],
+            at=comeback["occurred_at"], amount=subscription["amount"] if subscription else None,
+            currency=subscription["currency"] if subscription else None, now=now)
+    return True
+
+
+def _record(conn: Connection, cancellation: dict, *, site_id, member_id, subscription_id, event_id, event_type, at,
+            amount, currency, now) -> None:
+    last = emails_store.last_sent_before(conn, cancellation["id"], at)
+    winbacks_store.record(
+        conn, site_id=site_id, member_id=member_id, cancellation_id=cancellation["id"], event_id=event_id,
+        subscription_id=subscription_id, event_type=event_type, won_back_at=at, amount=amount, currency=currency,
+        last_email_id=last["id"] if last else None, last_email_step=last["step"] if last else None,
+        coupon_code=_coupon_used(conn, cancellation["id"], at), created_at=now,
+    )
+
+
+def _coupon_used(conn: Connection, cancellation_id: int, at: datetime) -> str | None:
+    """The coupon of the offer email, if the member had received it before coming back."""
+    for email in emails_store.sent_before(conn, cancellation_id, at):
+        if email["coupon_code"]:
+            return email["coupon_code"]
+    return None

@@ -1,0 +1,226 @@
+"""Scheduled emails: planning, claiming with a lease, and recording what happened.
+
+Every status change goes through ``transition``, which only moves rows that are in one of the
+statuses the domain allows (``sidecar.domain.email_status``) and, for an email being sent, only
+when the caller still holds its lease.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.engine import Connection
+
+from ._upsert import insert_if_absent
+from .tables import (
+    cancellations,
+    contact_requests,
+    members,
+    scheduled_emails,
+    subscriptions,
+    survey_answers,
+)
+
+_e = scheduled_emails
+
+
+def plan(conn: Connection, **values) -> None:
+    """Insert a scheduled email unless its (cancellation, step) or contact request exists already."""
+    insert_if_absent(conn, _e, {"attempts": 0, "created_at": values["updated_at"], **values})
+
+
+def claim_due(conn: Connection, now: datetime, limit: int, token: str, lease_until: datetime) -> list[int]:
+    """Claim up to ``limit`` emails that are due, or whose sender's lease expired, and return their ids.
+
+    Call inside a transaction. MariaDB/MySQL: rows another dispatcher is claiming right now are
+    skipped (FOR UPDATE SKIP LOCKED), so dispatchers never wait on each other. SQLite: the
+    engine's BEGIN IMMEDIATE already makes the whole claim one writer at a time; SQLAlchemy emits
+    no FOR UPDATE there.
+    """
+    due = (
+        select(_e.c.id)
+        .where(_e.c.status == "pending", _e.c.due_at <= now)
+        .order_by(_e.c.due_at, _e.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids = list(conn.execute(due).scalars())
+    if len(ids) < limit:
+        abandoned = (
+            select(_e.c.id)
+            .where(_e.c.status == "sending", _e.c.lease_until < now)
+            .order_by(_e.c.lease_until, _e.c.id)
+            .limit(limit - len(ids))
+            .with_for_update(skip_locked=True)
+        )
+        ids += list(conn.execute(abandoned).scalars())
+    if ids:
+        conn.execute(
+            update(_e)
+            .where(_e.c.id.in_(ids))
+            .values(status="sending", lease_token=token, lease_until=lease_until, attempts=_e.c.attempts + 1,
+                    updated_at=now)
+        )
+    return ids
+
+
+def transition(
+    conn: Connection, email_id: int, sources: tuple[str, ...], target: str, now: datetime,
+    lease_token: str | None = None, give_back_attempt: bool = False, **values,
+) -> bool:
+    """Move one email to ``target`` if it is in one of ``sources`` (and, when given, still under
+    ``lease_token``); returns whether it moved. ``give_back_attempt`` undoes the claim's count
+    (the email was put back without being tried)."""
+    conditions = [_e.c.id == email_id, _e.c.status.in_(sources)]
+    if lease_token is not None:
+        conditions.append(_e.c.lease_token == lease_token)
+    if target != "sending":
+        values.setdefault("lease_token", None)
+        values.setdefault("lease_until", None)
+    if give_back_attempt:
+        values["attempts"] = _e.c.attempts - 1
+    result = conn.execute(update(_e).where(*conditions).values(status=target, updated_at=now, **values))
+    return result.rowcount == 1
+
+
+def cancel_pending(
+    conn: Connection, now: datetime, reason: str, sources: tuple[str, ...], *,
+    member_ids: list[int] | None = None, cancellation_ids: list[int] | None = None,
+) -> int:
+    """Cancel the waiting emails of these members or cancellations; returns how many."""
+    if member_ids is not None:
+        scope = _e.c.member_id.in_(member_ids)
+    elif cancellation_ids is not None:
+        scope = _e.c.cancellation_id.in_(cancellation_ids)
+    else:
+        raise ValueError("say whose emails to cancel")
+    if member_ids == [] or cancellation_ids == []:
+        return 0
+    result = conn.execute(
+        update(_e)
+        .where(scope, _e.c.status.in_(sources), _e.c.step != "owner_alert")
+        .values(status="cancelled", skip_reason=reason, updated_at=now)
+    )
+    return result.rowcount
+
+
+def store_coupon(conn: Connection, email_id: int, lease_token: str, code: str | None, expires_at: datetime | None,
+                 now: datetime) -> None:
+    conn.execute(
+        update(_e)
+        .where(_e.c.id == email_id, _e.c.lease_token == lease_token)
+        .values(coupon_code=code, coupon_expires_at=expires_at, updated_at=now)
+    )
+
+
+def get_email(conn: Connection, email_id: int) -> dict | None:
+    row = conn.execute(select(_e).where(_e.c.id == email_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def sequence_context(conn: Connection, email_id: int) -> dict | None:
+    """One claimed email with everything its rules and its copy need, in one query."""
+    c, m, s, a = cancellations, members, subscriptions, survey_answers
+    query = (
+        select(
+            _e,
+            m.c.external_id.label("member_external_id"), m.c.email, m.c.first_name, m.c.locale,
+            m.c.created_at.label("member_created_at"),
+            c.c.initiated_by, c.c.kind, c.c.cancelled_at, c.c.access_ends_at, c.c.resumed_at,
+            s.c.external_id.label("subscription_external_id"), s.c.source, s.c.plan_id, s.c.plan_name, s.c.amount,
+            s.c.currency, s.c.started_at,
+            a.c.id.label("answer_id"), a.c.reason, a.c.follow_up,
+        )
+        .join(m, m.c.id == _e.c.member_id)
+        .join(c, c.c.id == _e.c.cancellation_id)
+        .join(s, s.c.id == c.c.subscription_id)
+        .outerjoin(a, a.c.cancellation_id == c.c.id)
+        .where(_e.c.id == email_id)
+    )
+    row = conn.execute(query).mappings().first()
+    return dict(row) if row else None
+
+
+def recipient(conn: Connection, site_id: str, member_id: int) -> dict | None:
+    """A member of that site (and only of that site), by row id."""
+    query = select(members).where(members.c.id == member_id, members.c.site_id == site_id)
+    row = conn.execute(query).mappings().first()
+    return dict(row) if row else None
+
+
+def sent_count(conn: Connection, cancellation_id: int) -> int:
+    query = select(func.count()).where(_e.c.cancellation_id == cancellation_id, _e.c.status == "sent")
+    return conn.execute(query).scalar_one()
+
+
+def last_sent_before(conn: Connection, cancellation_id: int, at: datetime) -> dict | None:
+    query = (
+        select(_e)
+        .where(_e.c.cancellation_id == cancellation_id, _e.c.status == "sent", _e.c.sent_at <= at)
+        .order_by(_e.c.sent_at.desc(), _e.c.id.desc())
+        .limit(1)
+    )
+    row = conn.execute(query).mappings().first()
+    return dict(row) if row else None
+
+
+def sent_before(conn: Connection, cancellation_id: int, at: datetime) -> list[dict]:
+    """The cancellation's emails sent at or before ``at``, the latest first."""
+    query = (
+        select(_e)
+        .where(_e.c.cancellation_id == cancellation_id, _e.c.status == "sent", _e.c.sent_at <= at)
+        .order_by(_e.c.sent_at.desc(), _e.c.id.desc())
+    )
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def list_emails(conn: Connection, site_id: str, member_external_id: str | None, limit: int) -> list[dict]:
+    """The site's scheduled emails (optionally one member's), the most recently due first."""
+    m = members
+    query = (
+        select(_e, m.c.external_id.label("member_external_id"), m.c.email)
+        .join(m, m.c.id == _e.c.member_id)
+        .where(_e.c.site_id == site_id)
+    )
+    if member_external_id is not None:
+        query = query.where(m.c.external_id == member_external_id)
+    query = query.order_by(_e.c.due_at.desc(), _e.c.id.desc()).limit(limit)
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+# --- owner alerts about contact requests -----------------------------------------------------
+
+
+def contact_requests_to_alert(conn: Connection, limit: int) -> list[dict]:
+    """Open contact requests whose owner alert is neither sent nor scheduled yet."""
+    r = contact_requests
+    query = (
+        select(r.c.id, r.c.site_id, r.c.member_id)
+        .outerjoin(_e, _e.c.contact_request_id == r.c.id)
+        .where(r.c.alerted_at.is_(None), r.c.answered_at.is_(None), _e.c.id.is_(None))
+        .order_by(r.c.requested_at, r.c.id)
+        .limit(limit)
+    )
+    return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def contact_request_context(conn: Connection, contact_request_id: int) -> dict | None:
+    r, a, m = contact_requests, survey_answers, members
+    query = (
+        select(
+            r.c.id, r.c.contact, r.c.requested_at, r.c.answered_at, r.c.alerted_at,
+            a.c.reason, a.c.follow_up, a.c.comment, a.c.cancellation_id,
+            m.c.external_id.label("member_external_id"), m.c.email, m.c.first_name, m.c.locale,
+        )
+        .join(a, a.c.id == r.c.answer_id)
+        .join(m, m.c.id == r.c.member_id)
+        .where(r.c.id == contact_request_id)
+    )
+    row = conn.execute(query).mappings().first()
+    return dict(row) if row else None
+
+
+def mark_contact_request_alerted(conn: Connection, contact_request_id: int, at: datetime) -> None:
+    r = contact_requests
+    conn.execute(update(r).where(and_(r.c.id == contact_request_id, r.c.alerted_at.is_(None))).values(alerted_at=at))

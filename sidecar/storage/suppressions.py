@@ -1,0 +1,23 @@
+"""Addresses a site must not email again, kept as keyed hashes only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from ._upsert import insert_if_absent
+from .tables import suppressions
+
+
+def suppress(conn: Connection, site_id: str, email_hash: str, reason: str, now: datetime) -> None:
+    """Idempotent: the first reason recorded stays."""
+    insert_if_absent(conn, suppressions,
+                     {"site_id": site_id, "email_hash": email_hash, "reason": reason, "created_at": now})
+
+
+def suppression(conn: Connection, site_id: str, email_hash: str) -> dict | None:
+    query = select(suppressions).where(suppressions.c.site_id == site_id, suppressions.c.email_hash == email_hash)
+    row = conn.execute(query).mappings().first()
+    return dict(row) if row else None

@@ -1,0 +1,62 @@
+"""Members who came back after a cancellation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from ._upsert import insert_if_absent
+from .tables import cancellations, events, members, winbacks
+
+_w, _c = winbacks, cancellations
+
+
+def cancellations_not_won_back(conn: Connection, member_id: int, since: datetime, until: datetime) -> list[dict]:
+    """The member's cancellations in [since, until] not yet counted as won back, newest first."""
+    query = (
+        select(_c)
+        .outerjoin(_w, _w.c.cancellation_id == _c.c.id)
+        .where(_c.c.member_id == member_id, _c.c.cancelled_at >= since, _c.c.cancelled_at <= until,
+               _w.c.id.is_(None))
+        .order_by(_c.c.cancelled_at.desc(), _c.c.id.desc())
+    )
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def record(conn: Connection, **values) -> None:
+    insert_if_absent(conn, _w, values)
+
+
+def is_won_back(conn: Connection, cancellation_id: int) -> bool:
+    return conn.execute(select(_w.c.id).where(_w.c.cancellation_id == cancellation_id)).first() is not None
+
+
+def comeback_after(conn: Connection, member_id: int, after: datetime, until: datetime) -> dict | None:
+    """The member's first subscription.created/resumed event in (after, until], for a cancellation
+    that arrives after the comeback did (the bridge delivers out of order)."""
+    query = (
+        select(events.c.id, events.c.type, events.c.occurred_at, events.c.subscription_id)
+        .where(events.c.member_id == member_id,
+               events.c.type.in_(("subscription.created", "subscription.resumed")),
+               events.c.occurred_at > after, events.c.occurred_at <= until)
+        .order_by(events.c.occurred_at, events.c.id)
+        .limit(1)
+    )
+    row = conn.execute(query).mappings().first()
+    return dict(row) if row else None
+
+
+def list_winbacks(conn: Connection, site_id: str, limit: int) -> list[dict]:
+    m = members
+    query = (
+        select(_w, m.c.external_id.label("member_external_id"), m.c.email, m.c.first_name,
+               _c.c.cancelled_at)
+        .join(m, m.c.id == _w.c.member_id)
+        .join(_c, _c.c.id == _w.c.cancellation_id)
+        .where(_w.c.site_id == site_id)
+        .order_by(_w.c.won_back_at.desc(), _w.c.id.desc())
+        .limit(limit)
+    )
+    return [dict(r) for r in conn.execute(query).mappings()]
