@@ -2,8 +2,8 @@
 
 APScheduler is only the clock here: jobs registered with explicit ids, an in-memory job store, and
 every piece of work claimed in the database so that several job processes can run side by side.
-There are no periodic jobs yet (email dispatch and the weekly digest come next); the process
-checks the database, then runs until SIGTERM/SIGINT, or exits at once with --once.
+Every 30 s it queues owners' alerts and sends the emails that are due (sidecar.domain.dispatch).
+``--once`` runs one tick and exits; ``--drain`` ticks until nothing is due, then exits.
 """
 
 from __future__ import annotations
@@ -14,38 +14,46 @@ import signal
 import sys
 import threading
 
-from apscheduler.schedulers.background import BackgroundScheduler
-
 from sidecar import config, db, logs
+
+from .runner import Jobs, build_scheduler
 
 log = logging.getLogger("jobs")
 
 
-def build_scheduler() -> BackgroundScheduler:
-    scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
-    return scheduler
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jobs", description="Farewell background jobs")
-    parser.add_argument("--once", action="store_true", help="start, check the database, and exit")
+    parser.add_argument("--once", action="store_true", help="run one dispatch tick, then exit")
+    parser.add_argument("--drain", action="store_true", help="dispatch until nothing is due, then exit")
     args = parser.parse_args(argv)
     logs.configure()
-    url = config.load()["FAREWELL_DATABASE_URL"]
-    engine = db.create_engine(url)
     try:
-        db.migrate(engine)
+        settings = config.load()
+        jobs = Jobs.from_config(settings)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    url = settings["FAREWELL_DATABASE_URL"]
+    try:
+        db.migrate(jobs.engine)
     except db.UNAVAILABLE_ERRORS as error:
         print(f"error: cannot reach the database at {db.redacted(url)}: {type(error).__name__}", file=sys.stderr)
         return 1
-    scheduler = build_scheduler()
+    if args.once or args.drain:
+        while True:
+            report = jobs.tick()
+            log.info("dispatch: %s", report)
+            if args.once or report.claimed == 0 or report.released:
+                break
+        log.info("jobs stopped")
+        return 0
+    scheduler = build_scheduler(jobs)
     scheduler.start()
     log.info("jobs started with %d scheduled job(s)", len(scheduler.get_jobs()))
     stop = threading.Event()
-    if not args.once:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
-        stop.wait()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
     scheduler.shutdown(wait=True)
     log.info("jobs stopped")
     return 0

@@ -115,6 +115,47 @@ _PRIVACY_ERASE = {"type": "object", "required": ["items_removed"],
                   "properties": {"items_removed": {"type": "integer", "minimum": 0}}}
 
 
+_SCHEDULED_EMAIL = {
+    "type": "object",
+    "required": ["id", "member", "step", "status", "due_at", "sent_at", "skip_reason"],
+    "properties": {
+        "id": {"type": "integer"},
+        "member": {"type": "object", "properties": {"id": {"type": "string"}, "email": {"type": "string"}}},
+        "cancellation_id": {"type": ["integer", "null"]},
+        "contact_request_id": {"type": ["integer", "null"]},
+        "step": {"enum": ["farewell", "feedback", "offer", "door_open", "owner_alert"]},
+        "status": {"enum": ["pending", "sending", "sent", "skipped", "cancelled", "failed"]},
+        "due_at": {"type": "string", "format": "date-time"},
+        "sent_at": {**_NULLABLE_STRING, "format": "date-time"},
+        "skip_reason": _NULLABLE_STRING,
+        "attempts": {"type": "integer"},
+        "last_error": _NULLABLE_STRING,
+        "coupon_code": _NULLABLE_STRING,
+    },
+}
+
+_WINBACK = {
+    "type": "object",
+    "required": ["id", "member", "cancellation_id", "won_back_at", "amount", "currency", "last_email", "coupon_code"],
+    "properties": {
+        "id": {"type": "integer"},
+        "member": {"type": "object", "properties": {"id": {"type": "string"}, "email": {"type": "string"},
+                                                    "first_name": _NULLABLE_STRING}},
+        "cancellation_id": {"type": "integer"},
+        "cancelled_at": {"type": "string", "format": "date-time"},
+        "won_back_at": {"type": "string", "format": "date-time"},
+        "event_type": {"enum": ["subscription.created", "subscription.resumed"]},
+        "amount": _NULLABLE_STRING,
+        "currency": _NULLABLE_STRING,
+        "last_email": {"type": ["object", "null"], "properties": {"id": {"type": "integer"},
+                                                                  "step": {"type": "string"}}},
+        "coupon_code": _NULLABLE_STRING,
+    },
+}
+
+_HTML_PAGE = {"content": {"text/html": {"schema": {"type": "string"}}}}
+
+
 def build_spec(public_url: str) -> dict:
     event_schema = copy.deepcopy(EVENT_SCHEMA)
     event_schema.pop("$schema", None)
@@ -251,6 +292,54 @@ def build_spec(public_url: str) -> dict:
                         **_ADMIN_ERRORS, "503": unavailable,
                     },
                 }
+            },
+            "/v1/sites/{site_id}/emails": {
+                "get": {
+                    "summary": "Scheduled and sent follow-up emails, the latest due first",
+                    "security": [{"adminToken": []}],
+                    "parameters": [
+                        _SITE_ID,
+                        {"name": "member_id", "in": "query", "schema": {"type": "string", "maxLength": 64},
+                         "description": "The member's WordPress user id."},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+                    ],
+                    "responses": {
+                        "200": _json({"type": "object", "required": ["items"], "properties": {
+                            "items": {"type": "array", "items": _SCHEDULED_EMAIL}}}, "The emails."),
+                        "400": {"description": "Bad query.", **_error("invalid_query", fields=True)},
+                        **_ADMIN_ERRORS, "503": unavailable,
+                    },
+                }
+            },
+            "/v1/sites/{site_id}/winbacks": {
+                "get": {
+                    "summary": "Members who came back after cancelling, newest first",
+                    "security": [{"adminToken": []}],
+                    "parameters": [_SITE_ID, {"name": "limit", "in": "query",
+                                              "schema": {"type": "integer", "minimum": 1, "maximum": 500}}],
+                    "responses": {
+                        "200": _json({"type": "object", "required": ["items"], "properties": {
+                            "items": {"type": "array", "items": _WINBACK}}}, "The win-backs."),
+                        "400": {"description": "Bad query.", **_error("invalid_query", fields=True)},
+                        **_ADMIN_ERRORS, "503": unavailable,
+                    },
+                }
+            },
+            "/u/{token}": {
+                "parameters": [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "get": {
+                    "summary": "Unsubscribe confirmation page (a GET never unsubscribes)",
+                    "responses": {"200": {"description": "A page with one button.", **_HTML_PAGE},
+                                  "404": {"description": "Not a valid link.", **_HTML_PAGE}},
+                },
+                "post": {
+                    "summary": "Unsubscribe: the page's button, and RFC 8058 one-click (List-Unsubscribe=One-Click)",
+                    "requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": {
+                        "type": "object", "properties": {"List-Unsubscribe": {"const": "One-Click"}}}}}},
+                    "responses": {"200": {"description": "Unsubscribed; never a redirect.", **_HTML_PAGE},
+                                  "404": {"description": "Not a valid link.", **_HTML_PAGE},
+                                  "503": unavailable},
+                },
             },
             "/healthz": {
                 "get": {

@@ -1,0 +1,77 @@
+"""Calls from the sidecar to the WordPress bridge's REST routes, signed like the bridge's own
+requests (Standard Webhooks, the site's secret). Contract: docs/PROTOCOL.md, "Sidecar → bridge".
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import requests
+
+from .signing import sign
+
+ROUTE_PREFIX = "/wp-json/farewell/v1/"
+# The bridge's answers are small JSON objects; anything bigger is not one.
+ANSWER_MAX_BYTES = 64 * 1024
+USER_AGENT = "Farewell-sidecar/1"
+
+
+class BridgeUnavailable(Exception):
+    """The site could not be reached, or did not answer in time: nothing is known to have happened."""
+
+
+class BridgeRefused(Exception):
+    """The bridge answered with an error status."""
+
+    def __init__(self, status: int, error: str | None, message: str = ""):
+        super().__init__(f"HTTP {status}" + (f" {error}" if error else "") + (f": {message}" if message else ""))
+        self.status = status
+        self.error = error
+
+    @property
+    def temporary(self) -> bool:
+        return self.status in (408, 425, 429) or self.status >= 500
+
+
+def route_url(site: dict, route: str) -> str:
+    return site["url"].rstrip("/") + ROUTE_PREFIX + route
+
+
+def call(site: dict, route: str, payload: dict, webhook_id: str, timeout: float = 10.0,
+         http: requests.Session | None = None, now: datetime | None = None) -> dict:
+    """POST ``payload`` to the bridge route and return its JSON answer (an object).
+
+    ``webhook_id`` is the idempotency key: the same logical request (a retry) keeps the same id,
+    so the bridge can answer it without doing the work twice.
+    """
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        **sign(site["secret"], webhook_id, body, now or datetime.now(timezone.utc)),
+    }
+    poster = http or requests
+    try:
+        response = poster.post(route_url(site, route), data=body.encode("utf-8"), headers=headers,
+                               timeout=(min(timeout, 5.0), timeout), allow_redirects=False, stream=True)
+        raw = response.raw.read(ANSWER_MAX_BYTES + 1, decode_content=True)
+        response.close()
+    except requests.RequestException as error:
+        raise BridgeUnavailable(f"{type(error).__name__}: {str(error)[:200]}") from None
+    answer = _json_object(raw) if len(raw) <= ANSWER_MAX_BYTES else None
+    if not 200 <= response.status_code < 300:
+        error = answer.get("error") if answer and isinstance(answer.get("error"), str) else None
+        message = answer.get("message") if answer and isinstance(answer.get("message"), str) else ""
+        raise BridgeRefused(response.status_code, error and error[:64], message[:200])
+    if answer is None:
+        raise BridgeRefused(response.status_code, "invalid_answer", "the bridge's answer is not a JSON object")
+    return answer
+
+
+def _json_object(raw: bytes) -> dict | None:
+    try:
+        value = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None

@@ -1,0 +1,286 @@
+"""Where email leaves: one small interface, three transports chosen by FAREWELL_MAIL_URL.
+
+    smtp://user:pass@host:587?starttls=1    an SMTP server (smtps:// for implicit TLS)
+    maildir:///path/to/folder                .eml files in a Maildir (the embedded default)
+    wordpress://                             the site's own wp_mail, through the bridge
+
+A transport opens one ``session()`` per batch (one SMTP connection for the whole batch) whose
+``send(outgoing)`` returns when the message was accepted, or raises one of the errors below; the
+dispatcher decides what each means for the email's status.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import itertools
+import logging
+import os
+import smtplib
+import socket
+import ssl
+import time
+from pathlib import Path
+from typing import Iterator, Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from .. import bridge
+from .message import Outgoing
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryError(Exception):
+    """Base of what a transport raises; ``str()`` is the reason recorded on the email."""
+
+
+class TransportUnavailable(DeliveryError):
+    """The server cannot be reached or dropped us: nothing was delivered, the attempt does not
+    count, and the rest of the batch waits too (an outage loses nothing)."""
+
+
+class TransientFailure(DeliveryError):
+    """This message was refused for now (4xx): retry it later with backoff, a bounded number of times."""
+
+
+class PermanentFailure(DeliveryError):
+    """This message will never be accepted as it is (5xx)."""
+
+
+class RecipientRefused(PermanentFailure):
+    """The server says the address does not exist (5xx on RCPT): stop emailing it."""
+
+
+class Sender(Protocol):
+    def send(self, outgoing: Outgoing) -> None: ...
+
+
+class Transport(Protocol):
+    name: str
+
+    def session(self) -> contextlib.AbstractContextManager[Sender]: ...
+
+
+# --- SMTP ---------------------------------------------------------------------------------------
+
+
+class SmtpTransport:
+    name = "smtp"
+
+    def __init__(self, host: str, port: int, username: str | None = None, password: str | None = None,
+                 implicit_tls: bool = False, starttls: bool = False, timeout: float = 20.0):
+        self.host, self.port = host, port
+        self.username, self.password = username, password
+        self.implicit_tls, self.starttls = implicit_tls, starttls
+        self.timeout = timeout
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator["_SmtpSession"]:
+        session = _SmtpSession(self)
+        try:
+            yield session
+        finally:
+            session.close()
+
+    def connect(self) -> smtplib.SMTP:
+        try:
+            if self.implicit_tls:
+                connection = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
+                                              context=ssl.create_default_context())
+            else:
+                connection = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+                if self.starttls:
+                    connection.starttls(context=ssl.create_default_context())
+            if self.username:
+                connection.login(self.username, self.password or "")
+            return connection
+        except (smtplib.SMTPException, OSError) as error:
+            raise TransportUnavailable(f"cannot connect to {self.host}:{self.port}: {_describe(error)}") from None
+
+
+class _SmtpSession:
+    """One connection, opened on the first message and reused for the batch."""
+
+    def __init__(self, transport: SmtpTransport):
+        self.transport = transport
+        self.connection: smtplib.SMTP | None = None
+
+    def send(self, outgoing: Outgoing) -> None:
+        if self.connection is None:
+            self.connection = self.transport.connect()
+        try:
+            refused = self.connection.send_message(outgoing.message, from_addr=outgoing.sender,
+                                                   to_addrs=list(outgoing.recipients))
+        except smtplib.SMTPRecipientsRefused as error:
+            codes = [code for code, _ in error.recipients.values()]
+            reason = "; ".join(f"{code} {_text(msg)}" for code, msg in error.recipients.values())
+            if codes and all(500 <= code < 600 for code in codes):
+                raise RecipientRefused(f"recipient refused: {reason}") from None
+            raise TransientFailure(f"recipient deferred: {reason}") from None
+        except smtplib.SMTPResponseException as error:  # sender refused, data refused, 421…
+            reason = f"{error.smtp_code} {_text(error.smtp_error)}"
+            if error.smtp_code == 421:
+                self._drop()
+                raise TransportUnavailable(f"server closing: {reason}") from None
+            if 500 <= error.smtp_code < 600 and not isinstance(error, smtplib.SMTPSenderRefused):
+                raise PermanentFailure(f"refused: {reason}") from None
+            raise TransientFailure(f"refused for now: {reason}") from None
+        except (smtplib.SMTPException, OSError) as error:
+            # Disconnected or timed out, possibly after the server took the message: it will be
+            # sent again (at-least-once; the stable Message-ID makes the duplicate recognisable).
+            self._drop()
+            raise TransportUnavailable(f"connection lost: {_describe(error)}") from None
+        if refused:
+            log.warning("some recipients refused %s: %s", outgoing.message_id, refused)
+
+    def _drop(self) -> None:
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.close()
+
+    def close(self) -> None:
+        if self.connection is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self.connection.quit()
+            self._drop()
+
+
+# --- Maildir ------------------------------------------------------------------------------------
+
+
+class MaildirTransport:
+    """Writes each message as ``new/<unique>.eml``: written in ``tmp/`` then renamed, so a reader
+    never sees half a message (the Maildir rule). Any mail client opens the files."""
+
+    name = "maildir"
+    _counter = itertools.count()
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator["MaildirTransport"]:
+        try:
+            for folder in ("tmp", "new", "cur"):
+                (self.path / folder).mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise TransportUnavailable(f"cannot use the mail folder {self.path}: {error}") from None
+        yield self
+
+    def send(self, outgoing: Outgoing) -> None:
+        unique = f"{time.time_ns()}.P{os.getpid()}Q{next(self._counter)}.{socket.gethostname()[:40]}"
+        temporary, final = self.path / "tmp" / f"{unique}.eml", self.path / "new" / f"{unique}.eml"
+        try:
+            with open(temporary, "xb") as file:
+                file.write(outgoing.message.as_bytes())
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, final)
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+            raise TransportUnavailable(f"cannot write to {self.path}: {error}") from None
+
+
+# --- WordPress (wp_mail through the bridge) -----------------------------------------------------
+
+
+class WordPressTransport:
+    """Asks the email's own site to send it with ``wp_mail``, so a site whose WordPress already
+    sends mail (an SMTP plugin, a provider) needs nothing else. Contract: docs/PROTOCOL.md."""
+
+    name = "wordpress"
+    ROUTE = "mail"
+
+    def __init__(self, timeout: float = 20.0):
+        self.timeout = timeout
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator["_WordPressSession"]:
+        import requests
+
+        with requests.Session() as http:
+            yield _WordPressSession(self, http)
+
+
+class _WordPressSession:
+    def __init__(self, transport: WordPressTransport, http):
+        self.transport, self.http = transport, http
+
+    def send(self, outgoing: Outgoing) -> None:
+        payload = mail_payload(outgoing)
+        webhook_id = "mail_" + hashlib.sha256(outgoing.message_id.encode()).hexdigest()[:40]
+        try:
+            bridge.call(outgoing.site, WordPressTransport.ROUTE, payload, webhook_id,
+                        timeout=self.transport.timeout, http=self.http)
+        except bridge.BridgeUnavailable as error:
+            raise TransportUnavailable(f"WordPress unreachable: {error}") from None
+        except bridge.BridgeRefused as error:
+            if error.error == "recipient_refused":
+                raise RecipientRefused(f"WordPress: {error}") from None
+            raise TransientFailure(f"WordPress: {error}") from None
+
+
+def mail_payload(outgoing: Outgoing) -> dict:
+    """The message as the bridge's mail route takes it (docs/PROTOCOL.md, "Sidecar → bridge")."""
+    message = outgoing.message
+
+    def addresses(header: str) -> list[dict]:
+        value = message[header]
+        return [{"email": a.addr_spec, "name": a.display_name} for a in value.addresses] if value else []
+
+    text = message.get_body(("plain",))
+    html = message.get_body(("html",))
+    reply_to = addresses("Reply-To")
+    headers = {name: str(message[name]) for name in ("List-Unsubscribe", "List-Unsubscribe-Post", "Auto-Submitted")
+               if message[name]}
+    return {
+        "message_id": outgoing.message_id,
+        "from": addresses("From")[0],
+        "reply_to": reply_to[0] if reply_to else None,
+        "to": addresses("To"),
+        "subject": str(message["Subject"]),
+        "text": text.get_content() if text else "",
+        "html": html.get_content() if html else "",
+        "headers": headers,
+    }
+
+
+# --- choosing one -------------------------------------------------------------------------------
+
+
+def transport_from_url(url: str) -> Transport:
+    """Build the transport FAREWELL_MAIL_URL names; ValueError with a readable message otherwise."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    if scheme in ("smtp", "smtps"):
+        if not parts.hostname:
+            raise ValueError("FAREWELL_MAIL_URL: smtp:// needs a host, e.g. smtp://user:pass@mail.example.org:587")
+        try:
+            port = parts.port or (465 if scheme == "smtps" else 25)
+            timeout = float(query.get("timeout", 20))
+        except ValueError:
+            raise ValueError("FAREWELL_MAIL_URL: the port and timeout must be numbers") from None
+        return SmtpTransport(
+            parts.hostname, port, unquote(parts.username) if parts.username else None,
+            unquote(parts.password) if parts.password else None, implicit_tls=scheme == "smtps",
+            starttls=query.get("starttls", "0").lower() in ("1", "true", "yes"), timeout=min(max(timeout, 1), 120),
+        )
+    if scheme == "maildir":
+        path = unquote(parts.path)
+        if parts.netloc or not path.startswith("/"):
+            raise ValueError("FAREWELL_MAIL_URL: maildir:// needs an absolute path, e.g. maildir:///var/lib/farewell/mail")
+        return MaildirTransport(path)
+    if scheme == "wordpress":
+        return WordPressTransport()
+    raise ValueError(f"FAREWELL_MAIL_URL: unsupported scheme {scheme!r} (use smtp, smtps, maildir or wordpress)")
+
+
+def _text(value) -> str:
+    return (value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value))[:200]
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {str(error)[:200]}"

@@ -1,0 +1,118 @@
+"""Unsubscribe links: a confirmation page (GET) and the unsubscribe itself (POST).
+
+A GET never unsubscribes: mail scanners and link previews open every link. The POST is also the
+RFC 8058 one-click request that mailbox providers send (body ``List-Unsubscribe=One-Click``, no
+cookies): it needs no CSRF token (the signed token in the URL is the authority), answers 200 and
+never redirects.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import Blueprint, current_app, render_template, request
+
+from ..db import get_engine
+from ..domain import unsubscribe as unsubscribe_domain
+from ..domain.tokens import TokenError, read_unsubscribe_token
+from ..mail.render import language_of
+from ..storage.sites import get_site
+
+bp = Blueprint("unsubscribe", __name__)
+
+# The form has one field; the one-click body is 26 bytes.
+BODY_MAX_BYTES = 4096
+
+_COPY = {
+    "en": {
+        "title": "Stop emails from {site}?",
+        "explain": "This stops the emails {site} sends to {email} since you cancelled. Your account does not change.",
+        "button": "Stop these emails",
+        "done_title": "Done",
+        "done": "You will not receive any more of these emails from {site}.",
+        "invalid_title": "This link does not work",
+        "invalid": "It may have been copied incompletely. To stop emails, reply to one of them and ask us to stop.",
+    },
+    "fr": {
+        "title": "Ne plus recevoir d’e-mails de {site} ?",
+        "explain": "Cela arrête les e-mails que {site} envoie à {email} depuis votre résiliation. Votre compte ne "
+                   "change pas.",
+        "button": "Ne plus recevoir ces e-mails",
+        "done_title": "C’est fait",
+        "done": "Vous ne recevrez plus ces e-mails de {site}.",
+        "invalid_title": "Ce lien ne fonctionne pas",
+        "invalid": "Il a peut-être été copié en partie. Pour ne plus recevoir d’e-mails, répondez à l’un d’eux en "
+                   "nous demandant d’arrêter.",
+    },
+}
+
+
+def _page(template: str, status: int = 200, **values):
+    response = current_app.response_class(render_template(template, **values), status=status,
+                                          mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    # The token in the URL must not leak to other sites, nor the page be framed or indexed.
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def _invalid():
+    return _page("unsubscribe/invalid.html", 404, copies=[_COPY["en"], _COPY["fr"]])
+
+
+def _resolve(token: str):
+    """(site, member) of a valid link, or None."""
+    try:
+        site_id, member_id = read_unsubscribe_token(current_app.config["SECRET_KEY"], token)
+    except TokenError:
+        return None
+    engine = get_engine()
+    with engine.connect() as conn:
+        site = get_site(conn, site_id)
+    if site is None:
+        return None
+    try:
+        member = unsubscribe_domain.member_of_link(engine, site_id, member_id)
+    except unsubscribe_domain.UnknownMember:
+        return None
+    return site, member
+
+
+def _masked(email: str) -> str:
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}•••@{domain}"
+
+
+def _copy(site: dict, member: dict) -> tuple[str, dict]:
+    language = language_of(member["locale"], site["locale"])
+    names = {"site": site["name"], "email": _masked(member["email"])}
+    return language, {key: text.format(**names) for key, text in _COPY[language].items()}
+
+
+@bp.get("/u/<token>")
+def confirm(token: str):
+    found = _resolve(token)
+    if found is None:
+        return _invalid()
+    site, member = found
+    language, copy = _copy(site, member)
+    if unsubscribe_domain.is_unsubscribed(get_engine(), current_app.config["SECRET_KEY"], site["id"], member["email"]):
+        return _page("unsubscribe/done.html", lang=language, copy=copy)
+    return _page("unsubscribe/confirm.html", lang=language, copy=copy)
+
+
+@bp.post("/u/<token>")
+def unsubscribe(token: str):
+    request.max_content_length = BODY_MAX_BYTES
+    request.get_data(cache=False)  # read (and cap) the one-click body; its content changes nothing
+    found = _resolve(token)
+    if found is None:
+        return _invalid()
+    site, member = found
+    unsubscribe_domain.unsubscribe(get_engine(), current_app.config["SECRET_KEY"], site["id"], member["id"],
+                                   datetime.now(timezone.utc))
+    language, copy = _copy(site, member)
+    return _page("unsubscribe/done.html", lang=language, copy=copy)
