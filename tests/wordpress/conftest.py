@@ -44,10 +44,10 @@ def wp_version(request) -> str:
 
 @pytest.fixture
 def wordpress_site(mariadb, tmp_path):
-    """Factory: ``site = wordpress_site("6.1", constants={...}, start=True)``."""
+    """Factory: ``site = wordpress_site("6.1", constants={...}, start=True, bridge=True)``."""
     made: list[tuple[WordPressSite, str]] = []
 
-    def make(version: str = "6.1", constants: dict | None = None, start: bool = True) -> WordPressSite:
+    def make(version: str = "6.1", constants: dict | None = None, start: bool = True, bridge: bool = True) -> WordPressSite:
         source = wordpress_source(version)
         name = f"wp_{uuid.uuid4().hex[:12]}"
         mariadb.create_database(name)
@@ -57,6 +57,7 @@ def wordpress_site(mariadb, tmp_path):
             db=DatabaseInfo(mariadb.host, mariadb.port, name, mariadb.user, mariadb.password),
             port=free_port(),
             constants=constants or {},
+            bridge=bridge,
         )
         made.append((site, name))
         site.build()

@@ -86,6 +86,7 @@ class WordPressSite:
     port: int
     constants: dict = field(default_factory=dict)
     plugin_source: Path = PLUGIN_SOURCE
+    bridge: bool = True  # False: only the test sources plugin; install the bridge yourself (e.g. from the zip)
     workers: int = 4
     _server: subprocess.Popen | None = field(default=None, init=False, repr=False)
 
@@ -168,7 +169,8 @@ require_once ABSPATH . 'wp-settings.php';
         target = plugins / "farewell-bridge"
         if target.exists():
             shutil.rmtree(target)
-        shutil.copytree(self.plugin_source, target, ignore=shutil.ignore_patterns("bin", "*.po~"))
+        if self.bridge:
+            shutil.copytree(self.plugin_source, target, ignore=shutil.ignore_patterns("bin", "*.po~"))
         test_plugin = plugins / TEST_PLUGIN
         if test_plugin.exists():
             shutil.rmtree(test_plugin)
@@ -187,7 +189,9 @@ require_once ABSPATH . 'wp-admin/includes/plugin.php';
 $result = wp_install('Farewell test', {_php_string(ADMIN_USER)}, 'admin@example.org', false, '', {_php_string(ADMIN_PASSWORD)});
 if (is_wp_error($result)) {{ fwrite(STDERR, $result->get_error_message()); exit(1); }}
 update_option('permalink_structure', '');
-foreach (array('{TEST_PLUGIN}/{TEST_PLUGIN}.php', 'farewell-bridge/farewell-bridge.php') as $plugin) {{
+$plugins = array('{TEST_PLUGIN}/{TEST_PLUGIN}.php');
+if ({'true' if self.bridge else 'false'}) {{ $plugins[] = 'farewell-bridge/farewell-bridge.php'; }}
+foreach ($plugins as $plugin) {{
     $activated = activate_plugin($plugin);
     if (is_wp_error($activated)) {{ fwrite(STDERR, $plugin . ': ' . $activated->get_error_message()); exit(1); }}
 }}
@@ -205,8 +209,11 @@ echo 'installed';
             env={**os.environ, **(env or {})},
         )
         if proc.returncode != 0:
+            log_tail = "\n".join(self.debug_log().splitlines()[-15:])
+            stdout = proc.stdout if len(proc.stdout) < 2000 else proc.stdout[:300] + " […] " + proc.stdout[-300:]
             raise PhpError(
-                f"php {script.name} exited {proc.returncode}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
+                f"php {script.name} exited {proc.returncode}\n--- stdout\n{stdout}\n--- stderr\n{proc.stderr}"
+                f"\n--- end of debug.log\n{log_tail}"
             )
         return proc.stdout
 

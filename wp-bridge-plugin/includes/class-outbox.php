@@ -181,7 +181,7 @@ class Farewell_Bridge_Outbox {
 		$table = self::table();
 		$ids   = $wpdb->get_col(
 			$wpdb->prepare(
-				"SELECT id FROM {$table} WHERE status = %s AND next_attempt_at <= %s AND (locked_until IS NULL OR locked_until < %s) ORDER BY next_attempt_at ASC, id ASC LIMIT %d", // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+				"SELECT id FROM {$table} WHERE status = %s AND next_attempt_at <= %s AND (locked_until IS NULL OR locked_until < %s) ORDER BY id ASC LIMIT %d", // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
 				self::STATUS_PENDING,
 				$now,
 				$now,
