@@ -4,13 +4,17 @@ personal-data export and erasure tools via the bridge."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 from sqlalchemy.engine import Engine
 
 from ..storage import cancellations as cancellations_store
+from ..storage import emails as emails_store
 from ..storage import events as events_store
 from ..storage import members as members_store
 from ..storage import subscriptions as subscriptions_store
+from .email_status import EmailStatus, sources_of
+from .sequences import SkipReason
 
 # What an erased event keeps: that something happened, not who or what they said.
 ERASED_PAYLOAD = json.dumps({"erased": True})
@@ -82,10 +86,14 @@ def erase_member_data(engine: Engine, site_id: str, email: str) -> int:
     """Remove the personal data of the members with this address; returns how many were erased.
 
     Cancellations stay as anonymous counts (plan, dates, amount) so that the owner's reports do not
-    change retroactively; who it was, what they wrote and the raw events are gone.
+    change retroactively; who it was, what they wrote and the raw events are gone. Waiting emails
+    are cancelled. Suppressions stay: they hold only a keyed hash of the address, and forgetting
+    them would email someone who asked us to stop.
     """
     with engine.begin() as conn:
         found = members_store.members_by_email(conn, site_id, email)
+        emails_store.cancel_pending(conn, datetime.now(timezone.utc), SkipReason.ERASED,
+                                    sources_of(EmailStatus.CANCELLED), member_ids=[m["id"] for m in found])
         for member in found:
             events_store.replace_payloads_of_member(conn, member["id"], ERASED_PAYLOAD)
             members_store.anonymize_member(conn, member["id"])

@@ -1,0 +1,144 @@
+"""Dispatch rate: emails per second into a local SMTP server, beside a bare smtplib loop.
+
+python -m bench.dispatch [--emails 1000] [--backend sqlite|mariadb|both] [--batch 20]
+
+For each backend: seeds N due farewell emails (members, cancellations, scheduled emails), then
+times the real dispatcher (claim + render + send + mark, one SMTP connection per batch) into an
+aiosmtpd server; then, in the same run, times a bare smtplib loop sending the same number of
+pre-rendered messages on one connection to the same server. Prints a table and appends a JSON line
+to bench/results/dispatch.jsonl. A measurement, never a test assertion.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import smtplib
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from sidecar import db
+from sidecar.domain.compose import MailConfig
+from sidecar.domain.dispatch import DispatchConfig, dispatch_due
+from sidecar.domain.sites import create_site
+from sidecar.mail.transports import transport_from_url
+from sidecar.storage.tables import cancellations, events, members, scheduled_emails, subscriptions
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def seed_due_emails(engine, site_id: str, count: int, now: datetime, step: str = "farewell") -> list[int]:
+    """``count`` members, each with a member-initiated cancellation and one email due at ``now``.
+
+    Bulk inserts (the ingest path would take minutes for thousands); returns the email ids.
+    """
+    cancelled_at = now - timedelta(hours=2)
+    with engine.begin() as conn:
+        base = max(conn.execute(sa.select(sa.func.max(t.c.id))).scalar() or 0
+                   for t in (members, subscriptions, events, cancellations, scheduled_emails)) + 1
+        ids = range(base, base + count)
+        conn.execute(sa.insert(members), [
+            {"id": i, "site_id": site_id, "external_id": f"m{i}", "email": f"member{i}@example.org",
+             "first_name": "Zoë", "locale": "fr_FR", "details_at": cancelled_at, "created_at": cancelled_at}
+            for i in ids])
+        conn.execute(sa.insert(subscriptions), [
+            {"id": i, "site_id": site_id, "source": "test", "external_id": f"sub{i}", "member_id": i,
+             "plan_name": "Or", "amount": "29.00", "currency": "EUR", "interval": "month", "status": "cancelled",
+             "status_at": cancelled_at, "started_at": cancelled_at - timedelta(days=200),
+             "access_ends_at": now + timedelta(days=20), "details_at": cancelled_at, "created_at": cancelled_at}
+            for i in ids])
+        conn.execute(sa.insert(events), [
+            {"id": i, "site_id": site_id, "webhook_id": f"seed{i}", "type": "subscription.cancelled",
+             "source": "test", "initiated_by": "member", "occurred_at": cancelled_at, "received_at": cancelled_at,
+             "member_id": i, "subscription_id": i, "payload": "{}"}
+            for i in ids])
+        conn.execute(sa.insert(cancellations), [
+            {"id": i, "site_id": site_id, "member_id": i, "subscription_id": i, "event_id": i,
+             "initiated_by": "member", "kind": "cancelled", "cancelled_at": cancelled_at,
+             "access_ends_at": now + timedelta(days=20), "created_at": cancelled_at}
+            for i in ids])
+        conn.execute(sa.insert(scheduled_emails), [
+            {"id": i, "site_id": site_id, "member_id": i, "cancellation_id": i, "step": step, "status": "pending",
+             "due_at": now - timedelta(minutes=1), "attempts": 0, "created_at": cancelled_at,
+             "updated_at": cancelled_at}
+            for i in ids])
+    return list(ids)
+
+
+def _prepared(database_url: str) -> tuple:
+    engine = db.create_engine(database_url)
+    db.migrate(engine)
+    site = create_site(engine, "https://club.example.org", "Le Club", "Europe/Paris", "fr_FR")
+    return engine, site
+
+
+def measure(database_url: str, smtp_url: str, inbox, count: int, batch: int) -> dict:
+    engine, site = _prepared(database_url)
+    now = datetime.now(timezone.utc)
+    seed_due_emails(engine, site["id"], count, now)
+    config = DispatchConfig(mail=MailConfig("bench-secret", "http://127.0.0.1:8000", "farewell@localhost"),
+                            batch_size=batch)
+    transport = transport_from_url(smtp_url)
+    before = len(inbox.messages())
+    started = time.perf_counter()
+    report = dispatch_due(engine, transport, config, lambda: datetime.now(timezone.utc), time_budget=3600)
+    elapsed = time.perf_counter() - started
+    received = inbox.messages()[before:]
+    assert report.sent == count == len(received), (report, len(received))
+
+    # The same messages, already rendered, through a bare smtplib loop on one connection.
+    rendered = [(m.sender, m.recipients, m.raw) for m in received]
+    host, port = smtp_url.removeprefix("smtp://").split(":")
+    bare_started = time.perf_counter()
+    with smtplib.SMTP(host, int(port)) as connection:
+        for sender, recipients, raw in rendered:
+            connection.sendmail(sender, recipients, raw)
+    bare = time.perf_counter() - bare_started
+    engine.dispose()
+    return {"emails": count, "dispatcher_per_second": round(count / elapsed, 1),
+            "bare_smtplib_per_second": round(count / bare, 1), "dispatcher_seconds": round(elapsed, 2),
+            "bare_seconds": round(bare, 2), "ratio": round(bare / elapsed, 3)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    from tests.support.mariadb import MariaDB
+    from tests.support.smtp import SmtpServer
+
+    parser = argparse.ArgumentParser(prog="python -m bench.dispatch")
+    parser.add_argument("--emails", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=20)
+    parser.add_argument("--backend", choices=("sqlite", "mariadb", "both"), default="both")
+    args = parser.parse_args(argv)
+    inbox = SmtpServer().start()
+    results: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            if args.backend in ("sqlite", "both"):
+                results["sqlite"] = measure(f"sqlite:///{tmp}/bench.db", inbox.url, inbox, args.emails, args.batch)
+            if args.backend in ("mariadb", "both"):
+                server = MariaDB(Path(tmp) / "mariadb").start()
+                try:
+                    url = server.create_database("farewell_bench")
+                    results["mariadb"] = measure(url, inbox.url, inbox, args.emails, args.batch)
+                finally:
+                    server.stop()
+        finally:
+            inbox.stop()
+    print(f"{'backend':<10}{'emails':>8}{'dispatcher/s':>15}{'bare smtplib/s':>17}{'ratio':>8}")
+    for backend, r in results.items():
+        print(f"{backend:<10}{r['emails']:>8}{r['dispatcher_per_second']:>15}{r['bare_smtplib_per_second']:>17}"
+              f"{r['ratio']:>8}")
+    RESULTS.mkdir(exist_ok=True)
+    line = {"at": datetime.now(timezone.utc).isoformat(), "machine": platform.node(), "cpus": __import__("os").cpu_count(),
+            "smtp_server": "aiosmtpd 1.4 (same process, own thread)", "batch": args.batch, "results": results}
+    with open(RESULTS / "dispatch.jsonl", "a") as f:
+        f.write(json.dumps(line) + "\n")
+
+
+if __name__ == "__main__":
+    main()
