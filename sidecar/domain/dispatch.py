@@ -222,7 +222,7 @@ def _offer(engine, context, subscription, site, settings, token, now) -> offers.
             member = {"external_id": context["member_external_id"], "email": context["email"]}
             body = offers.coupon_request(member, subscription, settings["discount_percent"],
                                          settings["coupon_days"], now)
-            coupon = offers.create_coupon(site, body, f"coupon_{site['id']}_{context['id']}", now)
+            coupon = offers.create_coupon(site, body, f"coupon_{site['id']}_{context['id']}")
             code = coupon.code if coupon else settings["default_offer_code"]
             with engine.begin() as write:
                 emails_store.store_coupon(write, context["id"], token, code, coupon.expires_at if coupon else None, now)

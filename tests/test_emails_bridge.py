@@ -1,0 +1,200 @@
+"""The sidecar's side of the two calls it makes to the WordPress bridge (docs/PROTOCOL.md,
+"Sidecar → bridge"): sending mail through wp_mail and creating a one-time coupon. A small local
+HTTP server plays the bridge and checks every signature; the PHP side is tested with WordPress."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from sidecar.domain import offers
+from sidecar.domain.sites import new_secret
+from sidecar.mail import message as mime
+from sidecar.mail.render import Rendered
+from sidecar.mail.transports import RecipientRefused, TransientFailure, TransportUnavailable, WordPressTransport
+from sidecar.signing import verify
+from tests.support.net import free_port
+from tests.test_emails import smtp  # noqa: F401 - fixture
+
+NOW = datetime(2026, 12, 29, 10, 0, tzinfo=timezone.utc)
+
+
+class FakeBridge:
+    """Answers POST /wp-json/farewell/v1/<route> with what the test queued; records the requests."""
+
+    def __init__(self, secret: str):
+        self.secret = secret
+        self.requests: list[dict] = []
+        self.answers: dict[str, tuple[int, dict]] = {}
+        bridge = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+                # The real bridge checks the timestamp against its clock; tests sign with a fixed one.
+                signed = {k: self.headers[k] for k in ("webhook-id", "webhook-timestamp", "webhook-signature")}
+                try:
+                    verify([bridge.secret], body, signed)
+                    valid = True
+                except Exception:  # noqa: BLE001
+                    valid = False
+                route = self.path.removeprefix("/wp-json/farewell/v1/")
+                bridge.requests.append({"route": route, "body": json.loads(body), "headers": dict(self.headers),
+                                        "valid": valid})
+                status, answer = bridge.answers.get(route, (200, {"status": "sent"}))
+                raw = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def bridge():
+    with FakeBridge(new_secret()) as server:
+        yield server
+
+
+def site_of(bridge: FakeBridge) -> dict:
+    return {"id": "site_test", "url": bridge.url + "/", "secret": bridge.secret, "name": "Le Club"}
+
+
+def outgoing(site: dict) -> mime.Outgoing:
+    rendered = Rendered(subject="Un mot de Le Club", text="Bonjour Hélène,\n", html="<p>Bonjour Hélène,</p>")
+    message = mime.build(rendered, sender=mime.address("farewell@club.example", "Le Club"),
+                         to=[mime.address("helene@example.org", "Hélène")], message_id="<farewell.site_test.7@club.example>",
+                         date=NOW, reply_to=mime.address("aide@club.example"),
+                         unsubscribe_url="https://sidecar.example/u/abc")
+    return mime.Outgoing(message=message, sender="farewell@club.example", recipients=("helene@example.org",),
+                         site=site, message_id="<farewell.site_test.7@club.example>")
+
+
+def test_wordpress_transport_posts_the_signed_message(bridge):
+    site = site_of(bridge)
+    with WordPressTransport().session() as session:
+        session.send(outgoing(site))
+        session.send(outgoing(site))  # a retry of the same email
+    first, retry = bridge.requests
+    assert first["route"] == "mail" and first["valid"]
+    assert first["headers"]["webhook-id"] == retry["headers"]["webhook-id"], "same email, same idempotency key"
+    assert first["body"] == {
+        "message_id": "<farewell.site_test.7@club.example>",
+        "from": {"email": "farewell@club.example", "name": "Le Club"},
+        "reply_to": {"email": "aide@club.example", "name": ""},
+        "to": [{"email": "helene@example.org", "name": "Hélène"}],
+        "subject": "Un mot de Le Club",
+        "text": "Bonjour Hélène,\n",
+        "html": "<p>Bonjour Hélène,</p>\n",
+        "headers": {"List-Unsubscribe": "<https://sidecar.example/u/abc>",
+                    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click", "Auto-Submitted": "auto-generated"},
+    }
+
+
+@pytest.mark.parametrize("status, answer, error", [
+    (422, {"error": "recipient_refused", "message": "wp_mail: invalid address"}, RecipientRefused),
+    (502, {"error": "mail_failed", "message": "SMTP plugin: connection refused"}, TransientFailure),
+    (401, {"error": "invalid_signature"}, TransientFailure),
+])
+def test_wordpress_transport_maps_the_bridges_refusals(bridge, status, answer, error):
+    bridge.answers["mail"] = (status, answer)
+    with WordPressTransport().session() as session, pytest.raises(error):
+        session.send(outgoing(site_of(bridge)))
+
+
+def test_wordpress_transport_treats_an_unreachable_site_as_an_outage():
+    site = {"id": "s", "url": f"http://127.0.0.1:{free_port()}", "secret": new_secret(), "name": "x"}
+    with WordPressTransport(timeout=2).session() as session, pytest.raises(TransportUnavailable):
+        session.send(outgoing(site))
+
+
+MEMBER = {"external_id": "42", "email": "ana@example.org"}
+SUBSCRIPTION = {"external_id": "sub_7", "source": "memberpress", "plan_id": "3"}
+
+
+def test_a_coupon_is_created_through_the_bridge(bridge):
+    bridge.answers["coupons"] = (201, {"code": "FAREWELL-7Q2X", "expires_at": "2027-01-12T10:00:00Z"})
+    body = offers.coupon_request(MEMBER, SUBSCRIPTION, 20, 14, NOW)
+    coupon = offers.create_coupon(site_of(bridge), body, "coupon_site_test_7")
+    assert coupon == offers.Coupon("FAREWELL-7Q2X", datetime(2027, 1, 12, 10, tzinfo=timezone.utc), 20)
+    [request] = bridge.requests
+    assert request["valid"] and request["headers"]["webhook-id"] == "coupon_site_test_7"
+    assert request["body"] == {
+        "member": {"id": "42", "email": "ana@example.org"},
+        "subscription": {"id": "sub_7", "source": "memberpress", "plan_id": "3"},
+        "discount": {"type": "percent", "percent": 20}, "usage_limit": 1,
+        "expires_at": (NOW + timedelta(days=14)).isoformat().replace("+00:00", "Z"),
+    }
+
+
+@pytest.mark.parametrize("status, answer", [
+    (501, {"error": "coupons_unsupported", "message": "this membership plugin has no coupons"}),
+    (200, {"code": "has spaces"}),
+    (200, {"no": "code"}),
+])
+def test_when_the_bridge_cannot_make_a_coupon_the_offer_falls_back(bridge, status, answer):
+    bridge.answers["coupons"] = (status, answer)
+    body = offers.coupon_request(MEMBER, SUBSCRIPTION, 20, 14, NOW)
+    assert offers.create_coupon(site_of(bridge), body, "c1") is None
+    settings = {"default_offer_code": "REVIENS10", "news_url": None, "default_offer_text": None}
+    assert offers.offer_for("too_expensive", settings, None) == offers.Offer("discount", code="REVIENS10")
+    assert offers.offer_for("too_expensive", {**settings, "default_offer_code": None}, None).code is None
+
+
+def test_the_offer_carries_the_bridges_coupon_and_the_winback_records_it(app, client, smtp, bridge, admin_get):
+    """The whole path: a price-sensitive member gets the coupon the bridge created, once, and
+    coming back records which code it was."""
+    from jobs import tasks
+    from sidecar.domain.dispatch import DispatchConfig
+    from sidecar.domain.sites import create_site
+    from sidecar.mail.transports import transport_from_url
+    from sidecar.signing import sign
+    from tests.test_emails import CANCELLED_AT, FakeClock, answer, cancel, comeback
+
+    engine = app.extensions["farewell.engine"]
+    site = create_site(engine, bridge.url, "Le Club", "Europe/Paris", "fr_FR")
+    bridge.secret = site["secret"]
+    bridge.answers["coupons"] = (201, {"code": "FAREWELL-7Q2X", "expires_at": "2027-01-12T10:00:00Z"})
+
+    def post(event, number=[0]):
+        number[0] += 1
+        body = json.dumps(event)
+        assert client.post(f"/v1/sites/{site['id']}/events", data=body, headers={
+            "Content-Type": "application/json", **sign(site["secret"], f"m{number[0]}", body)}).status_code == 202
+
+    client.get(f"/v1/sites/{site['id']}/survey", headers=sign(site["secret"], "s", ""))
+    post(cancel())
+    post(answer("too_expensive"))
+    clock = FakeClock(CANCELLED_AT + timedelta(days=30, hours=1))
+    tasks.dispatch_tick(engine, transport_from_url(smtp.url), DispatchConfig.from_app_config(app.config), clock)
+    offer = smtp.messages()[-1]
+    assert offer.message["Subject"] == "20 % sur votre réabonnement à Le Club, si vous le souhaitez"
+    text = " ".join(offer.message.get_body(("plain",)).get_content().split())
+    assert "FAREWELL-7Q2X" in text and "valable jusqu’au 12 janvier 2027" in text
+    assert [r["route"] for r in bridge.requests] == ["coupons"] and bridge.requests[0]["valid"]
+    post(comeback(CANCELLED_AT + timedelta(days=33)))
+    [winback] = admin_get(f"/v1/sites/{site['id']}/winbacks").json["items"]
+    assert (winback["coupon_code"], winback["last_email"]["step"]) == ("FAREWELL-7Q2X", "offer")
