@@ -7,6 +7,7 @@ Never start this inside gunicorn workers: each forked worker would run its own s
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -51,6 +52,8 @@ class Jobs:
 
 
 def build_scheduler(jobs: Jobs) -> BackgroundScheduler:
+    # APScheduler logs every run at INFO; our tick logs what it did.
+    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
     scheduler = BackgroundScheduler(
         timezone="UTC",
         jobstores={"default": MemoryJobStore()},

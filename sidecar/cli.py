@@ -66,17 +66,53 @@ def migrate():
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
+@click.option("--no-jobs", is_flag=True, help="Do not send emails from this process (run `python -m jobs` instead).")
+@click.option("--demo", is_flag=True, help="Accelerated clock and a sample cancellation: watch the mail folder.")
 @_database_errors
-def serve(host: str, port: int, threads: int):
-    """Migrate the database, then serve HTTP with waitress."""
+def serve(host: str, port: int, threads: int, no_jobs: bool, demo: bool):
+    """Migrate the database, then serve HTTP with waitress (and run the jobs in one background thread)."""
     import waitress
 
     from . import create_app
 
-    _engine()
+    engine = _engine()
     app = create_app()
+    demo = demo or app.config["FAREWELL_DEMO"]
+    scheduler = None
+    if not no_jobs:
+        scheduler = _start_jobs(app.config, engine, demo)
     click.echo(f"serving on http://{host}:{port}", err=True)
-    waitress.serve(app, host=host, port=port, threads=threads, ident="farewell")
+    try:
+        waitress.serve(app, host=host, port=port, threads=threads, ident="farewell")
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+
+
+def _start_jobs(app_config, engine, demo: bool):
+    """The jobs' scheduler in one background thread of this process (never under gunicorn)."""
+    from jobs.runner import Jobs, build_scheduler
+
+    settings = dict(app_config)
+    if demo:
+        settings["FAREWELL_CLOCK_SPEED"] = config.DEMO_CLOCK_SPEED
+    try:
+        jobs = Jobs.from_config(settings, engine=engine)
+    except ValueError as error:
+        _fail(str(error), code=2)
+    if demo:
+        from .demo import record_demo_cancellation
+
+        with engine.connect() as conn:
+            first = (sites_store.list_sites(conn) or [None])[0]
+        if first is None:
+            _fail("--demo needs a site: run `python -m sidecar sites add` first", code=2)
+        member = record_demo_cancellation(engine, first)
+        click.echo(f"demo: {member} cancelled; the clock runs {config.DEMO_CLOCK_SPEED:g}x faster; emails go to "
+                   f"{settings['FAREWELL_MAIL_URL']}", err=True)
+    scheduler = build_scheduler(jobs)
+    scheduler.start()
+    return scheduler
 
 
 @main.group()
@@ -105,6 +141,34 @@ def sites_add(url, name, timezone_name, locale, if_none):
     except site_domain.SiteError as error:
         _fail(str(error), code=2)
     click.echo(json.dumps({"site_id": site["id"], "secret": site["secret"]}))
+
+
+@sites.command("set")
+@click.argument("site_id")
+@click.option("--sender-name", help="The From name of the emails (default: the site's name).")
+@click.option("--support-email", help="Reply-To of the members' emails.")
+@click.option("--owner-emails", help="Comma-separated addresses alerted when a member asks to be contacted.")
+@click.option("--postal-address", help="Shown in every email's footer; use \\n for line breaks.")
+@click.option("--offer-text", "default_offer_text", help="The offer for reasons without a tailored one.")
+@click.option("--offer-code", "default_offer_code", help="A code to give when WordPress cannot create a coupon.")
+@click.option("--news-url", help="The \"what's new\" page, for members who missed a feature.")
+@click.option("--discount-percent", help="The one-time renewal discount for price-sensitive members (1-90).")
+@click.option("--coupon-days", help="How long that coupon lasts (1-365).")
+@click.option("--winback-window-days", help="A comeback this long after a cancellation is a win-back (1-730).")
+@click.option("--min-account-age-days", help="No marketing emails to accounts younger than this (0-365).")
+@click.option("--max-emails", "max_emails_per_cancellation", help="At most this many emails per cancellation (1-10).")
+@_database_errors
+def sites_set(site_id, **changes):
+    """Change a site's email settings ("" resets one to its default); prints them all as JSON."""
+    from .domain.site_settings import SettingsError, update_settings
+
+    if changes.get("postal_address"):
+        changes["postal_address"] = changes["postal_address"].replace("\\n", "\n")
+    try:
+        settings = update_settings(_engine(), site_id, changes)
+    except SettingsError as error:
+        _fail(str(error), code=2)
+    click.echo(json.dumps(settings, ensure_ascii=False))
 
 
 @sites.command("list")

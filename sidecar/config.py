@@ -41,6 +41,8 @@ def load(environ: Mapping[str, str] | None = None) -> dict:
         "FAREWELL_MAIL_FROM": env.get("FAREWELL_MAIL_FROM") or "farewell@localhost",
         # How many times faster than real time the jobs' clock runs; 1 in production.
         "FAREWELL_CLOCK_SPEED": _positive_number(env.get("FAREWELL_CLOCK_SPEED"), "FAREWELL_CLOCK_SPEED", 1.0),
+        # Demo mode for `serve`: an accelerated clock and a sample cancellation (see sidecar/demo.py).
+        "FAREWELL_DEMO": (env.get("FAREWELL_DEMO") or "").lower() in ("1", "true", "yes"),
         "MAX_CONTENT_LENGTH": REQUEST_MAX_BYTES,
         "JSON_SORT_KEYS": False,
     }

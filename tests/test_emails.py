@@ -326,7 +326,7 @@ def test_the_french_email_renders_with_correct_headers(post, send, smtp, club):
     assert message.get_content_type() == "multipart/alternative"
     text, html = bodies(farewell)
     assert text.startswith("Bonjour Hélène-Françoise,")
-    assert "12 rue des Lilas" in text and "Ne plus recevoir ces e-mails: http://sidecar.test/u/" in text
+    assert "12 rue des Lilas" in text and "Ne plus recevoir ces e-mails : http://sidecar.test/u/" in text
     assert 'style="' in html and "<style" not in html, "CSS is inlined"
     # The farewell confirms a cancel (transactional); the feedback request is marketing.
     assert message["List-Unsubscribe"] is None

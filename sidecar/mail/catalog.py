@@ -39,11 +39,12 @@ FAREWELL = EmailKind(
     copy={
         "en": {
             "subject": "Your {site_name} cancellation is confirmed",
-            "intro": "Thank you for the time you spent with {site_name}. Your cancellation is confirmed, "
-                     "and nothing more will be charged.",
+            "intro": "Thank you for the time you spent with {site_name}. Your cancellation is confirmed.",
             "access": "You keep full access until {access_ends}.",
             "help": "If anything is unclear, or if you need a hand with your account, simply reply to this "
                     "email: it reaches our team directly.",
+            "help_site": "If anything is unclear, or if you need a hand with your account, our team is there "
+                         "for you: {site_url}",
             "survey": "If you have a minute, we would like to know what made you cancel. It is one short "
                       "question, and entirely optional.",
             "survey_button": "Tell us why",
@@ -51,11 +52,12 @@ FAREWELL = EmailKind(
         },
         "fr": {
             "subject": "Votre résiliation {site_name} est confirmée",
-            "intro": "Merci pour le temps passé avec {site_name}. Votre résiliation est confirmée et rien "
-                     "de plus ne vous sera prélevé.",
+            "intro": "Merci pour le temps passé avec {site_name}. Votre résiliation est bien confirmée.",
             "access": "Vous gardez l’accès complet jusqu’au {access_ends}.",
             "help": "Si quelque chose n’est pas clair, ou si vous avez besoin d’aide avec votre compte, "
                     "répondez simplement à cet e-mail : il arrive directement à notre équipe.",
+            "help_site": "Si quelque chose n’est pas clair, ou si vous avez besoin d’aide avec votre compte, "
+                         "notre équipe est là pour vous : {site_url}",
             "survey": "Si vous avez une minute, nous aimerions savoir ce qui vous a décidé·e à résilier. "
                       "C’est une seule question, et c’est entièrement facultatif.",
             "survey_button": "Donner mon avis",
@@ -110,6 +112,9 @@ OFFER = EmailKind(
             "personal": "You told us our support let you down, and we are sorry. If you are willing to tell "
                         "us more, reply to this email: a person from our team will read it and answer you "
                         "personally.",
+            "personal_site": "You told us our support let you down, and we are sorry. If you are willing to "
+                             "tell us more, a person from our team will read it and answer you personally: "
+                             "{site_url}",
             "default": "Your account is still here, and you are welcome back whenever you like.",
             "visit_button": "Visit {site_name}",
             "closing": "Either way, thank you for having been a member.",
@@ -133,6 +138,9 @@ OFFER = EmailKind(
             "personal": "Vous nous avez dit que notre service client vous avait déçu·e, et nous en sommes "
                         "désolés. Si vous voulez bien nous en dire plus, répondez à cet e-mail : une personne "
                         "de notre équipe le lira et vous répondra personnellement.",
+            "personal_site": "Vous nous avez dit que notre service client vous avait déçu·e, et nous en sommes "
+                             "désolés. Si vous voulez bien nous en dire plus, une personne de notre équipe le lira "
+                             "et vous répondra personnellement : {site_url}",
             "default": "Votre compte est toujours là, et vous êtes le bienvenu ou la bienvenue quand vous "
                        "le souhaitez.",
             "visit_button": "Aller sur {site_name}",

@@ -88,7 +88,11 @@ def day(at: datetime | None, zone: ZoneInfo, locale: Locale) -> str | None:
     """A date as the member reads it ("3 décembre 2026"), on their side of midnight."""
     if at is None:
         return None
-    return format_date(at.astimezone(zone).date(), format="long", locale=locale)
+    local = at.astimezone(zone).date()
+    text = format_date(local, format="long", locale=locale)
+    if locale.language == "fr" and local.day == 1:
+        text = "1er" + text[1:]  # "1er décembre", as French writes the first of the month
+    return text
 
 
 def moment(at: datetime, zone: ZoneInfo, locale: Locale) -> str:
@@ -125,7 +129,9 @@ def render(kind: EmailKind, language: str, variables: dict, context: dict, overr
     greeting = footer["greeting"] if variables.get("first_name") else footer["greeting_anonymous"]
     subject = " ".join(copy[subject_block].split())[:SUBJECT_MAX]
     values = {"copy": copy, "footer": footer, "greeting": greeting, "lang": language, "subject": subject,
-              "unsubscribe_url": None, "postal_address": None, **context}
+              "unsubscribe_url": None, "postal_address": None, "support_email": variables.get("support_email"),
+              # French puts a space before a colon.
+              "colon": " : " if language == "fr" else ": ", **context}
     text = _env.get_template(f"email/{kind.key}.txt").render(values)
     html = _inliner.inline(_env.get_template(f"email/{kind.key}.html").render(values))
     return Rendered(subject=subject, text=text.strip() + "\n", html=html)
