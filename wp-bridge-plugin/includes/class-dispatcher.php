@@ -9,6 +9,14 @@
  *   request instead hands the rows to a loopback request to admin-ajax.php that it does not
  *   wait for (see spawn_loopback()), so the member never waits for the sidecar.
  * - A WP-Cron event every minute retries due rows, oldest first, in bounded batches.
+ * - One delivery after a response at a time, site-wide (a MySQL GET_LOCK taken without waiting):
+ *   other requests leave their rows to cron, so concurrent cancellations never tie up several
+ *   PHP workers on a slow sidecar.
+ * - A circuit breaker: when an attempt fails for a temporary reason (network error, timeout,
+ *   408/429/5xx), deliveries from members' requests stop for CIRCUIT_SECONDS and the current
+ *   batch stops too. Without it a black-holed sidecar would hold one PHP worker for 3 s after
+ *   every cancellation and could exhaust the pool; with it at most one attempt per
+ *   CIRCUIT_SECONDS waits on a dead sidecar, and cron (which ignores the circuit) probes it.
  *
  * @package Farewell_Bridge
  */
@@ -36,6 +44,9 @@ class Farewell_Bridge_Dispatcher {
 	const CRON_TIMEOUT = 5.0;
 	/** Stop starting new batches after this many seconds in one cron run. */
 	const CRON_BUDGET_SECONDS = 25;
+	/** How long deliveries from members' requests pause after a temporary failure. */
+	const CIRCUIT_SECONDS = 30;
+	const CIRCUIT_OPTION  = 'farewell_bridge_circuit_until';
 
 	/**
 	 * Ids of rows inserted during this request.
@@ -43,6 +54,13 @@ class Farewell_Bridge_Dispatcher {
 	 * @var int[]
 	 */
 	private static $inserted = array();
+
+	/**
+	 * Whether this process holds the lock.
+	 *
+	 * @var bool
+	 */
+	private static $holding = false;
 
 	/**
 	 * Remembers a row inserted during this request, for delivery on shutdown.
@@ -109,17 +127,29 @@ class Farewell_Bridge_Dispatcher {
 	}
 
 	/**
-	 * Delivers the given rows, each only if this worker can claim it.
+	 * Whether deliveries from members' requests are paused after a temporary failure.
+	 *
+	 * @return bool
+	 */
+	public static function circuit_open() {
+		return (int) get_option( self::CIRCUIT_OPTION, 0 ) > time();
+	}
+
+	/**
+	 * Delivers the given rows, each only if this worker can claim it. Stops at the first
+	 * temporary failure (the sidecar is probably unreachable: the others would wait too) and
+	 * at a 410.
 	 *
 	 * @param int[] $ids     Row ids.
 	 * @param float $timeout Per-request timeout.
-	 * @return array<string,int> Counts per resulting status.
+	 * @return array Counts per resulting status, and 'halted' => whether it stopped early.
 	 */
 	public static function deliver_ids( array $ids, $timeout ) {
 		$done = array(
 			Farewell_Bridge_Outbox::STATUS_DELIVERED => 0,
 			Farewell_Bridge_Outbox::STATUS_PENDING   => 0,
 			Farewell_Bridge_Outbox::STATUS_DEAD      => 0,
+			'halted'                                 => false,
 		);
 		if ( ! self::can_deliver() ) {
 			return $done;
@@ -136,8 +166,17 @@ class Farewell_Bridge_Dispatcher {
 			$result = $client->send_event( $row['webhook_id'], $row['payload'], $timeout );
 			$status = Farewell_Bridge_Outbox::record_attempt( $row, $result );
 			++$done[ $status ];
-			if ( Farewell_Bridge_Client::GONE === $result['kind'] ) {
+			if ( Farewell_Bridge_Client::RETRY === $result['kind'] ) {
+				update_option( self::CIRCUIT_OPTION, time() + self::CIRCUIT_SECONDS, false );
+				$done['halted'] = true;
 				break;
+			}
+			if ( Farewell_Bridge_Client::GONE === $result['kind'] ) {
+				$done['halted'] = true;
+				break;
+			}
+			if ( Farewell_Bridge_Client::DELIVERED === $result['kind'] && false !== get_option( self::CIRCUIT_OPTION, false ) ) {
+				delete_option( self::CIRCUIT_OPTION );
 			}
 		}
 		return $done;
@@ -163,11 +202,11 @@ class Farewell_Bridge_Dispatcher {
 					break;
 				}
 				$done = self::deliver_ids( $ids, self::CRON_TIMEOUT );
-				foreach ( $done as $status => $n ) {
-					$totals[ $status ] += $n;
+				foreach ( array_keys( $totals ) as $status ) {
+					$totals[ $status ] += $done[ $status ];
 				}
-				if ( 0 === array_sum( $done ) ) {
-					break; // Everything was claimed by someone else.
+				if ( $done['halted'] || 0 === $done['delivered'] + $done['pending'] + $done['dead'] ) {
+					break; // The sidecar is failing, or everything was claimed by someone else.
 				}
 			}
 		} catch ( Throwable $e ) {
@@ -182,8 +221,8 @@ class Farewell_Bridge_Dispatcher {
 	public static function on_shutdown() {
 		$ids = array_slice( array_unique( self::$inserted ), 0, self::SHUTDOWN_BATCH );
 		self::forget();
-		if ( empty( $ids ) || ! self::can_deliver() ) {
-			return;
+		if ( empty( $ids ) || ! self::can_deliver() || self::circuit_open() ) {
+			return; // Cron delivers them.
 		}
 		try {
 			if ( function_exists( 'fastcgi_finish_request' ) ) {
@@ -191,13 +230,82 @@ class Farewell_Bridge_Dispatcher {
 			} elseif ( function_exists( 'litespeed_finish_request' ) ) {
 				litespeed_finish_request();
 			} elseif ( apply_filters( 'farewell_bridge_use_loopback', true ) ) {
-				self::spawn_loopback( $ids );
+				if ( ! self::delivery_busy() ) {
+					self::spawn_loopback( $ids );
+				}
 				return;
 			}
-			self::deliver_ids( $ids, self::SHUTDOWN_TIMEOUT );
+			self::deliver_after_response( $ids );
 		} catch ( Throwable $e ) {
 			self::log( $e );
 		}
+	}
+
+	/**
+	 * Delivers rows of one request once the member has their answer. Only one such delivery runs
+	 * at a time: a request that finds another one running leaves its rows to it. So the holder,
+	 * after its own rows, also takes rows that were never attempted (a few rounds of at most
+	 * SHUTDOWN_BATCH); whatever is still left goes with the next cron run.
+	 *
+	 * @param int[] $ids Row ids.
+	 * @return bool Whether a delivery was attempted.
+	 */
+	public static function deliver_after_response( array $ids ) {
+		for ( $round = 0; $round < 3 && ! empty( $ids ); $round++ ) {
+			if ( self::circuit_open() || ! self::acquire_lock() ) {
+				return $round > 0;
+			}
+			try {
+				$done = self::deliver_ids( $ids, self::SHUTDOWN_TIMEOUT );
+				$ids  = $done['halted'] ? array() : Farewell_Bridge_Outbox::fresh_ids( self::SHUTDOWN_BATCH );
+			} finally {
+				self::release_lock();
+			}
+		}
+		return true;
+	}
+
+	/**
+	 * Name of the site-wide delivery lock (MySQL locks are server-wide: include the site).
+	 *
+	 * @return string
+	 */
+	private static function lock_name() {
+		global $wpdb;
+		return 'farewell_bridge_' . md5( DB_NAME . '|' . $wpdb->prefix );
+	}
+
+	/**
+	 * Takes the delivery lock without waiting. A database without GET_LOCK() counts as free.
+	 *
+	 * @return bool
+	 */
+	public static function acquire_lock() {
+		global $wpdb;
+		$got           = $wpdb->get_var( $wpdb->prepare( 'SELECT GET_LOCK(%s, 0)', self::lock_name() ) );
+		self::$holding = '1' === (string) $got;
+		return '0' !== (string) $got;
+	}
+
+	/**
+	 * Releases the delivery lock (MySQL also releases it when the connection closes).
+	 */
+	public static function release_lock() {
+		global $wpdb;
+		if ( self::$holding ) {
+			$wpdb->query( $wpdb->prepare( 'SELECT RELEASE_LOCK(%s)', self::lock_name() ) );
+			self::$holding = false;
+		}
+	}
+
+	/**
+	 * Whether another process is delivering right now.
+	 *
+	 * @return bool
+	 */
+	public static function delivery_busy() {
+		global $wpdb;
+		return '0' === (string) $wpdb->get_var( $wpdb->prepare( 'SELECT IS_FREE_LOCK(%s)', self::lock_name() ) );
 	}
 
 	/**
@@ -276,7 +384,7 @@ class Farewell_Bridge_Dispatcher {
 		}
 		$ids = array_slice( array_filter( array_map( 'intval', explode( ',', $list ) ) ), 0, self::SHUTDOWN_BATCH );
 		try {
-			self::deliver_ids( $ids, self::SHUTDOWN_TIMEOUT );
+			self::deliver_after_response( $ids );
 		} catch ( Throwable $e ) {
 			self::log( $e );
 		}

@@ -192,6 +192,30 @@ class Farewell_Bridge_Outbox {
 	}
 
 	/**
+	 * Ids of rows created in the last minute and never attempted (handed over by concurrent
+	 * requests), oldest first. Older backlog is cron's work.
+	 *
+	 * @param int $limit Maximum number.
+	 * @return int[]
+	 */
+	public static function fresh_ids( $limit ) {
+		global $wpdb;
+		$now   = self::now();
+		$table = self::table();
+		$ids   = $wpdb->get_col(
+			$wpdb->prepare(
+				"SELECT id FROM {$table} WHERE status = %s AND attempts = 0 AND created_at >= %s AND next_attempt_at <= %s AND (locked_until IS NULL OR locked_until < %s) ORDER BY id ASC LIMIT %d", // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+				self::STATUS_PENDING,
+				self::now( -MINUTE_IN_SECONDS ),
+				$now,
+				$now,
+				max( 1, (int) $limit )
+			)
+		);
+		return array_map( 'intval', (array) $ids );
+	}
+
+	/**
 	 * One row as an associative array.
 	 *
 	 * @param int $id Row id.

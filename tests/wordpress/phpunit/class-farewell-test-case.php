@@ -34,7 +34,7 @@ abstract class Farewell_Test_Case extends TestCase {
 		global $wpdb;
 		parent::setUp();
 		$wpdb->query( 'TRUNCATE TABLE ' . Farewell_Bridge_Outbox::table() );
-		foreach ( array( Farewell_Bridge_Outbox::PAUSED_OPTION, Farewell_Bridge_Outbox::LAST_DELIVERY_OPTION, 'farewell_test_meprsubscription', 'farewell_test_meprtransaction', 'farewell_test_meprevent', 'farewell_test_pmpro_memberships' ) as $option ) {
+		foreach ( array( Farewell_Bridge_Outbox::PAUSED_OPTION, Farewell_Bridge_Outbox::LAST_DELIVERY_OPTION, Farewell_Bridge_Dispatcher::CIRCUIT_OPTION, 'farewell_test_meprsubscription', 'farewell_test_meprtransaction', 'farewell_test_meprevent', 'farewell_test_pmpro_memberships' ) as $option ) {
 			delete_option( $option );
 		}
 		update_option(

@@ -104,6 +104,55 @@ class OutboxTest extends Farewell_Test_Case {
 		$this->assertSame( $after['last_error'], Farewell_Bridge_Outbox::last_error()['last_error'] );
 	}
 
+	public function test_a_temporary_failure_stops_the_batch_and_pauses_deliveries_from_members_requests() {
+		$rows = array( $this->queue_event( 'a' ), $this->queue_event( 'b' ), $this->queue_event( 'c' ) );
+		$this->fake_sidecar( array( new WP_Error( 'http_request_failed', 'cURL error 28: Operation timed out after 3000 milliseconds' ), 202 ) );
+		$done = Farewell_Bridge_Dispatcher::deliver_ids( wp_list_pluck( $rows, 'id' ), 3.0 );
+		$this->assertTrue( $done['halted'] );
+		$this->assertCount( 1, $this->requests, 'the other rows do not each wait for a dead sidecar' );
+		$this->assertTrue( Farewell_Bridge_Dispatcher::circuit_open() );
+		$this->assertSame( '0', $this->reload( $rows[1] )['attempts'] );
+
+		// A member cancels meanwhile: nothing is attempted from their request.
+		Farewell_Bridge_Dispatcher::forget();
+		$this->add_filter( 'farewell_bridge_use_loopback', '__return_false' );
+		$this->queue_event( 'd' );
+		Farewell_Bridge_Dispatcher::on_shutdown();
+		$this->assertCount( 1, $this->requests );
+
+		// Cron ignores the circuit: it is what finds the sidecar back, and closes the circuit.
+		Farewell_Bridge_Dispatcher::run_cron();
+		$this->assertFalse( Farewell_Bridge_Dispatcher::circuit_open() );
+		$statuses = wp_list_pluck( $this->rows(), 'status' );
+		$this->assertSame( array( 'pending', 'delivered', 'delivered', 'delivered' ), $statuses, 'the failed row waits for its backoff' );
+	}
+
+	public function test_only_one_delivery_after_a_response_runs_at_a_time_and_it_takes_over_the_others() {
+		global $wpdb;
+		$other  = new wpdb( DB_USER, DB_PASSWORD, DB_NAME, DB_HOST ); // Another PHP process's connection.
+		$lock   = 'farewell_bridge_' . md5( DB_NAME . '|' . $wpdb->prefix );
+		$theirs = $this->queue_event( 'theirs' );
+		$this->fake_sidecar( array( 202 ) );
+		$this->assertFalse( Farewell_Bridge_Dispatcher::delivery_busy() );
+
+		$this->assertSame( '1', $other->get_var( $other->prepare( 'SELECT GET_LOCK(%s, 0)', $lock ) ) );
+		try {
+			$this->assertTrue( Farewell_Bridge_Dispatcher::delivery_busy() );
+			$this->assertFalse( Farewell_Bridge_Dispatcher::deliver_after_response( array( (int) $theirs['id'] ) ) );
+			$this->assertSame( array(), $this->requests, 'a second delivery does not start' );
+		} finally {
+			$other->query( $other->prepare( 'SELECT RELEASE_LOCK(%s)', $lock ) );
+			$other->close();
+		}
+
+		$mine = $this->queue_event( 'mine' );
+		$this->assertTrue( Farewell_Bridge_Dispatcher::deliver_after_response( array( (int) $mine['id'] ) ) );
+		$this->assertSame( 'delivered', $this->reload( $mine )['status'] );
+		$this->assertSame( 'delivered', $this->reload( $theirs )['status'], 'the row left behind is taken over' );
+		$this->assertSame( array( $mine['webhook_id'], $theirs['webhook_id'] ), wp_list_pluck( wp_list_pluck( $this->requests, 'headers' ), 'webhook-id' ) );
+		$this->assertFalse( Farewell_Bridge_Dispatcher::delivery_busy(), 'released after use' );
+	}
+
 	public function test_410_pauses_delivery_until_resumed_and_keeps_the_row() {
 		$first  = $this->queue_event( 'a' );
 		$second = $this->queue_event( 'b' );
@@ -203,9 +252,11 @@ class OutboxTest extends Farewell_Test_Case {
 		$this->assertSame( 'delivered', $this->reload( $new )['status'] );
 	}
 
-	public function test_shutdown_only_handles_rows_of_this_request_and_nothing_when_unconfigured() {
+	public function test_shutdown_leaves_the_backlog_to_cron_and_does_nothing_when_unconfigured() {
 		$this->fake_sidecar( array( 202 ) );
-		Farewell_Bridge_Outbox::insert( 'fwb_earlier_request', 'subscription.cancelled', '{}' );
+		global $wpdb;
+		$backlog = Farewell_Bridge_Outbox::insert( 'fwb_earlier_request', 'subscription.cancelled', '{}' );
+		$wpdb->query( $wpdb->prepare( 'UPDATE ' . Farewell_Bridge_Outbox::table() . ' SET created_at = %s WHERE id = %d', gmdate( 'Y-m-d H:i:s', time() - 600 ), $backlog ) );
 		$this->add_filter( 'farewell_bridge_use_loopback', '__return_false' );
 		$row = $this->queue_event();
 		Farewell_Bridge_Dispatcher::on_shutdown();
