@@ -125,9 +125,10 @@ class Farewell_Bridge_Outbox {
 	 */
 	public static function insert( $webhook_id, $event_type, $payload ) {
 		global $wpdb;
-		$now    = self::now();
-		$table  = self::table();
-		$result = $wpdb->query(
+		$now      = self::now();
+		$table    = self::table();
+		$suppress = $wpdb->suppress_errors( true ); // Never print a database error into the member's page.
+		$result   = $wpdb->query(
 			$wpdb->prepare(
 				"INSERT IGNORE INTO {$table} (webhook_id, event_type, payload, status, attempts, next_attempt_at, created_at, updated_at) VALUES (%s, %s, %s, %s, 0, %s, %s, %s)", // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
 				$webhook_id,
@@ -139,6 +140,7 @@ class Farewell_Bridge_Outbox {
 				$now
 			)
 		);
+		$wpdb->suppress_errors( $suppress );
 		if ( false === $result ) {
 			update_option( self::INSERT_FAILURE_OPTION, (int) get_option( self::INSERT_FAILURE_OPTION, 0 ) + 1, false );
 			return false;

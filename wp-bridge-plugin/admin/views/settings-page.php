@@ -20,7 +20,7 @@ $farewell_locked_note = __( 'Set in wp-config.php; remove the constant to edit i
 		</div>
 	<?php endif; ?>
 
-	<?php settings_errors( Farewell_Bridge_Settings::OPTION ); ?>
+	<?php // Settings errors and "Settings saved." are shown by WordPress (options-head.php) on Settings pages. ?>
 
 	<p><?php esc_html_e( 'Connect this site to your Farewell sidecar. Run "python -m sidecar sites add" on the sidecar to get a site id and a secret.', 'farewell-bridge' ); ?></p>
 

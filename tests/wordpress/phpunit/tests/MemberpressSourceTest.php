@@ -127,6 +127,31 @@ class MemberpressSourceTest extends Farewell_Test_Case {
 		$this->assertSame( 'cancelled', ( new MeprSubscription( $this->sub->id ) )->status );
 	}
 
+	public function test_a_database_failure_is_counted_and_shown_never_printed_or_thrown() {
+		global $wpdb;
+		$table  = Farewell_Bridge_Outbox::table();
+		$before = (int) get_option( Farewell_Bridge_Outbox::INSERT_FAILURE_OPTION, 0 );
+		$log    = ini_get( 'error_log' );
+		ini_set( 'error_log', '/dev/null' );
+		$wpdb->query( "RENAME TABLE {$table} TO {$table}_away" );
+		$shown = $wpdb->show_errors( true ); // As on a site with WP_DEBUG_DISPLAY.
+		try {
+			$this->sub->cancel(); // beStrictAboutOutputDuringTests fails the test if anything is printed.
+		} finally {
+			$wpdb->show_errors( $shown );
+			$wpdb->query( "RENAME TABLE {$table}_away TO {$table}" );
+			ini_set( 'error_log', $log );
+		}
+		$this->assertSame( 'cancelled', ( new MeprSubscription( $this->sub->id ) )->status );
+		$this->assertSame( $before + 1, (int) get_option( Farewell_Bridge_Outbox::INSERT_FAILURE_OPTION ) );
+
+		wp_set_current_user( $this->user( 'administrator' ) );
+		ob_start();
+		Farewell_Bridge_Admin::render_page();
+		$html = ob_get_clean();
+		$this->assertStringContainsString( 'could not be stored in the outbox table', $html );
+	}
+
 	public function test_nothing_is_sent_on_the_hook_itself() {
 		$this->fake_sidecar( array( 202 ) );
 		$this->sub->cancel();
