@@ -18,7 +18,7 @@ import time
 import pytest
 import requests
 
-from tests.wordpress.site import ADMIN_PASSWORD, ADMIN_USER
+from tests.wordpress.site import ADMIN_PASSWORD, ADMIN_USER, free_port
 
 CANCEL_PAGE = "Your subscription was cancelled."
 
@@ -331,3 +331,38 @@ def test_sources_are_registered_only_for_active_membership_plugins(wordpress_sit
     # With no membership plugin at all, WordPress and the bridge still load cleanly.
     assert site.wp_eval("echo did_action('plugins_loaded');") == "1"
 
+
+
+# --------------------------------------------------------------------------- Test connection
+def test_the_test_connection_button_explains_each_failure(wordpress_site, sidecar_server, request):
+    sidecar = sidecar_server()
+    hole = BlackHole()
+    request.addfinalizer(hole.close)
+    # farewell.invalid can never resolve (RFC 6761); let WordPress try it despite WP_HTTP_BLOCK_EXTERNAL.
+    site = wordpress_site("6.8", constants={"WP_ACCESSIBLE_HOSTS": "farewell.invalid"})
+    closed_port = f"http://127.0.0.1:{free_port()}"
+    wrong_secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    cases = [
+        (sidecar.url, sidecar.site_id, sidecar.secret, 'Connected: the sidecar knows this site as "E2E site".'),
+        (sidecar.url, sidecar.site_id, wrong_secret, "The sidecar refused the signature (401)"),
+        (sidecar.url, "site_unknown", sidecar.secret, "The sidecar does not know this site id (404)"),
+        (closed_port, sidecar.site_id, sidecar.secret, "The connection to the sidecar was refused"),
+        ("http://farewell.invalid", sidecar.site_id, sidecar.secret, "cannot be resolved (DNS)"),
+        (hole.url, sidecar.site_id, sidecar.secret, "did not answer in time (timeout)"),
+    ]
+    with site.login(ADMIN_USER, ADMIN_PASSWORD) as admin:
+        for url, site_id, secret, expected in cases:
+            site.wp_eval(f"""
+                update_option('farewell_bridge_settings', array('sidecar_url' => {url!r}, 'site_id' => {site_id!r},
+                    'delete_data' => false));
+                update_option('farewell_bridge_secret', {secret!r});
+            """)
+            page = admin.get(f"{site.url}/wp-admin/options-general.php?page=farewell-bridge", timeout=30)
+            link = re.search(r'href="([^"]*action=farewell_bridge_test_connection[^"]*)"', page.text)
+            assert link, page.text[:300]
+            result = admin.get(html.unescape(link.group(1)), timeout=30)
+            assert result.status_code == 200
+            notice = re.search(r'farewell-bridge-notice">\s*<p>(.*?)</p>', result.text, flags=re.S)
+            assert notice, result.text[:500]
+            assert expected in html.unescape(notice.group(1)), (url, site_id, notice.group(1))
+    assert_no_php_errors(site)

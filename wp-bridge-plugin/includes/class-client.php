@@ -139,7 +139,25 @@ class Farewell_Bridge_Client {
 				'user-agent'  => 'FarewellBridge/' . ( defined( 'FAREWELL_BRIDGE_VERSION' ) ? FAREWELL_BRIDGE_VERSION : '0' ) . '; ' . home_url( '/' ),
 			)
 		);
+		if ( is_wp_error( $response ) && self::is_unresolvable( $this->base_url ) ) {
+			// wp_safe_remote_request() reports a host that does not resolve as "not a valid URL".
+			$response = new WP_Error( 'http_request_failed', 'cURL error 6: Could not resolve host' );
+		}
 		return self::interpret( $response );
+	}
+
+	/**
+	 * Whether the URL's host name does not resolve (a DNS failure, which may be temporary).
+	 *
+	 * @param string $url URL.
+	 * @return bool
+	 */
+	private static function is_unresolvable( $url ) {
+		$host = wp_parse_url( $url, PHP_URL_HOST );
+		if ( ! is_string( $host ) || '' === $host || filter_var( trim( $host, '[]' ), FILTER_VALIDATE_IP ) ) {
+			return false;
+		}
+		return gethostbyname( $host ) === $host;
 	}
 
 	/**

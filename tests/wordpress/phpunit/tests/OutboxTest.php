@@ -81,6 +81,21 @@ class OutboxTest extends Farewell_Test_Case {
 		$this->assertSame( array(), Farewell_Bridge_Outbox::due_ids( 10 ), 'not due again before its backoff' );
 	}
 
+	public function test_a_host_that_does_not_resolve_is_retried_not_dead() {
+		update_option(
+			Farewell_Bridge_Settings::OPTION,
+			array(
+				'sidecar_url' => 'http://farewell.invalid', // RFC 6761: never resolves.
+				'site_id'     => 'site_test',
+			)
+		);
+		$row = $this->queue_event();
+		$this->deliver( $row ); // A real request: no fake answer.
+		$after = $this->reload( $row );
+		$this->assertSame( 'pending', $after['status'] );
+		$this->assertStringContainsString( 'DNS', $after['last_error'] );
+	}
+
 	/** @return array[] */
 	public function permanent_answers() {
 		return array(
