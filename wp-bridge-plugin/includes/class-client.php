@@ -128,8 +128,17 @@ class Farewell_Bridge_Client {
 		$headers['Content-Type'] = 'application/json';
 		$headers['Accept']       = 'application/json';
 
+		$url = $this->site_url( $route );
+		// Give up connecting after 2 s (or the whole timeout when shorter); cURL only.
+		$connect_ms = (int) min( 2000, $timeout * 1000 );
+		$connect    = static function ( $handle, $args, $request_url ) use ( $url, $connect_ms ) {
+			if ( $request_url === $url && defined( 'CURLOPT_CONNECTTIMEOUT_MS' ) ) {
+				curl_setopt( $handle, CURLOPT_CONNECTTIMEOUT_MS, $connect_ms ); // phpcs:ignore WordPress.WP.AlternativeFunctions.curl_curl_setopt
+			}
+		};
+		add_action( 'http_api_curl', $connect, 10, 3 );
 		$response = wp_safe_remote_request(
-			$this->site_url( $route ),
+			$url,
 			array(
 				'method'      => $method,
 				'headers'     => $headers,
@@ -139,6 +148,7 @@ class Farewell_Bridge_Client {
 				'user-agent'  => 'FarewellBridge/' . ( defined( 'FAREWELL_BRIDGE_VERSION' ) ? FAREWELL_BRIDGE_VERSION : '0' ) . '; ' . home_url( '/' ),
 			)
 		);
+		remove_action( 'http_api_curl', $connect, 10 );
 		if ( is_wp_error( $response ) && self::is_unresolvable( $this->base_url ) ) {
 			// wp_safe_remote_request() reports a host that does not resolve as "not a valid URL".
 			$response = new WP_Error( 'http_request_failed', 'cURL error 6: Could not resolve host' );

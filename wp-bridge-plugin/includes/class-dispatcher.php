@@ -10,8 +10,8 @@
  *   wait for (see spawn_loopback()), so the member never waits for the sidecar.
  * - A WP-Cron event every minute retries due rows, oldest first, in bounded batches.
  * - One delivery after a response at a time, site-wide (a MySQL GET_LOCK taken without waiting):
- *   other requests leave their rows to cron, so concurrent cancellations never tie up several
- *   PHP workers on a slow sidecar.
+ *   other requests leave their rows to the running one (or to cron), so concurrent cancellations
+ *   never tie up several PHP workers on a slow sidecar.
  * - A circuit breaker: when an attempt fails for a temporary reason (network error, timeout,
  *   408/429/5xx), deliveries from members' requests stop for CIRCUIT_SECONDS and the current
  *   batch stops too. Without it a black-holed sidecar would hold one PHP worker for 3 s after
@@ -47,6 +47,8 @@ class Farewell_Bridge_Dispatcher {
 	/** How long deliveries from members' requests pause after a temporary failure. */
 	const CIRCUIT_SECONDS = 30;
 	const CIRCUIT_OPTION  = 'farewell_bridge_circuit_until';
+	/** Late on `shutdown`, so that finishing the response cuts no other plugin's output short. */
+	const SHUTDOWN_PRIORITY = 1000;
 
 	/**
 	 * Ids of rows inserted during this request.

@@ -104,7 +104,7 @@ final class Farewell_Bridge_Plugin {
 		// Delivery.
 		add_filter( 'cron_schedules', array( 'Farewell_Bridge_Dispatcher', 'add_schedule' ) ); // phpcs:ignore WordPress.WP.CronInterval.ChangeDetected -- every minute is intended.
 		add_action( Farewell_Bridge_Dispatcher::CRON_HOOK, array( 'Farewell_Bridge_Dispatcher', 'run_cron' ) );
-		add_action( 'shutdown', array( 'Farewell_Bridge_Dispatcher', 'on_shutdown' ) );
+		add_action( 'shutdown', array( 'Farewell_Bridge_Dispatcher', 'on_shutdown' ), Farewell_Bridge_Dispatcher::SHUTDOWN_PRIORITY );
 		add_action( 'wp_ajax_' . Farewell_Bridge_Dispatcher::LOOPBACK_ACTION, array( 'Farewell_Bridge_Dispatcher', 'handle_loopback' ) );
 		add_action( 'wp_ajax_nopriv_' . Farewell_Bridge_Dispatcher::LOOPBACK_ACTION, array( 'Farewell_Bridge_Dispatcher', 'handle_loopback' ) );
 		add_filter( 'http_request_host_is_external', array( 'Farewell_Bridge_Client', 'allow_sidecar_host' ), 10, 2 );
