@@ -7,34 +7,19 @@ Farewell Bridge plugin and the test-only membership stand-ins active, and remove
 
 from __future__ import annotations
 
-import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.wordpress.site import DatabaseInfo, WordPressSite, free_port, wordpress_version
-
-HERE = Path(__file__).resolve().parent
-WORDPRESS_SOURCES = {
-    "6.1": Path("/usr/share/wordpress"),  # Debian 12's package
-    "6.8": Path("/usr/share/wordpress-6.8"),  # Debian 13's package, see install-wordpress-6.8.sh
-}
+from tests.wordpress.site import WORDPRESS_SOURCES, DatabaseInfo, WordPressSite, ensure_wordpress, free_port
 
 
 def wordpress_source(version: str) -> Path:
-    """The WordPress tree of that version; installs 6.8 with the script when it is missing."""
-    path = WORDPRESS_SOURCES[version]
-    if version == "6.8" and not (path / "wp-load.php").exists():
-        result = subprocess.run([str(HERE / "install-wordpress-6.8.sh"), str(path)], capture_output=True, text=True)
-        if result.returncode != 0:
-            pytest.fail(f"could not install WordPress 6.8 into {path}:\n{result.stdout}\n{result.stderr}")
-    if not (path / "wp-load.php").exists():
-        pytest.fail(f"WordPress {version} is missing from {path}: run `make test`, which installs it")
-    found = wordpress_version(path)
-    if not found.startswith(version + "."):
-        pytest.fail(f"{path} holds WordPress {found}, not {version}.x")
-    return path
+    try:
+        return ensure_wordpress(version)
+    except RuntimeError as error:
+        pytest.fail(str(error))
 
 
 @pytest.fixture(params=sorted(WORDPRESS_SOURCES))

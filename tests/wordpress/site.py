@@ -45,6 +45,30 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+HERE = Path(__file__).resolve().parent
+WORDPRESS_SOURCES = {
+    "6.1": Path("/usr/share/wordpress"),  # Debian 12's package
+    "6.8": Path("/usr/share/wordpress-6.8"),  # Debian 13's package, see install-wordpress-6.8.sh
+}
+
+
+def ensure_wordpress(version: str) -> Path:
+    """The WordPress tree of that version; installs 6.8 with the script when it is missing.
+
+    Raises RuntimeError with a readable reason when it is not there (tests fail, never skip)."""
+    path = WORDPRESS_SOURCES[version]
+    if version == "6.8" and not (path / "wp-load.php").exists():
+        result = subprocess.run([str(HERE / "install-wordpress-6.8.sh"), str(path)], capture_output=True, text=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"could not install WordPress 6.8 into {path}:\n{result.stdout}\n{result.stderr}")
+    if not (path / "wp-load.php").exists():
+        raise RuntimeError(f"WordPress {version} is missing from {path}: run `make test`, which installs it")
+    found = wordpress_version(path)
+    if not found.startswith(version + "."):
+        raise RuntimeError(f"{path} holds WordPress {found}, not {version}.x")
+    return path
+
+
 def wordpress_version(wp_source: str | Path) -> str:
     text = (Path(wp_source) / "wp-includes" / "version.php").read_text()
     for line in text.splitlines():
