@@ -295,3 +295,48 @@ winbacks = Table(
     Index(None, "site_id", "won_back_at"),
     **MYSQL_TABLE_ARGS,
 )
+
+# --- Owners' weekly digest (issue 6) ----------------------------------------------------------
+
+digest_settings = Table(
+    "digest_settings",
+    metadata,
+    # One row per site, created on first edit; sidecar.domain.digest holds the defaults.
+    Column("site_id", String(32), ForeignKey("sites.id"), primary_key=True),
+    # ISO weekday 1 (Monday) … 7 (Sunday) and hour 0 … 23, in the site's time zone.
+    Column("weekday", Integer),
+    Column("hour", Integer),
+    # Comma-separated addresses; NULL = the WordPress admin email, else the owner emails.
+    Column("recipients", String(1000)),
+    # The address WordPress reports as its admin email (sent by the bridge).
+    Column("wordpress_admin_email", String(254)),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    **MYSQL_TABLE_ARGS,
+)
+
+digests = Table(
+    "digests",
+    metadata,
+    # The claim of one site's digest for one ISO week: the unique key makes a second sender's
+    # claim a harmless duplicate, and the lease lets a crashed sender's claim be taken again.
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("site_id", String(32), ForeignKey("sites.id"), nullable=False),
+    Column("week", String(8), nullable=False),  # "2026-W48": the week the digest reports on
+    # sidecar.domain.digest.DigestStatus: pending, sending, sent, skipped, failed.
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("lease_token", String(32)),
+    Column("lease_until", UTCDateTime()),
+    Column("recipients", String(1000)),
+    Column("sent_at", UTCDateTime()),
+    Column("last_error", String(500)),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("site_id", "week"),
+    **MYSQL_TABLE_ARGS,
+)
+
+# Indexes the digest reads through, so that its cost follows the week and not the history.
+Index("ix_survey_answers_site_id_answered_at", survey_answers.c.site_id, survey_answers.c.answered_at)
+Index("ix_scheduled_emails_site_id_sent_at", scheduled_emails.c.site_id, scheduled_emails.c.sent_at)
+Index("ix_suppressions_site_id_created_at", suppressions.c.site_id, suppressions.c.created_at)
