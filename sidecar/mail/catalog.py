@@ -202,6 +202,164 @@ OWNER_ALERT = EmailKind(
     },
 )
 
+# The owners' weekly digest (issue 6). Not a member email: no greeting, no unsubscribe link; its
+# footer says how to change the day, the hour or the recipients. Labels for reasons come from the
+# survey; the other labels the digest shows are blocks here too, so both languages stay complete.
+DIGEST = EmailKind(
+    key="digest",
+    marketing=False,
+    variables=("site_name", "week_label", "dashboard_url"),
+    copy={
+        "en": {
+            "subject": "{site_name}: your week, {week_label}",
+            "subject_quiet": "{site_name}: a quiet week, {week_label}",
+            "intro": "Here is how the week of {week_label} went at {site_name}.",
+            "quiet": "Nobody cancelled this week. Nothing here needs your attention; the figures below are "
+                     "for the record.",
+            "headline_title": "The week at a glance",
+            "col_week": "This week",
+            "col_previous": "Previous week",
+            "col_average": "4-week average",
+            "row_cancellations": "Cancellations",
+            "row_by_member": "by the member",
+            "row_by_others": "by an admin, a payment or an expiry",
+            "row_revenue_lost": "Monthly revenue lost",
+            "row_answer_rate": "Survey answer rate",
+            "row_winbacks": "Win-backs",
+            "row_revenue_won": "Monthly revenue won back",
+            "money_note": "Amounts are per month: daily prices × 365/12, weekly × 52/12, yearly ÷ 12. Each "
+                          "currency is counted on its own.",
+            "lifetime_note": "Lifetime plans have no monthly value and are left out: {count} this week.",
+            "reasons_title": "Why they left",
+            "reasons_note": "Survey answers received this week, against the average of the 4 weeks before. "
+                            "“Rising” or “falling” needs a change of at least 2 answers and of at least half; "
+                            "anything less is “steady”.",
+            "no_answers": "No survey answers this week.",
+            "trend_rising": "rising",
+            "trend_falling": "falling",
+            "trend_steady": "steady",
+            "no_reason": "No reason given",
+            "plans_title": "Plans most cancelled",
+            "said_title": "In their words",
+            "said_note": "{shown} of {total} comments, taken in turn from each reason, newest first.",
+            "themes_title": "Recurring themes",
+            "themes_note": "Comments that mention a theme's words (for price: price, expensive, prix, cher…).",
+            "theme_price": "Price",
+            "theme_time": "Time",
+            "theme_content": "Content",
+            "theme_bugs": "Bugs and access",
+            "theme_support": "Support",
+            "theme_count": "{count} comments",
+            "waiting_title": "Waiting for an answer",
+            "waiting_none": "Nobody is waiting for an answer.",
+            "waited": "waiting for {duration}",
+            "waiting_more": "…and {count} more in the dashboard.",
+            "median_response": "Requests answered this week: {count}; median response time: {duration}.",
+            "sequence_title": "Follow-up emails",
+            "col_step": "Email",
+            "col_sent": "Sent",
+            "col_winbacks": "Win-backs after it",
+            "step_farewell": "Farewell",
+            "step_feedback": "Feedback request",
+            "step_offer": "Offer",
+            "step_door_open": "The door is open",
+            "step_none": "Before any email",
+            "unsubscribes": "Unsubscribes this week: {count}",
+            "offers_title": "Win-backs after the offer, by offer",
+            "offer_discount": "Discount",
+            "offer_pause": "Pause instead of cancel",
+            "offer_whats_new": "What is new",
+            "offer_personal": "A personal answer",
+            "offer_default": "General offer",
+            "chart_title": "The last 12 weeks",
+            "chart_alt": "Chart: cancellations (bars) and win-backs (line) per week over the last 12 weeks; "
+                         "the same figures are in the table below.",
+            "legend_cancellations": "Cancellations",
+            "legend_winbacks": "Win-backs",
+            "col_week_name": "Week",
+            "dashboard_button": "Open the dashboard",
+            "footer": "You receive this weekly summary as an owner of {site_name}. The day, the hour and the "
+                      "recipients can be changed in the dashboard.",
+            "none": "none",
+        },
+        "fr": {
+            "subject": "{site_name} : votre semaine, {week_label}",
+            "subject_quiet": "{site_name} : une semaine calme, {week_label}",
+            "intro": "Voici comment s’est passée la semaine du {week_label} chez {site_name}.",
+            "quiet": "Personne n’a résilié cette semaine. Rien ici ne demande votre attention ; les chiffres "
+                     "ci-dessous sont pour mémoire.",
+            "headline_title": "La semaine en bref",
+            "col_week": "Cette semaine",
+            "col_previous": "Semaine précédente",
+            "col_average": "Moyenne sur 4 semaines",
+            "row_cancellations": "Résiliations",
+            "row_by_member": "par le membre",
+            "row_by_others": "par un admin, un paiement ou une expiration",
+            "row_revenue_lost": "Revenu mensuel perdu",
+            "row_answer_rate": "Taux de réponse au questionnaire",
+            "row_winbacks": "Membres revenus",
+            "row_revenue_won": "Revenu mensuel regagné",
+            "money_note": "Montants ramenés au mois : prix journalier × 365/12, hebdomadaire × 52/12, annuel ÷ 12. "
+                          "Chaque devise est comptée à part.",
+            "lifetime_note": "Les formules à vie n’ont pas de valeur mensuelle et sont laissées de côté : {count} "
+                             "cette semaine.",
+            "reasons_title": "Pourquoi ils sont partis",
+            "reasons_note": "Réponses au questionnaire reçues cette semaine, comparées à la moyenne des 4 semaines "
+                            "précédentes. « En hausse » ou « en baisse » demande un écart d’au moins 2 réponses et "
+                            "d’au moins moitié ; en deçà, c’est « stable ».",
+            "no_answers": "Aucune réponse au questionnaire cette semaine.",
+            "trend_rising": "en hausse",
+            "trend_falling": "en baisse",
+            "trend_steady": "stable",
+            "no_reason": "Sans raison indiquée",
+            "plans_title": "Formules les plus résiliées",
+            "said_title": "Avec leurs mots",
+            "said_note": "{shown} commentaires sur {total}, pris tour à tour dans chaque raison, du plus récent "
+                         "au plus ancien.",
+            "themes_title": "Thèmes récurrents",
+            "themes_note": "Commentaires qui emploient les mots d’un thème (pour le prix : prix, cher, price, "
+                           "expensive…).",
+            "theme_price": "Prix",
+            "theme_time": "Temps",
+            "theme_content": "Contenu",
+            "theme_bugs": "Bugs et accès",
+            "theme_support": "Service client",
+            "theme_count": "{count} commentaires",
+            "waiting_title": "En attente de réponse",
+            "waiting_none": "Personne n’attend de réponse.",
+            "waited": "attend depuis {duration}",
+            "waiting_more": "…et {count} autres dans le tableau de bord.",
+            "median_response": "Demandes traitées cette semaine : {count} ; délai de réponse médian : {duration}.",
+            "sequence_title": "E-mails de suivi",
+            "col_step": "E-mail",
+            "col_sent": "Envoyés",
+            "col_winbacks": "Retours après cet e-mail",
+            "step_farewell": "Au revoir",
+            "step_feedback": "Demande d’avis",
+            "step_offer": "Offre",
+            "step_door_open": "La porte reste ouverte",
+            "step_none": "Avant tout e-mail",
+            "unsubscribes": "Désinscriptions cette semaine : {count}",
+            "offers_title": "Retours après l’offre, par offre",
+            "offer_discount": "Remise",
+            "offer_pause": "Pause plutôt que résiliation",
+            "offer_whats_new": "Les nouveautés",
+            "offer_personal": "Une réponse personnelle",
+            "offer_default": "Offre générale",
+            "chart_title": "Les 12 dernières semaines",
+            "chart_alt": "Graphique : résiliations (barres) et retours (ligne) par semaine sur les 12 dernières "
+                         "semaines ; les mêmes chiffres sont dans le tableau ci-dessous.",
+            "legend_cancellations": "Résiliations",
+            "legend_winbacks": "Retours",
+            "col_week_name": "Semaine",
+            "dashboard_button": "Ouvrir le tableau de bord",
+            "footer": "Vous recevez ce résumé hebdomadaire en tant que responsable de {site_name}. Le jour, l’heure "
+                      "et les destinataires se changent dans le tableau de bord.",
+            "none": "aucun",
+        },
+    },
+)
+
 # Shown in every email's footer.
 FOOTER = {
     "en": {
@@ -221,3 +379,5 @@ FOOTER = {
 }
 
 KINDS: dict[str, EmailKind] = {kind.key: kind for kind in (FAREWELL, FEEDBACK, OFFER, DOOR_OPEN, OWNER_ALERT)}
+# The digest is sent by sidecar.domain.digest, not by the dispatcher: it is not a scheduled email step.
+OWNER_KINDS: dict[str, EmailKind] = {DIGEST.key: DIGEST}
