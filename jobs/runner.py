@@ -26,6 +26,10 @@ DISPATCH_JOB_ID = "dispatch-emails"
 DISPATCH_INTERVAL_SECONDS = 30
 # With an accelerated clock, tick more often so that the demo's emails land steadily.
 DEMO_DISPATCH_INTERVAL_SECONDS = 2
+# Digests are due at a whole hour of each site's time zone: a tick every 5 minutes sends them
+# within 5 minutes of it, and the claim row makes every tick after that a cheap no-op.
+DIGEST_JOB_ID = "send-digests"
+DIGEST_INTERVAL_SECONDS = 300
 
 
 @dataclass
@@ -64,5 +68,9 @@ def build_scheduler(jobs: Jobs) -> BackgroundScheduler:
         args=(jobs.engine, jobs.transport, jobs.config, jobs.clock),
         # Each tick stops sending before the next one is due.
         kwargs={"time_budget": max(jobs.interval - 5, 1)},
+    )
+    scheduler.add_job(
+        tasks.safe_digest_tick, "interval", seconds=DIGEST_INTERVAL_SECONDS, id=DIGEST_JOB_ID, replace_existing=True,
+        args=(jobs.engine, jobs.transport, jobs.config.mail, jobs.clock),
     )
     return scheduler

@@ -8,7 +8,7 @@ import logging
 from sqlalchemy.engine import Engine
 
 from sidecar.db import UNAVAILABLE_ERRORS
-from sidecar.domain import alerts, dispatch
+from sidecar.domain import alerts, digest, dispatch
 from sidecar.mail.transports import Transport
 
 from .clock import Clock
@@ -32,3 +32,15 @@ def safe_dispatch_tick(engine, transport, config, clock, time_budget: float = 25
         return
     if report.claimed:
         log.info("dispatch: %s", report)
+
+
+def safe_digest_tick(engine: Engine, transport: Transport, mail, clock: Clock) -> None:
+    """Send the owners' weekly digests that are due (sidecar.domain.digest.digest_tick)."""
+    try:
+        results = digest.digest_tick(engine, transport, mail, clock)
+    except UNAVAILABLE_ERRORS as error:
+        log.error("digests skipped, database unavailable: %s", type(getattr(error, "orig", None) or error).__name__)
+        return
+    for result in results:
+        log.info("digest %s for site %s: %s%s", result.week, result.site_id, result.status,
+                 f" ({result.detail})" if result.detail else "")

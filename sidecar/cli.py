@@ -191,3 +191,78 @@ def sites_rotate_secret(site_id):
         _fail(str(error), code=2)
     click.echo(secret)
     click.echo("the previous secret stays valid for 24 hours: update the bridge before then", err=True)
+
+
+@main.group()
+def digest():
+    """The owners' weekly digest: preview it, or send it now."""
+
+
+def _digest_target(site_id: str, week: str | None):
+    from datetime import datetime, timezone
+
+    from .domain.digest import IsoWeek, week_of
+    from .domain.sequences import member_timezone
+
+    engine = _engine()
+    with engine.connect() as conn:
+        site = sites_store.get_site(conn, site_id)
+    if site is None:
+        _fail(f"no site with id {site_id!r}", code=2)
+    now = datetime.now(timezone.utc)
+    try:
+        chosen = IsoWeek.parse(week) if week else week_of(now, member_timezone(site)).previous()
+    except ValueError as error:
+        _fail(str(error), code=2)
+    return engine, site, chosen, now
+
+
+@digest.command("preview")
+@click.option("--site", "site_id", required=True)
+@click.option("--week", help="ISO week, e.g. 2026-W48 (default: last full week in the site's time zone).")
+@click.option("--text", "as_text", is_flag=True, help="Print the text/plain version instead of HTML.")
+@_database_errors
+def digest_preview(site_id, week, as_text):
+    """Print the digest as HTML (the chart embedded as a data: URI so a browser shows it)."""
+    import base64
+
+    from .domain.digest import build_digest, dashboard_url, mail_config, render_digest
+    from .mail.render import language_of
+
+    engine, site, chosen, now = _digest_target(site_id, week)
+    with engine.connect() as conn:
+        data = build_digest(conn, site, chosen, now)
+    rendered = render_digest(data, site, language_of(site["locale"]), dashboard_url(mail_config(config.load())))
+    if as_text:
+        click.echo(rendered.text, nl=False)
+        return
+    html = rendered.html
+    for image in rendered.images:
+        uri = f"data:image/{image.subtype};base64,{base64.b64encode(image.content).decode()}"
+        html = html.replace(f"cid:{image.cid}", uri)
+    click.echo(html, nl=False)
+
+
+@digest.command("send")
+@click.option("--site", "site_id", required=True)
+@click.option("--week", help="ISO week, e.g. 2026-W48 (default: last full week in the site's time zone).")
+@click.option("--to", "to", multiple=True, help="Send a copy to this address only (repeatable); the scheduled "
+                                                "digest is left alone.")
+@_database_errors
+def digest_send(site_id, week, to):
+    """Send the digest now: to the site's recipients (once per week, like the jobs), or a copy --to someone."""
+    from .domain.digest import mail_config, send_digest
+    from .mail.transports import transport_from_url
+
+    engine, site, chosen, now = _digest_target(site_id, week)
+    settings = config.load()
+    try:
+        transport = transport_from_url(settings["FAREWELL_MAIL_URL"])
+    except ValueError as error:
+        _fail(str(error), code=2)
+    result = send_digest(engine, transport, site_id, chosen, recipients=list(to) or None, now=now,
+                         mail=mail_config(settings))
+    click.echo(json.dumps({"site_id": result.site_id, "week": result.week, "status": result.status,
+                           "recipients": list(result.recipients), "detail": result.detail}))
+    if result.status not in ("sent",):
+        sys.exit(1)

@@ -93,7 +93,7 @@ def test_openapi_describes_every_route(client):
         "/v1/sites/{site_id}/events", "/v1/sites/{site_id}/ping", "/v1/sites/{site_id}/cancellations", "/healthz",
         "/v1/sites/{site_id}/privacy/export", "/v1/sites/{site_id}/privacy/erase", "/v1/sites/{site_id}/survey",
         "/v1/sites/{site_id}/contact-requests", "/v1/sites/{site_id}/cancellations/{cancellation_id}/survey-link",
-        "/v1/sites/{site_id}/emails", "/v1/sites/{site_id}/winbacks", "/u/{token}",
+        "/v1/sites/{site_id}/emails", "/v1/sites/{site_id}/winbacks", "/v1/sites/{site_id}/digest", "/u/{token}",
     }
     assert spec["components"]["schemas"]["Event"]["properties"]["type"]["enum"][0] == "subscription.created"
 

@@ -158,3 +158,21 @@ def survey_link(site_id: str, cancellation_id: int):
             raise ApiError(404, "unknown_cancellation")
     token = survey_token(current_app.config["SECRET_KEY"], site_id, cancellation_id)
     return {"token": token, "url": survey_url(site["url"], token)}
+
+
+@bp.get("/v1/sites/<site_id>/digest")
+def digest(site_id: str):
+    """The weekly digest's figures as JSON (default: the last full week in the site's time zone)."""
+    from ..domain.digest import IsoWeek, build_digest, week_of
+    from ..domain.sequences import member_timezone
+
+    now = datetime.now(timezone.utc)
+    with get_engine().connect() as conn:
+        site = _site_or_404(conn, site_id)
+        try:
+            week = IsoWeek.parse(request.args["week"]) if request.args.get("week") else \
+                week_of(now, member_timezone(site)).previous()
+        except ValueError as error:
+            raise ApiError(400, "invalid_query", fields={"week": str(error)}) from None
+        data = build_digest(conn, site, week, now)
+    return json.loads(json.dumps(data, default=str))  # Decimal money as exact strings ("90.42")

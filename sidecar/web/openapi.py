@@ -325,6 +325,23 @@ def build_spec(public_url: str) -> dict:
                     },
                 }
             },
+            "/v1/sites/{site_id}/digest": {
+                "get": {
+                    "summary": "The weekly digest's figures for one ISO week (sidecar.domain.digest.build_digest)",
+                    "security": [{"adminToken": []}],
+                    "parameters": [_SITE_ID, {"name": "week", "in": "query", "description":
+                                              "ISO week such as 2026-W48; default: the last full week in the "
+                                              "site's time zone.", "schema": {"type": "string",
+                                                                             "pattern": "^\\d{4}-W\\d{2}$"}}],
+                    "responses": {
+                        "200": _json({"type": "object", "required": ["week", "quiet", "headline", "trend"],
+                                      "description": "Money amounts are decimal strings per currency, "
+                                                     "normalised to a month."}, "The digest's data."),
+                        "400": {"description": "Bad week.", **_error("invalid_query", fields=True)},
+                        **_ADMIN_ERRORS, "503": unavailable,
+                    },
+                }
+            },
             "/u/{token}": {
                 "parameters": [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "get": {
