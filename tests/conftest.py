@@ -175,3 +175,40 @@ def fresh_mariadb_url(mariadb):
 def count_rows(engine, table) -> int:
     with engine.connect() as conn:
         return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+
+
+# --- a real browser: Debian's Chromium driven by Playwright ---------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+# Chromium's own background traffic would fail on this network and slow every start.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+TEST_OUTPUT = ROOT / "test-output"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "chromium is missing: run `make test`, which installs it"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser context (no cookies) per test."""
+    context = browser.new_context(locale="fr-FR")
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots_dir():
+    """Screenshots kept for people to look at: test-output/screenshots/ in the repository."""
+    path = TEST_OUTPUT / "screenshots"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
