@@ -260,6 +260,12 @@ def test_a_token_of_another_purpose_is_invalid():
         read_survey_token(SECRET_KEY, "site_x", other_purpose, datetime.now(timezone.utc))
 
 
+def test_version_1_is_answerable_before_the_bridge_ever_fetched_it(post_event, admin_get, site):
+    assert post_event(make_event(occurred_at="2026-11-01T10:00:00Z")).status_code == 202
+    assert post_event(answer(reason="too_expensive")).status_code == 202
+    assert listed(admin_get, site)[0]["reason"] == "too_expensive"
+
+
 def test_answers_keep_the_definition_version_and_locale(post_event, cancelled, app):
     from sidecar.storage.tables import survey_answers
 

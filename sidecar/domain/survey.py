@@ -137,10 +137,14 @@ def clean_text(value: object, limit: int, field: str, errors: dict) -> str | Non
     return value or None
 
 
-def check_answer(conn: Connection, site_id: str, survey: dict) -> dict:
+def check_answer(conn: Connection, site_id: str, survey: dict, now: datetime) -> dict:
     """The answer's fields, cleaned, checked against the definition version it answered."""
     errors: dict[str, str] = {}
     version = survey.get("version")
+    if version == 1:
+        # Version 1 is the built-in default for every site; the bridge may render it from its own
+        # bundled copy before it ever reached the sidecar, so it always exists when answered.
+        surveys_store.insert_definition_if_absent(conn, site_id, 1, json.dumps(DEFAULT_DEFINITION), now)
     definition = surveys_store.get_definition(conn, site_id, version) if isinstance(version, int) else None
     if definition is None:
         raise InvalidEvent({"survey.version": "is not a version of this site's survey"})
@@ -179,7 +183,7 @@ def record_answer(
     An answer that arrives before its cancellation (the bridge delivers out of order after an
     outage) is kept unattached, and ``attach_early_answers`` ties it on when the cancellation comes.
     """
-    answer = check_answer(conn, site_id, event.survey)
+    answer = check_answer(conn, site_id, event.survey, now)
     _save(conn, site_id, member_id, cancellation["id"] if cancellation else None, subscription_external_id,
           event_id, event.occurred_at, answer, now)
 
