@@ -397,3 +397,11 @@ def test_two_senders_with_their_own_engines_send_one_digest(mariadb, fresh_maria
     with setup.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(digests).where(digests.c.status == "sent")).scalar() == 3
     setup.dispose()
+
+
+def test_the_send_time_is_the_sites_local_hour_on_both_sides_of_a_dst_change(paris_site):
+    settings = {"weekday": 1, "hour": 8}
+    assert dg.send_time(paris_site, settings, IsoWeek.parse("2026-W13")) == datetime(2026, 3, 23, 7, tzinfo=timezone.utc)
+    assert dg.send_time(paris_site, settings, IsoWeek.parse("2026-W14")) == datetime(2026, 3, 30, 6, tzinfo=timezone.utc)
+    assert dg.send_time(paris_site, {"weekday": 7, "hour": 23}, IsoWeek.parse("2026-W44")) == \
+        datetime(2026, 11, 1, 22, tzinfo=timezone.utc)

@@ -40,12 +40,14 @@ from typing import Callable
 from sqlalchemy.engine import Connection, Engine
 
 from ..mail import message as mime
+from ..mail.render import language_of
 from ..mail.transports import Transport, TransportUnavailable
 from ..storage import digests as digests_store
 from ..storage import reports
 from ..storage import sites as sites_store
 from .compose import MailConfig
-from .digest_weeks import IsoWeek, week_of, zone_of
+from .digest_render import RenderedDigest, render_digest
+from .digest_weeks import IsoWeek, week_of
 from .events import is_email
 from .offers import variant_for
 from .sequences import member_timezone
@@ -53,7 +55,8 @@ from .site_settings import effective_settings, owner_addresses
 
 __all__ = [
     "IsoWeek", "week_of", "build_digest", "render_digest", "send_digest", "digest_settings",
-    "save_digest_settings", "DigestSettingsError", "DigestResult", "digest_tick", "send_time", "recipients_for",
+    "save_digest_settings", "save_wordpress_admin_email", "DigestSettingsError", "DigestResult", "RenderedDigest",
+    "digest_tick", "send_time", "recipients_for", "mail_config", "dashboard_url",
 ]
 
 log = logging.getLogger(__name__)
@@ -379,11 +382,6 @@ def _hours(delta: timedelta) -> float:
     return round(delta.total_seconds() / 3600, 1)
 
 
-# --- rendering (sidecar.domain.digest_render) -------------------------------------------------
-
-from .digest_render import RenderedDigest, render_digest  # noqa: E402  (render needs nothing above)
-
-
 # --- sending --------------------------------------------------------------------------------------
 
 
@@ -475,8 +473,6 @@ def _outgoing(engine, site, week, recipients, now, mail: MailConfig, message_id:
 
 
 def _language(site: dict) -> str:
-    from ..mail.render import language_of
-
     return language_of(site["locale"])
 
 
