@@ -340,3 +340,19 @@ digests = Table(
 Index("ix_survey_answers_site_id_answered_at", survey_answers.c.site_id, survey_answers.c.answered_at)
 Index("ix_scheduled_emails_site_id_sent_at", scheduled_emails.c.site_id, scheduled_emails.c.sent_at)
 Index("ix_suppressions_site_id_created_at", suppressions.c.site_id, suppressions.c.created_at)
+
+# --- Owner's dashboard (issue 6) --------------------------------------------------------------
+
+login_nonces = Table(
+    "login_nonces",
+    metadata,
+    # A sign-in token from WordPress is used once: its nonce is stored under this key, and a
+    # second use fails on it. Rows are pruned once their token could no longer be accepted anyway.
+    Column("site_id", String(32), ForeignKey("sites.id"), primary_key=True),
+    Column("nonce", String(64), primary_key=True),
+    Column("user_id", String(64), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("used_at", UTCDateTime(), nullable=False),
+    Index(None, "expires_at"),
+    **MYSQL_TABLE_ARGS,
+)
