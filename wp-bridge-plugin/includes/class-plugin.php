@@ -110,6 +110,11 @@ final class Farewell_Bridge_Plugin {
 		add_filter( 'http_request_host_is_external', array( 'Farewell_Bridge_Client', 'allow_sidecar_host' ), 10, 2 );
 		add_filter( 'http_allowed_safe_ports', array( 'Farewell_Bridge_Client', 'allow_sidecar_port' ), 10, 2 );
 
+		// Sidecar → bridge REST routes: POST farewell/v1/mail and farewell/v1/coupons, signed
+		// (docs/PROTOCOL.md); errors there answered as {"error", "message"}.
+		add_action( 'rest_api_init', array( 'Farewell_Bridge_Rest', 'register_routes' ) );
+		add_filter( 'rest_post_dispatch', array( 'Farewell_Bridge_Rest', 'filter_rest_post_dispatch' ), 10, 3 );
+
 		// Privacy.
 		add_filter( 'wp_privacy_personal_data_exporters', array( 'Farewell_Bridge_Privacy', 'register_exporter' ) );
 		add_filter( 'wp_privacy_personal_data_erasers', array( 'Farewell_Bridge_Privacy', 'register_eraser' ) );
@@ -175,6 +180,7 @@ final class Farewell_Bridge_Plugin {
 	 */
 	public static function activate() {
 		Farewell_Bridge_Outbox::install();
+		Farewell_Bridge_Request_Log::install();
 		Farewell_Bridge_Settings::ensure_secret_option();
 		add_filter( 'cron_schedules', array( 'Farewell_Bridge_Dispatcher', 'add_schedule' ) ); // phpcs:ignore WordPress.WP.CronInterval.ChangeDetected
 		Farewell_Bridge_Dispatcher::ensure_scheduled();
