@@ -197,17 +197,22 @@ def build_digest(conn: Connection, site: dict, week: IsoWeek, now: datetime) -> 
     compared = list(range(current - COMPARED_WEEKS, current))
     start, end = bounds[current]
 
+    # The detailed figures (prices, answers) for the week and the 4 before it; the 12-week trend
+    # only counts, from the indexes.
+    first = compared[0]
     figures = [_empty_figures() for _ in weeks]
-    for row in reports.cancellations_by_week(conn, site["id"], bounds):
-        _add_cancellations(figures[row["bucket"]], row)
-    for row in reports.winbacks_by_week(conn, site["id"], bounds):
-        _add_winbacks(figures[row["bucket"]], row)
+    for row in reports.cancellations_by_week(conn, site["id"], bounds[first:]):
+        _add_cancellations(figures[first + row["bucket"]], row)
+    for row in reports.winbacks_by_week(conn, site["id"], bounds[first:]):
+        _add_winbacks(figures[first + row["bucket"]], row)
     for f in figures:
         f["answer_rate"] = _rate(f["answered"], f["asked"])
+    trend_cancellations = reports.cancellation_counts_by_week(conn, site["id"], bounds)
+    trend_winbacks = reports.winback_counts_by_week(conn, site["id"], bounds)
 
     reason_counts = [dict() for _ in weeks]
-    for row in reports.reasons_by_week(conn, site["id"], bounds[compared[0]:]):
-        reason_counts[compared[0] + row["bucket"]][row["reason"]] = row["count"]
+    for row in reports.reasons_by_week(conn, site["id"], bounds[first:]):
+        reason_counts[first + row["bucket"]][row["reason"]] = row["count"]
 
     comment_rows = reports.comments(conn, site["id"], start, end)
     waiting_total, waiting = reports.open_contact_requests(conn, site["id"], MAX_WAITING)
@@ -250,8 +255,8 @@ def build_digest(conn: Connection, site: dict, week: IsoWeek, now: datetime) -> 
             "winbacks_by_offer": _count_by([r for r in comebacks if r["last_email_step"] == "offer"],
                                            lambda r: variant_for(r["reason"])),
         },
-        "trend": [{"week": str(w), "cancellations": f["cancellations"], "winbacks": f["winbacks"]}
-                  for w, f in zip(weeks, figures)],
+        "trend": [{"week": str(w), "cancellations": trend_cancellations.get(i, 0), "winbacks": trend_winbacks.get(i, 0)}
+                  for i, w in enumerate(weeks)],
     }
 
 

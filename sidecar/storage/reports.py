@@ -52,6 +52,24 @@ def cancellations_by_week(conn: Connection, site_id: str, bounds: Bounds) -> lis
     return [dict(row) for row in conn.execute(query).mappings()]
 
 
+def cancellation_counts_by_week(conn: Connection, site_id: str, bounds: Bounds) -> dict[int, int]:
+    """How many cancellations per week: read from the (site_id, cancelled_at) index alone, so a
+    long trend stays cheap on a busy site."""
+    bucket = _bucket(_c.c.cancelled_at, bounds)
+    query = (select(bucket, func.count().label("count"))
+             .where(_c.c.site_id == site_id, _within(_c.c.cancelled_at, bounds))
+             .group_by(literal_column("bucket")))
+    return {row["bucket"]: row["count"] for row in conn.execute(query).mappings()}
+
+
+def winback_counts_by_week(conn: Connection, site_id: str, bounds: Bounds) -> dict[int, int]:
+    bucket = _bucket(_w.c.won_back_at, bounds)
+    query = (select(bucket, func.count().label("count"))
+             .where(_w.c.site_id == site_id, _within(_w.c.won_back_at, bounds))
+             .group_by(literal_column("bucket")))
+    return {row["bucket"]: row["count"] for row in conn.execute(query).mappings()}
+
+
 def winbacks_by_week(conn: Connection, site_id: str, bounds: Bounds) -> list[dict]:
     """Per week, the win-backs by the interval and currency of the subscription they came back on."""
     bucket = _bucket(_w.c.won_back_at, bounds)
