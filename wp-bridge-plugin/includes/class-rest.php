@@ -109,6 +109,11 @@ class Farewell_Bridge_Rest {
 			return $response;
 		}
 		$data = $response->get_data();
+		if ( is_array( $data ) && isset( $data['code'] ) && 'rest_invalid_json' === $data['code'] ) {
+			// A body that is not JSON is a request that cannot be honoured, like any other.
+			$data['code'] = 'invalid_request';
+			$response->set_status( 422 );
+		}
 		if ( is_array( $data ) && isset( $data['code'] ) && ! isset( $data['error'] ) ) {
 			$response->set_data(
 				array(

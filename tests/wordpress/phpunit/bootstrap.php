@@ -27,3 +27,4 @@ if ( ! class_exists( 'Farewell_Bridge_Plugin' ) || ! class_exists( 'MeprEvent' )
 }
 
 require __DIR__ . '/class-farewell-test-case.php';
+require __DIR__ . '/class-farewell-rest-test-case.php';
