@@ -3,7 +3,8 @@
 APScheduler is only the clock here: jobs registered with explicit ids, an in-memory job store, and
 every piece of work claimed in the database so that several job processes can run side by side.
 Every 30 s it queues owners' alerts and sends the emails that are due (sidecar.domain.dispatch).
-``--once`` runs one tick and exits; ``--drain`` ticks until nothing is due, then exits.
+Every 5 minutes it sends the owners' weekly digests that are due (sidecar.domain.digest).
+``--once`` runs one tick of each and exits; ``--drain`` ticks until nothing is due, then exits.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import threading
 
 from sidecar import config, db, logs
 
+from . import tasks
 from .runner import Jobs, build_scheduler
 
 log = logging.getLogger("jobs")
@@ -23,7 +25,7 @@ log = logging.getLogger("jobs")
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jobs", description="Farewell background jobs")
-    parser.add_argument("--once", action="store_true", help="run one dispatch tick, then exit")
+    parser.add_argument("--once", action="store_true", help="run one dispatch tick and one digest tick, then exit")
     parser.add_argument("--drain", action="store_true", help="dispatch until nothing is due, then exit")
     args = parser.parse_args(argv)
     logs.configure()
@@ -45,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
             log.info("dispatch: %s", report)
             if args.once or report.claimed == 0 or report.released:
                 break
+        tasks.safe_digest_tick(jobs.engine, jobs.transport, jobs.config.mail, jobs.clock)
         log.info("jobs stopped")
         return 0
     scheduler = build_scheduler(jobs)
