@@ -23,4 +23,7 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
     for blueprint in (ingest.bp, survey.bp, privacy.bp, admin.bp, admin_emails.bp, unsubscribe.bp, health.bp,
                       openapi.bp):
         app.register_blueprint(blueprint)
+    from .web import dashboard  # the owner's dashboard under /admin, and its /v1 summary route
+
+    dashboard.init_app(app)
     return app

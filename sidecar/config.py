@@ -43,6 +43,9 @@ def load(environ: Mapping[str, str] | None = None) -> dict:
         "FAREWELL_CLOCK_SPEED": _positive_number(env.get("FAREWELL_CLOCK_SPEED"), "FAREWELL_CLOCK_SPEED", 1.0),
         # Demo mode for `serve`: an accelerated clock and a sample cancellation (see sidecar/demo.py).
         "FAREWELL_DEMO": (env.get("FAREWELL_DEMO") or "").lower() in ("1", "true", "yes"),
+        # How many reverse proxies in front set X-Forwarded-For/-Proto/-Host (0 = none): the dashboard's
+        # session cookie is marked Secure when the request, as the proxy saw it, was https.
+        "FAREWELL_TRUSTED_PROXIES": _proxy_count(env.get("FAREWELL_TRUSTED_PROXIES")),
         "MAX_CONTENT_LENGTH": REQUEST_MAX_BYTES,
         "JSON_SORT_KEYS": False,
     }
@@ -58,6 +61,14 @@ def _positive_number(value: str | None, name: str, default: float) -> float:
     if not 0 < number <= 10_000_000:
         raise ValueError(f"{name} must be greater than 0 and at most 10000000")
     return number
+
+
+def _proxy_count(value: str | None) -> int:
+    if not value:
+        return 0
+    if not value.isdigit() or int(value) > 5:
+        raise ValueError(f"FAREWELL_TRUSTED_PROXIES must be a whole number from 0 to 5, not {value!r}")
+    return int(value)
 
 
 def _stored_secret_key(data_dir: Path) -> str:

@@ -209,6 +209,29 @@ def build_spec(public_url: str) -> dict:
                     },
                 }
             },
+            "/v1/sites/{site_id}/summary": {
+                "get": {
+                    "summary": "This week's headline figures so far, for the Farewell page in wp-admin (signed, empty body)",
+                    "parameters": [_SITE_ID, *_SIGNATURE_HEADERS],
+                    "responses": {
+                        "200": _json({"type": "object", "required": ["week", "cancellations", "winbacks"],
+                                      "properties": {
+                                          "week": {"type": "string", "description": "ISO week, e.g. 2026-W48"},
+                                          "start": {"type": "string", "format": "date-time"},
+                                          "cancellations": {"type": "integer"},
+                                          "cancellations_by_member": {"type": "integer"},
+                                          "revenue_lost": {"type": "object", "additionalProperties": {"type": "string"},
+                                                           "description": "Per currency, normalised to a month"},
+                                          "answer_rate": {"type": ["number", "null"]},
+                                          "winbacks": {"type": "integer"},
+                                          "revenue_won_back": {"type": "object",
+                                                               "additionalProperties": {"type": "string"}},
+                                          "open_contact_requests": {"type": "integer"}}},
+                                     "Monday 00:00 (site time) until now."),
+                        **signed_errors,
+                    },
+                }
+            },
             "/v1/sites/{site_id}/cancellations": {
                 "get": {
                     "summary": "List cancellations, newest first",

@@ -1,0 +1,147 @@
+"""The owner's dashboard, served under ``/admin``: server-rendered pages behind a session that only
+a sign-in token from WordPress opens (``login.py``).
+
+Security, in one place (``init_app`` and the blueprint hooks below):
+- CSRF: Flask-WTF's CSRFProtect checks every POST under /admin (nothing exempt). It is not the
+  app-wide default, so the signed webhook routes and the RFC 8058 one-click POST stay as they are.
+- Session: Flask's signed cookie (SECRET_KEY), HttpOnly, SameSite=Lax, path /admin, 8 hours,
+  ``Secure`` whenever the request came over https (behind a proxy: FAREWELL_TRUSTED_PROXIES).
+- Headers: a strict Content-Security-Policy (no inline script), no framing, no referrer (the
+  sign-in URL carries a token), no caching. Email previews are the one framed document: they are
+  served sandboxed (no script at all) and may be framed by the dashboard only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from flask import Blueprint, Flask, g, redirect, render_template, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from ...db import get_engine
+from ...mail.render import language_of
+from ...storage.sites import get_site
+from .strings import translate
+
+SESSION_LIFETIME = timedelta(hours=8)
+STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+       "base-uri 'none'; form-action 'self'; frame-src 'self'; frame-ancestors 'none'")
+# An email preview: the email's own inline styles, images as data: URIs, no script, framed by us only.
+PREVIEW_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; "
+               "frame-ancestors 'self'; sandbox")
+
+bp = Blueprint("dashboard", __name__, url_prefix="/admin", static_folder=str(STATIC_DIR),
+               static_url_path="/static")
+csrf = CSRFProtect()
+
+# Endpoints open without a session.
+PUBLIC_ENDPOINTS = {"dashboard.login", "dashboard.static", "dashboard.signed_out"}
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie session, marked Secure when the request itself is https."""
+
+    def get_cookie_secure(self, app) -> bool:
+        return bool(app.config.get("SESSION_COOKIE_SECURE")) or request.is_secure
+
+
+def init_app(app: Flask) -> None:
+    from . import login, pages, summary  # noqa: F401 - the routes
+
+    app.config.update(
+        SESSION_COOKIE_NAME="farewell_admin",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_PATH="/admin",
+        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
+        WTF_CSRF_CHECK_DEFAULT=False,  # checked by the dashboard blueprint, on every POST
+        WTF_CSRF_TIME_LIMIT=int(SESSION_LIFETIME.total_seconds()),
+    )
+    app.session_interface = _SessionInterface()
+    proxies = app.config.get("FAREWELL_TRUSTED_PROXIES") or 0
+    if proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies)
+    csrf.init_app(app)
+    app.register_blueprint(bp)
+    app.register_blueprint(summary.bp)
+
+
+def t(key: str, **values) -> str:
+    return translate(g.get("language", "en"), key, **values)
+
+
+@bp.app_template_global("t")
+def _t(key: str, **values) -> str:
+    return t(key, **values)
+
+
+@bp.before_request
+def _guard():
+    g.language = language_of(session.get("locale"), None) if session.get("locale") else None
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        csrf.protect()  # raises CSRFError (400)
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        g.language = g.language or _browser_language()
+        return None
+    admin = _signed_in_admin()
+    if admin is None:
+        g.language = g.language or _browser_language()
+        return render_template("dashboard/message.html", title=t("login_needed_title"), text=t("login_needed"),
+                               back_url=None), 401
+    g.admin, g.site = admin
+    g.language = language_of(session.get("locale"), g.site["locale"])
+    return None
+
+
+def _signed_in_admin():
+    site_id, signed_in_at = session.get("site_id"), session.get("signed_in_at")
+    if not site_id or not isinstance(signed_in_at, (int, float)):
+        return None
+    if datetime.now(timezone.utc).timestamp() - signed_in_at > SESSION_LIFETIME.total_seconds():
+        session.clear()
+        return None
+    with get_engine().connect() as conn:
+        site = get_site(conn, site_id)
+    if site is None:
+        session.clear()
+        return None
+    return {"user_id": session.get("user_id"), "email": session.get("email"),
+            "name": session.get("name")}, site
+
+
+def _browser_language() -> str:
+    return request.accept_languages.best_match(["en", "fr"]) or "en"
+
+
+@bp.after_request
+def _security_headers(response):
+    preview = g.get("email_preview", False)
+    response.headers["Content-Security-Policy"] = PREVIEW_CSP if preview else CSP
+    response.headers["X-Frame-Options"] = "SAMEORIGIN" if preview else "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_refused(error):
+    return render_template("dashboard/message.html", title=t("csrf_title"), text=t("csrf_text"),
+                           back_url=None), 400
+
+
+def wordpress_url(site: dict | None) -> str | None:
+    """Where "back to WordPress" leads: the Farewell page of wp-admin."""
+    if not site:
+        return None
+    return f"{site['url'].rstrip('/')}/wp-admin/admin.php?page=farewell"
+
+
+def go(endpoint: str, **values):
+    return redirect(url_for(endpoint, **values), code=303)

@@ -1,0 +1,56 @@
+"""Signing in with a token minted by the WordPress bridge, and signing out."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import g, render_template, request, session
+
+from ...db import get_engine
+from ...domain.login_tokens import LoginRefused, accept, unverified_payload
+from ...mail.render import language_of
+from ...storage.sites import get_site
+from . import bp, go, t, wordpress_url
+
+
+@bp.get("/login")
+def login():
+    token = request.args.get("token", "")
+    engine = get_engine()
+    try:
+        admin = accept(engine, token)
+    except LoginRefused as refused:
+        claimed = refused.payload or unverified_payload(token)
+        site = None
+        if isinstance(claimed.get("site_id"), str):
+            with engine.connect() as conn:
+                site = get_site(conn, claimed["site_id"])
+        locale = claimed.get("locale") if isinstance(claimed.get("locale"), str) else None
+        if locale or site:
+            g.language = language_of(locale, site["locale"] if site else None)
+        return render_template("dashboard/message.html", title=t("login_title"), text=t(f"login_{refused.reason}"),
+                               back_url=wordpress_url(site)), 403
+    # A fresh session: nothing from before the sign-in survives (no session fixation).
+    session.clear()
+    session.permanent = True
+    session.update(site_id=admin.site_id, user_id=admin.user_id, email=admin.email, name=admin.display_name,
+                   locale=admin.locale, signed_in_at=int(datetime.now(timezone.utc).timestamp()))
+    return go("dashboard.overview")
+
+
+@bp.post("/logout")
+def logout():
+    site = g.get("site")
+    session.clear()
+    session["signed_out_site"] = site["id"] if site else None
+    return go("dashboard.signed_out")
+
+
+@bp.get("/signed-out")
+def signed_out():
+    site_id = session.pop("signed_out_site", None)
+    site = None
+    if site_id:
+        with get_engine().connect() as conn:
+            site = get_site(conn, site_id)
+    return render_template("dashboard/message.html", title=t("signed_out"), text="", back_url=wordpress_url(site))
