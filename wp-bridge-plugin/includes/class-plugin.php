@@ -127,6 +127,11 @@ final class Farewell_Bridge_Plugin {
 		foreach ( Farewell_Bridge_Admin::ACTIONS as $action => $method ) {
 			add_action( 'admin_post_' . $action, array( 'Farewell_Bridge_Admin', $method ) );
 		}
+
+		// Dashboard: the Farewell menu (this week's figures) and "Open dashboard", which signs the
+		// admin in to the sidecar's dashboard with a single-use token.
+		add_action( 'admin_menu', array( 'Farewell_Bridge_Dashboard_Menu', 'add_menu' ) );
+		add_action( 'admin_post_' . Farewell_Bridge_Dashboard_Menu::OPEN_ACTION, array( 'Farewell_Bridge_Dashboard_Menu', 'handle_open_dashboard' ) );
 	}
 
 	/**
