@@ -81,6 +81,8 @@ def serve(host: str, port: int, threads: int, no_jobs: bool, demo: bool):
     scheduler = None
     if not no_jobs:
         scheduler = _start_jobs(app.config, engine, demo)
+    if demo:
+        _seed_dashboard_demo(app.config, engine, host, port)
     click.echo(f"serving on http://{host}:{port}", err=True)
     try:
         waitress.serve(app, host=host, port=port, threads=threads, ident="farewell")
@@ -113,6 +115,46 @@ def _start_jobs(app_config, engine, demo: bool):
     scheduler = build_scheduler(jobs)
     scheduler.start()
     return scheduler
+
+
+def _seed_dashboard_demo(app_config, engine, host: str, port: int) -> None:
+    """Demo mode: twelve weeks of sample data for the dashboard, and a one-time sign-in link."""
+    from .demo import seed_dashboard_demo
+    from .domain.login_tokens import mint
+
+    with engine.connect() as conn:
+        first = (sites_store.list_sites(conn) or [None])[0]
+    if first is None:
+        return
+    seeded = seed_dashboard_demo(engine, first)
+    if seeded:
+        click.echo(f"demo: {seeded} sample cancellations recorded for the dashboard", err=True)
+    token = mint(first["secret"], first["id"], 1, "owner@example.org", "Demo owner", first["locale"])
+    click.echo(f"demo: open the dashboard within 60 s: http://{host}:{port}/admin/login?token={token}\n"
+               f"      (a new link any time: FAREWELL_DEMO=1 python -m sidecar dashboard-link {first['id']})", err=True)
+
+
+@main.command("dashboard-link")
+@click.argument("site_id")
+@click.option("--email", default="owner@example.org", show_default=True, help="Who is signing in.")
+@click.option("--name", default="Demo owner", show_default=True)
+@click.option("--locale", help="The interface language, e.g. fr_FR (default: the site's).")
+@_database_errors
+def dashboard_link(site_id, email, name, locale):
+    """Demo mode only (FAREWELL_DEMO=1): print a one-time, 60-second sign-in URL for the dashboard,
+    minted with the site's secret exactly as the WordPress bridge mints it."""
+    from .domain.login_tokens import mint
+
+    settings = config.load()
+    if not settings["FAREWELL_DEMO"]:
+        _fail("dashboard-link works in demo mode only (FAREWELL_DEMO=1); otherwise sign in from WordPress: "
+              "Farewell → Open dashboard", code=2)
+    with _engine().connect() as conn:
+        site = sites_store.get_site(conn, site_id)
+    if site is None:
+        _fail(f"no site with id {site_id!r}", code=2)
+    token = mint(site["secret"], site["id"], 1, email, name, locale or site["locale"])
+    click.echo(f"{settings['FAREWELL_PUBLIC_URL']}/admin/login?token={token}")
 
 
 @main.group()

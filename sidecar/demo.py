@@ -35,3 +35,105 @@ def record_demo_cancellation(engine: Engine, site: dict, now: datetime | None = 
     body = json.dumps(document)
     record_event(engine, site["id"], f"demo_{member_id}", body, parse_event(document), now=now)
     return member_id
+
+
+# --- data for the dashboard (issue 6) ----------------------------------------------------------
+
+DEMO_PREFIX = "demo-seed-"
+_PLANS = (("Premium", "12.00", "month"), ("Essentiel", "6.00", "month"), ("Annuel", "99.00", "year"))
+_COMMENTS = {
+    "fr": {
+        "too_expensive": ["Trop cher pour ce que j’en fais, surtout avec la hausse de prix.",
+                          "Le tarif annuel serait plus raisonnable pour mon budget."],
+        "unused": ["Je n’ai plus le temps de suivre les cours, peut-être plus tard.",
+                   "Je me connectais une fois par mois, ça ne valait pas le coût."],
+        "temporary": ["Je pars six mois à l’étranger, je reviendrai !"],
+        "missing_features": ["Il manque une application mobile pour regarder hors ligne.",
+                             "J’aurais aimé des exercices corrigés."],
+        "customer_service": ["Personne n’a répondu à mon e-mail sur la facturation."],
+        "switched_service": ["Un collègue m’a conseillé une autre plateforme moins chère."],
+        "too_complex": ["Difficile de retrouver les vidéos déjà commencées."],
+        "low_quality": ["Le son des dernières vidéos était mauvais."],
+        "other": ["Raisons personnelles, merci pour tout."],
+    },
+    "en": {
+        "too_expensive": ["Too expensive for how little I use it, especially after the price increase.",
+                          "The yearly plan would fit my budget better."],
+        "unused": ["I no longer have time to follow the lessons, maybe later.",
+                   "I logged in once a month, it wasn't worth the cost."],
+        "temporary": ["I'm abroad for six months, I'll be back!"],
+        "missing_features": ["A mobile app to watch offline is missing.", "I wish there were corrected exercises."],
+        "customer_service": ["Nobody answered my email about billing."],
+        "switched_service": ["A colleague recommended another, cheaper platform."],
+        "too_complex": ["Hard to find the videos I had started."],
+        "low_quality": ["The sound of the latest videos was poor."],
+        "other": ["Personal reasons, thank you for everything."],
+    },
+}
+_WEIGHTS = {"too_expensive": 8, "unused": 7, "temporary": 4, "missing_features": 4, "customer_service": 2,
+            "switched_service": 3, "too_complex": 2, "low_quality": 1, "other": 2}
+_NAMES = ("Camille", "Léa", "Hugo", "Chloé", "Lucas", "Manon", "Louis", "Inès", "Jules", "Zoé", "Noah", "Emma")
+
+
+def seed_dashboard_demo(engine: Engine, site: dict, now: datetime | None = None, weeks: int = 12) -> int:
+    """Twelve weeks of cancellations, answers, comments, contact requests and win-backs, so the
+    dashboard has something to show. Deterministic, and done once per site; returns how many
+    cancellations it recorded (0 when the site has them already)."""
+    import random
+
+    from .storage.members import members_by_email
+
+    now = now or datetime.now(timezone.utc)
+    with engine.connect() as conn:
+        if members_by_email(conn, site["id"], _demo_email(_NAMES[0], 0)):
+            return 0
+    rng = random.Random(site["id"])
+    language = "fr" if site["locale"].startswith("fr") else "en"
+    reasons = list(_WEIGHTS)
+    made = 0
+    for n in range(weeks * 6):
+        at = now - timedelta(days=rng.uniform(0.2, weeks * 7 - 1))
+        member_id = f"{DEMO_PREFIX}{n}"
+        name = _NAMES[n % len(_NAMES)]
+        plan, amount, interval = _PLANS[rng.randrange(len(_PLANS))]
+        member = {"id": member_id, "email": _demo_email(name, n),
+                  "first_name": name, "locale": site["locale"]}
+        subscription = {"id": f"sub-{member_id}", "plan_id": plan.lower(), "plan_name": plan, "amount": amount,
+                        "currency": "EUR", "interval": interval, "status": "cancelled",
+                        "started_at": (at - timedelta(days=rng.randint(30, 900))).isoformat(),
+                        "access_ends_at": (at + timedelta(days=rng.randint(1, 28))).isoformat()}
+        by_member = rng.random() < 0.85
+        _record(engine, site, f"{member_id}-cancel", {
+            "type": "subscription.cancelled", "occurred_at": at.isoformat(), "source": "test",
+            "initiated_by": "member" if by_member else rng.choice(["gateway", "admin"]),
+            "member": member, "subscription": subscription}, at)
+        made += 1
+        if by_member and rng.random() < 0.7:
+            reason = rng.choices(reasons, weights=[_WEIGHTS[r] for r in reasons])[0]
+            answered_at = at + timedelta(minutes=rng.randint(2, 600))
+            if answered_at < now:
+                comment = rng.choice(_COMMENTS[language][reason]) if rng.random() < 0.75 else None
+                contact = reason in ("customer_service", "missing_features") and rng.random() < 0.5
+                _record(engine, site, f"{member_id}-survey", {
+                    "type": "survey.submitted", "occurred_at": answered_at.isoformat(), "source": "test",
+                    "initiated_by": "member", "member": member,
+                    "survey": {"version": 1, "subscription_id": subscription["id"], "reason": reason,
+                               "comment": comment, "contact_requested": contact, "locale": site["locale"],
+                               **({"contact": member["email"]} if contact else {})}}, answered_at)
+        if by_member and rng.random() < 0.15:
+            back_at = at + timedelta(days=rng.uniform(1, 20))
+            if back_at < now:
+                _record(engine, site, f"{member_id}-back", {
+                    "type": "subscription.created", "occurred_at": back_at.isoformat(), "source": "test",
+                    "initiated_by": "member", "member": member,
+                    "subscription": {**subscription, "id": f"sub2-{member_id}", "status": "active",
+                                     "started_at": back_at.isoformat(), "access_ends_at": None}}, back_at)
+    return made
+
+
+def _demo_email(name: str, n: int) -> str:
+    return f"{name.lower().replace('é', 'e').replace('è', 'e')}.{n}@example.org"
+
+
+def _record(engine: Engine, site: dict, webhook_id: str, document: dict, at: datetime) -> None:
+    record_event(engine, site["id"], f"demo_{webhook_id}", json.dumps(document), parse_event(document), now=at)
