@@ -507,3 +507,16 @@ def test_settings_are_saved_and_the_secret_is_rotated_and_shown_once(client, sit
     assert now_stored["secret"] in rotated.text
     assert rotated.headers["Cache-Control"] == "no-store"
     assert now_stored["secret"] not in client.get("/admin/settings").text
+
+
+def test_the_protocols_test_vector():
+    from pathlib import Path
+
+    from sidecar.domain.login_tokens import _b64, _mac
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "PROTOCOL.md").read_text()
+    section = doc.split("## Signing in to the dashboard", 1)[1]
+    payload = re.search(r"payload\n`(\{.*?\})`", section).group(1)
+    token = re.search(r"gives the token\n`([\w.-]+)`", section).group(1)
+    encoded = _b64(payload.encode())
+    assert token == f"{encoded}.{_b64(_mac('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', encoded))}"
