@@ -516,7 +516,7 @@ def test_the_protocols_test_vector():
 
     doc = (Path(__file__).resolve().parents[1] / "docs" / "PROTOCOL.md").read_text()
     section = doc.split("## Signing in to the dashboard", 1)[1]
-    payload = re.search(r"payload\n`(\{.*?\})`", section).group(1)
-    token = re.search(r"gives the token\n`([\w.-]+)`", section).group(1)
+    payload = re.search(r"payload\s*`(\{.*?\})`", section).group(1)
+    token = re.search(r"gives the token\s*`([\w.-]+)`", section).group(1)
     encoded = _b64(payload.encode())
     assert token == f"{encoded}.{_b64(_mac('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', encoded))}"
