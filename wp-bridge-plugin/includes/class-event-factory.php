@@ -138,6 +138,14 @@ class Farewell_Bridge_Event_Factory {
 		}
 		if ( $id > 0 ) {
 			Farewell_Bridge_Dispatcher::remember( $id );
+
+			/**
+			 * Fires once an event is stored in the outbox (not for a duplicate).
+			 *
+			 * @param array  $payload    The event.
+			 * @param string $webhook_id Its webhook-id.
+			 */
+			do_action( 'farewell_bridge_event_recorded', $event['payload'], $event['webhook_id'] );
 		}
 		return $event['webhook_id'];
 	}

@@ -115,6 +115,16 @@ final class Farewell_Bridge_Plugin {
 		add_action( 'rest_api_init', array( 'Farewell_Bridge_Rest', 'register_routes' ) );
 		add_filter( 'rest_post_dispatch', array( 'Farewell_Bridge_Rest', 'filter_rest_post_dispatch' ), 10, 3 );
 
+		// Survey: the exit survey after a member's own cancel, on email links and in the
+		// [farewell_survey] shortcode; answers go to farewell/v1/survey, then the outbox.
+		add_action( 'farewell_bridge_event_recorded', array( 'Farewell_Bridge_Survey', 'remember_cancel' ), 10, 2 );
+		add_action( 'init', array( 'Farewell_Bridge_Survey_Form', 'register_shortcode' ) );
+		add_action( 'template_redirect', array( 'Farewell_Bridge_Survey_Form', 'action_template_redirect' ) );
+		add_filter( 'the_content', array( 'Farewell_Bridge_Survey_Form', 'filter_the_content' ), 99 );
+		add_action( 'wp_body_open', array( 'Farewell_Bridge_Survey_Form', 'action_wp_body_open' ) );
+		add_filter( 'get_pages', array( 'Farewell_Bridge_Survey_Form', 'hide_page' ) );
+		add_action( 'rest_api_init', array( 'Farewell_Bridge_Survey_Form', 'register_route' ) );
+
 		// Privacy.
 		add_filter( 'wp_privacy_personal_data_exporters', array( 'Farewell_Bridge_Privacy', 'register_exporter' ) );
 		add_filter( 'wp_privacy_personal_data_erasers', array( 'Farewell_Bridge_Privacy', 'register_eraser' ) );
@@ -187,6 +197,7 @@ final class Farewell_Bridge_Plugin {
 		Farewell_Bridge_Outbox::install();
 		Farewell_Bridge_Request_Log::install();
 		Farewell_Bridge_Settings::ensure_secret_option();
+		Farewell_Bridge_Survey_Form::ensure_page();
 		add_filter( 'cron_schedules', array( 'Farewell_Bridge_Dispatcher', 'add_schedule' ) ); // phpcs:ignore WordPress.WP.CronInterval.ChangeDetected
 		Farewell_Bridge_Dispatcher::ensure_scheduled();
 	}

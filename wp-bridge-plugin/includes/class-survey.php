@@ -1,0 +1,574 @@
+<?php
+/**
+ * The exit survey's data side: the definition (fetched from the sidecar, cached, with a bundled
+ * fallback), email-link tokens, the reason order, checking an answer, and recording it in the
+ * outbox as a `survey.submitted` event (docs/PROTOCOL.md). Rendering lives in
+ * Farewell_Bridge_Survey_Form.
+ *
+ * Where the definition comes from, first that answers:
+ *   1. a transient per language (CACHE_SECONDS);
+ *   2. the sidecar, `GET /v1/sites/{id}/survey?locale=` (FETCH_TIMEOUT, not retried for
+ *      FETCH_BACKOFF_SECONDS after a failure so a dead sidecar slows no page twice in a row);
+ *   3. the last definition the sidecar gave for that language (a non-autoloaded option);
+ *   4. data/default-survey.json: the sidecar's built-in version 1, which it always accepts.
+ * So the survey always renders, whatever the sidecar's state.
+ *
+ * @package Farewell_Bridge
+ */
+
+if ( ! defined( 'ABSPATH' ) ) {
+	exit;
+}
+
+/**
+ * Survey definition, identity and answers.
+ */
+class Farewell_Bridge_Survey {
+
+	const EVENT_TYPE = 'survey.submitted';
+
+	const LANGUAGES = array( 'en', 'fr' );
+
+	/** Transient (per language) holding the definition last fetched. */
+	const CACHE_PREFIX  = 'farewell_bridge_survey_def_';
+	const CACHE_SECONDS = 43200; // 12 hours.
+	/** Non-autoloaded option (per language): the last definition the sidecar gave. */
+	const LAST_KNOWN_PREFIX = 'farewell_bridge_survey_last_';
+	/** Seconds a page waits for the sidecar at most. */
+	const FETCH_TIMEOUT = 2.0;
+	/** After a failed fetch, do not ask again for this long. */
+	const FETCH_BACKOFF_TRANSIENT = 'farewell_bridge_survey_backoff';
+	const FETCH_BACKOFF_SECONDS   = 60;
+	/** Transient prefix (per token hash): who an email link answers for, as the sidecar said. */
+	const TOKEN_MEMBER_PREFIX = 'farewell_bridge_survey_for_';
+
+	/** User meta: a member-initiated cancel in a front-end request, waiting for the survey. */
+	const PENDING_META    = '_farewell_bridge_survey_pending';
+	const PENDING_SECONDS = 3600;
+
+	/** The sidecar's limits (sidecar/domain/events.py); a definition may only lower them. */
+	const COMMENT_MAX   = 5000;
+	const FOLLOW_UP_MAX = 1000;
+	const CONTACT_MAX   = 200;
+
+	/**
+	 * The survey language of a WordPress locale (fr_CA → fr), else of the fallback, else English.
+	 *
+	 * @param string      $locale   Locale such as fr_FR.
+	 * @param string|null $fallback The site's locale.
+	 * @return string
+	 */
+	public static function language_of( $locale, $fallback = null ) {
+		foreach ( array( $locale, $fallback ) as $candidate ) {
+			$parts    = explode( '_', str_replace( '-', '_', (string) $candidate ) );
+			$language = strtolower( $parts[0] );
+			if ( in_array( $language, self::LANGUAGES, true ) ) {
+				return $language;
+			}
+		}
+		return 'en';
+	}
+
+	/**
+	 * The definition to show for a locale.
+	 *
+	 * @param string $locale WordPress locale of the member.
+	 * @return array{version:int,language:string,definition:array,origin:string}
+	 */
+	public static function definition( $locale ) {
+		$language = self::language_of( $locale, get_locale() );
+		$cached   = get_transient( self::CACHE_PREFIX . $language );
+		if ( self::is_valid_entry( $cached ) ) {
+			$cached['origin'] = 'cache';
+			return $cached;
+		}
+		$fetched = self::fetch( $locale );
+		if ( null !== $fetched ) {
+			$entry = self::entry( $fetched );
+			if ( null !== $entry ) {
+				self::store( $entry );
+				$entry['origin'] = 'sidecar';
+				if ( $entry['language'] === $language ) {
+					return $entry;
+				}
+			}
+		}
+		$last = get_option( self::LAST_KNOWN_PREFIX . $language, null );
+		if ( self::is_valid_entry( $last ) ) {
+			$last['origin'] = 'last-known';
+			return $last;
+		}
+		return self::bundled( $language );
+	}
+
+	/**
+	 * The bundled version 1 in one language.
+	 *
+	 * @param string $language en or fr.
+	 * @return array{version:int,language:string,definition:array,origin:string}
+	 */
+	public static function bundled( $language ) {
+		static $bundle = null;
+		if ( null === $bundle ) {
+			$raw    = file_get_contents( dirname( __DIR__ ) . '/data/default-survey.json' ); // phpcs:ignore WordPress.WP.AlternativeFunctions.file_get_contents_file_get_contents -- a local file of the plugin.
+			$bundle = is_string( $raw ) ? json_decode( $raw, true ) : null;
+		}
+		$language = in_array( $language, self::LANGUAGES, true ) ? $language : 'en';
+		return array(
+			'version'    => 1,
+			'language'   => $language,
+			'definition' => $bundle['definitions'][ $language ],
+			'origin'     => 'bundled',
+		);
+	}
+
+	/**
+	 * The definition of one version in one language, when this site knows it (to check an answer).
+	 *
+	 * @param int    $version  Version.
+	 * @param string $language Language.
+	 * @return array|null
+	 */
+	public static function known_version( $version, $language ) {
+		foreach ( array( get_transient( self::CACHE_PREFIX . $language ), get_option( self::LAST_KNOWN_PREFIX . $language, null ) ) as $entry ) {
+			if ( self::is_valid_entry( $entry ) && (int) $entry['version'] === (int) $version ) {
+				return $entry['definition'];
+			}
+		}
+		if ( 1 === (int) $version ) {
+			$bundled = self::bundled( $language );
+			return $bundled['definition'];
+		}
+		return null;
+	}
+
+	/**
+	 * Forgets the cached definitions (tests, and the dashboard after an edit).
+	 */
+	public static function flush_cache() {
+		foreach ( self::LANGUAGES as $language ) {
+			delete_transient( self::CACHE_PREFIX . $language );
+			delete_option( self::LAST_KNOWN_PREFIX . $language );
+		}
+		delete_transient( self::FETCH_BACKOFF_TRANSIENT );
+	}
+
+	/**
+	 * Signed GET of the survey (and, with a token, of its status). Null when the sidecar could not
+	 * answer; a failure holds further fetches back for FETCH_BACKOFF_SECONDS.
+	 *
+	 * @param string      $locale Locale.
+	 * @param string|null $token  Email-link token.
+	 * @return array|null Decoded body.
+	 */
+	public static function fetch( $locale, $token = null ) {
+		if ( ! Farewell_Bridge_Settings::is_configured() || get_transient( self::FETCH_BACKOFF_TRANSIENT ) ) {
+			return null;
+		}
+		$query = array( 'locale' => (string) $locale );
+		if ( null !== $token && '' !== $token ) {
+			$query['token'] = (string) $token;
+		}
+		$client = Farewell_Bridge_Client::from_settings();
+		$result = $client->request( 'GET', 'survey?' . http_build_query( $query, '', '&', PHP_QUERY_RFC3986 ), 'fwb_survey_' . wp_generate_uuid4(), '', self::FETCH_TIMEOUT );
+		if ( Farewell_Bridge_Client::DELIVERED !== $result['kind'] || ! is_array( $result['body'] ) ) {
+			set_transient( self::FETCH_BACKOFF_TRANSIENT, 1, self::FETCH_BACKOFF_SECONDS );
+			return null;
+		}
+		return $result['body'];
+	}
+
+	/**
+	 * A cache entry from the sidecar's answer, or null when it is not a usable definition.
+	 *
+	 * @param array $body Sidecar's answer.
+	 * @return array|null
+	 */
+	private static function entry( array $body ) {
+		$entry = array(
+			'version'    => isset( $body['version'] ) ? (int) $body['version'] : 0,
+			'language'   => isset( $body['language'] ) ? (string) $body['language'] : '',
+			'definition' => isset( $body['definition'] ) ? $body['definition'] : null,
+		);
+		return self::is_valid_entry( $entry ) ? $entry : null;
+	}
+
+	/**
+	 * Keeps a definition in the transient and as the last known one.
+	 *
+	 * @param array $entry Entry.
+	 */
+	private static function store( array $entry ) {
+		unset( $entry['origin'] );
+		set_transient( self::CACHE_PREFIX . $entry['language'], $entry, self::CACHE_SECONDS );
+		update_option( self::LAST_KNOWN_PREFIX . $entry['language'], $entry, false );
+	}
+
+	/**
+	 * Whether a stored value is a definition we can render.
+	 *
+	 * @param mixed $entry Value.
+	 * @return bool
+	 */
+	private static function is_valid_entry( $entry ) {
+		return is_array( $entry ) && isset( $entry['version'], $entry['language'], $entry['definition'] )
+			&& (int) $entry['version'] > 0 && in_array( $entry['language'], self::LANGUAGES, true )
+			&& is_array( $entry['definition'] ) && isset( $entry['definition']['reasons'] ) && is_array( $entry['definition']['reasons'] );
+	}
+
+	/**
+	 * What the sidecar says about an email-link token.
+	 *
+	 * @param string $token  Token.
+	 * @param string $locale Locale to ask the definition in.
+	 * @return array{status:string,answering_for:array|null,definition:array|null}
+	 *               status valid, expired, invalid, or unknown (sidecar unreachable).
+	 */
+	public static function token_status( $token, $locale ) {
+		$unknown = array(
+			'status'        => 'unknown',
+			'answering_for' => null,
+			'definition'    => null,
+		);
+		if ( ! self::looks_like_token( $token ) ) {
+			$unknown['status'] = 'invalid';
+			return $unknown;
+		}
+		delete_transient( self::FETCH_BACKOFF_TRANSIENT ); // A person is waiting on this link: always ask.
+		$body = self::fetch( $locale, $token );
+		if ( null === $body || ! isset( $body['token']['status'] ) ) {
+			return $unknown;
+		}
+		$status = in_array( $body['token']['status'], array( 'valid', 'expired', 'invalid' ), true ) ? $body['token']['status'] : 'invalid';
+		$entry  = self::entry( $body );
+		if ( null !== $entry ) {
+			self::store( $entry );
+		}
+		$for = 'valid' === $status && isset( $body['answering_for'] ) && is_array( $body['answering_for'] ) ? $body['answering_for'] : null;
+		if ( null !== $for && isset( $for['member'] ) && is_array( $for['member'] ) ) {
+			set_transient( self::TOKEN_MEMBER_PREFIX . self::token_hash( $token ), $for, HOUR_IN_SECONDS );
+		}
+		return array(
+			'status'        => $status,
+			'answering_for' => $for,
+			'definition'    => $entry,
+		);
+	}
+
+	/**
+	 * Whether a string has the shape of a sidecar token (the sidecar checks the signature).
+	 *
+	 * @param mixed $token Value.
+	 * @return bool
+	 */
+	public static function looks_like_token( $token ) {
+		return is_string( $token ) && 1 === preg_match( '/^[A-Za-z0-9_.\-]{16,512}$/', $token );
+	}
+
+	/**
+	 * A short hash naming a token in keys (the token itself is never a key).
+	 *
+	 * @param string $token Token.
+	 * @return string
+	 */
+	public static function token_hash( $token ) {
+		return substr( hash( 'sha256', (string) $token ), 0, 32 );
+	}
+
+	/**
+	 * The reasons in the order this member sees them: shuffled with a seed per member (stable
+	 * for that member, different across members) when the definition asks for it, with the
+	 * `pinned_last` codes at the end in their own order.
+	 *
+	 * @param array  $definition Localized definition.
+	 * @param string $seed       The member's identity (user id, token member id…).
+	 * @return array[] Reasons.
+	 */
+	public static function ordered_reasons( array $definition, $seed ) {
+		$reasons = isset( $definition['reasons'] ) && is_array( $definition['reasons'] ) ? array_values( $definition['reasons'] ) : array();
+		if ( empty( $definition['shuffle_reasons'] ) ) {
+			return $reasons;
+		}
+		$pinned = isset( $definition['pinned_last'] ) && is_array( $definition['pinned_last'] ) ? $definition['pinned_last'] : array();
+		$free   = array();
+		$last   = array();
+		foreach ( $reasons as $reason ) {
+			$code = isset( $reason['code'] ) ? (string) $reason['code'] : '';
+			if ( in_array( $code, $pinned, true ) ) {
+				$last[ array_search( $code, $pinned, true ) ] = $reason;
+			} else {
+				$free[ hash( 'sha256', wp_salt( 'auth' ) . '|' . $seed . '|' . $code ) ] = $reason;
+			}
+		}
+		ksort( $free, SORT_STRING );
+		ksort( $last );
+		return array_merge( array_values( $free ), array_values( $last ) );
+	}
+
+	/**
+	 * Free text as typed, minus control characters other than line breaks and tabs, capped.
+	 *
+	 * @param mixed $value Value.
+	 * @param int   $limit Maximum characters.
+	 * @return string|null Null for nothing.
+	 */
+	public static function clean_text( $value, $limit ) {
+		if ( ! is_scalar( $value ) ) {
+			return null;
+		}
+		$text = wp_check_invalid_utf8( (string) $value, true );
+		$text = preg_replace( '/[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]/u', '', str_replace( "\r\n", "\n", $text ) );
+		$text = trim( (string) $text );
+		if ( '' === $text ) {
+			return null;
+		}
+		return mb_substr( $text, 0, max( 1, (int) $limit ) );
+	}
+
+	/**
+	 * Checks and caps a submitted answer against the definition the member saw.
+	 *
+	 * @param array $input Fields: version, locale, reason, follow_up (string or array by reason),
+	 *                     comment, contact_requested, contact.
+	 * @return array|WP_Error The `survey` object (without token/subscription_id), or the fields in error.
+	 */
+	public static function check( array $input ) {
+		$errors  = array();
+		$version = isset( $input['version'] ) && is_numeric( $input['version'] ) ? (int) $input['version'] : 1;
+		if ( $version < 1 ) {
+			$errors['version'] = __( 'This is not a version of the survey.', 'farewell-bridge' );
+		}
+		$locale     = isset( $input['locale'] ) && is_string( $input['locale'] ) && preg_match( '/^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$/', $input['locale'] ) ? $input['locale'] : get_locale();
+		$definition = self::known_version( $version, self::language_of( $locale, get_locale() ) );
+		$limits     = array(
+			'comment'   => self::COMMENT_MAX,
+			'follow_up' => self::FOLLOW_UP_MAX,
+			'contact'   => self::CONTACT_MAX,
+		);
+		if ( is_array( $definition ) && isset( $definition['limits'] ) && is_array( $definition['limits'] ) ) {
+			foreach ( $limits as $field => $max ) {
+				if ( isset( $definition['limits'][ $field ] ) && (int) $definition['limits'][ $field ] > 0 ) {
+					$limits[ $field ] = min( $max, (int) $definition['limits'][ $field ] );
+				}
+			}
+		}
+
+		$reason = isset( $input['reason'] ) && is_string( $input['reason'] ) && '' !== $input['reason'] ? $input['reason'] : null;
+		$spec   = null;
+		if ( null !== $reason ) {
+			if ( is_array( $definition ) ) {
+				foreach ( $definition['reasons'] as $candidate ) {
+					if ( isset( $candidate['code'] ) && $candidate['code'] === $reason ) {
+						$spec = $candidate;
+					}
+				}
+				if ( null === $spec ) {
+					$errors['reason'] = __( 'This is not one of the survey\'s reasons.', 'farewell-bridge' );
+				}
+			} elseif ( ! preg_match( '/^[a-z0-9_]{1,64}$/', $reason ) ) {
+				// A version this site has not cached: the sidecar checks the code itself.
+				$errors['reason'] = __( 'This is not one of the survey\'s reasons.', 'farewell-bridge' );
+			}
+		}
+
+		$follow_up = null;
+		if ( null !== $reason && isset( $input['follow_up'] ) ) {
+			$raw = $input['follow_up'];
+			if ( is_array( $raw ) ) {
+				$raw = isset( $raw[ $reason ] ) ? $raw[ $reason ] : null; // The form sends one field per reason.
+			}
+			$follow_up = self::clean_text( $raw, $limits['follow_up'] );
+			if ( null !== $follow_up && isset( $spec['follow_up']['type'] ) && 'choice' === $spec['follow_up']['type'] ) {
+				$choices = wp_list_pluck( (array) $spec['follow_up']['choices'], 'code' );
+				if ( ! in_array( $follow_up, $choices, true ) ) {
+					$errors['follow_up'] = __( 'This is not one of the follow-up\'s choices.', 'farewell-bridge' );
+				}
+			}
+		}
+
+		if ( $errors ) {
+			return new WP_Error( 'farewell_survey_invalid', __( 'Some answers could not be read.', 'farewell-bridge' ), array( 'status' => 400, 'fields' => $errors ) );
+		}
+		$requested = isset( $input['contact_requested'] ) && in_array( $input['contact_requested'], array( true, 1, '1', 'true', 'on', 'yes' ), true );
+		$survey    = array(
+			'version'           => $version,
+			'locale'            => $locale,
+			'reason'            => $reason,
+			'follow_up'         => $follow_up,
+			'comment'           => self::clean_text( isset( $input['comment'] ) ? $input['comment'] : null, $limits['comment'] ),
+			'contact_requested' => $requested,
+			'contact'           => self::clean_text( isset( $input['contact'] ) ? $input['contact'] : null, $limits['contact'] ),
+		);
+		return array_filter(
+			$survey,
+			static function ( $value ) {
+				return null !== $value;
+			}
+		);
+	}
+
+	/**
+	 * The deterministic webhook-id of one answer: the same form sent twice is one event.
+	 *
+	 * @param string $identity  "user:42" or "token:<hash>".
+	 * @param string $answer_id The random id the form carries.
+	 * @return string
+	 */
+	public static function webhook_id( $identity, $answer_id ) {
+		return 'fws_' . substr( hash( 'sha256', 'survey.submitted|' . $identity . '|' . $answer_id ), 0, 48 );
+	}
+
+	/**
+	 * Records an answer in the outbox (delivery happens after the response, or by cron).
+	 *
+	 * @param array       $survey    Result of check().
+	 * @param int         $user_id   Signed-in member, 0 for none.
+	 * @param string|null $token     Email-link token (wins over the signed-in member).
+	 * @param string      $answer_id Form's answer id.
+	 * @return string|WP_Error The webhook-id.
+	 */
+	public static function record( array $survey, $user_id, $token, $answer_id ) {
+		$user_id = (int) $user_id;
+		$source  = null;
+		$member  = null;
+		if ( null !== $token && '' !== $token ) {
+			$survey['token'] = (string) $token;
+			$identity        = 'token:' . self::token_hash( $token );
+			$for             = get_transient( self::TOKEN_MEMBER_PREFIX . self::token_hash( $token ) );
+			if ( is_array( $for ) ) {
+				$member = self::member_from( isset( $for['member'] ) ? $for['member'] : null );
+				$source = isset( $for['subscription']['source'] ) ? (string) $for['subscription']['source'] : null;
+			}
+		} elseif ( $user_id > 0 ) {
+			$identity = 'user:' . $user_id;
+			$member   = Farewell_Bridge_Event_Factory::member( $user_id );
+			$pending  = self::pending( $user_id );
+			if ( null !== $pending ) {
+				$survey['subscription_id'] = (string) $pending['subscription_id'];
+				$source                    = (string) $pending['source'];
+			}
+		} else {
+			return new WP_Error( 'farewell_survey_who', __( 'Sign in, or use the link from your email, to answer the survey.', 'farewell-bridge' ), array( 'status' => 401 ) );
+		}
+		if ( null === $member && null === $token ) {
+			return new WP_Error( 'farewell_survey_who', __( 'Your account has no email address, so the answer cannot be recorded.', 'farewell-bridge' ), array( 'status' => 400 ) );
+		}
+		if ( null === $source ) {
+			$plugin  = Farewell_Bridge_Plugin::instance();
+			$slugs   = $plugin ? $plugin->active_source_slugs() : array();
+			$source  = $slugs ? $slugs[0] : 'memberpress';
+		}
+		$answer_id = is_string( $answer_id ) && preg_match( '/^[A-Za-z0-9\-]{8,64}$/', $answer_id ) ? $answer_id : wp_generate_uuid4();
+
+		$payload = array(
+			'type'         => self::EVENT_TYPE,
+			'occurred_at'  => Farewell_Bridge_Event_Factory::rfc3339( time() ),
+			'source'       => $source,
+			'initiated_by' => 'member',
+		);
+		if ( null !== $member ) {
+			$payload['member'] = $member;
+		}
+		$payload['survey'] = $survey;
+		$webhook_id        = self::webhook_id( $identity, $answer_id );
+
+		/** This filter is documented in includes/class-event-factory.php */
+		$payload = apply_filters( 'farewell_bridge_event', $payload, $webhook_id );
+
+		$id = Farewell_Bridge_Outbox::insert( $webhook_id, self::EVENT_TYPE, (string) wp_json_encode( $payload, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE ) );
+		if ( false === $id ) {
+			return new WP_Error( 'farewell_survey_storage', __( 'Your answer could not be saved. Please try again in a moment.', 'farewell-bridge' ), array( 'status' => 503 ) );
+		}
+		if ( $id > 0 ) {
+			Farewell_Bridge_Dispatcher::remember( $id );
+		}
+		if ( $user_id > 0 && ( null === $token || '' === $token ) ) {
+			delete_user_meta( $user_id, self::PENDING_META );
+		}
+		return $webhook_id;
+	}
+
+	/**
+	 * The protocol's member object from the sidecar's `answering_for.member`.
+	 *
+	 * @param mixed $member Value.
+	 * @return array|null
+	 */
+	private static function member_from( $member ) {
+		if ( ! is_array( $member ) || empty( $member['id'] ) || empty( $member['email'] ) ) {
+			return null;
+		}
+		$out = array(
+			'id'    => (string) $member['id'],
+			'email' => (string) $member['email'],
+		);
+		foreach ( array( 'first_name', 'locale' ) as $key ) {
+			if ( isset( $member[ $key ] ) && is_string( $member[ $key ] ) && '' !== $member[ $key ] ) {
+				$out[ $key ] = $member[ $key ];
+			}
+		}
+		return $out;
+	}
+
+	/**
+	 * Remembers a member's own cancel made in a front-end request, so that their next page shows
+	 * the survey. Hooked on farewell_bridge_event_recorded; never touches the cancel itself.
+	 *
+	 * @param array  $payload    The recorded event.
+	 * @param string $webhook_id Its webhook-id.
+	 */
+	public static function remember_cancel( $payload, $webhook_id = '' ) {
+		unset( $webhook_id );
+		if ( ! is_array( $payload ) || 'subscription.cancelled' !== ( isset( $payload['type'] ) ? $payload['type'] : '' )
+			|| 'member' !== ( isset( $payload['initiated_by'] ) ? $payload['initiated_by'] : '' ) ) {
+			return;
+		}
+		if ( Farewell_Bridge_Context::is_system() || ( defined( 'REST_REQUEST' ) && REST_REQUEST ) ) {
+			return;
+		}
+		$user_id = (int) get_current_user_id();
+		if ( $user_id <= 0 || ! isset( $payload['member']['id'] ) || (string) $user_id !== (string) $payload['member']['id'] ) {
+			return;
+		}
+		update_user_meta(
+			$user_id,
+			self::PENDING_META,
+			array(
+				'subscription_id' => isset( $payload['subscription']['id'] ) ? (string) $payload['subscription']['id'] : '',
+				'source'          => isset( $payload['source'] ) ? (string) $payload['source'] : '',
+				'at'              => time(),
+				'shown'           => false,
+			)
+		);
+	}
+
+	/**
+	 * The member's cancel waiting for the survey (less than PENDING_SECONDS old), or null.
+	 *
+	 * @param int $user_id User.
+	 * @return array|null {subscription_id, source, at, shown}
+	 */
+	public static function pending( $user_id ) {
+		if ( (int) $user_id <= 0 ) {
+			return null;
+		}
+		$pending = get_user_meta( (int) $user_id, self::PENDING_META, true );
+		if ( ! is_array( $pending ) || ! isset( $pending['at'] ) || time() - (int) $pending['at'] > self::PENDING_SECONDS ) {
+			return null;
+		}
+		return $pending;
+	}
+
+	/**
+	 * Marks the waiting survey as shown (it appears on one page only).
+	 *
+	 * @param int $user_id User.
+	 */
+	public static function mark_shown( $user_id ) {
+		$pending = self::pending( $user_id );
+		if ( null !== $pending && empty( $pending['shown'] ) ) {
+			$pending['shown'] = true;
+			update_user_meta( (int) $user_id, self::PENDING_META, $pending );
+		}
+	}
+}
