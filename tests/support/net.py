@@ -19,6 +19,6 @@ def wait_for_http(url: str, timeout: float = 30.0, process=None) -> None:
         try:
             requests.get(url, timeout=1)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.1)
     raise TimeoutError(f"{url} did not answer within {timeout} s")

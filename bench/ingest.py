@@ -1,0 +1,150 @@
+"""Ingest: signed events per second into MariaDB through gunicorn (2 workers), against a bare
+Flask app on the same server that verifies nothing, both loaded by wrk from a second process.
+
+python -m bench.ingest [--seconds 10] [--connections 16] [--small]
+
+Every request of the sidecar's run is a new event (its own webhook-id, signed just before the
+run), so what is measured is verify + validate + one transaction per event, not deduplication.
+Prints requests/s and p99 for both and their ratio; appends a JSON line to
+bench/results/ingest.jsonl. A measurement, never a test assertion.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from sidecar import db
+from sidecar.domain.sites import create_site
+from sidecar.signing import sign
+from sidecar.storage.tables import events
+from tests.support.mariadb import MariaDB
+from tests.support.net import free_port, wait_for_http
+
+from . import results
+
+ROOT = Path(__file__).resolve().parents[1]
+LUA = Path(__file__).parent / "wrk_presigned.lua"
+WRK_THREADS = 2
+
+
+def _lua_string(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n") + "'"
+
+
+def write_presigned(path: Path, site_id: str, secret: str, count: int) -> None:
+    """``count`` distinct cancellation events, signed now, as a Lua table for wrk."""
+    now = datetime.now(timezone.utc)
+    lines = [f"return {{path = {_lua_string(f'/v1/sites/{site_id}/events')}, requests = {{"]
+    for n in range(count):
+        body = json.dumps({
+            "type": "subscription.cancelled", "occurred_at": now.isoformat(), "source": "test",
+            "initiated_by": "member",
+            "member": {"id": str(n), "email": f"member{n}@example.org", "first_name": "Zoë", "locale": "fr_FR"},
+            "subscription": {"id": f"sub_{n}", "plan_name": "Or", "amount": "29.00", "currency": "EUR",
+                             "interval": "month"},
+        }, ensure_ascii=False)
+        headers = {"Content-Type": "application/json", **sign(secret, f"bench_{uuid.uuid4().hex}", body, now)}
+        header_lua = ", ".join(f"[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers.items())
+        lines.append(f"{{headers = {{{header_lua}}}, body = {_lua_string(body)}}},")
+    lines.append("}}")
+    path.write_text("\n".join(lines))
+
+
+def run_wrk(url: str, requests_file: Path, seconds: float, connections: int) -> dict:
+    env = {**os.environ, "FAREWELL_BENCH_REQUESTS": str(requests_file), "FAREWELL_BENCH_THREADS": str(WRK_THREADS)}
+    out = subprocess.run(
+        ["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(LUA), url],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
+    p99_ms = float(p99.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[p99.group(2)]
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"requests_per_second": rate, "requests": total, "p99_ms": round(p99_ms, 2),
+            "non_2xx": int(non_2xx.group(1)) if non_2xx else 0}
+
+
+def gunicorn(app_spec: str, port: int, env: dict, log: Path) -> subprocess.Popen:
+    with open(log, "ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", app_spec],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    wait_for_http(f"http://127.0.0.1:{port}/", process=process)
+    return process
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def measure(seconds: float, connections: int, presigned: int, work: Path) -> dict:
+    mariadb = MariaDB(work / "mariadb").start()
+    try:
+        url = mariadb.create_database("bench_ingest")
+        engine = db.create_engine(url)
+        db.migrate(engine)
+        site = create_site(engine, "https://bench.example.org", "Bench")
+        requests_file = work / "presigned.lua"
+        write_presigned(requests_file, site["id"], site["secret"], presigned)
+        env = {**os.environ, "FAREWELL_DATABASE_URL": url, "FAREWELL_DATA_DIR": str(work / "data"),
+               "FAREWELL_SECRET_KEY": "bench"}
+        bare_port, sidecar_port = free_port(), free_port()
+        bare = gunicorn("bench.bare_app:app", bare_port, env, work / "bare.log")
+        try:
+            bare_result = run_wrk(f"http://127.0.0.1:{bare_port}", requests_file, seconds, connections)
+        finally:
+            stop(bare)
+        sidecar = gunicorn("sidecar:create_app()", sidecar_port, env, work / "sidecar.log")
+        try:
+            sidecar_result = run_wrk(f"http://127.0.0.1:{sidecar_port}", requests_file, seconds, connections)
+        finally:
+            stop(sidecar)
+        with engine.connect() as conn:
+            sidecar_result["events_stored"] = conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one()
+        engine.dispose()
+    finally:
+        mariadb.stop()
+    if sidecar_result["requests"] > presigned:
+        sidecar_result["note"] = "ran out of pre-signed requests: later ones were duplicates"
+    return {"bare_flask": bare_result, "sidecar_mariadb": sidecar_result,
+            "ratio": round(sidecar_result["requests_per_second"] / bare_result["requests_per_second"], 3)}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m bench.ingest")
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--small", action="store_true", help="a 2-second smoke run (CI)")
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: `make test` installs it (apt-get install wrk)")
+    seconds = 2 if args.small else args.seconds
+    presigned = 2_000 if args.small else 20_000
+    with tempfile.TemporaryDirectory() as tmp:
+        row = measure(seconds, args.connections, presigned, Path(tmp))
+    print(f"{'app (gunicorn, 2 workers)':<28}{'req/s':>10}{'p99 ms':>10}{'non-2xx':>9}")
+    for name in ("bare_flask", "sidecar_mariadb"):
+        r = row[name]
+        print(f"{name:<28}{r['requests_per_second']:>10.1f}{r['p99_ms']:>10.1f}{r['non_2xx']:>9}")
+    print(f"ratio sidecar / bare = {row['ratio']} (goal >= 0.5); events stored: {row['sidecar_mariadb']['events_stored']}")
+    results.append("ingest", {"seconds": seconds, "connections": args.connections, **row})
+    return row
+
+
+if __name__ == "__main__":
+    main()
