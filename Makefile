@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test venv venv-test migrate plugin-zip clean
+.PHONY: run test bench venv venv-test migrate plugin-zip clean
 
 run: venv
 	@$(PY) -m sidecar sites add --if-none --url http://localhost --name "My membership site" \
@@ -12,6 +12,14 @@ run: venv
 
 test:
 	scripts/run-tests
+
+# Full-size benchmarks (several minutes each); figures go to bench/results/ and BENCHMARKS.md.
+bench: venv-test
+	$(PY) -m bench.ingest
+	$(PY) -m bench.bridge_cost
+	$(PY) -m bench.dispatch
+	$(PY) -m bench.digest
+	$(PY) -m bench.memory
 
 venv: $(VENV)/.runtime-installed
 venv-test: $(VENV)/.test-installed

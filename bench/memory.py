@@ -1,0 +1,163 @@
+"""Memory: resident size of the web worker after many events, and of the jobs process after many
+emails, each beside the same process after 1,000 (does memory follow the work, or stay flat?).
+
+python -m bench.memory [--events 100000] [--emails 100000] [--small]
+
+Web: one gunicorn worker of the sidecar on a throw-away MariaDB, fed distinct signed events by 8
+client threads in a second process; VmRSS read from /proc after 1,000 and after all of them.
+Jobs: N due emails seeded in the database, `python -m jobs --drain` sending them into a local
+SMTP server; its VmRSS sampled while it works, at the 1,000th sent email and at the end.
+Appends a JSON line to bench/results/memory.jsonl. A measurement, never a test assertion.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import requests
+import sqlalchemy as sa
+
+from sidecar import db
+from sidecar.domain.sites import create_site
+from sidecar.signing import sign
+from sidecar.storage.tables import scheduled_emails
+from tests.support.mariadb import MariaDB
+from tests.support.net import free_port, wait_for_http
+from tests.support.smtp import SmtpServer
+
+from . import results
+from .dispatch import seed_due_emails
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def send_events(url: str, site: dict, first: int, count: int, threads: int = 8) -> None:
+    def worker(offset: int):
+        session = requests.Session()
+        for n in range(first + offset, first + count, threads):
+            body = json.dumps({
+                "type": "subscription.cancelled", "occurred_at": datetime.now(timezone.utc).isoformat(),
+                "source": "test", "initiated_by": "member",
+                "member": {"id": str(n), "email": f"m{n}@example.org", "first_name": "Zoë"},
+                "subscription": {"id": f"sub_{n}", "plan_name": "Or", "amount": "29.00", "currency": "EUR",
+                                 "interval": "month"},
+            })
+            headers = {"Content-Type": "application/json", **sign(site["secret"], f"mem_{uuid.uuid4().hex}", body)}
+            response = session.post(f"{url}/v1/sites/{site['id']}/events", data=body.encode(), headers=headers)
+            if response.status_code != 202:
+                raise RuntimeError(f"event {n}: {response.status_code} {response.text}")
+
+    pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+
+
+def web_worker(database_url: str, work: Path, events: int) -> dict:
+    engine = db.create_engine(database_url)
+    db.migrate(engine)
+    site = create_site(engine, "https://bench.example.org", "Bench")
+    engine.dispose()
+    port = free_port()
+    env = {**os.environ, "FAREWELL_DATABASE_URL": database_url, "FAREWELL_DATA_DIR": str(work / "web"),
+           "FAREWELL_SECRET_KEY": "bench"}
+    master = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{port}",
+                               "sidecar:create_app()"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for_http(url + "/healthz", process=master)
+        worker_pid = int(Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()[0])
+        send_events(url, site, 0, 1_000)
+        after_first = rss_kib(worker_pid)
+        started = time.monotonic()
+        send_events(url, site, 1_000, events - 1_000)
+        elapsed = time.monotonic() - started
+        after_all = rss_kib(worker_pid)
+    finally:
+        master.terminate()
+        master.wait(timeout=30)
+    return {"events": events, "rss_kib_after_1000": after_first, "rss_kib_after_all": after_all,
+            "growth": round(after_all / after_first - 1, 3), "events_per_second": round((events - 1_000) / elapsed, 1)}
+
+
+def jobs_process(database_url: str, work: Path, emails: int) -> dict:
+    engine = db.create_engine(database_url)
+    db.migrate(engine)
+    site = create_site(engine, "https://bench.example.org", "Bench jobs")
+    seed_due_emails(engine, site["id"], emails, datetime.now(timezone.utc))
+    smtp = SmtpServer().start()
+    env = {**os.environ, "FAREWELL_DATABASE_URL": database_url, "FAREWELL_DATA_DIR": str(work / "jobs"),
+           "FAREWELL_SECRET_KEY": "bench", "FAREWELL_MAIL_URL": f"smtp://127.0.0.1:{smtp.port}"}
+    process = subprocess.Popen([sys.executable, "-m", "jobs", "--drain"], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sent_query = sa.select(sa.func.count()).select_from(scheduled_emails).where(scheduled_emails.c.status == "sent")
+    at_first_thousand, last = None, None
+    try:
+        while process.poll() is None:
+            try:
+                last = rss_kib(process.pid)
+            except (FileNotFoundError, ProcessLookupError):
+                break
+            smtp.received.clear()  # the test server keeps every message; this run only counts them
+            if at_first_thousand is None:
+                with engine.connect() as conn:
+                    if conn.execute(sent_query).scalar_one() >= 1_000:
+                        at_first_thousand = last
+            time.sleep(0.2)
+        with engine.connect() as conn:
+            sent = conn.execute(sent_query).scalar_one()
+    finally:
+        if process.poll() is None:
+            process.kill()
+        smtp.stop()
+        engine.dispose()
+    return {"emails": emails, "sent": sent, "rss_kib_after_1000": at_first_thousand, "rss_kib_at_end": last,
+            "growth": round(last / at_first_thousand - 1, 3) if at_first_thousand and last else None}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m bench.memory")
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--emails", type=int, default=100_000)
+    parser.add_argument("--small", action="store_true", help="2,000 of each (CI smoke run)")
+    args = parser.parse_args(argv)
+    events, emails = (2_000, 2_000) if args.small else (args.events, args.emails)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        mariadb = MariaDB(work / "mariadb").start()
+        try:
+            web = web_worker(mariadb.create_database("bench_web"), work, events)
+            jobs = jobs_process(mariadb.create_database("bench_jobs"), work, emails)
+        finally:
+            mariadb.stop()
+    row = {"web_worker": web, "jobs": jobs}
+    print(f"{'process':<12}{'work':>9}{'RSS after 1,000':>17}{'RSS after all':>15}{'growth':>8}   (goal <= 10%)")
+    print(f"{'web worker':<12}{events:>9}{web['rss_kib_after_1000']:>14} KiB{web['rss_kib_after_all']:>11} KiB"
+          f"{web['growth']:>8.1%}")
+    print(f"{'jobs':<12}{emails:>9}{jobs['rss_kib_after_1000'] or 0:>14} KiB{jobs['rss_kib_at_end'] or 0:>11} KiB"
+          f"{(jobs['growth'] or 0):>8.1%}   sent {jobs['sent']}")
+    results.append("memory", row)
+    return row
+
+
+if __name__ == "__main__":
+    main()
