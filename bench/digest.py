@@ -40,7 +40,8 @@ from sidecar.storage.tables import (
     survey_answers, winbacks,
 )
 
-RESULTS = Path(__file__).parent / "results"
+from . import results as bench_results
+
 WEEK = IsoWeek.parse("2026-W47")
 ZONE = "Europe/Paris"
 # The week's rows get ids above every older row's.
@@ -231,13 +232,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{r['in_week']:>8}{r['older']:>11,}{r['build_ms_median']:>19}{r['build_ms_min']:>9}{r['render_ms']:>11}"
               f"{r['seed_seconds']:>8}")
     print(f"ratio {large['older']:,} / {small['older']:,} older: {ratio}")
-    RESULTS.mkdir(exist_ok=True)
-    line = {"at": datetime.now(timezone.utc).isoformat(), "machine": platform.node(), "cpus": os.cpu_count(),
-            "database": "MariaDB (throw-away, tests/support/mariadb.py)", "week": str(WEEK), "results": results,
-            "history": "through the 12-week window" if args.into_window else "before the 12-week window",
-            "ratio": ratio}
-    with open(RESULTS / "digest.jsonl", "a") as f:
-        f.write(json.dumps(line) + "\n")
+    bench_results.append("digest", {
+        "database": "MariaDB (throw-away, tests/support/mariadb.py)", "week": str(WEEK), "results": results,
+        "history": "through the 12-week window" if args.into_window else "before the 12-week window",
+        "ratio": ratio})
 
 
 if __name__ == "__main__":

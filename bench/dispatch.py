@@ -29,7 +29,8 @@ from sidecar.domain.sites import create_site
 from sidecar.mail.transports import transport_from_url
 from sidecar.storage.tables import cancellations, events, members, scheduled_emails, subscriptions
 
-RESULTS = Path(__file__).parent / "results"
+from . import results as bench_results
+
 
 
 def seed_due_emails(engine, site_id: str, count: int, now: datetime, step: str = "farewell") -> list[int]:
@@ -133,11 +134,8 @@ def main(argv: list[str] | None = None) -> None:
     for backend, r in results.items():
         print(f"{backend:<10}{r['emails']:>8}{r['dispatcher_per_second']:>15}{r['bare_smtplib_per_second']:>17}"
               f"{r['ratio']:>8}")
-    RESULTS.mkdir(exist_ok=True)
-    line = {"at": datetime.now(timezone.utc).isoformat(), "machine": platform.node(), "cpus": __import__("os").cpu_count(),
-            "smtp_server": "aiosmtpd 1.4 (same process, own thread)", "batch": args.batch, "results": results}
-    with open(RESULTS / "dispatch.jsonl", "a") as f:
-        f.write(json.dumps(line) + "\n")
+    bench_results.append("dispatch", {"smtp_server": "aiosmtpd 1.4 (same process, own thread)", "batch": args.batch,
+                                      "results": results})
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ def create_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
     if is_mysql(parsed):
-        return sa.create_engine(
+        engine = sa.create_engine(
             parsed,
             pool_pre_ping=True,  # a MariaDB restart must not leave dead connections in the pool
             pool_recycle=3600,
@@ -33,7 +33,21 @@ def create_engine(url: str) -> Engine:
             isolation_level="READ COMMITTED",
             connect_args={"charset": "utf8mb4", "collation": "utf8mb4_bin", "connection_timeout": 5},
         )
+        event.listen(engine, "handle_error", _client_errors_are_unavailable)
+        return engine
     raise ValueError(f"unsupported database URL scheme {parsed.drivername!r} (use sqlite or mysql+mysqlconnector)")
+
+
+def _client_errors_are_unavailable(context):
+    """mysql-connector's C extension reports a refused or lost connection (client error codes
+    2000-2999, e.g. 2003 "can't connect", 2013 "lost connection") as a plain DatabaseError;
+    make it the OperationalError it is, so callers answer 503 and retry instead of crashing."""
+    errno = getattr(context.original_exception, "errno", None)
+    if isinstance(errno, int) and 2000 <= errno < 3000 and not isinstance(context.sqlalchemy_exception,
+                                                                           UNAVAILABLE_ERRORS):
+        context.is_disconnect = True
+        return exc.OperationalError(context.statement, context.parameters, context.original_exception)
+    return None
 
 
 def _sqlite_engine(url: URL) -> Engine:
