@@ -405,3 +405,15 @@ def test_the_send_time_is_the_sites_local_hour_on_both_sides_of_a_dst_change(par
     assert dg.send_time(paris_site, settings, IsoWeek.parse("2026-W14")) == datetime(2026, 3, 30, 6, tzinfo=timezone.utc)
     assert dg.send_time(paris_site, {"weekday": 7, "hour": 23}, IsoWeek.parse("2026-W44")) == \
         datetime(2026, 11, 1, 22, tzinfo=timezone.utc)
+
+
+def test_the_same_words_twice_are_quoted_once():
+    from datetime import datetime, timezone
+
+    from sidecar.domain.digest import choose_comments
+
+    at = datetime(2026, 11, 18, tzinfo=timezone.utc)
+    rows = [{"reason": "too_expensive", "comment": "Trop  cher pour moi", "answered_at": at},
+            {"reason": "too_expensive", "comment": "Trop cher pour moi", "answered_at": at},
+            {"reason": "unused", "comment": "Pas le temps", "answered_at": at}]
+    assert [c["text"] for c in choose_comments(rows, 5)] == ["Trop cher pour moi", "Pas le temps"]

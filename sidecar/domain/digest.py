@@ -343,9 +343,15 @@ def _reasons(this_week: dict, before: list[dict]) -> list[dict]:
 def choose_comments(rows: list[dict], limit: int) -> list[dict]:
     """Round-robin across reasons (most answered reason first), newest first within a reason.
 
-    ``rows`` are newest first. Long comments are shortened, never skipped."""
+    ``rows`` are newest first. Long comments are shortened, never skipped; the same words said
+    twice (a copied template, a double submit) are shown once."""
     by_reason: dict = {}
+    seen: set[str] = set()
     for row in rows:
+        key = _plain(" ".join(row["comment"].split()))
+        if key in seen:
+            continue
+        seen.add(key)
         by_reason.setdefault(row["reason"], []).append(row)
     queues = sorted(by_reason.values(), key=lambda q: (-len(q), q[0]["reason"] or "~"))
     chosen: list[dict] = []
