@@ -6,7 +6,8 @@ keyboard only, and while the sidecar is down; the answers reach the owner's admi
 from __future__ import annotations
 
 import statistics
-import struct
+import subprocess
+from urllib.parse import quote
 
 import pytest
 
@@ -32,8 +33,10 @@ def install_french(site) -> None:
     WordPress's own French files, which are not packaged here; the bridge brings its own."""
     languages = site.docroot / "wp-content" / "languages"
     languages.mkdir(parents=True, exist_ok=True)
-    # An empty GNU .mo: magic, revision 0, no strings, tables at offset 28, no hash table.
-    (languages / "fr_FR.mo").write_bytes(struct.pack("<7I", 0x950412DE, 0, 0, 28, 28, 0, 28))
+    po = languages / "fr_FR.po"
+    po.write_text('msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n"Language: fr_FR\\n"\n'
+                  '"Plural-Forms: nplurals=2; plural=(n > 1);\\n"\n', encoding="utf-8")
+    subprocess.run(["msgfmt", "-o", str(languages / "fr_FR.mo"), str(po)], check=True)
 
 
 def survey_site(wordpress_site, sidecar, version: str):
@@ -50,11 +53,11 @@ def survey_site(wordpress_site, sidecar, version: str):
 
 
 def sign_in(page, site, member):
-    page.goto(f"{site.url}/wp-login.php")
+    page.goto(f"{site.url}/wp-login.php?redirect_to={quote(site.url + '/', safe='')}")
     page.fill("#user_login", member["login"])
     page.fill("#user_pass", member["password"])
-    page.click("#wp-submit")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.click("#wp-submit")
     assert any(c["name"].startswith("wordpress_logged_in_") for c in page.context.cookies()), page.content()[:500]
 
 
@@ -149,8 +152,8 @@ def test_a_signed_out_member_answers_from_the_email_link(wordpress_site, sidecar
 
     page.get_by_label("Je fais juste une pause").check()
     page.get_by_label("Dans quelques mois").check()
-    page.get_by_role("button", name="Envoyer mes réponses").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Envoyer mes réponses").click()
     assert page.get_by_text(THANKS_FR).is_visible()
     assert token not in page.url
 
@@ -181,8 +184,8 @@ def test_a_tampered_link_shows_a_polite_message_and_a_way_to_sign_in(wordpress_s
     sign_in_link.click()
     page.fill("#user_login", member["login"])
     page.fill("#user_pass", member["password"])
-    page.click("#wp-submit")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.click("#wp-submit")
     assert page.get_by_role("heading", name=TITLE_FR).is_visible(), "signed in, the member answers after all"
     assert survey_rows(site) == []
 
@@ -200,8 +203,8 @@ def test_an_answer_sent_while_the_sidecar_is_down_arrives_once_it_is_back(wordpr
     sidecar.stop()
     page.get_by_label("C’est trop cher").check()
     page.get_by_label("Quel prix vous aurait semblé juste ?").fill("15 € par mois")
-    page.get_by_role("button", name="Envoyer mes réponses").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Envoyer mes réponses").click()
     assert page.get_by_text(THANKS_FR).is_visible(), "thanks at once, whatever the sidecar's state"
     page.go_back()  # a second send of the same form is the same answer
     page.wait_for_load_state()

@@ -70,7 +70,21 @@ class Farewell_Bridge_Survey_Form {
 	 */
 	public static function shortcode() {
 		self::$rendered = true;
-		return self::render();
+		return self::safe_render();
+	}
+
+	/**
+	 * render(), but nothing that fails in it may break the member's page.
+	 *
+	 * @return string HTML, '' after an error (logged).
+	 */
+	private static function safe_render() {
+		try {
+			return self::render();
+		} catch ( Throwable $e ) {
+			Farewell_Bridge_Dispatcher::log( $e );
+			return '';
+		}
 	}
 
 	/**
@@ -187,7 +201,7 @@ class Farewell_Bridge_Survey_Form {
 			return $content;
 		}
 		self::$rendered = true;
-		return self::render() . $content;
+		return self::safe_render() . $content;
 	}
 
 	/**
@@ -199,7 +213,7 @@ class Farewell_Bridge_Survey_Form {
 			return;
 		}
 		self::$rendered = true;
-		echo '<div class="farewell-survey-wrap" style="padding:1.5rem 1rem">' . self::render() . '</div>'; // phpcs:ignore WordPress.Security.EscapeOutput.OutputNotEscaped -- escaped in the views.
+		echo '<div class="farewell-survey-wrap" style="padding:1.5rem 1rem">' . self::safe_render() . '</div>'; // phpcs:ignore WordPress.Security.EscapeOutput.OutputNotEscaped -- escaped in the views.
 	}
 
 	/**
