@@ -92,13 +92,14 @@ def test_uninstall_keeps_data_unless_the_admin_opted_in(wordpress_site):
         return array('table' => (bool) $wpdb->get_var($wpdb->prepare('SHOW TABLES LIKE %s', $wpdb->prefix . 'farewell_outbox')),
                      'secret' => get_option('farewell_bridge_secret', null) !== null,
                      'settings' => get_option('farewell_bridge_settings', null) !== null,
-                     'cron' => (bool) wp_next_scheduled('farewell_bridge_deliver'));
+                     'cron' => (bool) wp_next_scheduled('farewell_bridge_deliver'),
+                     'survey_page' => (bool) get_posts(array('post_type' => 'page', 'name' => 'farewell-survey', 'post_status' => 'any')));
     """
     site.wp_eval("update_option('farewell_bridge_settings', array('sidecar_url' => '', 'site_id' => '', 'delete_data' => false));")
     site.wp_eval(uninstall)
-    assert site.wp_json(state) == {"table": True, "secret": True, "settings": True, "cron": False}
+    assert site.wp_json(state) == {"table": True, "secret": True, "settings": True, "cron": False, "survey_page": True}
 
     site.wp_eval("require_once ABSPATH . 'wp-admin/includes/plugin.php'; activate_plugin('farewell-bridge/farewell-bridge.php');"
                  "update_option('farewell_bridge_settings', array('sidecar_url' => '', 'site_id' => '', 'delete_data' => true));")
     site.wp_eval(uninstall)
-    assert site.wp_json(state) == {"table": False, "secret": False, "settings": False, "cron": False}
+    assert site.wp_json(state) == {"table": False, "secret": False, "settings": False, "cron": False, "survey_page": False}

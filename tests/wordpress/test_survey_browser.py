@@ -5,7 +5,7 @@ keyboard only, and while the sidecar is down; the answers reach the owner's admi
 
 from __future__ import annotations
 
-import statistics
+import socket
 import subprocess
 from urllib.parse import quote
 
@@ -283,6 +283,8 @@ def test_survey_render_time_with_the_sidecar_up_and_down(wordpress_site, sidecar
     site, member, _ = survey_site(wordpress_site, sidecar, "6.8")
 
     def render_ms(cold: bool, rounds: int = 5) -> tuple[float, str]:
+        """Median time of Farewell_Bridge_Survey_Form::render() for the member, and where the
+        definition is read from right after it (cache, or the bundled default)."""
         out = site.wp_json(f"""
             $times = array(); $origin = '';
             for ($i = 0; $i < {rounds}; $i++) {{
@@ -307,9 +309,16 @@ def test_survey_render_time_with_the_sidecar_up_and_down(wordpress_site, sidecar
     sidecar.stop()
     results["down, cache warm"] = render_ms(cold=False)
     results["down, cache cold (bundled default)"] = render_ms(cold=True)
-    print("\nsurvey render time (median of 5, WordPress 6.8, PHP side):")
+    with socket.socket() as black_hole:  # accepts connections (kernel backlog), never answers
+        black_hole.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        black_hole.bind(("127.0.0.1", sidecar.port))
+        black_hole.listen(64)
+        results["hanging, cache cold (bundled default)"] = render_ms(cold=True, rounds=3)
+        results["hanging, within a minute of a failed fetch"] = render_ms(cold=False, rounds=3)
+    print("\nsurvey render time (median, WordPress 6.8, PHP side):")
     for name, (ms, origin) in results.items():
-        print(f"  sidecar {name}: {ms:.1f} ms")
-    assert results["down, cache cold (bundled default)"][0] < 2500, "a dead sidecar costs at most the 2 s timeout"
-    assert results["up, cache warm"][0] < 200
-    assert statistics.median([ms for ms, _ in results.values()]) < 2500
+        print(f"  sidecar {name}: {ms:.1f} ms (definition from: {origin})")
+    assert results["hanging, cache cold (bundled default)"][0] < 2600, "a hanging sidecar costs at most the 2 s timeout"
+    assert results["down, cache cold (bundled default)"][0] < 500
+    for warm in ("up, cache warm", "down, cache warm", "hanging, within a minute of a failed fetch"):
+        assert results[warm][0] < 200, warm
