@@ -113,7 +113,7 @@ class Farewell_Bridge_Survey_Form {
 		if ( is_wp_error( $id ) ) {
 			return 0;
 		}
-		update_option( self::PAGE_OPTION, (int) $id, false );
+		update_option( self::PAGE_OPTION, (int) $id, true ); // Autoloaded: read on every front-end request.
 		return (int) $id;
 	}
 
