@@ -1,0 +1,165 @@
+"""End to end, the other way round: the sidecar asks the bridge to send its emails (wordpress://)
+and to create a coupon, and WordPress's own wp_mail delivers them by SMTP to a real server.
+
+    member cancels in WordPress ─▶ bridge ─▶ sidecar (plans the sequence)
+    the jobs' dispatch tick (clock set to the step's time) ─▶ POST /wp-json/farewell/v1/coupons ─▶ MeprCoupon
+                                                          ─▶ POST /wp-json/farewell/v1/mail ─▶ wp_mail ─▶ aiosmtpd
+
+The tick runs in this process, with its clock set to when a step is due (like tests/test_emails.py),
+on the real sidecar's database; requests to the bridge are signed with the real time.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from datetime import timedelta
+from email.header import decode_header, make_header
+
+import pytest
+import requests
+
+from jobs import tasks
+from sidecar import config as sidecar_config
+from sidecar import db
+from sidecar.domain.dispatch import DispatchConfig
+from sidecar.domain.events import parse_timestamp
+from sidecar.mail.transports import transport_from_url
+from sidecar.signing import sign
+from tests.support.smtp import SmtpServer
+from tests.wordpress.test_bridge_e2e import cancel, make_members, wait_for
+
+CODE = re.compile(r"FAREWELL-[A-HJKMNP-Z2-9]{8}")
+
+
+@pytest.fixture
+def smtp():
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+def header(message, name: str) -> str:
+    return str(make_header(decode_header(message[name]))) if message[name] else ""
+
+
+def text_of(received) -> str:
+    return " ".join(received.message.get_body(("plain",)).get_content().split())
+
+
+def connect(sidecar, site, smtp) -> dict:
+    """A sidecar site for this WordPress (French, Paris), the bridge configured for it, and
+    WordPress's mail sent by SMTP to the test server."""
+    created = json.loads(sidecar._cli("sites", "add", "--url", site.url, "--name", "Le Club Hélène",
+                                      "--locale", "fr_FR", "--timezone", "Europe/Paris"))
+    sidecar._cli("sites", "set", created["site_id"], "--sender-name", "Le Club Hélène",
+                 "--support-email", "aide@club.example.org", "--postal-address", "12 rue des Lilas\\n75011 Paris",
+                 "--min-account-age-days", "0", "--discount-percent", "20")
+    site.constants = {"FAREWELL_SIDECAR_URL": sidecar.url, "FAREWELL_SITE_ID": created["site_id"],
+                      "FAREWELL_SECRET": created["secret"]}
+    site.write_config()
+    site.start()
+    # The sidecar calls {site}/wp-json/…, which needs pretty permalinks (plain ones only answer
+    # ?rest_route=…; see the note to the sidecar side in the report of this work).
+    site.wp_eval(f"update_option('farewell_test_smtp_port', {smtp.port});"
+                 "update_option('permalink_structure', '/%postname%/'); flush_rewrite_rules();")
+    return created
+
+
+def tick_at(sidecar, at):
+    """One dispatch tick of the jobs, as `python -m jobs` runs it, its clock at ``at``."""
+    settings = sidecar_config.load(sidecar.env)
+    engine = db.create_engine(settings["FAREWELL_DATABASE_URL"])
+    try:
+        return tasks.dispatch_tick(engine, transport_from_url(settings["FAREWELL_MAIL_URL"]),
+                                   DispatchConfig.from_app_config(settings), lambda: at)
+    finally:
+        engine.dispose()
+
+
+def emails_by_step(sidecar, site_id: str, member_id: str) -> dict:
+    response = sidecar.get(f"/v1/sites/{site_id}/emails", member_id=member_id)
+    assert response.status_code == 200, response.text
+    return {item["step"]: item for item in response.json()["items"]}
+
+
+def answer_survey(sidecar, site, created: dict, member: dict, subscription_id: str, reason: str) -> None:
+    """The member answers the exit survey: the event the bridge's survey form sends, its member
+    object built by the bridge itself."""
+    body = json.dumps({
+        "type": "survey.submitted", "occurred_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "source": "memberpress", "initiated_by": "member",
+        "member": site.wp_json(f"return Farewell_Bridge_Event_Factory::member({int(member['id'])});"),
+        "survey": {"version": 1, "subscription_id": subscription_id, "reason": reason},
+    })
+    response = requests.post(f"{sidecar.url}/v1/sites/{created['site_id']}/events", data=body, timeout=10,
+                             headers={"Content-Type": "application/json",
+                                      **sign(created["secret"], f"msg_{uuid.uuid4().hex}", body)})
+    assert response.status_code == 202, response.text
+
+
+@pytest.mark.parametrize("wp_version", ["6.1", "6.8"])
+def test_the_sequence_goes_out_through_wp_mail_with_a_real_coupon(wordpress_site, sidecar_server, smtp, wp_version):
+    sidecar = sidecar_server(extra_env={"FAREWELL_MAIL_URL": "wordpress://",
+                                        "FAREWELL_MAIL_FROM": "farewell@club.example.org"})
+    site = wordpress_site(wp_version, start=False)
+    created = connect(sidecar, site, smtp)
+    member = make_members(site, 1, 1)[0]
+    product_id = site.wp_json(f"return (int) (new MeprSubscription({member['subscriptions'][0]}))->product_id;")
+
+    with site.login(member["login"], member["password"]) as session:
+        cancel(session, site, member["subscriptions"][0])
+    cancellation = wait_for(
+        lambda: next(iter(sidecar.get(f"/v1/sites/{created['site_id']}/cancellations").json()["items"]), None),
+        timeout=30, describe=lambda: "the cancellation never reached the sidecar")
+    answer_survey(sidecar, site, created, member, cancellation["subscription"]["id"], "too_expensive")
+
+    # The farewell an hour later; the offer a month later, once access has ended, at 11:00 in Paris.
+    cancelled_at = parse_timestamp(cancellation["cancelled_at"])
+    access_ends_at = parse_timestamp(cancellation["access_ends_at"])
+    reports = [tick_at(sidecar, cancelled_at + timedelta(hours=2))]
+    offer_time = (max(cancelled_at + timedelta(days=30), access_ends_at) + timedelta(days=1)).replace(hour=10, minute=0)
+    reports.append(tick_at(sidecar, offer_time))
+    reports.append(tick_at(sidecar, offer_time + timedelta(minutes=5)))  # nothing left: nothing sent twice
+    steps = emails_by_step(sidecar, created["site_id"], str(member["id"]))
+    problem = json.dumps(steps, indent=1) + "\n--- ticks\n" + repr(reports) + "\n--- debug.log\n" + site.debug_log()[-3000:]
+    assert steps["farewell"]["status"] == "sent", problem
+    assert steps["offer"]["status"] == "sent", problem
+
+    received = smtp.to(member["email"])
+    by_id = {m.message_id: m for m in received}
+    assert len(by_id) == len(received), "an email was delivered twice"
+    farewell, offer = received[0], next(m for m in received if CODE.search(text_of(m)))
+
+    # The farewell, as wp_mail built it from the sidecar's request.
+    message = farewell.message
+    assert re.fullmatch(rf"<farewell\.{re.escape(created['site_id'])}\.\d+@[^>]+>", farewell.message_id)
+    assert header(message, "From") == "Le Club Hélène <farewell@club.example.org>"
+    assert header(message, "Reply-To") == "Le Club Hélène <aide@club.example.org>"
+    assert header(message, "To") == f"Anaïs 0 <{member['email']}>"
+    subject = header(message, "Subject")
+    assert "Le Club Hélène" in subject and not subject.isascii()
+    assert re.search(rb"^Subject: =\?UTF-8\?[QB]\?", farewell.raw, re.M), "a UTF-8 encoded-word subject"
+    assert message.get_content_type() == "multipart/alternative"
+    assert message.get_body(("plain",)) is not None and message.get_body(("html",)) is not None
+    assert "Anaïs" in text_of(farewell)
+    assert "List-Unsubscribe" not in message, "the farewell confirms a cancellation: not a marketing email"
+
+    # The offer: marketing headers, and a coupon that exists in MemberPress for the member's plan.
+    assert offer.message["List-Unsubscribe"].startswith("<http")
+    assert offer.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert offer.message["Auto-Submitted"] == "auto-generated"
+    code = CODE.search(text_of(offer)).group(0)
+    coupon = site.wp_json(f"""
+        $c = MeprCoupon::get_one_from_code({code!r});
+        return $c ? array('type' => $c->discount_type, 'amount' => (float) $c->discount_amount,
+                          'uses' => (int) $c->usage_amount, 'valid' => $c->is_valid({int(product_id)})) : null;
+    """)
+    assert coupon == {"type": "percent", "amount": 20.0, "uses": 1, "valid": True}
+
+    # Sent once each, even though the jobs ran several times and retries share a webhook-id.
+    answered = site.wp_json("global $wpdb; return $wpdb->get_col('SELECT route FROM ' . Farewell_Bridge_Request_Log::table() . ' WHERE status_code > 0');")
+    assert answered.count("coupons") == 1
+    assert answered.count("mail") == len(received)
