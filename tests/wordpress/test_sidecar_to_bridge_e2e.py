@@ -163,3 +163,54 @@ def test_the_sequence_goes_out_through_wp_mail_with_a_real_coupon(wordpress_site
     answered = site.wp_json("global $wpdb; return $wpdb->get_col('SELECT route FROM ' . Farewell_Bridge_Request_Log::table() . ' WHERE status_code > 0');")
     assert answered.count("coupons") == 1
     assert answered.count("mail") == len(received)
+
+
+def mail_request(to: str, message_id: str) -> dict:
+    return {"message_id": message_id,
+            "from": {"email": "farewell@club.example.org", "name": "Le Club"}, "reply_to": None,
+            "to": [{"email": to, "name": "Zoé"}], "subject": "Un mot du Club", "text": "Bonjour Zoé,\nà bientôt.",
+            "html": "<p>Bonjour Zoé,</p><p>à bientôt.</p>", "headers": {"Auto-Submitted": "auto-generated"}}
+
+
+@pytest.mark.parametrize("wp_version", ["6.1", "6.8"])
+def test_wp_mail_failures_are_told_apart_over_real_smtp(wordpress_site, smtp, wp_version):
+    """A 5xx to RCPT is a refused recipient (the sidecar suppresses the address); a server that is
+    down is a failure to retry; the retry then sends once, and a further retry is a duplicate."""
+    from sidecar import bridge
+    from sidecar.domain.sites import new_secret
+
+    secret = new_secret()
+    site = wordpress_site(wp_version, constants={"FAREWELL_SIDECAR_URL": "http://127.0.0.1:9", "FAREWELL_SITE_ID": "site_e2e",
+                                            "FAREWELL_SECRET": secret})
+    site.wp_eval(f"update_option('farewell_test_smtp_port', {smtp.port});"
+                 "update_option('permalink_structure', '/%postname%/'); flush_rewrite_rules();")
+    wp = {"url": site.url, "secret": secret}
+
+    smtp.refuse("gone@example.org")
+    with pytest.raises(bridge.BridgeRefused) as refused:
+        bridge.call(wp, "mail", mail_request("gone@example.org", "<m1@club.example.org>"), "mail_" + "1" * 40)
+    assert (refused.value.status, refused.value.error) == (422, "recipient_refused")
+
+    smtp.refuse("busy@example.org", "450 4.2.1 Mailbox busy, try later")
+    with pytest.raises(bridge.BridgeRefused) as deferred:
+        bridge.call(wp, "mail", mail_request("busy@example.org", "<m2@club.example.org>"), "mail_" + "2" * 40)
+    assert (deferred.value.status, deferred.value.error) == (502, "mail_failed")
+
+    smtp.stop()
+    with pytest.raises(bridge.BridgeRefused) as down:
+        bridge.call(wp, "mail", mail_request("zoe@example.org", "<m3@club.example.org>"), "mail_" + "3" * 40)
+    assert (down.value.status, down.value.error, down.value.temporary) == (502, "mail_failed", True)
+    assert smtp.messages() == []
+
+    smtp.start()
+    assert bridge.call(wp, "mail", mail_request("zoe@example.org", "<m3@club.example.org>"), "mail_" + "3" * 40) == {"status": "sent"}
+    assert bridge.call(wp, "mail", mail_request("zoe@example.org", "<m3@club.example.org>"), "mail_" + "3" * 40) == {"status": "duplicate"}
+    received = smtp.messages()
+    assert [m.message_id for m in received] == ["<m3@club.example.org>"]
+    assert received[0].message["Reply-To"] is None  # reply_to null: no Reply-To
+
+    # Signed with another site's secret: refused, nothing sent.
+    with pytest.raises(bridge.BridgeRefused) as forged:
+        bridge.call({**wp, "secret": new_secret()}, "mail", mail_request("zoe@example.org", "<m4@club.example.org>"), "mail_" + "4" * 40)
+    assert (forged.value.status, forged.value.error) == (401, "invalid_signature")
+    assert len(smtp.messages()) == 1
