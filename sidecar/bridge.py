@@ -9,9 +9,12 @@ from datetime import datetime, timezone
 
 import requests
 
+from .domain.sites import verification_secrets
 from .signing import sign
 
-ROUTE_PREFIX = "/wp-json/farewell/v1/"
+# ?rest_route= works whatever the site's permalink settings; /wp-json/ needs pretty permalinks,
+# and with plain ones WordPress answers 200 with its home page instead.
+ROUTE_PREFIX = "/?rest_route=/farewell/v1/"
 # The bridge's answers are small JSON objects; anything bigger is not one.
 ANSWER_MAX_BYTES = 64 * 1024
 USER_AGENT = "Farewell-sidecar/1"
@@ -46,11 +49,12 @@ def call(site: dict, route: str, payload: dict, webhook_id: str, timeout: float 
     so the bridge can answer it without doing the work twice.
     """
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": USER_AGENT,
-        **sign(site["secret"], webhook_id, body, now or datetime.now(timezone.utc)),
-    }
+    now = now or datetime.now(timezone.utc)
+    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **sign(site["secret"], webhook_id, body, now)}
+    # During a secret rotation the bridge still knows only the previous secret: sign with both,
+    # as Standard Webhooks allows (a space-separated list; one match is enough).
+    headers["webhook-signature"] = " ".join(
+        sign(secret, webhook_id, body, now)["webhook-signature"] for secret in verification_secrets(site, now))
     poster = http or requests
     try:
         response = poster.post(route_url(site, route), data=body.encode("utf-8"), headers=headers,

@@ -52,6 +52,10 @@ def _database_errors(command):
 def main():
     """Farewell sidecar."""
     logs.configure()
+    try:
+        config.load()  # a misconfiguration is one clear line before any command runs
+    except ValueError as error:
+        _fail(str(error), code=2)
 
 
 @main.command()

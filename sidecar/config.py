@@ -38,7 +38,7 @@ def load(environ: Mapping[str, str] | None = None) -> dict:
         "SECRET_KEY": env.get("FAREWELL_SECRET_KEY") or _stored_secret_key(data_dir),
         # Where email goes: smtp://user:pass@host:port (smtps://, ?starttls=1), maildir:///path, wordpress://
         "FAREWELL_MAIL_URL": env.get("FAREWELL_MAIL_URL") or f"maildir://{data_dir / 'mail'}",
-        "FAREWELL_MAIL_FROM": env.get("FAREWELL_MAIL_FROM") or "farewell@localhost",
+        "FAREWELL_MAIL_FROM": _mail_from(env),
         # How many times faster than real time the jobs' clock runs; 1 in production.
         "FAREWELL_CLOCK_SPEED": _positive_number(env.get("FAREWELL_CLOCK_SPEED"), "FAREWELL_CLOCK_SPEED", 1.0),
         # Demo mode for `serve`: an accelerated clock and a sample cancellation (see sidecar/demo.py).
@@ -49,6 +49,16 @@ def load(environ: Mapping[str, str] | None = None) -> dict:
         "MAX_CONTENT_LENGTH": REQUEST_MAX_BYTES,
         "JSON_SORT_KEYS": False,
     }
+
+
+def _mail_from(env: Mapping[str, str]) -> str:
+    """The sender address. The local default suits the mail folder and a local relay; WordPress's
+    wp_mail refuses an address whose domain has no dot, so say so at start-up, not once per email."""
+    sender = env.get("FAREWELL_MAIL_FROM") or "farewell@localhost"
+    if (env.get("FAREWELL_MAIL_URL") or "").startswith("wordpress:") and "." not in sender.rpartition("@")[2]:
+        raise ValueError(f"FAREWELL_MAIL_FROM must be a real address such as farewell@example.org "
+                         f"when mail goes through wordpress:// (it is {sender!r})")
+    return sender
 
 
 def _positive_number(value: str | None, name: str, default: float) -> float:

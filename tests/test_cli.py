@@ -103,3 +103,9 @@ def test_jobs_starts_and_exits_cleanly(tmp_path):
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "jobs stopped" in result.stderr
+
+
+def test_wordpress_mail_needs_a_real_sender_address(tmp_path):
+    result = run("sites", "list", env_extra={"FAREWELL_MAIL_URL": "wordpress://"}, data_dir=tmp_path)
+    assert result.returncode == 2
+    assert "FAREWELL_MAIL_FROM must be a real address" in result.stderr and "Traceback" not in result.stderr

@@ -24,7 +24,7 @@ NOW = datetime(2026, 12, 29, 10, 0, tzinfo=timezone.utc)
 
 
 class FakeBridge:
-    """Answers POST /wp-json/farewell/v1/<route> with what the test queued; records the requests."""
+    """Answers POST /?rest_route=/farewell/v1/<route> with what the test queued; records the requests."""
 
     def __init__(self, secret: str):
         self.secret = secret
@@ -42,7 +42,7 @@ class FakeBridge:
                     valid = True
                 except Exception:  # noqa: BLE001
                     valid = False
-                route = self.path.removeprefix("/wp-json/farewell/v1/")
+                route = self.path.removeprefix("/?rest_route=/farewell/v1/")
                 bridge.requests.append({"route": route, "body": json.loads(body), "headers": dict(self.headers),
                                         "valid": valid})
                 status, answer = bridge.answers.get(route, (200, {"status": "sent"}))
@@ -198,3 +198,42 @@ def test_the_offer_carries_the_bridges_coupon_and_the_winback_records_it(app, cl
     post(comeback(CANCELLED_AT + timedelta(days=33)))
     [winback] = admin_get(f"/v1/sites/{site['id']}/winbacks").json["items"]
     assert (winback["coupon_code"], winback["last_email"]["step"]) == ("FAREWELL-7Q2X", "offer")
+
+
+def test_during_a_rotation_the_sidecar_signs_with_both_secrets():
+    """A bridge still holding the previous secret keeps verifying for the 24 h grace."""
+    import http.server
+    import threading
+    from datetime import datetime, timedelta, timezone
+
+    from sidecar import bridge
+    from sidecar.domain.sites import new_secret
+    from sidecar.signing import verify
+
+    seen = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            seen["body"] = self.rfile.read(int(self.headers["Content-Length"])).decode()
+            seen["headers"] = {k: self.headers[k] for k in ("webhook-id", "webhook-timestamp", "webhook-signature")}
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"status": "sent"}')
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        old, new = new_secret(), new_secret()
+        now = datetime.now(timezone.utc)
+        site = {"url": f"http://127.0.0.1:{server.server_port}", "secret": new, "previous_secret": old,
+                "previous_secret_expires_at": now + timedelta(hours=23)}
+        assert bridge.call(site, "mail", {"x": 1}, "wh_rotation", now=now) == {"status": "sent"}
+    finally:
+        server.shutdown()
+    assert len(seen["headers"]["webhook-signature"].split(" ")) == 2
+    verify([old], seen["body"], seen["headers"])
+    verify([new], seen["body"], seen["headers"])

@@ -137,3 +137,14 @@ def test_subscriptions_of_different_sources_are_different(post_event, listed):
     other["source"] = "paidmembershipspro"
     post_event(other)
     assert {i["source"] for i in listed()} == {"memberpress", "paidmembershipspro"}
+
+
+def test_a_field_an_event_leaves_out_keeps_its_earlier_value(post_event, admin_get, site):
+    post_event(lifecycle("subscription.cancelled", "2026-11-01T10:00:00Z"))
+    survey = make_event(type_="survey.submitted", occurred_at="2026-11-01T10:05:00Z")
+    survey["member"] = {"id": "42", "email": "ana@example.org"}  # no first_name, no locale
+    survey["survey"] = {"version": 1}
+    del survey["subscription"]
+    assert post_event(survey).status_code == 202
+    [item] = admin_get(f"/v1/sites/{site['id']}/cancellations").json["items"]
+    assert (item["member"]["first_name"], item["member"]["locale"]) == ("Ana", "fr_FR")

@@ -83,7 +83,9 @@ def record_event(
 
 def _member(conn: Connection, site_id: str, event: Event, now: datetime) -> int:
     member = event.member
-    details = {"email": member.email, "first_name": member.first_name, "locale": member.locale}
+    # A field the event leaves out is unknown, not erased: keep what an earlier event told us.
+    details = {k: v for k, v in (("email", member.email), ("first_name", member.first_name),
+                                 ("locale", member.locale)) if v is not None}
     return upsert_member(conn, site_id, member.id, details, event.occurred_at, now)
 
 

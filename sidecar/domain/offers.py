@@ -48,7 +48,7 @@ def variant_for(reason: str | None) -> str:
 
 
 def coupon_request(member: dict, subscription: dict, percent: int, days: int, now: datetime) -> dict:
-    """The body of ``POST {site}/wp-json/farewell/v1/coupons`` (docs/PROTOCOL.md)."""
+    """The body of ``POST {site}/?rest_route=/farewell/v1/coupons`` (docs/PROTOCOL.md)."""
     return {
         "member": {"id": member["external_id"], "email": member["email"]},
         "subscription": {"id": subscription["external_id"], "source": subscription["source"],
