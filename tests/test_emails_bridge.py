@@ -234,6 +234,7 @@ def test_during_a_rotation_the_sidecar_signs_with_both_secrets():
         assert bridge.call(site, "mail", {"x": 1}, "wh_rotation", now=now) == {"status": "sent"}
     finally:
         server.shutdown()
+        server.server_close()
     assert len(seen["headers"]["webhook-signature"].split(" ")) == 2
     verify([old], seen["body"], seen["headers"])
     verify([new], seen["body"], seen["headers"])
