@@ -77,10 +77,10 @@ def run_wrk(url: str, requests_file: Path, seconds: float, connections: int) -> 
             "non_2xx": int(non_2xx.group(1)) if non_2xx else 0}
 
 
-def gunicorn(app_spec: str, port: int, env: dict, log: Path) -> subprocess.Popen:
+def gunicorn(app_spec: str, port: int, env: dict, log: Path, workers: int = 2) -> subprocess.Popen:
     with open(log, "ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", app_spec],
+            [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}", app_spec],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
         )
     wait_for_http(f"http://127.0.0.1:{port}/", process=process)

@@ -32,11 +32,12 @@ from sidecar.domain.sites import create_site
 from sidecar.signing import sign
 from sidecar.storage.tables import scheduled_emails
 from tests.support.mariadb import MariaDB
-from tests.support.net import free_port, wait_for_http
+from tests.support.net import free_port
 from tests.support.smtp import SmtpServer
 
 from . import results
 from .dispatch import seed_due_emails
+from .ingest import gunicorn
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,12 +80,9 @@ def web_worker(database_url: str, work: Path, events: int) -> dict:
     port = free_port()
     env = {**os.environ, "FAREWELL_DATABASE_URL": database_url, "FAREWELL_DATA_DIR": str(work / "web"),
            "FAREWELL_SECRET_KEY": "bench"}
-    master = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{port}",
-                               "sidecar:create_app()"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    master = gunicorn("sidecar:create_app()", port, env, work / "web.log", workers=1)
     try:
         url = f"http://127.0.0.1:{port}"
-        wait_for_http(url + "/healthz", process=master)
         worker_pid = int(Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()[0])
         send_events(url, site, 0, 1_000)
         after_first = rss_kib(worker_pid)
