@@ -53,3 +53,23 @@ def test_the_jobs_tick_digests_beside_the_dispatch(engine, tmp_path):
     digest_job = scheduler.get_job(runner.DIGEST_JOB_ID)
     assert scheduler.get_job(runner.DISPATCH_JOB_ID) is not None
     assert digest_job.trigger.interval.total_seconds() == runner.DIGEST_INTERVAL_SECONDS
+
+
+def test_the_bridge_reports_the_wordpress_admin_email_as_the_default_recipient(client, site, app):
+    import json as _json
+
+    from sidecar.domain.digest import digest_settings
+    from sidecar.signing import sign
+
+    def report(document):
+        body = _json.dumps(document)
+        return client.post(f"/v1/sites/{site['id']}/site-info", data=body,
+                           headers={"Content-Type": "application/json", **sign(site["secret"], "info_1", body)})
+
+    assert report({"admin_email": "proprietaire@club.example.org"}).json == {"status": "ok"}
+    with app.extensions["farewell.engine"].connect() as conn:
+        assert digest_settings(conn, site["id"])["recipients"] == ["proprietaire@club.example.org"]
+    refused = report({"admin_email": "not an address"})
+    assert refused.status_code == 400 and refused.json["fields"] == {"admin_email": "must be an email address"}
+    unsigned = client.post(f"/v1/sites/{site['id']}/site-info", json={"admin_email": "eve@example.org"})
+    assert unsigned.status_code == 401

@@ -209,6 +209,23 @@ def build_spec(public_url: str) -> dict:
                     },
                 }
             },
+            "/v1/sites/{site_id}/site-info": {
+                "post": {
+                    "summary": "What the bridge reports about its WordPress site: the admin email (the digest's "
+                               "default recipient)",
+                    "parameters": [_SITE_ID, *_SIGNATURE_HEADERS],
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["admin_email"],
+                        "properties": {"admin_email": {"type": "string", "format": "email", "maxLength": 254}}}}}},
+                    "responses": {
+                        "200": _json({"type": "object", "properties": {"status": {"const": "ok"}}}, "Stored."),
+                        "415": {"description": "Not JSON.", **_error("unsupported_media_type")},
+                        **signed_errors,
+                        "400": {"description": "Bad request.", **_error(
+                            "invalid_encoding", "invalid_webhook_id", "invalid_json", "invalid_request", fields=True)},
+                    },
+                }
+            },
             "/v1/sites/{site_id}/summary": {
                 "get": {
                     "summary": "This week's headline figures so far, for the Farewell page in wp-admin (signed, empty body)",
