@@ -11,6 +11,7 @@ if ( ! defined( 'WP_UNINSTALL_PLUGIN' ) ) {
 }
 
 wp_clear_scheduled_hook( 'farewell_bridge_deliver' );
+wp_clear_scheduled_hook( 'farewell_bridge_report_site_info' );
 
 $farewell_settings = get_option( 'farewell_bridge_settings', array() );
 if ( ! is_array( $farewell_settings ) || empty( $farewell_settings['delete_data'] ) ) {

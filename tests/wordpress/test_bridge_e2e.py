@@ -366,3 +366,28 @@ def test_the_test_connection_button_explains_each_failure(wordpress_site, sideca
             assert notice, result.text[:500]
             assert expected in html.unescape(notice.group(1)), (url, site_id, notice.group(1))
     assert_no_php_errors(site)
+
+
+# --------------------------------------------------------------------------- site information
+def test_the_admin_email_reaches_the_sidecar_as_the_digests_default_recipient(wordpress_site, sidecar_server):
+    from sidecar import db
+    from sidecar.domain.digest import digest_settings
+
+    sidecar = sidecar_server()
+    site = wordpress_site("6.8", constants=bridge_constants(sidecar))
+    # Changing the option only schedules the report: saving General Settings never waits for the sidecar.
+    site.wp_eval("update_option('admin_email', 'proprietaire@club.example.org');")
+    requests.get(f"{site.url}/wp-cron.php", timeout=30)  # runs the due one-off event, as a visit would
+    engine = db.create_engine(sidecar.database_url)
+
+    def reported():
+        with engine.connect() as conn:
+            settings = digest_settings(conn, sidecar.site_id)
+        return settings if settings["wordpress_admin_email"] else None
+
+    try:
+        settings = wait_for(reported, timeout=20, describe=lambda: "the admin email never reached the sidecar")
+    finally:
+        engine.dispose()
+    assert settings["wordpress_admin_email"] == "proprietaire@club.example.org"
+    assert settings["recipients"] == ["proprietaire@club.example.org"]

@@ -126,6 +126,7 @@ class Farewell_Bridge_Admin {
 		}
 		$result = Farewell_Bridge_Client::from_settings()->ping( 5.0 );
 		if ( Farewell_Bridge_Client::DELIVERED === $result['kind'] ) {
+			Farewell_Bridge_Site_Info::report();
 			$name = is_array( $result['body'] ) && isset( $result['body']['site_name'] ) ? (string) $result['body']['site_name'] : '';
 			/* translators: %s: the site's name on the sidecar. */
 			self::redirect_with( 'success', '' !== $name ? sprintf( __( 'Connected: the sidecar knows this site as "%s".', 'farewell-bridge' ), $name ) : __( 'Connected: the sidecar accepted the signature.', 'farewell-bridge' ) );

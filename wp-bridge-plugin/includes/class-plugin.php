@@ -142,6 +142,10 @@ final class Farewell_Bridge_Plugin {
 		// admin in to the sidecar's dashboard with a single-use token.
 		add_action( 'admin_menu', array( 'Farewell_Bridge_Dashboard_Menu', 'add_menu' ) );
 		add_action( 'admin_post_' . Farewell_Bridge_Dashboard_Menu::OPEN_ACTION, array( 'Farewell_Bridge_Dashboard_Menu', 'handle_open_dashboard' ) );
+
+		// Site information: the admin email is the digest's default recipient.
+		add_action( 'update_option_admin_email', array( 'Farewell_Bridge_Site_Info', 'schedule' ) );
+		add_action( Farewell_Bridge_Site_Info::CRON_HOOK, array( 'Farewell_Bridge_Site_Info', 'report' ) );
 	}
 
 	/**
@@ -207,5 +211,6 @@ final class Farewell_Bridge_Plugin {
 	 */
 	public static function deactivate() {
 		Farewell_Bridge_Dispatcher::unschedule();
+		wp_clear_scheduled_hook( Farewell_Bridge_Site_Info::CRON_HOOK );
 	}
 }
