@@ -1,0 +1,92 @@
+"""Where the time goes, for the hot paths whose goal is missed (see BENCHMARKS.md).
+
+python -m bench.profile [ingest|dispatch] [--events 300]
+
+Runs the real code in-process under pyinstrument on a throw-away MariaDB: `record_event` for
+distinct cancellations (ingest), and `dispatch_due` for seeded farewell emails into a local SMTP
+server (dispatch). Writes the text profile to bench/profiles/<name>.txt and prints its top.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pyinstrument import Profiler
+
+from sidecar import db
+from sidecar.domain.events import parse_event
+from sidecar.domain.ingest import record_event
+from sidecar.domain.sites import create_site
+from tests.support.mariadb import MariaDB
+
+PROFILES = Path(__file__).parent / "profiles"
+
+
+def _event(n: int) -> dict:
+    return {"type": "subscription.cancelled", "occurred_at": datetime.now(timezone.utc).isoformat(),
+            "source": "test", "initiated_by": "member",
+            "member": {"id": str(n), "email": f"m{n}@example.org", "first_name": "Zoë", "locale": "fr_FR"},
+            "subscription": {"id": f"sub_{n}", "plan_name": "Or", "amount": "29.00", "currency": "EUR",
+                             "interval": "month"}}
+
+
+def profile_ingest(engine, count: int) -> Profiler:
+    site = create_site(engine, "https://bench.example.org", "Bench")
+    documents = [_event(n) for n in range(count)]
+    profiler = Profiler()
+    with profiler:
+        for n, document in enumerate(documents):
+            record_event(engine, site["id"], f"profile_{n}", json.dumps(document), parse_event(document))
+    return profiler
+
+
+def profile_dispatch(engine, count: int) -> Profiler:
+    from sidecar.domain.compose import MailConfig
+    from sidecar.domain.dispatch import DispatchConfig, dispatch_due
+    from sidecar.mail.transports import transport_from_url
+    from tests.support.smtp import SmtpServer
+
+    from .dispatch import seed_due_emails
+
+    site = create_site(engine, "https://bench.example.org", "Bench")
+    now = datetime.now(timezone.utc)
+    seed_due_emails(engine, site["id"], count, now)
+    inbox = SmtpServer().start()
+    try:
+        config = DispatchConfig(mail=MailConfig("bench-secret", "http://127.0.0.1:8000", "farewell@localhost"),
+                                batch_size=20)
+        profiler = Profiler()
+        with profiler:
+            dispatch_due(engine, transport_from_url(inbox.url), config, lambda: now, time_budget=3600)
+    finally:
+        inbox.stop()
+    return profiler
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.profile")
+    parser.add_argument("path", choices=["ingest", "dispatch"])
+    parser.add_argument("--events", type=int, default=300)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        mariadb = MariaDB(Path(tmp) / "mariadb").start()
+        try:
+            engine = db.create_engine(mariadb.create_database("bench_profile"))
+            db.migrate(engine)
+            run = profile_ingest if args.path == "ingest" else profile_dispatch
+            profiler = run(engine, args.events)
+            engine.dispose()
+        finally:
+            mariadb.stop()
+    text = profiler.output_text(unicode=False, color=False, show_all=False)
+    PROFILES.mkdir(exist_ok=True)
+    (PROFILES / f"{args.path}.txt").write_text(text)
+    print("\n".join(text.splitlines()[:60]))
+
+
+if __name__ == "__main__":
+    main()
