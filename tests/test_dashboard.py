@@ -520,3 +520,11 @@ def test_the_protocols_test_vector():
     token = re.search(r"gives the token\s*`([\w.-]+)`", section).group(1)
     encoded = _b64(payload.encode())
     assert token == f"{encoded}.{_b64(_mac('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', encoded))}"
+
+
+def test_a_deeply_nested_token_is_refused_not_a_crash(client):
+    import base64
+
+    nested = base64.urlsafe_b64encode(b"[" * 2500 + b"]" * 2500).decode().rstrip("=")[:3900]
+    response = client.get("/admin/login", query_string={"token": nested + ".AAAA"})
+    assert response.status_code in (400, 403)

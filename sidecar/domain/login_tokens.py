@@ -77,7 +77,7 @@ def unverified_payload(token: str) -> dict:
     """What the token claims, before any check (to pick the language of an error page)."""
     try:
         payload = json.loads(_unb64(token.split(".", 1)[0]))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError):
         return {}
     return payload if isinstance(payload, dict) else {}
 
