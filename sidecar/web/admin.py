@@ -119,7 +119,7 @@ def _decode_cursor(cursor: str) -> tuple:
         if not isinstance(last_id, int):
             raise ValueError
         return parse_timestamp(at), last_id
-    except (binascii.Error, TypeError, UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (binascii.Error, TypeError, ValueError, RecursionError) as error:
         raise ValueError("bad cursor") from error
 
 
