@@ -217,9 +217,10 @@ def test_a_black_holed_sidecar_does_not_slow_the_members_request(wordpress_site,
     with site.login(member["login"], member["password"]) as session:
         timings = [cancel(session, site, s) for s in member["subscriptions"]]
     print(f"\ncancel requests with the sidecar black-holed: {[round(t * 1000) for t in timings]} ms")
-    # A delivery attempt times out after 3 s in another request, and pauses further attempts from
-    # members' requests: neither the member nor the PHP workers wait for the sidecar.
-    assert max(timings) < 0.8, timings
+    # A delivery attempt against the black hole only ends at its 3 s timeout, so a request that
+    # waited for it would take 3 s or more. This is a bound on waiting, not a speed target: the
+    # figures (≈13 ms) are measured by bench/bridge_cost.py, not asserted here.
+    assert max(timings) < 2.5, timings
 
     def timed_out():
         rows = outbox(site)
