@@ -99,12 +99,20 @@ class AdminActionsTest extends Farewell_Test_Case {
 		wp_set_current_user( $this->user( 'administrator' ) );
 		$result = $this->call_admin_action( 'farewell_bridge_test_connection', array( '_wpnonce' => wp_create_nonce( 'farewell_bridge_test_connection' ) ) );
 		$this->assertInstanceOf( Farewell_Test_Redirect::class, $result );
-		$this->assertCount( 1, $this->requests );
+		// A successful test also reports the admin email (the digest's default recipient); a failed one sends nothing more.
+		$this->assertCount( 'success' === $type ? 2 : 1, $this->requests );
 		$this->assertSame( 'GET', $this->requests[0]['method'] );
 		$this->assertSame( 'http://127.0.0.1:9/v1/sites/site_test/ping', $this->requests[0]['url'] );
 		$signer = new Farewell_Bridge_Signer( self::SECRET );
 		$headers = $this->requests[0]['headers'];
 		$this->assertTrue( $signer->verify( $headers['webhook-id'], $headers['webhook-timestamp'], '', $headers['webhook-signature'] ), 'signed with an empty body' );
+		if ( 'success' === $type ) {
+			$report = $this->requests[1];
+			$this->assertSame( 'POST', $report['method'] );
+			$this->assertSame( 'http://127.0.0.1:9/v1/sites/site_test/site-info', $report['url'] );
+			$this->assertSame( array( 'admin_email' => get_option( 'admin_email' ) ), json_decode( $report['body'], true ) );
+			$this->assertTrue( $signer->verify( $report['headers']['webhook-id'], $report['headers']['webhook-timestamp'], $report['body'], $report['headers']['webhook-signature'] ) );
+		}
 		$notice = Farewell_Bridge_Admin::take_notice();
 		$this->assertSame( $type, $notice['type'] );
 		$this->assertStringContainsString( $words, $notice['message'] );
