@@ -33,6 +33,9 @@ from . import results as bench_results
 
 
 
+SEED_CHUNK = 5_000
+
+
 def seed_due_emails(engine, site_id: str, count: int, now: datetime, step: str = "farewell") -> list[int]:
     """``count`` members, each with a member-initiated cancellation and one email due at ``now``.
 
@@ -42,32 +45,37 @@ def seed_due_emails(engine, site_id: str, count: int, now: datetime, step: str =
     with engine.begin() as conn:
         base = max(conn.execute(sa.select(sa.func.max(t.c.id))).scalar() or 0
                    for t in (members, subscriptions, events, cancellations, scheduled_emails)) + 1
-        ids = range(base, base + count)
-        conn.execute(sa.insert(members), [
-            {"id": i, "site_id": site_id, "external_id": f"m{i}", "email": f"member{i}@example.org",
-             "first_name": "Zoë", "locale": "fr_FR", "details_at": cancelled_at, "created_at": cancelled_at}
-            for i in ids])
-        conn.execute(sa.insert(subscriptions), [
-            {"id": i, "site_id": site_id, "source": "test", "external_id": f"sub{i}", "member_id": i,
-             "plan_name": "Or", "amount": "29.00", "currency": "EUR", "interval": "month", "status": "cancelled",
-             "status_at": cancelled_at, "started_at": cancelled_at - timedelta(days=200),
-             "access_ends_at": now + timedelta(days=20), "details_at": cancelled_at, "created_at": cancelled_at}
-            for i in ids])
-        conn.execute(sa.insert(events), [
-            {"id": i, "site_id": site_id, "webhook_id": f"seed{i}", "type": "subscription.cancelled",
-             "source": "test", "initiated_by": "member", "occurred_at": cancelled_at, "received_at": cancelled_at,
-             "member_id": i, "subscription_id": i, "payload": "{}"}
-            for i in ids])
-        conn.execute(sa.insert(cancellations), [
-            {"id": i, "site_id": site_id, "member_id": i, "subscription_id": i, "event_id": i,
-             "initiated_by": "member", "kind": "cancelled", "cancelled_at": cancelled_at,
-             "access_ends_at": now + timedelta(days=20), "created_at": cancelled_at}
-            for i in ids])
-        conn.execute(sa.insert(scheduled_emails), [
-            {"id": i, "site_id": site_id, "member_id": i, "cancellation_id": i, "step": step, "status": "pending",
-             "due_at": now - timedelta(minutes=1), "attempts": 0, "created_at": cancelled_at,
-             "updated_at": cancelled_at}
-            for i in ids])
+    ids = range(base, base + count)
+    # In chunks: the connector sends an executemany as one multi-row INSERT, which must stay under
+    # MariaDB's max_allowed_packet (16 MiB by default) even for 100,000 emails.
+    for start in range(0, count, SEED_CHUNK):
+        chunk = ids[start:start + SEED_CHUNK]
+        with engine.begin() as conn:
+            conn.execute(sa.insert(members), [
+                {"id": i, "site_id": site_id, "external_id": f"m{i}", "email": f"member{i}@example.org",
+                 "first_name": "Zoë", "locale": "fr_FR", "details_at": cancelled_at, "created_at": cancelled_at}
+                for i in chunk])
+            conn.execute(sa.insert(subscriptions), [
+                {"id": i, "site_id": site_id, "source": "test", "external_id": f"sub{i}", "member_id": i,
+                 "plan_name": "Or", "amount": "29.00", "currency": "EUR", "interval": "month", "status": "cancelled",
+                 "status_at": cancelled_at, "started_at": cancelled_at - timedelta(days=200),
+                 "access_ends_at": now + timedelta(days=20), "details_at": cancelled_at, "created_at": cancelled_at}
+                for i in chunk])
+            conn.execute(sa.insert(events), [
+                {"id": i, "site_id": site_id, "webhook_id": f"seed{i}", "type": "subscription.cancelled",
+                 "source": "test", "initiated_by": "member", "occurred_at": cancelled_at, "received_at": cancelled_at,
+                 "member_id": i, "subscription_id": i, "payload": "{}"}
+                for i in chunk])
+            conn.execute(sa.insert(cancellations), [
+                {"id": i, "site_id": site_id, "member_id": i, "subscription_id": i, "event_id": i,
+                 "initiated_by": "member", "kind": "cancelled", "cancelled_at": cancelled_at,
+                 "access_ends_at": now + timedelta(days=20), "created_at": cancelled_at}
+                for i in chunk])
+            conn.execute(sa.insert(scheduled_emails), [
+                {"id": i, "site_id": site_id, "member_id": i, "cancellation_id": i, "step": step, "status": "pending",
+                 "due_at": now - timedelta(minutes=1), "attempts": 0, "created_at": cancelled_at,
+                 "updated_at": cancelled_at}
+                for i in chunk])
     return list(ids)
 
 

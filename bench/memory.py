@@ -144,6 +144,7 @@ def main(argv: list[str] | None = None) -> dict:
         mariadb = MariaDB(work / "mariadb").start()
         try:
             web = web_worker(mariadb.create_database("bench_web"), work, events)
+            print(f"web worker: {web}", flush=True)  # a long run shows each half as soon as it is known
             jobs = jobs_process(mariadb.create_database("bench_jobs"), work, emails)
         finally:
             mariadb.stop()
