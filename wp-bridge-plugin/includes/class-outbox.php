@@ -178,19 +178,7 @@ class Farewell_Bridge_Outbox {
 	 * @return int[]
 	 */
 	public static function due_ids( $limit ) {
-		global $wpdb;
-		$now   = self::now();
-		$table = self::table();
-		$ids   = $wpdb->get_col(
-			$wpdb->prepare(
-				"SELECT id FROM {$table} WHERE status = %s AND next_attempt_at <= %s AND (locked_until IS NULL OR locked_until < %s) ORDER BY id ASC LIMIT %d", // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
-				self::STATUS_PENDING,
-				$now,
-				$now,
-				max( 1, (int) $limit )
-			)
-		);
-		return array_map( 'intval', (array) $ids );
+		return self::claimable_ids( $limit, null );
 	}
 
 	/**
@@ -201,17 +189,32 @@ class Farewell_Bridge_Outbox {
 	 * @return int[]
 	 */
 	public static function fresh_ids( $limit ) {
+		return self::claimable_ids( $limit, self::now( -MINUTE_IN_SECONDS ) );
+	}
+
+	/**
+	 * Pending, due, unlocked rows, oldest first; only never-attempted rows created since
+	 * $created_since when it is given.
+	 *
+	 * @param int         $limit         Maximum number.
+	 * @param string|null $created_since MySQL datetime, or null for every age.
+	 * @return int[]
+	 */
+	private static function claimable_ids( $limit, $created_since ) {
 		global $wpdb;
 		$now   = self::now();
 		$table = self::table();
-		$ids   = $wpdb->get_col(
+		$fresh = '';
+		$args  = array( self::STATUS_PENDING );
+		if ( null !== $created_since ) {
+			$fresh  = ' AND attempts = 0 AND created_at >= %s';
+			$args[] = $created_since;
+		}
+		array_push( $args, $now, $now, max( 1, (int) $limit ) );
+		$ids = $wpdb->get_col(
 			$wpdb->prepare(
-				"SELECT id FROM {$table} WHERE status = %s AND attempts = 0 AND created_at >= %s AND next_attempt_at <= %s AND (locked_until IS NULL OR locked_until < %s) ORDER BY id ASC LIMIT %d", // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
-				self::STATUS_PENDING,
-				self::now( -MINUTE_IN_SECONDS ),
-				$now,
-				$now,
-				max( 1, (int) $limit )
+				"SELECT id FROM {$table} WHERE status = %s{$fresh} AND next_attempt_at <= %s AND (locked_until IS NULL OR locked_until < %s) ORDER BY id ASC LIMIT %d", // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+				$args
 			)
 		);
 		return array_map( 'intval', (array) $ids );
