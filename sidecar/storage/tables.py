@@ -247,6 +247,9 @@ scheduled_emails = Table(
     Column("last_error", String(500)),
     Column("coupon_code", String(64)),
     Column("coupon_expires_at", UTCDateTime()),
+    # How many times a dispatcher's lease ran out while this email was being sent (the process died
+    # or stalled): above zero, the member may have received it twice.
+    Column("interrupted_sends", Integer, nullable=False, server_default="0"),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     # Planning twice (a retried event, a race) can never give a step twice.
@@ -354,5 +357,29 @@ login_nonces = Table(
     Column("expires_at", UTCDateTime(), nullable=False),
     Column("used_at", UTCDateTime(), nullable=False),
     Index(None, "expires_at"),
+    **MYSQL_TABLE_ARGS,
+)
+
+# Fixed-window counters for the public endpoints, shared by every web process through the database.
+rate_limit_hits = Table(
+    "rate_limit_hits",
+    metadata,
+    # "<scope>:<hash of the client key>"; never a raw address.
+    Column("bucket", String(100), primary_key=True),
+    Column("window_start", UTCDateTime(), primary_key=True),
+    Column("hits", Integer, nullable=False),
+    Index(None, "window_start"),
+    **MYSQL_TABLE_ARGS,
+)
+
+# One row per jobs process and job: /healthz reports the newest tick of each job.
+job_heartbeats = Table(
+    "job_heartbeats",
+    metadata,
+    Column("worker", String(100), primary_key=True),
+    Column("job", String(32), primary_key=True),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("last_tick_at", UTCDateTime(), nullable=False),
+    Column("last_report", String(500)),
     **MYSQL_TABLE_ARGS,
 )
