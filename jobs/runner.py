@@ -48,7 +48,8 @@ class Jobs:
             transport=transport_from_url(config["FAREWELL_MAIL_URL"]),
             config=DispatchConfig.from_app_config(config),
             clock=accelerated_clock(speed),
-            interval=DISPATCH_INTERVAL_SECONDS if speed == 1 else DEMO_DISPATCH_INTERVAL_SECONDS,
+            interval=config.get("FAREWELL_DISPATCH_INTERVAL")
+            or (DISPATCH_INTERVAL_SECONDS if speed == 1 else DEMO_DISPATCH_INTERVAL_SECONDS),
         )
 
     def tick(self):

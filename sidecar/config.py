@@ -41,6 +41,11 @@ def load(environ: Mapping[str, str] | None = None) -> dict:
         "FAREWELL_MAIL_FROM": _mail_from(env),
         # How many times faster than real time the jobs' clock runs; 1 in production.
         "FAREWELL_CLOCK_SPEED": _positive_number(env.get("FAREWELL_CLOCK_SPEED"), "FAREWELL_CLOCK_SPEED", 1.0),
+        # How often the jobs process looks for due emails (seconds; default 30, the demo's fast clock uses 2),
+        # and how long a dispatcher's claim on a batch lasts before another one may take it over.
+        "FAREWELL_DISPATCH_INTERVAL": _positive_number(env.get("FAREWELL_DISPATCH_INTERVAL"),
+                                                       "FAREWELL_DISPATCH_INTERVAL", 0) or None,
+        "FAREWELL_DISPATCH_LEASE": _positive_number(env.get("FAREWELL_DISPATCH_LEASE"), "FAREWELL_DISPATCH_LEASE", 600),
         # Demo mode for `serve`: an accelerated clock and a sample cancellation (see sidecar/demo.py).
         "FAREWELL_DEMO": (env.get("FAREWELL_DEMO") or "").lower() in ("1", "true", "yes"),
         # How many reverse proxies in front set X-Forwarded-For/-Proto/-Host (0 = none): the dashboard's

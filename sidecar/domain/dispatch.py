@@ -58,6 +58,8 @@ class DispatchConfig:
     def from_app_config(cls, config: Mapping, **overrides) -> "DispatchConfig":
         mail = compose.MailConfig(secret_key=config["SECRET_KEY"], public_url=config["FAREWELL_PUBLIC_URL"],
                                   mail_from=config["FAREWELL_MAIL_FROM"])
+        if "FAREWELL_DISPATCH_LEASE" in config:
+            overrides.setdefault("lease", timedelta(seconds=config["FAREWELL_DISPATCH_LEASE"]))
         return cls(mail=mail, **overrides)
 
     def retry_delay(self, attempts: int) -> timedelta:
