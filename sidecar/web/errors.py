@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
 
-from flask import Flask, jsonify
+from flask import Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from ..db import UNAVAILABLE_ERRORS
+from ..db import UNAVAILABLE_ERRORS, get_engine
+from ..domain import rate_limits
 from ..domain.ingest import RetryLater
 
 log = logging.getLogger(__name__)
@@ -19,23 +21,36 @@ _HTTP_ERROR_NAMES = {
     405: "method_not_allowed",
     413: "too_large",
     415: "unsupported_media_type",
+    429: "rate_limited",
 }
 
 
 class ApiError(Exception):
     """Raised by views to answer with ``{"error": code, **extra}`` and ``status``."""
 
-    def __init__(self, status: int, code: str, **extra):
+    def __init__(self, status: int, code: str, headers: dict | None = None, **extra):
         super().__init__(code)
         self.status = status
         self.code = code
+        self.headers = headers or {}
         self.extra = extra
+
+
+def over_limit(limit: rate_limits.Limit) -> int | None:
+    """Count this request against ``limit`` for its client; the Retry-After seconds when over it.
+
+    The client is ``request.remote_addr``: the peer, or behind FAREWELL_TRUSTED_PROXIES reverse
+    proxies the address they forwarded (ProxyFix wraps the whole app, see web/dashboard).
+    """
+    verdict = rate_limits.hit(get_engine(), current_app.config["SECRET_KEY"], limit,
+                              request.remote_addr or "unknown", datetime.now(timezone.utc))
+    return None if verdict.allowed else verdict.retry_after
 
 
 def init_app(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(error: ApiError):
-        return jsonify(error=error.code, **error.extra), error.status
+        return jsonify(error=error.code, **error.extra), error.status, error.headers
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):

@@ -4,6 +4,9 @@ A GET never unsubscribes: mail scanners and link previews open every link. The P
 RFC 8058 one-click request that mailbox providers send (body ``List-Unsubscribe=One-Click``, no
 cookies): it needs no CSRF token (the signed token in the URL is the authority), answers 200 and
 never redirects.
+
+Both are rate limited per client address (domain.rate_limits.UNSUBSCRIBE, shared by every
+process through the database), except a POST with a genuine link, see ``unsubscribe``.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ from flask import Blueprint, current_app, render_template, request
 
 from ..db import get_engine
 from ..domain import unsubscribe as unsubscribe_domain
+from ..domain.rate_limits import UNSUBSCRIBE
 from ..domain.tokens import TokenError, read_unsubscribe_token
 from ..mail.render import language_of
 from ..storage.sites import get_site
+from .errors import over_limit
 
 bp = Blueprint("unsubscribe", __name__)
 
@@ -32,6 +37,9 @@ _COPY = {
         "done": "You will not receive any more of these emails from {site}.",
         "invalid_title": "This link does not work",
         "invalid": "It may have been copied incompletely. To stop emails, reply to one of them and ask us to stop.",
+        "slow_title": "One moment, please",
+        "slow": "We received many requests from your network in a short time. Please try again in a minute; "
+                "nothing has been lost.",
     },
     "fr": {
         "title": "Ne plus recevoir d’e-mails de {site} ?",
@@ -43,6 +51,9 @@ _COPY = {
         "invalid_title": "Ce lien ne fonctionne pas",
         "invalid": "Il a peut-être été copié en partie. Pour ne plus recevoir d’e-mails, répondez à l’un d’eux en "
                    "nous demandant d’arrêter.",
+        "slow_title": "Un instant, s’il vous plaît",
+        "slow": "Nous avons reçu beaucoup de demandes de votre réseau en peu de temps. Réessayez dans une minute ; "
+                "rien n’a été perdu.",
     },
 }
 
@@ -63,6 +74,16 @@ def _invalid():
     return _page("unsubscribe/invalid.html", 404, copies=[_COPY["en"], _COPY["fr"]])
 
 
+def _slow_down(retry_after: int):
+    """429 in the visitor's language (the browser's: the member's is in the database, and a limited
+    request should not cost a lookup); both languages when the browser names neither."""
+    language = request.accept_languages.best_match(["en", "fr"])
+    copies = [_COPY[language]] if language else [_COPY["en"], _COPY["fr"]]
+    response = _page("unsubscribe/slow_down.html", 429, lang=language or "en", copies=copies)
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
 def _resolve(token: str):
     """(site, member) of a valid link, or None."""
     try:
@@ -81,6 +102,14 @@ def _resolve(token: str):
     return site, member
 
 
+def _is_genuine(token: str) -> bool:
+    try:
+        read_unsubscribe_token(current_app.config["SECRET_KEY"], token)
+    except TokenError:
+        return False
+    return True
+
+
 def _masked(email: str) -> str:
     local, _, domain = email.partition("@")
     return f"{local[:1]}•••@{domain}"
@@ -94,6 +123,9 @@ def _copy(site: dict, member: dict) -> tuple[str, dict]:
 
 @bp.get("/u/<token>")
 def confirm(token: str):
+    retry_after = over_limit(UNSUBSCRIBE)
+    if retry_after is not None:
+        return _slow_down(retry_after)
     found = _resolve(token)
     if found is None:
         return _invalid()
@@ -108,6 +140,17 @@ def confirm(token: str):
 def unsubscribe(token: str):
     request.max_content_length = BODY_MAX_BYTES
     request.get_data(cache=False)  # read (and cap) the one-click body; its content changes nothing
+    # A genuine link is honoured even over the limit: an unsubscribe must never be lost. RFC 8058
+    # one-click POSTs come from the mailbox provider's servers, a few addresses shared by all its
+    # users, so many members unsubscribing after one send look like one busy client; a provider
+    # is not bound to retry a 429, and the law (GDPR Art. 21, CAN-SPAM) asks us to honour every
+    # opt-out. The token's HMAC is checked without the database, so only requests with a link we
+    # issued get past this point; everything else (guessing, garbage) is counted and limited.
+    genuine = _is_genuine(token)
+    if not genuine:
+        retry_after = over_limit(UNSUBSCRIBE)
+        if retry_after is not None:
+            return _slow_down(retry_after)
     found = _resolve(token)
     if found is None:
         return _invalid()

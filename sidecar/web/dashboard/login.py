@@ -8,8 +8,10 @@ from flask import g, render_template, request, session
 
 from ...db import get_engine
 from ...domain.login_tokens import LoginRefused, accept, unverified_payload
+from ...domain.rate_limits import LOGIN
 from ...mail.render import language_of
 from ...storage.sites import get_site
+from ..errors import over_limit
 from . import bp, go, t, wordpress_url
 
 
@@ -17,6 +19,14 @@ from . import bp, go, t, wordpress_url
 def login():
     token = request.args.get("token", "")
     engine = get_engine()
+    retry_after = over_limit(LOGIN)  # per client address, in every process: no trying tokens by the thousand
+    if retry_after is not None:
+        locale = unverified_payload(token[:4000]).get("locale")
+        if isinstance(locale, str):
+            g.language = language_of(locale, None)
+        page = render_template("dashboard/message.html", title=t("login_slow_title"), text=t("login_slow"),
+                               back_url=None)
+        return page, 429, {"Retry-After": str(retry_after)}
     try:
         admin = accept(engine, token)
     except LoginRefused as refused:

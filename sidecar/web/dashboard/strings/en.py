@@ -27,6 +27,8 @@ STRINGS = {
     "login_replayed": "This sign-in link was already used: each link works once. Open the dashboard again from WordPress.",
     "login_needed_title": "Please sign in",
     "login_needed": "The dashboard opens from WordPress: go to the Farewell menu in wp-admin and press “Open dashboard”.",
+    "login_slow_title": "One moment, please",
+    "login_slow": "Too many sign-in attempts came from your network in a short time. Wait a minute, then open the dashboard again from WordPress.",
     "signed_out": "You are signed out.",
     "csrf_title": "The form expired",
     "csrf_text": "This form was open too long or came from elsewhere. Go back, reload the page and try again.",

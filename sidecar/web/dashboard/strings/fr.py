@@ -26,6 +26,8 @@ STRINGS = {
     "login_replayed": "Ce lien de connexion a déjà servi : chaque lien ne marche qu’une fois. Ouvrez à nouveau le tableau de bord depuis WordPress.",
     "login_needed_title": "Connexion nécessaire",
     "login_needed": "Le tableau de bord s’ouvre depuis WordPress : menu Farewell de l’administration, bouton « Ouvrir le tableau de bord ».",
+    "login_slow_title": "Un instant, s’il vous plaît",
+    "login_slow": "Trop de tentatives de connexion sont venues de votre réseau en peu de temps. Attendez une minute, puis ouvrez à nouveau le tableau de bord depuis WordPress.",
     "signed_out": "Vous êtes déconnecté·e.",
     "csrf_title": "Le formulaire a expiré",
     "csrf_text": "Ce formulaire est resté ouvert trop longtemps ou vient d’ailleurs. Revenez en arrière, rechargez la page et réessayez.",
