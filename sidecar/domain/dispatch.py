@@ -5,7 +5,13 @@ rules again, render, hand it to the transport, and record the outcome right afte
 accepted it. Any number of dispatchers may run side by side: a row is claimed by one of them only
 (SKIP LOCKED on MariaDB, one writer at a time on SQLite), and a dispatcher that dies leaves leases
 that expire and are claimed again. A crash between "accepted" and "marked sent" re-sends that one
-message: at-least-once at the SMTP boundary, with the same Message-ID.
+message: at-least-once at the SMTP boundary, with the same Message-ID. Sends are one at a time and
+each is recorded right after its acceptance, so a dispatcher that dies duplicates at most one
+message; the emails it had claimed are counted in ``interrupted_sends`` when taken over.
+
+The rules are read twice: once to decide and render, and once more right before the SMTP exchange
+(``_last_check``), holding the member's row on MariaDB until the server accepted the message, so
+an unsubscribe or a comeback is either seen or recorded after the message went out.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import Callable, Mapping
 
 from sqlalchemy.engine import Engine
 
+from ..db import UNAVAILABLE_ERRORS, is_mysql
 from ..mail.message import BadAddress, Outgoing
 from ..mail.transports import (
     PermanentFailure,
@@ -53,13 +60,19 @@ class DispatchConfig:
     longest_retry: timedelta = timedelta(hours=6)
     # When the server is down, the batch waits this long; the attempt is not counted.
     outage_pause: timedelta = timedelta(seconds=60)
+    # A message the server accepted while the database was unreachable: how long (real seconds)
+    # to keep trying to record it before leaving it to be taken over (and possibly sent again).
+    record_patience: float = 60.0
 
     @classmethod
     def from_app_config(cls, config: Mapping, **overrides) -> "DispatchConfig":
         mail = compose.MailConfig(secret_key=config["SECRET_KEY"], public_url=config["FAREWELL_PUBLIC_URL"],
                                   mail_from=config["FAREWELL_MAIL_FROM"])
         if "FAREWELL_DISPATCH_LEASE" in config:
-            overrides.setdefault("lease", timedelta(seconds=config["FAREWELL_DISPATCH_LEASE"]))
+            # The lease is compared with the jobs' clock, which may run faster than real time (the
+            # demo); a batch takes real seconds, so the lease is that many real seconds.
+            speed = config.get("FAREWELL_CLOCK_SPEED") or 1
+            overrides.setdefault("lease", timedelta(seconds=config["FAREWELL_DISPATCH_LEASE"] * speed))
         return cls(mail=mail, **overrides)
 
     def retry_delay(self, attempts: int) -> timedelta:
@@ -99,7 +112,10 @@ class _Cache:
 def claim(engine: Engine, now: datetime, config: DispatchConfig) -> tuple[str, list[int]]:
     token = secrets.token_hex(16)
     with engine.begin() as conn:
-        ids = emails_store.claim_due(conn, now, config.batch_size, token, now + config.lease)
+        ids, interrupted = emails_store.claim_due(conn, now, config.batch_size, token, now + config.lease)
+    for email_id in interrupted:
+        log.warning("scheduled email %s: its sender stopped mid-batch; taken over, it may reach the member twice",
+                    email_id)
     return token, ids
 
 
@@ -154,7 +170,7 @@ def _dispatch_one(engine, session, email_id, token, config, clock, cache, report
                 attempts_back=True)
         return
     try:
-        session.send(outgoing)
+        stop = _send_unless_stopped(engine, session, email_id, token, outgoing, config)
     except TransportUnavailable:
         raise
     except RecipientRefused as refusal:
@@ -172,12 +188,85 @@ def _dispatch_one(engine, session, email_id, token, config, clock, cache, report
     except TransientFailure as failure:
         _retry_or_fail(engine, email_id, token, config, now, str(failure), report)
         return
-    sent_at = clock()
-    with engine.begin() as conn:
-        email = emails_store.get_email(conn, email_id)
-        if _transition(conn, email_id, token, EmailStatus.SENT, sent_at, report, sent_at=sent_at, last_error=None):
-            if email["contact_request_id"] is not None:
-                emails_store.mark_contact_request_alerted(conn, email["contact_request_id"], sent_at)
+    if stop is _LEASE_LOST:
+        report.lost += 1
+        return
+    if stop is not None:
+        _finish(engine, email_id, token, EmailStatus.SKIPPED, clock(), report, skip_reason=stop.reason)
+        return
+    _record_sent(engine, email_id, token, config, clock, report)
+
+
+_LEASE_LOST = object()
+
+
+def _send_unless_stopped(engine, session, email_id, token, outgoing, config) -> Skip | object | None:
+    """Check the rules once more, then hand the message to the server; returns why it was not
+    sent (a Skip, or _LEASE_LOST), or None once the server accepted it.
+
+    MariaDB: the member's row stays locked from the check until the server's answer; unsubscribe
+    and comebacks lock it before recording, so they are either seen here or recorded after the
+    message was accepted. SQLite has one lock for the whole database: holding it during a network
+    exchange would stop every request, so there the check comes right before the exchange, and
+    an unsubscribe recorded during that one exchange (milliseconds; at most the transport's
+    timeout) does not stop it.
+    """
+    hold, sent = is_mysql(engine), False
+    try:
+        with engine.connect() as conn:
+            with conn.begin():
+                stop = _last_check(conn, email_id, token, config)
+                if stop is None and hold:
+                    session.send(outgoing)
+                    sent = True
+    except UNAVAILABLE_ERRORS:
+        if not sent:
+            raise
+        return None  # accepted; only ending the read-only transaction failed (the database went away)
+    if stop is None and not hold:
+        session.send(outgoing)
+    return stop
+
+
+def _last_check(conn, email_id, token, config) -> Skip | object | None:
+    email = emails_store.get_email(conn, email_id)
+    if email is None or email["lease_token"] != token:
+        return _LEASE_LOST
+    if email["step"] == OWNER_ALERT:
+        return None
+    emails_store.hold_recipients(conn, [email["member_id"]])
+    context = emails_store.sequence_context(conn, email_id)
+    suppression = unsubscribe.suppression_of(conn, config.mail.secret_key, email["site_id"], context["email"])
+    if suppression is not None:
+        return Skip(SkipReason.BOUNCED if suppression["reason"] == "bounced" else SkipReason.UNSUBSCRIBED)
+    if context["resumed_at"] is not None or sequences.is_won_back(conn, email["cancellation_id"]):
+        return Skip(SkipReason.WON_BACK)
+    return None
+
+
+def _record_sent(engine, email_id, token, config: DispatchConfig, clock, report) -> None:
+    """Mark an accepted message sent. If the database is unreachable right then, keep trying for
+    a while: giving up would leave the email to be taken over and sent a second time."""
+    deadline, pause = time.monotonic() + config.record_patience, 0.2
+    while True:
+        sent_at = clock()
+        try:
+            with engine.begin() as conn:
+                email = emails_store.get_email(conn, email_id)
+                if _transition(conn, email_id, token, EmailStatus.SENT, sent_at, report, sent_at=sent_at,
+                               last_error=None):
+                    if email["contact_request_id"] is not None:
+                        emails_store.mark_contact_request_alerted(conn, email["contact_request_id"], sent_at)
+            return
+        except UNAVAILABLE_ERRORS:
+            if time.monotonic() + pause > deadline:
+                log.error("scheduled email %s was accepted by the mail server but could not be recorded as sent; "
+                          "it will be taken over when its lease ends and may reach the member twice", email_id)
+                raise
+            log.warning("scheduled email %s was accepted; database unavailable, recording it again in %.1f s",
+                        email_id, pause)
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
 
 
 def _prepare(engine, email_id, token, config, now, cache, report) -> Outgoing | Skip | Defer | None:

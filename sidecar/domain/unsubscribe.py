@@ -55,6 +55,11 @@ def unsubscribe(engine: Engine, secret_key: str, site_id: str, member_id: int, n
     """The member asked to stop: suppress their address for the site; returns emails cancelled."""
     member = member_of_link(engine, site_id, member_id)
     with engine.begin() as conn:
+        # Wait for a message to this address that is being handed to the mail server right now
+        # (sidecar.domain.dispatch holds its recipient): from the moment this commits, no email
+        # to the address leaves.
+        emails_store.hold_recipients(conn, [m["id"] for m in members_store.members_by_email(conn, site_id,
+                                                                                            member["email"])])
         return suppress_address(conn, secret_key, site_id, member["email"], "unsubscribed", now)
 
 

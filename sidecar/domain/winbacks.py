@@ -25,6 +25,9 @@ def record_comeback(
     at: datetime, amount, currency: str | None, now: datetime,
 ) -> bool:
     """Called with a subscription.created/resumed event; returns whether it was a win-back."""
+    # Wait for a message to this member being handed to the mail server right now (the dispatcher
+    # holds its recipient): once this transaction commits, no more of the sequence leaves.
+    emails_store.hold_recipients(conn, [member_id])
     window = timedelta(days=effective_settings(conn, site_id)["winback_window_days"])
     recent = winbacks_store.cancellations_not_won_back(conn, member_id, at - window, at)
     recent = [c for c in recent if c["kind"] == "cancelled"]

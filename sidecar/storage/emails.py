@@ -30,8 +30,13 @@ def plan(conn: Connection, **values) -> None:
     insert_if_absent(conn, _e, {"attempts": 0, "created_at": values["updated_at"], **values})
 
 
-def claim_due(conn: Connection, now: datetime, limit: int, token: str, lease_until: datetime) -> list[int]:
-    """Claim up to ``limit`` emails that are due, or whose sender's lease expired, and return their ids.
+def claim_due(conn: Connection, now: datetime, limit: int, token: str,
+              lease_until: datetime) -> tuple[list[int], list[int]]:
+    """Claim up to ``limit`` emails that are due, or whose sender's lease expired; returns the ids
+    claimed and, among them, those taken over from a sender that stopped mid-batch.
+
+    A taken-over email may already have been accepted by the mail server (the sender died before
+    recording it): its ``interrupted_sends`` goes up by one, so the possible duplicate is counted.
 
     Call inside a transaction. MariaDB/MySQL: rows another dispatcher is claiming right now are
     skipped (FOR UPDATE SKIP LOCKED), so dispatchers never wait on each other. SQLite: the
@@ -46,15 +51,19 @@ def claim_due(conn: Connection, now: datetime, limit: int, token: str, lease_unt
         .with_for_update(skip_locked=True)
     )
     ids = list(conn.execute(due).scalars())
+    abandoned: list[int] = []
     if len(ids) < limit:
-        abandoned = (
+        query = (
             select(_e.c.id)
             .where(_e.c.status == "sending", _e.c.lease_until < now)
             .order_by(_e.c.lease_until, _e.c.id)
             .limit(limit - len(ids))
             .with_for_update(skip_locked=True)
         )
-        ids += list(conn.execute(abandoned).scalars())
+        abandoned = list(conn.execute(query).scalars())
+    if abandoned:
+        conn.execute(update(_e).where(_e.c.id.in_(abandoned)).values(interrupted_sends=_e.c.interrupted_sends + 1))
+    ids += abandoned
     if ids:
         conn.execute(
             update(_e)
@@ -62,7 +71,22 @@ def claim_due(conn: Connection, now: datetime, limit: int, token: str, lease_unt
             .values(status="sending", lease_token=token, lease_until=lease_until, attempts=_e.c.attempts + 1,
                     updated_at=now)
         )
-    return ids
+    return ids, abandoned
+
+
+def hold_recipients(conn: Connection, member_ids: list[int]) -> None:
+    """Lock these members' rows until the transaction ends (MariaDB/MySQL; SQLite's BEGIN
+    IMMEDIATE already holds the whole database).
+
+    The dispatcher holds its recipient from its last check until the mail server accepted the
+    message; an unsubscribe or a comeback holds the member before recording itself. So one of
+    them always waits for the other: the check sees the unsubscribe, or the unsubscribe is
+    recorded after the message was accepted, never in between. In id order, so two holders of
+    several members cannot deadlock.
+    """
+    if member_ids:
+        query = select(members.c.id).where(members.c.id.in_(sorted(member_ids))).order_by(members.c.id)
+        conn.execute(query.with_for_update()).all()
 
 
 def transition(
