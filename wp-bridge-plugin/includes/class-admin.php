@@ -100,6 +100,7 @@ class Farewell_Bridge_Admin {
 			'last_delivery'  => (int) get_option( Farewell_Bridge_Outbox::LAST_DELIVERY_OPTION, 0 ),
 			'paused'         => Farewell_Bridge_Outbox::paused(),
 			'insert_failure' => (int) get_option( Farewell_Bridge_Outbox::INSERT_FAILURE_OPTION, 0 ),
+			'clock_skew'     => Farewell_Bridge_Clock::current(),
 		);
 		require FAREWELL_BRIDGE_DIR . '/admin/views/settings-page.php';
 	}
@@ -125,6 +126,7 @@ class Farewell_Bridge_Admin {
 			self::redirect_with( 'error', __( 'Fill in the sidecar URL, site id and secret first.', 'farewell-bridge' ) );
 		}
 		$result = Farewell_Bridge_Client::from_settings()->ping( 5.0 );
+		Farewell_Bridge_Clock::note( $result );
 		if ( Farewell_Bridge_Client::DELIVERED === $result['kind'] ) {
 			Farewell_Bridge_Site_Info::report();
 			$name = is_array( $result['body'] ) && isset( $result['body']['site_name'] ) ? (string) $result['body']['site_name'] : '';

@@ -189,6 +189,13 @@ class Farewell_Bridge_Client {
 			return self::result( self::DELIVERED, $status, '', '', $decoded );
 		}
 		if ( 401 === $status ) {
+			$skew = Farewell_Bridge_Clock::skew_from_401( $decoded, $response, time() );
+			if ( null !== $skew ) {
+				// The secret is right (or unknown): the clocks are apart. Retried, see Farewell_Bridge_Clock.
+				$body                       = is_array( $decoded ) ? $decoded : array();
+				$body['clock_skew_seconds'] = $skew;
+				return self::result( self::RETRY, $status, Farewell_Bridge_Clock::ERROR, Farewell_Bridge_Clock::message( $skew ), $body );
+			}
 			return self::result( self::PERMANENT, $status, 'invalid_signature', __( 'The sidecar refused the signature (401): the secret is wrong, or this server\'s clock is more than 5 minutes off.', 'farewell-bridge' ), $decoded );
 		}
 		if ( 404 === $status ) {

@@ -167,6 +167,7 @@ class Farewell_Bridge_Dispatcher {
 			}
 			$result = $client->send_event( $row['webhook_id'], $row['payload'], $timeout );
 			$status = Farewell_Bridge_Outbox::record_attempt( $row, $result );
+			Farewell_Bridge_Clock::note( $result );
 			++$done[ $status ];
 			if ( Farewell_Bridge_Client::RETRY === $result['kind'] ) {
 				update_option( self::CIRCUIT_OPTION, time() + self::CIRCUIT_SECONDS, false );

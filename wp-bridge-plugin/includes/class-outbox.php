@@ -6,6 +6,7 @@
  *
  *   pending   --2xx-->                         delivered   (purged after DELIVERED_KEEP_DAYS)
  *   pending   --408/429/5xx/network-->         pending     (attempts+1, next attempt after backoff)
+ *   pending   --401 with a clock skew-->       pending     (the same: NTP may fix it, Farewell_Bridge_Clock)
  *   pending   --other 4xx, or 3 days of failures--> dead   (error kept and shown in the admin)
  *   pending   --410-->                         pending     (and delivery is paused site-wide)
  *   dead      --admin "retry"-->               pending     (due now, attempts reset)

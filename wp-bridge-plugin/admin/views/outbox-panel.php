@@ -23,6 +23,18 @@ $farewell_date_format = get_option( 'date_format' ) . ' ' . get_option( 'time_fo
 	</div>
 <?php endif; ?>
 
+<?php if ( ! empty( $view['clock_skew'] ) ) : ?>
+	<div class="notice notice-error inline farewell-bridge-clock-skew">
+		<p>
+			<?php echo esc_html( Farewell_Bridge_Clock::message( $view['clock_skew']['seconds'] ) ); ?>
+			<?php
+			/* translators: %s: date and time. */
+			echo esc_html( sprintf( __( 'Last seen: %s.', 'farewell-bridge' ), wp_date( $farewell_date_format, (int) $view['clock_skew']['at'] ) ) );
+			?>
+		</p>
+	</div>
+<?php endif; ?>
+
 <?php if ( $view['insert_failure'] > 0 ) : ?>
 	<div class="notice notice-error inline">
 		<p>
