@@ -149,12 +149,14 @@ def contact_requests(site_id: str):
     ]}
 
 
-@bp.get("/v1/sites/<site_id>/cancellations/<int:cancellation_id>/survey-link")
+# signed=True: a negative id is an unknown cancellation (JSON 404 unknown_cancellation), not an unknown route.
+@bp.get("/v1/sites/<site_id>/cancellations/<int(signed=True):cancellation_id>/survey-link")
 def survey_link(site_id: str, cancellation_id: int):
     """A link the member can use for 60 days to answer the survey about this cancellation."""
     with get_engine().connect() as conn:
         site = _site_or_404(conn, site_id)
-        if get_cancellation(conn, site_id, cancellation_id) is None:
+        # Ids are positive 64-bit integers; a larger one would overflow the database driver.
+        if not 1 <= cancellation_id < 2**63 or get_cancellation(conn, site_id, cancellation_id) is None:
             raise ApiError(404, "unknown_cancellation")
     token = survey_token(current_app.config["SECRET_KEY"], site_id, cancellation_id)
     return {"token": token, "url": survey_url(site["url"], token)}

@@ -325,11 +325,15 @@ def build_spec(public_url: str) -> dict:
                     "summary": "A 60-day link to answer the survey about one cancellation",
                     "security": [{"adminToken": []}],
                     "parameters": [_SITE_ID, {"name": "cancellation_id", "in": "path", "required": True,
-                                              "schema": {"type": "integer"}}],
+                                              "schema": {"type": "integer", "minimum": 1}}],
                     "responses": {
                         "200": _json({"type": "object", "required": ["token", "url"], "properties": {
                             "token": {"type": "string"}, "url": {"type": "string"}}}, "The link."),
-                        **_ADMIN_ERRORS, "503": unavailable,
+                        **_ADMIN_ERRORS,
+                        # A cancellation id that is not a whole number matches no route at all.
+                        "404": {"description": "Unknown site or cancellation, or an id that is not a number.",
+                                **_error("unknown_site", "unknown_cancellation", "not_found")},
+                        "503": unavailable,
                     },
                 }
             },
