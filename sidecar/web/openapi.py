@@ -154,6 +154,10 @@ _WINBACK = {
 }
 
 _HTML_PAGE = {"content": {"text/html": {"schema": {"type": "string"}}}}
+_SLOW_DOWN = {"description": "Too many requests from this address (20 a minute); a page asking to try again.",
+              "headers": {"Retry-After": {"required": True, "description": "Seconds until the limit resets.",
+                                          "schema": {"type": "string", "pattern": "^[0-9]+$"}}},
+              **_HTML_PAGE}
 
 
 def build_spec(public_url: str) -> dict:
@@ -391,15 +395,17 @@ def build_spec(public_url: str) -> dict:
                 "get": {
                     "summary": "Unsubscribe confirmation page (a GET never unsubscribes)",
                     "responses": {"200": {"description": "A page with one button.", **_HTML_PAGE},
-                                  "404": {"description": "Not a valid link.", **_HTML_PAGE}},
+                                  "404": {"description": "Not a valid link.", **_HTML_PAGE},
+                                  "429": _SLOW_DOWN, "503": unavailable},
                 },
                 "post": {
                     "summary": "Unsubscribe: the page's button, and RFC 8058 one-click (List-Unsubscribe=One-Click)",
+                    "description": "A genuine link is honoured even over the rate limit; only other tokens get 429.",
                     "requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": {
                         "type": "object", "properties": {"List-Unsubscribe": {"const": "One-Click"}}}}}},
                     "responses": {"200": {"description": "Unsubscribed; never a redirect.", **_HTML_PAGE},
                                   "404": {"description": "Not a valid link.", **_HTML_PAGE},
-                                  "503": unavailable},
+                                  "429": _SLOW_DOWN, "503": unavailable},
                 },
             },
             "/healthz": {
