@@ -17,7 +17,6 @@ import threading
 
 from sidecar import config, db, logs
 
-from . import tasks
 from .runner import Jobs, build_scheduler
 
 log = logging.getLogger("jobs")
@@ -28,13 +27,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--once", action="store_true", help="run one dispatch tick and one digest tick, then exit")
     parser.add_argument("--drain", action="store_true", help="dispatch until nothing is due, then exit")
     args = parser.parse_args(argv)
-    logs.configure()
     try:
         settings = config.load()
         jobs = Jobs.from_config(settings)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    logs.configure(settings["FAREWELL_LOG_FORMAT"])
     url = settings["FAREWELL_DATABASE_URL"]
     try:
         db.migrate(jobs.engine)
@@ -47,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
             log.info("dispatch: %s", report)
             if args.once or report.claimed == 0 or report.released:
                 break
-        tasks.safe_digest_tick(jobs.engine, jobs.transport, jobs.config.mail, jobs.clock)
+        jobs.scheduled_digests()
         log.info("jobs stopped")
         return 0
     scheduler = build_scheduler(jobs)

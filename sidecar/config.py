@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from pathlib import Path
 from typing import Mapping
 
@@ -21,6 +22,10 @@ REQUEST_MAX_BYTES = 1024 * 1024
 SIGNATURE_TOLERANCE_SECONDS = 300
 # After a rotation the previous secret keeps verifying this long, so the bridge can be updated.
 SECRET_ROTATION_GRACE_SECONDS = 24 * 3600
+# Log formats: one JSON object per line for log collectors, or plain lines for people.
+LOG_FORMATS = ("json", "text")
+# A request id taken from the client or a proxy must look like one (it is copied into every log line).
+REQUEST_ID_PATTERN = r"[A-Za-z0-9._-]{1,64}"
 # The demo clock (`serve --demo`): one real second is four hours, so a 60-day sequence plays in 6 minutes.
 DEMO_CLOCK_SPEED = 4 * 3600
 
@@ -51,9 +56,30 @@ def load(environ: Mapping[str, str] | None = None) -> dict:
         # How many reverse proxies in front set X-Forwarded-For/-Proto/-Host (0 = none): the dashboard's
         # session cookie is marked Secure when the request, as the proxy saw it, was https.
         "FAREWELL_TRUSTED_PROXIES": _proxy_count(env.get("FAREWELL_TRUSTED_PROXIES")),
+        # "json" (one object per line) or "text"; unset: text on a terminal, JSON otherwise (see log_format).
+        "FAREWELL_LOG_FORMAT": log_format(env),
+        # Bearer token for GET /metrics; unset: /metrics answers local (loopback) clients only.
+        "FAREWELL_METRICS_TOKEN": env.get("FAREWELL_METRICS_TOKEN") or None,
+        # prometheus_client's own variable (it reads it too, at import): when set, each gunicorn worker
+        # writes its counters to files here and /metrics adds up every worker's (deploy/gunicorn.conf.py).
+        "PROMETHEUS_MULTIPROC_DIR": env.get("PROMETHEUS_MULTIPROC_DIR") or None,
         "MAX_CONTENT_LENGTH": REQUEST_MAX_BYTES,
         "JSON_SORT_KEYS": False,
     }
+
+
+def log_format(environ: Mapping[str, str] | None = None, stream=None) -> str:
+    """FAREWELL_LOG_FORMAT, or when unset: "text" if the log stream is a terminal (someone running
+    `make run` or a command reads it), "json" otherwise (gunicorn, the jobs process, containers and
+    services write to a pipe or a file that a collector reads)."""
+    env = os.environ if environ is None else environ
+    value = (env.get("FAREWELL_LOG_FORMAT") or "").strip().lower()
+    if not value:
+        stream = sys.stderr if stream is None else stream
+        return "text" if getattr(stream, "isatty", lambda: False)() else "json"
+    if value not in LOG_FORMATS:
+        raise ValueError(f"FAREWELL_LOG_FORMAT must be json or text, not {value!r}")
+    return value
 
 
 def _mail_from(env: Mapping[str, str]) -> str:

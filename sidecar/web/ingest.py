@@ -8,6 +8,7 @@ from ..db import get_engine
 from ..domain.events import Event, InvalidEvent, parse_event
 from ..domain.ingest import Outcome, record_event
 from ..domain.tokens import TokenError, read_survey_token
+from . import metrics
 from .errors import ApiError
 from .signed import json_body, signed_request
 
@@ -16,6 +17,16 @@ bp = Blueprint("ingest", __name__)
 
 @bp.post("/v1/sites/<site_id>/events")
 def receive_event(site_id: str):
+    try:
+        response = _receive_event(site_id)
+    except Exception as error:
+        metrics.count_event_refusal(error)
+        raise
+    metrics.count_event(response[0]["status"])
+    return response
+
+
+def _receive_event(site_id: str):
     _, body = signed_request(site_id)
     document = json_body(body)
     try:
