@@ -160,6 +160,14 @@ _SLOW_DOWN = {"description": "Too many requests from this address (20 a minute);
               **_HTML_PAGE}
 
 
+_HEALTH_JOBS = {"type": "object", "additionalProperties": {"type": "object", "properties": {
+    "status": {"enum": ["ok", "late", "never"]},
+    "last_tick_at": {"type": ["string", "null"], "format": "date-time"},
+    "age_seconds": {"type": ["number", "null"]},
+    "workers": {"type": "integer", "minimum": 0},
+    "interval_seconds": {"type": "number"}}}}
+
+
 def build_spec(public_url: str) -> dict:
     event_schema = copy.deepcopy(EVENT_SCHEMA)
     event_schema.pop("$schema", None)
@@ -410,13 +418,35 @@ def build_spec(public_url: str) -> dict:
             },
             "/healthz": {
                 "get": {
-                    "summary": "Liveness and database status",
+                    "summary": "Health of the database (the HTTP status) and of the background jobs",
+                    "description": "The status follows the database only, for load balancers. With jobs=required "
+                                   "it is also 503 when a job is late (no tick for 3 intervals) or never ticked.",
+                    "parameters": [{"name": "jobs", "in": "query", "required": False,
+                                    "schema": {"type": "string", "enum": ["required"]}}],
                     "responses": {
-                        "200": _json({"type": "object", "properties": {"status": {"const": "ok"},
-                                                                       "database": {"const": "ok"}}}, "Healthy."),
-                        "503": _json({"type": "object", "properties": {"status": {"const": "unavailable"},
-                                                                       "database": {"const": "unavailable"}}},
-                                     "The database cannot be reached."),
+                        "200": _json({"type": "object", "required": ["status", "database", "jobs"],
+                                      "properties": {"status": {"const": "ok"}, "database": {"const": "ok"},
+                                                     "jobs": _HEALTH_JOBS}}, "Healthy."),
+                        "503": _json({"type": "object", "required": ["status", "database"],
+                                      "properties": {"status": {"enum": ["unavailable", "jobs_late"]},
+                                                     "database": {"enum": ["ok", "unavailable"]},
+                                                     "jobs": _HEALTH_JOBS}},
+                                     "The database cannot be reached, or (jobs=required) a job is late."),
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics (text exposition format 0.0.4)",
+                    "description": "With FAREWELL_METRICS_TOKEN set, send it as a bearer token; without it, "
+                                   "only local clients may read. Database gauges are left out, with "
+                                   "farewell_database_up 0, when the database cannot be reached.",
+                    "responses": {
+                        "200": {"description": "The metrics.",
+                                "content": {"text/plain": {"schema": {"type": "string"}}}},
+                        "401": {"description": "Missing or wrong bearer token.", **_error("unauthorized")},
+                        "403": {"description": "Not a local client and no token configured.",
+                                **_error("forbidden")},
                     },
                 }
             },
