@@ -226,9 +226,10 @@ echo 'installed';
             raise PhpError(f"WordPress install printed: {out!r}")
 
     # ----------------------------------------------------------------- PHP inside WordPress
-    def _php(self, script: Path, timeout: float = 120, env: dict | None = None) -> str:
+    def _php(self, script: Path, timeout: float = 120, env: dict | None = None, ini: dict | None = None) -> str:
+        settings = [arg for name, value in (ini or {}).items() for arg in ("-d", f"{name}={value}")]
         proc = subprocess.run(
-            ["php", "-d", "display_errors=stderr", str(script)],
+            ["php", "-d", "display_errors=stderr", *settings, str(script)],
             capture_output=True, text=True, timeout=timeout, cwd=self.root,
             env={**os.environ, **(env or {})},
         )
@@ -241,8 +242,11 @@ echo 'installed';
             )
         return proc.stdout
 
-    def wp_eval(self, code: str, timeout: float = 120, as_user: int | None = None) -> str:
-        """Runs PHP `code` after wp-load.php (a CLI request: like WP-CLI, initiated_by = system)."""
+    def wp_eval(self, code: str, timeout: float = 120, as_user: int | None = None, env: dict | None = None,
+                ini: dict | None = None) -> str:
+        """Runs PHP `code` after wp-load.php (a CLI request: like WP-CLI, initiated_by = system).
+
+        `env` adds environment variables, `ini` php.ini settings (e.g. {"memory_limit": "48M"})."""
         snippet = self.root / f"eval-{secrets.token_hex(6)}.php"
         body = code.strip()
         if body.startswith("<?php"):
@@ -257,7 +261,7 @@ require {_php_string(str(self.docroot / 'wp-load.php'))};
 {body}
 """)
         try:
-            return self._php(snippet, timeout=timeout)
+            return self._php(snippet, timeout=timeout, env=env, ini=ini)
         finally:
             snippet.unlink(missing_ok=True)
 

@@ -8,7 +8,8 @@
  *   a 3-second timeout. Where the response cannot be finished early (mod_php, `php -S`), the
  *   request instead hands the rows to a loopback request to admin-ajax.php that it does not
  *   wait for (see spawn_loopback()), so the member never waits for the sidecar.
- * - A WP-Cron event every minute retries due rows, oldest first, in bounded batches.
+ * - A WP-Cron event every minute retries due rows, oldest first, in bounded batches, within a time
+ *   budget below max_execution_time and with memory that does not grow with the backlog.
  * - One delivery after a response at a time, site-wide (a MySQL GET_LOCK taken without waiting):
  *   other requests leave their rows to the running one (or to cron), so concurrent cancellations
  *   never tie up several PHP workers on a slow sidecar.
@@ -42,8 +43,10 @@ class Farewell_Bridge_Dispatcher {
 	const CRON_BATCH = 20;
 	/** Total timeout of one request from cron. */
 	const CRON_TIMEOUT = 5.0;
-	/** Stop starting new batches after this many seconds in one cron run. */
+	/** Stop starting new rows after this many seconds in one cron run (less under a max_execution_time). */
 	const CRON_BUDGET_SECONDS = 25;
+	/** A cron run stops when the process uses more than this share of its memory_limit. */
+	const MEMORY_SHARE = 0.8;
 	/** How long deliveries from members' requests pause after a temporary failure. */
 	const CIRCUIT_SECONDS = 30;
 	const CIRCUIT_OPTION  = 'farewell_bridge_circuit_until';
@@ -139,14 +142,15 @@ class Farewell_Bridge_Dispatcher {
 
 	/**
 	 * Delivers the given rows, each only if this worker can claim it. Stops at the first
-	 * temporary failure (the sidecar is probably unreachable: the others would wait too) and
-	 * at a 410.
+	 * temporary failure (the sidecar is probably unreachable: the others would wait too), at a
+	 * 410, and once $deadline has passed (no request is started that could outlast it).
 	 *
-	 * @param int[] $ids     Row ids.
-	 * @param float $timeout Per-request timeout.
+	 * @param int[]      $ids      Row ids.
+	 * @param float      $timeout  Per-request timeout.
+	 * @param float|null $deadline microtime(true) after which no new row is started; null for none.
 	 * @return array Counts per resulting status, and 'halted' => whether it stopped early.
 	 */
-	public static function deliver_ids( array $ids, $timeout ) {
+	public static function deliver_ids( array $ids, $timeout, $deadline = null ) {
 		$done = array(
 			Farewell_Bridge_Outbox::STATUS_DELIVERED => 0,
 			Farewell_Bridge_Outbox::STATUS_PENDING   => 0,
@@ -158,6 +162,14 @@ class Farewell_Bridge_Dispatcher {
 		}
 		$client = Farewell_Bridge_Client::from_settings();
 		foreach ( $ids as $id ) {
+			if ( null !== $deadline ) {
+				$left = $deadline - microtime( true );
+				if ( $left < 1.0 || self::memory_tight() ) {
+					$done['halted'] = true;
+					break;
+				}
+				$timeout = min( (float) $timeout, $left );
+			}
 			if ( ! Farewell_Bridge_Outbox::claim( (int) $id ) ) {
 				continue; // Another worker has it, or it is no longer pending.
 			}
@@ -166,6 +178,7 @@ class Farewell_Bridge_Dispatcher {
 				continue;
 			}
 			$result = $client->send_event( $row['webhook_id'], $row['payload'], $timeout );
+			unset( $row['payload'] ); // Up to 64 KiB each: nothing of it is kept past this row.
 			$status = Farewell_Bridge_Outbox::record_attempt( $row, $result );
 			Farewell_Bridge_Clock::note( $result );
 			++$done[ $status ];
@@ -186,7 +199,45 @@ class Farewell_Bridge_Dispatcher {
 	}
 
 	/**
-	 * Cron: retries due rows in bounded batches, purges old delivered rows.
+	 * When one cron run stops starting deliveries (a microtime): CRON_BUDGET_SECONDS from now,
+	 * or sooner under a max_execution_time: half the limit, counted from the start of the PHP
+	 * request, so that the run ends on its own well before PHP would kill it (the other half
+	 * covers WordPress's start-up, the other cron events of the request and the request in
+	 * flight). The backlog waits for the next run, oldest first.
+	 *
+	 * @return float
+	 */
+	public static function cron_deadline() {
+		$now      = microtime( true );
+		$deadline = $now + self::CRON_BUDGET_SECONDS;
+		$limit    = (int) ini_get( 'max_execution_time' );
+		if ( $limit > 0 ) {
+			$started  = isset( $_SERVER['REQUEST_TIME_FLOAT'] ) ? min( $now, (float) $_SERVER['REQUEST_TIME_FLOAT'] ) : $now;
+			$deadline = min( $deadline, $started + max( 1.0, $limit / 2 ) );
+		}
+		/**
+		 * Filters when a cron run stops starting outbox deliveries.
+		 *
+		 * @param float $deadline A microtime(true) value.
+		 */
+		return (float) apply_filters( 'farewell_bridge_cron_deadline', $deadline );
+	}
+
+	/**
+	 * Whether this process uses more than MEMORY_SHARE of its memory_limit: then a cron run
+	 * stops and leaves the rest for the next one rather than risk a fatal error.
+	 *
+	 * @return bool
+	 */
+	public static function memory_tight() {
+		$limit = wp_convert_hr_to_bytes( (string) ini_get( 'memory_limit' ) );
+		return $limit > 0 && memory_get_usage() > $limit * self::MEMORY_SHARE;
+	}
+
+	/**
+	 * Cron: retries due rows in bounded batches, oldest first, until cron_deadline();
+	 * purges old delivered rows. Memory stays flat whatever the backlog: one batch of ids at a
+	 * time, one row's payload at a time.
 	 *
 	 * @return array<string,int> Counts per resulting status.
 	 */
@@ -198,18 +249,18 @@ class Farewell_Bridge_Dispatcher {
 		);
 		try {
 			Farewell_Bridge_Outbox::purge_delivered();
-			$started = microtime( true );
-			while ( self::can_deliver() && microtime( true ) - $started < self::CRON_BUDGET_SECONDS ) {
+			$deadline = self::cron_deadline();
+			while ( self::can_deliver() && microtime( true ) < $deadline ) {
 				$ids = Farewell_Bridge_Outbox::due_ids( self::CRON_BATCH );
 				if ( empty( $ids ) ) {
 					break;
 				}
-				$done = self::deliver_ids( $ids, self::CRON_TIMEOUT );
+				$done = self::deliver_ids( $ids, self::CRON_TIMEOUT, $deadline );
 				foreach ( array_keys( $totals ) as $status ) {
 					$totals[ $status ] += $done[ $status ];
 				}
 				if ( $done['halted'] || 0 === $done['delivered'] + $done['pending'] + $done['dead'] ) {
-					break; // The sidecar is failing, or everything was claimed by someone else.
+					break; // The sidecar is failing, time or memory is up, or everything was claimed by someone else.
 				}
 			}
 		} catch ( Throwable $e ) {
