@@ -181,7 +181,7 @@ def parse_timestamp(value: str) -> datetime:
 def parse_event(document: object) -> Event:
     """Validate a decoded JSON document and return it as an Event, or raise InvalidEvent naming
     every bad field."""
-    fields: dict[str, str] = {}
+    fields: dict[str, str] = dict.fromkeys(_lone_surrogates(document), _NOT_UNICODE)
     for error in sorted(_validator.iter_errors(document), key=lambda e: list(e.absolute_path)):
         name, message = _describe(error)
         fields.setdefault(name, message)
@@ -218,6 +218,32 @@ def parse_event(document: object) -> Event:
         ),
         survey=document.get("survey"),
     )
+
+
+_NOT_UNICODE = "must be valid Unicode text (a lone surrogate such as \\ud800 is not)"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _lone_surrogates(document: object, _root: str = "") -> list[str]:
+    """Where the document holds a lone UTF-16 surrogate (JSON allows the escape "\\ud800", UTF-8
+    cannot encode it, so no database can store it): the dotted paths, for the error's fields.
+    Iterative: a document may nest as deep as the JSON parser allowed."""
+    found: list[str] = []
+    stack: list[tuple[object, str]] = [(document, _root)]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                found.append(path[:100] or "body")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if _SURROGATE.search(key):
+                    found.append(path[:100] or "body")
+                else:
+                    stack.append((item, f"{path}.{key}" if path else key))
+        elif isinstance(value, list):
+            stack.extend((item, f"{path}.{index}" if path else str(index)) for index, item in enumerate(value))
+    return sorted(set(found))
 
 
 def _clean_text(value: str | None) -> str | None:
