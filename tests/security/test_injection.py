@@ -1,0 +1,169 @@
+"""Markup, SQL and spreadsheet formulas typed by members (names, plan names, survey comments and
+follow-ups) are stored exactly as typed and stay inert wherever they are shown: the dashboard,
+the CSV export, the emails (text and HTML parts, sent for real over SMTP) and the weekly digest.
+Both databases; one test in a real browser."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import requests
+from markupsafe import escape
+
+from sidecar.domain.digest import build_digest, week_of
+from sidecar.domain.digest_render import render_digest
+from sidecar.domain.login_tokens import mint
+from sidecar.signing import sign
+from sidecar.storage.sites import get_site
+from tests.conftest import ADMIN_TOKEN, make_event
+from tests.test_emails import bodies, clock, club, post, send, smtp  # noqa: F401 - fixtures
+
+PAYLOADS = [
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>',
+    "'; DROP TABLE members; --",
+    "{{7*7}}",
+    '=HYPERLINK("http://evil","x")',
+    "+1",
+    "-1+1",
+    "@SUM(1)",
+    "\t=1+1",
+    "\r=1+1",
+]
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
+CANCELLED_AT = NOW - timedelta(days=2)
+
+
+def _iso(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+def hostile_member(n: int, payload: str) -> list[dict]:
+    """Member n cancels a plan named ``payload``, is called ``payload``, and answers with it."""
+    member = {"id": f"m{n}", "email": f"member{n}@example.org", "first_name": payload, "locale": "fr_FR"}
+    subscription = {**make_event()["subscription"], "id": f"sub_{n}", "plan_name": payload}
+    cancelled = make_event(occurred_at=_iso(CANCELLED_AT + timedelta(minutes=n)), member=member,
+                           subscription=subscription)
+    answered = make_event(type_="survey.submitted", occurred_at=_iso(CANCELLED_AT + timedelta(minutes=30 + n)),
+                          member=member)
+    del answered["subscription"]
+    answered["survey"] = {"version": 1, "subscription_id": f"sub_{n}", "reason": "too_expensive",
+                          "follow_up": payload, "comment": payload, "contact_requested": True,
+                          "contact": f"+33 6 00 00 00 {n:02d}", "locale": "fr_FR"}
+    return [cancelled, answered]
+
+
+@pytest.fixture
+def hostile(post, club):  # noqa: F811 - the fixture from tests.test_emails
+    for n, payload in enumerate(PAYLOADS):
+        for event in hostile_member(n, payload):
+            post(event)
+    return club
+
+
+def assert_inert(page: str, where: str, shown: bool = True) -> None:
+    assert "<script>alert" not in page and "<img src=x" not in page, where
+    if shown:  # the payload is on the page, as text
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page, where
+
+
+def test_payloads_are_stored_byte_exact(client, hostile):
+    items = client.get(f"/v1/sites/{hostile['id']}/cancellations", query_string={"limit": 100},
+                       headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).json["items"]
+    stored = {item["member"]["id"]: item for item in items}
+    for n, payload in enumerate(PAYLOADS):
+        item = stored[f"m{n}"]
+        # Text is trimmed of surrounding whitespace (so "\t=1+1" keeps "=1+1"); every other byte is kept.
+        for stored_text in (item["comment"], item["follow_up"], item["member"]["first_name"],
+                            item["subscription"]["plan_name"]):
+            assert stored_text == payload.strip(), repr(payload)
+    assert len(stored) == len(PAYLOADS)  # and the members table is still there
+
+
+def test_the_dashboard_shows_them_as_text(client, hostile):
+    token = mint(hostile["secret"], hostile["id"], 1, "owner@example.org", "Owner", "fr_FR")
+    assert client.get("/admin/login", query_string={"token": token}).status_code == 303
+    for path in ("/admin/", "/admin/feedback", "/admin/contact-requests", "/admin/digest/preview"):
+        page = client.get(path)
+        assert page.status_code == 200, path
+        assert_inert(page.text, path, shown=path != "/admin/")
+    feedback = client.get("/admin/feedback").text
+    assert str(escape('"><img src=x onerror=alert(1)>')) in feedback
+    assert "{{7*7}}" in feedback  # not evaluated by a template
+
+
+def test_the_csv_export_neutralises_formulas(client, hostile):
+    token = mint(hostile["secret"], hostile["id"], 1, "owner@example.org", "Owner", "fr_FR")
+    client.get("/admin/login", query_string={"token": token})
+    response = client.get("/admin/feedback.csv")
+    rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"), newline="")))
+    cells = [cell for row in rows[1:] for cell in row]
+    assert not [cell for cell in cells if cell.startswith(FORMULA_STARTS)]
+    for payload in (p.strip() for p in PAYLOADS):
+        expected = "'" + payload if payload.startswith(FORMULA_STARTS) else payload
+        assert expected in cells, repr(payload)  # the comment, whole, behind one apostrophe if needed
+
+
+@pytest.mark.parametrize("cell", ["\t=1+1", "\r=1+1", "\r\n@SUM(1)", "-1+1", "+1"])
+def test_a_cell_starting_with_tab_or_carriage_return_is_neutralised_too(cell):
+    from sidecar.web.dashboard.pages import csv_cell
+
+    assert csv_cell(cell) == "'" + cell
+
+
+def test_emails_and_the_digest_keep_them_inert(hostile, send, smtp, app):  # noqa: F811
+    send(NOW)  # the farewells (an hour after each cancel) and the owner's alerts about the contact requests
+    messages = smtp.messages()
+    farewells = [m for m in messages if "member" in m.recipients[0]]
+    alerts = [m for m in messages if m.recipients[0] == "patronne@club.example"]
+    assert len(farewells) == len(PAYLOADS) and len(alerts) == len(PAYLOADS)
+    for received in messages:
+        text, html_part = bodies(received)
+        assert "<script>alert" not in html_part and "<img src=x" not in html_part
+        assert "{{7*7}}" not in html_part or "49" not in html_part.replace("{{7*7}}", "")
+        for name, value in received.message.items():
+            assert "\r" not in value and "\n" not in value.strip(), name  # no header injection
+    alert_text = " ".join(bodies(m)[0] for m in alerts)
+    alert_html = " ".join(bodies(m)[1] for m in alerts)
+    assert "<script>alert(1)</script>" in alert_text  # the text part is plain text: shown as typed
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in alert_html
+
+    engine = app.extensions["farewell.engine"]
+    with engine.connect() as conn:
+        site = get_site(conn, hostile["id"])
+        digest = build_digest(conn, site, week_of(CANCELLED_AT, site["timezone"]), NOW)
+    rendered = render_digest(json.loads(json.dumps(digest, default=str)), site, "fr", "http://sidecar.test/admin")
+    assert "<script>alert" not in rendered.html and "<img src=x" not in rendered.html
+    shown = [p for p in PAYLOADS if p.strip() in rendered.text]
+    assert shown, "the digest quotes some comments and plans"
+    # Text content: < > & escaped (quotes need not be, outside attributes; the CSS inliner leaves them bare).
+    assert all(html.escape(p.strip(), quote=False) in rendered.html for p in shown if "<" in p)
+
+
+def test_a_real_browser_runs_nothing_from_them(sidecar_server, page):
+    server = sidecar_server()
+    for n, payload in enumerate(PAYLOADS):
+        for event in hostile_member(n, payload):
+            body = json.dumps(event)
+            response = requests.post(f"{server.url}/v1/sites/{server.site_id}/events", data=body.encode(), timeout=10,
+                                     headers={"Content-Type": "application/json",
+                                              **sign(server.secret, f"msg_{uuid.uuid4().hex}", body)})
+            assert response.status_code == 202, response.text
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    token = mint(server.secret, server.site_id, 1, "owner@example.org", "Owner", "fr_FR")
+    page.goto(f"{server.url}/admin/login?token={token}")
+    for path in ("/admin/feedback", "/admin/contact-requests", "/admin/"):
+        page.goto(server.url + path)
+        assert page.locator("img[src='x']").count() == 0, path
+        assert page.locator("script:not([src])").count() == 0, path
+    page.goto(server.url + "/admin/feedback")
+    assert page.get_by_text("<script>alert(1)</script>").count() >= 1  # shown, as text
+    assert dialogs == []
