@@ -12,6 +12,7 @@ if ( ! defined( 'WP_UNINSTALL_PLUGIN' ) ) {
 
 wp_clear_scheduled_hook( 'farewell_bridge_deliver' );
 wp_clear_scheduled_hook( 'farewell_bridge_report_site_info' );
+wp_clear_scheduled_hook( 'farewell_bridge_prune_rate_limits' );
 
 $farewell_settings = get_option( 'farewell_bridge_settings', array() );
 if ( ! is_array( $farewell_settings ) || empty( $farewell_settings['delete_data'] ) ) {
@@ -21,8 +22,9 @@ if ( ! is_array( $farewell_settings ) || empty( $farewell_settings['delete_data'
 global $wpdb;
 $wpdb->query( 'DROP TABLE IF EXISTS ' . $wpdb->prefix . 'farewell_outbox' ); // phpcs:ignore WordPress.DB.PreparedSQL.NotPrepared,WordPress.DB.DirectDatabaseQuery.SchemaChange -- fixed table name.
 $wpdb->query( 'DROP TABLE IF EXISTS ' . $wpdb->prefix . 'farewell_bridge_requests' ); // phpcs:ignore WordPress.DB.PreparedSQL.NotPrepared,WordPress.DB.DirectDatabaseQuery.SchemaChange -- fixed table name.
+$wpdb->query( 'DROP TABLE IF EXISTS ' . $wpdb->prefix . 'farewell_rate_limits' ); // phpcs:ignore WordPress.DB.PreparedSQL.NotPrepared,WordPress.DB.DirectDatabaseQuery.SchemaChange -- fixed table name.
 
-foreach ( array( 'farewell_bridge_settings', 'farewell_bridge_secret', 'farewell_bridge_schema_version', 'farewell_bridge_requests_schema_version', 'farewell_bridge_paused', 'farewell_bridge_last_delivery', 'farewell_bridge_insert_failures', 'farewell_bridge_circuit_until', 'farewell_bridge_survey_last_en', 'farewell_bridge_survey_last_fr' ) as $farewell_option ) {
+foreach ( array( 'farewell_bridge_settings', 'farewell_bridge_secret', 'farewell_bridge_schema_version', 'farewell_bridge_requests_schema_version', 'farewell_bridge_rate_limit_schema_version', 'farewell_bridge_clock_skew', 'farewell_bridge_paused', 'farewell_bridge_last_delivery', 'farewell_bridge_insert_failures', 'farewell_bridge_circuit_until', 'farewell_bridge_survey_last_en', 'farewell_bridge_survey_last_fr' ) as $farewell_option ) {
 	delete_option( $farewell_option );
 }
 // The survey page the plugin created for email links, and members' waiting surveys.

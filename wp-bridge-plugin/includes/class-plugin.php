@@ -124,6 +124,11 @@ final class Farewell_Bridge_Plugin {
 		add_action( 'wp_body_open', array( 'Farewell_Bridge_Survey_Form', 'action_wp_body_open' ) );
 		add_filter( 'get_pages', array( 'Farewell_Bridge_Survey_Form', 'hide_page' ) );
 		add_action( 'rest_api_init', array( 'Farewell_Bridge_Survey_Form', 'register_route' ) );
+		add_filter( 'rest_post_dispatch', array( 'Farewell_Bridge_Survey_Form', 'filter_rest_post_dispatch' ), 10, 3 );
+
+		// Rate limits of the public survey route and email-link look-ups: counters shared by every
+		// PHP process in their own table, pruned hourly.
+		add_action( Farewell_Bridge_Rate_Limit::PRUNE_HOOK, array( 'Farewell_Bridge_Rate_Limit', 'prune' ), 10, 0 );
 
 		// Privacy.
 		add_filter( 'wp_privacy_personal_data_exporters', array( 'Farewell_Bridge_Privacy', 'register_exporter' ) );
@@ -154,6 +159,7 @@ final class Farewell_Bridge_Plugin {
 	public function action_plugins_loaded() {
 		try {
 			Farewell_Bridge_Outbox::maybe_upgrade();
+			Farewell_Bridge_Rate_Limit::maybe_upgrade();
 		} catch ( Throwable $e ) {
 			Farewell_Bridge_Dispatcher::log( $e );
 		}
@@ -175,6 +181,7 @@ final class Farewell_Bridge_Plugin {
 	public function action_init() {
 		load_plugin_textdomain( 'farewell-bridge', false, dirname( plugin_basename( $this->file ) ) . '/languages' );
 		Farewell_Bridge_Dispatcher::ensure_scheduled();
+		Farewell_Bridge_Rate_Limit::ensure_scheduled();
 	}
 
 	/**
@@ -200,6 +207,7 @@ final class Farewell_Bridge_Plugin {
 	public static function activate() {
 		Farewell_Bridge_Outbox::install();
 		Farewell_Bridge_Request_Log::install();
+		Farewell_Bridge_Rate_Limit::install();
 		Farewell_Bridge_Settings::ensure_secret_option();
 		Farewell_Bridge_Survey_Form::ensure_page();
 		add_filter( 'cron_schedules', array( 'Farewell_Bridge_Dispatcher', 'add_schedule' ) ); // phpcs:ignore WordPress.WP.CronInterval.ChangeDetected
@@ -212,5 +220,6 @@ final class Farewell_Bridge_Plugin {
 	public static function deactivate() {
 		Farewell_Bridge_Dispatcher::unschedule();
 		wp_clear_scheduled_hook( Farewell_Bridge_Site_Info::CRON_HOOK );
+		wp_clear_scheduled_hook( Farewell_Bridge_Rate_Limit::PRUNE_HOOK );
 	}
 }

@@ -29,6 +29,9 @@ class Farewell_Bridge_Survey_Form {
 	const SHORTCODE    = 'farewell_survey';
 	const TOKEN_ARG    = 'farewell_survey';
 	const DONE_ARG     = 'farewell_survey_done';
+	const WAIT_ARG     = 'farewell_survey_wait';
+	/** Transient prefix of the answer kept for a visitor who was asked to wait (one per client). */
+	const DRAFT_PREFIX = 'farewell_bridge_survey_draft_';
 	const PAGE_OPTION  = 'farewell_bridge_survey_page_id';
 	const REST_NS      = 'farewell/v1';
 	const REST_ROUTE   = '/survey';
@@ -40,6 +43,13 @@ class Farewell_Bridge_Survey_Form {
 	 * @var bool
 	 */
 	private static $auto = false;
+
+	/**
+	 * The REST request being handled and its rate-limit answer.
+	 *
+	 * @var array{request?:WP_REST_Request,answer?:array}
+	 */
+	private static $limited = array();
 
 	/**
 	 * Whether the survey was already rendered in this request.
@@ -237,7 +247,12 @@ class Farewell_Bridge_Survey_Form {
 			return self::in_locale( $locale, array( __CLASS__, 'message_html' ), array( 'thanks', isset( $entry['definition']['thanks'] ) ? (string) $entry['definition']['thanks'] : '' ) );
 		}
 
+		$draft = self::take_draft();
 		if ( null !== $token ) {
+			$limited = Farewell_Bridge_Rate_Limit::hit( 'survey_lookup' );
+			if ( ! $limited['allowed'] ) {
+				return self::in_locale( $locale, array( __CLASS__, 'message_html' ), array( 'limited', Farewell_Bridge_Rate_Limit::message( $limited['retry_after'] ) ) );
+			}
 			$status = Farewell_Bridge_Survey::token_status( $token, $locale );
 			if ( 'expired' === $status['status'] || 'invalid' === $status['status'] ) {
 				return self::in_locale( $locale, array( __CLASS__, 'message_html' ), array( $status['status'], '' ) );
@@ -264,6 +279,7 @@ class Farewell_Bridge_Survey_Form {
 						'first_name' => isset( $member['first_name'] ) ? (string) $member['first_name'] : '',
 						'contact'    => isset( $member['email'] ) ? (string) $member['email'] : '',
 						'answered'   => ! empty( $for['already_answered'] ),
+						'draft'      => $draft,
 					)
 				)
 			);
@@ -286,6 +302,7 @@ class Farewell_Bridge_Survey_Form {
 					'first_name' => '',
 					'contact'    => $user ? (string) $user->user_email : '',
 					'answered'   => false,
+					'draft'      => $draft,
 				),
 			)
 		);
@@ -343,10 +360,12 @@ class Farewell_Bridge_Survey_Form {
 		if ( is_user_logged_in() ) {
 			$hidden['_wpnonce'] = wp_create_nonce( 'wp_rest' );
 		}
+		$draft      = isset( $who['draft'] ) && is_array( $who['draft'] ) ? $who['draft'] : array();
+		$notice     = isset( $draft['notice'] ) ? (string) $draft['notice'] : '';
 		$reasons    = Farewell_Bridge_Survey::ordered_reasons( $definition, $seed );
 		$action     = rest_url( self::REST_NS . self::REST_ROUTE );
 		$skip_url   = home_url( '/' );
-		$contact    = (string) $who['contact'];
+		$contact    = isset( $draft['contact'] ) ? (string) $draft['contact'] : (string) $who['contact'];
 		$first_name = (string) $who['first_name'];
 		$answered   = (bool) $who['answered'];
 		ob_start();
@@ -357,15 +376,15 @@ class Farewell_Bridge_Survey_Form {
 	/**
 	 * A message in the survey's place.
 	 *
-	 * @param string $kind    thanks, invalid, expired or signin.
-	 * @param string $message Text for thanks.
+	 * @param string $kind    thanks, invalid, expired, signin or limited.
+	 * @param string $message Text for thanks and limited.
 	 * @return string
 	 */
 	public static function message_html( $kind, $message ) {
 		$login_url = '';
 		if ( 'thanks' === $kind ) {
 			$message = '' !== $message ? $message : __( 'Thank you for your answers.', 'farewell-bridge' );
-		} else {
+		} elseif ( 'limited' !== $kind ) { // A "limited" $message already says when to come back.
 			$login_url = wp_login_url( home_url( self::return_path() ) );
 			if ( 'expired' === $kind ) {
 				$message = __( 'Sorry, this survey link has expired. You can still tell us why you left by signing in.', 'farewell-bridge' );
@@ -390,7 +409,7 @@ class Farewell_Bridge_Survey_Form {
 	 */
 	private static function return_path() {
 		$uri  = isset( $_SERVER['REQUEST_URI'] ) ? esc_url_raw( wp_unslash( $_SERVER['REQUEST_URI'] ) ) : '/';
-		$path = remove_query_arg( array( self::TOKEN_ARG, self::DONE_ARG ), $uri );
+		$path = remove_query_arg( array( self::TOKEN_ARG, self::DONE_ARG, self::WAIT_ARG ), $uri );
 		$home = (string) wp_parse_url( home_url(), PHP_URL_PATH );
 		if ( '' !== $home && 0 === strpos( $path, $home ) ) {
 			$path = substr( $path, strlen( $home ) );
@@ -420,16 +439,37 @@ class Farewell_Bridge_Survey_Form {
 
 	/**
 	 * Who may answer: a signed-in member (WordPress core turns a cookie without the `wp_rest`
-	 * nonce into a signed-out request), or anyone holding an email-link token (the sidecar checks
-	 * its signature and ties the answer to the token's member only).
+	 * nonce into a signed-out request), or anyone holding an email-link token whose page this
+	 * site showed lately (Farewell_Bridge_Survey::was_shown(); the sidecar checks its signature
+	 * and ties the answer to the token's member only). Every attempt counts against the
+	 * client's rate limit first.
 	 *
 	 * @param WP_REST_Request $request Request.
 	 * @return true|WP_Error
 	 */
 	public static function rest_permission( WP_REST_Request $request ) {
+		// WordPress runs permission callbacks again for the Allow header (rest_send_allow_header):
+		// one request is one hit.
+		if ( ! isset( self::$limited['request'] ) || self::$limited['request'] !== $request ) {
+			self::$limited = array(
+				'request' => $request,
+				'answer'  => Farewell_Bridge_Rate_Limit::hit( 'survey_submit' ),
+			);
+		}
+		$limited = self::$limited['answer'];
+		if ( ! $limited['allowed'] ) {
+			return new WP_Error(
+				'farewell_rate_limited',
+				Farewell_Bridge_Rate_Limit::message( $limited['retry_after'] ),
+				array(
+					'status'      => 429,
+					'retry_after' => $limited['retry_after'],
+				)
+			);
+		}
 		$token = $request->get_param( 'token' );
 		if ( null !== $token && '' !== $token ) {
-			if ( Farewell_Bridge_Survey::looks_like_token( $token ) ) {
+			if ( Farewell_Bridge_Survey::looks_like_token( $token ) && Farewell_Bridge_Survey::was_shown( $token ) ) {
 				return true;
 			}
 			return new WP_Error( 'farewell_survey_token', __( 'This survey link is not valid.', 'farewell-bridge' ), array( 'status' => 403 ) );
@@ -474,6 +514,92 @@ class Farewell_Bridge_Survey_Form {
 			),
 			201
 		);
+	}
+
+	/**
+	 * A refused answer (429): `Retry-After` for every client; the plain form is sent back to its
+	 * page instead (303), which says when to try again and shows what the member typed.
+	 * Hooked on rest_post_dispatch.
+	 *
+	 * @param WP_HTTP_Response $response Response.
+	 * @param WP_REST_Server   $server   Server.
+	 * @param WP_REST_Request  $request  Request.
+	 * @return WP_HTTP_Response
+	 */
+	public static function filter_rest_post_dispatch( $response, $server, $request ) {
+		unset( $server );
+		if ( ! $response instanceof WP_HTTP_Response || 429 !== $response->get_status() || ! $request instanceof WP_REST_Request
+			|| self::REST_NS . self::REST_ROUTE !== trim( (string) $request->get_route(), '/' ) ) {
+			return $response;
+		}
+		$data        = $response->get_data();
+		$retry_after = isset( $data['data']['retry_after'] ) ? max( 1, (int) $data['data']['retry_after'] ) : Farewell_Bridge_Rate_Limit::WINDOW;
+		$response->header( 'Retry-After', (string) $retry_after );
+		$return_to = $request->get_param( 'return_to' );
+		if ( ! is_string( $return_to ) || '' === $return_to || self::wants_json( $request ) ) {
+			return $response;
+		}
+		self::keep_draft( $request->get_params(), isset( $data['message'] ) ? (string) $data['message'] : Farewell_Bridge_Rate_Limit::message( $retry_after ) );
+		$target = wp_validate_redirect( self::absolute( $return_to ), home_url( '/' ) );
+		$token  = $request->get_param( 'token' );
+		if ( is_string( $token ) && Farewell_Bridge_Survey::looks_like_token( $token ) ) {
+			$target = add_query_arg( self::TOKEN_ARG, rawurlencode( $token ), $target );
+		}
+		$back = new WP_REST_Response( null, 303 );
+		$back->header( 'Location', add_query_arg( self::WAIT_ARG, '1', $target ) . '#farewell-survey' );
+		$back->header( 'Retry-After', (string) $retry_after );
+		return $back;
+	}
+
+	/**
+	 * The transient key of this client's kept answer: one per client (the rate limit's bucket),
+	 * so refused requests cannot pile up drafts.
+	 *
+	 * @return string
+	 */
+	private static function draft_key() {
+		return self::DRAFT_PREFIX . substr( hash( 'sha256', Farewell_Bridge_Rate_Limit::bucket( 'survey_draft', Farewell_Bridge_Rate_Limit::client_ip() ) ), 0, 32 );
+	}
+
+	/**
+	 * Keeps what the member typed, capped like an answer, for the page they are sent back to.
+	 *
+	 * @param array  $params  Submitted fields.
+	 * @param string $notice  Why they must wait.
+	 */
+	private static function keep_draft( array $params, $notice ) {
+		$reason = isset( $params['reason'] ) && is_string( $params['reason'] ) && preg_match( '/^[a-z0-9_]{1,64}$/', $params['reason'] ) ? $params['reason'] : '';
+		$follow = isset( $params['follow_up'] ) ? $params['follow_up'] : null;
+		if ( is_array( $follow ) ) {
+			$follow = '' !== $reason && isset( $follow[ $reason ] ) ? $follow[ $reason ] : null;
+		}
+		$draft = array(
+			'notice'            => $notice,
+			'reason'            => $reason,
+			'follow_up'         => (string) Farewell_Bridge_Survey::clean_text( $follow, Farewell_Bridge_Survey::FOLLOW_UP_MAX ),
+			'comment'           => (string) Farewell_Bridge_Survey::clean_text( isset( $params['comment'] ) ? $params['comment'] : null, Farewell_Bridge_Survey::COMMENT_MAX ),
+			'contact_requested' => isset( $params['contact_requested'] ) && in_array( $params['contact_requested'], array( true, 1, '1', 'true', 'on', 'yes' ), true ),
+		);
+		$contact = Farewell_Bridge_Survey::clean_text( isset( $params['contact'] ) ? $params['contact'] : null, Farewell_Bridge_Survey::CONTACT_MAX );
+		if ( null !== $contact ) {
+			$draft['contact'] = $contact;
+		}
+		set_transient( self::draft_key(), $draft, Farewell_Bridge_Rate_Limit::WINDOW + 15 * MINUTE_IN_SECONDS );
+	}
+
+	/**
+	 * This client's kept answer when the page comes back from a refused one (removed once read).
+	 *
+	 * @return array|null
+	 */
+	private static function take_draft() {
+		if ( ! isset( $_GET[ self::WAIT_ARG ] ) ) { // phpcs:ignore WordPress.Security.NonceVerification.Recommended -- only shows the visitor's own draft.
+			return null;
+		}
+		$key   = self::draft_key();
+		$draft = get_transient( $key );
+		delete_transient( $key );
+		return is_array( $draft ) ? $draft : array( 'notice' => Farewell_Bridge_Rate_Limit::message( Farewell_Bridge_Rate_Limit::WINDOW ) );
 	}
 
 	/**

@@ -41,6 +41,10 @@ class Farewell_Bridge_Survey {
 	const FETCH_BACKOFF_SECONDS   = 60;
 	/** Transient prefix (per token hash): who an email link answers for, as the sidecar said. */
 	const TOKEN_MEMBER_PREFIX = 'farewell_bridge_survey_for_';
+	/** Transient prefix (per token hash): a link whose page showed the form while the sidecar was unreachable. */
+	const TOKEN_SEEN_PREFIX = 'farewell_bridge_survey_seen_';
+	/** How long after its page was shown an email link may be answered. */
+	const TOKEN_ANSWER_SECONDS = 7200;
 
 	/** User meta: a member-initiated cancel in a front-end request, waiting for the survey. */
 	const PENDING_META    = '_farewell_bridge_survey_pending';
@@ -237,6 +241,9 @@ class Farewell_Bridge_Survey {
 		delete_transient( self::FETCH_BACKOFF_TRANSIENT ); // A person is waiting on this link: always ask.
 		$body = self::fetch( $locale, $token );
 		if ( null === $body || ! isset( $body['token']['status'] ) ) {
+			// The form is shown all the same (nothing the member types is lost); the sidecar
+			// checks the token when the answer is delivered.
+			set_transient( self::TOKEN_SEEN_PREFIX . self::token_hash( $token ), 1, self::TOKEN_ANSWER_SECONDS );
 			return $unknown;
 		}
 		$status = in_array( $body['token']['status'], array( 'valid', 'expired', 'invalid' ), true ) ? $body['token']['status'] : 'invalid';
@@ -246,13 +253,27 @@ class Farewell_Bridge_Survey {
 		}
 		$for = 'valid' === $status && isset( $body['answering_for'] ) && is_array( $body['answering_for'] ) ? $body['answering_for'] : null;
 		if ( null !== $for && isset( $for['member'] ) && is_array( $for['member'] ) ) {
-			set_transient( self::TOKEN_MEMBER_PREFIX . self::token_hash( $token ), $for, HOUR_IN_SECONDS );
+			set_transient( self::TOKEN_MEMBER_PREFIX . self::token_hash( $token ), $for, self::TOKEN_ANSWER_SECONDS );
 		}
 		return array(
 			'status'        => $status,
 			'answering_for' => $for,
 			'definition'    => $entry,
 		);
+	}
+
+	/**
+	 * Whether this site showed the survey for an email link lately: the sidecar said the token
+	 * is valid, or could not be asked. Only such tokens may answer, so a signed-out visitor
+	 * cannot fill the outbox with made-up, token-shaped strings the sidecar would refuse: each
+	 * one would first need a page view, which is rate limited and asks the sidecar.
+	 *
+	 * @param string $token Token.
+	 * @return bool
+	 */
+	public static function was_shown( $token ) {
+		$hash = self::token_hash( $token );
+		return false !== get_transient( self::TOKEN_MEMBER_PREFIX . $hash ) || false !== get_transient( self::TOKEN_SEEN_PREFIX . $hash );
 	}
 
 	/**

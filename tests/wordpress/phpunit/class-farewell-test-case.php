@@ -34,7 +34,8 @@ abstract class Farewell_Test_Case extends TestCase {
 		global $wpdb;
 		parent::setUp();
 		$wpdb->query( 'TRUNCATE TABLE ' . Farewell_Bridge_Outbox::table() );
-		foreach ( array( Farewell_Bridge_Outbox::PAUSED_OPTION, Farewell_Bridge_Outbox::LAST_DELIVERY_OPTION, Farewell_Bridge_Dispatcher::CIRCUIT_OPTION, 'farewell_test_meprsubscription', 'farewell_test_meprtransaction', 'farewell_test_meprevent', 'farewell_test_pmpro_memberships' ) as $option ) {
+		$wpdb->query( 'TRUNCATE TABLE ' . Farewell_Bridge_Rate_Limit::table() );
+		foreach ( array( Farewell_Bridge_Clock::OPTION, Farewell_Bridge_Outbox::PAUSED_OPTION, Farewell_Bridge_Outbox::LAST_DELIVERY_OPTION, Farewell_Bridge_Dispatcher::CIRCUIT_OPTION, 'farewell_test_meprsubscription', 'farewell_test_meprtransaction', 'farewell_test_meprevent', 'farewell_test_pmpro_memberships' ) as $option ) {
 			delete_option( $option );
 		}
 		update_option(
@@ -157,6 +158,27 @@ abstract class Farewell_Test_Case extends TestCase {
 		Farewell_Bridge_Event_Factory::record( 'memberpress', 'subscription.cancelled', $user, array( 'id' => 'sub-' . $marker ), array( 'marker' => $marker ) );
 		$rows = $this->rows();
 		return end( $rows );
+	}
+
+	/** Runs $callback with WordPress and the plugin switched to French. */
+	protected function in_french( callable $callback ) {
+		// No French WordPress core files are installed on the test site; declare fr_FR available.
+		$available = function ( $languages ) {
+			return array_merge( (array) $languages, array( 'fr_FR' ) );
+		};
+		add_filter( 'get_available_languages', $available );
+		$original                      = $GLOBALS['wp_locale_switcher'];
+		$GLOBALS['wp_locale_switcher'] = new WP_Locale_Switcher();
+		$GLOBALS['wp_locale_switcher']->init();
+		try {
+			$this->assertTrue( switch_to_locale( 'fr_FR' ) );
+			load_plugin_textdomain( 'farewell-bridge', false, 'farewell-bridge/languages' );
+			return $callback();
+		} finally {
+			restore_previous_locale();
+			$GLOBALS['wp_locale_switcher'] = $original;
+			remove_filter( 'get_available_languages', $available );
+		}
 	}
 
 	/** Calls an admin-post handler and returns what stopped it (die or redirect). */

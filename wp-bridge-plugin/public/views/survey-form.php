@@ -14,6 +14,9 @@
  * @var string $first_name Member's first name, or ''.
  * @var bool   $answered   Whether this cancellation already has an answer.
  * @var array  $limits     comment, follow_up, contact.
+ * @var array  $draft      What the member typed before being asked to wait (reason, follow_up,
+ *                         comment, contact_requested), or empty.
+ * @var string $notice     Why they must wait, or ''.
  *
  * @package Farewell_Bridge
  */
@@ -25,6 +28,9 @@ if ( ! defined( 'ABSPATH' ) ) {
 $farewell_text = static function ( $key ) use ( $definition ) {
 	return isset( $definition[ $key ] ) && is_string( $definition[ $key ] ) ? $definition[ $key ] : '';
 };
+$farewell_draft = static function ( $key ) use ( $draft ) {
+	return isset( $draft[ $key ] ) && is_scalar( $draft[ $key ] ) ? (string) $draft[ $key ] : '';
+};
 ?>
 <section class="farewell-survey" id="farewell-survey" aria-labelledby="farewell-survey-title">
 	<h2 id="farewell-survey-title" class="farewell-survey__title"><?php echo esc_html( $farewell_text( 'title' ) ); ?></h2>
@@ -35,6 +41,9 @@ $farewell_text = static function ( $key ) use ( $definition ) {
 			echo esc_html( sprintf( __( 'Hello %s,', 'farewell-bridge' ), $first_name ) );
 			?>
 		</p>
+	<?php endif; ?>
+	<?php if ( '' !== $notice ) : ?>
+		<p class="farewell-survey__notice" role="alert"><?php echo esc_html( $notice ); ?> <?php esc_html_e( 'Your answers are still below.', 'farewell-bridge' ); ?></p>
 	<?php endif; ?>
 	<p class="farewell-survey__intro"><?php echo esc_html( $farewell_text( 'intro' ) ); ?></p>
 	<?php if ( $answered ) : ?>
@@ -50,7 +59,7 @@ $farewell_text = static function ( $key ) use ( $definition ) {
 				$farewell_fu   = isset( $farewell_reason['follow_up'] ) && is_array( $farewell_reason['follow_up'] ) ? $farewell_reason['follow_up'] : null;
 				?>
 				<div class="farewell-survey__reason">
-					<input type="radio" name="reason" id="<?php echo esc_attr( $farewell_id ); ?>" value="<?php echo esc_attr( $farewell_code ); ?>">
+					<input type="radio" name="reason" id="<?php echo esc_attr( $farewell_id ); ?>" value="<?php echo esc_attr( $farewell_code ); ?>"<?php checked( $farewell_draft( 'reason' ), $farewell_code ); ?>>
 					<label for="<?php echo esc_attr( $farewell_id ); ?>"><?php echo esc_html( isset( $farewell_reason['label'] ) ? $farewell_reason['label'] : $farewell_code ); ?></label>
 					<?php if ( $farewell_fu && isset( $farewell_fu['type'] ) && 'choice' === $farewell_fu['type'] && ! empty( $farewell_fu['choices'] ) ) : ?>
 						<fieldset class="farewell-survey__follow-up">
@@ -61,7 +70,7 @@ $farewell_text = static function ( $key ) use ( $definition ) {
 								$farewell_choice_id   = $farewell_id . '-' . $farewell_choice_code;
 								?>
 								<div class="farewell-survey__choice">
-									<input type="radio" name="follow_up[<?php echo esc_attr( $farewell_code ); ?>]" id="<?php echo esc_attr( $farewell_choice_id ); ?>" value="<?php echo esc_attr( $farewell_choice_code ); ?>">
+									<input type="radio" name="follow_up[<?php echo esc_attr( $farewell_code ); ?>]" id="<?php echo esc_attr( $farewell_choice_id ); ?>" value="<?php echo esc_attr( $farewell_choice_code ); ?>"<?php checked( $farewell_draft( 'reason' ) === $farewell_code && $farewell_draft( 'follow_up' ) === $farewell_choice_code ); ?>>
 									<label for="<?php echo esc_attr( $farewell_choice_id ); ?>"><?php echo esc_html( isset( $farewell_choice['label'] ) ? $farewell_choice['label'] : $farewell_choice_code ); ?></label>
 								</div>
 							<?php endforeach; ?>
@@ -69,7 +78,7 @@ $farewell_text = static function ( $key ) use ( $definition ) {
 					<?php elseif ( $farewell_fu && isset( $farewell_fu['type'] ) && 'text' === $farewell_fu['type'] ) : ?>
 						<div class="farewell-survey__follow-up">
 							<label for="<?php echo esc_attr( $farewell_id . '-detail' ); ?>"><?php echo esc_html( isset( $farewell_fu['label'] ) ? $farewell_fu['label'] : '' ); ?></label>
-							<input type="text" name="follow_up[<?php echo esc_attr( $farewell_code ); ?>]" id="<?php echo esc_attr( $farewell_id . '-detail' ); ?>" maxlength="<?php echo esc_attr( (string) (int) $limits['follow_up'] ); ?>">
+							<input type="text" name="follow_up[<?php echo esc_attr( $farewell_code ); ?>]" id="<?php echo esc_attr( $farewell_id . '-detail' ); ?>" value="<?php echo esc_attr( $farewell_draft( 'reason' ) === $farewell_code ? $farewell_draft( 'follow_up' ) : '' ); ?>" maxlength="<?php echo esc_attr( (string) (int) $limits['follow_up'] ); ?>">
 						</div>
 					<?php endif; ?>
 				</div>
@@ -78,11 +87,11 @@ $farewell_text = static function ( $key ) use ( $definition ) {
 
 		<p class="farewell-survey__field">
 			<label for="farewell-comment"><?php echo esc_html( $farewell_text( 'comment_label' ) ); ?></label>
-			<textarea name="comment" id="farewell-comment" rows="4" maxlength="<?php echo esc_attr( (string) (int) $limits['comment'] ); ?>"></textarea>
+			<textarea name="comment" id="farewell-comment" rows="4" maxlength="<?php echo esc_attr( (string) (int) $limits['comment'] ); ?>"><?php echo esc_textarea( $farewell_draft( 'comment' ) ); ?></textarea>
 		</p>
 
 		<p class="farewell-survey__field farewell-survey__contact-request">
-			<input type="checkbox" name="contact_requested" id="farewell-contact-requested" value="1">
+			<input type="checkbox" name="contact_requested" id="farewell-contact-requested" value="1"<?php checked( ! empty( $draft['contact_requested'] ) ); ?>>
 			<label for="farewell-contact-requested"><?php echo esc_html( $farewell_text( 'contact_label' ) ); ?></label>
 		</p>
 		<p class="farewell-survey__field farewell-survey__contact">

@@ -5,7 +5,7 @@
  *
  * Variables (from Farewell_Bridge_Survey_Form::message_html()):
  *
- * @var string $kind       thanks, invalid, expired or signin.
+ * @var string $kind       thanks, invalid, expired, signin or limited.
  * @var string $message    The message.
  * @var string $login_url  Sign-in link, or ''.
  *
@@ -17,7 +17,7 @@ if ( ! defined( 'ABSPATH' ) ) {
 }
 ?>
 <section class="farewell-survey farewell-survey--<?php echo esc_attr( $kind ); ?>" id="farewell-survey">
-	<p class="farewell-survey__message" role="<?php echo 'thanks' === $kind ? 'status' : 'note'; ?>"><?php echo esc_html( $message ); ?></p>
+	<p class="farewell-survey__message" role="<?php echo 'thanks' === $kind ? 'status' : ( 'limited' === $kind ? 'alert' : 'note' ); ?>"><?php echo esc_html( $message ); ?></p>
 	<?php if ( '' !== $login_url ) : ?>
 		<p class="farewell-survey__signin"><a href="<?php echo esc_url( $login_url ); ?>"><?php esc_html_e( 'Sign in to answer the survey about your cancellation', 'farewell-bridge' ); ?></a></p>
 	<?php endif; ?>
