@@ -4,6 +4,7 @@ No docker engine runs here: this validates and reads the resolved configuration,
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 from pathlib import Path
@@ -49,11 +50,16 @@ def test_every_service_of_the_stack_is_there(service):
 
 def resolved(env: dict[str, str] | None = None) -> dict:
     """The compose file as docker-compose resolves it with the example env (plus ``env``)."""
+    return _resolved(tuple(sorted((env or {}).items())))
+
+
+@functools.lru_cache(maxsize=None)
+def _resolved(env: tuple) -> dict:
     import yaml
 
     result = subprocess.run([shutil.which("docker-compose"), "-f", str(ROOT / "docker-compose.yml"), "--env-file",
                              str(ROOT / ".env.example"), "config"], capture_output=True, text=True, cwd=ROOT,
-                            env={"PATH": "/usr/bin:/bin", **(env or {})}, timeout=60)
+                            env={"PATH": "/usr/bin:/bin", **dict(env)}, timeout=60)
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)["services"]
 

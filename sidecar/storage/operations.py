@@ -4,7 +4,7 @@ Every query here runs at each scrape or health check, so each one reads through 
 small table: ``(status, due_at)`` and ``(status, lease_until)`` of scheduled_emails, the digests
 table (one row per site and week) and job_heartbeats (one row per jobs process and job). The one
 exception is the sum of ``interrupted_sends``, which has no index and scans scheduled_emails
-(about 0.1 s per million rows on MariaDB; see docs/DEPLOY.md).
+(0.09 s per million rows on MariaDB 10.11 here; see docs/DEPLOY.md).
 """
 
 from __future__ import annotations
