@@ -17,7 +17,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class SidecarProcess:
-    def __init__(self, database_url: str, data_dir: Path, admin_token: str = "e2e-admin-token", extra_env=None):
+    def __init__(self, database_url: str, data_dir: Path, admin_token: str = "e2e-admin-token", extra_env=None,
+                 site: tuple[str, str] | None = None, serve_args=()):
+        """``site`` = (site id, secret) of an existing site: a second process for the same site.
+        ``serve_args``: more options for ``serve``, e.g. ``("--no-jobs",)``."""
+        self.serve_args = list(serve_args)
         self.database_url = database_url
         self.data_dir = Path(data_dir)
         self.admin_token = admin_token
@@ -33,7 +37,9 @@ class SidecarProcess:
         }
         self.process: subprocess.Popen | None = None
         self.log_path = self.data_dir / "sidecar.log"
-        self.site_id, self.secret = self._add_site()
+        if site is not None:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.site_id, self.secret = site or self._add_site()
 
     def _cli(self, *args: str) -> str:
         result = subprocess.run(
@@ -51,7 +57,7 @@ class SidecarProcess:
     def start(self) -> "SidecarProcess":
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "sidecar", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "sidecar", "serve", "--port", str(self.port), *self.serve_args],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )
         log.close()
@@ -73,3 +79,52 @@ class SidecarProcess:
         return requests.get(
             self.url + path, params=params, headers={"Authorization": f"Bearer {self.admin_token}"}, timeout=10
         )
+
+
+class JobsProcess:
+    """The real jobs process (``python -m jobs``), with a log file; ``kill()`` is SIGKILL."""
+
+    def __init__(self, database_url: str, data_dir: Path, mail_url: str, extra_env=None, args=()):
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.args = list(args)
+        self.env = {
+            **os.environ,
+            "FAREWELL_DATABASE_URL": database_url,
+            "FAREWELL_DATA_DIR": str(self.data_dir),
+            "FAREWELL_MAIL_URL": mail_url,
+            "FAREWELL_PUBLIC_URL": "http://127.0.0.1:9",
+            **(extra_env or {}),
+        }
+        self.log_path = self.data_dir / "jobs.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "JobsProcess":
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen([sys.executable, "-m", "jobs", *self.args], cwd=ROOT, env=self.env,
+                                        stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        return self
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up, as in a crash or an OOM kill."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def wait(self, timeout: float) -> int:
+        return self.process.wait(timeout=timeout)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

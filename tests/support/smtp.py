@@ -8,7 +8,7 @@ from __future__ import annotations
 import email
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import default as default_policy
 
@@ -23,6 +23,8 @@ class Received:
     recipients: list[str]
     raw: bytes
     message: EmailMessage
+    # time.time() when the server accepted the message (end of DATA), for ordering checks
+    accepted_at: float = field(default_factory=time.time)
 
     @property
     def message_id(self) -> str:
@@ -47,6 +49,11 @@ class _Handler:
         parsed = email.message_from_bytes(raw, policy=default_policy)
         with self.inbox.lock:
             self.inbox.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), raw, parsed))
+            count = len(self.inbox.received)
+        if self.inbox.on_accept is not None:
+            # Runs after the message is kept and before the client hears "250": a crash of the
+            # client here is the worst case, a message delivered but not known to be.
+            self.inbox.on_accept(count)
         return "250 Message accepted for delivery"
 
 
@@ -56,6 +63,7 @@ class SmtpServer:
         self.received: list[Received] = []
         self.refusals: dict[str, str] = {}
         self.delay = 0.0
+        self.on_accept = None  # called with the number of messages kept so far
         self.lock = threading.Lock()
         self.controller: Controller | None = None
 
