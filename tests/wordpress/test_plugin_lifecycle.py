@@ -90,6 +90,8 @@ def test_uninstall_keeps_data_unless_the_admin_opted_in(wordpress_site):
     state = """
         global $wpdb;
         return array('table' => (bool) $wpdb->get_var($wpdb->prepare('SHOW TABLES LIKE %s', $wpdb->prefix . 'farewell_outbox')),
+                     'rate_limits' => (bool) $wpdb->get_var($wpdb->prepare('SHOW TABLES LIKE %s', $wpdb->prefix . 'farewell_rate_limits')),
+                     'prune' => (bool) wp_next_scheduled('farewell_bridge_prune_rate_limits'),
                      'secret' => get_option('farewell_bridge_secret', null) !== null,
                      'settings' => get_option('farewell_bridge_settings', null) !== null,
                      'cron' => (bool) wp_next_scheduled('farewell_bridge_deliver'),
@@ -97,9 +99,11 @@ def test_uninstall_keeps_data_unless_the_admin_opted_in(wordpress_site):
     """
     site.wp_eval("update_option('farewell_bridge_settings', array('sidecar_url' => '', 'site_id' => '', 'delete_data' => false));")
     site.wp_eval(uninstall)
-    assert site.wp_json(state) == {"table": True, "secret": True, "settings": True, "cron": False, "survey_page": True}
+    assert site.wp_json(state) == {"table": True, "rate_limits": True, "prune": False, "secret": True, "settings": True, "cron": False,
+                                    "survey_page": True}
 
     site.wp_eval("require_once ABSPATH . 'wp-admin/includes/plugin.php'; activate_plugin('farewell-bridge/farewell-bridge.php');"
                  "update_option('farewell_bridge_settings', array('sidecar_url' => '', 'site_id' => '', 'delete_data' => true));")
     site.wp_eval(uninstall)
-    assert site.wp_json(state) == {"table": False, "secret": False, "settings": False, "cron": False, "survey_page": False}
+    assert site.wp_json(state) == {"table": False, "rate_limits": False, "prune": False, "secret": False, "settings": False,
+                                    "cron": False, "survey_page": False}
