@@ -62,11 +62,6 @@ def init_app(app: Flask) -> None:
         WTF_CSRF_TIME_LIMIT=int(SESSION_LIFETIME.total_seconds()),
     )
     app.session_interface = _SessionInterface()
-    proxies = app.config.get("FAREWELL_TRUSTED_PROXIES") or 0
-    if proxies:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies)
     csrf.init_app(app)
     app.register_blueprint(bp)
     app.register_blueprint(summary.bp)
