@@ -35,15 +35,16 @@ def get_digest(conn: Connection, site_id: str, week: str) -> dict | None:
 
 
 def claim(conn: Connection, site_id: str, week: str, token: str, now: datetime, lease_until: datetime,
-          max_attempts: int) -> bool:
-    """Take the digest of (site, week) for this sender; False when someone else has it or it is done."""
+          max_attempts: int, expired_before: datetime | None = None) -> bool:
+    """Take the digest of (site, week) for this sender; False when someone else has it or it is done.
+    Another sender's lease counts as expired when it ended before ``expired_before`` (default ``now``)."""
     insert_if_absent(conn, digests, {"site_id": site_id, "week": week, "status": "pending", "attempts": 0,
                                      "created_at": now, "updated_at": now})
     d = digests.c
     result = conn.execute(
         update(digests)
         .where(d.site_id == site_id, d.week == week, d.attempts < max_attempts,
-               or_(d.status == "pending", (d.status == "sending") & (d.lease_until < now)))
+               or_(d.status == "pending", (d.status == "sending") & (d.lease_until < (expired_before or now))))
         .values(status="sending", lease_token=token, lease_until=lease_until, attempts=d.attempts + 1,
                 updated_at=now)
     )

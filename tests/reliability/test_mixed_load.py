@@ -1,0 +1,205 @@
+"""Two sidecar web processes and two jobs processes on one MariaDB, under a mixed load.
+
+Members cancel, some answer the survey, then each does one more thing while their sequence is
+being sent: unsubscribe (POST /u/<token>), resume, subscribe again, let access expire, or
+nothing. Events go to either web process at random, a quarter of them twice at once (the
+bridge's retries racing). The jobs' clock runs at 86,400× (a day a second), so farewells and
+feedback emails come due while all this happens. Then three `python -m jobs --once` processes
+run the weekly digest at the same moment.
+
+Invariants at the end:
+- each event applied once: one events row per webhook id, one 202 per webhook id, each effect
+  (cancellation, answer, suppression, win-back) counted once;
+- each email reached the SMTP server once, and every 'sent' row did;
+- no email to a member was accepted by the SMTP server after the sidecar answered their
+  unsubscribe or their comeback (the dispatcher holds the member's row from its last check to
+  the server's "250"; unsubscribe and comebacks take that row before recording, so an email is
+  either stopped by the check or accepted before the stop is recorded);
+- one digest per site and week, however many jobs processes try.
+"""
+
+from __future__ import annotations
+
+import collections
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from sidecar import db
+from sidecar.domain.digest import save_digest_settings
+from sidecar.domain.sites import create_site
+from sidecar.domain.survey import current_definition
+from sidecar.domain.tokens import unsubscribe_token
+from sidecar.storage.tables import (
+    cancellations,
+    digests,
+    events,
+    members,
+    scheduled_emails,
+    sites,
+    suppressions,
+    survey_answers,
+    winbacks,
+)
+from tests.conftest import make_event
+from tests.reliability.bridge import BridgeSender
+from tests.reliability.conftest import SECRET_KEY, cancellation, iso
+from tests.support.sidecar import JobsProcess
+
+pytestmark = pytest.mark.slow
+
+MEMBERS = 50
+ENDINGS = ("unsubscribe", "resume", "resubscribe", "expire", "nothing")
+STOPPING = ("unsubscribe", "resume", "resubscribe")
+
+
+def _count(conn, table, *where) -> int:
+    return conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar_one()
+
+
+def test_two_web_and_two_jobs_processes_keep_every_invariant(fresh_mariadb_url, sidecar_server, smtp, tmp_path,
+                                                             figures):
+    url = fresh_mariadb_url
+    env = {"FAREWELL_SECRET_KEY": SECRET_KEY}
+    web_a = sidecar_server(database_url=url, extra_env=env, serve_args=("--no-jobs",))
+    web_b = sidecar_server(database_url=url, extra_env=env, serve_args=("--no-jobs",),
+                           site=(web_a.site_id, web_a.secret))
+    webs = [web_a.url, web_b.url]
+    site_id = web_a.site_id
+    engine = db.create_engine(url)
+    now = datetime.now(timezone.utc)
+    # Three sites whose digest is due now (Monday 00:00 of this week has passed) about last week.
+    owner_of = {}
+    other_sites = [create_site(engine, f"https://club{n}.example.org", f"Club {n}")["id"] for n in (2, 3)]
+    with engine.begin() as conn:
+        for n, each in enumerate([site_id, *other_sites]):
+            owner_of[each] = f"owner{n}@example.org"
+            save_digest_settings(conn, each, weekday=1, hour=0, recipients=[owner_of[each]], now=now)
+            conn.execute(sa.update(sites).where(sites.c.id == each).values(created_at=now - timedelta(days=30)))
+        current_definition(conn, site_id, now)  # the survey's version 1, as the bridge's first fetch makes it
+
+    jobs_env = {**env, "FAREWELL_CLOCK_SPEED": "86400", "FAREWELL_DISPATCH_INTERVAL": "1",
+                "FAREWELL_DISPATCH_LEASE": "10"}
+    workers = [JobsProcess(url, tmp_path / f"jobs-{n}", smtp.url, extra_env=jobs_env).start() for n in (1, 2)]
+    bridge = BridgeSender(web_a.url, site_id, web_a.secret, seed=8)
+    rng = random.Random(8)
+    lock = threading.Lock()
+    final: dict[str, list[int]] = collections.defaultdict(list)  # webhook id -> final answers
+    stopped_at: dict[str, float] = {}  # member address -> when the sidecar answered their stop
+    ending = {m: ENDINGS[m % len(ENDINGS)] for m in range(MEMBERS)}
+    answered = {m for m in range(MEMBERS) if m % 3 == 0}
+    t0 = time.monotonic()
+
+    def deliver(event: dict, webhook_id: str, twice: bool) -> None:
+        targets = rng.sample(webs, 2) if twice else [rng.choice(webs)]
+        with ThreadPoolExecutor(len(targets)) as pool:
+            answers = list(pool.map(lambda base: bridge.deliver(event, webhook_id, base), targets))
+        with lock:
+            final[webhook_id] += answers
+
+    def member_life(m: int) -> None:
+        time.sleep(max(0.0, t0 + m * 0.08 - time.monotonic()))
+        cancelled_at = datetime.now(timezone.utc)
+        deliver(cancellation(m, cancelled_at), f"cancel-{m}", twice=m % 4 == 0)
+        if m in answered:
+            answer = make_event(type_="survey.submitted", occurred_at=iso(datetime.now(timezone.utc)))
+            del answer["subscription"]
+            answer["member"] = cancellation(m, cancelled_at)["member"]
+            answer["survey"] = {"version": 1, "subscription_id": f"s{m}", "reason": "unused", "comment": "Pas le temps"}
+            deliver(answer, f"answer-{m}", twice=m % 4 == 1)
+        time.sleep(rng.uniform(0.2, 4.0))
+        address = f"member{m}@example.org"
+        at = datetime.now(timezone.utc)
+        if ending[m] == "unsubscribe":
+            with engine.connect() as conn:
+                member_id = conn.execute(sa.select(members.c.id).where(
+                    members.c.site_id == site_id, members.c.external_id == f"m{m}")).scalar_one()
+            token = unsubscribe_token(SECRET_KEY, site_id, member_id)
+            response = requests.post(f"{rng.choice(webs)}/u/{token}", data="List-Unsubscribe=One-Click",
+                                     headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=30)
+            assert response.status_code == 200
+            stopped_at[address] = time.time()
+        elif ending[m] in ("resume", "expire"):
+            event = cancellation(m, at, type_=f"subscription.{'resumed' if ending[m] == 'resume' else 'expired'}")
+            event["subscription"]["status"] = "active" if ending[m] == "resume" else "expired"
+            deliver(event, f"{ending[m]}-{m}", twice=m % 4 == 2)
+            if ending[m] == "resume":
+                stopped_at[address] = time.time()
+        elif ending[m] == "resubscribe":
+            event = cancellation(m, at, type_="subscription.created")
+            event["subscription"].update(id=f"n{m}", status="active")
+            deliver(event, f"resubscribe-{m}", twice=m % 4 == 3)
+            stopped_at[address] = time.time()
+
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(member_life, range(MEMBERS)))
+        load_seconds = time.monotonic() - t0
+        time.sleep(4)  # the sequences go on: feedback emails come due for those who did nothing
+        digest_runs = [JobsProcess(url, tmp_path / f"digest-{n}", smtp.url, extra_env=env, args=("--once",)).start()
+                       for n in range(3)]
+        assert [run.wait(timeout=60) for run in digest_runs] == [0, 0, 0]
+        assert all(worker.alive() for worker in workers)
+    finally:
+        for worker in workers:
+            worker.stop()
+    time.sleep(0.5)
+
+    with engine.connect() as conn:
+        counts = {
+            "events": _count(conn, events),
+            "cancellations": _count(conn, cancellations),
+            "answers": _count(conn, survey_answers),
+            "suppressions": _count(conn, suppressions),
+            "winbacks": _count(conn, winbacks),
+            "digests_sent": _count(conn, digests, digests.c.status == "sent"),
+        }
+        sent_ids = set(conn.execute(sa.select(scheduled_emails.c.id).where(scheduled_emails.c.status == "sent"))
+                       .scalars())
+        statuses = dict(conn.execute(sa.select(scheduled_emails.c.status, sa.func.count())
+                                     .group_by(scheduled_emails.c.status)).all())
+        still_waiting = conn.execute(
+            sa.select(members.c.email).join(scheduled_emails, scheduled_emails.c.member_id == members.c.id)
+            .where(scheduled_emails.c.status.in_(("pending", "sending")),
+                   members.c.email.in_(list(stopped_at)))).scalars().all()
+    engine.dispose()
+    messages = smtp.messages()
+    received = collections.Counter(m.message_id for m in messages)
+    digest_mail = collections.Counter(r for m in messages if "digest" in m.message_id for r in m.recipients)
+    late = [(m.recipients[0], round(m.accepted_at - stopped_at[m.recipients[0]], 3)) for m in messages
+            if m.recipients[0] in stopped_at and m.accepted_at >= stopped_at[m.recipients[0]]]
+    sent_before_stop = [stopped_at[m.recipients[0]] - m.accepted_at for m in messages if m.recipients[0] in stopped_at]
+    figures.update(members=MEMBERS, web_processes=2, jobs_processes=2, digest_processes=3,
+                   events_posted=sum(len(v) for v in final.values()), webhook_ids=len(final),
+                   http_answers=dict(bridge.answers),
+                   retries=sum(bridge.attempts.values()) - sum(len(v) for v in final.values()), load_seconds=round(load_seconds, 1),
+                   smtp_deliveries=len(messages), email_statuses=statuses, stops=len(stopped_at),
+                   emails_to_stopped_members_before_their_stop=len(sent_before_stop),
+                   closest_email_before_a_stop_seconds=round(min(sent_before_stop), 3) if sent_before_stop else None,
+                   **counts)
+
+    # Each event applied once.
+    assert counts["events"] == len(final)
+    assert all(sorted(answers)[-1] == 202 and answers.count(202) == 1 and set(answers) <= {200, 202}
+               for answers in final.values()), final
+    assert counts["cancellations"] == MEMBERS
+    assert counts["answers"] == len(answered)
+    assert counts["suppressions"] == sum(1 for e in ending.values() if e == "unsubscribe")
+    assert counts["winbacks"] == sum(1 for e in ending.values() if e in ("resume", "resubscribe"))
+    # Each email sent once, and every recorded send reached the server.
+    assert received.most_common(1)[0][1] == 1, received.most_common(3)
+    assert {mid for mid in received if "digest" not in mid} == {f"<farewell.{site_id}.{i}@localhost>"
+                                                               for i in sent_ids}
+    assert statuses.get("sent", 0) > MEMBERS, "the sequences went on under the load"
+    # Nothing to a member after their unsubscribe or comeback was answered; nothing left for them.
+    assert not late, late
+    assert not still_waiting, still_waiting
+    # One digest per site and week, three processes trying at once.
+    assert counts["digests_sent"] == 3
+    assert digest_mail == {owner: 1 for owner in owner_of.values()}, digest_mail
