@@ -81,8 +81,19 @@ def test_a_replay_with_a_stale_timestamp_is_refused(post_event, engine_of):
     captured_at = datetime.now(timezone.utc) - timedelta(minutes=6)
     response = post_event(make_event(), at=captured_at)
     assert response.status_code == 401
-    assert response.json == {"error": "invalid_signature"}
+    # Signed with the site's secret, so the answer says the clocks are apart (the bridge retries it).
+    assert response.json["error"] == "invalid_signature"
+    assert response.json["reason"] == "clock_skew"
+    assert -370 <= response.json["clock_skew_seconds"] <= -355
+    assert "behind" in response.json["message"]
     assert count_rows(engine_of, events) == 0
+
+
+def test_a_stale_forged_request_learns_nothing_about_the_clocks(post_event):
+    captured_at = datetime.now(timezone.utc) - timedelta(minutes=6)
+    response = post_event(make_event(), at=captured_at, secret="whsec_" + "QUJD" * 8)
+    assert response.status_code == 401
+    assert response.json == {"error": "invalid_signature"}
 
 
 def test_a_timestamp_from_the_future_is_refused(post_event):

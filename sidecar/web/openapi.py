@@ -22,6 +22,15 @@ def _error(*codes: str, fields: bool = False) -> dict:
     return {"content": {"application/json": {"schema": schema}}}
 
 
+def _clock_skew(error: dict) -> dict:
+    error["content"]["application/json"]["schema"]["properties"].update({
+        "reason": {"enum": ["clock_skew"]},
+        "clock_skew_seconds": {"type": "integer", "description": "The sender's clock minus the sidecar's."},
+        "tolerance_seconds": {"type": "integer"},
+    })
+    return error
+
+
 def _json(schema: dict, description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
@@ -175,7 +184,9 @@ def build_spec(public_url: str) -> dict:
     signed_errors = {
         "400": {"description": "Bad request.", **_error("invalid_encoding", "invalid_webhook_id", "invalid_json",
                                                         "invalid_event", fields=True)},
-        "401": {"description": "Missing or bad signature.", **_error("invalid_signature")},
+        "401": {"description": "Missing or bad signature. A genuine signature whose timestamp is outside "
+                               "±300 s also says how far apart the clocks are (reason clock_skew).",
+                **_clock_skew(_error("invalid_signature"))},
         "404": {"description": "Unknown site.", **_error("unknown_site")},
         "413": {"description": "Body over 64 KiB.", **_error("too_large")},
         "503": unavailable,

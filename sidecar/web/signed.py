@@ -32,8 +32,10 @@ def signed_request(site_id: str) -> tuple[dict, str]:
         raise ApiError(400, "invalid_encoding", message="the body must be UTF-8") from None
     try:
         verify(verification_secrets(site, datetime.now(timezone.utc)), body, request.headers)
-    except InvalidSignature:
-        raise ApiError(401, "invalid_signature") from None
+    except InvalidSignature as refusal:
+        # A genuine signature outside the time window says how far apart the clocks are, so the bridge
+        # can tell its admin to fix NTP and retry; a forged one learns nothing more.
+        raise ApiError(401, "invalid_signature", **refusal.details) from None
     if not _WEBHOOK_ID.match(request.headers["webhook-id"]):
         raise ApiError(400, "invalid_webhook_id", message="webhook-id must be 1-255 printable ASCII characters")
     return site, body
