@@ -43,6 +43,8 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.inbox.on_data is not None:
+            self.inbox.on_data(list(envelope.rcpt_tos))  # the message is being received, not yet kept
         if self.inbox.delay:
             time.sleep(self.inbox.delay)  # blocks the server loop on purpose: a slow server
         raw = envelope.content if isinstance(envelope.content, bytes) else envelope.content.encode()
@@ -64,6 +66,7 @@ class SmtpServer:
         self.refusals: dict[str, str] = {}
         self.delay = 0.0
         self.on_accept = None  # called with the number of messages kept so far
+        self.on_data = None  # called with the recipients when a message's DATA begins
         self.lock = threading.Lock()
         self.controller: Controller | None = None
 
