@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 
 from sidecar import db
 from sidecar.db import UNAVAILABLE_ERRORS
-from sidecar.domain import digest
+from sidecar.domain import digest, rate_limits
 from sidecar.domain.dispatch import DispatchConfig
 from sidecar.mail.transports import Transport, transport_from_url
 from sidecar.storage import operations
@@ -44,7 +44,7 @@ DIGEST_JOB_ID = "send-digests"
 DIGEST_INTERVAL_SECONDS = 300
 # The names under which ticks are reported (sidecar.storage.operations.JOBS).
 DISPATCH_HEARTBEAT, DIGEST_HEARTBEAT = "dispatch", "digests"
-# How often a process deletes the heartbeats of processes gone for a day.
+# How often a process deletes the heartbeats of processes gone for a day, and old rate-limit windows.
 PRUNE_EVERY = timedelta(hours=1)
 
 log = logging.getLogger("jobs")
@@ -67,14 +67,20 @@ class Heartbeat:
                 operations.record_heartbeat(conn, self.worker, job, self.started_at, now,
                                             {"interval_seconds": interval, **report})
             if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
-                with self.engine.begin() as conn:
-                    operations.prune_heartbeats(conn, now)
+                self._prune(now)
                 self._pruned_at = now
         except exc.SQLAlchemyError as error:
             # A heartbeat reports the work; failing to write it must never stop the work.
             log.warning("heartbeat of %s not recorded: %s", job, type(getattr(error, "orig", None) or error).__name__)
             return False
         return True
+
+    def _prune(self, now: datetime) -> None:
+        """Hourly, from whichever process gets there: the operations tables' expired rows (heartbeats of
+        processes gone for a day; rate-limit windows, which the web processes also prune as they go)."""
+        with self.engine.begin() as conn:
+            operations.prune_heartbeats(conn, now)
+        rate_limits.prune(self.engine, now)
 
 
 @dataclass

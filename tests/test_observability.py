@@ -257,6 +257,21 @@ def test_heartbeats_of_processes_gone_for_a_day_are_pruned(engine):
     assert workers == {"alive:2", "me:3"}
 
 
+def test_the_jobs_hourly_housekeeping_also_prunes_old_rate_limit_windows(engine):
+    from jobs.runner import Heartbeat
+    from sidecar.storage.rate_limits import count_hit
+    from sidecar.storage.tables import rate_limit_hits
+
+    now = NOW()
+    with engine.begin() as conn:
+        count_hit(conn, "unsubscribe:old", now - timedelta(hours=3))
+        count_hit(conn, "unsubscribe:current", now)
+    assert Heartbeat(engine, worker="me:4").beat("dispatch", 30, {}) is True
+    with engine.connect() as conn:
+        buckets = set(conn.execute(sa.select(rate_limit_hits.c.bucket)).scalars())
+    assert buckets == {"unsubscribe:current"}
+
+
 # --- with the database stopped ----------------------------------------------------------------------
 
 @pytest.mark.slow
