@@ -92,6 +92,9 @@ def erase_member_data(engine: Engine, site_id: str, email: str) -> int:
     """
     with engine.begin() as conn:
         found = members_store.members_by_email(conn, site_id, email)
+        # Like an unsubscribe: wait for an email being handed to the mail server right now, so none
+        # goes out after the erasure is recorded (sidecar.storage.emails.hold_recipients).
+        emails_store.hold_recipients(conn, [m["id"] for m in found])
         emails_store.cancel_pending(conn, datetime.now(timezone.utc), SkipReason.ERASED,
                                     sources_of(EmailStatus.CANCELLED), member_ids=[m["id"] for m in found])
         for member in found:

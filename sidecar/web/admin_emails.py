@@ -47,6 +47,8 @@ def emails(site_id: str):
             "sent_at": iso(row["sent_at"]),
             "skip_reason": row["skip_reason"],
             "attempts": row["attempts"],
+            # Above zero: a jobs process died while sending it, so the member may have received it twice.
+            "interrupted_sends": row["interrupted_sends"],
             "last_error": row["last_error"],
             "coupon_code": row["coupon_code"],
         }

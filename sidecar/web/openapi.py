@@ -138,6 +138,8 @@ _SCHEDULED_EMAIL = {
         "sent_at": {**_NULLABLE_STRING, "format": "date-time"},
         "skip_reason": _NULLABLE_STRING,
         "attempts": {"type": "integer"},
+        "interrupted_sends": {"type": "integer", "description": "How many times a jobs process stopped while "
+                              "sending it; above zero, the member may have received it twice."},
         "last_error": _NULLABLE_STRING,
         "coupon_code": _NULLABLE_STRING,
     },

@@ -1,4 +1,4 @@
-"""An unsubscribe that arrives while its member's email is in the middle of the SMTP exchange.
+"""An unsubscribe (or an erasure) that arrives while its member's email is in the middle of the SMTP exchange.
 
 The dispatcher checks the rules one last time and hands the message to the server while holding
 the member's row (MariaDB); the unsubscribe takes the same row before recording. So the member's
@@ -9,6 +9,7 @@ and the unsubscribe is posted as soon as the message starts arriving.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from datetime import datetime, timezone
@@ -27,12 +28,13 @@ from tests.support.sidecar import JobsProcess
 pytestmark = pytest.mark.slow
 
 
-def test_an_unsubscribe_during_the_smtp_exchange_is_recorded_after_the_message_was_accepted(
-        fresh_mariadb_url, sidecar_server, smtp, tmp_path, figures):
+@pytest.mark.parametrize("stop", ["unsubscribe", "erasure"])
+def test_a_stop_during_the_smtp_exchange_is_recorded_after_the_message_was_accepted(
+        stop, fresh_mariadb_url, sidecar_server, smtp, tmp_path, figures):
     env = {"FAREWELL_SECRET_KEY": SECRET_KEY}
     web = sidecar_server(database_url=fresh_mariadb_url, extra_env=env, serve_args=("--no-jobs",))
-    assert BridgeSender(web.url, web.site_id, web.secret).deliver(
-        cancellation(1, datetime.now(timezone.utc)), "cancel-1") == 202
+    bridge = BridgeSender(web.url, web.site_id, web.secret)
+    assert bridge.deliver(cancellation(1, datetime.now(timezone.utc)), "cancel-1") == 202
     engine = db.create_engine(fresh_mariadb_url)
     with engine.connect() as conn:
         member_id = conn.execute(sa.select(members.c.id).where(members.c.external_id == "m1")).scalar_one()
@@ -44,7 +46,13 @@ def test_an_unsubscribe_during_the_smtp_exchange_is_recorded_after_the_message_w
                                  headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=30)
         answered["status"], answered["at"] = response.status_code, time.time()
 
-    clicker = threading.Thread(target=unsubscribe)
+    def erase() -> None:
+        # What the bridge sends when WordPress's eraser runs for this member.
+        response = bridge.post(f"/v1/sites/{web.site_id}/privacy/erase",
+                               json.dumps({"email": "member1@example.org"}), "erase-1")
+        answered["status"], answered["at"] = response.status_code, time.time()
+
+    clicker = threading.Thread(target=unsubscribe if stop == "unsubscribe" else erase)
     smtp.delay = 1.5
     smtp.on_data = lambda recipients: clicker.start() if not clicker.is_alive() and not answered else None
     jobs = JobsProcess(fresh_mariadb_url, tmp_path / "jobs", smtp.url, extra_env={
