@@ -26,6 +26,8 @@ if ( ! defined( 'ABSPATH' ) ) {
  */
 class Farewell_Bridge_Outbox {
 
+	use Farewell_Bridge_Owned_Table;
+
 	const STATUS_PENDING   = 'pending';
 	const STATUS_DELIVERED = 'delivered';
 	const STATUS_DEAD      = 'dead';
@@ -97,23 +99,6 @@ class Farewell_Bridge_Outbox {
 ) {$collate};";
 		dbDelta( $sql );
 		update_option( self::SCHEMA_OPTION, self::SCHEMA_VERSION, true );
-	}
-
-	/**
-	 * Runs install() when the stored schema version is older than the code's.
-	 */
-	public static function maybe_upgrade() {
-		if ( (int) get_option( self::SCHEMA_OPTION, 0 ) < self::SCHEMA_VERSION ) {
-			self::install();
-		}
-	}
-
-	/**
-	 * Drops the table (uninstall only).
-	 */
-	public static function drop() {
-		global $wpdb;
-		$wpdb->query( 'DROP TABLE IF EXISTS ' . self::table() ); // phpcs:ignore WordPress.DB.PreparedSQL.NotPrepared -- table name only.
 	}
 
 	/**

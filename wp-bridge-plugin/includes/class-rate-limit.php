@@ -25,6 +25,8 @@ if ( ! defined( 'ABSPATH' ) ) {
  */
 class Farewell_Bridge_Rate_Limit {
 
+	use Farewell_Bridge_Owned_Table;
+
 	const SCHEMA_VERSION = 1;
 	const SCHEMA_OPTION  = 'farewell_bridge_rate_limit_schema_version';
 	const PRUNE_HOOK     = 'farewell_bridge_prune_rate_limits';
@@ -70,23 +72,6 @@ class Farewell_Bridge_Rate_Limit {
 ) {$collate};";
 		dbDelta( $sql );
 		update_option( self::SCHEMA_OPTION, self::SCHEMA_VERSION, true );
-	}
-
-	/**
-	 * Installs the table when the stored schema version is older than this code's.
-	 */
-	public static function maybe_upgrade() {
-		if ( (int) get_option( self::SCHEMA_OPTION, 0 ) < self::SCHEMA_VERSION ) {
-			self::install();
-		}
-	}
-
-	/**
-	 * Drops the table (uninstall only).
-	 */
-	public static function drop() {
-		global $wpdb;
-		$wpdb->query( 'DROP TABLE IF EXISTS ' . self::table() ); // phpcs:ignore WordPress.DB.PreparedSQL.NotPrepared,WordPress.DB.DirectDatabaseQuery.SchemaChange -- table name only.
 	}
 
 	/**

@@ -19,6 +19,8 @@ if ( ! defined( 'ABSPATH' ) ) {
  */
 class Farewell_Bridge_Request_Log {
 
+	use Farewell_Bridge_Owned_Table;
+
 	const SCHEMA_VERSION = 1;
 	const SCHEMA_OPTION  = 'farewell_bridge_requests_schema_version';
 	const KEEP_SECONDS   = 8 * DAY_IN_SECONDS;
@@ -61,15 +63,6 @@ class Farewell_Bridge_Request_Log {
 ) {$collate};";
 		dbDelta( $sql );
 		update_option( self::SCHEMA_OPTION, self::SCHEMA_VERSION, true );
-	}
-
-	/**
-	 * Installs the table when the stored schema version is older than this code's.
-	 */
-	public static function maybe_upgrade() {
-		if ( (int) get_option( self::SCHEMA_OPTION, 0 ) < self::SCHEMA_VERSION ) {
-			self::install();
-		}
 	}
 
 	/**
