@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import random
+import time
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event, exc
-from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+
+T = TypeVar("T")
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -38,16 +43,39 @@ def create_engine(url: str) -> Engine:
     raise ValueError(f"unsupported database URL scheme {parsed.drivername!r} (use sqlite or mysql+mysqlconnector)")
 
 
+# The server rolled the transaction back so that another could go on: a deadlock victim (1213) or a
+# lock wait that timed out (1205). Nothing was committed; running it again is the cure.
+ROLLED_BACK_ERRNOS = (1205, 1213)
+
+
 def _client_errors_are_unavailable(context):
     """mysql-connector's C extension reports a refused or lost connection (client error codes
-    2000-2999, e.g. 2003 "can't connect", 2013 "lost connection") as a plain DatabaseError;
-    make it the OperationalError it is, so callers answer 503 and retry instead of crashing."""
+    2000-2999, e.g. 2003 "can't connect", 2013 "lost connection") as a plain DatabaseError, and a
+    deadlock as an InternalError; make them the OperationalError they are, so callers answer 503
+    and retry instead of crashing."""
     errno = getattr(context.original_exception, "errno", None)
-    if isinstance(errno, int) and 2000 <= errno < 3000 and not isinstance(context.sqlalchemy_exception,
-                                                                           UNAVAILABLE_ERRORS):
+    if not isinstance(errno, int) or isinstance(context.sqlalchemy_exception, UNAVAILABLE_ERRORS):
+        return None
+    if 2000 <= errno < 3000:
         context.is_disconnect = True
-        return exc.OperationalError(context.statement, context.parameters, context.original_exception)
-    return None
+    elif errno not in ROLLED_BACK_ERRNOS:
+        return None
+    return exc.OperationalError(context.statement, context.parameters, context.original_exception)
+
+
+def in_transaction(engine: Engine, work: Callable[[Connection], T], attempts: int = 3) -> T:
+    """``work(conn)`` in one transaction; when the server rolls it back for another's sake (a
+    deadlock), run it again, a few times, so that a member's click is not answered with an error
+    that only meant "wait a moment"."""
+    for attempt in range(1, attempts + 1):
+        try:
+            with engine.begin() as conn:
+                return work(conn)
+        except exc.OperationalError as error:
+            if attempt == attempts or getattr(error.orig, "errno", None) not in ROLLED_BACK_ERRNOS:
+                raise
+            time.sleep(random.uniform(0.01, 0.05) * attempt)
+    raise AssertionError("unreachable")
 
 
 def _sqlite_engine(url: URL) -> Engine:

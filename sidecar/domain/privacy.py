@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
+from ..db import in_transaction
 from ..storage import cancellations as cancellations_store
 from ..storage import emails as emails_store
 from ..storage import events as events_store
@@ -90,7 +91,7 @@ def erase_member_data(engine: Engine, site_id: str, email: str) -> int:
     are cancelled. Suppressions stay: they hold only a keyed hash of the address, and forgetting
     them would email someone who asked us to stop.
     """
-    with engine.begin() as conn:
+    def erase(conn: Connection) -> int:
         found = members_store.members_by_email(conn, site_id, email)
         # Like an unsubscribe: wait for an email being handed to the mail server right now, so none
         # goes out after the erasure is recorded (sidecar.storage.emails.hold_recipients).
@@ -100,4 +101,6 @@ def erase_member_data(engine: Engine, site_id: str, email: str) -> int:
         for member in found:
             events_store.replace_payloads_of_member(conn, member["id"], ERASED_PAYLOAD)
             members_store.anonymize_member(conn, member["id"])
-    return len(found)
+        return len(found)
+
+    return in_transaction(engine, erase)

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.engine import Connection, Engine
 
+from ..db import in_transaction
 from ..storage import emails as emails_store
 from ..storage import members as members_store
 from ..storage import suppressions as suppressions_store
@@ -54,13 +55,17 @@ def member_of_link(engine: Engine, site_id: str, member_id: int) -> dict:
 def unsubscribe(engine: Engine, secret_key: str, site_id: str, member_id: int, now: datetime) -> int:
     """The member asked to stop: suppress their address for the site; returns emails cancelled."""
     member = member_of_link(engine, site_id, member_id)
-    with engine.begin() as conn:
+
+    def record(conn: Connection) -> int:
         # Wait for a message to this address that is being handed to the mail server right now
         # (sidecar.domain.dispatch holds its recipient): from the moment this commits, no email
         # to the address leaves.
         emails_store.hold_recipients(conn, [m["id"] for m in members_store.members_by_email(conn, site_id,
                                                                                             member["email"])])
         return suppress_address(conn, secret_key, site_id, member["email"], "unsubscribed", now)
+
+    # Under load, MariaDB may pick this transaction as a deadlock victim: run it again.
+    return in_transaction(engine, record)
 
 
 def is_unsubscribed(engine: Engine, secret_key: str, site_id: str, email: str) -> bool:
