@@ -7,7 +7,29 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from flask import Flask
+from flask import Flask, request
+
+
+class _Sidecar(Flask):
+    def log_exception(self, exc_info) -> None:
+        """Flask names the failing request by its path; ours carry capabilities (``/u/<token>``,
+        ``?token=``), so name it by its route rule, as the access log does. A database error's text
+        may quote members' data (MariaDB's "Duplicate entry 'ana@…'"), so for those the log keeps
+        the kind of error, its code and where it happened, not its message."""
+        import traceback
+
+        from sqlalchemy.exc import DBAPIError
+
+        from .logs import route_of
+
+        error = exc_info[1]
+        if isinstance(error, DBAPIError):
+            original = error.orig
+            self.logger.error("Exception on %s [%s]: %s %s (message withheld: it may quote members' data)\n%s",
+                              route_of(request), request.method, type(original).__name__,
+                              getattr(original, "errno", "") or "", "".join(traceback.format_tb(exc_info[2])))
+            return
+        self.logger.error("Exception on %s [%s]", route_of(request), request.method, exc_info=exc_info)
 
 
 def create_app(environ: Mapping[str, str] | None = None) -> Flask:
@@ -18,7 +40,7 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
     from .web import (admin, admin_emails, errors, health, ingest, metrics, openapi, privacy, site_info, survey,
                       unsubscribe)
 
-    app = Flask(__name__)
+    app = _Sidecar(__name__)
     app.config.from_mapping(config.load(environ))
     proxies = app.config["FAREWELL_TRUSTED_PROXIES"]
     if proxies:

@@ -32,6 +32,7 @@ def create_engine(url: str) -> Engine:
     if is_mysql(parsed):
         engine = sa.create_engine(
             parsed,
+            hide_parameters=True,  # errors and their logs never show members' data bound to a statement
             pool_pre_ping=True,  # a MariaDB restart must not leave dead connections in the pool
             pool_recycle=3600,
             # READ COMMITTED: fewer gap locks between concurrent ingest and job claims.
@@ -60,7 +61,8 @@ def _client_errors_are_unavailable(context):
         context.is_disconnect = True
     elif errno not in ROLLED_BACK_ERRNOS:
         return None
-    return exc.OperationalError(context.statement, context.parameters, context.original_exception)
+    return exc.OperationalError(context.statement, context.parameters, context.original_exception,
+                                hide_parameters=True)
 
 
 def in_transaction(engine: Engine, work: Callable[[Connection], T], attempts: int = 3) -> T:
@@ -81,7 +83,7 @@ def in_transaction(engine: Engine, work: Callable[[Connection], T], attempts: in
 def _sqlite_engine(url: URL) -> Engine:
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, connect_args={"timeout": 30})
+    engine = sa.create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):

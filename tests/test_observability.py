@@ -96,6 +96,25 @@ def test_no_token_of_a_path_or_query_reaches_the_logs_of_the_real_server(sidecar
     assert listed["request_id"] == "trace-42"
 
 
+def test_a_crash_is_logged_by_its_route_and_without_the_statements_values(app, client, engine, caplog):
+    @app.get("/crash/<token>")
+    def crash(token):
+        with engine.connect() as conn:  # a failing statement whose value and error quote a member's address
+            conn.execute(sa.text("CREATE TEMPORARY TABLE crash_probe (email VARCHAR(254) PRIMARY KEY)"))
+            for _ in range(2):
+                conn.execute(sa.text("INSERT INTO crash_probe (email) VALUES (:email)"),
+                             {"email": "ana.private@example.org"})
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # answer 500 and log, as in production
+    with caplog.at_level("ERROR"):
+        assert client.get("/crash/CAPABILITY0123456789").status_code == 500
+    logged = "\n".join(record.getMessage() + (JsonFormatter().formatException(record.exc_info)
+                                               if record.exc_info else "") for record in caplog.records)
+    assert "Exception on /crash/<token> [GET]: IntegrityError" in logged  # the kind of error and where ...
+    assert "in crash" in logged
+    assert "CAPABILITY0123456789" not in logged and "ana.private@example.org" not in logged  # ... not the secrets
+
+
 # --- /metrics --------------------------------------------------------------------------------------
 
 def test_metrics_count_accepted_duplicate_and_rejected_events(client, post_event, site):
