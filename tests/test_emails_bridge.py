@@ -4,6 +4,7 @@ HTTP server plays the bridge and checks every signature; the PHP side is tested 
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from datetime import datetime, timedelta, timezone
@@ -112,6 +113,22 @@ def test_wordpress_transport_posts_the_signed_message(bridge):
         "headers": {"List-Unsubscribe": "<https://sidecar.example/u/abc>",
                     "List-Unsubscribe-Post": "List-Unsubscribe=One-Click", "Auto-Submitted": "auto-generated"},
     }
+
+
+def test_an_image_the_html_shows_by_cid_travels_with_the_message(bridge):
+    # The weekly digest's chart: an inline image beside the HTML (multipart/related), which wp_mail
+    # cannot see in the text and HTML alone.
+    site = site_of(bridge)
+    message = outgoing(site)
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+    message.message.get_body(("html",)).add_related(png, "image", "png", cid="<trend@farewell>",
+                                                    filename="trend.png", disposition="inline")
+    with WordPressTransport().session() as session:
+        session.send(message)
+    (sent,) = bridge.requests
+    assert sent["body"]["inline_images"] == [{"cid": "trend@farewell", "content_type": "image/png",
+                                              "filename": "trend.png",
+                                              "data": base64.b64encode(png).decode("ascii")}]
 
 
 @pytest.mark.parametrize("status, answer, error", [

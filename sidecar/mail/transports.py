@@ -11,6 +11,7 @@ dispatcher decides what each means for the email's status.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import itertools
@@ -235,7 +236,7 @@ def mail_payload(outgoing: Outgoing) -> dict:
     reply_to = addresses("Reply-To")
     headers = {name: str(message[name]) for name in ("List-Unsubscribe", "List-Unsubscribe-Post", "Auto-Submitted")
                if message[name]}
-    return {
+    payload = {
         "message_id": outgoing.message_id,
         "from": addresses("From")[0],
         "reply_to": reply_to[0] if reply_to else None,
@@ -245,6 +246,26 @@ def mail_payload(outgoing: Outgoing) -> dict:
         "html": html.get_content() if html else "",
         "headers": headers,
     }
+    images = inline_images(message)
+    if images:
+        payload["inline_images"] = images
+    return payload
+
+
+def inline_images(message) -> list[dict]:
+    """The images the HTML shows by ``cid:`` (the digest's chart), base64-encoded, so that wp_mail
+    can embed them as the SMTP transport does."""
+    images = []
+    for part in message.walk():
+        content_id = part["Content-ID"]
+        if part.get_content_maintype() == "image" and content_id:
+            images.append({
+                "cid": str(content_id).strip().strip("<>"),
+                "content_type": part.get_content_type(),
+                "filename": part.get_filename() or "image",
+                "data": base64.b64encode(part.get_content()).decode("ascii"),
+            })
+    return images
 
 
 # --- choosing one -------------------------------------------------------------------------------

@@ -163,6 +163,23 @@ def test_the_sequence_goes_out_through_wp_mail_with_a_real_coupon(wordpress_site
     assert answered.count("mail") == len(received)
 
 
+def test_the_weekly_digest_goes_out_through_wp_mail_with_its_chart(wordpress_site, sidecar_server, smtp):
+    sidecar = sidecar_server(extra_env={"FAREWELL_MAIL_URL": "wordpress://",
+                                        "FAREWELL_MAIL_FROM": "farewell@club.example.org"})
+    site = wordpress_site("6.8", start=False)
+    created = connect(sidecar, site, smtp)
+    sidecar._cli("digest", "send", "--site", created["site_id"], "--to", "owner@club.example.org")
+
+    [digest] = smtp.to("owner@club.example.org")
+    html = digest.message.get_body(("html",))
+    [cid] = re.findall(r'src="cid:([^"]+)"', html.get_content())
+    related = digest.message.get_body(("related",))
+    assert related is not None, "the HTML and its chart travel together (multipart/related)"
+    [chart] = [part for part in related.iter_parts() if part.get_content_maintype() == "image"]
+    assert chart["Content-ID"].strip("<>") == cid
+    assert chart.get_content_type() == "image/png" and chart.get_content().startswith(b"\x89PNG")
+
+
 def mail_request(to: str, message_id: str) -> dict:
     return {"message_id": message_id,
             "from": {"email": "farewell@club.example.org", "name": "Le Club"}, "reply_to": None,

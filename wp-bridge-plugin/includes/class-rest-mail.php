@@ -28,6 +28,9 @@ class Farewell_Bridge_Rest_Mail {
 	const MAX_TEXT_BYTES  = 262144;
 	const MAX_HTML_BYTES  = 786432;
 	const ALLOWED_HEADERS = array( 'List-Unsubscribe', 'List-Unsubscribe-Post', 'Auto-Submitted' );
+	const MAX_IMAGES      = 4;
+	const MAX_IMAGE_BYTES = 262144;
+	const IMAGE_TYPES     = array( 'image/png', 'image/jpeg', 'image/gif' );
 
 	/**
 	 * The message being sent (read by the one-off phpmailer_init hook).
@@ -144,6 +147,10 @@ class Farewell_Bridge_Rest_Mail {
 				$headers[ $known ] = $value;
 			}
 		}
+		$images = self::inline_images( isset( $body['inline_images'] ) ? $body['inline_images'] : array(), $html );
+		if ( is_wp_error( $images ) ) {
+			return $images;
+		}
 		return array(
 			'message_id' => $message_id,
 			'from'       => $from,
@@ -153,7 +160,42 @@ class Farewell_Bridge_Rest_Mail {
 			'text'       => $text,
 			'html'       => $html,
 			'headers'    => $headers,
+			'images'     => $images,
 		);
+	}
+
+	/**
+	 * The images the HTML shows by cid: (the weekly digest's chart), checked and decoded.
+	 *
+	 * @param mixed  $value The request's inline_images.
+	 * @param string $html  The HTML part.
+	 * @return array|WP_Error
+	 */
+	private static function inline_images( $value, $html ) {
+		$invalid = new WP_Error( 'invalid_request', __( 'inline_images must list at most 4 PNG, JPEG or GIF images of at most 256 KiB, each with a cid the HTML uses.', 'farewell-bridge' ) );
+		if ( ! is_array( $value ) || count( $value ) > self::MAX_IMAGES ) {
+			return $invalid;
+		}
+		$images = array();
+		foreach ( $value as $image ) {
+			if ( ! is_array( $image ) ) {
+				return $invalid;
+			}
+			$cid  = isset( $image['cid'] ) && is_string( $image['cid'] ) ? $image['cid'] : '';
+			$type = isset( $image['content_type'] ) && is_string( $image['content_type'] ) ? $image['content_type'] : '';
+			$data = isset( $image['data'] ) && is_string( $image['data'] ) ? base64_decode( $image['data'], true ) : false; // phpcs:ignore WordPress.PHP.DiscouragedPHPFunctions.obfuscation_base64_decode -- the image's bytes.
+			$name = isset( $image['filename'] ) && is_string( $image['filename'] ) ? sanitize_file_name( $image['filename'] ) : '';
+			if ( ! preg_match( '/^[\x21-\x3b\x3d\x3f-\x7e]{1,200}$/', $cid ) || false === strpos( $html, 'cid:' . $cid ) || ! in_array( $type, self::IMAGE_TYPES, true ) || false === $data || '' === $data || strlen( $data ) > self::MAX_IMAGE_BYTES ) {
+				return $invalid;
+			}
+			$images[] = array(
+				'cid'          => $cid,
+				'content_type' => $type,
+				'filename'     => '' === $name ? 'image' : $name,
+				'data'         => $data,
+			);
+		}
+		return $images;
 	}
 
 	/**
@@ -264,6 +306,11 @@ class Farewell_Bridge_Rest_Mail {
 		foreach ( $message['headers'] as $name => $value ) {
 			$phpmailer->addCustomHeader( $name, $value );
 		}
+		if ( '' !== $message['html'] ) {
+			foreach ( $message['images'] as $image ) {
+				$phpmailer->addStringEmbeddedImage( $image['data'], $image['cid'], $image['filename'], 'base64', $image['content_type'], 'inline' );
+			}
+		}
 		if ( 'smtp' === $phpmailer->Mailer ) { // phpcs:ignore WordPress.NamingConventions.ValidVariableName.UsedPropertyNotSnakeCase
 			self::$current['saved_debug'] = array( $phpmailer->SMTPDebug, $phpmailer->Debugoutput ); // phpcs:ignore WordPress.NamingConventions.ValidVariableName.UsedPropertyNotSnakeCase
 			$previous_level               = (int) $phpmailer->SMTPDebug; // phpcs:ignore WordPress.NamingConventions.ValidVariableName.UsedPropertyNotSnakeCase
@@ -301,6 +348,9 @@ class Farewell_Bridge_Rest_Mail {
 			return;
 		}
 		$phpmailer->MessageID = ''; // phpcs:ignore WordPress.NamingConventions.ValidVariableName.UsedPropertyNotSnakeCase
+		if ( is_array( self::$current ) && ! empty( self::$current['images'] ) ) {
+			$phpmailer->clearAttachments(); // Our embedded images must not ride along with the next email.
+		}
 		if ( is_array( self::$current ) && isset( self::$current['saved_debug'] ) ) {
 			list( $phpmailer->SMTPDebug, $phpmailer->Debugoutput ) = self::$current['saved_debug']; // phpcs:ignore WordPress.NamingConventions.ValidVariableName.UsedPropertyNotSnakeCase
 		}

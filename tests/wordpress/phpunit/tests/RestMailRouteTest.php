@@ -34,6 +34,55 @@ class RestMailRouteTest extends Farewell_Rest_Test_Case {
 		$this->assertStringContainsString( 'Content-Type: text/html; charset=UTF-8', $mime );
 	}
 
+	public function test_an_image_the_html_shows_by_cid_is_embedded_beside_it() {
+		$png  = "\x89PNG\r\n\x1a\n" . str_repeat( 'chart', 50 );
+		$body = $this->mail_body(
+			array(
+				'html'          => '<p>Votre semaine</p><img src="cid:trend@farewell" alt="Graphique">',
+				'inline_images' => array(
+					array(
+						'cid'          => 'trend@farewell',
+						'content_type' => 'image/png',
+						'filename'     => 'trend.png',
+						'data'         => base64_encode( $png ), // phpcs:ignore WordPress.PHP.DiscouragedPHPFunctions.obfuscation_base64_encode
+					),
+				),
+			)
+		);
+		$this->assertSame( 200, $this->post( 'mail', $body )[0] );
+		$mime = $this->mailer->sent[0];
+		$this->assertStringContainsString( 'multipart/related', $mime );
+		$this->assertStringContainsString( 'Content-ID: <trend@farewell>', $mime );
+		$this->assertStringContainsString( 'Content-Type: image/png; name=trend.png', $mime );
+		// PHPMailer writes base64 in lines of 76 characters: the first line is the image's start.
+		$this->assertStringContainsString( substr( base64_encode( $png ), 0, 76 ), $mime ); // phpcs:ignore WordPress.PHP.DiscouragedPHPFunctions.obfuscation_base64_encode
+
+		// The next email of the site carries no image of ours.
+		wp_mail( 'someone@example.org', 'Another email', 'Plain', array( 'From: Site <site@example.org>' ) );
+		$this->assertStringNotContainsString( 'trend@farewell', $this->mailer->sent[1] );
+	}
+
+	public function test_an_inline_image_that_the_html_does_not_use_or_is_not_an_image_is_refused() {
+		$image = array(
+			'cid'          => 'trend@farewell',
+			'content_type' => 'image/png',
+			'filename'     => 'trend.png',
+			'data'         => base64_encode( 'png bytes' ), // phpcs:ignore WordPress.PHP.DiscouragedPHPFunctions.obfuscation_base64_encode
+		);
+		foreach ( array(
+			array( 'html' => '<p>no image here</p>' ),
+			array( 'content_type' => 'text/html' ),
+			array( 'data' => 'not base64 !!' ),
+			array( 'cid' => "trend@farewell\r\nBcc: x@example.org" ),
+		) as $change ) {
+			$html   = isset( $change['html'] ) ? $change['html'] : '<img src="cid:trend@farewell">';
+			$bad    = array_merge( $image, array_diff_key( $change, array( 'html' => 1 ) ) );
+			$answer = $this->post( 'mail', $this->mail_body( array( 'html' => $html, 'inline_images' => array( $bad ) ) ) );
+			$this->assertSame( array( 422, 'invalid_request' ), array( $answer[0], $answer[1]['error'] ), wp_json_encode( $change ) );
+		}
+		$this->assertCount( 0, $this->mailer->sent );
+	}
+
 	public function test_our_message_id_and_debug_settings_do_not_leak_into_the_next_wp_mail() {
 		$this->post( 'mail', $this->mail_body() );
 		$this->assertSame( '', $this->mailer->MessageID ); // phpcs:ignore WordPress.NamingConventions.ValidVariableName.UsedPropertyNotSnakeCase
