@@ -123,6 +123,8 @@ final class Farewell_Bridge_Plugin {
 		add_filter( 'the_content', array( 'Farewell_Bridge_Survey_Form', 'filter_the_content' ), 99 );
 		add_action( 'wp_body_open', array( 'Farewell_Bridge_Survey_Form', 'action_wp_body_open' ) );
 		add_filter( 'get_pages', array( 'Farewell_Bridge_Survey_Form', 'hide_page' ) );
+		add_filter( 'wp_robots', array( 'Farewell_Bridge_Survey_Form', 'filter_wp_robots' ) );
+		add_action( 'wp_head', array( 'Farewell_Bridge_Survey_Form', 'action_wp_head' ), 0 );
 		add_action( 'rest_api_init', array( 'Farewell_Bridge_Survey_Form', 'register_route' ) );
 		add_filter( 'rest_post_dispatch', array( 'Farewell_Bridge_Survey_Form', 'filter_rest_post_dispatch' ), 10, 3 );
 

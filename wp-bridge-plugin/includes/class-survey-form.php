@@ -150,6 +150,41 @@ class Farewell_Bridge_Survey_Form {
 	}
 
 	/**
+	 * Whether this request shows the survey page or carries an email-link token.
+	 *
+	 * @return bool
+	 */
+	private static function is_survey_request() {
+		$id = (int) get_option( self::PAGE_OPTION, 0 );
+		return null !== self::requested_token() || ( $id > 0 && is_page( $id ) );
+	}
+
+	/**
+	 * Keeps the survey page and its token links out of search engines. Hooked on wp_robots.
+	 *
+	 * @param array $robots Robots directives.
+	 * @return array
+	 */
+	public static function filter_wp_robots( $robots ) {
+		if ( ! self::is_survey_request() ) {
+			return $robots;
+		}
+		$robots['noindex']  = true;
+		$robots['nofollow'] = true;
+		return $robots;
+	}
+
+	/**
+	 * The token in the address is the member's key to their answer: a page that shows it sends no
+	 * path to other sites (a theme's fonts, an analytics script). Hooked on wp_head.
+	 */
+	public static function action_wp_head() {
+		if ( self::is_survey_request() ) {
+			wp_strict_cross_origin_referrer();
+		}
+	}
+
+	/**
 	 * The email-link token of this request, or null.
 	 *
 	 * @return string|null

@@ -373,6 +373,34 @@ class SurveyTest extends Farewell_Test_Case {
 
 	// --- rendering -------------------------------------------------------------------------
 
+	/** Makes the main query the one WordPress would run for $query_vars (is_page() reads it). */
+	private function visit( array $query_vars ) {
+		$GLOBALS['wp_the_query'] = new WP_Query( $query_vars );
+		$GLOBALS['wp_query']     = $GLOBALS['wp_the_query'];
+	}
+
+	public function test_the_survey_page_and_token_links_are_not_indexed_and_leak_no_referrer() {
+		update_option( 'blog_public', '1' ); // Otherwise WordPress itself asks robots not to index.
+		$main_query = array( $GLOBALS['wp_the_query'], $GLOBALS['wp_query'] );
+		$this->visit( array( 'page_id' => Farewell_Bridge_Survey_Form::ensure_page() ) );
+		$robots = apply_filters( 'wp_robots', array() );
+		$this->assertTrue( $robots['noindex'] );
+		$this->assertTrue( $robots['nofollow'] );
+		ob_start();
+		Farewell_Bridge_Survey_Form::action_wp_head();
+		$this->assertStringContainsString( "content='strict-origin-when-cross-origin'", ob_get_clean() );
+
+		$this->visit( array( 'post_type' => 'post' ) );
+		$_GET['farewell_survey'] = 'a-token';
+		$this->assertArrayHasKey( 'noindex', apply_filters( 'wp_robots', array() ) );
+		unset( $_GET['farewell_survey'] );
+		$this->assertArrayNotHasKey( 'noindex', apply_filters( 'wp_robots', array() ) );
+		ob_start();
+		Farewell_Bridge_Survey_Form::action_wp_head();
+		$this->assertSame( '', ob_get_clean() );
+		list( $GLOBALS['wp_the_query'], $GLOBALS['wp_query'] ) = $main_query;
+	}
+
 	public function test_the_form_escapes_labels_and_labels_every_field() {
 		$body = json_decode( $this->definition_body( 4 ), true );
 		$body['definition']['title']             = '<script>alert(1)</script>';
