@@ -8,6 +8,9 @@ it is down, then it is started again on the same port and data and the last thir
 What is promised (issue 8): the members never see the outage; the sidecar answers 503 (never
 500) while its database is down; the bridge keeps each refused event pending with a retry time
 rather than giving up on it; and once WP-Cron has run a few times, every event is stored once.
+Few refusals are expected, by design: the bridge stops a batch at its first temporary failure
+and then pauses deliveries from members' requests (its circuit breaker), so the outage costs one
+refused request per delivery attempt (a loopback, a cron run), not one per event.
 
 WordPress's own database is the shared test server (``mariadb`` fixture), which stays up: the
 outage is the sidecar's alone, as when the sidecar's database lives on another host.
