@@ -212,3 +212,14 @@ def screenshots_dir():
     path = TEST_OUTPUT / "screenshots"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture
+def figures(request):
+    """A dict the test fills with what it measured; saved as test-output/reliability/<test>.json when
+    the test ends (passed or not), for docs/RELIABILITY.md."""
+    measured: dict = {}
+    yield measured
+    folder = TEST_OUTPUT / "reliability"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{request.node.name}.json").write_text(json.dumps(measured, indent=2, sort_keys=True, default=str))

@@ -4,12 +4,11 @@ test-output/reliability/<test>.json, for docs/RELIABILITY.md."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.conftest import TEST_OUTPUT, make_event
+from tests.conftest import make_event
 from tests.support.smtp import SmtpServer
 
 # Shared by every process of one test, so links signed by one are read by another.
@@ -21,16 +20,6 @@ def smtp():
     server = SmtpServer().start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def figures(request):
-    """A dict the test fills in; saved as JSON when the test ends (passed or not)."""
-    measured: dict = {}
-    yield measured
-    folder = TEST_OUTPUT / "reliability"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{request.node.name}.json").write_text(json.dumps(measured, indent=2, sort_keys=True, default=str))
 
 
 def iso(at: datetime) -> str:

@@ -27,7 +27,6 @@ import sqlalchemy as sa
 
 from sidecar import db
 from sidecar.storage.tables import cancellations, events
-from tests.conftest import TEST_OUTPUT
 from tests.support.mariadb import MariaDB
 from tests.wordpress.test_bridge_e2e import assert_no_php_errors, bridge_constants, cancel, make_members, wait_for
 
@@ -50,16 +49,6 @@ def own_mariadb(tmp_path):
     server = MariaDB(tmp_path / "sidecar-mariadb").start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def figures(request):
-    """What the test measured, saved as test-output/reliability/<test>.json for docs/RELIABILITY.md."""
-    measured: dict = {}
-    yield measured
-    folder = TEST_OUTPUT / "reliability"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{request.node.name}.json").write_text(json.dumps(measured, indent=2, sort_keys=True, default=str))
 
 
 def outbox_rows(site) -> list[dict]:
