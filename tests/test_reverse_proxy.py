@@ -15,8 +15,10 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -34,7 +36,7 @@ from sidecar.signing import sign
 from sidecar.storage.rate_limits import hits_by_bucket
 from sidecar.storage.tables import events
 from tests.conftest import ROOT, make_event
-from tests.support.net import free_port, wait_for_http
+from tests.support.net import wait_for_http
 
 pytestmark = pytest.mark.slow
 
@@ -92,6 +94,19 @@ http {{
     return folder / "nginx.conf"
 
 
+def distinct_free_ports(count: int) -> list[int]:
+    """Free ports, all different: each socket stays bound until every port is chosen (one at a
+    time, two replicas could be given the same one, and one would then answer for both)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
 def json_lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
 
@@ -130,12 +145,27 @@ class Stack:
     engine: sa.Engine
     site: dict
 
-    def nginx_lines(self) -> list[dict]:
-        return json_lines(self.nginx_log)
+    def nginx_request_ids(self, expected: set[str]) -> set[str]:
+        """The request ids of nginx's access lines, once they hold ``expected`` (nginx writes a
+        line after the response is sent, so it may come just after the client has its answer)."""
+        return settled(lambda: {line["request_id"] for line in json_lines(self.nginx_log)}, expected)
+
+    def nginx_lines(self, ids: set[str]) -> list[dict]:
+        self.nginx_request_ids(ids)
+        return [line for line in json_lines(self.nginx_log) if line["request_id"] in ids]
 
 
-def start_replica(folder: Path, database_url: str, public_url: str, name: str) -> Replica:
-    port = free_port()
+def settled(read, expected: set, seconds: float = 5.0) -> set:
+    """``read()`` once it includes ``expected``, or its last value after ``seconds`` (bounded poll)."""
+    deadline = time.monotonic() + seconds
+    found = read()
+    while not expected <= found and time.monotonic() < deadline:
+        time.sleep(0.05)
+        found = read()
+    return found
+
+
+def start_replica(folder: Path, database_url: str, public_url: str, name: str, port: int) -> Replica:
     env = {**os.environ, "FAREWELL_DATABASE_URL": database_url, "FAREWELL_DATA_DIR": str(folder),
            "FAREWELL_SECRET_KEY": SECRET_KEY, "FAREWELL_BIND": f"127.0.0.1:{port}", "WEB_WORKERS": "1",
            "PROMETHEUS_MULTIPROC_DIR": str(folder / f"metrics-{name}"), "FAREWELL_LOG_FORMAT": "json",
@@ -157,9 +187,10 @@ def stack(tmp_path_factory):
     engine = db.create_engine(database_url)
     db.migrate(engine)
     site = create_site(engine, "https://club.example.org", "Le Club", "Europe/Paris", "fr_FR")
-    port, tls_port = free_port(), free_port()
+    port, tls_port, *replica_ports = distinct_free_ports(4)
     url = f"http://127.0.0.1:{port}"
-    replicas = [start_replica(folder, database_url, url, name) for name in ("replica-a", "replica-b")]
+    replicas = [start_replica(folder, database_url, url, name, replica_port)
+                for name, replica_port in zip(("replica-a", "replica-b"), replica_ports)]
     nginx_process = None
     try:
         subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
@@ -176,6 +207,8 @@ def stack(tmp_path_factory):
         with open(nginx_log, "wb") as log:  # the file's access_log /dev/stdout
             nginx_process = subprocess.Popen(base, stdout=log, stderr=subprocess.STDOUT)
         wait_for_http(url + "/healthz", process=nginx_process)
+        for replica in replicas:
+            assert replica.process.poll() is None, replica.log_path.read_text()[-2000:]
         yield Stack(url, f"https://127.0.0.1:{tls_port}", folder / "cert.pem", replicas, nginx_log, checked,
                     engine, site)
     finally:
@@ -210,13 +243,13 @@ def test_requests_reach_both_replicas_and_the_clients_request_id_passes_through(
     assert all(answered_by), f"one replica answered every request: {answered_by}"
     assert sorted(answered_by[0] | answered_by[1]) == sorted(ids) and not answered_by[0] & answered_by[1]
     # nginx's own line carries the same id, so its log and the app's can be joined.
-    assert set(ids) <= {line["request_id"] for line in stack.nginx_lines()}
+    assert set(ids) <= stack.nginx_request_ids(set(ids))
 
     # An id that is not a sane token: nginx makes its own, which the app keeps and echoes.
     answer = requests.get(stack.url + "/healthz", headers={"X-Request-Id": "has space<script>"}, timeout=10)
     given = answer.headers["X-Request-Id"]
     assert answer.status_code == 200 and len(given) == 32 and given != "has space<script>"
-    assert given in {line["request_id"] for line in stack.nginx_lines()}
+    assert given in stack.nginx_request_ids({given})
     assert given in {line["request_id"] for replica in stack.replicas for line in replica.access()}
 
 
@@ -293,7 +326,7 @@ def test_with_one_replica_stopped_requests_still_succeed_through_the_other(stack
     assert statuses == [200] * len(ids)
     assert set(ids) <= {line["request_id"] for line in survivor.access()}
     # nginx tried the stopped one, got no connection, and passed the request on (then marks it down).
-    tried = [line["upstream"] for line in stack.nginx_lines() if line["request_id"] in ids]
+    tried = [line["upstream"] for line in stack.nginx_lines(set(ids))]
     assert any(upstream.startswith(f"127.0.0.1:{stopped.port}, 127.0.0.1:{survivor.port}") for upstream in tried), \
         tried
     assert post_event(stack, "msg_during_outage").status_code == 202
