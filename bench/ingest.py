@@ -65,7 +65,7 @@ def write_presigned(path: Path, site_id: str, secret: str, count: int) -> None:
 def run_wrk(url: str, requests_file: Path, seconds: float, connections: int) -> dict:
     env = {**os.environ, "FAREWELL_BENCH_REQUESTS": str(requests_file), "FAREWELL_BENCH_THREADS": str(WRK_THREADS)}
     out = subprocess.run(
-        ["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(LUA), url],
+        ["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", str(LUA), url],
         env=env, capture_output=True, text=True, check=True,
     ).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
