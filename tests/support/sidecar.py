@@ -61,7 +61,11 @@ class SidecarProcess:
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )
         log.close()
-        wait_for_http(self.url + "/healthz", process=self.process)
+        try:
+            wait_for_http(self.url + "/healthz", process=self.process)
+        except RuntimeError as error:  # it exited: say why (a port taken meanwhile, a bad setting …)
+            tail = self.log_path.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"{error}\n--- last lines of {self.log_path}:\n{tail}") from None
         return self
 
     def stop(self) -> None:
