@@ -165,12 +165,15 @@ def _open_cancellation(
     conn: Connection, event: Event, now: datetime, *, site_id, member_id, subscription_id, event_id
 ) -> None:
     at = event.occurred_at
-    if cancellations_store.cancellation_at(conn, subscription_id, at):
+    later = cancellations_store.earliest_cancellation_from(conn, subscription_id, at)
+    if later and later["cancelled_at"] == at:
         return  # the same cancellation, reported again under another webhook id
-    later = cancellations_store.earliest_cancellation_after(conn, subscription_id, at)
-    resumed_at = events_store.first_event_between(
-        conn, subscription_id, "subscription.resumed", at, later["cancelled_at"] if later else None
+    # Both out-of-order lookups in one query: a resume or an expiry that arrived before this cancel.
+    first = events_store.first_events_between(
+        conn, subscription_id, ("subscription.resumed", "subscription.expired"), at,
+        later["cancelled_at"] if later else None,
     )
+    resumed_at = first.get("subscription.resumed")
     access_ends_at = event.subscription.access_ends_at if event.subscription else None
     if later and later["kind"] == "expired" and resumed_at is None:
         # The expiry arrived first and was recorded as a reason-less ending; now that the cancel
@@ -185,13 +188,10 @@ def _open_cancellation(
             access_ends_at=access_ends_at or later["access_ends_at"],
         )
         survey.attach_early_answers(conn, site_id, member_id, later["id"], event.subscription.id, at, now)
-        _plan_follow_ups(conn, site_id, later["id"], now)
+        _plan_follow_ups(conn, site_id, cancellations_store.get_cancellation(conn, site_id, later["id"]), now)
         return
-    ended_at = events_store.first_event_between(
-        conn, subscription_id, "subscription.expired", at, later["cancelled_at"] if later else None
-    )
-    cancellation_id = cancellations_store.insert_cancellation(
-        conn,
+    ended_at = first.get("subscription.expired")
+    values = dict(
         site_id=site_id,
         member_id=member_id,
         subscription_id=subscription_id,
@@ -204,14 +204,15 @@ def _open_cancellation(
         ended_at=ended_at if resumed_at is None or (ended_at and ended_at < resumed_at) else None,
         created_at=now,
     )
-    survey.attach_early_answers(conn, site_id, member_id, cancellation_id, event.subscription.id, at, now)
-    _plan_follow_ups(conn, site_id, cancellation_id, now)
+    # Every column is known here, so the new record is planned from these values, not re-read.
+    cancellation = {"id": cancellations_store.insert_cancellation(conn, **values), **values}
+    survey.attach_early_answers(conn, site_id, member_id, cancellation["id"], event.subscription.id, at, now)
+    _plan_follow_ups(conn, site_id, cancellation, now)
 
 
-def _plan_follow_ups(conn: Connection, site_id: str, cancellation_id: int, now: datetime) -> None:
+def _plan_follow_ups(conn: Connection, site_id: str, cancellation: dict, now: datetime) -> None:
     """Plan the member's follow-up emails in the transaction that opens the cancellation, unless
     they already came back (a comeback that reached us first)."""
-    cancellation = cancellations_store.get_cancellation(conn, site_id, cancellation_id)
     if winbacks.comeback_before_cancellation_arrived(conn, site_id, cancellation, now):
         return
     sequences.plan_sequence(conn, sites_store.get_site(conn, site_id), cancellation, now)

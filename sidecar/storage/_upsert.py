@@ -1,6 +1,15 @@
-"""Insert-if-absent that is race-free on both backends."""
+"""Insert-if-absent and upsert that are race-free on both backends.
 
-from sqlalchemy import Table
+Each statement is built once per shape (table, columns given, columns updated) and then only
+executed with new values: building a statement and its cache key costs more CPU than the server
+takes to run it, and ingest runs these on every event.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from sqlalchemy import Column, Table, bindparam, case, func
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -11,8 +20,56 @@ def insert_if_absent(conn: Connection, table: Table, values: dict) -> None:
     MySQL's INSERT IGNORE would also silence truncation and other errors, so a no-op
     ON DUPLICATE KEY UPDATE is used instead.
     """
-    if conn.dialect.name == "sqlite":
-        conn.execute(sqlite.insert(table).values(values).on_conflict_do_nothing())
-    else:
-        pk = next(iter(table.primary_key.columns))
-        conn.execute(mysql.insert(table).values(values).on_duplicate_key_update({pk.name: pk}))
+    conn.execute(_insert_if_absent(conn.dialect.name, table, tuple(values)), values)
+
+
+def upsert_as_of(
+    conn: Connection, table: Table, key: tuple[Column, ...], values: dict, updates: list[tuple[Column, list[str]]]
+) -> int:
+    """Insert ``values``; if a row with the same unique ``key`` exists, instead set each of its
+    ``(as_of, columns)`` groups to ``values`` where the row's ``as_of`` is not newer than
+    ``values[as_of]``. Returns the row's id.
+
+    One statement instead of insert-if-absent, a conditional UPDATE per group and a re-select: the
+    same row locks and the same outcome under concurrent inserts, a third of the round trips.
+    """
+    shape = tuple((as_of.name, tuple(columns)) for as_of, columns in updates)
+    statement = _upsert_as_of(conn.dialect.name, table, tuple(c.name for c in key), tuple(values), shape)
+    result = conn.execute(statement, values)
+    return result.scalar_one() if conn.dialect.name == "sqlite" else result.lastrowid
+
+
+def _insert(dialect: str, table: Table, names: tuple[str, ...]):
+    insert = sqlite.insert if dialect == "sqlite" else mysql.insert
+    return insert(table).values({name: bindparam(name, type_=table.c[name].type) for name in names})
+
+
+@lru_cache(maxsize=512)
+def _insert_if_absent(dialect: str, table: Table, names: tuple[str, ...]):
+    statement = _insert(dialect, table, names)
+    if dialect == "sqlite":
+        return statement.on_conflict_do_nothing()
+    pk = next(iter(table.primary_key.columns))
+    return statement.on_duplicate_key_update({pk.name: pk})
+
+
+@lru_cache(maxsize=512)
+def _upsert_as_of(dialect: str, table: Table, key: tuple[str, ...], names: tuple[str, ...],
+                  updates: tuple[tuple[str, tuple[str, ...]], ...]):
+    statement = _insert(dialect, table, names)
+    new = statement.excluded if dialect == "sqlite" else statement.inserted
+    assignments: list[tuple[str, object]] = []
+    for as_of, columns in updates:
+        newer = table.c[as_of] <= new[as_of]
+        # MySQL evaluates the assignments left to right, each seeing the ones before it: the
+        # group's as_of column is set last, so the columns before it compare with its old value.
+        for name in [*columns, as_of]:
+            assignments.append((name, case((newer, new[name]), else_=table.c[name])))
+    if dialect == "sqlite":
+        # Nothing to update still has to be an update, so that RETURNING gives the existing row.
+        statement = statement.on_conflict_do_update(
+            index_elements=list(key), set_=dict(assignments or [(key[0], table.c[key[0]])]))
+        return statement.returning(table.c.id)
+    # LAST_INSERT_ID(id) makes the server report the existing row's id as the "inserted" one.
+    assignments.append(("id", func.last_insert_id(table.c.id)))
+    return statement.on_duplicate_key_update(assignments)

@@ -18,12 +18,6 @@ def update_cancellation(conn: Connection, cancellation_id: int, **values) -> Non
     conn.execute(update(_c).where(_c.c.id == cancellation_id).values(**values))
 
 
-def cancellation_at(conn: Connection, subscription_id: int, at: datetime) -> dict | None:
-    query = select(_c).where(_c.c.subscription_id == subscription_id, _c.c.cancelled_at == at)
-    row = conn.execute(query).mappings().first()
-    return dict(row) if row else None
-
-
 def latest_cancellation_before(
     conn: Connection, subscription_id: int, at: datetime, inclusive: bool = False
 ) -> dict | None:
@@ -35,10 +29,12 @@ def latest_cancellation_before(
     return dict(row) if row else None
 
 
-def earliest_cancellation_after(conn: Connection, subscription_id: int, at: datetime) -> dict | None:
+def earliest_cancellation_from(conn: Connection, subscription_id: int, at: datetime) -> dict | None:
+    """The subscription's first cancellation at or after ``at``: one at ``at`` exactly (at most
+    one, by the unique key) is the same cancellation reported again; a later one arrived first."""
     query = (
         select(_c)
-        .where(_c.c.subscription_id == subscription_id, _c.c.cancelled_at > at)
+        .where(_c.c.subscription_id == subscription_id, _c.c.cancelled_at >= at)
         .order_by(_c.c.cancelled_at)
         .limit(1)
     )

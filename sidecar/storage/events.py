@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from .tables import events
@@ -24,16 +24,18 @@ def link_event(conn: Connection, event_id: int, member_id: int, subscription_id:
     )
 
 
-def first_event_between(
-    conn: Connection, subscription_id: int, type: str, after: datetime, before: datetime | None
-) -> datetime | None:
-    """occurred_at of the earliest event of ``type`` for the subscription in (after, before)."""
-    query = select(events.c.occurred_at).where(
-        events.c.subscription_id == subscription_id, events.c.type == type, events.c.occurred_at > after
+def first_events_between(
+    conn: Connection, subscription_id: int, types: tuple[str, ...], after: datetime, before: datetime | None
+) -> dict[str, datetime]:
+    """occurred_at of the earliest event of each of ``types`` for the subscription in (after,
+    before), by type; a type with no such event is left out."""
+    first = func.min(events.c.occurred_at)
+    query = select(events.c.type, first).where(
+        events.c.subscription_id == subscription_id, events.c.type.in_(types), events.c.occurred_at > after
     )
     if before is not None:
         query = query.where(events.c.occurred_at < before)
-    return conn.execute(query.order_by(events.c.occurred_at).limit(1)).scalar()
+    return {type_: at for type_, at in conn.execute(query.group_by(events.c.type))}
 
 
 def events_of_member(conn: Connection, member_id: int) -> list[dict]:

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 
-from ._upsert import insert_if_absent
+from ._upsert import upsert_as_of
 from .tables import members
 
 
@@ -16,19 +16,13 @@ def upsert_member(
 
     Returns the member's row id.
     """
-    insert_if_absent(
+    return upsert_as_of(
         conn,
         members,
+        (members.c.site_id, members.c.external_id),
         {"site_id": site_id, "external_id": external_id, "details_at": details_at, "created_at": now, **details},
+        [(members.c.details_at, list(details))],
     )
-    conn.execute(
-        update(members)
-        .where(members.c.site_id == site_id, members.c.external_id == external_id, members.c.details_at <= details_at)
-        .values(details_at=details_at, **details)
-    )
-    return conn.execute(
-        select(members.c.id).where(members.c.site_id == site_id, members.c.external_id == external_id)
-    ).scalar_one()
 
 
 def members_by_email(conn: Connection, site_id: str, email: str) -> list[dict]:

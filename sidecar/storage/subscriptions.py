@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from ._upsert import insert_if_absent
+from ._upsert import upsert_as_of
 from .tables import subscriptions
 
 
@@ -25,15 +25,17 @@ def upsert_subscription(
     Only fields that are not None are written, and only when no newer event already wrote them:
     late and out-of-order events never roll the state back. Returns the subscription's row id.
     """
-    key = (
-        subscriptions.c.site_id == site_id,
-        subscriptions.c.source == source,
-        subscriptions.c.external_id == external_id,
-    )
     details = {k: v for k, v in details.items() if v is not None}
-    insert_if_absent(
+    s = subscriptions
+    updates = []
+    if details:
+        updates.append((s.c.details_at, ["member_id", *details]))
+    if status:
+        updates.append((s.c.status_at, ["status"]))
+    return upsert_as_of(
         conn,
-        subscriptions,
+        s,
+        (s.c.site_id, s.c.source, s.c.external_id),
         {
             "site_id": site_id,
             "source": source,
@@ -45,18 +47,8 @@ def upsert_subscription(
             "created_at": now,
             **details,
         },
+        updates,
     )
-    if details:
-        conn.execute(
-            update(subscriptions)
-            .where(*key, subscriptions.c.details_at <= at)
-            .values(details_at=at, member_id=member_id, **details)
-        )
-    if status:
-        conn.execute(
-            update(subscriptions).where(*key, subscriptions.c.status_at <= at).values(status=status, status_at=at)
-        )
-    return conn.execute(select(subscriptions.c.id).where(*key)).scalar_one()
 
 
 def subscriptions_of_member(conn: Connection, member_id: int) -> list[dict]:
