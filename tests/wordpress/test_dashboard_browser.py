@@ -123,6 +123,9 @@ def test_the_owner_works_in_the_dashboard_from_wp_admin(setup, page, browser, sc
     # Sequence: edit the feedback email's subject, preview it before saving, then save.
     page.goto(f"{sidecar.url}/admin/sequence")
     page.click("#edit-feedback")
+    # The page's load event waits for the preview frame's first render. Clicking Preview before the
+    # frame exists (a busy CI machine) sends the form to a new window named "preview" instead.
+    page.wait_for_load_state("load")
     page.fill("input[name='copy.subject']", "Votre avis sur {site_name}, {first_name} ?")
     page.click("#preview-button")
     preview = page.frame(name="preview")
