@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from .tables import cancellations, members, subscriptions, survey_answers
@@ -11,7 +11,8 @@ _c = cancellations
 
 
 def insert_cancellation(conn: Connection, **values) -> int:
-    return conn.execute(insert(_c).values(**values)).inserted_primary_key[0]
+    # Values as parameters: one statement (and cache key) for every call (see events.insert_event).
+    return conn.execute(insert(_c), values).inserted_primary_key[0]
 
 
 def update_cancellation(conn: Connection, cancellation_id: int, **values) -> None:
@@ -29,16 +30,19 @@ def latest_cancellation_before(
     return dict(row) if row else None
 
 
+# Built once: ingest runs it for every cancellation (see _upsert).
+_EARLIEST_FROM = (
+    select(_c)
+    .where(_c.c.subscription_id == bindparam("subscription_id"), _c.c.cancelled_at >= bindparam("at"))
+    .order_by(_c.c.cancelled_at)
+    .limit(1)
+)
+
+
 def earliest_cancellation_from(conn: Connection, subscription_id: int, at: datetime) -> dict | None:
     """The subscription's first cancellation at or after ``at``: one at ``at`` exactly (at most
     one, by the unique key) is the same cancellation reported again; a later one arrived first."""
-    query = (
-        select(_c)
-        .where(_c.c.subscription_id == subscription_id, _c.c.cancelled_at >= at)
-        .order_by(_c.c.cancelled_at)
-        .limit(1)
-    )
-    row = conn.execute(query).mappings().first()
+    row = conn.execute(_EARLIEST_FROM, {"subscription_id": subscription_id, "at": at}).mappings().first()
     return dict(row) if row else None
 
 

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 
 from ._upsert import insert_if_absent
 from .tables import sequence_steps, site_settings
 
 
+# Built once: ingest reads both for every cancellation (see _upsert).
+_SETTINGS = select(site_settings).where(site_settings.c.site_id == bindparam("site_id"))
+_STEPS = select(sequence_steps).where(sequence_steps.c.site_id == bindparam("site_id"))
+
+
 def get_settings(conn: Connection, site_id: str) -> dict | None:
-    row = conn.execute(select(site_settings).where(site_settings.c.site_id == site_id)).mappings().first()
+    row = conn.execute(_SETTINGS, {"site_id": site_id}).mappings().first()
     return dict(row) if row else None
 
 
@@ -22,8 +27,7 @@ def save_settings(conn: Connection, site_id: str, values: dict, now: datetime) -
 
 
 def get_steps(conn: Connection, site_id: str) -> dict[str, dict]:
-    query = select(sequence_steps).where(sequence_steps.c.site_id == site_id)
-    return {row["step"]: dict(row) for row in conn.execute(query).mappings()}
+    return {row["step"]: dict(row) for row in conn.execute(_STEPS, {"site_id": site_id}).mappings()}
 
 
 def save_step(conn: Connection, site_id: str, step: str, values: dict, now: datetime) -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import and_, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from ._upsert import insert_if_absent
@@ -62,18 +62,27 @@ def get_answer(conn: Connection, answer_id: int) -> dict:
     return dict(conn.execute(select(_a).where(_a.c.id == answer_id)).mappings().one())
 
 
+# Built once: ingest runs it for every cancellation (see _upsert).
+_UNATTACHED = (
+    select(_a)
+    .where(
+        _a.c.member_id == bindparam("member_id"),
+        _a.c.cancellation_id.is_(None),
+        _a.c.answered_at >= bindparam("since"),
+        (_a.c.subscription_external_id == bindparam("subscription_external_id"))
+        | _a.c.subscription_external_id.is_(None),
+    )
+    .order_by(_a.c.answered_at, _a.c.id)
+)
+
+
 def unattached_answers(
     conn: Connection, member_id: int, subscription_external_id: str, since: datetime
 ) -> list[dict]:
     """Answers of the member, given at or after ``since``, not yet tied to a cancellation, about
     this subscription or about none in particular; oldest first."""
-    query = select(_a).where(
-        _a.c.member_id == member_id,
-        _a.c.cancellation_id.is_(None),
-        _a.c.answered_at >= since,
-        (_a.c.subscription_external_id == subscription_external_id) | _a.c.subscription_external_id.is_(None),
-    )
-    return [dict(r) for r in conn.execute(query.order_by(_a.c.answered_at, _a.c.id)).mappings()]
+    params = {"member_id": member_id, "since": since, "subscription_external_id": subscription_external_id}
+    return [dict(r) for r in conn.execute(_UNATTACHED, params).mappings()]
 
 
 def delete_answer(conn: Connection, answer_id: int) -> None:

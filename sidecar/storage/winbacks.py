@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
 from ._upsert import insert_if_absent
@@ -33,18 +33,22 @@ def is_won_back(conn: Connection, cancellation_id: int) -> bool:
     return conn.execute(select(_w.c.id).where(_w.c.cancellation_id == cancellation_id)).first() is not None
 
 
+# Built once: ingest runs it for every cancellation (see _upsert).
+_COMEBACK_AFTER = (
+    select(events.c.id, events.c.type, events.c.occurred_at, events.c.subscription_id)
+    .where(events.c.member_id == bindparam("member_id"),
+           events.c.type.in_(("subscription.created", "subscription.resumed")),
+           events.c.occurred_at > bindparam("after"), events.c.occurred_at <= bindparam("until"))
+    .order_by(events.c.occurred_at, events.c.id)
+    .limit(1)
+)
+
+
 def comeback_after(conn: Connection, member_id: int, after: datetime, until: datetime) -> dict | None:
     """The member's first subscription.created/resumed event in (after, until], for a cancellation
     that arrives after the comeback did (the bridge delivers out of order)."""
-    query = (
-        select(events.c.id, events.c.type, events.c.occurred_at, events.c.subscription_id)
-        .where(events.c.member_id == member_id,
-               events.c.type.in_(("subscription.created", "subscription.resumed")),
-               events.c.occurred_at > after, events.c.occurred_at <= until)
-        .order_by(events.c.occurred_at, events.c.id)
-        .limit(1)
-    )
-    row = conn.execute(query).mappings().first()
+    params = {"member_id": member_id, "after": after, "until": until}
+    row = conn.execute(_COMEBACK_AFTER, params).mappings().first()
     return dict(row) if row else None
 
 
