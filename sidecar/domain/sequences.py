@@ -137,18 +137,18 @@ def plan_sequence(conn: Connection, site: dict, cancellation: dict, now: datetim
     if cancellation["resumed_at"] is not None:
         return 0  # the cancellation arrived after the resume that undid it
     zone = member_timezone(site)
-    planned = 0
-    for configured in configured_steps(conn, site["id"]).values():
-        if not configured.enabled:
-            continue
-        emails_store.plan(
-            conn, site_id=site["id"], member_id=cancellation["member_id"], cancellation_id=cancellation["id"],
+    emails = [
+        dict(
+            site_id=site["id"], member_id=cancellation["member_id"], cancellation_id=cancellation["id"],
             step=configured.step.key, status=EmailStatus.PENDING.value,
             due_at=due_at(configured, cancellation["cancelled_at"], cancellation["access_ends_at"], zone),
             updated_at=now,
         )
-        planned += 1
-    return planned
+        for configured in configured_steps(conn, site["id"]).values()
+        if configured.enabled
+    ]
+    emails_store.plan_all(conn, emails)
+    return len(emails)
 
 
 @dataclass(frozen=True)

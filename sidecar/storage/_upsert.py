@@ -23,6 +23,13 @@ def insert_if_absent(conn: Connection, table: Table, values: dict) -> None:
     conn.execute(_insert_if_absent(conn.dialect.name, table, tuple(values)), values)
 
 
+def insert_all_if_absent(conn: Connection, table: Table, rows: list[dict]) -> None:
+    """``insert_if_absent`` for each of ``rows`` (all with the same keys), in one round trip on
+    MySQL (SQLAlchemy sends an executemany INSERT as one multi-row statement)."""
+    if rows:
+        conn.execute(_insert_if_absent(conn.dialect.name, table, tuple(rows[0])), rows)
+
+
 def upsert_as_of(
     conn: Connection, table: Table, key: tuple[Column, ...], values: dict, updates: list[tuple[Column, list[str]]]
 ) -> int:

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.engine import Connection
 
-from ._upsert import insert_if_absent
+from ._upsert import insert_all_if_absent
 from .tables import (
     cancellations,
     contact_requests,
@@ -27,7 +27,14 @@ _e = scheduled_emails
 
 def plan(conn: Connection, **values) -> None:
     """Insert a scheduled email unless its (cancellation, step) or contact request exists already."""
-    insert_if_absent(conn, _e, {"attempts": 0, "created_at": values["updated_at"], **values})
+    plan_all(conn, [values])
+
+
+def plan_all(conn: Connection, emails: list[dict]) -> None:
+    """``plan`` for several emails (all with the same keys) at once: a sequence is planned in
+    the ingest transaction, so its emails share one round trip."""
+    insert_all_if_absent(conn, _e, [{"attempts": 0, "created_at": values["updated_at"], **values}
+                                    for values in emails])
 
 
 def claim_due(conn: Connection, now: datetime, limit: int, token: str,
