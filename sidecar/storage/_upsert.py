@@ -25,7 +25,7 @@ def insert_if_absent(conn: Connection, table: Table, values: dict) -> None:
 
 def insert_all_if_absent(conn: Connection, table: Table, rows: list[dict]) -> None:
     """``insert_if_absent`` for each of ``rows`` (all with the same keys), in one round trip on
-    MySQL (SQLAlchemy sends an executemany INSERT as one multi-row statement)."""
+    MySQL: mysql-connector sends an executemany INSERT as one multi-row statement."""
     if rows:
         conn.execute(_insert_if_absent(conn.dialect.name, table, tuple(rows[0])), rows)
 
