@@ -31,6 +31,15 @@ def mariadb(tmp_path_factory):
     server.stop()
 
 
+@pytest.fixture
+def own_mariadb(tmp_path):
+    """A MariaDB server of this test's own, which the test may stop and start again (the shared one
+    must stay up for the others); stopped at the end whatever state the test left it in."""
+    server = MariaDB(tmp_path / "own-mariadb").start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def _mariadb_migrated(mariadb):
     url = mariadb.create_database("farewell_test")

@@ -24,7 +24,6 @@ from sidecar.logs import JsonFormatter
 from sidecar.storage import operations
 from sidecar.storage.tables import digests, job_heartbeats, scheduled_emails
 from tests.conftest import ROOT, make_event
-from tests.support.mariadb import MariaDB
 from tests.support.net import free_port, wait_for_http
 
 NOW = lambda: datetime.now(timezone.utc)  # noqa: E731
@@ -294,35 +293,31 @@ def test_the_jobs_hourly_housekeeping_also_prunes_old_rate_limit_windows(engine)
 # --- with the database stopped ----------------------------------------------------------------------
 
 @pytest.mark.slow
-def test_with_mariadb_stopped_healthz_says_so_metrics_still_serve_and_ticks_survive(tmp_path):
+def test_with_mariadb_stopped_healthz_says_so_metrics_still_serve_and_ticks_survive(own_mariadb, tmp_path):
     from jobs.runner import Heartbeat, Jobs
 
-    server = MariaDB(tmp_path / "outage").start()
-    try:
-        url = server.create_database("farewell")
-        app = create_app({"FAREWELL_DATABASE_URL": url, "FAREWELL_DATA_DIR": str(tmp_path),
-                          "FAREWELL_SECRET_KEY": "k", "FAREWELL_ADMIN_TOKEN": "t"})
-        engine = app.extensions["farewell.engine"]
-        db.migrate(engine)
-        client = app.test_client()
-        jobs = Jobs.from_config({**app.config, "FAREWELL_MAIL_URL": f"maildir://{tmp_path / 'mail'}"}, engine=engine)
-        jobs.scheduled_dispatch(time_budget=5)
-        assert client.get("/healthz").json["jobs"]["dispatch"]["status"] == "ok"
-        server.stop()
-        down = client.get("/healthz")
-        assert down.status_code == 503
-        assert down.json == {"status": "unavailable", "database": "unavailable"}
-        metrics = scrape(client)
-        assert value(metrics, "farewell_database_up") == 0
-        assert ("farewell_emails_due",) not in metrics
-        assert value(metrics, "farewell_http_requests_total", route="/healthz", method="GET", status="503") >= 1
-        # A tick and a heartbeat during the outage: logged, never raised.
-        jobs.scheduled_dispatch(time_budget=5)
-        jobs.scheduled_digests()
-        assert Heartbeat(engine).beat("dispatch", 30, {}) is False
-        server.start()
-        assert client.get("/healthz").status_code == 200
-        assert value(scrape(client), "farewell_database_up") == 1
-        engine.dispose()
-    finally:
-        server.stop()
+    url = own_mariadb.create_database("farewell")
+    app = create_app({"FAREWELL_DATABASE_URL": url, "FAREWELL_DATA_DIR": str(tmp_path),
+                      "FAREWELL_SECRET_KEY": "k", "FAREWELL_ADMIN_TOKEN": "t"})
+    engine = app.extensions["farewell.engine"]
+    db.migrate(engine)
+    client = app.test_client()
+    jobs = Jobs.from_config({**app.config, "FAREWELL_MAIL_URL": f"maildir://{tmp_path / 'mail'}"}, engine=engine)
+    jobs.scheduled_dispatch(time_budget=5)
+    assert client.get("/healthz").json["jobs"]["dispatch"]["status"] == "ok"
+    own_mariadb.stop()
+    down = client.get("/healthz")
+    assert down.status_code == 503
+    assert down.json == {"status": "unavailable", "database": "unavailable"}
+    metrics = scrape(client)
+    assert value(metrics, "farewell_database_up") == 0
+    assert ("farewell_emails_due",) not in metrics
+    assert value(metrics, "farewell_http_requests_total", route="/healthz", method="GET", status="503") >= 1
+    # A tick and a heartbeat during the outage: logged, never raised.
+    jobs.scheduled_dispatch(time_budget=5)
+    jobs.scheduled_digests()
+    assert Heartbeat(engine).beat("dispatch", 30, {}) is False
+    own_mariadb.start()
+    assert client.get("/healthz").status_code == 200
+    assert value(scrape(client), "farewell_database_up") == 1
+    engine.dispose()

@@ -10,7 +10,6 @@ from sidecar.domain.sites import create_site
 from sidecar.storage import cancellations as cancellations_store
 from sidecar.storage.tables import cancellations, events, members, subscriptions
 from tests.conftest import count_rows, make_event
-from tests.support.mariadb import MariaDB
 
 
 def test_a_failure_midway_leaves_no_trace_and_answers_503(post_event, app, monkeypatch):
@@ -32,37 +31,33 @@ def test_a_failure_midway_leaves_no_trace_and_answers_503(post_event, app, monke
 
 
 @pytest.mark.slow
-def test_a_real_mariadb_outage_answers_503_then_recovers(tmp_path):
-    server = MariaDB(tmp_path / "outage").start()
-    try:
-        url = server.create_database("farewell")
-        app = create_app({"FAREWELL_DATABASE_URL": url, "FAREWELL_DATA_DIR": str(tmp_path),
-                          "FAREWELL_SECRET_KEY": "k", "FAREWELL_ADMIN_TOKEN": "t"})
-        from sidecar import db
+def test_a_real_mariadb_outage_answers_503_then_recovers(own_mariadb, tmp_path):
+    url = own_mariadb.create_database("farewell")
+    app = create_app({"FAREWELL_DATABASE_URL": url, "FAREWELL_DATA_DIR": str(tmp_path),
+                      "FAREWELL_SECRET_KEY": "k", "FAREWELL_ADMIN_TOKEN": "t"})
+    from sidecar import db
 
-        db.migrate(app.extensions["farewell.engine"])
-        site = create_site(app.extensions["farewell.engine"], "https://club.example.org", "Club")
-        client = app.test_client()
+    db.migrate(app.extensions["farewell.engine"])
+    site = create_site(app.extensions["farewell.engine"], "https://club.example.org", "Club")
+    client = app.test_client()
 
-        def post(webhook_id):
-            import json
+    def post(webhook_id):
+        import json
 
-            from sidecar.signing import sign
+        from sidecar.signing import sign
 
-            body = json.dumps(make_event())
-            return client.post(f"/v1/sites/{site['id']}/events", data=body,
-                               headers={"Content-Type": "application/json", **sign(site["secret"], webhook_id, body)})
+        body = json.dumps(make_event())
+        return client.post(f"/v1/sites/{site['id']}/events", data=body,
+                           headers={"Content-Type": "application/json", **sign(site["secret"], webhook_id, body)})
 
-        server.stop()
-        down = post("msg_1")
-        assert down.status_code == 503
-        assert down.json == {"error": "unavailable"}
-        assert client.get("/healthz").status_code == 503
-        server.start()
-        assert client.get("/healthz").status_code == 200
-        assert post("msg_1").status_code == 202
-        assert post("msg_1").status_code == 200
-        assert count_rows(app.extensions["farewell.engine"], events) == 1
-        app.extensions["farewell.engine"].dispose()
-    finally:
-        server.stop()
+    own_mariadb.stop()
+    down = post("msg_1")
+    assert down.status_code == 503
+    assert down.json == {"error": "unavailable"}
+    assert client.get("/healthz").status_code == 503
+    own_mariadb.start()
+    assert client.get("/healthz").status_code == 200
+    assert post("msg_1").status_code == 202
+    assert post("msg_1").status_code == 200
+    assert count_rows(app.extensions["farewell.engine"], events) == 1
+    app.extensions["farewell.engine"].dispose()

@@ -24,7 +24,6 @@ from sidecar import db
 from sidecar.storage.tables import cancellations, events, scheduled_emails
 from tests.reliability.bridge import BridgeSender
 from tests.reliability.conftest import SECRET_KEY, cancellation
-from tests.support.mariadb import MariaDB
 from tests.support.sidecar import JobsProcess
 
 pytestmark = pytest.mark.slow
@@ -32,14 +31,6 @@ pytestmark = pytest.mark.slow
 EVENTS = 120
 SENDERS = 4
 DOWN_SECONDS = 4.0
-
-
-@pytest.fixture
-def own_mariadb(tmp_path):
-    """A server of this test's own: it is the one that gets restarted."""
-    server = MariaDB(tmp_path / "mariadb").start()
-    yield server
-    server.stop()
 
 
 def _counts(engine) -> dict:

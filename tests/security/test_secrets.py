@@ -16,7 +16,6 @@ import requests
 from sidecar.domain.login_tokens import mint
 from sidecar.signing import sign
 from tests.conftest import make_event
-from tests.support.mariadb import MariaDB
 from tests.support.sidecar import SidecarProcess
 
 ADMIN_TOKEN = "admin-token-Zq8vXw3N5rTy"
@@ -55,8 +54,8 @@ def _answers(server: SidecarProcess, http: requests.Session) -> list[requests.Re
     ]
 
 
-def test_no_secret_appears_in_answers_or_in_the_servers_output(tmp_path):
-    mariadb = MariaDB(tmp_path / "mariadb").start()
+def test_no_secret_appears_in_answers_or_in_the_servers_output(own_mariadb, tmp_path):
+    mariadb = own_mariadb
     server = None
     try:
         mariadb.create_database("farewell")
@@ -87,4 +86,3 @@ def test_no_secret_appears_in_answers_or_in_the_servers_output(tmp_path):
     finally:
         if server is not None:
             server.stop()
-        mariadb.stop()

@@ -27,7 +27,6 @@ import sqlalchemy as sa
 
 from sidecar import db
 from sidecar.storage.tables import cancellations, events
-from tests.support.mariadb import MariaDB
 from tests.wordpress.test_bridge_e2e import assert_no_php_errors, bridge_constants, cancel, make_members, wait_for
 
 pytestmark = pytest.mark.slow
@@ -41,14 +40,6 @@ EVENTS_ROUTE = "/v1/sites/<site_id>/events"
 # the drain is bounded well above that, and in count.
 DRAIN_TIMEOUT = 40
 DRAIN_INTERVAL = 1.5
-
-
-@pytest.fixture
-def own_mariadb(tmp_path):
-    """The sidecar's database server, of this test's own: it is the one that gets restarted."""
-    server = MariaDB(tmp_path / "sidecar-mariadb").start()
-    yield server
-    server.stop()
 
 
 def outbox_rows(site) -> list[dict]:
