@@ -77,8 +77,9 @@ _NAMES = ("Camille", "Léa", "Hugo", "Chloé", "Lucas", "Manon", "Louis", "Inès
 
 def seed_dashboard_demo(engine: Engine, site: dict, now: datetime | None = None, weeks: int = 12) -> int:
     """Twelve weeks of cancellations, answers, comments, contact requests and win-backs, so the
-    dashboard has something to show. Deterministic, and done once per site; returns how many
-    cancellations it recorded (0 when the site has them already)."""
+    dashboard has something to show. The same for every site (a fixed seed: the pages it fills never
+    depend on the site's random id), and done once per site; returns how many cancellations it
+    recorded (0 when the site has them already)."""
     import random
 
     from .storage.members import members_by_email
@@ -87,7 +88,7 @@ def seed_dashboard_demo(engine: Engine, site: dict, now: datetime | None = None,
     with engine.connect() as conn:
         if members_by_email(conn, site["id"], _demo_email(_NAMES[0], 0)):
             return 0
-    rng = random.Random(site["id"])
+    rng = random.Random("farewell-demo")
     language = "fr" if site["locale"].startswith("fr") else "en"
     reasons = list(_WEIGHTS)
     made = 0
