@@ -289,6 +289,13 @@ require {_php_string(str(self.docroot / 'wp-load.php'))};
     def debug_log(self) -> str:
         return self.debug_log_path.read_text() if self.debug_log_path.exists() else ""
 
+    def logs_tail(self, lines: int = 40) -> str:
+        """The end of the web server's log (each request, when it came and how it ended) and of
+        debug.log, for a failure message: the site's folder is gone once the test ends."""
+        server = self.server_log_path.read_text(errors="replace") if self.server_log_path.exists() else ""
+        return ("--- end of server.log\n" + "\n".join(server.splitlines()[-lines:])
+                + "\n--- end of debug.log\n" + "\n".join(self.debug_log().splitlines()[-lines:]))
+
     # ----------------------------------------------------------------- HTTP
     def start(self) -> "WordPressSite":
         if self._server is not None:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from sidecar import db
 from sidecar.demo import seed_dashboard_demo
@@ -72,11 +73,19 @@ def setup(sidecar_server, wordpress_site):
 
 
 def wp_login(page, wp) -> None:
+    """Signs in through wp-login.php's form. Signed in means wp-admin answered: its page need not
+    finish loading. When it does not answer, the failure says what the login page and the server
+    said (a CI run once waited 30 s here with nothing else to go on)."""
     page.goto(f"{wp.url}/wp-login.php")
     page.fill("#user_login", ADMIN_USER)
     page.fill("#user_pass", ADMIN_PASSWORD)
     page.click("#wp-submit")
-    page.wait_for_url("**/wp-admin/**")
+    try:
+        page.wait_for_url("**/wp-admin/**", wait_until="commit")
+    except PlaywrightTimeoutError:
+        error = page.locator("#login_error")
+        pytest.fail(f"wp-admin did not open after signing in; the browser is at {page.url}; "
+                    f"the login page says {error.inner_text() if error.count() else 'nothing'!r}\n{wp.logs_tail()}")
 
 
 def test_the_owner_works_in_the_dashboard_from_wp_admin(setup, page, browser, screenshots_dir, tmp_path):
