@@ -122,6 +122,8 @@ def test_metrics_count_accepted_duplicate_and_rejected_events(client, post_event
     assert post_event(make_event(), webhook_id="msg_1").status_code == 200
     assert post_event(make_event(), secret="whsec_" + "A" * 32).status_code == 401
     assert post_event(make_event(), at=NOW() - timedelta(minutes=6)).status_code == 401
+    # A wrong secret and an old timestamp: the secret is what to fix, so it counts as bad_signature.
+    assert post_event(make_event(), secret="whsec_" + "B" * 32, at=NOW() - timedelta(minutes=6)).status_code == 401
     assert post_event(make_event(), site_id="no-such-site").status_code == 404
     assert post_event(body="{not json").status_code == 400
     assert post_event(body="x" * 70_000).status_code == 413
@@ -132,7 +134,8 @@ def test_metrics_count_accepted_duplicate_and_rejected_events(client, post_event
 
     assert delta(outcome="accepted", reason="") == 1
     assert delta(outcome="duplicate", reason="") == 1
-    for reason in ("bad_signature", "stale_timestamp", "unknown_site", "invalid", "too_large"):
+    assert delta(outcome="rejected", reason="bad_signature") == 2
+    for reason in ("stale_timestamp", "unknown_site", "invalid", "too_large"):
         assert delta(outcome="rejected", reason=reason) == 1, reason
     route = "/v1/sites/<site_id>/events"
     assert (value(after, "farewell_http_requests_total", route=route, method="POST", status="202")
