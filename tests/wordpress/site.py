@@ -102,6 +102,12 @@ def _php_value(value) -> str:
     return _php_string(value)
 
 
+def _dangling_links(directory: str, names: list[str]) -> set[str]:
+    """The entries of ``directory`` that are symbolic links to nothing (for shutil.copytree)."""
+    return {name for name in names
+            if os.path.islink(os.path.join(directory, name)) and not os.path.exists(os.path.join(directory, name))}
+
+
 @dataclass
 class WordPressSite:
     wp_source: Path
@@ -127,8 +133,11 @@ class WordPressSite:
         if not (self.wp_source / "wp-load.php").exists():
             raise FileNotFoundError(f"no WordPress in {self.wp_source}")
         self.root.mkdir(parents=True, exist_ok=True)
-        # Like `cp -rL`, but tolerating the two dangling lodash links of Debian 13's package.
-        shutil.copytree(self.wp_source, self.docroot, symlinks=False, ignore_dangling_symlinks=True)
+        # Like `cp -rL`: Debian links underscore, lodash, getID3, cropper… to its own packages, so a
+        # copy must follow the links; a link that leads nowhere is left out rather than failing the
+        # build. copytree's own ignore_dangling_symlinks is not used: it resolves a relative link from
+        # the working directory, so it dropped every relative link and wp-admin ran without underscore.js.
+        shutil.copytree(self.wp_source, self.docroot, symlinks=False, ignore=_dangling_links)
         for stale in ("wp-config.php",):
             (self.docroot / stale).unlink(missing_ok=True)
         for sub in ("plugins", "themes", "mu-plugins", "uploads"):
