@@ -417,3 +417,19 @@ def test_the_same_words_twice_are_quoted_once():
             {"reason": "too_expensive", "comment": "Trop cher pour moi", "answered_at": at},
             {"reason": "unused", "comment": "Pas le temps", "answered_at": at}]
     assert [c["text"] for c in choose_comments(rows, 5)] == ["Trop cher pour moi", "Pas le temps"]
+
+
+def test_counted_words_agree_with_their_number_in_french_and_english(engine, paris_site, known_week):
+    with engine.connect() as conn:
+        d = build_digest(conn, paris_site, W47, known_week)
+    d["themes"] = [{"theme": "price", "count": 1}, {"theme": "time", "count": 3}]
+    requests = d["contact_requests"]
+    assert requests["open"], "the known week has someone waiting"
+    d["contact_requests"] = {**requests, "open_count": len(requests["open"]) + 1}
+    french = render_digest(d, paris_site, "fr", "http://sidecar.test/admin").text
+    english = render_digest(d, {**paris_site, "locale": "en_GB"}, "en", "http://sidecar.test/admin").text
+    assert "- Prix : 1 commentaire\n" in french and "- Temps : 3 commentaires\n" in french
+    assert "- Price: 1 comment\n" in english and "- Time: 3 comments\n" in english
+    assert "…et 1 autre dans le tableau de bord." in french
+    assert "…and 1 more in the dashboard." in english
+    assert "Commentaires affichés : " in french and "Comments shown: " in english

@@ -17,6 +17,7 @@ from babel.numbers import format_currency, format_decimal, format_percent
 from ..mail import catalog
 from ..mail.chart import trend_png
 from ..mail.render import babel_locale, fill, render
+from ..plurals import plural_key
 from .survey import DEFAULT_DEFINITION
 
 CHART_CID = "trend@farewell"
@@ -111,7 +112,10 @@ def _view(digest: dict, words: dict, locale, language: str) -> dict:
     comments = [{"reason": reason(c["reason"]), "text": c["text"],
                  "date": format_date(datetime.fromisoformat(c["answered_at"]).date(), "d MMM", locale=locale)}
                 for c in digest["comments"]]
-    themes = [{"label": words[f"theme_{t['theme']}"], "count": fill(words["theme_count"], {"count": t["count"]})}
+    def counted(key: str, count: int) -> str:
+        return fill(words[plural_key(key, language, count, words)], {"count": count})
+
+    themes = [{"label": words[f"theme_{t['theme']}"], "count": counted("theme_count", t["count"])}
               for t in digest["themes"]]
     requests = digest["contact_requests"]
     waiting = [{"name": r["first_name"] or r["email"], "email": r["email"], "contact": r["contact"],
@@ -137,7 +141,7 @@ def _view(digest: dict, words: dict, locale, language: str) -> dict:
         "reasons": reasons, "plans": plans, "comments": comments,
         "said_note": fill(words["said_note"], {"shown": len(comments), "total": digest["comments_total"]}),
         "themes": themes, "waiting": waiting,
-        "waiting_more": fill(words["waiting_more"], {"count": more}) if more > 0 else None,
+        "waiting_more": counted("waiting_more", more) if more > 0 else None,
         "median_response": median, "offers": offers,
         # A quiet week stays short: the sequence table only when something happened in it.
         "steps": step_rows if any(r["sent"] or r["winbacks"] for r in step_rows) or sequence["unsubscribes"] else [],
