@@ -92,4 +92,3 @@ def count_event_refusal(error: BaseException) -> None:
 
 _API_ERROR_REASONS = {"invalid_signature": "bad_signature", "unknown_site": "unknown_site",
                       "unsupported_media_type": "unsupported_media_type"}
-

@@ -1,6 +1,6 @@
 """The sidecar's own text in English and French: the same entries in both languages, the same
 placeholders in each pair, plural forms chosen by each language's rules, no "(s)" shortcuts.
-(The bridge's .po/.mo are checked in tests/wordpress/test_translations.py.)"""
+(The bridge’s .po/.mo are checked in tests/wordpress/test_translations.py.)"""
 
 from __future__ import annotations
 
