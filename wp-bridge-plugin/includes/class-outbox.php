@@ -70,16 +70,12 @@ class Farewell_Bridge_Outbox {
 	}
 
 	/**
-	 * Creates or upgrades the table with dbDelta, then records the schema version.
+	 * The table's columns and keys, as dbDelta reads them (see Farewell_Bridge_Owned_Table::install()).
+	 *
+	 * @return string
 	 */
-	public static function install() {
-		global $wpdb;
-		require_once ABSPATH . 'wp-admin/includes/upgrade.php';
-		$table   = self::table();
-		$collate = $wpdb->get_charset_collate();
-		// dbDelta needs two spaces after PRIMARY KEY and one field per line.
-		$sql = "CREATE TABLE {$table} (
-  id bigint(20) unsigned NOT NULL AUTO_INCREMENT,
+	public static function columns() {
+		return "  id bigint(20) unsigned NOT NULL AUTO_INCREMENT,
   webhook_id varchar(191) NOT NULL,
   event_type varchar(64) NOT NULL DEFAULT '',
   payload longtext NOT NULL,
@@ -95,10 +91,7 @@ class Farewell_Bridge_Outbox {
   PRIMARY KEY  (id),
   UNIQUE KEY webhook_id (webhook_id),
   KEY status_next (status,next_attempt_at),
-  KEY delivered_at (delivered_at)
-) {$collate};";
-		dbDelta( $sql );
-		update_option( self::SCHEMA_OPTION, self::SCHEMA_VERSION, true );
+  KEY delivered_at (delivered_at)";
 	}
 
 	/**

@@ -56,22 +56,16 @@ class Farewell_Bridge_Rate_Limit {
 	}
 
 	/**
-	 * Creates or upgrades the table with dbDelta, then records the schema version.
+	 * The table's columns and keys, as dbDelta reads them (see Farewell_Bridge_Owned_Table::install()).
+	 *
+	 * @return string
 	 */
-	public static function install() {
-		global $wpdb;
-		require_once ABSPATH . 'wp-admin/includes/upgrade.php';
-		$table   = self::table();
-		$collate = $wpdb->get_charset_collate();
-		$sql     = "CREATE TABLE {$table} (
-  bucket varchar(64) NOT NULL,
+	public static function columns() {
+		return "  bucket varchar(64) NOT NULL,
   window_start int(10) unsigned NOT NULL,
   hits int(10) unsigned NOT NULL DEFAULT 0,
   PRIMARY KEY  (bucket,window_start),
-  KEY window_start (window_start)
-) {$collate};";
-		dbDelta( $sql );
-		update_option( self::SCHEMA_OPTION, self::SCHEMA_VERSION, true );
+  KEY window_start (window_start)";
 	}
 
 	/**

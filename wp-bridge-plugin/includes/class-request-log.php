@@ -45,24 +45,18 @@ class Farewell_Bridge_Request_Log {
 	}
 
 	/**
-	 * Creates or upgrades the table with dbDelta, then records the schema version.
+	 * The table's columns and keys, as dbDelta reads them (see Farewell_Bridge_Owned_Table::install()).
+	 *
+	 * @return string
 	 */
-	public static function install() {
-		global $wpdb;
-		require_once ABSPATH . 'wp-admin/includes/upgrade.php';
-		$table   = self::table();
-		$collate = $wpdb->get_charset_collate();
-		$sql     = "CREATE TABLE {$table} (
-  webhook_id varchar(191) NOT NULL,
+	public static function columns() {
+		return "  webhook_id varchar(191) NOT NULL,
   route varchar(32) NOT NULL DEFAULT '',
   status_code smallint(5) unsigned NOT NULL DEFAULT 0,
   answer text NULL,
   created_at datetime NOT NULL,
   PRIMARY KEY  (webhook_id),
-  KEY created_at (created_at)
-) {$collate};";
-		dbDelta( $sql );
-		update_option( self::SCHEMA_OPTION, self::SCHEMA_VERSION, true );
+  KEY created_at (created_at)";
 	}
 
 	/**
