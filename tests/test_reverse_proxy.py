@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from sidecar.storage.rate_limits import hits_by_bucket
 from sidecar.storage.tables import events
 from tests.conftest import ROOT, make_event
 from tests.support.net import wait_for_http
+from tests.support.sidecar import stop_gracefully
 
 pytestmark = pytest.mark.slow
 
@@ -125,13 +125,7 @@ class Replica:
         return [line for line in json_lines(self.log_path) if line.get("logger") == "sidecar.access"]
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_gracefully(self.process, timeout=30)
 
 
 @dataclass

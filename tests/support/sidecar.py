@@ -16,6 +16,18 @@ from .net import free_port, wait_for_http
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def stop_gracefully(process: subprocess.Popen | None, timeout: float) -> None:
+    """SIGTERM, as a supervisor stops a service, and SIGKILL if it has not exited within ``timeout``."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class SidecarProcess:
     def __init__(self, database_url: str, data_dir: Path, admin_token: str = "e2e-admin-token", extra_env=None,
                  site: tuple[str, str] | None = None, serve_args=()):
@@ -69,13 +81,7 @@ class SidecarProcess:
         return self
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_gracefully(self.process, timeout=15)
         self.process = None
 
     def get(self, path: str, **params) -> requests.Response:
@@ -122,13 +128,7 @@ class JobsProcess:
         return self.process.wait(timeout=timeout)
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_gracefully(self.process, timeout=30)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
