@@ -36,7 +36,7 @@ from sidecar.storage.rate_limits import hits_by_bucket
 from sidecar.storage.tables import events
 from tests.conftest import ROOT, make_event
 from tests.support.net import wait_for_http
-from tests.support.sidecar import stop_gracefully
+from tests.support.processes import stop_gracefully
 
 pytestmark = pytest.mark.slow
 

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from .net import free_port
+from .processes import stop_gracefully
 
 
 class MariaDB:
@@ -74,13 +75,7 @@ class MariaDB:
 
     def stop(self) -> None:
         """A clean shutdown; the data folder stays, so start() brings the same data back."""
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_gracefully(self.process, timeout=60)
         self.process = None
 
     def restart(self) -> None:

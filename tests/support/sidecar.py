@@ -12,20 +12,10 @@ from pathlib import Path
 import requests
 
 from .net import free_port, wait_for_http
+from .processes import stop_gracefully
 
 ROOT = Path(__file__).resolve().parents[2]
 
-
-def stop_gracefully(process: subprocess.Popen | None, timeout: float) -> None:
-    """SIGTERM, as a supervisor stops a service, and SIGKILL if it has not exited within ``timeout``."""
-    if process is None or process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 class SidecarProcess:
