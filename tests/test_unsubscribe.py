@@ -70,7 +70,11 @@ def test_a_link_of_one_site_cannot_touch_a_member_of_another(app, client, post, 
     response = client.post(f"/u/{forged}")
     assert response.status_code == 404 and "Location" not in response.headers
     assert emails_of()["feedback"]["status"] == "pending"
-    assert client.get("/u/not-a-token").status_code == 404
+    not_a_token = client.get("/u/not-a-token")
+    assert not_a_token.status_code == 404
+    # Who opened it is unknown: the page says it in both languages, French marked as such.
+    assert "<title>This link does not work · Ce lien ne fonctionne pas</title>" in not_a_token.text
+    assert '<h1 lang="fr">Ce lien ne fonctionne pas</h1>' in not_a_token.text
     tampered = unsubscribe_token(SECRET_KEY, club["id"], member_id)[:-2] + "xx"
     assert client.post(f"/u/{tampered}").status_code == 404
     assert emails_of()["feedback"]["status"] == "pending"

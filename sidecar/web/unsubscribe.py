@@ -71,7 +71,8 @@ def _page(template: str, status: int = 200, **values):
 
 
 def _invalid():
-    return _page("unsubscribe/invalid.html", 404, copies=[_COPY["en"], _COPY["fr"]])
+    return _page("unsubscribe/notice.html", 404, lang="en", copies=[_COPY["en"], _COPY["fr"]],
+                 title="invalid_title", text="invalid")
 
 
 def _slow_down(retry_after: int):
@@ -79,7 +80,8 @@ def _slow_down(retry_after: int):
     request should not cost a lookup); both languages when the browser names neither."""
     language = request.accept_languages.best_match(["en", "fr"])
     copies = [_COPY[language]] if language else [_COPY["en"], _COPY["fr"]]
-    response = _page("unsubscribe/slow_down.html", 429, lang=language or "en", copies=copies)
+    response = _page("unsubscribe/notice.html", 429, lang=language or "en", copies=copies,
+                     title="slow_title", text="slow")
     response.headers["Retry-After"] = str(retry_after)
     return response
 
