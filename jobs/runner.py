@@ -25,7 +25,7 @@ from sqlalchemy import exc
 from sqlalchemy.engine import Engine
 
 from sidecar import db
-from sidecar.db import UNAVAILABLE_ERRORS
+from sidecar.db import UNAVAILABLE_ERRORS, error_kind
 from sidecar.domain import digest, rate_limits
 from sidecar.domain.dispatch import DispatchConfig
 from sidecar.mail.transports import Transport, transport_from_url
@@ -71,7 +71,7 @@ class Heartbeat:
                 self._pruned_at = now
         except exc.SQLAlchemyError as error:
             # A heartbeat reports the work; failing to write it must never stop the work.
-            log.warning("heartbeat of %s not recorded: %s", job, type(getattr(error, "orig", None) or error).__name__)
+            log.warning("heartbeat of %s not recorded: %s", job, error_kind(error))
             return False
         return True
 
@@ -119,8 +119,7 @@ class Jobs:
         try:
             report = tasks.dispatch_tick(self.engine, self.transport, self.config, self.clock, time_budget)
         except UNAVAILABLE_ERRORS as error:
-            log.error("dispatch skipped, database unavailable: %s",
-                      type(getattr(error, "orig", None) or error).__name__)
+            log.error("dispatch skipped, database unavailable: %s", error_kind(error))
             return
         if report.claimed:
             log.info("dispatch: %s", report)
@@ -131,8 +130,7 @@ class Jobs:
         try:
             results = digest.digest_tick(self.engine, self.transport, self.config.mail, self.clock)
         except UNAVAILABLE_ERRORS as error:
-            log.error("digests skipped, database unavailable: %s",
-                      type(getattr(error, "orig", None) or error).__name__)
+            log.error("digests skipped, database unavailable: %s", error_kind(error))
             return
         outcomes: dict[str, int] = {}
         for result in results:

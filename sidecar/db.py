@@ -20,6 +20,12 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 UNAVAILABLE_ERRORS = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError)
 
 
+def error_kind(error: BaseException) -> str:
+    """The class name of the driver's error behind ``error`` (else of ``error``), for a log line:
+    the message itself may quote a statement's values, that is members' data."""
+    return type(getattr(error, "orig", None) or error).__name__
+
+
 def is_mysql(engine_or_url: Engine | URL | str) -> bool:
     url = engine_or_url.url if isinstance(engine_or_url, Engine) else make_url(engine_or_url)
     return url.get_backend_name() in ("mysql", "mariadb")

@@ -20,7 +20,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy.engine import Engine
 
-from .db import UNAVAILABLE_ERRORS
+from .db import UNAVAILABLE_ERRORS, error_kind
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class DatabaseCollector:
             with self.engine.connect() as conn:
                 figures = operations.fleet_figures(conn, now)
         except UNAVAILABLE_ERRORS as error:
-            log.warning("metrics: database unavailable: %s", type(getattr(error, "orig", None) or error).__name__)
+            log.warning("metrics: database unavailable: %s", error_kind(error))
             up.add_metric([], 0)
             yield up
             return

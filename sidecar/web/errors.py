@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from flask import Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from ..db import UNAVAILABLE_ERRORS, get_engine
+from ..db import UNAVAILABLE_ERRORS, error_kind, get_engine
 from ..domain import rate_limits
 from ..domain.ingest import RetryLater
 
@@ -61,5 +61,5 @@ def init_app(app: Flask) -> None:
         @app.errorhandler(error_class)
         def _database_unavailable(error):
             # Logged without the statement's parameters: they may hold members' personal data.
-            log.error("database unavailable: %s", type(getattr(error, "orig", None) or error).__name__)
+            log.error("database unavailable: %s", error_kind(error))
             return jsonify(error="unavailable"), 503
