@@ -98,6 +98,9 @@ def test_a_member_answers_in_french_on_the_page_after_the_cancel(wordpress_site,
 
     page.goto(account)
     assert page.locator(SURVEY).count() == 0, "never before the cancel"
+    page.goto(site.wp_json("return get_permalink((int) get_option('farewell_bridge_survey_page_id'));"))
+    assert page.locator("input[name=reason]").count() == 0, "nor on the survey page: there is nothing to answer about"
+    assert "Votre compte n’a pas de résiliation récente" in page.locator(SURVEY).inner_text()
 
     cancel_in_browser(page, site, member)
     page.goto(account)
@@ -281,6 +284,8 @@ def test_the_survey_can_be_completed_with_the_keyboard_only(wordpress_site, side
 def test_survey_render_time_with_the_sidecar_up_and_down(wordpress_site, sidecar_server):
     sidecar = sidecar_server()
     site, member, _ = survey_site(wordpress_site, sidecar, "6.8")
+    with site.login(member["login"], member["password"]) as session:  # the survey is about a cancel
+        assert CANCEL_PAGE in session.get(f"{site.url}/?farewell_test_cancel={member['subscriptions'][0]}").text
 
     def render_ms(cold: bool, rounds: int = 5) -> tuple[float, str]:
         """Median time of Farewell_Bridge_Survey_Form::render() for the member, and where the

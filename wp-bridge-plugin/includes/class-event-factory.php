@@ -165,7 +165,7 @@ class Farewell_Bridge_Event_Factory {
 			'id'    => (string) $user->ID,
 			'email' => (string) $user->user_email,
 		);
-		$first_name = trim( (string) get_user_meta( $user->ID, 'first_name', true ) );
+		$first_name = self::one_line( get_user_meta( $user->ID, 'first_name', true ) );
 		if ( '' !== $first_name ) {
 			$member['first_name'] = mb_substr( $first_name, 0, 200 );
 		}
@@ -174,6 +174,25 @@ class Farewell_Bridge_Event_Factory {
 			$member['locale'] = (string) $locale;
 		}
 		return $member;
+	}
+
+	/**
+	 * A single-line field (a first name, a plan name, a contact detail) on one line: each run of
+	 * whitespace or control characters (Unicode's line and paragraph separators, NEL and the C1
+	 * controls included) becomes one space, and the ends are trimmed. Such fields are shown on one
+	 * line (an email's subject, the digest, a CSV cell), where a typed line break would forge a
+	 * line of its own. The sidecar does the same on its side (sidecar/domain/events.py).
+	 *
+	 * @param mixed $text Text.
+	 * @return string
+	 */
+	public static function one_line( $text ) {
+		$text  = is_scalar( $text ) ? (string) $text : '';
+		$clean = preg_replace( '/[\s\x00-\x1F\x7F\x{0080}-\x{009F}\x{2028}\x{2029}]+/u', ' ', $text );
+		if ( null === $clean ) { // Not UTF-8: at least the ASCII line breaks and controls go.
+			$clean = preg_replace( '/[\s\x00-\x1F\x7F]+/', ' ', $text );
+		}
+		return trim( (string) $clean );
 	}
 
 	/**
@@ -267,7 +286,7 @@ class Farewell_Bridge_Event_Factory {
 			$out[ $key ] = in_array( $key, array( 'id', 'plan_id' ), true ) ? (string) $value : $value;
 		}
 		if ( isset( $out['plan_name'] ) ) {
-			$out['plan_name'] = mb_substr( wp_strip_all_tags( (string) $out['plan_name'] ), 0, 200 );
+			$out['plan_name'] = mb_substr( self::one_line( wp_strip_all_tags( (string) $out['plan_name'] ) ), 0, 200 );
 		}
 		return $out;
 	}

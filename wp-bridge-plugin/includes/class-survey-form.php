@@ -323,6 +323,10 @@ class Farewell_Bridge_Survey_Form {
 		if ( $user_id <= 0 ) {
 			return self::in_locale( $locale, array( __CLASS__, 'message_html' ), array( 'signin', '' ) );
 		}
+		$cancel = Farewell_Bridge_Survey::answerable( $user_id );
+		if ( null === $cancel ) {
+			return self::in_locale( $locale, array( __CLASS__, 'message_html' ), array( 'none', '' ) );
+		}
 		Farewell_Bridge_Survey::mark_shown( $user_id );
 		$user = get_userdata( $user_id );
 		return self::in_locale(
@@ -336,7 +340,7 @@ class Farewell_Bridge_Survey_Form {
 					'token'      => '',
 					'first_name' => '',
 					'contact'    => $user ? (string) $user->user_email : '',
-					'answered'   => false,
+					'answered'   => $cancel['answered'],
 					'draft'      => $draft,
 				),
 			)
@@ -411,7 +415,8 @@ class Farewell_Bridge_Survey_Form {
 	/**
 	 * A message in the survey's place.
 	 *
-	 * @param string $kind    thanks, invalid, expired, signin or limited.
+	 * @param string $kind    thanks, invalid, expired, signin, none (signed in, no cancellation to
+	 *                        answer about) or limited.
 	 * @param string $message Text for thanks and limited.
 	 * @return string
 	 */
@@ -419,6 +424,8 @@ class Farewell_Bridge_Survey_Form {
 		$login_url = '';
 		if ( 'thanks' === $kind ) {
 			$message = '' !== $message ? $message : __( 'Thank you for your answers.', 'farewell-bridge' );
+		} elseif ( 'none' === $kind ) {
+			$message = Farewell_Bridge_Survey::no_cancellation_message();
 		} elseif ( 'limited' !== $kind ) { // A "limited" $message already says when to come back.
 			$login_url = wp_login_url( home_url( self::return_path() ) );
 			if ( 'expired' === $kind ) {
@@ -473,7 +480,8 @@ class Farewell_Bridge_Survey_Form {
 	}
 
 	/**
-	 * Who may answer: a signed-in member (WordPress core turns a cookie without the `wp_rest`
+	 * Who may answer: a signed-in member about their own recent cancellation
+	 * (Farewell_Bridge_Survey::answerable(); WordPress core turns a cookie without the `wp_rest`
 	 * nonce into a signed-out request), or anyone holding an email-link token whose page this
 	 * site showed lately (Farewell_Bridge_Survey::was_shown(); the sidecar checks its signature
 	 * and ties the answer to the token's member only). Every attempt counts against the
@@ -510,7 +518,10 @@ class Farewell_Bridge_Survey_Form {
 			return new WP_Error( 'farewell_survey_token', __( 'This survey link is not valid.', 'farewell-bridge' ), array( 'status' => 403 ) );
 		}
 		if ( is_user_logged_in() && current_user_can( 'read' ) ) {
-			return true;
+			if ( null !== Farewell_Bridge_Survey::answerable( get_current_user_id() ) ) {
+				return true;
+			}
+			return new WP_Error( 'farewell_survey_none', Farewell_Bridge_Survey::no_cancellation_message(), array( 'status' => 403 ) );
 		}
 		return new WP_Error( 'rest_forbidden', __( 'Sign in, or use the link from your email, to answer the survey.', 'farewell-bridge' ), array( 'status' => rest_authorization_required_code() ) );
 	}
@@ -615,7 +626,7 @@ class Farewell_Bridge_Survey_Form {
 			'comment'           => (string) Farewell_Bridge_Survey::clean_text( isset( $params['comment'] ) ? $params['comment'] : null, Farewell_Bridge_Survey::COMMENT_MAX ),
 			'contact_requested' => isset( $params['contact_requested'] ) && in_array( $params['contact_requested'], array( true, 1, '1', 'true', 'on', 'yes' ), true ),
 		);
-		$contact = Farewell_Bridge_Survey::clean_text( isset( $params['contact'] ) ? $params['contact'] : null, Farewell_Bridge_Survey::CONTACT_MAX );
+		$contact = Farewell_Bridge_Survey::clean_line( isset( $params['contact'] ) ? $params['contact'] : null, Farewell_Bridge_Survey::CONTACT_MAX );
 		if ( null !== $contact ) {
 			$draft['contact'] = $contact;
 		}

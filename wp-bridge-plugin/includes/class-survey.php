@@ -46,9 +46,22 @@ class Farewell_Bridge_Survey {
 	/** How long after its page was shown an email link may be answered. */
 	const TOKEN_ANSWER_SECONDS = 7200;
 
-	/** User meta: a member-initiated cancel in a front-end request, waiting for the survey. */
+	/**
+	 * User meta: the member's own recent cancellations this site recorded, newest first, each
+	 * {subscription_id, source, at, shown, answered}. A signed-in member may answer the survey only
+	 * about one of them (the newest), as often as they like: the sidecar keeps one answer per
+	 * cancellation, the latest. A cancel made by the member in a front-end request also shows the
+	 * survey by itself, once, on their next page within PENDING_SECONDS.
+	 */
 	const PENDING_META    = '_farewell_bridge_survey_pending';
 	const PENDING_SECONDS = 3600;
+	/**
+	 * How long a cancellation may be answered while signed in: longer than an email link lives
+	 * (60 days, sidecar/domain/tokens.py), since the page of an expired link says to sign in.
+	 */
+	const ANSWER_SECONDS = 7776000; // 90 days.
+	/** Cancellations remembered per member at most (a member rarely has more subscriptions). */
+	const CANCELS_KEPT = 5;
 
 	/** The sidecar's limits (sidecar/domain/events.py); a definition may only lower them. */
 	const COMMENT_MAX   = 5000;
@@ -347,6 +360,20 @@ class Farewell_Bridge_Survey {
 	}
 
 	/**
+	 * A one-line answer (the contact detail): clean_text(), then on one line
+	 * (Farewell_Bridge_Event_Factory::one_line()), since the owner sees it on one line.
+	 *
+	 * @param mixed $value Value.
+	 * @param int   $limit Maximum characters.
+	 * @return string|null Null for nothing.
+	 */
+	public static function clean_line( $value, $limit ) {
+		$text = self::clean_text( $value, $limit );
+		$text = null === $text ? '' : Farewell_Bridge_Event_Factory::one_line( $text );
+		return '' === $text ? null : $text;
+	}
+
+	/**
 	 * Checks and caps a submitted answer against the definition the member saw.
 	 *
 	 * @param array $input Fields: version, locale, reason, follow_up (string or array by reason),
@@ -418,7 +445,7 @@ class Farewell_Bridge_Survey {
 			'follow_up'         => $follow_up,
 			'comment'           => self::clean_text( isset( $input['comment'] ) ? $input['comment'] : null, $limits['comment'] ),
 			'contact_requested' => $requested,
-			'contact'           => self::clean_text( isset( $input['contact'] ) ? $input['contact'] : null, $limits['contact'] ),
+			'contact'           => self::clean_line( isset( $input['contact'] ) ? $input['contact'] : null, $limits['contact'] ),
 		);
 		return array_filter(
 			$survey,
@@ -461,12 +488,19 @@ class Farewell_Bridge_Survey {
 				$source = isset( $for['subscription']['source'] ) ? (string) $for['subscription']['source'] : null;
 			}
 		} elseif ( $user_id > 0 ) {
+			// Signed in, a member answers about their own latest cancellation, never about none:
+			// otherwise any account could send answers (and "contact me" alerts) at will.
+			$cancel = self::answerable( $user_id );
+			if ( null === $cancel ) {
+				return new WP_Error( 'farewell_survey_none', self::no_cancellation_message(), array( 'status' => 403 ) );
+			}
 			$identity = 'user:' . $user_id;
 			$member   = Farewell_Bridge_Event_Factory::member( $user_id );
-			$pending  = self::pending( $user_id );
-			if ( null !== $pending ) {
-				$survey['subscription_id'] = (string) $pending['subscription_id'];
-				$source                    = (string) $pending['source'];
+			if ( '' !== $cancel['subscription_id'] ) {
+				$survey['subscription_id'] = $cancel['subscription_id'];
+			}
+			if ( '' !== $cancel['source'] ) {
+				$source = $cancel['source'];
 			}
 		} else {
 			return new WP_Error( 'farewell_survey_who', __( 'Sign in, or use the link from your email, to answer the survey.', 'farewell-bridge' ), array( 'status' => 401 ) );
@@ -504,7 +538,7 @@ class Farewell_Bridge_Survey {
 			Farewell_Bridge_Dispatcher::remember( $id );
 		}
 		if ( $user_id > 0 && ( null === $token || '' === $token ) ) {
-			delete_user_meta( $user_id, self::PENDING_META );
+			self::mark_answered( $user_id );
 		}
 		return $webhook_id;
 	}
@@ -532,8 +566,9 @@ class Farewell_Bridge_Survey {
 	}
 
 	/**
-	 * Remembers a member's own cancel made in a front-end request, so that their next page shows
-	 * the survey. Hooked on farewell_bridge_event_recorded; never touches the cancel itself.
+	 * Remembers a member's own cancel, so that they may answer the survey about it while signed in;
+	 * one made in a front-end request by the member also shows the survey on their next page.
+	 * Hooked on farewell_bridge_event_recorded; never touches the cancel itself.
 	 *
 	 * @param array  $payload    The recorded event.
 	 * @param string $webhook_id Its webhook-id.
@@ -544,40 +579,97 @@ class Farewell_Bridge_Survey {
 			|| 'member' !== ( isset( $payload['initiated_by'] ) ? $payload['initiated_by'] : '' ) ) {
 			return;
 		}
-		if ( Farewell_Bridge_Context::is_system() || ( defined( 'REST_REQUEST' ) && REST_REQUEST ) ) {
+		$user_id = isset( $payload['member']['id'] ) && ctype_digit( (string) $payload['member']['id'] ) ? (int) $payload['member']['id'] : 0;
+		if ( $user_id <= 0 || ! get_userdata( $user_id ) ) {
 			return;
 		}
-		$user_id = (int) get_current_user_id();
-		if ( $user_id <= 0 || ! isset( $payload['member']['id'] ) || (string) $user_id !== (string) $payload['member']['id'] ) {
-			return;
-		}
-		update_user_meta(
-			$user_id,
-			self::PENDING_META,
-			array(
-				'subscription_id' => isset( $payload['subscription']['id'] ) ? (string) $payload['subscription']['id'] : '',
-				'source'          => isset( $payload['source'] ) ? (string) $payload['source'] : '',
-				'at'              => time(),
-				'shown'           => false,
-			)
+		$here = ! Farewell_Bridge_Context::is_system() && ! ( defined( 'REST_REQUEST' ) && REST_REQUEST ) && (int) get_current_user_id() === $user_id;
+		$new  = array(
+			'subscription_id' => isset( $payload['subscription']['id'] ) ? (string) $payload['subscription']['id'] : '',
+			'source'          => isset( $payload['source'] ) ? (string) $payload['source'] : '',
+			'at'              => time(),
+			'shown'           => ! $here, // Only a cancel made on this site's pages, by the member, is followed by the survey.
+			'answered'        => false,
 		);
+		$kept = array( $new );
+		foreach ( self::cancellations( $user_id ) as $old ) {
+			// The same subscription cancelled again: only its latest cancellation can be answered about.
+			if ( ( $old['source'] !== $new['source'] || $old['subscription_id'] !== $new['subscription_id'] ) && count( $kept ) < self::CANCELS_KEPT ) {
+				$kept[] = $old;
+			}
+		}
+		update_user_meta( $user_id, self::PENDING_META, $kept );
 	}
 
 	/**
-	 * The member's cancel waiting for the survey (less than PENDING_SECONDS old), or null.
+	 * The member's own cancellations that may still be answered about (ANSWER_SECONDS), newest first.
 	 *
 	 * @param int $user_id User.
-	 * @return array|null {subscription_id, source, at, shown}
+	 * @return array[] Each {subscription_id, source, at, shown, answered}.
+	 */
+	public static function cancellations( $user_id ) {
+		if ( (int) $user_id <= 0 ) {
+			return array();
+		}
+		$stored = get_user_meta( (int) $user_id, self::PENDING_META, true );
+		if ( is_array( $stored ) && isset( $stored['at'] ) ) {
+			$stored = array( $stored ); // Kept by version 0.1.0: one cancel, deleted once answered.
+		}
+		$found = array();
+		foreach ( is_array( $stored ) ? $stored : array() as $entry ) {
+			if ( ! is_array( $entry ) || ! isset( $entry['at'] ) || time() - (int) $entry['at'] > self::ANSWER_SECONDS ) {
+				continue;
+			}
+			$found[] = array(
+				'subscription_id' => isset( $entry['subscription_id'] ) ? (string) $entry['subscription_id'] : '',
+				'source'          => isset( $entry['source'] ) ? (string) $entry['source'] : '',
+				'at'              => (int) $entry['at'],
+				'shown'           => ! empty( $entry['shown'] ),
+				'answered'        => ! empty( $entry['answered'] ),
+			);
+		}
+		usort(
+			$found,
+			static function ( $a, $b ) {
+				return $b['at'] - $a['at'];
+			}
+		);
+		return $found;
+	}
+
+	/**
+	 * The cancellation a signed-in member's answer is about: their latest own one, or null when
+	 * they have none to answer about (then they may not answer, except from an email link).
+	 *
+	 * @param int $user_id User.
+	 * @return array|null {subscription_id, source, at, shown, answered}
+	 */
+	public static function answerable( $user_id ) {
+		$cancellations = self::cancellations( $user_id );
+		return $cancellations ? $cancellations[0] : null;
+	}
+
+	/**
+	 * What a signed-in visitor with no cancellation to answer about is told.
+	 *
+	 * @return string
+	 */
+	public static function no_cancellation_message() {
+		return __( 'There is no recent cancellation on your account, so there is no survey to answer.', 'farewell-bridge' );
+	}
+
+	/**
+	 * The member's cancel waiting for the survey to show by itself (less than PENDING_SECONDS old), or null.
+	 *
+	 * @param int $user_id User.
+	 * @return array|null {subscription_id, source, at, shown, answered}
 	 */
 	public static function pending( $user_id ) {
-		if ( (int) $user_id <= 0 ) {
+		$latest = self::answerable( $user_id );
+		if ( null === $latest || time() - $latest['at'] > self::PENDING_SECONDS ) {
 			return null;
 		}
-		$pending = get_user_meta( (int) $user_id, self::PENDING_META, true );
-		if ( ! is_array( $pending ) || ! isset( $pending['at'] ) || time() - (int) $pending['at'] > self::PENDING_SECONDS ) {
-			return null;
-		}
-		return $pending;
+		return $latest;
 	}
 
 	/**
@@ -586,10 +678,37 @@ class Farewell_Bridge_Survey {
 	 * @param int $user_id User.
 	 */
 	public static function mark_shown( $user_id ) {
-		$pending = self::pending( $user_id );
-		if ( null !== $pending && empty( $pending['shown'] ) ) {
-			$pending['shown'] = true;
-			update_user_meta( (int) $user_id, self::PENDING_META, $pending );
+		self::update_latest( $user_id, array( 'shown' => true ) );
+	}
+
+	/**
+	 * Marks the latest cancellation as answered: the survey no longer shows by itself, and the
+	 * form says a new answer replaces the previous one.
+	 *
+	 * @param int $user_id User.
+	 */
+	public static function mark_answered( $user_id ) {
+		self::update_latest(
+			$user_id,
+			array(
+				'shown'    => true,
+				'answered' => true,
+			)
+		);
+	}
+
+	/**
+	 * Changes flags of the member's latest cancellation, when they differ.
+	 *
+	 * @param int   $user_id User.
+	 * @param array $flags   shown, answered.
+	 */
+	private static function update_latest( $user_id, array $flags ) {
+		$cancellations = self::cancellations( $user_id );
+		if ( ! $cancellations || array_intersect_assoc( $flags, $cancellations[0] ) === $flags ) {
+			return;
 		}
+		$cancellations[0] = array_merge( $cancellations[0], $flags );
+		update_user_meta( (int) $user_id, self::PENDING_META, $cancellations );
 	}
 }

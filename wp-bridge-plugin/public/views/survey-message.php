@@ -5,7 +5,7 @@
  *
  * Variables (from Farewell_Bridge_Survey_Form::message_html()):
  *
- * @var string $kind       thanks, invalid, expired, signin or limited.
+ * @var string $kind       thanks, invalid, expired, signin, none or limited.
  * @var string $message    The message.
  * @var string $login_url  Sign-in link, or ''.
  *

@@ -108,7 +108,20 @@ class RateLimitTest extends Farewell_Test_Case {
 		$this->add_filter( 'farewell_bridge_rate_limit', function () {
 			return 1;
 		} );
-		wp_set_current_user( $this->user( 'subscriber' ) );
+		$member = $this->user( 'subscriber' );
+		Farewell_Bridge_Survey::remember_cancel( // A member answers about their own cancel only.
+			array(
+				'type'         => 'subscription.cancelled',
+				'source'       => 'memberpress',
+				'initiated_by' => 'member',
+				'member'       => array(
+					'id'    => (string) $member,
+					'email' => 'ana@example.org',
+				),
+				'subscription' => array( 'id' => '31' ),
+			)
+		);
+		wp_set_current_user( $member );
 		$this->assertSame( 303, $this->rest( array( 'reason' => 'other', 'return_to' => '/?page_id=3' ), true )->get_status() );
 		$fields   = array(
 			'reason'            => 'too_expensive',

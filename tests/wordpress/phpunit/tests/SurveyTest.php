@@ -282,10 +282,136 @@ class SurveyTest extends Farewell_Test_Case {
 			$payload['survey']
 		);
 		$this->assertMatchesRegularExpression( '/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/', $payload['occurred_at'] );
-		$this->assertSame( '', get_user_meta( $user, Farewell_Bridge_Survey::PENDING_META, true ), 'answered: no longer waiting' );
+		$this->assertTrue( Farewell_Bridge_Survey::answerable( $user )['answered'], 'answered: the survey no longer shows by itself' );
 
 		$this->rest( array_merge( $answer, array( 'answer_id' => 'a1b2c3d4-0000-4000-8000-000000000002' ) ) );
 		$this->assertCount( 2, $this->rows(), 'a new answer (which replaces the first in the sidecar) is a new event' );
+	}
+
+	/** The member's own cancel, recorded as the bridge records it, $ago seconds ago. */
+	private function cancelled( $user, $ago = 0, $subscription = 'sub_9', $source = 'paidmembershipspro' ) {
+		Farewell_Bridge_Survey::remember_cancel(
+			array(
+				'type'         => 'subscription.cancelled',
+				'source'       => $source,
+				'initiated_by' => 'member',
+				'member'       => array(
+					'id'    => (string) $user,
+					'email' => 'member@example.org',
+				),
+				'subscription' => array( 'id' => $subscription ),
+			)
+		);
+		$kept          = get_user_meta( $user, Farewell_Bridge_Survey::PENDING_META, true );
+		$kept[0]['at'] = time() - $ago;
+		update_user_meta( $user, Farewell_Bridge_Survey::PENDING_META, $kept );
+	}
+
+	public function test_a_signed_in_user_who_never_cancelled_can_neither_answer_nor_see_a_form() {
+		$eve = $this->user( 'subscriber', 'Eve' );
+		wp_set_current_user( $eve );
+		$this->assertTrue( $this->cookie_check( wp_create_nonce( 'wp_rest' ) ) );
+		for ( $i = 1; $i <= 3; $i++ ) {
+			$response = $this->rest(
+				array(
+					'reason'            => 'other',
+					'contact_requested' => true,
+					'contact'           => 'eve@example.org',
+					'answer_id'         => 'e1b2c3d4-0000-4000-8000-00000000000' . $i,
+				)
+			);
+			$this->assertSame( 403, $response->get_status() );
+			$this->assertSame( 'farewell_survey_none', $response->get_data()['code'] );
+		}
+		$this->assertSame( array(), $this->rows(), 'nothing queued, so nothing reaches the owner' );
+
+		$html = Farewell_Bridge_Survey_Form::render();
+		$this->assertStringNotContainsString( 'name="reason"', $html );
+		$this->assertStringContainsString( 'There is no recent cancellation on your account', $html );
+	}
+
+	public function test_a_member_answers_about_their_latest_cancel_as_often_as_they_like_for_ninety_days() {
+		$ana = $this->user( 'subscriber', 'Ana' );
+		$this->cancelled( $ana, 30 * DAY_IN_SECONDS, 'sub_8', 'memberpress' );
+		// Two hours ago, so past the page after the cancel: answered from the survey page, signed in.
+		$this->cancelled( $ana, 2 * HOUR_IN_SECONDS );
+		wp_set_current_user( $ana );
+		$this->assertTrue( $this->cookie_check( wp_create_nonce( 'wp_rest' ) ) );
+		$this->assertNull( Farewell_Bridge_Survey::pending( $ana ), 'it no longer shows by itself' );
+		$this->assertStringContainsString( 'name="reason"', Farewell_Bridge_Survey_Form::render() );
+
+		foreach ( array( 1, 2 ) as $n ) {
+			$response = $this->rest(
+				array(
+					'reason'    => 'other',
+					'answer_id' => 'a9b2c3d4-0000-4000-8000-00000000000' . $n,
+				)
+			);
+			$this->assertSame( 201, $response->get_status(), wp_json_encode( $response->get_data() ) );
+		}
+		$payloads = $this->payloads();
+		$this->assertCount( 2, $payloads, 'two answers about one cancellation: the sidecar keeps the latest' );
+		foreach ( $payloads as $payload ) {
+			$this->assertSame( 'sub_9', $payload['survey']['subscription_id'], 'about the latest cancel' );
+			$this->assertSame( 'paidmembershipspro', $payload['source'] );
+		}
+		Farewell_Bridge_Survey_Form::reset();
+		$this->assertStringContainsString( 'You have already answered.', Farewell_Bridge_Survey_Form::render() );
+
+		$kept = get_user_meta( $ana, Farewell_Bridge_Survey::PENDING_META, true );
+		foreach ( $kept as $i => $entry ) {
+			$kept[ $i ]['at'] = time() - 91 * DAY_IN_SECONDS;
+		}
+		update_user_meta( $ana, Farewell_Bridge_Survey::PENDING_META, $kept );
+		$this->assertSame( 403, $this->rest( array( 'answer_id' => 'a9b2c3d4-0000-4000-8000-000000000003' ) )->get_status() );
+		$this->assertCount( 2, $this->rows(), 'after ninety days, only the email link could answer' );
+	}
+
+	public function test_someone_elses_cancel_or_one_by_an_admin_lets_no_one_answer() {
+		$ana = $this->user( 'subscriber', 'Ana' );
+		Farewell_Bridge_Survey::remember_cancel(
+			array(
+				'type'         => 'subscription.cancelled',
+				'source'       => 'memberpress',
+				'initiated_by' => 'admin',
+				'member'       => array(
+					'id'    => (string) $ana,
+					'email' => 'ana@example.org',
+				),
+				'subscription' => array( 'id' => '31' ),
+			)
+		);
+		$this->assertNull( Farewell_Bridge_Survey::answerable( $ana ) );
+		Farewell_Bridge_Survey::remember_cancel(
+			array(
+				'type'         => 'subscription.cancelled',
+				'source'       => 'memberpress',
+				'initiated_by' => 'member',
+				'member'       => array(
+					'id'    => '999999',
+					'email' => 'nobody@example.org',
+				),
+				'subscription' => array( 'id' => '32' ),
+			)
+		);
+		$this->assertNull( Farewell_Bridge_Survey::answerable( 999999 ) );
+	}
+
+	public function test_one_line_fields_leave_the_site_on_one_line_and_comments_keep_their_lines() {
+		$answer = Farewell_Bridge_Survey::check(
+			array(
+				'contact' => "ana@example.org\r\nBcc: eve@example.org\u{2028}\u{85}\t x",
+				'comment' => "Deux\nlignes",
+			)
+		);
+		$this->assertSame( 'ana@example.org Bcc: eve@example.org x', $answer['contact'] );
+		$this->assertSame( "Deux\nlignes", $answer['comment'] );
+
+		$ana = $this->user( 'subscriber', 'Ana' );
+		update_user_meta( $ana, 'first_name', "Ana\r\nBcc: x\u{2029}y" ); // As a membership plugin may write it.
+		$event = Farewell_Bridge_Event_Factory::build( 'memberpress', 'subscription.cancelled', $ana, array( 'id' => '5', 'plan_name' => "Or\n\tBcc: y" ) );
+		$this->assertSame( 'Ana Bcc: x y', $event['payload']['member']['first_name'] );
+		$this->assertSame( 'Or Bcc: y', $event['payload']['subscription']['plan_name'] );
 	}
 
 	public function test_a_subscriber_answering_with_someone_elses_token_answers_as_the_tokens_member() {
@@ -406,7 +532,9 @@ class SurveyTest extends Farewell_Test_Case {
 		$body['definition']['title']             = '<script>alert(1)</script>';
 		$body['definition']['reasons'][0]['label'] = 'Trop "cher" & <i>rare</i>';
 		$this->fake_sidecar( array( array( 200, wp_json_encode( $body ) ) ) );
-		wp_set_current_user( $this->user( 'subscriber', 'Ana', 'fr_FR' ) );
+		$ana = $this->user( 'subscriber', 'Ana', 'fr_FR' );
+		$this->cancelled( $ana );
+		wp_set_current_user( $ana );
 		$html = Farewell_Bridge_Survey_Form::render();
 		$this->assertStringNotContainsString( '<script>', $html );
 		$this->assertStringContainsString( '&lt;script&gt;', $html );
