@@ -30,12 +30,17 @@ MAX_TOKEN_LENGTH = 4000
 
 
 class LoginRefused(Exception):
-    """``reason``: "invalid" (malformed, tampered, unknown site), "expired" or "replayed"."""
+    """``reason``: "invalid" (malformed, tampered, unknown site), "expired" or "replayed".
 
-    def __init__(self, reason: str, payload: dict | None = None):
+    ``site`` is set only once the signature checked: a page about a refused token may name the
+    site (a link back to its wp-admin) then, and never for a token anyone could have made up by
+    writing a real site id into it. ``payload`` is what the token claims, checked or not."""
+
+    def __init__(self, reason: str, payload: dict | None = None, site: dict | None = None):
         super().__init__(reason)
         self.reason = reason
         self.payload = payload or {}
+        self.site = site
 
 
 @dataclass(frozen=True)
@@ -102,19 +107,20 @@ def accept(engine: Engine, token: str, now: datetime | None = None) -> Admin:
         raise LoginRefused("invalid", payload) from None
     if not any(hmac.compare_digest(_mac(secret, encoded), given) for secret in verification_secrets(site, now)):
         raise LoginRefused("invalid", payload)
+    # Signed with the site's secret from here on: refusals may name the site.
     iat, exp, nonce, user_id = payload.get("iat"), payload.get("exp"), payload.get("nonce"), payload.get("user_id")
     if not (isinstance(iat, int) and isinstance(exp, int) and isinstance(nonce, str) and 16 <= len(nonce) <= 64
             and isinstance(user_id, (int, str)) and isinstance(payload.get("user_email"), str)):
-        raise LoginRefused("invalid", payload)
+        raise LoginRefused("invalid", payload, site)
     moment = now.timestamp()
     if exp - iat > MAX_LIFETIME or exp < iat or iat > moment + CLOCK_SKEW:
-        raise LoginRefused("invalid", payload)
+        raise LoginRefused("invalid", payload, site)
     if moment > exp + CLOCK_SKEW:
-        raise LoginRefused("expired", payload)
+        raise LoginRefused("expired", payload, site)
     expires_at = datetime.fromtimestamp(exp + CLOCK_SKEW, timezone.utc) + timedelta(seconds=1)
     with engine.begin() as conn:
         if not dashboard_store.use_login_nonce(conn, site_id, nonce, str(user_id)[:64], expires_at, now):
-            raise LoginRefused("replayed", payload)
+            raise LoginRefused("replayed", payload, site)
     locale = payload.get("locale") if isinstance(payload.get("locale"), str) else None
     display = payload.get("display_name") if isinstance(payload.get("display_name"), str) else ""
     return Admin(site_id=site_id, user_id=str(user_id), email=payload["user_email"][:254],

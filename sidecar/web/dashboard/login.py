@@ -31,10 +31,7 @@ def login():
         admin = accept(engine, token)
     except LoginRefused as refused:
         claimed = refused.payload or unverified_payload(token)
-        site = None
-        if isinstance(claimed.get("site_id"), str):
-            with engine.connect() as conn:
-                site = get_site(conn, claimed["site_id"])
+        site = refused.site  # only when the signature checked: a forged token learns nothing about a site
         locale = claimed.get("locale") if isinstance(claimed.get("locale"), str) else None
         if locale or site:
             g.language = language_of(locale, site["locale"] if site else None)
