@@ -228,15 +228,23 @@ def sites_list():
 
 @sites.command("rotate-secret")
 @click.argument("site_id")
+@click.option("--now", "immediately", is_flag=True,
+              help="The old secret leaked: stop accepting it at once instead of after 24 hours.")
 @_database_errors
-def sites_rotate_secret(site_id):
-    """Print a new secret; the old one keeps working for 24 hours."""
+def sites_rotate_secret(site_id, immediately):
+    """Print a new secret; the old one keeps working for 24 hours (--now: not at all). Every
+    dashboard session ends either way."""
     try:
-        secret = site_domain.rotate_secret(_engine(), site_id)
+        secret = site_domain.rotate_secret(_engine(), site_id, immediately=immediately)
     except site_domain.SiteError as error:
         _fail(str(error), code=2)
     click.echo(secret)
-    click.echo("the previous secret stays valid for 24 hours: update the bridge before then", err=True)
+    if immediately:
+        click.echo("the previous secret no longer verifies: the bridge is refused until you paste the new one"
+                   " in WordPress; every dashboard session has ended", err=True)
+    else:
+        click.echo("the previous secret stays valid for 24 hours: update the bridge before then;"
+                   " every dashboard session has ended", err=True)
 
 
 @main.group()

@@ -45,6 +45,7 @@ from ..mail.transports import Transport, TransportUnavailable
 from ..storage import digests as digests_store
 from ..storage import reports
 from ..storage import sites as sites_store
+from . import dashboard_sessions
 from .compose import MailConfig
 from .digest_render import RenderedDigest, render_digest
 from .digest_weeks import IsoWeek, week_of
@@ -157,11 +158,18 @@ def save_digest_settings(conn: Connection, site_id: str, weekday: int, hour: int
 
 
 def save_wordpress_admin_email(conn: Connection, site_id: str, email: str | None, now: datetime | None = None) -> None:
-    """The site's WordPress admin email, as the bridge reports it: the digest's default recipient."""
+    """The site's WordPress admin email, as the bridge reports it: the digest's default recipient.
+
+    A different address than the one reported before is a new administrator (WordPress makes the
+    new address confirm the change): the site may have changed hands, so every dashboard session
+    opened until now ends (``dashboard_sessions``). The first report ends nothing."""
     if email is not None and not is_email(email.strip()):
         raise DigestSettingsError("not an email address")
-    digests_store.save_settings(conn, site_id, {"wordpress_admin_email": email.strip() if email else None},
-                                now or datetime.now(timezone.utc))
+    now = now or datetime.now(timezone.utc)
+    previous = (digests_store.get_settings(conn, site_id) or {}).get("wordpress_admin_email")
+    digests_store.save_settings(conn, site_id, {"wordpress_admin_email": email.strip() if email else None}, now)
+    if previous and email and previous.lower() != email.strip().lower():
+        dashboard_sessions.end_all(conn, site_id, now)
 
 
 def recipients_for(conn: Connection, site_id: str) -> list[str]:

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 from ..config import SECRET_ROTATION_GRACE_SECONDS
 from ..storage import sites as sites_store
+from . import dashboard_sessions
 
 SUPPORTED_LOCALES = ("en_US", "fr_FR")
 _ID_ALPHABET = string.ascii_lowercase + string.digits
@@ -55,17 +56,24 @@ def create_site(
     return site
 
 
-def rotate_secret(engine: Engine, site_id: str, now: datetime | None = None) -> str:
-    """Issue a new secret; the current one keeps verifying for 24 hours."""
+def rotate_secret(engine: Engine, site_id: str, now: datetime | None = None, immediately: bool = False) -> str:
+    """Issue a new secret; the current one keeps verifying for 24 hours, time to paste the new one
+    in WordPress, unless ``immediately`` (a leaked secret): then no older secret verifies from now
+    on. Either way every dashboard session ends, since whoever held the old secret could mint
+    sign-in tokens with it."""
     now = now or datetime.now(timezone.utc)
     secret = new_secret()
     with engine.begin() as conn:
         site = sites_store.get_site(conn, site_id)
         if site is None:
             raise SiteError(f"no site with id {site_id!r}")
-        sites_store.replace_secret(
-            conn, site_id, secret, site["secret"], now + timedelta(seconds=SECRET_ROTATION_GRACE_SECONDS)
-        )
+        if immediately:
+            sites_store.replace_secret(conn, site_id, secret, None, None)
+        else:
+            sites_store.replace_secret(
+                conn, site_id, secret, site["secret"], now + timedelta(seconds=SECRET_ROTATION_GRACE_SECONDS)
+            )
+        dashboard_sessions.end_all(conn, site_id, now)
     return secret
 
 

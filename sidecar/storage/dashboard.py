@@ -1,4 +1,5 @@
-"""The owner's dashboard reads and writes: answers with filters, contact requests, sign-in nonces."""
+"""The owner's dashboard reads and writes: answers with filters, contact requests, sign-in nonces,
+signed-out sessions."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from .tables import (
     contact_requests,
     login_nonces,
     members,
+    signed_out_sessions,
     sites,
     subscriptions,
     survey_answers,
@@ -33,6 +35,25 @@ def use_login_nonce(conn: Connection, site_id: str, nonce: str, user_id: str, ex
     except IntegrityError:
         return False
     return True
+
+
+def record_signed_out(conn: Connection, site_id: str, session_id: str, expires_at: datetime, now: datetime) -> None:
+    """Remember a signed-out session until it would have expired anyway."""
+    conn.execute(delete(signed_out_sessions).where(signed_out_sessions.c.expires_at < now))
+    try:
+        with conn.begin_nested():
+            conn.execute(insert(signed_out_sessions).values(site_id=site_id, session_id=session_id,
+                                                            expires_at=expires_at))
+    except IntegrityError:
+        pass  # signed out twice (two tabs): already recorded
+
+
+def is_signed_out(conn: Connection, site_id: str, session_id: str) -> bool:
+    found = conn.execute(
+        select(signed_out_sessions.c.session_id)
+        .where(signed_out_sessions.c.site_id == site_id, signed_out_sessions.c.session_id == session_id)
+    ).first()
+    return found is not None
 
 
 def _answers_query(site_id: str, filters: dict):

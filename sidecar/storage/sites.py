@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from .tables import sites
@@ -22,10 +22,22 @@ def list_sites(conn: Connection) -> list[dict]:
 
 
 def replace_secret(
-    conn: Connection, site_id: str, secret: str, previous_secret: str, previous_expires_at: datetime
+    conn: Connection, site_id: str, secret: str, previous_secret: str | None, previous_expires_at: datetime | None
 ) -> None:
+    """``previous_secret=None``: no older secret verifies any more."""
     conn.execute(
         update(sites)
         .where(sites.c.id == site_id)
         .values(secret=secret, previous_secret=previous_secret, previous_secret_expires_at=previous_expires_at)
+    )
+
+
+def end_sessions(conn: Connection, site_id: str, at: datetime) -> None:
+    """Refuse every dashboard session of the site issued before ``at``. The moment only moves
+    forward: a host whose clock runs behind cannot reopen what another host ended."""
+    conn.execute(
+        update(sites)
+        .where(sites.c.id == site_id)
+        .where(or_(sites.c.sessions_valid_after.is_(None), sites.c.sessions_valid_after < at))
+        .values(sessions_valid_after=at)
     )

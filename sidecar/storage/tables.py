@@ -44,6 +44,8 @@ sites = Table(
     Column("previous_secret", String(100)),
     Column("previous_secret_expires_at", UTCDateTime()),
     Column("created_at", UTCDateTime(), nullable=False),
+    # Dashboard sessions issued before this moment are refused (sidecar/domain/dashboard_sessions.py).
+    Column("sessions_valid_after", UTCDateTime()),
     **MYSQL_TABLE_ARGS,
 )
 
@@ -356,6 +358,18 @@ login_nonces = Table(
     Column("user_id", String(64), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False),
     Column("used_at", UTCDateTime(), nullable=False),
+    Index(None, "expires_at"),
+    **MYSQL_TABLE_ARGS,
+)
+
+signed_out_sessions = Table(
+    "signed_out_sessions",
+    metadata,
+    # A dashboard session is a signed cookie: signing out clears it in that browser, and this row
+    # refuses any copy of it. Rows are pruned once the session would have expired anyway.
+    Column("site_id", String(32), ForeignKey("sites.id"), primary_key=True),
+    Column("session_id", String(64), primary_key=True),
+    Column("expires_at", UTCDateTime(), nullable=False),
     Index(None, "expires_at"),
     **MYSQL_TABLE_ARGS,
 )

@@ -6,6 +6,8 @@ Security, in one place (``init_app`` and the blueprint hooks below):
   app-wide default, so the signed webhook routes and the RFC 8058 one-click POST stay as they are.
 - Session: Flask's signed cookie (SECRET_KEY), HttpOnly, SameSite=Lax, path /admin, 8 hours,
   ``Secure`` whenever the request came over https (behind a proxy: FAREWELL_TRUSTED_PROXIES).
+  Ending one before then (signing out, "Sign out everywhere", a new secret) is recorded in the
+  database, so that a copy of the cookie is refused too: ``domain/dashboard_sessions.py``.
 - Headers: a strict Content-Security-Policy (no inline script), no framing, no referrer (the
   sign-in URL carries a token), no caching. Email previews are the one framed document: they are
   served sandboxed (no script at all) and may be framed by the dashboard only.
@@ -13,7 +15,7 @@ Security, in one place (``init_app`` and the blueprint hooks below):
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 from flask import Blueprint, Flask, g, redirect, render_template, request, session, url_for
@@ -21,11 +23,12 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from ...db import get_engine
+from ...domain import dashboard_sessions
 from ...mail.render import language_of
 from ...storage.sites import get_site
 from .strings import translate
 
-SESSION_LIFETIME = timedelta(hours=8)
+SESSION_LIFETIME = dashboard_sessions.LIFETIME
 STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
@@ -95,17 +98,14 @@ def _guard():
 
 
 def _signed_in_admin():
-    site_id, signed_in_at = session.get("site_id"), session.get("signed_in_at")
-    if not site_id or not isinstance(signed_in_at, (int, float)):
-        return None
-    if datetime.now(timezone.utc).timestamp() - signed_in_at > SESSION_LIFETIME.total_seconds():
-        session.clear()
+    site_id = session.get("site_id")
+    if not isinstance(site_id, str):
         return None
     with get_engine().connect() as conn:
         site = get_site(conn, site_id)
-    if site is None:
-        session.clear()
-        return None
+        if site is None or not dashboard_sessions.is_open(conn, site, session, datetime.now(timezone.utc)):
+            session.clear()
+            return None
     return {"user_id": session.get("user_id"), "email": session.get("email"),
             "name": session.get("name")}, site
 

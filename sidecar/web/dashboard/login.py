@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from flask import g, render_template, request, session
 
 from ...db import get_engine
+from ...domain import dashboard_sessions
 from ...domain.login_tokens import LoginRefused, accept, unverified_payload
 from ...domain.rate_limits import LOGIN
 from ...mail.render import language_of
@@ -41,21 +42,38 @@ def login():
     session.clear()
     session.permanent = True
     session.update(site_id=admin.site_id, user_id=admin.user_id, email=admin.email, name=admin.display_name,
-                   locale=admin.locale, signed_in_at=int(datetime.now(timezone.utc).timestamp()))
+                   locale=admin.locale, **dashboard_sessions.opened(datetime.now(timezone.utc)))
     return go("dashboard.overview")
 
 
 @bp.post("/logout")
 def logout():
-    site = g.get("site")
+    """Ends this session: the cookie is cleared here, and a copy of it is refused from now on."""
+    site = g.site
+    dashboard_sessions.sign_out(get_engine(), site["id"], session, datetime.now(timezone.utc))
+    return _signed_out(site)
+
+
+@bp.post("/sign-out-everywhere")
+def sign_out_everywhere():
+    """Ends every session of the site, this one included (settings page)."""
+    site = g.site
+    dashboard_sessions.sign_out_everywhere(get_engine(), site["id"], datetime.now(timezone.utc))
+    return _signed_out(site)
+
+
+def _signed_out(site: dict):
+    locale = session.get("locale")
     session.clear()
-    session["signed_out_site"] = site["id"] if site else None
+    # Only what the "signed out" page needs: where to go back to, and in which language.
+    session.update(signed_out_site=site["id"], locale=locale)
     return go("dashboard.signed_out")
 
 
 @bp.get("/signed-out")
 def signed_out():
     site_id = session.pop("signed_out_site", None)
+    session.pop("locale", None)
     site = None
     if site_id:
         with get_engine().connect() as conn:

@@ -15,9 +15,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_datetime, format_timedelta
 from babel.numbers import format_currency, format_decimal, format_percent
-from flask import Response, abort, current_app, flash, g, render_template, request
+from flask import Response, abort, current_app, flash, g, render_template, request, session
 
 from ...db import get_engine
+from ...domain import dashboard_sessions
 from ...domain import digest as digest_domain
 from ...domain.sequences import MAX_STEP_DELAY, STEPS, configured_steps, member_timezone
 from ...domain.site_settings import SettingsError, effective_settings, update_settings
@@ -619,6 +620,9 @@ def rotate():
     if request.form.get("confirm") != "1":
         flash(t("secret_confirm"), "error")
         return go("dashboard.settings")
-    secret = rotate_secret(get_engine(), g.site["id"])
+    now = _now()
+    secret = rotate_secret(get_engine(), g.site["id"], now=now, immediately=request.form.get("immediately") == "1")
+    # Every session ended with the old secret; whoever asked for the new one keeps working.
+    session.update(dashboard_sessions.reissued(now))
     # Shown once, in this response only: never stored in the session or a flash message.
     return _settings_page(new_secret=secret)
