@@ -101,7 +101,7 @@ class Jobs:
         speed = config["FAREWELL_CLOCK_SPEED"]
         return cls(
             engine=engine or db.create_engine(config["FAREWELL_DATABASE_URL"]),
-            transport=transport_from_url(config["FAREWELL_MAIL_URL"]),
+            transport=transport_from_url(config["FAREWELL_MAIL_URL"], config["FAREWELL_BRIDGE_ALLOWED_NETWORKS"]),
             config=DispatchConfig.from_app_config(config),
             clock=accelerated_clock(speed),
             interval=config.get("FAREWELL_DISPATCH_INTERVAL")

@@ -5,10 +5,14 @@ requests (Standard Webhooks, the site's secret). Contract: docs/PROTOCOL.md, "Si
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime, timezone
+from typing import Iterable
 
 import requests
+import urllib3
 
+from . import safe_http
 from .domain.sites import verification_secrets
 from .signing import sign
 
@@ -18,10 +22,17 @@ ROUTE_PREFIX = "/?rest_route=/farewell/v1/"
 # The bridge's answers are small JSON objects; anything bigger is not one.
 ANSWER_MAX_BYTES = 64 * 1024
 USER_AGENT = "Farewell-sidecar/1"
+# What a failure to reach the site says, whatever it was (refused, timed out, TLS, a destination
+# this sidecar may not call): the site's URL is set from its dashboard, so telling these apart
+# would make the sidecar a port scanner for whoever holds it. The detail goes to the server's log.
+UNREACHABLE = "the WordPress site could not be reached"
+
+log = logging.getLogger(__name__)
 
 
 class BridgeUnavailable(Exception):
-    """The site could not be reached, or did not answer in time: nothing is known to have happened."""
+    """The site could not be reached, or did not answer in time: nothing is known to have happened.
+    Its text is always :data:`UNREACHABLE`."""
 
 
 class BridgeRefused(Exception):
@@ -42,11 +53,16 @@ def route_url(site: dict, route: str) -> str:
 
 
 def call(site: dict, route: str, payload: dict, webhook_id: str, timeout: float = 10.0,
-         http: requests.Session | None = None, now: datetime | None = None) -> dict:
+         http: safe_http.GuardedSession | None = None, now: datetime | None = None,
+         allowed_networks: Iterable = ()) -> dict:
     """POST ``payload`` to the bridge route and return its JSON answer (an object).
 
     ``webhook_id`` is the idempotency key: the same logical request (a retry) keeps the same id,
     so the bridge can answer it without doing the work twice.
+
+    Every call to a site goes through here, and from here through a guarded session only
+    (sidecar/safe_http.py): public addresses, or those in ``allowed_networks``
+    (FAREWELL_BRIDGE_ALLOWED_NETWORKS), checked when connecting. Redirects are never followed.
     """
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     now = now or datetime.now(timezone.utc)
@@ -55,14 +71,22 @@ def call(site: dict, route: str, payload: dict, webhook_id: str, timeout: float 
     # as Standard Webhooks allows (a space-separated list; one match is enough).
     headers["webhook-signature"] = " ".join(
         sign(secret, webhook_id, body, now)["webhook-signature"] for secret in verification_secrets(site, now))
-    poster = http or requests
+    if http is not None and not isinstance(http, safe_http.GuardedSession):
+        raise TypeError("bridge.call needs a safe_http.GuardedSession: a plain one would call any address")
+    poster = http if http is not None else safe_http.session(allowed_networks)
     try:
         response = poster.post(route_url(site, route), data=body.encode("utf-8"), headers=headers,
                                timeout=(min(timeout, 5.0), timeout), allow_redirects=False, stream=True)
         raw = response.raw.read(ANSWER_MAX_BYTES + 1, decode_content=True)
         response.close()
-    except requests.RequestException as error:
-        raise BridgeUnavailable(f"{type(error).__name__}: {str(error)[:200]}") from None
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
+        # The reading too: urllib3 raises its own errors from response.raw, not requests'.
+        log.warning("the bridge route %s of site %s could not be reached: %s: %s", route, site.get("id"),
+                    type(error).__name__, str(error)[:300])
+        raise BridgeUnavailable(UNREACHABLE) from None
+    finally:
+        if http is None:
+            poster.close()
     answer = _json_object(raw) if len(raw) <= ANSWER_MAX_BYTES else None
     if not 200 <= response.status_code < 300:
         error = answer.get("error") if answer and isinstance(answer.get("error"), str) else None

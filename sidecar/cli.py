@@ -183,7 +183,8 @@ def sites_add(url, name, timezone_name, locale, if_none):
             click.echo(f"site {existing[0]['id']} exists already; nothing to add", err=True)
             return
     try:
-        site = site_domain.create_site(engine, url, name, timezone_name, locale)
+        site = site_domain.create_site(engine, url, name, timezone_name, locale,
+                                       allowed_networks=config.load()["FAREWELL_BRIDGE_ALLOWED_NETWORKS"])
     except site_domain.SiteError as error:
         _fail(str(error), code=2)
     click.echo(json.dumps({"site_id": site["id"], "secret": site["secret"]}))
@@ -311,7 +312,7 @@ def digest_send(site_id, week, to):
     engine, site, chosen, now = _digest_target(site_id, week)
     settings = config.load()
     try:
-        transport = transport_from_url(settings["FAREWELL_MAIL_URL"])
+        transport = transport_from_url(settings["FAREWELL_MAIL_URL"], settings["FAREWELL_BRIDGE_ALLOWED_NETWORKS"])
     except ValueError as error:
         _fail(str(error), code=2)
     result = send_digest(engine, transport, site_id, chosen, recipients=list(to) or None, now=now,

@@ -6,6 +6,7 @@ a dict and never touch ``os.environ``.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import sys
@@ -63,6 +64,9 @@ def load(environ: Mapping[str, str] | None = None) -> dict:
         # prometheus_client's own variable (it reads it too, at import): when set, each gunicorn worker
         # writes its counters to files here and /metrics adds up every worker's (deploy/gunicorn.conf.py).
         "PROMETHEUS_MULTIPROC_DIR": env.get("PROMETHEUS_MULTIPROC_DIR") or None,
+        # Networks the sidecar may call a site in although they are not public (sidecar/safe_http.py):
+        # a self-hosted WordPress on the same private network. Empty: public addresses only.
+        "FAREWELL_BRIDGE_ALLOWED_NETWORKS": bridge_allowed_networks(env.get("FAREWELL_BRIDGE_ALLOWED_NETWORKS")),
         "MAX_CONTENT_LENGTH": REQUEST_MAX_BYTES,
         "JSON_SORT_KEYS": False,
     }
@@ -80,6 +84,20 @@ def log_format(environ: Mapping[str, str] | None = None, stream=None) -> str:
     if value not in LOG_FORMATS:
         raise ValueError(f"FAREWELL_LOG_FORMAT must be json or text, not {value!r}")
     return value
+
+
+def bridge_allowed_networks(value: str | None) -> tuple:
+    """``10.0.0.0/8,192.168.1.0/24,fd00::/8`` → ip_network objects; a bare address is a /32 (/128)."""
+    networks = []
+    for entry in (part.strip() for part in (value or "").split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(f"FAREWELL_BRIDGE_ALLOWED_NETWORKS: {entry!r} is not an IP network "
+                             f"such as 10.0.0.0/8 or fd00::/8") from None
+    return tuple(networks)
 
 
 def _mail_from(env: Mapping[str, str]) -> str:

@@ -100,3 +100,25 @@ def test_the_image_serves_with_the_gunicorn_config_and_its_access_log_stays_off(
     config = (ROOT / "deploy" / "gunicorn.conf.py").read_text()
     assert "accesslog = None" in config and '"gunicorn.access": {"level": "CRITICAL"' in config
     assert "def child_exit" in config and "mark_process_dead" in config
+
+
+def test_the_sidecar_may_call_the_stacks_wordpress_and_no_other_private_address():
+    """WordPress has a fixed address on the compose network; FAREWELL_BRIDGE_ALLOWED_NETWORKS allows
+    that address only (not the whole network, where MariaDB and Mailpit are), and the sidecar reads it."""
+    import ipaddress
+
+    import yaml
+
+    from sidecar.config import bridge_allowed_networks
+
+    result = subprocess.run([shutil.which("docker-compose"), "-f", str(ROOT / "docker-compose.yml"), "--env-file",
+                             str(ROOT / ".env.example"), "config"], capture_output=True, text=True, cwd=ROOT,
+                            env={"PATH": "/usr/bin:/bin"}, timeout=60)
+    assert result.returncode == 0, result.stderr
+    stack = yaml.safe_load(result.stdout)
+    [subnet] = [ipaddress.ip_network(c["subnet"]) for c in stack["networks"]["default"]["ipam"]["config"]]
+    wordpress = ipaddress.ip_address(stack["services"]["wordpress"]["networks"]["default"]["ipv4_address"])
+    assert wordpress in subnet
+    for service in ("migrate", "sidecar", "jobs"):
+        allowed = bridge_allowed_networks(stack["services"][service]["environment"]["FAREWELL_BRIDGE_ALLOWED_NETWORKS"])
+        assert allowed == (ipaddress.ip_network(f"{wordpress}/32"),), service

@@ -19,7 +19,7 @@ from sidecar.mail.transports import transport_from_url
 from sidecar.signing import sign
 from sidecar.storage.tables import scheduled_emails
 from tests.conftest import ADMIN_TOKEN, make_event
-from tests.support.net import free_port
+from tests.support.net import LOOPBACK_NETWORKS, free_port
 from tests.support.smtp import SmtpServer
 
 CANCELLED_AT = datetime(2026, 11, 29, 10, 0, tzinfo=timezone.utc)  # a Sunday, 11:00 in Paris
@@ -47,7 +47,8 @@ def smtp():
 def club(app):
     """A French site whose WordPress is not reachable (a closed local port): coupons fall back."""
     engine = app.extensions["farewell.engine"]
-    site = create_site(engine, f"http://127.0.0.1:{free_port()}", "Le Club Hélène", "Europe/Paris", "fr_FR")
+    site = create_site(engine, f"http://127.0.0.1:{free_port()}", "Le Club Hélène", "Europe/Paris", "fr_FR",
+                       allowed_networks=LOOPBACK_NETWORKS)
     update_settings(engine, site["id"], {"support_email": "aide@club.example", "postal_address": "12 rue des Lilas\n75011 Paris",
                                          "owner_emails": "patronne@club.example", "default_offer_code": "REVIENS10"})
     return site

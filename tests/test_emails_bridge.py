@@ -18,7 +18,7 @@ from sidecar.mail import message as mime
 from sidecar.mail.render import Rendered
 from sidecar.mail.transports import RecipientRefused, TransientFailure, TransportUnavailable, WordPressTransport
 from sidecar.signing import verify
-from tests.support.net import free_port
+from tests.support.net import LOOPBACK_NETWORKS, free_port
 from tests.test_emails import smtp  # noqa: F401 - fixture
 
 NOW = datetime(2026, 12, 29, 10, 0, tzinfo=timezone.utc)
@@ -96,7 +96,7 @@ def outgoing(site: dict) -> mime.Outgoing:
 
 def test_wordpress_transport_posts_the_signed_message(bridge):
     site = site_of(bridge)
-    with WordPressTransport().session() as session:
+    with WordPressTransport(allowed_networks=LOOPBACK_NETWORKS).session() as session:
         session.send(outgoing(site))
         session.send(outgoing(site))  # a retry of the same email
     first, retry = bridge.requests
@@ -123,7 +123,7 @@ def test_an_image_the_html_shows_by_cid_travels_with_the_message(bridge):
     png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
     message.message.get_body(("html",)).add_related(png, "image", "png", cid="<trend@farewell>",
                                                     filename="trend.png", disposition="inline")
-    with WordPressTransport().session() as session:
+    with WordPressTransport(allowed_networks=LOOPBACK_NETWORKS).session() as session:
         session.send(message)
     (sent,) = bridge.requests
     assert sent["body"]["inline_images"] == [{"cid": "trend@farewell", "content_type": "image/png",
@@ -138,13 +138,13 @@ def test_an_image_the_html_shows_by_cid_travels_with_the_message(bridge):
 ])
 def test_wordpress_transport_maps_the_bridges_refusals(bridge, status, answer, error):
     bridge.answers["mail"] = (status, answer)
-    with WordPressTransport().session() as session, pytest.raises(error):
+    with WordPressTransport(allowed_networks=LOOPBACK_NETWORKS).session() as session, pytest.raises(error):
         session.send(outgoing(site_of(bridge)))
 
 
 def test_wordpress_transport_treats_an_unreachable_site_as_an_outage():
     site = {"id": "s", "url": f"http://127.0.0.1:{free_port()}", "secret": new_secret(), "name": "x"}
-    with WordPressTransport(timeout=2).session() as session, pytest.raises(TransportUnavailable):
+    with WordPressTransport(timeout=2, allowed_networks=LOOPBACK_NETWORKS).session() as session, pytest.raises(TransportUnavailable):
         session.send(outgoing(site))
 
 
@@ -155,7 +155,7 @@ SUBSCRIPTION = {"external_id": "sub_7", "source": "memberpress", "plan_id": "3"}
 def test_a_coupon_is_created_through_the_bridge(bridge):
     bridge.answers["coupons"] = (201, {"code": "FAREWELL-7Q2X", "expires_at": "2027-01-12T10:00:00Z"})
     body = offers.coupon_request(MEMBER, SUBSCRIPTION, 20, 14, NOW)
-    coupon = offers.create_coupon(site_of(bridge), body, "coupon_site_test_7")
+    coupon = offers.create_coupon(site_of(bridge), body, "coupon_site_test_7", LOOPBACK_NETWORKS)
     assert coupon == offers.Coupon("FAREWELL-7Q2X", datetime(2027, 1, 12, 10, tzinfo=timezone.utc), 20)
     [request] = bridge.requests
     assert request["valid"] and request["headers"]["webhook-id"] == "coupon_site_test_7"
@@ -175,7 +175,7 @@ def test_a_coupon_is_created_through_the_bridge(bridge):
 def test_when_the_bridge_cannot_make_a_coupon_the_offer_falls_back(bridge, status, answer):
     bridge.answers["coupons"] = (status, answer)
     body = offers.coupon_request(MEMBER, SUBSCRIPTION, 20, 14, NOW)
-    assert offers.create_coupon(site_of(bridge), body, "c1") is None
+    assert offers.create_coupon(site_of(bridge), body, "c1", LOOPBACK_NETWORKS) is None
     settings = {"default_offer_code": "REVIENS10", "news_url": None, "default_offer_text": None}
     assert offers.offer_for("too_expensive", settings, None) == offers.Offer("discount", code="REVIENS10")
     assert offers.offer_for("too_expensive", {**settings, "default_offer_code": None}, None).code is None
@@ -192,7 +192,7 @@ def test_the_offer_carries_the_bridges_coupon_and_the_winback_records_it(app, cl
     from tests.test_emails import CANCELLED_AT, FakeClock, answer, cancel, comeback
 
     engine = app.extensions["farewell.engine"]
-    site = create_site(engine, bridge.url, "Le Club", "Europe/Paris", "fr_FR")
+    site = create_site(engine, bridge.url, "Le Club", "Europe/Paris", "fr_FR", allowed_networks=LOOPBACK_NETWORKS)
     bridge.secret = site["secret"]
     bridge.answers["coupons"] = (201, {"code": "FAREWELL-7Q2X", "expires_at": "2027-01-12T10:00:00Z"})
 
@@ -206,7 +206,8 @@ def test_the_offer_carries_the_bridges_coupon_and_the_winback_records_it(app, cl
     post(cancel())
     post(answer("too_expensive"))
     clock = FakeClock(CANCELLED_AT + timedelta(days=30, hours=1))
-    tasks.dispatch_tick(engine, transport_from_url(smtp.url), DispatchConfig.from_app_config(app.config), clock)
+    tasks.dispatch_tick(engine, transport_from_url(smtp.url),
+                        DispatchConfig.from_app_config(app.config, bridge_networks=LOOPBACK_NETWORKS), clock)
     offer = smtp.messages()[-1]
     assert offer.message["Subject"] == "20 % sur votre réabonnement à Le Club, si vous le souhaitez"
     text = " ".join(offer.message.get_body(("plain",)).get_content().split())
@@ -248,7 +249,8 @@ def test_during_a_rotation_the_sidecar_signs_with_both_secrets():
         now = datetime.now(timezone.utc)
         site = {"url": f"http://127.0.0.1:{server.server_port}", "secret": new, "previous_secret": old,
                 "previous_secret_expires_at": now + timedelta(hours=23)}
-        assert bridge.call(site, "mail", {"x": 1}, "wh_rotation", now=now) == {"status": "sent"}
+        assert bridge.call(site, "mail", {"x": 1}, "wh_rotation", now=now,
+                           allowed_networks=LOOPBACK_NETWORKS) == {"status": "sent"}
     finally:
         server.shutdown()
         server.server_close()

@@ -63,6 +63,8 @@ class DispatchConfig:
     # A message the server accepted while the database was unreachable: how long (real seconds)
     # to keep trying to record it before leaving it to be taken over (and possibly sent again).
     record_patience: float = 60.0
+    # FAREWELL_BRIDGE_ALLOWED_NETWORKS: the private networks a site's bridge may be in (coupons).
+    bridge_networks: tuple = ()
 
     @classmethod
     def from_app_config(cls, config: Mapping, **overrides) -> "DispatchConfig":
@@ -73,6 +75,7 @@ class DispatchConfig:
             # demo); a batch takes real seconds, so the lease is that many real seconds.
             speed = config.get("FAREWELL_CLOCK_SPEED") or 1
             overrides.setdefault("lease", timedelta(seconds=config["FAREWELL_DISPATCH_LEASE"] * speed))
+        overrides.setdefault("bridge_networks", tuple(config.get("FAREWELL_BRIDGE_ALLOWED_NETWORKS") or ()))
         return cls(mail=mail, **overrides)
 
     def retry_delay(self, attempts: int) -> timedelta:
@@ -298,11 +301,12 @@ def _prepare(engine, email_id, token, config, now, cache, report) -> Outgoing | 
         subscription = subscriptions_store.find_subscription(
             conn, site["id"], context["source"], context["subscription_external_id"])
     # The coupon is asked for outside any transaction: a slow WordPress must not hold the database.
-    offer = _offer(engine, context, subscription, site, settings, token, now) if email["step"] == "offer" else None
+    offer = (_offer(engine, context, subscription, site, settings, token, now, config.bridge_networks)
+             if email["step"] == "offer" else None)
     return compose.sequence_email(context, site, settings, configured.copy_overrides, offer, config.mail, now)
 
 
-def _offer(engine, context, subscription, site, settings, token, now) -> offers.Offer:
+def _offer(engine, context, subscription, site, settings, token, now, bridge_networks) -> offers.Offer:
     """The offer for the member's reason; a discount's coupon is created once and kept on the
     email, so a retry sends the same code."""
     coupon = None
@@ -313,7 +317,7 @@ def _offer(engine, context, subscription, site, settings, token, now) -> offers.
             member = {"external_id": context["member_external_id"], "email": context["email"]}
             body = offers.coupon_request(member, subscription, settings["discount_percent"],
                                          settings["coupon_days"], now)
-            coupon = offers.create_coupon(site, body, f"coupon_{site['id']}_{context['id']}")
+            coupon = offers.create_coupon(site, body, f"coupon_{site['id']}_{context['id']}", bridge_networks)
             code = coupon.code if coupon else settings["default_offer_code"]
             with engine.begin() as write:
                 emails_store.store_coupon(write, context["id"], token, code, coupon.expires_at if coupon else None, now)

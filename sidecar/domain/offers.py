@@ -59,15 +59,15 @@ def coupon_request(member: dict, subscription: dict, percent: int, days: int, no
     }
 
 
-def create_coupon(site: dict, request_body: dict, reference: str) -> Coupon | None:
+def create_coupon(site: dict, request_body: dict, reference: str, allowed_networks=()) -> Coupon | None:
     """Ask the bridge for a one-time coupon; None when it cannot make one (unreachable, refused,
     a plugin without coupons, a nonsense answer), and the caller falls back.
 
     The request is signed with the real time, never the jobs' (possibly accelerated) clock: the
-    bridge checks the timestamp against its own clock."""
+    bridge checks the timestamp against its own clock. ``allowed_networks``: FAREWELL_BRIDGE_ALLOWED_NETWORKS."""
     try:
         answer = bridge.call(site, COUPON_ROUTE, request_body, webhook_id=reference,
-                             timeout=COUPON_TIMEOUT_SECONDS)
+                             timeout=COUPON_TIMEOUT_SECONDS, allowed_networks=allowed_networks)
     except (bridge.BridgeUnavailable, bridge.BridgeRefused) as error:
         log.warning("no coupon from the bridge of %s: %s", site["id"], error)
         return None

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import Engine
 
+from .. import safe_http
 from ..config import SECRET_ROTATION_GRACE_SECONDS
 from ..storage import sites as sites_store
 from . import dashboard_sessions
@@ -22,17 +23,38 @@ class SiteError(ValueError):
     pass
 
 
+# Why a site URL is refused (url_problem's codes), as the command line says it.
+URL_PROBLEMS = {
+    "scheme": "--url must be an http:// or https:// address of at most 500 characters",
+    "host": "--url needs a host name (and a port from 1 to 65535, if any)",
+    "credentials": "--url must not contain a user name or password",
+    "private": "--url is a local or private network address, which the sidecar does not call "
+               "(FAREWELL_BRIDGE_ALLOWED_NETWORKS allows a network of your own)",
+}
+
+
+def url_problem(url: str, allowed_networks=()) -> str | None:
+    """Where a site's URL is entered (``sites add``, the dashboard's settings): a code of
+    URL_PROBLEMS, or None. The sidecar POSTs to this URL, so no other scheme, no credentials, no
+    literal private address; a host name is checked each time it is connected to (safe_http)."""
+    if len(url) > 500:
+        return "scheme"
+    return safe_http.url_problem(url, allowed_networks)
+
+
 def new_secret() -> str:
     """A Standard Webhooks secret: ``whsec_`` + base64 of 32 random bytes."""
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def create_site(
-    engine: Engine, url: str, name: str, timezone_name: str = "UTC", locale: str = "en_US"
+    engine: Engine, url: str, name: str, timezone_name: str = "UTC", locale: str = "en_US", allowed_networks=()
 ) -> dict:
+    """``allowed_networks``: FAREWELL_BRIDGE_ALLOWED_NETWORKS, where a literal private address may be."""
     url = url.strip()
-    if not url.startswith(("http://", "https://")) or len(url) > 500:
-        raise SiteError("--url must be an http:// or https:// address of at most 500 characters")
+    problem = url_problem(url, allowed_networks)
+    if problem:
+        raise SiteError(URL_PROBLEMS[problem])
     name = name.strip()
     if not name or len(name) > 200:
         raise SiteError("--name must be 1 to 200 characters")

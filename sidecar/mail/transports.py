@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Iterator, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .. import bridge
+from .. import bridge, safe_http
 from .message import Outgoing
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,11 @@ class DeliveryError(Exception):
 class TransportUnavailable(DeliveryError):
     """The server cannot be reached or dropped us: nothing was delivered, the attempt does not
     count, and the rest of the batch waits too (an outage loses nothing)."""
+
+
+class SiteUnreachable(TransportUnavailable):
+    """wordpress://: the site could not be reached, for whatever reason (bridge.UNREACHABLE): an
+    outage like any other, told apart only so the dashboard can say it in the owner's language."""
 
 
 class TransientFailure(DeliveryError):
@@ -194,14 +199,14 @@ class WordPressTransport:
     name = "wordpress"
     ROUTE = "mail"
 
-    def __init__(self, timeout: float = 20.0):
+    def __init__(self, timeout: float = 20.0, allowed_networks=()):
         self.timeout = timeout
+        # The private networks the site may be in (FAREWELL_BRIDGE_ALLOWED_NETWORKS); public addresses always.
+        self.allowed_networks = tuple(allowed_networks)
 
     @contextlib.contextmanager
     def session(self) -> Iterator["_WordPressSession"]:
-        import requests
-
-        with requests.Session() as http:
+        with safe_http.session(self.allowed_networks) as http:
             yield _WordPressSession(self, http)
 
 
@@ -216,7 +221,7 @@ class _WordPressSession:
             bridge.call(outgoing.site, WordPressTransport.ROUTE, payload, webhook_id,
                         timeout=self.transport.timeout, http=self.http)
         except bridge.BridgeUnavailable as error:
-            raise TransportUnavailable(f"WordPress unreachable: {error}") from None
+            raise SiteUnreachable(str(error)) from None  # no network detail: see bridge.UNREACHABLE
         except bridge.BridgeRefused as error:
             if error.error == "recipient_refused":
                 raise RecipientRefused(f"WordPress: {error}") from None
@@ -271,8 +276,9 @@ def inline_images(message) -> list[dict]:
 # --- choosing one -------------------------------------------------------------------------------
 
 
-def transport_from_url(url: str) -> Transport:
-    """Build the transport FAREWELL_MAIL_URL names; ValueError with a readable message otherwise."""
+def transport_from_url(url: str, allowed_networks=()) -> Transport:
+    """Build the transport FAREWELL_MAIL_URL names; ValueError with a readable message otherwise.
+    ``allowed_networks``: FAREWELL_BRIDGE_ALLOWED_NETWORKS, for wordpress:// (the site's own address)."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
@@ -295,7 +301,7 @@ def transport_from_url(url: str) -> Transport:
             raise ValueError("FAREWELL_MAIL_URL: maildir:// needs an absolute path, e.g. maildir:///var/lib/farewell/mail")
         return MaildirTransport(path)
     if scheme == "wordpress":
-        return WordPressTransport()
+        return WordPressTransport(allowed_networks=allowed_networks)
     raise ValueError(f"FAREWELL_MAIL_URL: unsupported scheme {scheme!r} (use smtp, smtps, maildir or wordpress)")
 
 

@@ -3,6 +3,16 @@ import time
 
 import requests
 
+from sidecar.config import bridge_allowed_networks
+
+
+# The test servers (WordPress, fake bridges) listen on loopback, which the sidecar refuses to call
+# unless the operator allows it (FAREWELL_BRIDGE_ALLOWED_NETWORKS): the tests allow it as a
+# self-hoster would allow their private network, in the environment of the processes they start
+# (LOOPBACK_ALLOWED) or as the parsed setting for in-process calls (LOOPBACK_NETWORKS).
+LOOPBACK_ALLOWED = "127.0.0.0/8,::1/128"
+LOOPBACK_NETWORKS = bridge_allowed_networks(LOOPBACK_ALLOWED)
+
 
 def free_port() -> int:
     with socket.socket() as s:

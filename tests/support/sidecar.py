@@ -11,7 +11,7 @@ from pathlib import Path
 
 import requests
 
-from .net import free_port, wait_for_http
+from .net import LOOPBACK_ALLOWED, free_port, wait_for_http
 from .processes import stop_gracefully
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,6 +35,8 @@ class SidecarProcess:
             "FAREWELL_DATA_DIR": str(self.data_dir),
             "FAREWELL_ADMIN_TOKEN": admin_token,
             "FAREWELL_PUBLIC_URL": self.url,
+            # The test WordPress sites listen on 127.0.0.1.
+            "FAREWELL_BRIDGE_ALLOWED_NETWORKS": LOOPBACK_ALLOWED,
             **(extra_env or {}),
         }
         self.process: subprocess.Popen | None = None

@@ -11,6 +11,7 @@ on the real sidecar's database; requests to the bridge are signed with the real 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -28,6 +29,7 @@ from sidecar.domain.dispatch import DispatchConfig
 from sidecar.domain.events import parse_timestamp
 from sidecar.mail.transports import transport_from_url
 from sidecar.signing import sign
+from tests.support.net import LOOPBACK_NETWORKS
 from tests.support.smtp import SmtpServer
 from tests.wordpress.test_bridge_e2e import cancel, make_members, wait_for
 
@@ -71,7 +73,8 @@ def tick_at(sidecar, at):
     settings = sidecar_config.load(sidecar.env)
     engine = db.create_engine(settings["FAREWELL_DATABASE_URL"])
     try:
-        return tasks.dispatch_tick(engine, transport_from_url(settings["FAREWELL_MAIL_URL"]),
+        return tasks.dispatch_tick(engine, transport_from_url(settings["FAREWELL_MAIL_URL"],
+                                                              settings["FAREWELL_BRIDGE_ALLOWED_NETWORKS"]),
                                    DispatchConfig.from_app_config(settings), lambda: at)
     finally:
         engine.dispose()
@@ -200,32 +203,33 @@ def test_wp_mail_failures_are_told_apart_over_real_smtp(wordpress_site, smtp, wp
     site.wp_eval(f"update_option('farewell_test_smtp_port', {smtp.port});"
                  "update_option('permalink_structure', '/%postname%/'); flush_rewrite_rules();")
     wp = {"url": site.url, "secret": secret}
+    call = functools.partial(bridge.call, allowed_networks=LOOPBACK_NETWORKS)  # WordPress is on 127.0.0.1
 
     smtp.refuse("gone@example.org")
     with pytest.raises(bridge.BridgeRefused) as refused:
-        bridge.call(wp, "mail", mail_request("gone@example.org", "<m1@club.example.org>"), "mail_" + "1" * 40)
+        call(wp, "mail", mail_request("gone@example.org", "<m1@club.example.org>"), "mail_" + "1" * 40)
     assert (refused.value.status, refused.value.error) == (422, "recipient_refused")
 
     smtp.refuse("busy@example.org", "450 4.2.1 Mailbox busy, try later")
     with pytest.raises(bridge.BridgeRefused) as deferred:
-        bridge.call(wp, "mail", mail_request("busy@example.org", "<m2@club.example.org>"), "mail_" + "2" * 40)
+        call(wp, "mail", mail_request("busy@example.org", "<m2@club.example.org>"), "mail_" + "2" * 40)
     assert (deferred.value.status, deferred.value.error) == (502, "mail_failed")
 
     smtp.stop()
     with pytest.raises(bridge.BridgeRefused) as down:
-        bridge.call(wp, "mail", mail_request("zoe@example.org", "<m3@club.example.org>"), "mail_" + "3" * 40)
+        call(wp, "mail", mail_request("zoe@example.org", "<m3@club.example.org>"), "mail_" + "3" * 40)
     assert (down.value.status, down.value.error, down.value.temporary) == (502, "mail_failed", True)
     assert smtp.messages() == []
 
     smtp.start()
-    assert bridge.call(wp, "mail", mail_request("zoe@example.org", "<m3@club.example.org>"), "mail_" + "3" * 40) == {"status": "sent"}
-    assert bridge.call(wp, "mail", mail_request("zoe@example.org", "<m3@club.example.org>"), "mail_" + "3" * 40) == {"status": "duplicate"}
+    assert call(wp, "mail", mail_request("zoe@example.org", "<m3@club.example.org>"), "mail_" + "3" * 40) == {"status": "sent"}
+    assert call(wp, "mail", mail_request("zoe@example.org", "<m3@club.example.org>"), "mail_" + "3" * 40) == {"status": "duplicate"}
     received = smtp.messages()
     assert [m.message_id for m in received] == ["<m3@club.example.org>"]
     assert received[0].message["Reply-To"] is None  # reply_to null: no Reply-To
 
     # Signed with another site's secret: refused, nothing sent.
     with pytest.raises(bridge.BridgeRefused) as forged:
-        bridge.call({**wp, "secret": new_secret()}, "mail", mail_request("zoe@example.org", "<m4@club.example.org>"), "mail_" + "4" * 40)
+        call({**wp, "secret": new_secret()}, "mail", mail_request("zoe@example.org", "<m4@club.example.org>"), "mail_" + "4" * 40)
     assert (forged.value.status, forged.value.error) == (401, "invalid_signature")
     assert len(smtp.messages()) == 1

@@ -22,12 +22,12 @@ from ...domain import dashboard_sessions
 from ...domain import digest as digest_domain
 from ...domain.sequences import MAX_STEP_DELAY, STEPS, configured_steps, member_timezone
 from ...domain.site_settings import SettingsError, effective_settings, update_settings
-from ...domain.sites import SUPPORTED_LOCALES, rotate_secret
+from ...domain.sites import SUPPORTED_LOCALES, rotate_secret, url_problem
 from ...domain.survey import DEFAULT_DEFINITION, LANGUAGES, REASON_CODES, current_definition
 from ...mail import catalog
 from ...mail import message as mime
 from ...mail.render import OVERRIDE_MAX, SUBJECT_MAX, babel_locale, copy_for, day, render
-from ...mail.transports import transport_from_url
+from ...mail.transports import SiteUnreachable, transport_from_url
 from ...storage import dashboard as store
 from ...storage import site_settings as settings_store
 from ...storage.surveys import list_contact_requests
@@ -418,10 +418,15 @@ def sequence_test(step: str):
         message = mime.build(rendered, sender=mime.address(config["FAREWELL_MAIL_FROM"],
                                                            settings["sender_name"] or g.site["name"]),
                              to=[mime.address(email)], message_id=message_id, date=_now())
-        transport = transport_from_url(config["FAREWELL_MAIL_URL"])
+        transport = transport_from_url(config["FAREWELL_MAIL_URL"], config["FAREWELL_BRIDGE_ALLOWED_NETWORKS"])
         with transport.session() as session:
             session.send(mime.Outgoing(message=message, sender=config["FAREWELL_MAIL_FROM"], recipients=(email,),
                                        site=g.site, message_id=message_id))
+    except SiteUnreachable:
+        # One sentence for every way of not reaching the site (refused, timed out, TLS, a destination
+        # the sidecar may not call): the address is set on this dashboard, and telling them apart
+        # would let it probe ports. The server's log has the detail.
+        flash(t("test_site_unreachable"), "error")
     except Exception as error:  # noqa: BLE001 - shown to the owner, who can fix the mail settings
         flash(t("test_failed", error=type(error).__name__), "error")
     else:
@@ -554,7 +559,8 @@ def digest_send():
     config = current_app.config
     email = g.admin["email"]
     try:
-        result = digest_domain.send_digest(get_engine(), transport_from_url(config["FAREWELL_MAIL_URL"]), g.site["id"],
+        transport = transport_from_url(config["FAREWELL_MAIL_URL"], config["FAREWELL_BRIDGE_ALLOWED_NETWORKS"])
+        result = digest_domain.send_digest(get_engine(), transport, g.site["id"],
                                            _last_week(), recipients=[email], mail=digest_domain.mail_config(config))
         if result.status != "sent":
             raise RuntimeError(result.detail or result.status)
@@ -590,8 +596,8 @@ def save_settings():
     zone, locale = form.get("timezone", "").strip(), form.get("locale", "")
     if not name or len(name) > 200:
         error = "name: 1 to 200 characters"
-    elif not url.startswith(("http://", "https://")) or len(url) > 500:
-        error = "url: an http:// or https:// address"
+    elif problem := url_problem(url, current_app.config["FAREWELL_BRIDGE_ALLOWED_NETWORKS"]):
+        error = t(f"url_{problem}")
     elif locale not in SUPPORTED_LOCALES:
         error = f"locale: one of {', '.join(SUPPORTED_LOCALES)}"
     else:
