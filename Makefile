@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test bench venv venv-test migrate plugin-zip clean
+.PHONY: run test bench screenshots venv venv-test migrate plugin-zip clean
 
 run: venv
 	@$(PY) -m sidecar sites add --if-none --url http://localhost --name "My membership site" \
@@ -20,6 +20,11 @@ bench: venv-test
 	$(PY) -m bench.dispatch
 	$(PY) -m bench.digest
 	$(PY) -m bench.memory
+
+# Refreshes the screenshots kept in git (test-output/screenshots/) by running the browser tests that
+# take them; `make test` writes its own under test-output/run/ and leaves these alone.
+screenshots:
+	FAREWELL_UPDATE_SCREENSHOTS=1 scripts/run-tests
 
 venv: $(VENV)/.runtime-installed
 venv-test: $(VENV)/.test-installed

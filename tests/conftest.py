@@ -6,6 +6,7 @@ Every storage-touching test takes ``db_url`` and so runs on BOTH backends.
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -215,10 +216,28 @@ def page(browser):
     context.close()
 
 
+# The screenshots kept in git for people to look at. A test run writes its own under test-output/run/
+# (ignored), so `make test` changes no tracked file; `make screenshots` sets FAREWELL_UPDATE_SCREENSHOTS=1
+# to run only the tests that take screenshots, and to write them here.
+COMMITTED_SCREENSHOTS = TEST_OUTPUT / "screenshots"
+UPDATING_SCREENSHOTS = os.environ.get("FAREWELL_UPDATE_SCREENSHOTS") == "1"
+
+
+def pytest_collection_modifyitems(config, items):
+    if not UPDATING_SCREENSHOTS:
+        return
+    # A test that takes a screenshot asks for screenshots_dir, so this list cannot miss one.
+    kept, dropped = [], []
+    for item in items:
+        (kept if "screenshots_dir" in getattr(item, "fixturenames", ()) else dropped).append(item)
+    config.hook.pytest_deselected(items=dropped)
+    items[:] = kept
+
+
 @pytest.fixture(scope="session")
 def screenshots_dir():
-    """Screenshots kept for people to look at: test-output/screenshots/ in the repository."""
-    path = TEST_OUTPUT / "screenshots"
+    """Where the browser tests save their screenshots (see COMMITTED_SCREENSHOTS)."""
+    path = COMMITTED_SCREENSHOTS if UPDATING_SCREENSHOTS else TEST_OUTPUT / "run" / "screenshots"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

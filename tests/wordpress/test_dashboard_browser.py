@@ -4,7 +4,8 @@ on a real WordPress with the bridge, against the real sidecar process.
 The owner signs in with the bridge's button, reads the overview, finds a hostile comment shown as
 text (no dialog, no script), exports the CSV, edits and previews a follow-up email, marks a contact
 request answered; a sign-in link used twice or after 60 seconds is refused. Screenshots of the
-overview and of the digest go to test-output/screenshots/ for people to look at.
+overview and of the digest go to test-output/run/screenshots/; `make screenshots` refreshes the
+copies kept in git, in test-output/screenshots/, for people to look at.
 """
 
 from __future__ import annotations
