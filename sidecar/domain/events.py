@@ -165,6 +165,11 @@ class Event:
     member: Member | None
     subscription: Subscription | None
     survey: dict | None
+    # History recorded after the fact (the demo's twelve weeks; imported history later): it is
+    # kept and counted like any event, but it plans no email, opens no contact request (so alerts
+    # no one) and is credited to no email as a win-back. The rule lives in domain.ingest, survey
+    # and winbacks; the bridge's events are never imported.
+    imported: bool = False
 
 
 def parse_timestamp(value: str) -> datetime:

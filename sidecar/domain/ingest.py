@@ -115,7 +115,8 @@ def _answer(
         else:
             cancellation = cancellations_store.latest_cancellation_of_member(conn, member_id, event.occurred_at)
     events_store.link_event(conn, event_id, member_id, cancellation["subscription_id"] if cancellation else None)
-    survey.record_answer(conn, site_id, event, event_id, member_id, cancellation, subscription_external_id, now)
+    survey.record_answer(conn, site_id, event, event_id, member_id, cancellation, subscription_external_id, now,
+                         imported=event.imported)
 
 
 def _apply(conn: Connection, site_id: str, event_id: int, event: Event, now: datetime) -> None:
@@ -158,7 +159,7 @@ def _apply(conn: Connection, site_id: str, event_id: int, event: Event, now: dat
     if event.type in winbacks.COMEBACK_EVENTS:
         # After _close_by_resume, so a resume both closes its cancellation and counts as a comeback.
         winbacks.record_comeback(conn, event_type=event.type, at=at, amount=sub.amount, currency=sub.currency,
-                                 now=now, **context)
+                                 now=now, imported=event.imported, **context)
 
 
 def _open_cancellation(
@@ -188,7 +189,7 @@ def _open_cancellation(
             access_ends_at=access_ends_at or later["access_ends_at"],
         )
         survey.attach_early_answers(conn, site_id, member_id, later["id"], event.subscription.id, at, now)
-        _plan_follow_ups(conn, site_id, cancellations_store.get_cancellation(conn, site_id, later["id"]), now)
+        _plan_follow_ups(conn, site_id, cancellations_store.get_cancellation(conn, site_id, later["id"]), event, now)
         return
     ended_at = first.get("subscription.expired")
     values = dict(
@@ -207,13 +208,16 @@ def _open_cancellation(
     # Every column is known here, so the new record is planned from these values, not re-read.
     cancellation = {"id": cancellations_store.insert_cancellation(conn, **values), **values}
     survey.attach_early_answers(conn, site_id, member_id, cancellation["id"], event.subscription.id, at, now)
-    _plan_follow_ups(conn, site_id, cancellation, now)
+    _plan_follow_ups(conn, site_id, cancellation, event, now)
 
 
-def _plan_follow_ups(conn: Connection, site_id: str, cancellation: dict, now: datetime) -> None:
+def _plan_follow_ups(conn: Connection, site_id: str, cancellation: dict, event: Event, now: datetime) -> None:
     """Plan the member's follow-up emails in the transaction that opens the cancellation, unless
-    they already came back (a comeback that reached us first)."""
+    they already came back (a comeback that reached us first) or the cancellation is history: an
+    imported one is a win-back like any other, but a farewell weeks late is no farewell."""
     if winbacks.comeback_before_cancellation_arrived(conn, site_id, cancellation, now):
+        return
+    if event.imported:
         return
     sequences.plan_sequence(conn, sites_store.get_site(conn, site_id), cancellation, now)
 

@@ -176,16 +176,18 @@ def check_answer(conn: Connection, site_id: str, survey: dict, now: datetime) ->
 
 def record_answer(
     conn: Connection, site_id: str, event: Event, event_id: int, member_id: int, cancellation: dict | None,
-    subscription_external_id: str | None, now: datetime,
+    subscription_external_id: str | None, now: datetime, imported: bool = False,
 ) -> None:
     """Keep the answer; a newer answer for the same cancellation replaces the older one.
 
     An answer that arrives before its cancellation (the bridge delivers out of order after an
     outage) is kept unattached, and ``attach_early_answers`` ties it on when the cancellation comes.
+    An imported answer (history, events.Event.imported) keeps its "contact me" as what was said,
+    but opens no contact request: nobody is waiting for that call any more.
     """
     answer = check_answer(conn, site_id, event.survey, now)
     _save(conn, site_id, member_id, cancellation["id"] if cancellation else None, subscription_external_id,
-          event_id, event.occurred_at, answer, now)
+          event_id, event.occurred_at, answer, now, may_open_request=not imported)
 
 
 def attach_early_answers(
@@ -198,7 +200,8 @@ def attach_early_answers(
               early["answered_at"], {k: early[k] for k in surveys_store.ANSWER_FIELDS}, now)
 
 
-def _save(conn, site_id, member_id, cancellation_id, subscription_external_id, event_id, answered_at, answer, now):
+def _save(conn, site_id, member_id, cancellation_id, subscription_external_id, event_id, answered_at, answer, now,
+          may_open_request: bool = True):
     answer_id = surveys_store.save_answer(
         conn, site_id=site_id, member_id=member_id, cancellation_id=cancellation_id,
         subscription_external_id=subscription_external_id, event_id=event_id, answered_at=answered_at, now=now,
@@ -209,7 +212,7 @@ def _save(conn, site_id, member_id, cancellation_id, subscription_external_id, e
     # An answer asking to be contacted opens a request for the owner (alerted by the jobs
     # process); a replacement that withdraws it closes the request if still unanswered.
     saved = surveys_store.get_answer(conn, answer_id)
-    if saved["contact_requested"]:
+    if saved["contact_requested"] and may_open_request:
         surveys_store.open_contact_request(conn, site_id, saved, now)
     else:
         surveys_store.withdraw_contact_request(conn, answer_id)

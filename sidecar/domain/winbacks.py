@@ -22,9 +22,12 @@ COMEBACK_EVENTS = ("subscription.created", "subscription.resumed")
 
 def record_comeback(
     conn: Connection, *, site_id: str, member_id: int, subscription_id: int, event_id: int, event_type: str,
-    at: datetime, amount, currency: str | None, now: datetime,
+    at: datetime, amount, currency: str | None, now: datetime, imported: bool = False,
 ) -> bool:
-    """Called with a subscription.created/resumed event; returns whether it was a win-back."""
+    """Called with a subscription.created/resumed event; returns whether it was a win-back.
+
+    An imported comeback (history) is a win-back too, but no email gets the credit for it: what
+    brought that member back was never seen."""
     # Wait for a message to this member being handed to the mail server right now (the dispatcher
     # holds its recipient): once this transaction commits, no more of the sequence leaves.
     emails_store.hold_recipients(conn, [member_id])
@@ -36,7 +39,8 @@ def record_comeback(
     emails_store.cancel_pending(conn, now, SkipReason.WON_BACK, sources_of(EmailStatus.CANCELLED),
                                 cancellation_ids=[c["id"] for c in recent])
     _record(conn, recent[0], site_id=site_id, member_id=member_id, subscription_id=subscription_id,
-            event_id=event_id, event_type=event_type, at=at, amount=amount, currency=currency, now=now)
+            event_id=event_id, event_type=event_type, at=at, amount=amount, currency=currency, now=now,
+            credit_emails=not imported)
     return True
 
 
@@ -60,13 +64,13 @@ def comeback_before_cancellation_arrived(conn: Connection, site_id: str, cancell
 
 
 def _record(conn: Connection, cancellation: dict, *, site_id, member_id, subscription_id, event_id, event_type, at,
-            amount, currency, now) -> None:
-    last = emails_store.last_sent_before(conn, cancellation["id"], at)
+            amount, currency, now, credit_emails: bool = True) -> None:
+    last = emails_store.last_sent_before(conn, cancellation["id"], at) if credit_emails else None
     winbacks_store.record(
         conn, site_id=site_id, member_id=member_id, cancellation_id=cancellation["id"], event_id=event_id,
         subscription_id=subscription_id, event_type=event_type, won_back_at=at, amount=amount, currency=currency,
         last_email_id=last["id"] if last else None, last_email_step=last["step"] if last else None,
-        coupon_code=_coupon_used(conn, cancellation["id"], at), created_at=now,
+        coupon_code=_coupon_used(conn, cancellation["id"], at) if credit_emails else None, created_at=now,
     )
 
 
