@@ -2,13 +2,17 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# Where `make run` serves: `make run HOST=0.0.0.0 PORT=8080`. Plain assignments, so only the command
+# line changes them (some shells export a HOST of their own).
+HOST = 127.0.0.1
+PORT = 8000
 
 .PHONY: run test bench screenshots venv venv-test migrate plugin-zip clean
 
 run: venv
 	@$(PY) -m sidecar sites add --if-none --url http://localhost --name "My membership site" \
 		|| { echo "could not create the first site" >&2; exit 1; }
-	$(PY) -m sidecar serve --host 127.0.0.1 --port 8000
+	$(PY) -m sidecar serve --host $(HOST) --port $(PORT)
 
 test:
 	scripts/run-tests

@@ -32,8 +32,9 @@ class _Sidecar(Flask):
         self.logger.error("Exception on %s [%s]", route_of(request), request.method, exc_info=exc_info)
 
 
-def create_app(environ: Mapping[str, str] | None = None) -> Flask:
-    """Build the app from ``environ`` (default: the process environment), read by sidecar.config."""
+def create_app(environ: Mapping[str, str] | None = None, **options) -> Flask:
+    """Build the app from ``environ`` (default: the process environment), read by sidecar.config;
+    ``options`` are config.load's (`serve` passes ``served_at``)."""
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from . import config, db, logs
@@ -41,7 +42,7 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
                       unsubscribe)
 
     app = _Sidecar(__name__)
-    app.config.from_mapping(config.load(environ))
+    app.config.from_mapping(config.load(environ, **options))
     proxies = app.config["FAREWELL_TRUSTED_PROXIES"]
     if proxies:
         # The client address (rate limits, metrics' loopback check) and https (the dashboard's Secure cookie)

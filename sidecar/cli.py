@@ -67,8 +67,8 @@ def migrate():
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--host", default=config.DEFAULT_HOST, show_default=True)
+@click.option("--port", default=config.DEFAULT_PORT, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
 @click.option("--no-jobs", is_flag=True, help="Do not send emails from this process (run `python -m jobs` instead).")
 @click.option("--demo", is_flag=True, help="Accelerated clock and a sample cancellation: watch the mail folder.")
@@ -80,7 +80,7 @@ def serve(host: str, port: int, threads: int, no_jobs: bool, demo: bool):
     from . import create_app
 
     engine = _engine()
-    app = create_app()
+    app = create_app(served_at=(host, port))
     demo = demo or app.config["FAREWELL_DEMO"]
     scheduler = None
     if not no_jobs:
@@ -88,6 +88,10 @@ def serve(host: str, port: int, threads: int, no_jobs: bool, demo: bool):
     if demo:
         _seed_dashboard_demo(app.config, engine, host, port)
     click.echo(f"serving on http://{host}:{port}", err=True)
+    public_url = app.config["FAREWELL_PUBLIC_URL"]
+    if config.is_wildcard(host) and public_url == config.served_url(host, port):
+        click.echo(f"links in emails point to {public_url}, which works on this machine only: set "
+                   f"FAREWELL_PUBLIC_URL to the address your members reach", err=True)
     try:
         waitress.serve(app, host=host, port=port, threads=threads, ident="farewell")
     finally:

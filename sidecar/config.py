@@ -13,7 +13,9 @@ import sys
 from pathlib import Path
 from typing import Mapping
 
-DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+# Where `serve` (and so `make run`) listens unless told otherwise.
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
 
 # Events are small JSON documents; anything larger is a bug or an attack.
 EVENT_MAX_BYTES = 64 * 1024
@@ -31,8 +33,11 @@ REQUEST_ID_PATTERN = r"[A-Za-z0-9._-]{1,64}"
 DEMO_CLOCK_SPEED = 4 * 3600
 
 
-def load(environ: Mapping[str, str] | None = None) -> dict:
-    """Build the configuration mapping from the environment."""
+def load(environ: Mapping[str, str] | None = None, *, served_at: tuple[str, int] | None = None) -> dict:
+    """Build the configuration mapping from the environment.
+
+    ``served_at``: the (host, port) that `serve` listens on, which FAREWELL_PUBLIC_URL defaults to,
+    so that links in emails point where the server is."""
     env = os.environ if environ is None else environ
     data_dir = Path(env.get("FAREWELL_DATA_DIR") or "./var").resolve()
     return {
@@ -40,7 +45,8 @@ def load(environ: Mapping[str, str] | None = None) -> dict:
         "FAREWELL_DATABASE_URL": env.get("FAREWELL_DATABASE_URL")
         or f"sqlite:///{data_dir / 'farewell.db'}",
         "FAREWELL_ADMIN_TOKEN": env.get("FAREWELL_ADMIN_TOKEN") or None,
-        "FAREWELL_PUBLIC_URL": (env.get("FAREWELL_PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/"),
+        "FAREWELL_PUBLIC_URL": (env.get("FAREWELL_PUBLIC_URL")
+                                or served_url(*(served_at or (DEFAULT_HOST, DEFAULT_PORT)))).rstrip("/"),
         "SECRET_KEY": env.get("FAREWELL_SECRET_KEY") or _stored_secret_key(data_dir),
         # Where email goes: smtp://user:pass@host:port (smtps://, ?starttls=1), maildir:///path, wordpress://
         "FAREWELL_MAIL_URL": env.get("FAREWELL_MAIL_URL") or f"maildir://{data_dir / 'mail'}",
@@ -70,6 +76,18 @@ def load(environ: Mapping[str, str] | None = None) -> dict:
         "MAX_CONTENT_LENGTH": REQUEST_MAX_BYTES,
         "JSON_SORT_KEYS": False,
     }
+
+
+def served_url(host: str, port: int) -> str:
+    """The address `serve` answers on, as links write it. Listening on every interface (0.0.0.0,
+    ::) names no one address: links then use the loopback one, which at least works on this machine;
+    `serve` says so, and FAREWELL_PUBLIC_URL names the address members really reach."""
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+def is_wildcard(host: str) -> bool:
+    return host in ("", "0.0.0.0", "::")
 
 
 def log_format(environ: Mapping[str, str] | None = None, stream=None) -> str:

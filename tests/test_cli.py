@@ -109,3 +109,30 @@ def test_wordpress_mail_needs_a_real_sender_address(tmp_path):
     result = run("sites", "list", env_extra={"FAREWELL_MAIL_URL": "wordpress://"}, data_dir=tmp_path)
     assert result.returncode == 2
     assert "FAREWELL_MAIL_FROM must be a real address" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("host, port, public_url", [
+    ("127.0.0.1", 8000, "http://127.0.0.1:8000"),
+    ("192.168.1.20", 8080, "http://192.168.1.20:8080"),
+    ("farewell.lan", 9000, "http://farewell.lan:9000"),
+    # Every interface is no one address: links use the loopback one (and `serve` says so).
+    ("0.0.0.0", 8080, "http://127.0.0.1:8080"),
+    ("::", 8080, "http://[::1]:8080"),
+])
+def test_the_public_url_defaults_to_the_address_served(tmp_path, host, port, public_url):
+    from sidecar import config
+
+    env = {"FAREWELL_DATA_DIR": str(tmp_path)}
+    assert config.load(env, served_at=(host, port))["FAREWELL_PUBLIC_URL"] == public_url
+    explicit = config.load({**env, "FAREWELL_PUBLIC_URL": "https://farewell.example.org/"}, served_at=(host, port))
+    assert explicit["FAREWELL_PUBLIC_URL"] == "https://farewell.example.org"
+
+
+def test_make_run_takes_host_and_port(tmp_path):
+    def served(*variables):
+        dry = subprocess.run(["make", "-n", "run", *variables], cwd=ROOT, capture_output=True, text=True,
+                             env={**os.environ, "HOST": "a-shell-hostname"}, timeout=60)
+        return dry.stdout.splitlines()[-1]
+
+    assert served().endswith("-m sidecar serve --host 127.0.0.1 --port 8000")
+    assert served("HOST=0.0.0.0", "PORT=8080").endswith("-m sidecar serve --host 0.0.0.0 --port 8080")
