@@ -34,7 +34,7 @@ class _Sidecar(Flask):
 
 def create_app(environ: Mapping[str, str] | None = None, **options) -> Flask:
     """Build the app from ``environ`` (default: the process environment), read by sidecar.config;
-    ``options`` are config.load's (`serve` passes ``served_at``)."""
+    ``options`` are config.load's (`serve` passes ``demo`` and ``served_at``)."""
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from . import config, db, logs

@@ -22,9 +22,9 @@ def _fail(message: str, code: int = 1):
     sys.exit(code)
 
 
-def _engine():
+def _engine(settings=None):
     """The configured database, migrated to the current schema (migrating is idempotent)."""
-    url = config.load()["FAREWELL_DATABASE_URL"]
+    url = (settings or config.load())["FAREWELL_DATABASE_URL"]
     try:
         engine = db.create_engine(url)
     except (ValueError, ImportError) as error:
@@ -71,7 +71,8 @@ def migrate():
 @click.option("--port", default=config.DEFAULT_PORT, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
 @click.option("--no-jobs", is_flag=True, help="Do not send emails from this process (run `python -m jobs` instead).")
-@click.option("--demo", is_flag=True, help="Accelerated clock and a sample cancellation: watch the mail folder.")
+@click.option("--demo", is_flag=True, help="A demo in its own data folder: sample data, an accelerated clock and "
+                                           "a sample cancellation: watch the mail folder.")
 @_database_errors
 def serve(host: str, port: int, threads: int, no_jobs: bool, demo: bool):
     """Migrate the database, then serve HTTP with waitress (and run the jobs in one background thread)."""
@@ -79,19 +80,29 @@ def serve(host: str, port: int, threads: int, no_jobs: bool, demo: bool):
 
     from . import create_app
 
-    engine = _engine()
-    app = create_app(served_at=(host, port))
-    demo = demo or app.config["FAREWELL_DEMO"]
+    settings = config.load(demo=demo, served_at=(host, port))
+    demo = settings["FAREWELL_DEMO"]
+    if demo:
+        from .demo import start_afresh
+
+        start_afresh(settings)
+    engine = _engine(settings)
+    app = create_app(demo=demo, served_at=(host, port))
+    started = None
+    if demo:
+        from .demo import set_up
+
+        started = set_up(engine)
     scheduler = None
     if not no_jobs:
         scheduler = _start_jobs(app.config, engine, demo)
-    if demo:
-        _seed_dashboard_demo(app.config, engine, host, port)
-    click.echo(f"serving on http://{host}:{port}", err=True)
     public_url = app.config["FAREWELL_PUBLIC_URL"]
+    click.echo(f"serving on http://{host}:{port}", err=True)
     if config.is_wildcard(host) and public_url == config.served_url(host, port):
         click.echo(f"links in emails point to {public_url}, which works on this machine only: set "
                    f"FAREWELL_PUBLIC_URL to the address your members reach", err=True)
+    if started is not None:
+        _announce_demo(app.config, started)
     try:
         waitress.serve(app, host=host, port=port, threads=threads, ident="farewell")
     finally:
@@ -110,47 +121,35 @@ def _start_jobs(app_config, engine, demo: bool):
         jobs = Jobs.from_config(settings, engine=engine)
     except ValueError as error:
         _fail(str(error), code=2)
-    if demo:
-        from .demo import record_demo_cancellation
-
-        with engine.connect() as conn:
-            first = (sites_store.list_sites(conn) or [None])[0]
-        if first is None:
-            _fail("--demo needs a site: run `python -m sidecar sites add` first", code=2)
-        member = record_demo_cancellation(engine, first)
-        click.echo(f"demo: {member} cancelled; the clock runs {config.DEMO_CLOCK_SPEED:g}x faster; emails go to "
-                   f"{settings['FAREWELL_MAIL_URL']}", err=True)
     scheduler = build_scheduler(jobs)
     scheduler.start()
     return scheduler
 
 
-def _seed_dashboard_demo(app_config, engine, host: str, port: int) -> None:
-    """Demo mode: twelve weeks of sample data for the dashboard, and a one-time sign-in link."""
-    from .demo import seed_dashboard_demo
+def _announce_demo(app_config, started) -> None:
+    """What the demo did, where its data and emails are, and a one-time sign-in link."""
     from .domain.login_tokens import mint
 
-    with engine.connect() as conn:
-        first = (sites_store.list_sites(conn) or [None])[0]
-    if first is None:
-        return
-    seeded = seed_dashboard_demo(engine, first)
-    if seeded:
-        click.echo(f"demo: {seeded} sample cancellations recorded for the dashboard", err=True)
-    token = mint(first["secret"], first["id"], 1, "owner@example.org", "Demo owner", first["locale"])
-    click.echo(f"demo: open the dashboard within 60 s: http://{host}:{port}/admin/login?token={token}\n"
-               f"      (a new link any time: FAREWELL_DEMO=1 python -m sidecar dashboard-link {first['id']})", err=True)
+    site = started.site
+    click.echo(f"demo: its own data in {app_config['FAREWELL_DATA_DIR']} (made afresh; your sites are not touched)\n"
+               f"demo: {started.history} past cancellations recorded as history, without emails; "
+               f"{started.member_id} cancelled just now: their four emails go to {app_config['FAREWELL_MAIL_URL']}, "
+               f"on a clock {config.DEMO_CLOCK_SPEED:g}x faster", err=True)
+    token = mint(site["secret"], site["id"], 1, "owner@example.org", "Demo owner", site["locale"])
+    click.echo(f"demo: open the dashboard within 60 s: {app_config['FAREWELL_PUBLIC_URL']}/admin/login?token={token}\n"
+               f"      (a new link any time: FAREWELL_DEMO=1 python -m sidecar dashboard-link)", err=True)
 
 
 @main.command("dashboard-link")
-@click.argument("site_id")
+@click.argument("site_id", required=False)
 @click.option("--email", default="owner@example.org", show_default=True, help="Who is signing in.")
 @click.option("--name", default="Demo owner", show_default=True)
 @click.option("--locale", help="The interface language, e.g. fr_FR (default: the site's).")
 @_database_errors
 def dashboard_link(site_id, email, name, locale):
-    """Demo mode only (FAREWELL_DEMO=1): print a one-time, 60-second sign-in URL for the dashboard,
-    minted with the site's secret exactly as the WordPress bridge mints it."""
+    """Demo mode only (FAREWELL_DEMO=1): print a one-time, 60-second sign-in URL for the dashboard
+    (of the demo's site unless SITE_ID says), minted with the site's secret exactly as the WordPress
+    bridge mints it."""
     from .domain.login_tokens import mint
 
     settings = config.load()
@@ -158,9 +157,10 @@ def dashboard_link(site_id, email, name, locale):
         _fail("dashboard-link works in demo mode only (FAREWELL_DEMO=1); otherwise sign in from WordPress: "
               "Farewell → Open dashboard", code=2)
     with _engine().connect() as conn:
-        site = sites_store.get_site(conn, site_id)
+        site = sites_store.get_site(conn, site_id) if site_id else (sites_store.list_sites(conn) or [None])[0]
     if site is None:
-        _fail(f"no site with id {site_id!r}", code=2)
+        _fail(f"no site with id {site_id!r}" if site_id else "the demo has no site: start it with "
+              "`FAREWELL_DEMO=1 make run`", code=2)
     token = mint(site["secret"], site["id"], 1, email, name, locale or site["locale"])
     click.echo(f"{settings['FAREWELL_PUBLIC_URL']}/admin/login?token={token}")
 
@@ -179,6 +179,10 @@ def sites():
 @_database_errors
 def sites_add(url, name, timezone_name, locale, if_none):
     """Add a site; prints {"site_id", "secret"} as JSON."""
+    if if_none and config.load()["FAREWELL_DEMO"]:
+        # `FAREWELL_DEMO=1 make run`: the demo makes its own site at every start, in its own folder.
+        click.echo("demo mode: the demo makes its own site; nothing to add", err=True)
+        return
     engine = _engine()
     if if_none:
         with engine.connect() as conn:

@@ -16,6 +16,8 @@ from typing import Mapping
 # Where `serve` (and so `make run`) listens unless told otherwise.
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+# The demo's own folder under the data dir: its SQLite database, mail folder and site (sidecar/demo.py).
+DEMO_FOLDER = "demo"
 
 # Events are small JSON documents; anything larger is a bug or an attack.
 EVENT_MAX_BYTES = 64 * 1024
@@ -33,13 +35,21 @@ REQUEST_ID_PATTERN = r"[A-Za-z0-9._-]{1,64}"
 DEMO_CLOCK_SPEED = 4 * 3600
 
 
-def load(environ: Mapping[str, str] | None = None, *, served_at: tuple[str, int] | None = None) -> dict:
+def load(environ: Mapping[str, str] | None = None, *, demo: bool = False,
+         served_at: tuple[str, int] | None = None) -> dict:
     """Build the configuration mapping from the environment.
 
-    ``served_at``: the (host, port) that `serve` listens on, which FAREWELL_PUBLIC_URL defaults to,
-    so that links in emails point where the server is."""
+    ``demo``: `serve --demo` (FAREWELL_DEMO=1 does the same). ``served_at``: the (host, port) that
+    `serve` listens on, which FAREWELL_PUBLIC_URL defaults to, so that links in emails point where
+    the server is."""
     env = os.environ if environ is None else environ
+    demo = demo or (env.get("FAREWELL_DEMO") or "").lower() in ("1", "true", "yes")
     data_dir = Path(env.get("FAREWELL_DATA_DIR") or "./var").resolve()
+    if demo:
+        # The demo's fake members live in a folder of their own, whatever FAREWELL_DATABASE_URL and
+        # FAREWELL_MAIL_URL say: they never reach the real sites' database nor a real mail server.
+        data_dir = data_dir / DEMO_FOLDER
+        env = {k: v for k, v in env.items() if k not in ("FAREWELL_DATABASE_URL", "FAREWELL_MAIL_URL")}
     return {
         "FAREWELL_DATA_DIR": str(data_dir),
         "FAREWELL_DATABASE_URL": env.get("FAREWELL_DATABASE_URL")
@@ -58,8 +68,8 @@ def load(environ: Mapping[str, str] | None = None, *, served_at: tuple[str, int]
         "FAREWELL_DISPATCH_INTERVAL": _positive_number(env.get("FAREWELL_DISPATCH_INTERVAL"),
                                                        "FAREWELL_DISPATCH_INTERVAL", 0) or None,
         "FAREWELL_DISPATCH_LEASE": _positive_number(env.get("FAREWELL_DISPATCH_LEASE"), "FAREWELL_DISPATCH_LEASE", 600),
-        # Demo mode for `serve`: an accelerated clock and a sample cancellation (see sidecar/demo.py).
-        "FAREWELL_DEMO": (env.get("FAREWELL_DEMO") or "").lower() in ("1", "true", "yes"),
+        # Demo mode: its own folder (above), an accelerated clock and a sample cancellation (sidecar/demo.py).
+        "FAREWELL_DEMO": demo,
         # How many reverse proxies in front set X-Forwarded-For/-Proto/-Host (0 = none): the dashboard's
         # session cookie is marked Secure when the request, as the proxy saw it, was https.
         "FAREWELL_TRUSTED_PROXIES": _proxy_count(env.get("FAREWELL_TRUSTED_PROXIES")),

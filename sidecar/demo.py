@@ -1,18 +1,71 @@
-"""The demo mode of ``serve --demo`` (or FAREWELL_DEMO=1): a sample member cancels when the server
-starts, and the jobs' clock runs 14,400 times faster, so the whole sequence lands in the mail
-folder within minutes: farewell at once, feedback after ~20 s, offer after ~3 min, "door open"
-after ~6 min (quiet hours shift each by a few seconds)."""
+"""The demo mode of ``serve --demo`` (or FAREWELL_DEMO=1).
+
+The demo lives in its own folder, ``<data dir>/demo`` (sidecar.config), with its own SQLite database,
+mail folder and site, made afresh at every start: it never writes into the real sites' database,
+and never reaches a WordPress. It records twelve weeks of past cancellations as history (imported
+events: no emails, no contact requests, no alerts, see domain.events.Event.imported), then one
+sample member cancels, and the jobs' clock runs 14,400 times faster, so that member's four emails
+land in the demo's mail folder within minutes: farewell at once, feedback after ~20 s, offer
+after ~3 min, "door open" after ~6 min (quiet hours shift each by a few seconds).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Mapping
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 from .domain.events import parse_event
 from .domain.ingest import record_event
+
+DEMO_SITE_NAME = "Demo membership site"
+# A reserved name (RFC 2606): there is no WordPress behind it, and nothing ever calls it.
+DEMO_SITE_URL = "https://demo.example"
+# The code the demo's offer carries. Coupons are made by a site's WordPress, and there is none
+# behind the demo: its sample member gives no reason, so the offer is the general one, with this
+# code, and nothing asks a bridge for anything.
+DEMO_COUPON_CODE = "DEMO-WELCOME-BACK"
+_DEMO_SETTINGS = {"postal_address": "1 Demo Street\nSpringfield", "default_offer_code": DEMO_COUPON_CODE}
+
+
+@dataclass(frozen=True)
+class Demo:
+    site: dict
+    member_id: str  # the sample member whose cancellation gets the four emails
+    history: int  # how many past cancellations were recorded as history
+
+
+def start_afresh(settings: Mapping) -> None:
+    """Forget the previous demo: its database and its mail. Only the demo's own folder is
+    touched, and only the files the demo makes there (the signing key stays)."""
+    folder = Path(settings["FAREWELL_DATA_DIR"])
+    database = Path(make_url(settings["FAREWELL_DATABASE_URL"]).database or "")
+    mail = folder / "mail"
+    if not settings["FAREWELL_DEMO"] or database.parent != folder or settings["FAREWELL_MAIL_URL"] != f"maildir://{mail}":
+        raise ValueError("start_afresh() empties the demo's own folder only")
+    for path in (database, *(database.with_name(database.name + end) for end in ("-journal", "-wal", "-shm"))):
+        path.unlink(missing_ok=True)
+    shutil.rmtree(mail, ignore_errors=True)
+
+
+def set_up(engine: Engine, now: datetime | None = None) -> Demo:
+    """The demo's site, its history for the dashboard, and the sample member's cancellation (what
+    ``serve --demo`` does after start_afresh, on the demo's migrated database)."""
+    from .domain.site_settings import update_settings
+    from .domain.sites import create_site
+
+    now = now or datetime.now(timezone.utc)
+    site = create_site(engine, DEMO_SITE_URL, DEMO_SITE_NAME)
+    update_settings(engine, site["id"], _DEMO_SETTINGS, now)
+    history = seed_dashboard_demo(engine, site, now)
+    return Demo(site=site, member_id=record_demo_cancellation(engine, site, now), history=history)
 
 
 def record_demo_cancellation(engine: Engine, site: dict, now: datetime | None = None) -> str:
@@ -76,10 +129,11 @@ _NAMES = ("Camille", "Léa", "Hugo", "Chloé", "Lucas", "Manon", "Louis", "Inès
 
 
 def seed_dashboard_demo(engine: Engine, site: dict, now: datetime | None = None, weeks: int = 12) -> int:
-    """Twelve weeks of cancellations, answers, comments, contact requests and win-backs, so the
-    dashboard has something to show. The same for every site (a fixed seed: the pages it fills never
-    depend on the site's random id), and done once per site; returns how many cancellations it
-    recorded (0 when the site has them already)."""
+    """Twelve weeks of cancellations, answers, comments and win-backs, so the dashboard has
+    something to show. Recorded as history (imported events): they count in every figure, but plan
+    no email and open no contact request, as imported history will. The same for every site (a fixed
+    seed: the pages it fills never depend on the site's random id), and done once per site; returns
+    how many cancellations it recorded (0 when the site has them already)."""
     import random
 
     from .storage.members import members_by_email
@@ -137,4 +191,5 @@ def _demo_email(name: str, n: int) -> str:
 
 
 def _record(engine: Engine, site: dict, webhook_id: str, document: dict, at: datetime) -> None:
-    record_event(engine, site["id"], f"demo_{webhook_id}", json.dumps(document), parse_event(document), now=at)
+    event = dataclasses.replace(parse_event(document), imported=True)
+    record_event(engine, site["id"], f"demo_{webhook_id}", json.dumps(document), event, now=at)

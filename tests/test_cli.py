@@ -136,3 +136,11 @@ def test_make_run_takes_host_and_port(tmp_path):
 
     assert served().endswith("-m sidecar serve --host 127.0.0.1 --port 8000")
     assert served("HOST=0.0.0.0", "PORT=8080").endswith("-m sidecar serve --host 0.0.0.0 --port 8080")
+
+
+def test_sites_add_if_none_adds_nothing_in_demo_mode(tmp_path):
+    # `FAREWELL_DEMO=1 make run`: the demo makes its own site in its own folder, at every start.
+    result = run("sites", "add", "--url", "http://localhost", "--name", "My membership site", "--if-none",
+                 env_extra={"FAREWELL_DEMO": "1"}, data_dir=tmp_path)
+    assert result.returncode == 0 and result.stdout == "" and "demo" in result.stderr
+    assert not (tmp_path / "farewell.db").exists() and not (tmp_path / "demo" / "farewell.db").exists()

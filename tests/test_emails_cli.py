@@ -50,19 +50,30 @@ def test_sites_set_checks_and_stores_the_email_settings(env, site_id):
     assert reset["discount_percent"] == 20 and reset["support_email"] == "aide@club.example"
 
 
-def test_serve_demo_puts_the_farewell_in_the_mail_folder(env, site_id, tmp_path):
+def test_serve_demo_puts_the_farewell_in_its_own_mail_folder_and_leaves_the_real_site_alone(env, site_id, tmp_path):
+    var = tmp_path / "var"
+    real_database = (var / "farewell.db").read_bytes()
     port = free_port()
+    # FAREWELL_DATABASE_URL names the real database: the demo keeps to its own folder all the same.
+    demo_env = {**env, "FAREWELL_DATABASE_URL": f"sqlite:///{var / 'farewell.db'}"}
+    demo_env.pop("FAREWELL_PUBLIC_URL", None)
     process = subprocess.Popen([sys.executable, "-m", "sidecar", "serve", "--demo", "--port", str(port)], cwd=ROOT,
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               env=demo_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_http(f"http://127.0.0.1:{port}/healthz", process=process)
         deadline = time.monotonic() + 20
-        mail = tmp_path / "var" / "mail" / "new"
+        mail = var / "demo" / "mail" / "new"
         while time.monotonic() < deadline and not list(mail.glob("*.eml")):
             time.sleep(0.2)
         [first, *_] = sorted(mail.glob("*.eml"))
         message = message_from_bytes(first.read_bytes(), policy=default_policy)
-        assert message["Subject"] == "Votre résiliation Mon Club est confirmée"
+        assert message["Subject"] == "Your Demo membership site cancellation is confirmed"
+        # FAREWELL_PUBLIC_URL is unset: links point where the server is, on its port.
+        assert f"http://127.0.0.1:{port}/u/" in message.get_body(("plain",)).get_content()
     finally:
         process.terminate()
         process.wait(timeout=15)
+    assert (var / "farewell.db").read_bytes() == real_database
+    assert not (var / "mail").exists()
+    listed = [json.loads(line) for line in run(env, "sites", "list").stdout.splitlines()]
+    assert [site["site_id"] for site in listed] == [site_id]

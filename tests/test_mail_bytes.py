@@ -1,0 +1,179 @@
+"""The bytes that leave, as mailbox providers read them, on the SMTP (a real aiosmtpd server) and
+maildir transports: List-Unsubscribe exactly ``<https://…/u/…>`` with List-Unsubscribe-Post on the
+marketing emails only, no RFC 2047 encoded words in a header made of tokens, no line over 998
+octets, names and subjects still encoded where they must be. The wordpress:// transport has its
+own test in tests/wordpress/test_mail_bytes_wordpress.py.
+
+A realistic public URL is used on purpose: ``https://farewell.example.org/u/<token>`` makes the
+List-Unsubscribe line longer than 78 characters, which the email package's default policy used to
+write as encoded words.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+from email.headerregistry import Address
+from email.parser import BytesParser
+from email.policy import default as default_policy
+from urllib.parse import urlsplit
+
+import pytest
+
+from sidecar.domain.compose import MailConfig
+from sidecar.domain.digest import IsoWeek, send_digest
+from sidecar.mail import message as mime
+from sidecar.mail.render import Rendered
+from sidecar.mail.transports import transport_from_url
+from tests.support.mail_bytes import check_as_providers_read, display_name, raw_values
+from tests.test_dashboard import csrf_token, sign_in  # noqa: F401 - fixtures
+from tests.test_dispatch import dispatcher, member_event  # noqa: F401 - fixtures
+from tests.test_emails import (  # noqa: F401 - fixtures
+    CANCELLED_AT, answer, cancel, clock, club, emails_of, post, smtp, survey_ready,
+)
+
+PUBLIC_URL = "https://farewell.example.org"
+MAIL_FROM = "farewell@mail.club-helene.example.org"
+LONG_NAME = "Marie-Hélène Françoise de La Tour d’Auvergne, dite « Malou »"
+
+
+@pytest.fixture
+def realistic_addresses(app):
+    """Used with usefixtures, which pytest sets up before the dispatcher reads the configuration."""
+    app.config["FAREWELL_PUBLIC_URL"] = PUBLIC_URL
+    app.config["FAREWELL_MAIL_FROM"] = MAIL_FROM
+
+
+@pytest.fixture(params=["smtp", "maildir"])
+def outbox(request, smtp, tmp_path):
+    """(FAREWELL_MAIL_URL, a function giving the raw bytes that left for one address, oldest first)."""
+    if request.param == "smtp":
+        return smtp.url, lambda address: [m.raw for m in smtp.to(address)]
+    folder = tmp_path / "maildir"
+
+    def written(address: str) -> list[bytes]:
+        files = sorted((folder / "new").glob("*.eml"))  # named by time: oldest first
+        raws = [path.read_bytes() for path in files]
+        return [raw for raw in raws if address in [a.addr_spec for a in
+                                                   BytesParser(policy=default_policy).parsebytes(raw)["To"].addresses]]
+
+    return f"maildir://{folder}", written
+
+
+def unsubscribe_link(message) -> str:
+    text = message.get_body(("plain",)).get_content()
+    return re.search(rf"{re.escape(PUBLIC_URL)}/u/[\w.\-]+", text).group(0)
+
+
+@pytest.mark.usefixtures("realistic_addresses")
+def test_member_emails_carry_one_click_headers_as_written_only_when_marketing(client, post, dispatcher, outbox,
+                                                                             survey_ready, emails_of):
+    url, sent_to = outbox
+    event = member_event(1)
+    event["member"].update(email="malou@example.org", first_name=LONG_NAME)
+    post(event)
+
+    dispatcher(url, CANCELLED_AT + timedelta(hours=1))
+    [farewell] = sent_to("malou@example.org")
+    message = check_as_providers_read(farewell, unsubscribe_url=None)  # it confirms a cancellation
+    assert display_name(message, "To") == LONG_NAME
+    assert message["From"].addresses[0].addr_spec == MAIL_FROM
+
+    dispatcher(url, CANCELLED_AT + timedelta(days=3, hours=1))
+    farewell_again, feedback = sent_to("malou@example.org")
+    assert farewell_again == farewell
+    link = unsubscribe_link(BytesParser(policy=default_policy).parsebytes(feedback))
+    assert len(f"List-Unsubscribe: <{link}>") > 78, "long enough to have been encoded by the old policy"
+    message = check_as_providers_read(feedback, unsubscribe_url=link)
+    assert display_name(message, "To") == LONG_NAME
+    assert message["Subject"] == "Une question sur votre expérience avec Le Club Hélène"
+    assert raw_values(message, "Auto-Submitted") == ["auto-generated"]
+
+    # What the provider does with it: a POST of the form body, no cookies, no redirect followed.
+    response = client.post(urlsplit(link).path, data="List-Unsubscribe=One-Click",
+                           content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 200 and "Location" not in response.headers
+    assert emails_of("1")["offer"]["status"] == "cancelled"
+
+
+@pytest.mark.usefixtures("realistic_addresses")
+def test_the_owners_alert_is_transactional(post, dispatcher, outbox, survey_ready):
+    url, sent_to = outbox
+    post(cancel())
+    post(answer("customer_service", comment="Rappelez-moi", contact_requested=True, contact="ana.perso@example.org"))
+    dispatcher(url, CANCELLED_AT + timedelta(minutes=10))
+    [alert] = sent_to("patronne@club.example")
+    message = check_as_providers_read(alert, unsubscribe_url=None)
+    assert message["Reply-To"].addresses[0].addr_spec == "ana.perso@example.org"
+
+
+@pytest.mark.usefixtures("realistic_addresses")
+def test_the_digest_and_its_chart_are_transactional(app, club, outbox):
+    url, sent_to = outbox
+    mail = MailConfig(secret_key="k", public_url=PUBLIC_URL, mail_from=MAIL_FROM)
+    now = datetime(2026, 11, 24, 9, 0, tzinfo=timezone.utc)
+    result = send_digest(app.extensions["farewell.engine"], transport_from_url(url), club["id"],
+                         IsoWeek.parse("2026-W47"), recipients=["owner@club.example"], now=now, mail=mail)
+    assert result.status == "sent"
+    [digest] = sent_to("owner@club.example")
+    message = check_as_providers_read(digest, unsubscribe_url=None)
+    assert display_name(message, "From") == "Farewell · Le Club Hélène"
+    [chart] = [part for part in message.walk() if part.get_content_maintype() == "image"]
+    assert raw_values(chart, "Content-ID") == ["<trend@farewell>"]
+
+
+@pytest.mark.usefixtures("realistic_addresses")
+def test_a_test_email_to_the_owner_is_transactional(client, app, site, sign_in, tmp_path):
+    sign_in(email="camille.owner@example.org")
+    response = client.post("/admin/sequence/offer/test", data={"csrf_token": csrf_token(client), "lang": "fr"})
+    assert response.status_code == 303
+    [path] = (tmp_path / "data" / "mail" / "new").iterdir()
+    check_as_providers_read(path.read_bytes(), unsubscribe_url=None)
+
+
+# --- build() itself, with what members and settings may hold ----------------------------------
+
+
+NAMES = [
+    LONG_NAME,
+    "Dupont, Jean \"JJ\" (le grand)",
+    "Zoë " + "très-long-nom-sans-espace" * 6,
+    "李小龍 " * 12,
+    "Ann",
+    "",
+]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_names_subjects_and_long_links_serialise_as_providers_read_them(name):
+    subject = f"Merci, {name or 'vous'} — votre accès à « Le Club Hélène » se termine le 3 décembre"
+    link = PUBLIC_URL + "/u/" + "W" * 300
+    message = mime.build(Rendered(subject=subject, text="Bonjour", html="<p>Bonjour</p>"),
+                         sender=mime.address(MAIL_FROM, name), to=[mime.address("ana@example.org", name)],
+                         reply_to=mime.address("aide@club.example.org", name),
+                         message_id="<farewell.site_2ragyobuvfsc.123456@mail.club-helene.example.org>",
+                         date=CANCELLED_AT, unsubscribe_url=link)
+    for raw in (message.as_bytes(), message.as_bytes(policy=message.policy.clone(linesep="\r\n"))):
+        parsed = check_as_providers_read(raw, unsubscribe_url=link)
+        assert parsed["Subject"] == subject
+        for header in ("From", "To", "Reply-To"):
+            assert display_name(parsed, header) == " ".join(name.split())
+        # Names and subjects are still folded into short lines; only the token headers run long.
+        head = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0]
+        assert all(len(line) <= 78 for line in head.splitlines() if not line.startswith(b"List-Unsubscribe:"))
+
+
+def test_no_header_can_be_injected_and_a_link_that_cannot_be_written_as_is_is_refused():
+    rendered = Rendered(subject="Bonjour", text="x", html="<p>x</p>")
+    common = dict(sender=mime.address(MAIL_FROM), to=[mime.address("ana@example.org")],
+                  message_id="<a@b.example>", date=CANCELLED_AT)
+    with pytest.raises(ValueError):
+        mime.build(Rendered(subject="Bonjour\r\nBcc: victim@example.org", text="x", html="x"), **common)
+    for link in ("https://farewell.example.org/u/x\r\nBcc: victim@example.org",
+                 "https://farewell.example.org/u/é", "https://farewell.example.org/u/a b",
+                 "https://farewell.example.org/u/" + "x" * 1000):
+        with pytest.raises(ValueError):
+            mime.build(rendered, **common, unsubscribe_url=link)
+    with pytest.raises(mime.BadAddress):
+        mime.address("ana@example.org\r\nBcc: victim@example.org")
+    assert isinstance(mime.address("ana@example.org", "Ana\r\nBcc: x"), Address)  # the name is one line
