@@ -14,6 +14,7 @@ from sidecar.domain import dispatch
 from sidecar.domain.dispatch import DispatchConfig
 from sidecar.domain.unsubscribe import is_unsubscribed
 from sidecar.mail.transports import transport_from_url
+from tests.conftest import ADMIN_TOKEN
 from tests.support.smtp import SmtpServer
 from tests.test_emails import (  # noqa: F401 - fixtures
     CANCELLED_AT, answer, cancel, clock, club, emails_of, post, send, smtp, survey_ready,
@@ -123,6 +124,77 @@ def test_the_owner_is_alerted_once_with_a_reply_to_the_member(post, dispatcher, 
     assert "Personne ne m’a répondu &lt;3" in html
     dispatcher(smtp.url, CANCELLED_AT + timedelta(minutes=20))
     dispatcher(smtp.url, CANCELLED_AT + timedelta(hours=2))
+    assert len(smtp.to("patronne@club.example")) == 1
+
+
+def owner_alerts(client, club) -> list[dict]:
+    response = client.get(f"/v1/sites/{club['id']}/emails", query_string={"member_id": "42"},
+                          headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    return sorted((e for e in response.json["items"] if e["step"] == "owner_alert"), key=lambda e: e["id"])
+
+
+def test_the_owner_is_alerted_about_a_member_at_most_once_a_day(post, dispatcher, smtp, survey_ready, client, club):
+    """Even across cancellations: Ana cancels two subscriptions and asks to be contacted about
+    both, then changes her first answer; two days later she cancels a third and asks again."""
+    def cancel_and_ask(sub_id: str, at: datetime, answered_at: datetime | None = None):
+        event = cancel(at)
+        event["subscription"]["id"] = sub_id
+        post(event)
+        asked = answer("customer_service", at=answered_at or at + timedelta(minutes=5), contact_requested=True,
+                       contact="ana.perso@example.org")
+        asked["survey"]["subscription_id"] = sub_id
+        post(asked)
+
+    cancel_and_ask("sub_7", CANCELLED_AT)
+    cancel_and_ask("sub_8", CANCELLED_AT + timedelta(minutes=20))
+    dispatcher(smtp.url, CANCELLED_AT + timedelta(hours=1))
+    assert len(smtp.to("patronne@club.example")) == 1
+    assert [(e["status"], e["skip_reason"]) for e in owner_alerts(client, club)] == [
+        ("sent", None), ("skipped", "member_alerted_within_a_day")]
+
+    replaced = answer("customer_service", at=CANCELLED_AT + timedelta(hours=3), comment="Toujours personne",
+                      contact_requested=True, contact="ana.perso@example.org")
+    post(replaced)  # a new answer about sub_7: it replaces the first, its request stays the one alerted
+    dispatcher(smtp.url, CANCELLED_AT + timedelta(days=2))
+    assert len(smtp.to("patronne@club.example")) == 1
+
+    cancel_and_ask("sub_9", CANCELLED_AT + timedelta(days=2))
+    dispatcher(smtp.url, CANCELLED_AT + timedelta(days=2, hours=1))
+    assert len(smtp.to("patronne@club.example")) == 2
+    # The skipped alert's request still waits for the owner in the dashboard and the digest.
+    waiting = client.get(f"/v1/sites/{club['id']}/contact-requests",
+                         headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).json["items"]
+    assert len(waiting) == 3
+
+
+def test_a_withdrawn_request_never_swallows_the_next_members_alert(post, dispatcher, smtp, survey_ready):
+    """SQLite gives a deleted row's id to the next row: the alert of a withdrawn request must not
+    pass for the alert of whichever request comes next."""
+    post(cancel())
+    post(answer("customer_service", contact_requested=True, contact="ana.perso@example.org"))
+    dispatcher(smtp.url, CANCELLED_AT + timedelta(hours=3))
+    post(answer("customer_service", at=CANCELLED_AT + timedelta(hours=4), contact_requested=False))
+    bob = member_event(43)
+    post(bob)
+    asked = answer("too_complex", at=CANCELLED_AT + timedelta(hours=5), contact_requested=True,
+                   contact="m43@example.org")
+    asked["member"], asked["survey"]["subscription_id"] = bob["member"], "sub_43"
+    post(asked)
+    dispatcher(smtp.url, CANCELLED_AT + timedelta(hours=6))
+    alerts = smtp.to("patronne@club.example")
+    assert [a.message["Reply-To"].addresses[0].addr_spec for a in alerts] == ["ana.perso@example.org",
+                                                                             "m43@example.org"]
+
+
+def test_an_answer_that_came_before_its_cancellation_alerts_the_owner_once(post, dispatcher, smtp, survey_ready):
+    """The cancel's event can reach the sidecar days after the answer about it (its outbox row
+    retried by the admin); tying the answer on must not raise the member's request again."""
+    post(answer("customer_service", contact_requested=True, contact="ana.perso@example.org"))
+    dispatcher(smtp.url, CANCELLED_AT + timedelta(hours=3))
+    assert len(smtp.to("patronne@club.example")) == 1
+    post(cancel())
+    dispatcher(smtp.url, CANCELLED_AT + timedelta(days=3))
+    dispatcher(smtp.url, CANCELLED_AT + timedelta(days=3, minutes=5))
     assert len(smtp.to("patronne@club.example")) == 1
 
 

@@ -128,6 +128,29 @@ def test_an_answer_arriving_before_its_cancellation_is_attached_when_it_comes(po
     assert (item["reason"], item["follow_up"]) == ("temporary", "in_a_few_months")
 
 
+def test_a_member_whose_cancellation_is_not_here_yet_keeps_one_answer_however_often_they_send(
+        post_event, fetch_survey, admin_get, site, app):
+    """Answers waiting for their cancellation (it may come later, or never) are one per member
+    and subscription, the newest by the member's own time whatever the arrival order, with one
+    contact request: sending again and again piles nothing up for the owner."""
+    from sidecar.storage.tables import survey_answers
+
+    fetch_survey()
+    for minute in (5, 9, 7):
+        sent = answer(at=f"2026-11-01T10:0{minute}:00Z", reason="other", comment=f"envoi {minute}",
+                      contact_requested=True, contact="ana@example.org")
+        assert post_event(sent).status_code == 202
+    with app.extensions["farewell.engine"].connect() as conn:
+        [kept] = conn.execute(survey_answers.select()).mappings().all()
+    assert kept["comment"] == "envoi 9" and kept["cancellation_id"] is None
+    assert len(admin_get(f"/v1/sites/{site['id']}/contact-requests").json["items"]) == 1
+
+    assert post_event(make_event(occurred_at="2026-11-01T10:00:00Z")).status_code == 202
+    [item] = listed(admin_get, site)
+    assert item["comment"] == "envoi 9"
+    assert len(admin_get(f"/v1/sites/{site['id']}/contact-requests").json["items"]) == 1
+
+
 @pytest.mark.parametrize(
     "fields, bad",
     [

@@ -64,6 +64,7 @@ class SkipReason:
     NO_OWNER_ADDRESS = "no_owner_address"
     REQUEST_WITHDRAWN = "contact_request_withdrawn"
     REQUEST_ANSWERED = "contact_request_answered"
+    ALERTED_WITHIN_A_DAY = "member_alerted_within_a_day"
 
 
 @dataclass(frozen=True)

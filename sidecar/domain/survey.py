@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.engine import Connection
 
+from ..storage import emails as emails_store
 from ..storage import surveys as surveys_store
 from .events import COMMENT_MAX, CONTACT_MAX, FOLLOW_UP_MAX, Event, InvalidEvent
 
@@ -194,14 +195,26 @@ def attach_early_answers(
     conn: Connection, site_id: str, member_id: int, cancellation_id: int, subscription_external_id: str,
     cancelled_at: datetime, now: datetime,
 ) -> None:
+    """Tie the answers that came before this cancellation to it, where they are: an answer keeps
+    its id, so its contact request (or its lack of one, for an imported answer) and the owner's
+    alert about it stay as they were; an alert already sent is not sent again. When the
+    cancellation already has an answer, the newest by ``answered_at`` stays, as for any
+    replacement, and the other goes with its contact request."""
     for early in surveys_store.unattached_answers(conn, member_id, subscription_external_id, cancelled_at):
-        surveys_store.delete_answer(conn, early["id"])
-        _save(conn, site_id, member_id, cancellation_id, early["subscription_external_id"], early["event_id"],
-              early["answered_at"], {k: early[k] for k in surveys_store.ANSWER_FIELDS}, now)
+        kept = surveys_store.answer_of_cancellation(conn, cancellation_id)
+        if kept is not None and kept["answered_at"] > early["answered_at"]:
+            surveys_store.delete_answer(conn, early["id"])
+            continue
+        if kept is not None:
+            surveys_store.delete_answer(conn, kept["id"])
+        surveys_store.attach_answer(conn, early["id"], cancellation_id, now)
 
 
 def _save(conn, site_id, member_id, cancellation_id, subscription_external_id, event_id, answered_at, answer, now,
           may_open_request: bool = True):
+    if cancellation_id is None:
+        # No unique key holds one waiting answer per member: the member's row does (save_answer).
+        emails_store.hold_recipients(conn, [member_id])
     answer_id = surveys_store.save_answer(
         conn, site_id=site_id, member_id=member_id, cancellation_id=cancellation_id,
         subscription_external_id=subscription_external_id, event_id=event_id, answered_at=answered_at, now=now,

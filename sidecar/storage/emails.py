@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from ._upsert import insert_all_if_absent
@@ -234,6 +234,20 @@ def contact_requests_to_alert(conn: Connection, limit: int) -> list[dict]:
         .limit(limit)
     )
     return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def member_alerted_since(conn: Connection, member_id: int, step: str, since: datetime) -> bool:
+    """Whether an owner alert (``step``) about this member, planned at or after ``since``, went out
+    or is going out: sent, being sent, or waiting with its contact request still there."""
+    r = contact_requests
+    going = or_(_e.c.status.in_(("sent", "sending")), and_(_e.c.status == "pending", r.c.id.is_not(None)))
+    query = (
+        select(_e.c.id)
+        .outerjoin(r, r.c.id == _e.c.contact_request_id)
+        .where(_e.c.member_id == member_id, _e.c.step == step, _e.c.created_at >= since, going)
+        .limit(1)
+    )
+    return conn.execute(query).first() is not None
 
 
 def contact_request_context(conn: Connection, contact_request_id: int) -> dict | None:

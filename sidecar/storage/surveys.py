@@ -2,11 +2,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from ._upsert import insert_if_absent
-from .tables import cancellations, contact_requests, members, subscriptions, survey_answers, survey_definitions
+from .tables import (
+    cancellations,
+    contact_requests,
+    members,
+    scheduled_emails,
+    subscriptions,
+    survey_answers,
+    survey_definitions,
+)
 
 _d, _a, _r = survey_definitions, survey_answers, contact_requests
 
@@ -40,13 +48,30 @@ def save_answer(
     now: datetime,
     **fields,
 ) -> int | None:
-    """Store an answer. For a known cancellation, the newest answer wins (by ``answered_at``);
-    returns the answer's id, or None when a newer answer was already kept."""
+    """Store an answer: one per cancellation, or, while its cancellation is not known, one per
+    member and subscription (``subscription_external_id``, None included). The newest answer wins
+    (by ``answered_at``); returns the answer's id, or None when a newer answer was already kept.
+
+    An answer without a cancellation has no unique key to race on: the caller holds the member's
+    row (emails.hold_recipients), so two of them cannot both insert."""
     values = {k: fields[k] for k in ANSWER_FIELDS}
     row = {"site_id": site_id, "member_id": member_id, "subscription_external_id": subscription_external_id,
            "event_id": event_id, "answered_at": answered_at, "created_at": now, "updated_at": now, **values}
     if cancellation_id is None:
-        return conn.execute(insert(_a).values(cancellation_id=None, **row)).inserted_primary_key[0]
+        about = (_a.c.subscription_external_id.is_(None) if subscription_external_id is None
+                 else _a.c.subscription_external_id == subscription_external_id)
+        waiting = conn.execute(
+            select(_a.c.id).where(_a.c.member_id == member_id, _a.c.cancellation_id.is_(None), about)
+            .order_by(_a.c.id).limit(1)
+        ).scalar()
+        if waiting is None:
+            return conn.execute(insert(_a).values(cancellation_id=None, **row)).inserted_primary_key[0]
+        changed = conn.execute(
+            update(_a)
+            .where(_a.c.id == waiting, _a.c.answered_at <= answered_at)
+            .values(event_id=event_id, answered_at=answered_at, updated_at=now, **values)
+        ).rowcount
+        return waiting if changed else None
     insert_if_absent(conn, _a, {"cancellation_id": cancellation_id, **row})
     changed = conn.execute(
         update(_a)
@@ -60,6 +85,17 @@ def save_answer(
 
 def get_answer(conn: Connection, answer_id: int) -> dict:
     return dict(conn.execute(select(_a).where(_a.c.id == answer_id)).mappings().one())
+
+
+def answer_of_cancellation(conn: Connection, cancellation_id: int) -> dict | None:
+    row = conn.execute(select(_a).where(_a.c.cancellation_id == cancellation_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def attach_answer(conn: Connection, answer_id: int, cancellation_id: int, now: datetime) -> None:
+    """Tie a waiting answer to its cancellation where it is: its id, and so its contact request
+    and the owner's alert about it, stay the same."""
+    conn.execute(update(_a).where(_a.c.id == answer_id).values(cancellation_id=cancellation_id, updated_at=now))
 
 
 # Built once: ingest runs it for every cancellation (see _upsert).
@@ -87,8 +123,18 @@ def unattached_answers(
 
 def delete_answer(conn: Connection, answer_id: int) -> None:
     """Remove an answer merged into another one, with its contact request."""
-    conn.execute(delete(_r).where(_r.c.answer_id == answer_id))
+    _delete_requests(conn, _r.c.answer_id == answer_id)
     conn.execute(delete(_a).where(_a.c.id == answer_id))
+
+
+def _delete_requests(conn: Connection, *where) -> None:
+    """Delete contact requests. Their owner alerts let go of them first: SQLite gives a deleted
+    row's id to the next row, whose request would otherwise pass for alerted already; an alert
+    still waiting is then skipped as withdrawn."""
+    e = scheduled_emails
+    conn.execute(update(e).where(e.c.contact_request_id.in_(select(_r.c.id).where(*where)))
+                 .values(contact_request_id=None))
+    conn.execute(delete(_r).where(*where))
 
 
 def open_contact_request(conn: Connection, site_id: str, answer: dict, now: datetime) -> None:
@@ -101,7 +147,7 @@ def open_contact_request(conn: Connection, site_id: str, answer: dict, now: date
 
 def withdraw_contact_request(conn: Connection, answer_id: int) -> None:
     """The member changed their mind before the owner answered."""
-    conn.execute(delete(_r).where(and_(_r.c.answer_id == answer_id, _r.c.answered_at.is_(None))))
+    _delete_requests(conn, _r.c.answer_id == answer_id, _r.c.answered_at.is_(None))
 
 
 def answering_for(conn: Connection, site_id: str, cancellation_id: int) -> dict | None:
