@@ -54,3 +54,28 @@ def wordpress_site(mariadb, tmp_path):
     for site, name in made:
         site.cleanup()
         mariadb.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def real_plugin_bed(mariadb, tmp_path_factory):
+    """Factory: ``bed = real_plugin_bed("memberpress", "6.8")`` — a site with that real membership
+    plugin set up and a real sidecar (tests/wordpress/real_plugins.py), built once per plugin and
+    WordPress version for the whole run and shared by the tests: each uses members of its own.
+    Skips with one line when the plugin's archive is missing."""
+    from tests.wordpress.real_plugins import REAL_PLUGINS, RealPluginBed
+
+    beds: dict[tuple[str, str], RealPluginBed] = {}
+
+    def get(slug: str, version: str) -> RealPluginBed:
+        spec = REAL_PLUGINS[slug]
+        spec.skip_unless_available()
+        if version not in spec.wp_versions:
+            raise ValueError(f"{slug} is tested on WordPress {spec.wp_versions}, not {version}")
+        if (slug, version) not in beds:
+            beds[(slug, version)] = RealPluginBed.build(
+                spec, version, mariadb, tmp_path_factory.mktemp(f"real-{slug}-{version}"))
+        return beds[(slug, version)]
+
+    yield get
+    for bed in beds.values():
+        bed.cleanup(mariadb)

@@ -1,0 +1,297 @@
+"""The real membership plugins on throw-away WordPress sites, for the bridge's end-to-end tests.
+
+The archives are unmodified snapshots of the plugins (``../shared/wordpress-plugins`` from the
+repository root, or the folder named by ``FAREWELL_TEST_PLUGINS``; its README lists them). Each
+holds one top folder, the plugin's slug. Without the archive a test skips with one line saying how
+to get it (CI has them, so CI runs them).
+
+    spec = REAL_PLUGINS["memberpress"]
+    bed = RealPluginBed.build(spec, "6.8", mariadb, tmp_dir)   # site + real sidecar, set up once
+    bed.setup                  # what the plugin's set-up step returned (ids of plans, gateways…)
+    bed.site.wp_json(...)      # a WordPressSite (tests/wordpress/site.py), served by `php -S`
+    bed.deliver()              # runs the bridge's cron until its outbox is empty
+    bed.events(member_id)      # what the sidecar received for that member, oldest first
+    bed.cleanup()
+
+In the tests use the session fixture ``real_plugin_bed(slug, wp_version)`` (tests/wordpress/conftest.py):
+it builds one bed per plugin and WordPress version and keeps it for the whole run, so each test
+works with members of its own on a shared site (building a site with a real plugin takes seconds;
+scenarios take a fraction of that).
+
+How a plugin is set up — the way a site owner would, with its own code:
+
+1. the archive is unpacked into the site's ``wp-content/plugins``;
+2. the stand-ins of tests/wordpress/fixtures are switched off (option ``farewell_test_sources``
+   = []: their classes have the real plugins' names), the plugin is activated with
+   ``activate_plugin()`` (its activation hook runs);
+3. the administrator opens wp-admin over HTTP once per ``admin_pages`` entry, following the
+   redirects (PMPro and Restrict Content create their tables on the first admin page load; PMPro
+   sends the first one to its setup wizard);
+4. ``setup_php`` runs inside WordPress (a CLI request) and returns, as JSON, what the tests need
+   (MemberPress: its options — currency, payment methods — and a few memberships).
+
+A new plugin = one more ``RealPlugin`` in ``REAL_PLUGINS``, with its archive, main file, WordPress
+versions, admin pages and set-up code; nothing else here knows about a particular plugin.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tarfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.support.sidecar import SidecarProcess
+from tests.wordpress.site import (
+    ADMIN_PASSWORD,
+    ADMIN_USER,
+    REPO,
+    DatabaseInfo,
+    WordPressSite,
+    ensure_wordpress,
+    free_port,
+)
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_PLUGINS_DIR = "../shared/wordpress-plugins"  # relative to the repository root
+
+
+def plugins_dir() -> Path:
+    """Where the archives are: $FAREWELL_TEST_PLUGINS, else ../shared/wordpress-plugins (from the repo root)."""
+    configured = os.environ.get("FAREWELL_TEST_PLUGINS") or DEFAULT_PLUGINS_DIR
+    path = Path(configured)
+    return path if path.is_absolute() else (REPO / path).resolve()
+
+
+@dataclass(frozen=True)
+class RealPlugin:
+    slug: str                         # the archive's top folder
+    archive: str                      # file name in plugins_dir()
+    main_file: str                    # relative to wp-content/plugins, for activate_plugin()
+    wp_versions: tuple[str, ...]      # the WordPress versions it is tested on
+    admin_pages: tuple[str, ...] = ("/wp-admin/",)   # opened once by the administrator after activation
+    setup_php: str = "return array();"               # runs inside WordPress; returns JSON-able facts
+    mu_plugins: tuple[str, ...] = ()                 # files of fixtures/real-plugins/ copied to mu-plugins
+
+    def archive_path(self) -> Path:
+        return plugins_dir() / self.archive
+
+    def skip_unless_available(self) -> Path:
+        """The archive, or a one-line skip that says how to get it."""
+        path = self.archive_path()
+        if not path.is_file():
+            pytest.skip(f"real membership plugins not found in $FAREWELL_TEST_PLUGINS ({plugins_dir()}): "
+                        f"copy the archives listed in its README there ({self.archive} is missing)")
+        return path
+
+
+# --------------------------------------------------------------------------- MemberPress
+# MemberPress 1.12.11 creates its tables on the first request after activation (MeprDbCtrl on
+# `init`) and its pages (Account, Login, Thank you) in its activation hook. A site owner then
+# chooses the currency and adds payment methods on MemberPress → Settings, and creates
+# memberships (MemberPress → Memberships): done here with its own models (MeprOptions,
+# MeprProduct), as those screens do. Two payment methods:
+# - "Offline Payment" (MeprArtificialGateway): checkout activates at once; cancelling is local;
+# - "PayPal Standard" in advanced mode (MeprPayPalStandardGateway): PayPal's IPNs reach its
+#   listener (/index.php?plugin=mepr&pmt=ID&action=ipn) and the member can cancel, pause and
+#   resume from the account page. PayPal's own servers are played by
+#   fixtures/real-plugins/paypal-stand-in.php (it answers MemberPress's calls to paypal.com).
+MEMBERPRESS_SETUP = r"""
+    $options = MeprOptions::fetch();
+    $options->currency_code = 'EUR';
+    $options->currency_symbol = '€';
+    $offline = new MeprArtificialGateway();
+    $offline->load(array('id' => 'offline-test', 'label' => 'Offline', 'manually_complete' => false));
+    $paypal = new MeprPayPalStandardGateway();
+    $paypal->load(array('id' => 'paypal-test', 'label' => 'PayPal', 'paypal_email' => 'shop@example.org',
+        'advanced_mode' => true, 'api_username' => 'api-user', 'api_password' => 'api-password',
+        'signature' => 'api-signature', 'sandbox' => true));
+    $options->integrations = array(
+        'offline-test' => (array) $offline->settings,
+        'paypal-test' => (array) $paypal->settings,
+    );
+    $options->store(false);
+
+    $plans = array();
+    foreach (array(
+        array('Or', '29.00', 'months'),
+        array('Argent', '9.90', 'weeks'),
+        array('Platine', '290.00', 'years'),
+    ) as $row) {
+        $product = new MeprProduct();
+        $product->post_title = $row[0];
+        $product->post_status = 'publish';
+        $product->price = $row[1];
+        $product->period = 1;
+        $product->period_type = $row[2];
+        $product->store();
+        $plans[$row[0]] = $product->ID;
+    }
+    return array(
+        'plans' => $plans,
+        'offline' => 'offline-test',
+        'paypal' => 'paypal-test',
+        'account_url' => MeprUtils::get_account_url(),
+        'db_version' => get_option('mepr_db_version'),
+        'tables' => (bool) $GLOBALS['wpdb']->get_var("SHOW TABLES LIKE '{$GLOBALS['wpdb']->prefix}mepr_subscriptions'"),
+    );
+"""
+
+REAL_PLUGINS: dict[str, RealPlugin] = {
+    "memberpress": RealPlugin(
+        slug="memberpress",
+        archive="memberpress-1.12.11.tar.gz",
+        main_file="memberpress/memberpress.php",
+        wp_versions=("6.8",),  # MemberPress 1.12.11 requires WordPress 6.5
+        admin_pages=("/wp-admin/", "/wp-admin/admin.php?page=memberpress-options"),
+        setup_php=MEMBERPRESS_SETUP,
+        mu_plugins=("paypal-stand-in.php",),
+    ),
+}
+
+FIXTURE_MU_PLUGINS = HERE / "fixtures" / "real-plugins"
+
+
+# --------------------------------------------------------------------------- installing
+def unpack(spec: RealPlugin, site: WordPressSite) -> None:
+    archive = spec.skip_unless_available()
+    plugins = site.docroot / "wp-content" / "plugins"
+    with tarfile.open(archive) as tar:
+        top = {member.name.split("/", 1)[0] for member in tar.getmembers()}
+        if top != {spec.slug}:
+            raise RuntimeError(f"{archive} should hold one folder {spec.slug}/, holds {sorted(top)}")
+        tar.extractall(plugins, filter="data")
+    for name in spec.mu_plugins:
+        (site.docroot / "wp-content" / "mu-plugins" / name).write_bytes((FIXTURE_MU_PLUGINS / name).read_bytes())
+
+
+def open_admin_pages(site: WordPressSite, pages) -> list[dict]:
+    """The administrator opens each page over HTTP (redirects followed); returns where each ended."""
+    visits = []
+    with site.login(ADMIN_USER, ADMIN_PASSWORD) as session:
+        for path in pages:
+            response = session.get(site.url + path, timeout=120)
+            if response.status_code >= 500:
+                raise RuntimeError(f"{path} answered {response.status_code}:\n{response.text[:1000]}\n{site.logs_tail()}")
+            visits.append({"path": path, "status": response.status_code, "url": response.url,
+                           "redirects": [r.headers.get("Location") for r in response.history]})
+    return visits
+
+
+def install_real_plugin(spec: RealPlugin, site: WordPressSite) -> dict:
+    """Unpacks, activates and sets up the plugin on a built, started site; returns the set-up facts."""
+    unpack(spec, site)
+    # The stand-ins define the real plugins' classes: off before the real plugin is loaded.
+    site.wp_eval("update_option('farewell_test_sources', array());")
+    site.wp_eval(f"""
+        require_once ABSPATH . 'wp-admin/includes/plugin.php';
+        $result = activate_plugin('{spec.main_file}');
+        if (is_wp_error($result)) {{ fwrite(STDERR, $result->get_error_message()); exit(1); }}
+    """)
+    visits = open_admin_pages(site, spec.admin_pages)
+    facts = site.wp_json(spec.setup_php)
+    facts["admin_visits"] = visits
+    return facts
+
+
+# --------------------------------------------------------------------------- a site + a sidecar
+@dataclass
+class RealPluginBed:
+    """One WordPress site with a real membership plugin and the bridge, wired to a real sidecar."""
+
+    spec: RealPlugin
+    wp_version: str
+    site: WordPressSite
+    sidecar: SidecarProcess
+    database: str
+    setup: dict = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, spec: RealPlugin, wp_version: str, mariadb, root: Path) -> "RealPluginBed":
+        spec.skip_unless_available()
+        source = ensure_wordpress(wp_version)
+        root = Path(root)
+        sidecar = SidecarProcess(f"sqlite:///{root / 'sidecar' / 'farewell.db'}", root / "sidecar").start()
+        name = f"wp_{uuid.uuid4().hex[:12]}"
+        mariadb.create_database(name)
+        site = WordPressSite(
+            wp_source=source,
+            root=root / "wordpress",
+            db=DatabaseInfo(mariadb.host, mariadb.port, name, mariadb.user, mariadb.password),
+            port=free_port(),
+            constants={"FAREWELL_SIDECAR_URL": sidecar.url, "FAREWELL_SITE_ID": sidecar.site_id,
+                       "FAREWELL_SECRET": sidecar.secret},
+        )
+        bed = cls(spec=spec, wp_version=wp_version, site=site, sidecar=sidecar, database=name)
+        try:
+            site.build()
+            site.start()
+            bed.setup = install_real_plugin(spec, site)
+            bed.deliver()
+        except BaseException:
+            bed.cleanup(mariadb)
+            raise
+        return bed
+
+    # ------------------------------------------------------------------ what was sent
+    def outbox(self) -> list[dict]:
+        return self.site.wp_json("""
+            global $wpdb;
+            return $wpdb->get_results('SELECT id, webhook_id, event_type, status, attempts, last_error FROM '
+                . Farewell_Bridge_Outbox::table() . ' ORDER BY id', ARRAY_A);
+        """)
+
+    def deliver(self, timeout: float = 60) -> None:
+        """Runs the bridge's cron (as WP-Cron would) until no row waits; fails on a dead row."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.site.wp_eval("""
+                Farewell_Bridge_Outbox::make_pending_due();
+                define('DOING_CRON', true);
+                do_action('farewell_bridge_deliver');
+            """)
+            rows = self.outbox()
+            dead = [r for r in rows if r["status"] == "dead"]
+            assert not dead, f"the sidecar refused events: {dead}"
+            if all(r["status"] == "delivered" for r in rows):
+                return
+            if time.monotonic() > deadline:
+                pytest.fail(f"the outbox did not empty within {timeout} s: {[r for r in rows if r['status'] != 'delivered']}")
+            time.sleep(0.5)
+
+    def events(self, member_id: int | str | None = None) -> list[dict]:
+        """The events the sidecar stored (their bodies as signed), oldest first; of one member if given."""
+        database = self.sidecar.data_dir / "farewell.db"
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
+            rows = conn.execute("SELECT webhook_id, payload FROM events WHERE site_id = ? ORDER BY id",
+                                (self.sidecar.site_id,)).fetchall()
+        events = []
+        for webhook_id, payload in rows:
+            event = json.loads(payload)
+            event["webhook_id"] = webhook_id
+            if member_id is None or event.get("member", {}).get("id") == str(member_id):
+                events.append(event)
+        return events
+
+    def cleanup(self, mariadb=None) -> None:
+        self.site.cleanup()
+        self.sidecar.stop()
+        if mariadb is not None:
+            mariadb.drop_database(self.database)
+
+
+def php_env_at(moment: str) -> dict:
+    """Environment that runs a PHP process on a clock starting at `moment` (UTC, "YYYY-MM-DD HH:MM:SS"),
+    with libfaketime, for tests that need time to have passed (an expiry, a daylight-saving change)."""
+    import glob
+
+    found = sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))
+    if not found:
+        pytest.fail("libfaketime is missing: run scripts/install-test-deps (Debian package faketime)")
+    return {"LD_PRELOAD": found[0], "FAKETIME": "@" + moment, "TZ": "UTC", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
