@@ -429,6 +429,28 @@ def build_spec(public_url: str) -> dict:
                                   "429": _SLOW_DOWN, "503": unavailable},
                 },
             },
+            "/": {
+                "get": {
+                    "summary": "What this server is",
+                    "description": "A short page (English or French, after Accept-Language) for a browser that "
+                                   "asks for text/html; this JSON object for any other client.",
+                    "responses": {
+                        "200": {
+                            "description": "What this server is, where the dashboard opens and where the docs are.",
+                            "content": {
+                                "application/json": {"schema": {
+                                    "type": "object", "required": ["service", "openapi", "docs"],
+                                    "properties": {"service": {"const": "farewell"},
+                                                   "description": {"type": "string"},
+                                                   "dashboard": {"type": "string"},
+                                                   "openapi": {"type": "string"}, "health": {"type": "string"},
+                                                   "docs": {"type": "string"}}}},
+                                **_HTML_PAGE["content"],
+                            },
+                        },
+                    },
+                }
+            },
             "/healthz": {
                 "get": {
                     "summary": "Health of the database (the HTTP status) and of the background jobs",
