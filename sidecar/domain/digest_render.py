@@ -18,6 +18,7 @@ from ..mail import catalog
 from ..mail.chart import trend_png
 from ..mail.render import babel_locale, fill, render
 from ..plurals import plural_key
+from .events import one_line
 from .survey import DEFAULT_DEFINITION
 
 CHART_CID = "trend@farewell"
@@ -107,8 +108,10 @@ def _view(digest: dict, words: dict, locale, language: str) -> dict:
                 "average": number(r["average_4_weeks"]), "trend": r["trend"], "trend_label": words[f"trend_{r['trend']}"]}
                for r in digest["reasons"]]
     top_plan = max([p["count"] for p in digest["plans"]] or [0])
-    plans = [{"label": p["plan"] or "–", "count": p["count"], "width": _width(p["count"], top_plan)}
-             for p in digest["plans"]]
+    # Names, plans and contact details are put on one line when they come in (events.one_line);
+    # again here, for rows stored before that, since the text part shows each on one line.
+    plans = [{"label": one_line(p["plan"] or "") or "–", "count": p["count"],
+              "width": _width(p["count"], top_plan)} for p in digest["plans"]]
     comments = [{"reason": reason(c["reason"]), "text": c["text"],
                  "date": format_date(datetime.fromisoformat(c["answered_at"]).date(), "d MMM", locale=locale)}
                 for c in digest["comments"]]
@@ -118,7 +121,8 @@ def _view(digest: dict, words: dict, locale, language: str) -> dict:
     themes = [{"label": words[f"theme_{t['theme']}"], "count": counted("theme_count", t["count"])}
               for t in digest["themes"]]
     requests = digest["contact_requests"]
-    waiting = [{"name": r["first_name"] or r["email"], "email": r["email"], "contact": r["contact"],
+    waiting = [{"name": one_line(r["first_name"] or "") or r["email"], "email": r["email"],
+                "contact": one_line(r["contact"] or "") or None,
                 "reason": reason(r["reason"]), "waited": fill(words["waited"], {"duration": duration(r["waited_hours"])})}
                for r in requests["open"]]
     more = requests["open_count"] - len(waiting)

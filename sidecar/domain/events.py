@@ -107,7 +107,10 @@ EVENT_SCHEMA: dict = {
 }
 
 _EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# What may break a line somewhere (a text email, a CSV opened in an editor, a log): every
+# whitespace and control character, Unicode's too (\x85, \u2028, \u2029 end lines for Python's
+# splitlines and for many editors), and the C1 controls.
+_LINE_BREAKERS = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 _formats = FormatChecker(formats=())
 
@@ -251,11 +254,19 @@ def _lone_surrogates(document: object, _root: str = "") -> list[str]:
     return sorted(set(found))
 
 
+def one_line(value: str) -> str:
+    """A single-line field (a first name, a plan name, a contact detail) as one line: each run of
+    whitespace or control characters becomes one space, and the ends are trimmed. Such fields are
+    shown on one line (a digest's text part, a CSV cell, an email's subject), where a line break
+    typed into them would forge a line of its own."""
+    return _LINE_BREAKERS.sub(" ", value).strip()
+
+
 def _clean_text(value: str | None) -> str | None:
-    """Names are shown in emails and pages: control characters never belong in them."""
+    """Names are shown on one line in emails, pages and exports: see one_line."""
     if value is None:
         return None
-    return _CONTROL.sub("", value).strip() or None
+    return one_line(value) or None
 
 
 def _describe(error) -> tuple[str, str]:

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from ..storage import emails as emails_store
 from ..storage import surveys as surveys_store
-from .events import COMMENT_MAX, CONTACT_MAX, FOLLOW_UP_MAX, Event, InvalidEvent
+from .events import COMMENT_MAX, CONTACT_MAX, FOLLOW_UP_MAX, Event, InvalidEvent, one_line
 
 # Stripe's cancellation reason codes, so owners' data stays comparable and importable, plus
 # "temporary" ("just taking a break"), which membership sites see often and must not treat as lost.
@@ -138,6 +138,13 @@ def clean_text(value: object, limit: int, field: str, errors: dict) -> str | Non
     return value or None
 
 
+def clean_line(value: object, limit: int, field: str, errors: dict) -> str | None:
+    """A one-line answer (the contact detail, the locale): as ``clean_text``, then on one line
+    (events.one_line), since it is shown on one line to the owner."""
+    text = clean_text(value, limit, field, errors)
+    return (one_line(text) or None) if text else None
+
+
 def check_answer(conn: Connection, site_id: str, survey: dict, now: datetime) -> dict:
     """The answer's fields, cleaned, checked against the definition version it answered."""
     errors: dict[str, str] = {}
@@ -167,8 +174,8 @@ def check_answer(conn: Connection, site_id: str, survey: dict, now: datetime) ->
         "follow_up": follow_up if reason else None,
         "comment": clean_text(survey.get("comment"), COMMENT_MAX, "survey.comment", errors),
         "contact_requested": contact_requested is True,
-        "contact": clean_text(survey.get("contact"), CONTACT_MAX, "survey.contact", errors),
-        "locale": survey.get("locale") if isinstance(survey.get("locale"), str) else None,
+        "contact": clean_line(survey.get("contact"), CONTACT_MAX, "survey.contact", errors),
+        "locale": clean_line(survey.get("locale"), 16, "survey.locale", errors),
     }
     if errors:
         raise InvalidEvent(errors)

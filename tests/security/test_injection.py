@@ -21,6 +21,7 @@ from sidecar.domain.digest_render import render_digest
 from sidecar.domain.login_tokens import mint
 from sidecar.signing import sign
 from sidecar.storage.sites import get_site
+from sidecar.storage.tables import members, subscriptions
 from tests.conftest import ADMIN_TOKEN, make_event
 from tests.test_emails import bodies, clock, club, post, send, smtp  # noqa: F401 - fixtures
 
@@ -145,6 +146,48 @@ def test_emails_and_the_digest_keep_them_inert(hostile, send, smtp, app):  # noq
     assert shown, "the digest quotes some comments and plans"
     # Text content: < > & escaped (quotes need not be, outside attributes; the CSS inliner leaves them bare).
     assert all(html.escape(p.strip(), quote=False) in rendered.html for p in shown if "<" in p)
+
+
+def test_line_breaks_in_one_line_fields_forge_no_line_in_storage_the_digest_or_the_csv(
+        post, club, client, app):  # noqa: F811 - fixtures from tests.test_emails
+    """A first name, a plan name and a contact detail are shown on one line (the digest's text
+    part, a CSV row, an email's subject): every run of line breaks or other whitespace and control
+    characters in them becomes one space when they come in, and again where they are shown on one
+    line, for rows stored before. A comment keeps its lines."""
+    [cancelled, answered] = hostile_member(0, "x")
+    cancelled["member"]["first_name"] = answered["member"]["first_name"] = "Ana\r\nBcc: eve@example.org"
+    cancelled["subscription"]["plan_name"] = "Or\u2028Subject:\x85forged\x0b\x0c\tplan"
+    answered["survey"].update(contact="+33 6\r\n\r\nBcc: x", comment="Première ligne\nDeuxième ligne")
+    post(cancelled)
+    post(answered)
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    [item] = client.get(f"/v1/sites/{club['id']}/cancellations", headers=headers).json["items"]
+    assert item["member"]["first_name"] == "Ana Bcc: eve@example.org"
+    assert item["subscription"]["plan_name"] == "Or Subject: forged plan"
+    assert item["comment"] == "Première ligne\nDeuxième ligne"
+    [request] = client.get(f"/v1/sites/{club['id']}/contact-requests", headers=headers).json["items"]
+    assert request["contact"] == "+33 6 Bcc: x"
+
+    engine = app.extensions["farewell.engine"]
+    with engine.begin() as conn:  # a name and a plan stored before they were put on one line
+        conn.execute(members.update().values(first_name="Ana\nBcc: old"))
+        conn.execute(subscriptions.update().values(plan_name="Or\r\nSubject: old"))
+    with engine.connect() as conn:
+        site = get_site(conn, club["id"])
+        digest = build_digest(conn, site, week_of(CANCELLED_AT, site["timezone"]), NOW)
+    text = render_digest(json.loads(json.dumps(digest, default=str)), site, "fr", "http://x/admin").text
+    lines = text.splitlines()
+    assert any("Ana Bcc: old" in line and "+33 6 Bcc: x" in line for line in lines), text
+    assert any("Or Subject: old" in line for line in lines), text
+    assert not [line for line in lines if line.lstrip().startswith(("Bcc:", "Subject:"))], text
+
+    client.get("/admin/login", query_string={"token": mint(club["secret"], club["id"], 1, "owner@example.org",
+                                                          "Owner", "fr_FR")})
+    exported = client.get("/admin/feedback.csv").data.decode("utf-8-sig")
+    [_header, row] = list(csv.reader(io.StringIO(exported, newline="")))
+    assert {"Ana Bcc: old", "Or Subject: old", "'+33 6 Bcc: x"} <= set(row)
+    # One physical line per row, but for the comment's own line break (quoted in its cell).
+    assert exported.count("\r\n") == 2 and exported.count("\n") == 3
 
 
 def test_a_real_browser_runs_nothing_from_them(sidecar_server, page):

@@ -20,6 +20,7 @@ from flask import Response, abort, current_app, flash, g, render_template, reque
 from ...db import get_engine
 from ...domain import dashboard_sessions
 from ...domain import digest as digest_domain
+from ...domain.events import one_line
 from ...domain.sequences import MAX_STEP_DELAY, STEPS, configured_steps, member_timezone
 from ...domain.site_settings import SettingsError, effective_settings, update_settings
 from ...domain.sites import SUPPORTED_LOCALES, rotate_secret, url_problem
@@ -201,6 +202,12 @@ def csv_cell(value) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
+def _line(value: str | None) -> str | None:
+    """A one-line field on one line: done when it comes in (events.one_line), again here for rows
+    stored before that, so each export row stays one line in a text editor (comments excepted)."""
+    return one_line(value) if value else value
+
+
 @bp.get("/feedback.csv")
 def feedback_csv():
     filters, _typed = _filters()
@@ -215,10 +222,11 @@ def feedback_csv():
                      t("col_version")])
     for row in rows:
         writer.writerow([csv_cell(v) for v in (
-            row["answered_at"].astimezone(zone).strftime("%Y-%m-%d %H:%M"), row["email"], row["first_name"],
-            row["plan_name"], row["reason"], _reason_label(labels, row["reason"]) if row["reason"] else "",
-            row["follow_up"], row["comment"], t("yes") if row["contact_requested"] else t("no"), row["contact"],
-            row["locale"], row["definition_version"])])
+            row["answered_at"].astimezone(zone).strftime("%Y-%m-%d %H:%M"), row["email"],
+            _line(row["first_name"]), _line(row["plan_name"]), row["reason"],
+            _reason_label(labels, row["reason"]) if row["reason"] else "", row["follow_up"], row["comment"],
+            t("yes") if row["contact_requested"] else t("no"), _line(row["contact"]), row["locale"],
+            row["definition_version"])])
     name = f"farewell-feedback-{_now().astimezone(zone).date().isoformat()}.csv"
     # The BOM tells Excel the file is UTF-8 (without it, French accents come out garbled).
     return Response(("\ufeff" + out.getvalue()).encode("utf-8"), mimetype="text/csv",
