@@ -5,8 +5,9 @@
  *
  * The HTML is the body and the text its plain alternative (PHPMailer AltBody), with the sidecar's
  * Message-ID and its List-Unsubscribe / List-Unsubscribe-Post / Auto-Submitted headers, set in a
- * one-off phpmailer_init hook removed right after. A recipient refused for good (5xx on RCPT)
- * answers 422 recipient_refused; any other failure 502 mail_failed, which the sidecar retries.
+ * one-off phpmailer_init hook removed right after, and written as they are (Farewell_Bridge_Mailer).
+ * A recipient refused for good (5xx on RCPT) answers 422 recipient_refused; any other failure 502
+ * mail_failed, which the sidecar retries.
  *
  * @package Farewell_Bridge
  */
@@ -24,7 +25,7 @@ class Farewell_Bridge_Rest_Mail {
 	const MAX_RECIPIENTS  = 10;
 	const MAX_SUBJECT     = 998;
 	const MAX_NAME        = 200;
-	const MAX_HEADER      = 2000;
+	const MAX_LINE        = 998;
 	const MAX_TEXT_BYTES  = 262144;
 	const MAX_HTML_BYTES  = 786432;
 	const ALLOWED_HEADERS = array( 'List-Unsubscribe', 'List-Unsubscribe-Post', 'Auto-Submitted' );
@@ -140,7 +141,9 @@ class Farewell_Bridge_Rest_Mail {
 						$known = $allowed;
 					}
 				}
-				if ( null === $known || ! is_string( $value ) || '' === $value || self::has_line_break( $value ) || strlen( $value ) > self::MAX_HEADER || preg_match( '/[^\x20-\x7e]/', $value ) ) {
+				// One line of printable ASCII that fits RFC 5322's 998 octets: written as it is.
+				$value = is_string( $value ) ? trim( $value ) : $value;
+				if ( null === $known || ! is_string( $value ) || '' === $value || self::has_line_break( $value ) || strlen( $known . ': ' . $value ) > self::MAX_LINE || preg_match( '/[^\x20-\x7e]/', $value ) ) {
 					/* translators: %s: a header name */
 					return $invalid( sprintf( __( 'Header %s is not allowed or not one line of ASCII text.', 'farewell-bridge' ), substr( (string) $name, 0, 64 ) ) );
 				}
@@ -266,13 +269,18 @@ class Farewell_Bridge_Rest_Mail {
 		// Last, so that SMTP plugins have configured PHPMailer first.
 		add_action( 'phpmailer_init', array( __CLASS__, 'action_phpmailer_init' ), PHP_INT_MAX );
 		add_action( 'wp_mail_failed', array( __CLASS__, 'action_wp_mail_failed' ) );
+		$swapped = null;
 		try {
-			$sent = wp_mail( $to, $message['subject'], $is_html ? $message['html'] : $message['text'], $headers );
+			$swapped = self::use_own_mailer();
+			$sent    = wp_mail( $to, $message['subject'], $is_html ? $message['html'] : $message['text'], $headers );
 		} finally {
 			remove_action( 'phpmailer_init', array( __CLASS__, 'action_phpmailer_init' ), PHP_INT_MAX );
 			remove_action( 'wp_mail_failed', array( __CLASS__, 'action_wp_mail_failed' ) );
 			self::restore_phpmailer();
 			self::$current = null;
+			if ( $swapped ) {
+				$GLOBALS['phpmailer'] = $swapped[0]; // phpcs:ignore WordPress.WP.GlobalVariablesOverride.Prohibited -- put back what was there.
+			}
 		}
 		if ( $sent ) {
 			return array( 200, array( 'status' => 'sent' ), true );
@@ -282,6 +290,28 @@ class Farewell_Bridge_Rest_Mail {
 			return array( 422, array( 'error' => 'recipient_refused', 'message' => $reason ), false );
 		}
 		return array( 502, array( 'error' => 'mail_failed', 'message' => $reason ), false );
+	}
+
+	/**
+	 * Puts a Farewell_Bridge_Mailer in WordPress's $phpmailer for this one wp_mail() call, unless
+	 * a plugin has put its own PHPMailer class there (that plugin then sends, e.g. through an API
+	 * that takes the headers as given). A fresh mailer is what wp_mail() starts from anyway: it
+	 * resets the message and calls isMail(), and SMTP plugins configure it in phpmailer_init.
+	 *
+	 * @return array|null array( the previous $phpmailer ) to put back after, or null if unchanged.
+	 */
+	private static function use_own_mailer() {
+		$previous = isset( $GLOBALS['phpmailer'] ) ? $GLOBALS['phpmailer'] : null;
+		if ( is_object( $previous ) && ! in_array( get_class( $previous ), array( 'PHPMailer\PHPMailer\PHPMailer', 'WP_PHPMailer' ), true ) ) {
+			return null;
+		}
+		$mailer = new Farewell_Bridge_Mailer( true );
+		// As wp_mail() does when it creates its mailer (it skips this for one it is given).
+		$mailer::$validator = static function ( $email ) {
+			return (bool) is_email( $email );
+		};
+		$GLOBALS['phpmailer'] = $mailer; // phpcs:ignore WordPress.WP.GlobalVariablesOverride.Prohibited -- for this wp_mail() call only.
+		return array( $previous );
 	}
 
 	/**
@@ -305,6 +335,9 @@ class Farewell_Bridge_Rest_Mail {
 		}
 		foreach ( $message['headers'] as $name => $value ) {
 			$phpmailer->addCustomHeader( $name, $value );
+		}
+		if ( $phpmailer instanceof Farewell_Bridge_Mailer ) {
+			$phpmailer->as_is = array_values( $message['headers'] );
 		}
 		if ( '' !== $message['html'] ) {
 			foreach ( $message['images'] as $image ) {

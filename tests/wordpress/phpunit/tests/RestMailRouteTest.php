@@ -149,6 +149,7 @@ class RestMailRouteTest extends Farewell_Rest_Test_Case {
 			'header injection in the subject'   => array( array( 'subject' => "Hello\r\nBcc: victim@example.org" ) ),
 			'header injection in a header'      => array( array( 'headers' => array( 'List-Unsubscribe' => "<https://x>\nBcc: v@example.org" ) ) ),
 			'a header that is not allowed'      => array( array( 'headers' => array( 'Bcc' => 'v@example.org' ) ) ),
+			'a header longer than a line'       => array( array( 'headers' => array( 'List-Unsubscribe' => '<https://sidecar.example/u/' . str_repeat( 'a', 960 ) . '>' ) ) ),
 			'a line break in the from name'     => array( array( 'from' => array( 'email' => 'farewell@club.example.org', 'name' => "Club\nBcc: v@example.org" ) ) ),
 			'an invalid from address'           => array( array( 'from' => array( 'email' => 'nope', 'name' => '' ) ) ),
 			'an invalid message id'             => array( array( 'message_id' => 'no-brackets@example.org' ) ),
