@@ -102,7 +102,7 @@ def measure(seconds: float, connections: int, presigned: int, work: Path) -> dic
         requests_file = work / "presigned.lua"
         write_presigned(requests_file, site["id"], site["secret"], presigned)
         env = {**os.environ, "FAREWELL_DATABASE_URL": url, "FAREWELL_DATA_DIR": str(work / "data"),
-               "FAREWELL_SECRET_KEY": "bench"}
+               "FAREWELL_SECRET_KEY": "bench-secret-key-0123456789"}
         bare_port, sidecar_port = free_port(), free_port()
         bare = gunicorn("bench.bare_app:app", bare_port, env, work / "bare.log")
         try:

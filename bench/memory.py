@@ -79,7 +79,7 @@ def web_worker(database_url: str, work: Path, events: int) -> dict:
     engine.dispose()
     port = free_port()
     env = {**os.environ, "FAREWELL_DATABASE_URL": database_url, "FAREWELL_DATA_DIR": str(work / "web"),
-           "FAREWELL_SECRET_KEY": "bench"}
+           "FAREWELL_SECRET_KEY": "bench-secret-key-0123456789"}
     master = gunicorn("sidecar:create_app()", port, env, work / "web.log", workers=1)
     try:
         url = f"http://127.0.0.1:{port}"
@@ -104,7 +104,7 @@ def jobs_process(database_url: str, work: Path, emails: int) -> dict:
     seed_due_emails(engine, site["id"], emails, datetime.now(timezone.utc))
     smtp = SmtpServer().start()
     env = {**os.environ, "FAREWELL_DATABASE_URL": database_url, "FAREWELL_DATA_DIR": str(work / "jobs"),
-           "FAREWELL_SECRET_KEY": "bench", "FAREWELL_MAIL_URL": f"smtp://127.0.0.1:{smtp.port}"}
+           "FAREWELL_SECRET_KEY": "bench-secret-key-0123456789", "FAREWELL_MAIL_URL": f"smtp://127.0.0.1:{smtp.port}"}
     process = subprocess.Popen([sys.executable, "-m", "jobs", "--drain"], cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     sent_query = sa.select(sa.func.count()).select_from(scheduled_emails).where(scheduled_emails.c.status == "sent")

@@ -27,6 +27,10 @@ REQUEST_MAX_BYTES = 1024 * 1024
 SIGNATURE_TOLERANCE_SECONDS = 300
 # After a rotation the previous secret keeps verifying this long, so the bridge can be updated.
 SECRET_ROTATION_GRACE_SECONDS = 24 * 3600
+# The shortest secret accepted anywhere: a site's signing secret decodes to at least this many bytes
+# (sidecar/signing.py, and the bridge's signer), and FAREWELL_SECRET_KEY, FAREWELL_ADMIN_TOKEN and
+# FAREWELL_METRICS_TOKEN are at least this many characters.
+MIN_SECRET_BYTES = 24
 # Log formats: one JSON object per line for log collectors, or plain lines for people.
 LOG_FORMATS = ("json", "text")
 # A request id taken from the client or a proxy must look like one (it is copied into every log line).
@@ -54,10 +58,10 @@ def load(environ: Mapping[str, str] | None = None, *, demo: bool = False,
         "FAREWELL_DATA_DIR": str(data_dir),
         "FAREWELL_DATABASE_URL": env.get("FAREWELL_DATABASE_URL")
         or f"sqlite:///{data_dir / 'farewell.db'}",
-        "FAREWELL_ADMIN_TOKEN": env.get("FAREWELL_ADMIN_TOKEN") or None,
+        "FAREWELL_ADMIN_TOKEN": _long_secret(env, "FAREWELL_ADMIN_TOKEN"),
         "FAREWELL_PUBLIC_URL": (env.get("FAREWELL_PUBLIC_URL")
                                 or served_url(*(served_at or (DEFAULT_HOST, DEFAULT_PORT)))).rstrip("/"),
-        "SECRET_KEY": env.get("FAREWELL_SECRET_KEY") or _stored_secret_key(data_dir),
+        "SECRET_KEY": _long_secret(env, "FAREWELL_SECRET_KEY") or _stored_secret_key(data_dir),
         # Where email goes: smtp://user:pass@host:port (smtps://, ?starttls=1), maildir:///path, wordpress://
         "FAREWELL_MAIL_URL": env.get("FAREWELL_MAIL_URL") or f"maildir://{data_dir / 'mail'}",
         "FAREWELL_MAIL_FROM": _mail_from(env),
@@ -76,7 +80,7 @@ def load(environ: Mapping[str, str] | None = None, *, demo: bool = False,
         # "json" (one object per line) or "text"; unset: text on a terminal, JSON otherwise (see log_format).
         "FAREWELL_LOG_FORMAT": log_format(env),
         # Bearer token for GET /metrics; unset: /metrics answers local (loopback) clients only.
-        "FAREWELL_METRICS_TOKEN": env.get("FAREWELL_METRICS_TOKEN") or None,
+        "FAREWELL_METRICS_TOKEN": _long_secret(env, "FAREWELL_METRICS_TOKEN"),
         # prometheus_client's own variable (it reads it too, at import): when set, each gunicorn worker
         # writes its counters to files here and /metrics adds up every worker's (deploy/gunicorn.conf.py).
         "PROMETHEUS_MULTIPROC_DIR": env.get("PROMETHEUS_MULTIPROC_DIR") or None,
@@ -138,6 +142,16 @@ def _mail_from(env: Mapping[str, str]) -> str:
     return sender
 
 
+def _long_secret(env: Mapping[str, str], name: str) -> str | None:
+    """A secret from the environment, None when unset. One that is set but short (a placeholder, a
+    test value copied to production) stops the start-up: a guessable token opens the admin API."""
+    value = env.get(name) or None
+    if value is not None and len(value) < MIN_SECRET_BYTES:
+        raise ValueError(f"{name} is {len(value)} characters long; use at least {MIN_SECRET_BYTES} random ones, "
+                         f"e.g. from `openssl rand -hex 32`")
+    return value
+
+
 def _positive_number(value: str | None, name: str, default: float) -> float:
     if not value:
         return default
@@ -162,9 +176,14 @@ def _stored_secret_key(data_dir: Path) -> str:
     """Generate the signing key once and keep it in the data dir, readable by its owner only."""
     path = data_dir / "secret_key"
     try:
-        return path.read_text().strip()
+        key = path.read_text().strip()
     except FileNotFoundError:
         pass
+    else:
+        if len(key) < MIN_SECRET_BYTES:  # emptied or edited by hand: never sign with it
+            raise ValueError(f"{path} holds {len(key)} characters; it needs at least {MIN_SECRET_BYTES} "
+                             f"(set FAREWELL_SECRET_KEY, or restore the file from a backup)")
+        return key
     data_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
     # O_EXCL: when two processes start at once, one writes and the other reads the winner's key.

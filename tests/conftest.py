@@ -21,7 +21,7 @@ from sidecar.storage.tables import metadata
 from tests.support.mariadb import MariaDB
 from tests.support.sidecar import SidecarProcess
 
-ADMIN_TOKEN = "test-admin-token"
+ADMIN_TOKEN = "test-admin-token-24-char"
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -84,7 +84,7 @@ def app(db_url, tmp_path):
             "FAREWELL_DATABASE_URL": db_url,
             "FAREWELL_DATA_DIR": str(tmp_path / "data"),
             "FAREWELL_ADMIN_TOKEN": ADMIN_TOKEN,
-            "FAREWELL_SECRET_KEY": "test-secret-key",
+            "FAREWELL_SECRET_KEY": "test-secret-key-24-chars",
             "FAREWELL_PUBLIC_URL": "http://sidecar.test",
         }
     )

@@ -96,6 +96,23 @@ def test_the_secret_key_is_generated_once_and_kept(tmp_path):
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
 
 
+@pytest.mark.parametrize("name", ["FAREWELL_SECRET_KEY", "FAREWELL_ADMIN_TOKEN", "FAREWELL_METRICS_TOKEN"])
+def test_a_short_secret_in_the_environment_stops_the_start_up_with_one_line(tmp_path, name):
+    """A placeholder or a test value copied to production would open the admin API or forge links."""
+    result = run("sites", "list", env_extra={name: "change-me-token"}, data_dir=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {name} is 15 characters long; use at least 24") and \
+        "Traceback" not in result.stderr
+    assert "change-me-token" not in result.stderr
+    assert run("sites", "list", env_extra={name: "x" * 24}, data_dir=tmp_path).returncode == 0
+
+
+def test_a_stored_secret_key_emptied_by_hand_is_refused(tmp_path):
+    (tmp_path / "secret_key").write_text("\n")
+    result = run("sites", "list", data_dir=tmp_path)
+    assert result.returncode == 2 and "secret_key holds 0 characters; it needs at least 24" in result.stderr
+
+
 def test_jobs_starts_and_exits_cleanly(tmp_path):
     env = {**os.environ, "FAREWELL_DATA_DIR": str(tmp_path)}
     env.pop("FAREWELL_DATABASE_URL", None)

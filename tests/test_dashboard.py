@@ -76,7 +76,7 @@ def test_without_a_session_no_page_is_shown(client, site, path):
 
 
 def test_the_admin_api_token_does_not_open_the_dashboard(client, site):
-    response = client.get("/admin/", headers={"Authorization": "Bearer test-admin-token"})
+    response = client.get("/admin/", headers={"Authorization": "Bearer test-admin-token-24-char"})
     assert response.status_code == 401
 
 
@@ -103,7 +103,7 @@ def test_behind_a_trusted_proxy_https_is_taken_from_x_forwarded_proto(db_url, tm
     from sidecar.domain.sites import create_site
 
     app = create_app({"FAREWELL_DATABASE_URL": db_url, "FAREWELL_DATA_DIR": str(tmp_path / "d"),
-                      "FAREWELL_SECRET_KEY": "k", "FAREWELL_TRUSTED_PROXIES": "1"})
+                      "FAREWELL_SECRET_KEY": "test-secret-key-24-chars", "FAREWELL_TRUSTED_PROXIES": "1"})
     site = create_site(app.extensions["farewell.engine"], "https://a.example", "A", "UTC", "en_US")
     token = mint(site["secret"], site["id"], 1, "o@example.org", "O", "en_US")
     response = app.test_client().get("/admin/login", query_string={"token": token},

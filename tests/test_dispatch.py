@@ -93,7 +93,8 @@ def test_a_permanent_refusal_suppresses_the_address(app, post, dispatcher, smtp,
     assert steps["farewell"]["status"] == "failed" and "550" in steps["farewell"]["last_error"]
     assert {steps[s]["status"] for s in ("feedback", "offer", "door_open")} == {"cancelled"}
     assert steps["feedback"]["skip_reason"] == "address_bounced"
-    assert is_unsubscribed(app.extensions["farewell.engine"], "test-secret-key", club["id"], "ANA@example.org")
+    assert is_unsubscribed(app.extensions["farewell.engine"], "test-secret-key-24-chars", club["id"],
+                           "ANA@example.org")
 
 
 def test_a_dead_dispatchers_claims_expire_and_are_sent_by_another(app, post, smtp, clock, emails_of):

@@ -26,7 +26,7 @@ from sidecar.storage.tables import scheduled_emails
 from tests.support.smtp import SmtpServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SECRET_KEY = "concurrency-secret"
+SECRET_KEY = "concurrency-secret-0123456789"
 CONFIG = DispatchConfig(mail=MailConfig(SECRET_KEY, "http://sidecar.test", "farewell@localhost"), batch_size=20)
 
 pytestmark = pytest.mark.slow

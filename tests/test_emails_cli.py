@@ -25,7 +25,8 @@ def run(env, *args):
 
 @pytest.fixture
 def env(tmp_path):
-    return {**os.environ, "FAREWELL_DATA_DIR": str(tmp_path / "var"), "FAREWELL_SECRET_KEY": "cli-secret"}
+    return {**os.environ, "FAREWELL_DATA_DIR": str(tmp_path / "var"),
+            "FAREWELL_SECRET_KEY": "cli-secret-key-24-chars!"}
 
 
 @pytest.fixture

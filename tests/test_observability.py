@@ -193,7 +193,8 @@ def test_gunicorn_workers_add_up_their_counters(tmp_path):
     url = f"sqlite:///{tmp_path / 'farewell.db'}"
     db.migrate(db.create_engine(url))
     env = {**os.environ, "FAREWELL_DATABASE_URL": url, "FAREWELL_DATA_DIR": str(tmp_path),
-           "FAREWELL_SECRET_KEY": "k", "FAREWELL_BIND": f"127.0.0.1:{port}", "WEB_WORKERS": "2",
+           "FAREWELL_SECRET_KEY": "test-secret-key-24-chars", "FAREWELL_BIND": f"127.0.0.1:{port}",
+           "WEB_WORKERS": "2",
            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"), "FAREWELL_LOG_FORMAT": "json"}
     log_path = tmp_path / "gunicorn.log"
     with open(log_path, "wb") as log:
@@ -235,7 +236,7 @@ def test_gunicorn_workers_add_up_their_counters(tmp_path):
 
 def test_the_jobs_process_records_its_heartbeat_and_healthz_reports_it(db_url, client, app, tmp_path):
     env = {**os.environ, "FAREWELL_DATABASE_URL": db_url, "FAREWELL_DATA_DIR": str(tmp_path),
-           "FAREWELL_SECRET_KEY": "k", "FAREWELL_LOG_FORMAT": "json"}
+           "FAREWELL_SECRET_KEY": "test-secret-key-24-chars", "FAREWELL_LOG_FORMAT": "json"}
     before = client.get("/healthz").json
     assert before["jobs"]["dispatch"]["status"] == "never" and before["jobs"]["digests"]["status"] == "never"
     assert client.get("/healthz?jobs=required").status_code == 503
@@ -301,7 +302,8 @@ def test_with_mariadb_stopped_healthz_says_so_metrics_still_serve_and_ticks_surv
 
     url = own_mariadb.create_database("farewell")
     app = create_app({"FAREWELL_DATABASE_URL": url, "FAREWELL_DATA_DIR": str(tmp_path),
-                      "FAREWELL_SECRET_KEY": "k", "FAREWELL_ADMIN_TOKEN": "t"})
+                      "FAREWELL_SECRET_KEY": "test-secret-key-24-chars",
+                      "FAREWELL_ADMIN_TOKEN": "test-admin-token-24-char"})
     engine = app.extensions["farewell.engine"]
     db.migrate(engine)
     client = app.test_client()

@@ -40,7 +40,7 @@ from tests.support.processes import stop_gracefully
 
 pytestmark = pytest.mark.slow
 
-SECRET_KEY = "reverse-proxy-test-key"
+SECRET_KEY = "reverse-proxy-test-key-0123"
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"
 
 

@@ -15,7 +15,7 @@ from sidecar.domain.tokens import SURVEY_SALT, TokenError, read_survey_token, su
 from sidecar.signing import sign
 from tests.conftest import make_event
 
-SECRET_KEY = "test-secret-key"  # the app fixture's FAREWELL_SECRET_KEY
+SECRET_KEY = "test-secret-key-24-chars"  # the app fixture's FAREWELL_SECRET_KEY
 
 
 @pytest.fixture

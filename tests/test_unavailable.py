@@ -34,7 +34,8 @@ def test_a_failure_midway_leaves_no_trace_and_answers_503(post_event, app, monke
 def test_a_real_mariadb_outage_answers_503_then_recovers(own_mariadb, tmp_path):
     url = own_mariadb.create_database("farewell")
     app = create_app({"FAREWELL_DATABASE_URL": url, "FAREWELL_DATA_DIR": str(tmp_path),
-                      "FAREWELL_SECRET_KEY": "k", "FAREWELL_ADMIN_TOKEN": "t"})
+                      "FAREWELL_SECRET_KEY": "test-secret-key-24-chars",
+                      "FAREWELL_ADMIN_TOKEN": "test-admin-token-24-char"})
     from sidecar import db
 
     db.migrate(app.extensions["farewell.engine"])

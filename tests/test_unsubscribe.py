@@ -14,7 +14,7 @@ from tests.test_emails import (  # noqa: F401 - fixtures
     CANCELLED_AT, cancel, clock, club, emails_of, post, send, smtp,
 )
 
-SECRET_KEY = "test-secret-key"
+SECRET_KEY = "test-secret-key-24-chars"
 
 
 def link_of(received) -> str:

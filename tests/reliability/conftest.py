@@ -12,7 +12,7 @@ from tests.conftest import make_event
 from tests.support.smtp import SmtpServer
 
 # Shared by every process of one test, so links signed by one are read by another.
-SECRET_KEY = "reliability-secret-key"
+SECRET_KEY = "reliability-secret-key-0123"
 
 
 @pytest.fixture

@@ -122,7 +122,7 @@ def test_behind_a_trusted_proxy_the_forwarded_address_is_the_client(db_url, tmp_
     from sidecar import create_app
 
     app = create_app({"FAREWELL_DATABASE_URL": db_url, "FAREWELL_DATA_DIR": str(tmp_path / "d"),
-                      "FAREWELL_SECRET_KEY": "k", "FAREWELL_TRUSTED_PROXIES": "1"})
+                      "FAREWELL_SECRET_KEY": "test-secret-key-24-chars", "FAREWELL_TRUSTED_PROXIES": "1"})
     client = app.test_client()
     wait_for_a_fresh_window()
     proxy = {"REMOTE_ADDR": "10.0.0.1"}  # every request arrives from the proxy

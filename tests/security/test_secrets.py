@@ -19,7 +19,7 @@ from tests.conftest import make_event
 from tests.support.sidecar import SidecarProcess
 
 ADMIN_TOKEN = "admin-token-Zq8vXw3N5rTy"
-SECRET_KEY = "secret-key-Hk2pL9sQ4mVb"
+SECRET_KEY = "secret-key-Hk2pL9sQ4mVb7w"
 DB_PASSWORD = "db-pass-Rf6yU1oE7cJn"
 
 

@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class SidecarProcess:
-    def __init__(self, database_url: str, data_dir: Path, admin_token: str = "e2e-admin-token", extra_env=None,
-                 site: tuple[str, str] | None = None, serve_args=()):
+    def __init__(self, database_url: str, data_dir: Path, admin_token: str = "e2e-admin-token-24-chars",
+                 extra_env=None, site: tuple[str, str] | None = None, serve_args=()):
         """``site`` = (site id, secret) of an existing site: a second process for the same site.
         ``serve_args``: more options for ``serve``, e.g. ``("--no-jobs",)``."""
         self.serve_args = list(serve_args)
