@@ -131,10 +131,11 @@ def _delete_requests(conn: Connection, *where) -> None:
     """Delete contact requests. Their owner alerts let go of them first: SQLite gives a deleted
     row's id to the next row, whose request would otherwise pass for alerted already; an alert
     still waiting is then skipped as withdrawn."""
-    e = scheduled_emails
-    conn.execute(update(e).where(e.c.contact_request_id.in_(select(_r.c.id).where(*where)))
-                 .values(contact_request_id=None))
-    conn.execute(delete(_r).where(*where))
+    ids = list(conn.execute(select(_r.c.id).where(*where)).scalars())
+    if ids:
+        e = scheduled_emails
+        conn.execute(update(e).where(e.c.contact_request_id.in_(ids)).values(contact_request_id=None))
+        conn.execute(delete(_r).where(_r.c.id.in_(ids), *where))
 
 
 def open_contact_request(conn: Connection, site_id: str, answer: dict, now: datetime) -> None:
