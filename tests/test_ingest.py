@@ -192,6 +192,17 @@ def test_a_json_array_is_an_invalid_event(post_event):
     assert response.json["error"] == "invalid_event"
 
 
+def test_an_answer_with_an_empty_token_and_no_member_is_400_not_a_crash(post_event, engine_of):
+    # Found by the fuzz suite: "" passed the schema as a token, then named nobody (a 500).
+    event = make_event(type_="survey.submitted")
+    del event["member"], event["subscription"]
+    event["survey"] = {"version": 1, "token": ""}
+    response = post_event(event)
+    assert response.status_code == 400
+    assert set(response.json["fields"]) == {"survey.token"}
+    assert count_rows(engine_of, events) == 0
+
+
 def test_member_updated_needs_no_subscription(post_event, engine_of):
     event = make_event(type_="member.updated")
     del event["subscription"]

@@ -77,7 +77,7 @@ EVENT_SCHEMA: dict = {
             "properties": {
                 "version": {"type": "integer", "minimum": 1},
                 "locale": {"type": ["string", "null"], "maxLength": 16},
-                "token": {"type": "string", "maxLength": 500},
+                "token": {"type": "string", "minLength": 1, "maxLength": 500},
                 "subscription_id": {"type": ["string", "null"], "pattern": _NO_CONTROL % 191},
                 "reason": {"type": ["string", "null"], "pattern": "^[a-z][a-z0-9_]{0,39}$"},
                 "follow_up": {"type": ["string", "null"], "maxLength": FOLLOW_UP_MAX},
