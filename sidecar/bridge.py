@@ -14,11 +14,17 @@ import urllib3
 
 from . import safe_http
 from .domain.sites import verification_secrets
-from .signing import sign
+from .signing import secret_problem, sign
 
 # ?rest_route= works whatever the site's permalink settings; /wp-json/ needs pretty permalinks,
 # and with plain ones WordPress answers 200 with its home page instead.
 ROUTE_PREFIX = "/?rest_route=/farewell/v1/"
+# What a signature to the bridge is bound to (docs/PROTOCOL.md, "Signing a request"): POST and the
+# REST route, the same in the ?rest_route= and /wp-json/ forms and whatever proxies sit in front.
+SIGNED_ROUTE_PREFIX = "/farewell/v1/"
+# A bridge that refuses the signature without naming the scheme it takes predates route binding.
+OLDER_BRIDGE = ("the bridge refused the signature and does not say which scheme it takes: it is probably older "
+                "than this sidecar (update the Farewell bridge plugin), or it has another secret")
 # The bridge's answers are small JSON objects; anything bigger is not one.
 ANSWER_MAX_BYTES = 64 * 1024
 USER_AGENT = "Farewell-sidecar/1"
@@ -66,11 +72,16 @@ def call(site: dict, route: str, payload: dict, webhook_id: str, timeout: float 
     """
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     now = now or datetime.now(timezone.utc)
-    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **sign(site["secret"], webhook_id, body, now)}
     # During a secret rotation the bridge still knows only the previous secret: sign with both,
-    # as Standard Webhooks allows (a space-separated list; one match is enough).
-    headers["webhook-signature"] = " ".join(
-        sign(secret, webhook_id, body, now)["webhook-signature"] for secret in verification_secrets(site, now))
+    # as Standard Webhooks allows (a space-separated list; one match is enough). Each signature is
+    # bound to this route (fw2), so the bridge refuses it on any other. A secret that breaks the
+    # rule (signing.secret_key) never signs.
+    usable = [secret for secret in verification_secrets(site, now) if secret_problem(secret) is None]
+    if not usable:
+        raise BridgeRefused(0, "invalid_secret", f"the site's secret cannot sign: {secret_problem(site['secret'])}")
+    signed = [sign(secret, webhook_id, body, now, method="POST", path=SIGNED_ROUTE_PREFIX + route) for secret in usable]
+    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **signed[0],
+               "webhook-signature": " ".join(each["webhook-signature"] for each in signed)}
     if http is not None and not isinstance(http, safe_http.GuardedSession):
         raise TypeError("bridge.call needs a safe_http.GuardedSession: a plain one would call any address")
     poster = http if http is not None else safe_http.session(allowed_networks)
@@ -91,6 +102,8 @@ def call(site: dict, route: str, payload: dict, webhook_id: str, timeout: float 
     if not 200 <= response.status_code < 300:
         error = answer.get("error") if answer and isinstance(answer.get("error"), str) else None
         message = answer.get("message") if answer and isinstance(answer.get("message"), str) else ""
+        if response.status_code == 401 and error == "invalid_signature" and "signature_scheme" not in answer:
+            message = OLDER_BRIDGE
         raise BridgeRefused(response.status_code, error and error[:64], message[:200])
     if answer is None:
         raise BridgeRefused(response.status_code, "invalid_answer", "the bridge's answer is not a JSON object")

@@ -414,7 +414,8 @@ def test_saving_the_survey_inserts_a_new_version_and_old_answers_keep_theirs(cli
     assert "Enregistré comme version 2." in client.get("/admin/survey").text
     # The bridge receives the new version.
     response = client.get(f"/v1/sites/{site['id']}/survey", query_string={"locale": "fr_FR"},
-                          headers=sign(site["secret"], "survey_get", ""))
+                          headers=sign(site["secret"], "survey_get", "", method="GET",
+                                       path=f"/v1/sites/{site['id']}/survey"))
     assert response.json["version"] == 2
 
 
@@ -472,7 +473,7 @@ def test_the_summary_route_is_signed_and_gives_this_weeks_figures(client, post_e
     cancel_and_answer(post_event, 1, days_ago=0)
     path = f"/v1/sites/{site['id']}/summary"
     assert client.get(path).status_code == 401
-    response = client.get(path, headers=sign(site["secret"], "fwb_summary_1", ""))
+    response = client.get(path, headers=sign(site["secret"], "fwb_summary_1", "", method="GET", path=path))
     assert response.status_code == 200, response.json
     data = response.json
     assert data["cancellations"] == 1 and data["revenue_lost"] == {"EUR": "29.00"}

@@ -63,8 +63,9 @@ def test_the_bridge_reports_the_wordpress_admin_email_as_the_default_recipient(c
 
     def report(document):
         body = _json.dumps(document)
-        return client.post(f"/v1/sites/{site['id']}/site-info", data=body,
-                           headers={"Content-Type": "application/json", **sign(site["secret"], "info_1", body)})
+        path = f"/v1/sites/{site['id']}/site-info"
+        return client.post(path, data=body, headers={"Content-Type": "application/json",
+                                                     **sign(site["secret"], "info_1", body, method="POST", path=path)})
 
     assert report({"admin_email": "proprietaire@club.example.org"}).json == {"status": "ok"}
     with app.extensions["farewell.engine"].connect() as conn:

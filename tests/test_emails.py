@@ -124,7 +124,8 @@ def bodies(received) -> tuple[str, str]:
 @pytest.fixture
 def survey_ready(client, club):
     """The survey's version 1 exists once the bridge fetched it."""
-    assert client.get(f"/v1/sites/{club['id']}/survey", headers=sign(club["secret"], "s", "")).status_code == 200
+    survey = f"/v1/sites/{club['id']}/survey"
+    assert client.get(survey, headers=sign(club["secret"], "s", "", method="GET", path=survey)).status_code == 200
 
 
 # --- the sequence ------------------------------------------------------------------------------

@@ -38,12 +38,12 @@ class FakeBridge:
                 body = self.rfile.read(int(self.headers["Content-Length"])).decode()
                 # The real bridge checks the timestamp against its clock; tests sign with a fixed one.
                 signed = {k: self.headers[k] for k in ("webhook-id", "webhook-timestamp", "webhook-signature")}
-                try:
-                    verify([bridge.secret], body, signed)
+                route = self.path.removeprefix("/?rest_route=/farewell/v1/")
+                try:  # bound to POST and the REST route, as the real bridge checks it
+                    verify([bridge.secret], body, signed, method="POST", path=f"/farewell/v1/{route}")
                     valid = True
                 except Exception:  # noqa: BLE001
                     valid = False
-                route = self.path.removeprefix("/?rest_route=/farewell/v1/")
                 bridge.requests.append({"route": route, "body": json.loads(body), "headers": dict(self.headers),
                                         "valid": valid})
                 status, answer = bridge.answers.get(route, (200, {"status": "sent"}))
@@ -202,7 +202,8 @@ def test_the_offer_carries_the_bridges_coupon_and_the_winback_records_it(app, cl
         assert client.post(f"/v1/sites/{site['id']}/events", data=body, headers={
             "Content-Type": "application/json", **sign(site["secret"], f"m{number[0]}", body)}).status_code == 202
 
-    client.get(f"/v1/sites/{site['id']}/survey", headers=sign(site["secret"], "s", ""))
+    survey = f"/v1/sites/{site['id']}/survey"
+    client.get(survey, headers=sign(site["secret"], "s", "", method="GET", path=survey))
     post(cancel())
     post(answer("too_expensive"))
     clock = FakeClock(CANCELLED_AT + timedelta(days=30, hours=1))
@@ -255,5 +256,5 @@ def test_during_a_rotation_the_sidecar_signs_with_both_secrets():
         server.shutdown()
         server.server_close()
     assert len(seen["headers"]["webhook-signature"].split(" ")) == 2
-    verify([old], seen["body"], seen["headers"])
-    verify([new], seen["body"], seen["headers"])
+    verify([old], seen["body"], seen["headers"], method="POST", path="/farewell/v1/mail")
+    verify([new], seen["body"], seen["headers"], method="POST", path="/farewell/v1/mail")

@@ -214,7 +214,8 @@ def test_member_updated_needs_no_subscription(post_event, engine_of):
 def test_survey_submitted_is_stored_with_its_answers(post_event, engine_of, client, site):
     from sidecar.signing import sign
 
-    client.get(f"/v1/sites/{site['id']}/survey", headers=sign(site["secret"], "p", ""))  # creates version 1
+    survey = f"/v1/sites/{site['id']}/survey"
+    client.get(survey, headers=sign(site["secret"], "p", "", method="GET", path=survey))  # creates version 1
     event = make_event(type_="survey.submitted")
     event["survey"] = {"version": 1, "reason": "too_expensive", "comment": "Trop cher pour moi 💸"}
     assert post_event(event).status_code == 202
@@ -252,7 +253,8 @@ def test_a_webhook_id_with_spaces_is_refused_after_the_signature(post_event):
 def test_ping_answers_ok_with_a_valid_signature(client, site):
     from sidecar.signing import sign
 
-    response = client.get(f"/v1/sites/{site['id']}/ping", headers=sign(site["secret"], "ping_1", ""))
+    path = f"/v1/sites/{site['id']}/ping"
+    response = client.get(path, headers=sign(site["secret"], "ping_1", "", method="GET", path=path))
     assert response.status_code == 200
     assert response.json == {"status": "ok", "site_id": site["id"], "site_name": "Le Club"}
 
@@ -261,8 +263,10 @@ def test_ping_refuses_a_wrong_secret_and_an_unknown_site(client, site):
     from sidecar.domain.sites import new_secret
     from sidecar.signing import sign
 
-    assert client.get(f"/v1/sites/{site['id']}/ping", headers=sign(new_secret(), "p", "")).status_code == 401
-    assert client.get("/v1/sites/site_nope/ping", headers=sign(site["secret"], "p", "")).status_code == 404
+    path = f"/v1/sites/{site['id']}/ping"
+    assert client.get(path, headers=sign(new_secret(), "p", "", method="GET", path=path)).status_code == 401
+    assert client.get("/v1/sites/site_nope/ping",
+                      headers=sign(site["secret"], "p", "", method="GET", path="/v1/sites/site_nope/ping")).status_code == 404
 
 
 def test_a_rotated_secret_and_the_previous_one_both_verify_for_a_day(app, post_event, engine_of, site):

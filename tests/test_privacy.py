@@ -15,16 +15,18 @@ from tests.conftest import make_event
 def privacy(client, site):
     def call(action, document, secret=None, site_id=None):
         body = json.dumps(document)
-        return client.post(f"/v1/sites/{site_id or site['id']}/privacy/{action}", data=body,
-                           headers={"Content-Type": "application/json",
-                                    **sign(secret or site["secret"], f"privacy_{action}", body)})
+        path = f"/v1/sites/{site_id or site['id']}/privacy/{action}"
+        return client.post(path, data=body, headers={
+            "Content-Type": "application/json",
+            **sign(secret or site["secret"], f"privacy_{action}", body, method="POST", path=path)})
 
     return call
 
 
 @pytest.fixture
 def two_members(post_event, client, site):
-    client.get(f"/v1/sites/{site['id']}/survey", headers=sign(site["secret"], "p", ""))  # creates version 1
+    survey = f"/v1/sites/{site['id']}/survey"
+    client.get(survey, headers=sign(site["secret"], "p", "", method="GET", path=survey))  # creates version 1
     ana = make_event()
     survey = make_event(type_="survey.submitted", occurred_at="2026-11-29T10:05:00Z")
     survey["survey"] = {"version": 1, "reason": "too_expensive", "comment": "C'était trop cher <b>pour moi</b>"}

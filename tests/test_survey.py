@@ -21,8 +21,8 @@ SECRET_KEY = "test-secret-key-24-chars"  # the app fixture's FAREWELL_SECRET_KEY
 @pytest.fixture
 def fetch_survey(client, site):
     def fetch(**params):
-        return client.get(f"/v1/sites/{site['id']}/survey", query_string=params,
-                          headers=sign(site["secret"], "survey_get", ""))
+        path = f"/v1/sites/{site['id']}/survey"
+        return client.get(path, query_string=params, headers=sign(site["secret"], "survey_get", "", method="GET", path=path))
 
     return fetch
 

@@ -27,7 +27,7 @@ def receive_event(site_id: str):
 
 
 def _receive_event(site_id: str):
-    _, body = signed_request(site_id)
+    _, body = signed_request(site_id, standard_webhooks=True)
     document = json_body(body)
     try:
         event = parse_event(document)

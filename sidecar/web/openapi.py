@@ -24,6 +24,8 @@ def _error(*codes: str, fields: bool = False) -> dict:
 
 def _clock_skew(error: dict) -> dict:
     error["content"]["application/json"]["schema"]["properties"].update({
+        "signature_scheme": {"enum": ["fw2"], "description": "The scheme this route takes (every signed route "
+                                                             "but the events route)."},
         "reason": {"enum": ["clock_skew"]},
         "clock_skew_seconds": {"type": "integer", "description": "The sender's clock minus the sidecar's."},
         "tolerance_seconds": {"type": "integer"},
@@ -41,8 +43,15 @@ _SIGNATURE_HEADERS = [
     {"name": "webhook-timestamp", "in": "header", "required": True, "schema": {"type": "string"},
      "description": "Unix seconds; within 300 s of the sidecar's clock."},
     {"name": "webhook-signature", "in": "header", "required": True, "schema": {"type": "string"},
-     "description": "Space-separated `v1,<base64 HMAC-SHA256>` signatures."},
+     "description": "Space-separated `fw2,<base64 HMAC-SHA256>` signatures of "
+                    "`{webhook-id}.{webhook-timestamp}.{METHOD} {path}\\n{body}`: bound to this route "
+                    "(docs/PROTOCOL.md, \"Signing a request\")."},
 ]
+# The events route stays plain Standard Webhooks.
+_STANDARD_WEBHOOKS_HEADERS = [*_SIGNATURE_HEADERS[:2], {
+    **_SIGNATURE_HEADERS[2],
+    "description": "Space-separated Standard Webhooks `v1,<base64 HMAC-SHA256>` signatures of "
+                   "`{webhook-id}.{webhook-timestamp}.{body}`."}]
 _ADMIN_ERRORS = {
     "401": {"description": "Missing or wrong admin token.", **_error("unauthorized")},
     "404": {"description": "Unknown site or cancellation.", **_error("unknown_site", "unknown_cancellation")},
@@ -193,12 +202,18 @@ def build_spec(public_url: str) -> dict:
         "413": {"description": "Body over 64 KiB.", **_error("too_large")},
         "503": unavailable,
     }
+    outdated = _error("signature_scheme_outdated")
+    outdated["content"]["application/json"]["schema"]["properties"]["signature_scheme"] = {"enum": ["fw2"]}
+    bound_errors = {**signed_errors, "426": {
+        "description": "Signed with Standard Webhooks v1, which only the events route takes: the sender is "
+                       "older than route-bound signatures (fw2); update the Farewell bridge plugin.", **outdated}}
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Farewell sidecar",
             "version": "1",
-            "description": "Events from the WordPress bridge, signed with Standard Webhooks v1; see docs/PROTOCOL.md.",
+            "description": "Events from the WordPress bridge, signed with Standard Webhooks v1, and the bridge's "
+                           "other requests, signed for their own route (fw2); see docs/PROTOCOL.md.",
         },
         "servers": [{"url": public_url}],
         "components": {
@@ -209,7 +224,7 @@ def build_spec(public_url: str) -> dict:
             "/v1/sites/{site_id}/events": {
                 "post": {
                     "summary": "Receive one event",
-                    "parameters": [_SITE_ID, *_SIGNATURE_HEADERS],
+                    "parameters": [_SITE_ID, *_STANDARD_WEBHOOKS_HEADERS],
                     "requestBody": {"required": True, "content": {
                         "application/json": {"schema": {"$ref": "#/components/schemas/Event"}}}},
                     "responses": {
@@ -230,7 +245,7 @@ def build_spec(public_url: str) -> dict:
                         "200": _json({"type": "object", "required": ["status", "site_id"], "properties": {
                             "status": {"const": "ok"}, "site_id": {"type": "string"},
                             "site_name": {"type": "string"}}}, "The signature is valid."),
-                        **signed_errors,
+                        **bound_errors,
                     },
                 }
             },
@@ -245,7 +260,7 @@ def build_spec(public_url: str) -> dict:
                     "responses": {
                         "200": _json({"type": "object", "properties": {"status": {"const": "ok"}}}, "Stored."),
                         "415": {"description": "Not JSON.", **_error("unsupported_media_type")},
-                        **signed_errors,
+                        **bound_errors,
                         "400": {"description": "Bad request.", **_error(
                             "invalid_encoding", "invalid_webhook_id", "invalid_json", "invalid_request", fields=True)},
                     },
@@ -270,7 +285,7 @@ def build_spec(public_url: str) -> dict:
                                                                "additionalProperties": {"type": "string"}},
                                           "open_contact_requests": {"type": "integer"}}},
                                      "Monday 00:00 (site time) until now."),
-                        **signed_errors,
+                        **bound_errors,
                     },
                 }
             },
@@ -308,7 +323,7 @@ def build_spec(public_url: str) -> dict:
                         "responses": {
                             "200": _json(answer, "Done."),
                             "415": {"description": "Not JSON.", **_error("unsupported_media_type")},
-                            **signed_errors,
+                            **bound_errors,
                             "400": {"description": "Bad request.", **_error(
                                 "invalid_encoding", "invalid_webhook_id", "invalid_json", "invalid_request",
                                 fields=True)},
@@ -328,7 +343,7 @@ def build_spec(public_url: str) -> dict:
                         {"name": "locale", "in": "query", "schema": {"type": "string", "maxLength": 16}},
                         {"name": "token", "in": "query", "schema": {"type": "string"}},
                     ],
-                    "responses": {"200": _json(_SURVEY, "The current definition."), **signed_errors},
+                    "responses": {"200": _json(_SURVEY, "The current definition."), **bound_errors},
                 }
             },
             "/v1/sites/{site_id}/contact-requests": {

@@ -1,4 +1,9 @@
-"""Requests from the WordPress bridge, signed with the site's Standard Webhooks secret."""
+"""Requests from the WordPress bridge, signed with the site's secret (sidecar/signing.py).
+
+Every signed route but the events route takes signatures bound to its own method and path (``fw2``),
+so a request signed for one route is refused by every other; the events route stays plain Standard
+Webhooks (``v1``). Each refusal names the scheme the route takes, so a bridge can tell "wrong
+secret" from "the sidecar is older than me"."""
 
 from __future__ import annotations
 
@@ -11,15 +16,24 @@ from flask import request
 from ..config import EVENT_MAX_BYTES
 from ..db import get_engine
 from ..domain.sites import verification_secrets
-from ..signing import InvalidSignature, verify
+from ..signing import ROUTE_BOUND, InvalidSignature, OutdatedScheme, verify
 from ..storage.sites import get_site
 from .errors import ApiError
 
 _WEBHOOK_ID = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
-def signed_request(site_id: str) -> tuple[dict, str]:
-    """The site and the verified body (as text) of a signed request; raises ApiError otherwise."""
+# What an outdated sender is told (426): it signs with Standard Webhooks v1 where fw2 is needed.
+OUTDATED_MESSAGE = ("this route takes signatures bound to its method and path (fw2, docs/PROTOCOL.md): "
+                    "update the Farewell bridge plugin")
+
+
+def signed_request(site_id: str, *, standard_webhooks: bool = False) -> tuple[dict, str]:
+    """The site and the verified body (as text) of a signed request; raises ApiError otherwise.
+
+    ``standard_webhooks``: the request is signed with Standard Webhooks v1 (the events route only);
+    otherwise with fw2, bound to this request's method and path as the sidecar routes it (without
+    the scheme, host, any prefix a reverse proxy strips, or the query string)."""
     request.max_content_length = EVENT_MAX_BYTES
     with get_engine().connect() as conn:
         site = get_site(conn, site_id)
@@ -30,12 +44,19 @@ def signed_request(site_id: str) -> tuple[dict, str]:
         body = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ApiError(400, "invalid_encoding", message="the body must be UTF-8") from None
+    secrets = verification_secrets(site, datetime.now(timezone.utc))
+    # A bound route's refusals name its scheme: a bridge that gets a 401 without it knows the sidecar
+    # predates route binding. The events route answers as it always has.
+    bound = {} if standard_webhooks else {"method": request.method, "path": request.path}
+    named = {} if standard_webhooks else {"signature_scheme": ROUTE_BOUND}
     try:
-        verify(verification_secrets(site, datetime.now(timezone.utc)), body, request.headers)
+        verify(secrets, body, request.headers, **bound)
+    except OutdatedScheme:
+        raise ApiError(426, "signature_scheme_outdated", message=OUTDATED_MESSAGE, **named) from None
     except InvalidSignature as refusal:
         # A genuine signature outside the time window says how far apart the clocks are, so the bridge
         # can tell its admin to fix NTP and retry; a forged one learns nothing more.
-        raise ApiError(401, "invalid_signature", **refusal.details) from None
+        raise ApiError(401, "invalid_signature", **named, **refusal.details) from None
     if not _WEBHOOK_ID.match(request.headers["webhook-id"]):
         raise ApiError(400, "invalid_webhook_id", message="webhook-id must be 1-255 printable ASCII characters")
     return site, body

@@ -43,7 +43,9 @@ class BridgeSender:
 
     def post(self, path: str, body: str, webhook_id: str, base_url: str | None = None) -> requests.Response | None:
         """One signed attempt; None on a network error."""
-        headers = {"Content-Type": "application/json", **sign(self.secret, webhook_id, body)}
+        # The events route takes Standard Webhooks signatures, every other one signatures bound to it.
+        bound = {} if path.endswith("/events") else {"method": "POST", "path": path}
+        headers = {"Content-Type": "application/json", **sign(self.secret, webhook_id, body, **bound)}
         with self.lock:
             self.attempts[webhook_id] += 1
         started = time.monotonic()

@@ -48,7 +48,10 @@ def _call(case, site, client: int) -> None:
         elif case.media_type and "json" in case.media_type:
             body = json.dumps(case.body, ensure_ascii=False)
             kwargs["data"] = body.encode("utf-8")
-        headers.update(sign(site["secret"], f"msg_{uuid.uuid4().hex}", body))
+        # The events route takes Standard Webhooks signatures, every other one signatures bound to its route.
+        bound = {} if case.operation.path.endswith("/events") else {
+            "method": case.operation.method.upper(), "path": case.formatted_path}
+        headers.update(sign(site["secret"], f"msg_{uuid.uuid4().hex}", body, **bound))
     checks = HEALTH_CHECKS if case.operation.path == "/healthz" else CHECKS
     case.call_and_validate(headers=headers, checks=checks, **kwargs)
 

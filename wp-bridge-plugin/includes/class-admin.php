@@ -87,6 +87,7 @@ class Farewell_Bridge_Admin {
 			'sidecar_url'    => Farewell_Bridge_Settings::sidecar_url(),
 			'site_id'        => Farewell_Bridge_Settings::site_id(),
 			'masked_secret'  => Farewell_Bridge_Settings::mask_secret( Farewell_Bridge_Settings::secret() ),
+			'secret_error'   => Farewell_Bridge_Settings::secret_error(),
 			'locked'         => array(
 				'sidecar_url' => Farewell_Bridge_Settings::is_locked( 'sidecar_url' ),
 				'site_id'     => Farewell_Bridge_Settings::is_locked( 'site_id' ),
@@ -122,6 +123,9 @@ class Farewell_Bridge_Admin {
 	 */
 	public static function handle_test_connection() {
 		self::guard( 'farewell_bridge_test_connection' );
+		if ( '' !== Farewell_Bridge_Settings::secret_error() ) {
+			self::redirect_with( 'error', Farewell_Bridge_Settings::secret_error() );
+		}
 		if ( ! Farewell_Bridge_Settings::is_configured() ) {
 			self::redirect_with( 'error', __( 'Fill in the sidecar URL, site id and secret first.', 'farewell-bridge' ) );
 		}

@@ -2,6 +2,10 @@
 /**
  * HTTP client for the sidecar: signs every request and turns failures into clear messages.
  *
+ * Events (POST …/events) are signed with plain Standard Webhooks; every other request with a
+ * signature bound to its method and path below the sidecar's base URL ("GET /v1/sites/{id}/ping"),
+ * which the sidecar refuses on any other route (docs/PROTOCOL.md, "Signing a request").
+ *
  * @package Farewell_Bridge
  */
 
@@ -44,6 +48,13 @@ class Farewell_Bridge_Client {
 	private $signer;
 
 	/**
+	 * What is wrong with the secret ('' when it follows the rule).
+	 *
+	 * @var string
+	 */
+	private $secret_problem;
+
+	/**
 	 * Constructor.
 	 *
 	 * @param string $base_url Sidecar base URL.
@@ -51,9 +62,10 @@ class Farewell_Bridge_Client {
 	 * @param string $secret   whsec_ secret.
 	 */
 	public function __construct( $base_url, $site_id, $secret ) {
-		$this->base_url = untrailingslashit( (string) $base_url );
-		$this->site_id  = (string) $site_id;
-		$this->signer   = new Farewell_Bridge_Signer( $secret );
+		$this->base_url       = untrailingslashit( (string) $base_url );
+		$this->site_id        = (string) $site_id;
+		$this->signer         = new Farewell_Bridge_Signer( $secret );
+		$this->secret_problem = Farewell_Bridge_Signer::problem( $secret );
 	}
 
 	/**
@@ -72,7 +84,18 @@ class Farewell_Bridge_Client {
 	 * @return string
 	 */
 	public function site_url( $route ) {
-		return $this->base_url . '/v1/sites/' . rawurlencode( $this->site_id ) . '/' . ltrim( $route, '/' );
+		return $this->base_url . $this->site_path( $route );
+	}
+
+	/**
+	 * Path of a site route below the sidecar's base URL, e.g. "/v1/sites/{site_id}/events": what a
+	 * route-bound signature covers (without the query string), whatever prefix a proxy strips.
+	 *
+	 * @param string $route Route below the site.
+	 * @return string
+	 */
+	public function site_path( $route ) {
+		return '/v1/sites/' . rawurlencode( $this->site_id ) . '/' . ltrim( $route, '/' );
 	}
 
 	/**
@@ -124,7 +147,13 @@ class Farewell_Bridge_Client {
 		if ( '' === $this->base_url || '' === $this->site_id ) {
 			return self::result( self::PERMANENT, 0, 'not_configured', __( 'The bridge is not configured: set the sidecar URL, site id and secret in Settings → Farewell.', 'farewell-bridge' ) );
 		}
-		$headers                 = $this->signer->headers( $webhook_id, time(), $body );
+		if ( ! $this->signer->is_usable() ) {
+			// Nothing is signed with a secret that breaks the rule; a retry later finds it fixed.
+			return self::result( self::RETRY, 0, 'invalid_secret', Farewell_Bridge_Signer::explain( $this->secret_problem ) );
+		}
+		// The outbox's events stay plain Standard Webhooks; every other request is bound to its route.
+		$scope                   = ( 'POST' === $method && 'events' === $route ) ? null : Farewell_Bridge_Signer::scope( $method, $this->site_path( $route ) );
+		$headers                 = $this->signer->headers( $webhook_id, time(), $body, $scope );
 		$headers['Content-Type'] = 'application/json';
 		$headers['Accept']       = 'application/json';
 
@@ -153,7 +182,7 @@ class Farewell_Bridge_Client {
 			// wp_safe_remote_request() reports a host that does not resolve as "not a valid URL".
 			$response = new WP_Error( 'http_request_failed', 'cURL error 6: Could not resolve host' );
 		}
-		return self::interpret( $response );
+		return self::interpret( $response, null !== $scope );
 	}
 
 	/**
@@ -174,9 +203,10 @@ class Farewell_Bridge_Client {
 	 * Maps a wp_remote_* answer to a result kind and a readable message.
 	 *
 	 * @param array|WP_Error $response Response.
+	 * @param bool           $bound    Whether the request carried a route-bound signature.
 	 * @return array
 	 */
-	public static function interpret( $response ) {
+	public static function interpret( $response, $bound = false ) {
 		if ( is_wp_error( $response ) ) {
 			return self::network_error( $response );
 		}
@@ -196,7 +226,14 @@ class Farewell_Bridge_Client {
 				$body['clock_skew_seconds'] = $skew;
 				return self::result( self::RETRY, $status, Farewell_Bridge_Clock::ERROR, Farewell_Bridge_Clock::message( $skew ), $body );
 			}
+			if ( $bound && ! ( is_array( $decoded ) && isset( $decoded['signature_scheme'] ) ) ) {
+				// A sidecar that knows route-bound signatures names the scheme in its refusals.
+				return self::result( self::PERMANENT, $status, 'invalid_signature', __( 'The sidecar refused the signature (401) without saying which scheme it expects: it is probably older than this plugin. Update the Farewell sidecar, or check the secret.', 'farewell-bridge' ), $decoded );
+			}
 			return self::result( self::PERMANENT, $status, 'invalid_signature', __( 'The sidecar refused the signature (401): the secret is wrong, or this server\'s clock is more than 5 minutes off.', 'farewell-bridge' ), $decoded );
+		}
+		if ( 426 === $status && 'signature_scheme_outdated' === $code ) {
+			return self::result( self::PERMANENT, $status, $code, __( 'The sidecar says this plugin signs its requests the old way (426): update the Farewell Bridge plugin.', 'farewell-bridge' ), $decoded );
 		}
 		if ( 404 === $status ) {
 			return self::result( self::PERMANENT, $status, 'unknown_site', __( 'The sidecar does not know this site id (404): check the site id and the sidecar URL.', 'farewell-bridge' ), $decoded );

@@ -140,6 +140,8 @@ final class Farewell_Bridge_Plugin {
 		add_action( 'admin_init', array( 'Farewell_Bridge_Settings', 'register' ) );
 		add_action( 'admin_init', array( 'Farewell_Bridge_Privacy', 'add_policy_content' ) );
 		add_action( 'admin_menu', array( 'Farewell_Bridge_Admin', 'add_menu' ) );
+		// Site Health says when the secret cannot be used (the settings page says it too).
+		add_filter( 'site_status_tests', array( 'Farewell_Bridge_Site_Health', 'filter_site_status_tests' ) );
 		add_filter( 'plugin_action_links_' . plugin_basename( $this->file ), array( 'Farewell_Bridge_Admin', 'action_links' ) );
 		foreach ( Farewell_Bridge_Admin::ACTIONS as $action => $method ) {
 			add_action( 'admin_post_' . $action, array( 'Farewell_Bridge_Admin', $method ) );

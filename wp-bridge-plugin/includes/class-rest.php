@@ -3,9 +3,15 @@
  * The sidecar → bridge REST routes (docs/PROTOCOL.md, "Sidecar → bridge"):
  * POST /wp-json/farewell/v1/mail and POST /wp-json/farewell/v1/coupons.
  *
- * Both are signed like the bridge's own requests (Standard Webhooks, the site's secret, ±300 s),
- * verified over the raw body in the permission callback, and idempotent by webhook-id
- * (Farewell_Bridge_Request_Log). Errors are answered as {"error": code, "message": text}.
+ * Both are signed like the bridge's own requests (the site's secret, ±300 s) with signatures bound
+ * to the route ("fw2": POST and the canonical REST route, e.g. "POST /farewell/v1/mail", the same
+ * whether the request came as /wp-json/… or ?rest_route=…), so a request signed for one route is
+ * refused by the other. They are verified over the raw body in the permission callback, and
+ * idempotent by webhook-id (Farewell_Bridge_Request_Log). Errors are answered as
+ * {"error": code, "message": text}.
+ *
+ * A bridge without a usable secret answers 503 (a misconfiguration to fix here, not a forgery),
+ * and a sidecar that still signs with plain Standard Webhooks 426 signature_scheme_outdated.
  *
  * @package Farewell_Bridge
  */
@@ -44,22 +50,41 @@ class Farewell_Bridge_Rest {
 				array(
 					'methods'             => 'POST',
 					'callback'            => array( $handler, 'handle' ),
-					'permission_callback' => array( __CLASS__, 'verify_request' ),
+					// Each route checks signatures made for itself: the route is the registered one,
+					// not the path asked for (WordPress matches routes case-insensitively).
+					'permission_callback' => static function ( WP_REST_Request $request ) use ( $route ) {
+						return self::verify_request( $request, $route );
+					},
 				)
 			);
 		}
 	}
 
 	/**
-	 * Permission callback: the bridge is configured, and the request is signed with its secret
-	 * over the raw body, within 300 s of this server's clock.
+	 * The canonical REST route a signature for this route is bound to, e.g. "/farewell/v1/mail".
+	 *
+	 * @param string $route Route name.
+	 * @return string
+	 */
+	public static function signed_path( $route ) {
+		return '/' . self::REST_NAMESPACE . '/' . $route;
+	}
+
+	/**
+	 * Permission callback: the bridge is configured with a usable secret, and the request is signed
+	 * for this route with it over the raw body, within 300 s of this server's clock.
 	 *
 	 * @param WP_REST_Request $request Request.
+	 * @param string          $route   Route name (a key of ROUTES).
 	 * @return true|WP_Error
 	 */
-	public static function verify_request( WP_REST_Request $request ) {
+	public static function verify_request( WP_REST_Request $request, $route ) {
 		if ( '' === Farewell_Bridge_Settings::secret() || '' === Farewell_Bridge_Settings::site_id() ) {
 			return new WP_Error( 'not_configured', __( 'The Farewell bridge is not configured on this site.', 'farewell-bridge' ), array( 'status' => 503 ) );
+		}
+		if ( '' !== Farewell_Bridge_Settings::secret_problem() ) {
+			// Never verify with it: a placeholder decodes to an empty key anyone can sign with.
+			return new WP_Error( 'invalid_secret', __( 'The Farewell bridge\'s secret on this site cannot be used; its administrator must fix it in Settings → Farewell.', 'farewell-bridge' ), array( 'status' => 503 ) );
 		}
 		$body = (string) $request->get_body();
 		if ( strlen( $body ) > self::MAX_BODY_BYTES ) {
@@ -69,11 +94,31 @@ class Farewell_Bridge_Rest {
 		$timestamp = (string) $request->get_header( 'webhook_timestamp' );
 		$signature = (string) $request->get_header( 'webhook_signature' );
 		$signer    = new Farewell_Bridge_Signer( Farewell_Bridge_Settings::secret() );
-		if ( '' === $id || strlen( $id ) > 191 || ! ctype_digit( $timestamp ) || '' === $signature
-			|| ! $signer->verify( $id, (int) $timestamp, $body, $signature, null, self::TOLERANCE ) ) {
-			return new WP_Error( 'invalid_signature', __( 'The request is not signed with this site\'s secret, or its timestamp is too far from this server\'s clock.', 'farewell-bridge' ), array( 'status' => 401 ) );
+		$scope     = Farewell_Bridge_Signer::scope( 'POST', self::signed_path( $route ) );
+		$complete  = '' !== $id && strlen( $id ) <= 191 && ctype_digit( $timestamp ) && '' !== $signature;
+		if ( $complete && $signer->verify( $id, (int) $timestamp, $body, $signature, null, self::TOLERANCE, $scope ) ) {
+			return true;
 		}
-		return true;
+		if ( $complete && $signer->verify( $id, (int) $timestamp, $body, $signature, null, self::TOLERANCE ) ) {
+			// A genuine Standard Webhooks signature: the sidecar predates route-bound signatures.
+			return new WP_Error(
+				'signature_scheme_outdated',
+				__( 'This bridge takes signatures bound to the route (fw2, docs/PROTOCOL.md): update the Farewell sidecar.', 'farewell-bridge' ),
+				array(
+					'status'           => 426,
+					'signature_scheme' => Farewell_Bridge_Signer::ROUTE_BOUND,
+				)
+			);
+		}
+		return new WP_Error(
+			'invalid_signature',
+			__( 'The request is not signed with this site\'s secret, or its timestamp is too far from this server\'s clock.', 'farewell-bridge' ),
+			array(
+				'status'           => 401,
+				// Named so a sidecar can tell "wrong secret" from "this bridge is older than me".
+				'signature_scheme' => Farewell_Bridge_Signer::ROUTE_BOUND,
+			)
+		);
 	}
 
 	/**
@@ -115,12 +160,14 @@ class Farewell_Bridge_Rest {
 			$response->set_status( 422 );
 		}
 		if ( is_array( $data ) && isset( $data['code'] ) && ! isset( $data['error'] ) ) {
-			$response->set_data(
-				array(
-					'error'   => (string) $data['code'],
-					'message' => isset( $data['message'] ) ? (string) $data['message'] : '',
-				)
+			$answer = array(
+				'error'   => (string) $data['code'],
+				'message' => isset( $data['message'] ) ? (string) $data['message'] : '',
 			);
+			if ( isset( $data['data']['signature_scheme'] ) && is_string( $data['data']['signature_scheme'] ) ) {
+				$answer['signature_scheme'] = $data['data']['signature_scheme'];
+			}
+			$response->set_data( $answer );
 		}
 		return $response;
 	}

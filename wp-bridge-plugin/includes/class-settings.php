@@ -8,6 +8,12 @@
  * Constants FAREWELL_SIDECAR_URL, FAREWELL_SITE_ID and FAREWELL_SECRET take precedence and lock
  * the matching field on the settings page.
  *
+ * The secret follows one rule wherever it comes from (the constant, the option, or a filter on the
+ * option such as pre_option_farewell_bridge_secret): Farewell_Bridge_Signer::problem(), the same
+ * as the settings form's and the sidecar's. A secret that breaks it leaves the bridge unconfigured:
+ * nothing is signed with it, the sidecar's routes answer 503 and the admin screen and Site Health
+ * say why.
+ *
  * @package Farewell_Bridge
  */
 
@@ -162,12 +168,39 @@ class Farewell_Bridge_Settings {
 	}
 
 	/**
-	 * Whether URL, site id and secret are all present.
+	 * Whether URL and site id are present and the secret follows the rule.
 	 *
 	 * @return bool
 	 */
 	public static function is_configured() {
-		return '' !== self::sidecar_url() && '' !== self::site_id() && '' !== self::secret();
+		return '' !== self::sidecar_url() && '' !== self::site_id() && '' === self::secret_problem();
+	}
+
+	/**
+	 * What is wrong with the effective secret (a Farewell_Bridge_Signer code), '' when it is valid.
+	 *
+	 * @return string
+	 */
+	public static function secret_problem() {
+		return Farewell_Bridge_Signer::problem( self::secret() );
+	}
+
+	/**
+	 * Why the secret that is set cannot be used, in a sentence naming where it comes from; '' when
+	 * it is valid or when no secret is set at all (the bridge is simply not configured yet).
+	 *
+	 * @return string
+	 */
+	public static function secret_error() {
+		$problem = self::secret_problem();
+		if ( '' === $problem || Farewell_Bridge_Signer::MISSING === $problem ) {
+			return '';
+		}
+		$where = self::is_locked( 'secret' )
+			/* translators: %s: the name of a wp-config.php constant. */
+			? sprintf( __( 'The secret set by %s in wp-config.php cannot be used.', 'farewell-bridge' ), 'FAREWELL_SECRET' )
+			: __( 'The saved secret cannot be used.', 'farewell-bridge' );
+		return $where . ' ' . Farewell_Bridge_Signer::explain( $problem ) . ' ' . __( 'Until it is fixed, nothing is sent to the sidecar (events wait in the outbox) and the sidecar\'s requests to this site are refused.', 'farewell-bridge' );
 	}
 
 	/**
@@ -209,18 +242,14 @@ class Farewell_Bridge_Settings {
 	}
 
 	/**
-	 * Whether a secret is a Standard Webhooks secret (whsec_ + base64 of at least 24 bytes).
+	 * Whether a secret follows the rule (whsec_ + standard base64 of at least 24 bytes; see
+	 * Farewell_Bridge_Signer::problem(), the one place it is written).
 	 *
 	 * @param string $secret Secret.
 	 * @return bool
 	 */
 	public static function is_valid_secret( $secret ) {
-		$secret = (string) $secret;
-		if ( 0 !== strpos( $secret, 'whsec_' ) ) {
-			return false;
-		}
-		$decoded = base64_decode( substr( $secret, 6 ), true ); // phpcs:ignore WordPress.PHP.DiscouragedPHPFunctions.obfuscation_base64_decode
-		return false !== $decoded && strlen( $decoded ) >= 24;
+		return '' === Farewell_Bridge_Signer::problem( (string) $secret );
 	}
 
 	/**
@@ -283,7 +312,7 @@ class Farewell_Bridge_Settings {
 			return $old;
 		}
 		if ( ! self::is_valid_secret( $secret ) ) {
-			add_settings_error( self::OPTION, 'farewell_bridge_secret', __( 'The secret must look like whsec_ followed by base64 text, as printed by "python -m sidecar sites add". The previous secret was kept.', 'farewell-bridge' ) );
+			add_settings_error( self::OPTION, 'farewell_bridge_secret', __( 'The secret must look like whsec_ followed by base64 text, as printed by "python -m sidecar sites add". The previous secret was kept.', 'farewell-bridge' ) . ' ' . Farewell_Bridge_Signer::explain( Farewell_Bridge_Signer::problem( $secret ) ) );
 			return $old;
 		}
 		return $secret;

@@ -71,6 +71,11 @@ abstract class Farewell_Rest_Test_Case extends Farewell_Test_Case {
 	/**
 	 * Dispatches a signed POST to /farewell/v1/$route as WordPress serves it (rest_post_dispatch
 	 * included); returns array( status, decoded body ).
+	 *
+	 * Signed as the sidecar signs it: bound to POST /farewell/v1/$route. Options: id, time, secret,
+	 * signed_body (sign another body), signed_for (sign for another route; null = plain Standard
+	 * Webhooks, as a sidecar older than route binding), headers (sent as they are, unsigned),
+	 * without (header names to leave out).
 	 */
 	protected function post( $route, $body, array $options = array() ) {
 		$raw     = is_string( $body ) ? $body : wp_json_encode( $body );
@@ -80,10 +85,10 @@ abstract class Farewell_Rest_Test_Case extends Farewell_Test_Case {
 		$request = new WP_REST_Request( 'POST', '/farewell/v1/' . $route );
 		$request->set_header( 'content-type', 'application/json' );
 		$request->set_body( $raw );
-		$headers = ( new Farewell_Bridge_Signer( $secret ) )->headers( $id, $time, $raw );
-		if ( isset( $options['signed_body'] ) ) {
-			$headers = ( new Farewell_Bridge_Signer( $secret ) )->headers( $id, $time, $options['signed_body'] );
-		}
+		$for     = array_key_exists( 'signed_for', $options ) ? $options['signed_for'] : $route;
+		$scope   = null === $for ? null : Farewell_Bridge_Signer::scope( 'POST', '/farewell/v1/' . $for );
+		$signed  = isset( $options['signed_body'] ) ? $options['signed_body'] : $raw;
+		$headers = isset( $options['headers'] ) ? $options['headers'] : ( new Farewell_Bridge_Signer( $secret ) )->headers( $id, $time, $signed, $scope );
 		foreach ( $headers as $name => $value ) {
 			if ( ! in_array( $name, isset( $options['without'] ) ? $options['without'] : array(), true ) ) {
 				$request->set_header( $name, $value );

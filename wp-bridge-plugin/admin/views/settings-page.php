@@ -22,6 +22,12 @@ $farewell_locked_note = __( 'Set in wp-config.php; remove the constant to edit i
 
 	<?php // Settings errors and "Settings saved." are shown by WordPress (options-head.php) on Settings pages. ?>
 
+	<?php if ( '' !== $view['secret_error'] ) : ?>
+		<div class="notice notice-error farewell-bridge-secret-error">
+			<p><?php echo esc_html( $view['secret_error'] ); ?></p>
+		</div>
+	<?php endif; ?>
+
 	<p><?php esc_html_e( 'Connect this site to your Farewell sidecar. Run "python -m sidecar sites add" on the sidecar to get a site id and a secret.', 'farewell-bridge' ); ?></p>
 
 	<form method="post" action="<?php echo esc_url( admin_url( 'options.php' ) ); ?>">

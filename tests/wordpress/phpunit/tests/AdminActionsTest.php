@@ -105,13 +105,15 @@ class AdminActionsTest extends Farewell_Test_Case {
 		$this->assertSame( 'http://127.0.0.1:9/v1/sites/site_test/ping', $this->requests[0]['url'] );
 		$signer = new Farewell_Bridge_Signer( self::SECRET );
 		$headers = $this->requests[0]['headers'];
-		$this->assertTrue( $signer->verify( $headers['webhook-id'], $headers['webhook-timestamp'], '', $headers['webhook-signature'] ), 'signed with an empty body' );
+		$ping    = Farewell_Bridge_Signer::scope( 'GET', '/v1/sites/site_test/ping' );
+		$this->assertTrue( $signer->verify( $headers['webhook-id'], $headers['webhook-timestamp'], '', $headers['webhook-signature'], null, 300, $ping ), 'signed for GET ping with an empty body' );
 		if ( 'success' === $type ) {
 			$report = $this->requests[1];
 			$this->assertSame( 'POST', $report['method'] );
 			$this->assertSame( 'http://127.0.0.1:9/v1/sites/site_test/site-info', $report['url'] );
 			$this->assertSame( array( 'admin_email' => get_option( 'admin_email' ) ), json_decode( $report['body'], true ) );
-			$this->assertTrue( $signer->verify( $report['headers']['webhook-id'], $report['headers']['webhook-timestamp'], $report['body'], $report['headers']['webhook-signature'] ) );
+			$site_info = Farewell_Bridge_Signer::scope( 'POST', '/v1/sites/site_test/site-info' );
+			$this->assertTrue( $signer->verify( $report['headers']['webhook-id'], $report['headers']['webhook-timestamp'], $report['body'], $report['headers']['webhook-signature'], null, 300, $site_info ) );
 		}
 		$notice = Farewell_Bridge_Admin::take_notice();
 		$this->assertSame( $type, $notice['type'] );

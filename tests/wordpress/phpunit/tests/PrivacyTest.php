@@ -63,7 +63,11 @@ class PrivacyTest extends Farewell_Test_Case {
 		$this->assertSame( 'POST', $request['method'] );
 		$this->assertSame( 'ana@example.org', json_decode( $request['body'], true )['email'] );
 		$signer = new Farewell_Bridge_Signer( self::SECRET );
-		$this->assertTrue( $signer->verify( $request['headers']['webhook-id'], $request['headers']['webhook-timestamp'], $request['body'], $request['headers']['webhook-signature'] ) );
+		$export = Farewell_Bridge_Signer::scope( 'POST', '/v1/sites/site_test/privacy/export' );
+		$this->assertTrue( $signer->verify( $request['headers']['webhook-id'], $request['headers']['webhook-timestamp'], $request['body'], $request['headers']['webhook-signature'], null, 300, $export ) );
+		// Signed for the export only: the same request is no erasure.
+		$erase = Farewell_Bridge_Signer::scope( 'POST', '/v1/sites/site_test/privacy/erase' );
+		$this->assertFalse( $signer->verify( $request['headers']['webhook-id'], $request['headers']['webhook-timestamp'], $request['body'], $request['headers']['webhook-signature'], null, 300, $erase ) );
 	}
 
 	public function test_erase_reports_removed_items() {

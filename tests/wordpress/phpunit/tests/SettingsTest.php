@@ -59,6 +59,14 @@ class SettingsTest extends Farewell_Test_Case {
 		$this->assertSame( array( 'farewell_bridge_secret', 'farewell_bridge_secret' ), $this->errors() );
 	}
 
+	public function test_a_base64url_secret_is_refused_with_the_reason() {
+		$url = 'whsec_' . strtr( base64_encode( str_repeat( "\xfb\xff", 16 ) ), '+/', '-_' ); // phpcs:ignore WordPress.PHP.DiscouragedPHPFunctions.obfuscation_base64_encode
+		$this->assertSame( self::SECRET, Farewell_Bridge_Settings::sanitize_secret( $url ) );
+		$messages = wp_list_pluck( get_settings_errors( Farewell_Bridge_Settings::OPTION ), 'message' );
+		$this->assertCount( 1, $messages );
+		$this->assertStringContainsString( 'base64url', $messages[0] );
+	}
+
 	public function test_the_secret_is_not_autoloaded_and_shown_masked() {
 		global $wpdb;
 		$autoload = $wpdb->get_var( $wpdb->prepare( "SELECT autoload FROM {$wpdb->options} WHERE option_name = %s", Farewell_Bridge_Settings::SECRET_OPTION ) );
