@@ -265,8 +265,8 @@ def test_ping_refuses_a_wrong_secret_and_an_unknown_site(client, site):
 
     path = f"/v1/sites/{site['id']}/ping"
     assert client.get(path, headers=sign(new_secret(), "p", "", method="GET", path=path)).status_code == 401
-    assert client.get("/v1/sites/site_nope/ping",
-                      headers=sign(site["secret"], "p", "", method="GET", path="/v1/sites/site_nope/ping")).status_code == 404
+    nope = "/v1/sites/site_nope/ping"
+    assert client.get(nope, headers=sign(site["secret"], "p", "", method="GET", path=nope)).status_code == 404
 
 
 def test_a_rotated_secret_and_the_previous_one_both_verify_for_a_day(app, post_event, engine_of, site):

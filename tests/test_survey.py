@@ -22,7 +22,8 @@ SECRET_KEY = "test-secret-key-24-chars"  # the app fixture's FAREWELL_SECRET_KEY
 def fetch_survey(client, site):
     def fetch(**params):
         path = f"/v1/sites/{site['id']}/survey"
-        return client.get(path, query_string=params, headers=sign(site["secret"], "survey_get", "", method="GET", path=path))
+        return client.get(path, query_string=params,
+                          headers=sign(site["secret"], "survey_get", "", method="GET", path=path))
 
     return fetch
 

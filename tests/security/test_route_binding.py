@@ -67,7 +67,8 @@ def test_the_signed_routes_found_are_the_ones_the_openapi_document_lists(client,
     documented = sorted(
         (method.upper(), path.replace("{site_id}", "<site_id>"))
         for path, operations in spec["paths"].items() for method, operation in operations.items()
-        if isinstance(operation, dict) and any(parameter["name"] == "webhook-signature" for parameter in operation.get("parameters", [])))
+        if isinstance(operation, dict)
+        and any(parameter["name"] == "webhook-signature" for parameter in operation.get("parameters", [])))
     assert signed_routes == documented
     # The probe finds them all: these seven at least, the events route among them.
     assert STANDARD_WEBHOOKS_ROUTE in signed_routes and len(signed_routes) >= 7, signed_routes
@@ -130,3 +131,76 @@ def test_the_events_route_stays_plain_standard_webhooks(client, site):
     assert (refused.status_code, refused.json) == (401, {"error": "invalid_signature"})
     plain = sign(site["secret"], "msg_plain", body)
     assert client.post(events, data=body, headers={"Content-Type": "application/json", **plain}).status_code == 202
+
+
+class _Bridge:
+    """A bridge on loopback that answers every POST with ``answer`` and keeps what it was sent."""
+
+    def __init__(self, status: int, answer: dict):
+        import http.server
+        import threading
+
+        seen = self.seen = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                seen.append({"path": self.path, "headers": dict(self.headers),
+                             "body": self.rfile.read(int(self.headers["Content-Length"])).decode()})
+                raw = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_the_sidecar_signs_each_call_to_the_bridge_for_its_route_and_names_an_older_bridge():
+    from sidecar import bridge
+    from sidecar.domain.sites import new_secret
+    from sidecar.signing import InvalidSignature, verify
+    from tests.support.net import LOOPBACK_NETWORKS
+
+    older = _Bridge(401, {"error": "invalid_signature", "message": "The request is not signed …"})
+    newer = _Bridge(401, {"error": "invalid_signature", "signature_scheme": "fw2", "message": "wrong secret"})
+    try:
+        site = {"id": "site_x", "url": older.url, "secret": new_secret()}
+        with pytest.raises(bridge.BridgeRefused) as refused:
+            bridge.call(site, "mail", {"x": 1}, "mail_1", allowed_networks=LOOPBACK_NETWORKS)
+        assert "older than this sidecar (update the Farewell bridge plugin)" in str(refused.value)
+        with pytest.raises(bridge.BridgeRefused) as refused:
+            bridge.call({**site, "url": newer.url}, "coupons", {"x": 1}, "coupon_1", allowed_networks=LOOPBACK_NETWORKS)
+        assert str(refused.value) == "HTTP 401 invalid_signature: wrong secret"
+    finally:
+        older.close()
+        newer.close()
+    [sent] = older.seen
+    verify([site["secret"]], sent["body"], sent["headers"], method="POST", path="/farewell/v1/mail")
+    with pytest.raises(InvalidSignature):
+        verify([site["secret"]], sent["body"], sent["headers"], method="POST", path="/farewell/v1/coupons")
+
+
+def test_the_sidecar_never_signs_a_call_with_a_site_secret_that_breaks_the_rule():
+    from sidecar import bridge
+    from tests.support.net import LOOPBACK_NETWORKS
+
+    listening = _Bridge(200, {"status": "sent"})
+    try:
+        for secret in ("whsec_", "whsec_<paste here>", "whsec_c2hvcnQ="):
+            with pytest.raises(bridge.BridgeRefused) as refused:
+                bridge.call({"id": "site_x", "url": listening.url, "secret": secret}, "mail", {"x": 1}, "mail_1",
+                            allowed_networks=LOOPBACK_NETWORKS)
+            assert refused.value.error == "invalid_secret"
+    finally:
+        listening.close()
+    assert listening.seen == []
