@@ -108,9 +108,12 @@ EVENT_SCHEMA: dict = {
 
 _EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
 # What may break a line somewhere (a text email, a CSV opened in an editor, a log): every
-# whitespace and control character, Unicode's too (\x85, \u2028, \u2029 end lines for Python's
-# splitlines and for many editors), and the C1 controls.
-_LINE_BREAKERS = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# whitespace character, Unicode's too (\x1c-\x1e, \x85, \u2028, \u2029 end lines for Python's
+# splitlines and for many editors). Each run of them becomes one space.
+_LINE_BREAKERS = re.compile(r"[\s\u2028\u2029]+")
+# The other C0 and C1 controls (NUL, ESC, DEL…) show as nothing or as garbage: they are removed,
+# so "A\x00na" stays "Ana" rather than becoming two words.
+_HIDDEN_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
 
 _formats = FormatChecker(formats=())
 
@@ -259,7 +262,7 @@ def one_line(value: str) -> str:
     whitespace or control characters becomes one space, and the ends are trimmed. Such fields are
     shown on one line (a digest's text part, a CSV cell, an email's subject), where a line break
     typed into them would forge a line of its own."""
-    return _LINE_BREAKERS.sub(" ", value).strip()
+    return _LINE_BREAKERS.sub(" ", _HIDDEN_CONTROLS.sub("", value)).strip()
 
 
 def _clean_text(value: str | None) -> str | None:
