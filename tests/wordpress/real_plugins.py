@@ -143,6 +143,50 @@ MEMBERPRESS_SETUP = r"""
     );
 """
 
+# --------------------------------------------------------------------------- Paid Memberships Pro
+# PMPro 3.8.4 creates its tables on the first admin page load (pmpro_checkForUpgrades() runs only
+# under is_admin()), which also redirects once to its setup wizard. A site owner then, on
+# Memberships → Settings: generates its pages (Account, Billing, Cancel, Checkout…:
+# pmpro_generatePages() as the Pages screen does), picks the currency and the gateway — PayPal
+# Standard in sandbox with API credentials, so that PayPal's IPNs reach PMPro's own handler
+# (admin-ajax.php?action=ipnhandler) and a cancel reaches PayPal (NVP), both played by
+# fixtures/real-plugins/paypal-stand-in.php — and adds levels (PMPro_Membership_Level::save(), as
+# the level screen does). PMPro keeps memberships_users.startdate/enddate in the site's time zone.
+PMPRO_SETUP = r"""
+    global $wpdb, $pmpro_pages;
+    pmpro_setOption('gateway', 'paypalstandard');
+    pmpro_setOption('gateway_environment', 'sandbox');
+    pmpro_setOption('gateway_email', 'shop@example.org');
+    pmpro_setOption('apiusername', 'api-user');
+    pmpro_setOption('apipassword', 'api-password');
+    pmpro_setOption('apisignature', 'api-signature');
+    pmpro_setOption('currency', 'EUR');
+    pmpro_generatePages(array('account' => 'Membership Account', 'billing' => 'Membership Billing',
+        'cancel' => 'Membership Cancel', 'checkout' => 'Membership Checkout',
+        'confirmation' => 'Membership Confirmation', 'invoice' => 'Membership Orders',
+        'levels' => 'Membership Levels'));
+    $levels = array();
+    foreach (array(array('Mensuel', '10.00', 'Month'), array('Annuel', '100.00', 'Year')) as $row) {
+        $level = new PMPro_Membership_Level();
+        $level->name = $row[0];
+        $level->initial_payment = $row[1];
+        $level->billing_amount = $row[1];
+        $level->cycle_number = 1;
+        $level->cycle_period = $row[2];
+        $level->allow_signups = 1;
+        $level->save();
+        $levels[$row[0]] = (int) $level->id;
+    }
+    return array(
+        'levels' => $levels,
+        'cancel_url' => pmpro_url('cancel'),
+        'checkout_url' => pmpro_url('checkout'),
+        'account_url' => pmpro_url('account'),
+        'db_version' => get_option('pmpro_db_version'),
+        'tables' => (bool) $wpdb->get_var("SHOW TABLES LIKE '{$wpdb->prefix}pmpro_memberships_users'"),
+    );
+"""
+
 REAL_PLUGINS: dict[str, RealPlugin] = {
     "memberpress": RealPlugin(
         slug="memberpress",
@@ -151,6 +195,15 @@ REAL_PLUGINS: dict[str, RealPlugin] = {
         wp_versions=("6.8",),  # MemberPress 1.12.11 requires WordPress 6.5
         admin_pages=("/wp-admin/", "/wp-admin/admin.php?page=memberpress-options"),
         setup_php=MEMBERPRESS_SETUP,
+        mu_plugins=("paypal-stand-in.php",),
+    ),
+    "paid-memberships-pro": RealPlugin(
+        slug="paid-memberships-pro",
+        archive="paid-memberships-pro-3.8.4.tar.gz",
+        main_file="paid-memberships-pro/paid-memberships-pro.php",
+        wp_versions=("6.8", "6.1"),  # PMPro 3.8.4 requires WordPress 5.4
+        admin_pages=("/wp-admin/",),
+        setup_php=PMPRO_SETUP,
         mu_plugins=("paypal-stand-in.php",),
     ),
 }

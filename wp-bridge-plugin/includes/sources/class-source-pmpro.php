@@ -1,17 +1,36 @@
 <?php
 /**
- * Paid Memberships Pro source.
+ * Paid Memberships Pro source (read against PMPro 3.8.4, strangerstudios/paid-memberships-pro).
  *
- * - `pmpro_cancel_processed( $user )`: the member cancelled on the Cancel page (after its nonce
- *   check). When the next payment is in the future PMPro only sets an end date: the level stays
- *   until expiry, so we report the cancellation now with `access_ends_at` = that end date.
+ * Where a membership ends or changes in PMPro, and what we report:
+ * - The Cancel page (preheaders/cancel.php) fires `pmpro_cancel_processed( $user )` after its nonce
+ *   check. When the next payment is in the future PMPro only sets an end date
+ *   (pmpro_set_expiration_date()) and the level stays until then: reported now, as cancelled, with
+ *   `access_ends_at` = that end date. Otherwise it removes the level (below).
+ * - The payment service cancels (pmpro_handle_subscription_cancellation_at_gateway(), from the
+ *   PayPal IPN, Stripe and Braintree webhooks…): PMPro marks its PMPro_Subscription cancelled
+ *   and saves it, then either sets an end date — no hook at all follows — or removes the level.
+ *   PMPro_Subscription::save() writes with REPLACE, so $wpdb->insert_id is set on every save and
+ *   it fires `pmpro_added_subscription` even for an update (`pmpro_updated_subscription` only when
+ *   the id comes back empty): we listen to both. So on `pmpro_updated_subscription` with status cancelled we look again at
+ *   the end of the request (`shutdown`, before the dispatcher sends): a level still active with an
+ *   end date is a cancellation.
  * - `pmpro_after_change_membership_level( 0, $user_id, $cancel_level_id )`: a level was removed
- *   (admin, gateway, or an immediate cancel); a new level id > 0 means a new subscription.
- *   During an expiry PMPro also calls it with 0: that is reported as expired instead.
- * - `pmpro_membership_post_membership_expiry( $user_id, $level_id )`: the delayed removal.
+ *   now (the administrator, the gateway, an immediate cancel); a new level id > 0 is a new
+ *   membership (checkout, a level given by the administrator). During an expiry PMPro calls it
+ *   with 0 too: reported as expired instead (`pmpro_membership_{pre,post}_membership_expiry`).
  * - `pmpro_subscription_payment_failed( $order )`: a failed recurring payment.
  * We never use `pmpro_cancel_should_process` (it can stop a cancel).
- * The subscription id is "{user id}-{level id}", PMPro's unit of membership.
+ *
+ * Dates: PMPro keeps memberships_users.startdate/enddate as wall-clock times of the site's time
+ * zone (current_time( 'mysql' )) and expires a level when current_time() reaches its enddate; its
+ * own getters return them as "local timestamps" (UNIX_TIMESTAMP(CONVERT_TZ(…))), off from true Unix
+ * time by the site's UTC offset. So we read the row itself and convert it in the site's zone (with
+ * the offset of that date, daylight saving included).
+ *
+ * The subscription id is "{user id}-{level id}", PMPro's unit of membership. An end is marked by
+ * the memberships_users row it ends, so a notification seen twice (even in two requests) is one
+ * event.
  *
  * @package Farewell_Bridge
  */
@@ -31,6 +50,13 @@ class Farewell_Bridge_Source_Pmpro extends Farewell_Bridge_Source {
 	 * @var array<string,bool>
 	 */
 	private $expiring = array();
+
+	/**
+	 * "{user}-{level}" whose subscription was cancelled in this request, to look at on shutdown.
+	 *
+	 * @var array<string,int[]>
+	 */
+	private $pending = array();
 
 	/**
 	 * {@inheritDoc}
@@ -56,6 +82,9 @@ class Farewell_Bridge_Source_Pmpro extends Farewell_Bridge_Source {
 			array( 'pmpro_membership_pre_membership_expiry', 'on_pre_expiry', 2 ),
 			array( 'pmpro_membership_post_membership_expiry', 'on_post_expiry', 2 ),
 			array( 'pmpro_subscription_payment_failed', 'on_payment_failed', 1 ),
+			array( 'pmpro_added_subscription', 'on_updated_subscription', 1 ),
+			array( 'pmpro_updated_subscription', 'on_updated_subscription', 1 ),
+			array( 'shutdown', 'flush_pending', 0 ),
 		);
 	}
 
@@ -70,8 +99,60 @@ class Farewell_Bridge_Source_Pmpro extends Farewell_Bridge_Source {
 			return;
 		}
 		foreach ( $this->requested_level_ids( $user_id ) as $level_id ) {
-			$this->record( 'subscription.cancelled', $user_id, $this->subscription( $user_id, $level_id, 'cancelled' ) );
+			$this->report_end_date( $user_id, $level_id );
 		}
+	}
+
+	/**
+	 * A PMPro_Subscription was saved (pmpro_added_subscription or pmpro_updated_subscription):
+	 * when it is cancelled, look at the membership on shutdown.
+	 *
+	 * @param object $subscription PMPro_Subscription.
+	 */
+	public function on_updated_subscription( $subscription ) {
+		$status = self::call( $subscription, 'get_status' );
+		if ( null === $status ) {
+			$status = self::prop( $subscription, 'status' );
+		}
+		if ( 'cancelled' !== $status ) {
+			return;
+		}
+		$user_id  = (int) self::call( $subscription, 'get_user_id' );
+		$level_id = (int) self::call( $subscription, 'get_membership_level_id' );
+		if ( $user_id > 0 && $level_id > 0 ) {
+			$this->pending[ $user_id . '-' . $level_id ] = array( $user_id, $level_id );
+		}
+	}
+
+	/**
+	 * End of the request: a cancelled subscription whose level is still active with an end date
+	 * was cancelled with time left (what the gateway path does without any further hook).
+	 */
+	public function flush_pending() {
+		$pending       = $this->pending;
+		$this->pending = array();
+		foreach ( $pending as $pair ) {
+			$this->report_end_date( $pair[0], $pair[1] );
+		}
+	}
+
+	/**
+	 * Reports a cancellation with time left: the level is active and has an end date.
+	 *
+	 * @param int $user_id  User id.
+	 * @param int $level_id Level id.
+	 */
+	private function report_end_date( $user_id, $level_id ) {
+		$row = $this->membership_row( $user_id, $level_id, true );
+		if ( null === $row || null === self::local_date( $row->enddate ) ) {
+			return; // Removed now (reported by on_change_level) or not ending: nothing to add.
+		}
+		$this->record(
+			'subscription.cancelled',
+			$user_id,
+			$this->subscription( $user_id, $level_id, 'cancelled', $row ),
+			array( 'marker' => 'end-' . (int) $row->id )
+		);
 	}
 
 	/**
@@ -85,14 +166,26 @@ class Farewell_Bridge_Source_Pmpro extends Farewell_Bridge_Source {
 		$level_id = (int) $level_id;
 		$user_id  = (int) $user_id;
 		if ( $level_id > 0 ) {
-			$this->record( 'subscription.created', $user_id, $this->subscription( $user_id, $level_id, 'active' ) );
+			$row = $this->membership_row( $user_id, $level_id, true );
+			$this->record(
+				'subscription.created',
+				$user_id,
+				$this->subscription( $user_id, $level_id, 'active', $row ),
+				null === $row ? array() : array( 'marker' => 'start-' . (int) $row->id )
+			);
 			return;
 		}
 		$cancel_level_id = (int) $cancel_level_id;
 		if ( $cancel_level_id <= 0 || isset( $this->expiring[ $user_id . '-' . $cancel_level_id ] ) ) {
 			return;
 		}
-		$this->record( 'subscription.cancelled', $user_id, $this->subscription( $user_id, $cancel_level_id, 'cancelled' ) );
+		$row = $this->membership_row( $user_id, $cancel_level_id, false );
+		$this->record(
+			'subscription.cancelled',
+			$user_id,
+			$this->subscription( $user_id, $cancel_level_id, 'cancelled', $row ),
+			null === $row ? array() : array( 'marker' => 'removed-' . (int) $row->id )
+		);
 	}
 
 	/**
@@ -113,7 +206,13 @@ class Farewell_Bridge_Source_Pmpro extends Farewell_Bridge_Source {
 	 */
 	public function on_post_expiry( $user_id, $level_id ) {
 		unset( $this->expiring[ (int) $user_id . '-' . (int) $level_id ] );
-		$this->record( 'subscription.expired', (int) $user_id, $this->subscription( (int) $user_id, (int) $level_id, 'expired' ) );
+		$row = $this->membership_row( (int) $user_id, (int) $level_id, false );
+		$this->record(
+			'subscription.expired',
+			(int) $user_id,
+			$this->subscription( (int) $user_id, (int) $level_id, 'expired', $row ),
+			null === $row ? array() : array( 'marker' => 'expired-' . (int) $row->id )
+		);
 	}
 
 	/**
@@ -124,9 +223,9 @@ class Farewell_Bridge_Source_Pmpro extends Farewell_Bridge_Source {
 	public function on_payment_failed( $order ) {
 		$user_id  = (int) self::prop( $order, 'user_id' );
 		$level_id = (int) self::prop( $order, 'membership_id' );
-		$sub      = $this->subscription( $user_id, $level_id, null );
+		$sub      = $this->subscription( $user_id, $level_id, null, $this->membership_row( $user_id, $level_id, true ) );
 		$total    = Farewell_Bridge_Event_Factory::amount( self::prop( $order, 'total' ) );
-		if ( null !== $total ) {
+		if ( null !== $total && (float) $total > 0 ) {
 			$sub['amount'] = $total;
 		}
 		$this->record( 'payment.failed', $user_id, $sub, array( 'marker' => 'order-' . (int) self::prop( $order, 'id' ) ) );
@@ -160,21 +259,57 @@ class Farewell_Bridge_Source_Pmpro extends Farewell_Bridge_Source {
 	}
 
 	/**
+	 * The member's newest memberships_users row for a level, as PMPro stored it (dates in the
+	 * site's time zone), or null. PMPro names its table on $wpdb (paid-memberships-pro.php).
+	 *
+	 * @param int  $user_id     User id.
+	 * @param int  $level_id    Level id.
+	 * @param bool $active_only Only the active row (a level being removed is no longer active).
+	 * @return object|null
+	 */
+	private function membership_row( $user_id, $level_id, $active_only ) {
+		global $wpdb;
+		if ( empty( $wpdb->pmpro_memberships_users ) ) {
+			return null;
+		}
+		$table = $wpdb->pmpro_memberships_users;
+		$sql   = "SELECT id, status, initial_payment, billing_amount, cycle_number, cycle_period, startdate, enddate FROM {$table} WHERE user_id = %d AND membership_id = %d" . ( $active_only ? " AND status = 'active'" : '' ) . ' ORDER BY id DESC LIMIT 1';
+		$row   = $wpdb->get_row( $wpdb->prepare( $sql, $user_id, $level_id ) ); // phpcs:ignore WordPress.DB.PreparedSQL.NotPrepared,WordPress.DB.DirectDatabaseQuery -- PMPro's own table name; read once per event.
+		return is_object( $row ) ? $row : null;
+	}
+
+	/**
+	 * RFC 3339 UTC of a PMPro memberships_users date ("Y-m-d H:i:s" in the site's time zone).
+	 *
+	 * @param string|null $value Stored value.
+	 * @return string|null Null for an empty, zero or PMPro "no date" value.
+	 */
+	public static function local_date( $value ) {
+		$text = is_string( $value ) ? trim( $value ) : '';
+		if ( 1 !== preg_match( '/^(\d{4})-\d{2}-\d{2}( \d{2}:\d{2}(:\d{2})?)?$/', $text, $match ) || (int) $match[1] < 1971 ) {
+			return null; // '', '0000-00-00 00:00:00', PMPro's magic '1000-01-01 00:00:00'.
+		}
+		try {
+			$date = new DateTimeImmutable( $text, wp_timezone() );
+		} catch ( Exception $e ) {
+			return null;
+		}
+		return Farewell_Bridge_Event_Factory::rfc3339( $date->getTimestamp() );
+	}
+
+	/**
 	 * The protocol's subscription object for a user's level.
 	 *
 	 * @param int         $user_id  User id.
 	 * @param int         $level_id Level id.
 	 * @param string|null $status   Status to report.
+	 * @param object|null $row      The member's memberships_users row (their own price and dates).
 	 * @return array
 	 */
-	private function subscription( $user_id, $level_id, $status ) {
+	private function subscription( $user_id, $level_id, $status, $row = null ) {
 		global $pmpro_currency;
-		$level = null;
-		if ( function_exists( 'pmpro_getSpecificMembershipLevelForUser' ) ) {
-			$level = pmpro_getSpecificMembershipLevelForUser( $user_id, $level_id );
-		}
-		$generic = function_exists( 'pmpro_getLevel' ) ? pmpro_getLevel( $level_id ) : null;
-		$source  = is_object( $level ) ? $level : $generic;
+		$level  = function_exists( 'pmpro_getLevel' ) ? pmpro_getLevel( $level_id ) : null;
+		$source = is_object( $row ) ? $row : $level;
 
 		$billing  = self::prop( $source, 'billing_amount' );
 		$cycle    = (int) self::prop( $source, 'cycle_number' );
@@ -185,19 +320,19 @@ class Farewell_Bridge_Source_Pmpro extends Farewell_Bridge_Source {
 			$interval = Farewell_Bridge_Event_Factory::interval( (string) self::prop( $source, 'cycle_period' ) );
 		} elseif ( null !== self::prop( $source, 'initial_payment' ) ) {
 			$amount   = Farewell_Bridge_Event_Factory::amount( self::prop( $source, 'initial_payment' ) );
-			$interval = empty( self::prop( $source, 'expiration_number' ) ) ? 'lifetime' : null;
+			$interval = empty( self::prop( $level, 'expiration_number' ) ) ? 'lifetime' : null;
 		}
 
 		return array(
 			'id'             => $user_id . '-' . $level_id,
 			'plan_id'        => (string) $level_id,
-			'plan_name'      => self::prop( $source, 'name' ),
+			'plan_name'      => self::prop( $level, 'name' ),
 			'amount'         => $amount,
 			'currency'       => Farewell_Bridge_Event_Factory::currency( is_string( $pmpro_currency ) ? $pmpro_currency : '' ),
 			'interval'       => $interval,
 			'status'         => $status,
-			'started_at'     => Farewell_Bridge_Event_Factory::rfc3339( self::prop( $level, 'startdate' ) ),
-			'access_ends_at' => Farewell_Bridge_Event_Factory::rfc3339( self::prop( $level, 'enddate' ) ),
+			'started_at'     => self::local_date( self::prop( $row, 'startdate' ) ),
+			'access_ends_at' => self::local_date( self::prop( $row, 'enddate' ) ),
 		);
 	}
 }

@@ -15,6 +15,11 @@ class OtherSourcesTest extends Farewell_Test_Case {
 		);
 	}
 
+	protected function tearDown(): void {
+		update_option( 'timezone_string', '' ); // The PMPro date tests set one.
+		parent::tearDown();
+	}
+
 	public function test_every_source_is_active_when_its_plugin_is() {
 		$this->assertEqualsCanonicalizing(
 			array( 'memberpress', 'paidmembershipspro', 'woocommerce-subscriptions', 'restrict-content' ),
@@ -56,6 +61,69 @@ class OtherSourcesTest extends Farewell_Test_Case {
 		$cancelled = $this->of_type( 'subscription.cancelled' );
 		$this->assertCount( 1, $cancelled );
 		$this->assertSame( 'week', $cancelled[0]['subscription']['interval'] );
+	}
+
+	public function test_pmpro_dates_are_the_sites_wall_clock_read_in_its_time_zone() {
+		// PMPro writes startdate with current_time( 'mysql' ) and the Cancel page's end date with
+		// date( 'Y-m-d H:i:s', … ); its getters return "local timestamps", off by the UTC offset.
+		update_option( 'timezone_string', 'Europe/Paris' );
+		farewell_test_pmpro_level( 6, 'Paris', '12.00', 1, 'Month' );
+		$user   = $this->user();
+		$before = time();
+		farewell_test_pmpro_give_level( $user, 6 );
+		$created = $this->of_type( 'subscription.created' )[0]['subscription'];
+		$started = strtotime( $created['started_at'] );
+		$this->assertGreaterThanOrEqual( $before - 1, $started );
+		$this->assertLessThanOrEqual( time(), $started );
+
+		$next = time() + 10 * DAY_IN_SECONDS;
+		farewell_test_pmpro_cancel_page( $user, 6, $next );
+		$stored = new DateTimeImmutable( gmdate( 'Y-m-d H:i:s', $next ), new DateTimeZone( 'Europe/Paris' ) );
+		$sub    = $this->of_type( 'subscription.cancelled' )[0]['subscription'];
+		$this->assertSame( gmdate( 'Y-m-d\TH:i:s\Z', $stored->getTimestamp() ), $sub['access_ends_at'] );
+		$this->assertSame( $created['started_at'], $sub['started_at'] );
+	}
+
+	public function test_pmpro_local_dates_across_daylight_saving_and_empty_values() {
+		update_option( 'timezone_string', 'Europe/Paris' );
+		$this->assertSame( '2026-10-25T02:30:00Z', Farewell_Bridge_Source_Pmpro::local_date( '2026-10-25 03:30:00' ) );
+		$this->assertSame( '2026-10-24T23:30:00Z', Farewell_Bridge_Source_Pmpro::local_date( '2026-10-25 01:30:00' ) );
+		update_option( 'timezone_string', 'America/New_York' );
+		$this->assertSame( '2026-11-01T04:30:00Z', Farewell_Bridge_Source_Pmpro::local_date( '2026-11-01 00:30:00' ) );
+		$this->assertSame( '2026-11-01T08:30:00Z', Farewell_Bridge_Source_Pmpro::local_date( '2026-11-01 03:30:00' ) );
+		foreach ( array( null, '', '0000-00-00 00:00:00', '1000-01-01 00:00:00', 'soon', 1790000000 ) as $empty ) {
+			$this->assertNull( Farewell_Bridge_Source_Pmpro::local_date( $empty ) );
+		}
+	}
+
+	public function test_pmpro_gateway_cancel_with_time_left_is_reported_once() {
+		// pmpro_handle_subscription_cancellation_at_gateway(): the subscription is saved as
+		// cancelled, then only an end date is set — no hook follows; reported on shutdown.
+		farewell_test_pmpro_level( 7, 'Gateway', '20.00', 1, 'Year' );
+		$user = $this->user();
+		farewell_test_pmpro_give_level( $user, 7 );
+		$source = new Farewell_Bridge_Source_Pmpro();
+		$source->on_updated_subscription( new PMPro_Subscription( $user, 7, 'cancelled' ) );
+		$next = time() + 30 * DAY_IN_SECONDS;
+		farewell_test_pmpro_set_enddate( $user, 7, $next );
+		$this->assertCount( 0, $this->of_type( 'subscription.cancelled' ) );
+		$source->flush_pending();
+		$cancelled = $this->of_type( 'subscription.cancelled' );
+		$this->assertCount( 1, $cancelled );
+		$this->assertSame( gmdate( 'Y-m-d\TH:i:s\Z', $next ), $cancelled[0]['subscription']['access_ends_at'] );
+		$this->assertSame( 'year', $cancelled[0]['subscription']['interval'] );
+
+		// The cancelled subscription saved again later (another request): nothing new.
+		Farewell_Bridge_Event_Factory::reset();
+		$rows = count( $this->rows() );
+		$source->on_updated_subscription( new PMPro_Subscription( $user, 7, 'cancelled' ) );
+		$source->flush_pending();
+		$this->assertCount( $rows, $this->rows() );
+
+		// An active subscription saved, or a cancelled one whose level is gone: nothing.
+		$source->on_updated_subscription( new PMPro_Subscription( $user, 7, 'active' ) );
+		$source->flush_pending();
+		$this->assertCount( $rows, $this->rows() );
 	}
 
 	public function test_pmpro_failed_payment() {

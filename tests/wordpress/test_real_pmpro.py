@@ -1,0 +1,343 @@
+"""Paid Memberships Pro 3.8.4 itself (not a stand-in) on WordPress 6.8 and 6.1, with the bridge and
+the real sidecar.
+
+Every way a membership starts, ends or changes goes through PMPro's own code: its checkout page
+with PayPal Standard, whose IPNs are posted to PMPro's own handler (admin-ajax.php?action=ipnhandler,
+PayPal's servers played by fixtures/real-plugins/paypal-stand-in.php); its Cancel page (over HTTP
+signed in as the member with its nonce and confirm step, and once in Chromium); the administrator's
+Edit Member screen; PMPro's expiry task (PMPro_Recurring_Actions); a second checkout. Each must reach
+the sidecar as exactly one event of the right type and initiator, with the member, level, amount,
+currency and interval — and nothing where nothing changed for the member.
+
+Dates: PMPro keeps memberships_users.startdate/enddate as wall-clock times of the site's time zone
+(current_time('mysql')) and compares them with current_time() to expire a membership. What the
+sidecar receives is compared with that storage read in the site's zone, on sites in Europe/Paris and
+America/New_York and across a daylight-saving change.
+
+One site per WordPress version for the whole run (tests/wordpress/real_plugins.py); each test has
+members of its own.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import secrets
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+import requests
+
+from tests.wordpress.real_plugins import php_env_at
+from tests.wordpress.site import ADMIN_PASSWORD, ADMIN_USER
+
+SLUG = "paid-memberships-pro"
+LEVELS = {"Mensuel": ("10.00", "month"), "Annuel": ("100.00", "year")}
+
+
+@pytest.fixture(scope="module", params=["6.8", "6.1"])
+def bed(real_plugin_bed, request):
+    return real_plugin_bed(SLUG, request.param)
+
+
+@pytest.fixture(scope="module")
+def bed68(real_plugin_bed):
+    return real_plugin_bed(SLUG, "6.8")
+
+
+@pytest.fixture
+def site_timezone(bed68):
+    """Sets the 6.8 site's time zone (Settings → General) for one test; UTC again afterwards."""
+    def set_zone(name: str):
+        bed68.site.wp_eval(f"update_option('timezone_string', '{name}'); update_option('gmt_offset', '');")
+    yield set_zone
+    set_zone("")
+
+
+# --------------------------------------------------------------------------- helpers
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def local_to_utc(text: str, zone: str) -> datetime:
+    """A PMPro memberships_users date ("Y-m-d H:i:s", the site's wall clock) as a UTC moment."""
+    naive = datetime.strptime(text[:19], "%Y-%m-%d %H:%M:%S")
+    return naive.replace(tzinfo=ZoneInfo(zone or "UTC")).astimezone(timezone.utc)
+
+
+class Member:
+    def __init__(self, bed, tag: str):
+        self.login = f"{tag}_{secrets.token_hex(3)}"
+        self.password = f"{self.login}-password"
+        self.email = f"{self.login}@example.org"
+        self.id = bed.site.create_user(self.login, password=self.password, email=self.email,
+                                       first_name="Anaïs", locale="fr_FR")
+
+    def session(self, bed) -> requests.Session:
+        return bed.site.login(self.login, self.password)
+
+
+def changes(bed, member: Member, action):
+    """Runs `action`, delivers the outbox; returns (the member's new events at the sidecar, result)."""
+    bed.deliver()
+    before = {e["webhook_id"] for e in bed.events(member.id)}
+    result = action()
+    bed.deliver()
+    return [e for e in bed.events(member.id) if e["webhook_id"] not in before], result
+
+
+def only(events: list[dict], type_: str) -> dict:
+    assert [e["type"] for e in events] == [type_], json.dumps(events, indent=1)
+    return events[0]
+
+
+def membership(bed, member: Member, level_id: int | None = None) -> dict:
+    """PMPro's own rows for the member: the newest memberships_users row (of that level) as stored,
+    and whether PMPro grants the level now."""
+    where = f"AND membership_id = {int(level_id)}" if level_id else ""
+    return bed.site.wp_json(f"""
+        global $wpdb;
+        $row = $wpdb->get_row("SELECT id, membership_id, status, startdate, enddate FROM {{$wpdb->pmpro_memberships_users}}
+            WHERE user_id = {member.id} {where} ORDER BY id DESC LIMIT 1", ARRAY_A);
+        pmpro_clear_level_cache_for_user({member.id});
+        $row['has_level'] = $row ? pmpro_hasMembershipLevel((int) $row['membership_id'], {member.id}) : false;
+        $sub = $wpdb->get_row("SELECT id, status, subscription_transaction_id, next_payment_date FROM {{$wpdb->pmpro_subscriptions}}
+            WHERE user_id = {member.id} ORDER BY id DESC LIMIT 1", ARRAY_A);
+        $row['subscription'] = $sub;
+        return $row;
+    """)
+
+
+def form_fields(page: str, marker: str) -> dict:
+    """The inputs of the form that contains `marker`."""
+    for form in re.findall(r"<form\b.*?</form>", page, re.S):
+        if marker in form:
+            fields = {}
+            for tag in re.findall(r"<input\b[^>]*>", form, re.S):
+                attrs = {k: html.unescape(v1 or v2) for k, v1, v2 in re.findall(r"""([\w-]+)=(?:'([^']*)'|"([^"]*)")""", tag)}
+                if attrs.get("type") in ("hidden", "text", "email") and "name" in attrs:
+                    fields[attrs["name"]] = attrs.get("value", "")
+            return fields
+    raise AssertionError(f"no form with {marker!r} on the page:\n{page[-3000:]}")
+
+
+def ipn(bed, **fields) -> str:
+    """PayPal posting an IPN to PMPro's handler, with no session (as PayPal does)."""
+    data = {"receiver_email": "shop@example.org", "business": "shop@example.org",
+            "ipn_track_id": secrets.token_hex(6), **fields}
+    response = requests.post(f"{bed.site.url}/wp-admin/admin-ajax.php?action=ipnhandler", data=data, timeout=60)
+    assert response.status_code == 200, response.text[:800]
+    return response.text
+
+
+def checkout(bed, member: Member, level: str = "Mensuel") -> dict:
+    """The member buys `level` on PMPro's checkout page (signed in, PayPal Standard); PMPro sends
+    them to PayPal; PayPal then sends the first payment's IPN. Returns the membership as PMPro has it."""
+    level_id = bed.setup["levels"][level]
+    url = bed.setup["checkout_url"]
+    delim = "&" if "?" in url else "?"
+    with member.session(bed) as session:
+        page = session.get(f"{url}{delim}pmpro_level={level_id}", timeout=60)
+        assert page.status_code == 200, page.text[:500]
+        fields = form_fields(page.text, "pmpro_checkout_nonce")
+        fields.update({"submit-checkout": "1", "javascriptok": "1", "gateway": "paypalstandard"})
+        response = session.post(f"{url}{delim}pmpro_level={level_id}", data=fields, timeout=60, allow_redirects=False)
+    assert response.status_code in (301, 302, 303), f"checkout answered {response.status_code}: {response.text[-3000:]}"
+    assert "paypal.com" in response.headers["Location"], response.headers["Location"]
+    code = bed.site.wp_json(f"""
+        global $wpdb;
+        return $wpdb->get_var("SELECT code FROM {{$wpdb->pmpro_membership_orders}} WHERE user_id = {member.id} ORDER BY id DESC LIMIT 1");
+    """)
+    profile = f"I-{secrets.token_hex(6).upper()}"
+    log = ipn(bed, txn_type="subscr_payment", subscr_id=profile, item_number=code, mc_gross=LEVELS[level][0],
+              mc_currency="EUR", payment_status="Completed", txn_id=f"PAY-{secrets.token_hex(6)}")
+    state = membership(bed, member, level_id)
+    assert state["has_level"], (log, state)
+    assert state["subscription"]["subscription_transaction_id"] == profile, state
+    return state
+
+
+def cancel_page(bed, member: Member, level_id: int) -> str:
+    """The member cancels on PMPro's Cancel page: opens it with ?levelstocancel=ID (the "Cancel"
+    link of their account page), then submits its confirm form (levelstocancel, confirm and the
+    pmpro_cancel-nonce), signed in."""
+    url = bed.setup["cancel_url"]
+    delim = "&" if "?" in url else "?"
+    with member.session(bed) as session:
+        page = session.get(f"{url}{delim}levelstocancel={level_id}", timeout=60)
+        assert page.status_code == 200, page.text[:500]
+        fields = form_fields(page.text, "pmpro_cancel-nonce")
+        action = html.unescape(re.search(r'<form id="pmpro_form"[^>]*action="([^"]*)"', page.text).group(1))
+        assert action.split("://", 1)[1] == url.split("://", 1)[1], action
+        response = session.post(url, data=fields, timeout=60)
+    assert response.status_code == 200, response.text[:500]
+    return response.text
+
+
+def assert_subscription(event: dict, member: Member, level: str, level_id: int, status: str, initiated_by: str):
+    assert event["source"] == "paidmembershipspro"
+    assert event["initiated_by"] == initiated_by, event
+    assert event["member"]["id"] == str(member.id) and event["member"]["email"] == member.email
+    sub = event["subscription"]
+    amount, interval = LEVELS[level]
+    assert sub["id"] == f"{member.id}-{level_id}", sub
+    assert (sub["plan_id"], sub["plan_name"]) == (str(level_id), level), sub
+    assert (sub["amount"], sub["currency"], sub["interval"]) == (amount, "EUR", interval), sub
+    assert sub["status"] == status, sub
+    assert utc(sub["started_at"]) <= utc(event["occurred_at"]), event
+
+
+# --------------------------------------------------------------------------- starts
+def test_checkout_with_paypal_gives_one_created_event(bed):
+    member = Member(bed, "buyer")
+    events, state = changes(bed, member, lambda: checkout(bed, member))
+    event = only(events, "subscription.created")
+    assert_subscription(event, member, "Mensuel", bed.setup["levels"]["Mensuel"], "active", "gateway")
+    assert utc(event["subscription"]["started_at"]) == local_to_utc(state["startdate"], "")
+    assert "access_ends_at" not in event["subscription"], event
+
+    # A renewal PayPal took: nothing changed for the member, nothing is sent.
+    events, _ = changes(bed, member, lambda: ipn(
+        bed, txn_type="subscr_payment", subscr_id=state["subscription"]["subscription_transaction_id"],
+        mc_gross="10.00", mc_currency="EUR", payment_status="Completed", txn_id=f"PAY-{secrets.token_hex(6)}"))
+    assert events == []
+
+
+# --------------------------------------------------------------------------- ends
+def test_member_cancels_on_the_cancel_page(bed):
+    """PMPro keeps the level until the next payment date (pmpro_set_expiration_date) and cancels at
+    PayPal: one cancellation, by the member, whose access_ends_at is that end date."""
+    member = Member(bed, "leaver")
+    level_id = bed.setup["levels"]["Mensuel"]
+    checkout(bed, member)
+    events, page = changes(bed, member, lambda: cancel_page(bed, member, level_id))
+    assert "membership will expire on" in page or "has been cancelled" in page, page[-2000:]
+    state = membership(bed, member, level_id)
+    assert state["has_level"] and state["enddate"], state  # PMPro keeps access until then
+    event = only(events, "subscription.cancelled")
+    assert_subscription(event, member, "Mensuel", level_id, "cancelled", "member")
+    assert utc(event["subscription"]["access_ends_at"]) == local_to_utc(state["enddate"], "")
+    assert utc(event["subscription"]["access_ends_at"]) > utc(event["occurred_at"]) + timedelta(days=27)
+
+    # PayPal confirms the cancel PMPro asked for: PMPro says it already processed it; nothing sent.
+    events, log = changes(bed, member, lambda: ipn(
+        bed, txn_type="subscr_cancel", subscr_id=state["subscription"]["subscription_transaction_id"]))
+    assert events == [], log
+
+
+def test_paypal_cancels_the_subscription(bed):
+    """subscr_cancel from PayPal (the member cancelled in their PayPal account):
+    pmpro_handle_subscription_cancellation_at_gateway() keeps the level until the next payment date."""
+    member = Member(bed, "paypalcancel")
+    level_id = bed.setup["levels"]["Annuel"]
+    state = checkout(bed, member, "Annuel")
+    profile = state["subscription"]["subscription_transaction_id"]
+    events, log = changes(bed, member, lambda: ipn(bed, txn_type="subscr_cancel", subscr_id=profile))
+    state = membership(bed, member, level_id)
+    assert state["has_level"] and state["enddate"] and state["subscription"]["status"] == "cancelled", (log, state)
+    event = only(events, "subscription.cancelled")
+    assert_subscription(event, member, "Annuel", level_id, "cancelled", "gateway")
+    assert utc(event["subscription"]["access_ends_at"]) == local_to_utc(state["enddate"], "")
+
+    # The same notification again (PayPal retries): nothing changed, nothing sent.
+    events, log = changes(bed, member, lambda: ipn(bed, txn_type="subscr_cancel", subscr_id=profile))
+    assert events == [], log
+
+
+def test_a_renewal_payment_fails(bed):
+    """subscr_payment with payment_status Failed: pmpro_ipnFailedPayment() →
+    pmpro_handle_recurring_payment_failure_at_gateway() → pmpro_subscription_payment_failed."""
+    member = Member(bed, "declined")
+    level_id = bed.setup["levels"]["Mensuel"]
+    state = checkout(bed, member)
+    payment = f"PAY-{secrets.token_hex(6)}"
+    events, log = changes(bed, member, lambda: ipn(
+        bed, txn_type="subscr_payment", subscr_id=state["subscription"]["subscription_transaction_id"],
+        mc_gross="10.00", mc_currency="EUR", payment_status="Failed", txn_id=payment))
+    event = only(events, "payment.failed")
+    assert event["initiated_by"] == "gateway"
+    sub = event["subscription"]
+    assert (sub["id"], sub["plan_id"], sub["amount"], sub["currency"], sub["interval"]) == (
+        f"{member.id}-{level_id}", str(level_id), "10.00", "EUR", "month"), event
+    assert membership(bed, member, level_id)["has_level"]  # PMPro keeps the level; PayPal retries
+
+
+# --------------------------------------------------------------------------- dates
+@pytest.mark.parametrize("zone", ["Europe/Paris", "America/New_York"])
+def test_dates_are_read_in_the_sites_time_zone(bed68, site_timezone, zone):
+    """PMPro writes startdate with current_time('mysql') and the Cancel page's end date with
+    pmpro_set_expiration_date(): wall-clock times of the site's zone. Sent as true UTC moments."""
+    bed = bed68
+    site_timezone(zone)
+    member = Member(bed, "zone")
+    level_id = bed.setup["levels"]["Mensuel"]
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    events, state = changes(bed, member, lambda: checkout(bed, member))
+    after = datetime.now(timezone.utc)
+    created = only(events, "subscription.created")
+    started = utc(created["subscription"]["started_at"])
+    assert started == local_to_utc(state["startdate"], zone)
+    assert before - timedelta(seconds=1) <= started <= after, (before, started, after)
+
+    events, _ = changes(bed, member, lambda: cancel_page(bed, member, level_id))
+    cancelled = only(events, "subscription.cancelled")
+    state = membership(bed, member, level_id)
+    assert utc(cancelled["subscription"]["access_ends_at"]) == local_to_utc(state["enddate"], zone)
+    assert utc(cancelled["subscription"]["started_at"]) == started <= utc(cancelled["occurred_at"])
+
+
+def expiry_run(bed, member: Member, level_id: int, moment: datetime) -> dict:
+    """PMPro's expiry at `moment` (a faked clock): its quarter-hourly check_for_expired_memberships()
+    queues pmpro_expire_memberships in Action Scheduler, whose runner then executes it."""
+    return bed.site.wp_json(f"""
+        PMPro_Recurring_Actions::instance()->check_for_expired_memberships();
+        $ids = as_get_scheduled_actions(array('hook' => 'pmpro_expire_memberships', 'status' => 'pending',
+            'args' => array('user_id' => '{member.id}', 'membership_id' => '{level_id}'), 'per_page' => 5), 'ids');
+        foreach ($ids as $id) {{ ActionScheduler::runner()->process_action($id, 'farewell-test'); }}
+        pmpro_clear_level_cache_for_user({member.id});
+        return array('queued' => count($ids), 'has_level' => pmpro_hasMembershipLevel({level_id}, {member.id}));
+    """, env=php_env_at(moment.strftime("%Y-%m-%d %H:%M:%S")))
+
+
+@pytest.mark.parametrize("zone, start, end_local", [
+    # Given on summer time, ending on winter time (Europe changed on 25 October 2026 at 01:00 UTC,
+    # the United States on 1 November at 06:00 UTC).
+    ("Europe/Paris", datetime(2026, 10, 20, 10, 0, tzinfo=timezone.utc), "2026-10-25 03:30:00"),
+    ("America/New_York", datetime(2026, 10, 28, 15, 0, tzinfo=timezone.utc), "2026-11-01 03:30:00"),
+])
+def test_expiry_across_a_daylight_saving_change(bed68, site_timezone, zone, start, end_local):
+    """The administrator gives a level (pmpro_changeMembershipLevel, as Edit Member does) and an end
+    date on the other side of a daylight-saving change (pmpro_set_expiration_date, the screen's
+    "ends" field); PMPro's expiry removes it when the site's clock reaches it — access_ends_at is
+    that moment, and nothing is sent a minute before."""
+    bed = bed68
+    site_timezone(zone)
+    member = Member(bed, "dst")
+    level_id = bed.setup["levels"]["Mensuel"]
+    env = php_env_at(start.strftime("%Y-%m-%d %H:%M:%S"))
+
+    def give():
+        bed.site.wp_eval(f"pmpro_changeMembershipLevel({level_id}, {member.id});"
+                         f"pmpro_set_expiration_date({member.id}, {level_id}, '{end_local}');", env=env)
+    events, _ = changes(bed, member, give)
+    created = only(events, "subscription.created")
+    assert start <= utc(created["subscription"]["started_at"]) < start + timedelta(seconds=5), created
+    ends = local_to_utc(end_local, zone)
+    assert ends.utcoffset() == timedelta(0)
+
+    events, run = changes(bed, member, lambda: expiry_run(bed, member, level_id, ends - timedelta(minutes=1)))
+    assert run == {"queued": 0, "has_level": True} and events == [], (run, events)
+
+    events, run = changes(bed, member, lambda: expiry_run(bed, member, level_id, ends + timedelta(minutes=1)))
+    assert run["has_level"] is False, run
+    expired = only(events, "subscription.expired")
+    assert expired["initiated_by"] == "system" and expired["member"]["id"] == str(member.id)
+    sub = expired["subscription"]
+    # Edit Member gives a level free of charge (initial and billing amounts 0): what PMPro charges.
+    assert (sub["id"], sub["plan_id"], sub["plan_name"], sub["status"], sub["amount"], sub["currency"]) == (
+        f"{member.id}-{level_id}", str(level_id), "Mensuel", "expired", "0.00", "EUR"), sub
+    removed = utc(expired["subscription"]["access_ends_at"])
+    assert ends <= removed <= ends + timedelta(minutes=1, seconds=5), (ends, removed)
+    assert utc(expired["subscription"]["started_at"]) < ends
