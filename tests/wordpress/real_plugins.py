@@ -143,6 +143,38 @@ MEMBERPRESS_SETUP = r"""
     );
 """
 
+# --------------------------------------------------------------------------- Restrict Content
+# Restrict Content 3.2.26 (free) creates its tables and its pages (Register, Your membership with
+# [subscription_details], Edit profile, Update card) on `admin_init`, hence the admin page load.
+# A site owner then picks the currency and the payment gateways on Restrict → Settings
+# (option rcp_settings) and adds membership levels (Restrict → Membership Levels,
+# rcp_add_membership_level() as that screen does). Its built-in gateways call Stripe or PayPal, so
+# the payment service is played by fixtures/real-plugins/rcp-test-gateway.php (gateway
+# "farewell_test", enabled here like any gateway). RCP stores its dates in the site's time zone.
+RESTRICT_CONTENT_SETUP = r"""
+    global $rcp_options, $wpdb;
+    $settings = get_option('rcp_settings', array());
+    $settings['currency'] = 'EUR';
+    $settings['gateways'] = array('farewell_test' => 1);
+    update_option('rcp_settings', $settings);
+    $rcp_options = $settings;
+    $levels = array();
+    foreach (array(array('Mensuel', '12.00', 'month'), array('Annuel', '120.00', 'year')) as $row) {
+        $id = rcp_add_membership_level(array('name' => $row[0], 'price' => $row[1], 'duration' => 1,
+            'duration_unit' => $row[2], 'status' => 'active'));
+        if (is_wp_error($id)) { fwrite(STDERR, $id->get_error_message()); exit(1); }
+        $levels[$row[0]] = (int) $id;
+    }
+    return array(
+        'levels' => $levels,
+        'gateway' => 'farewell_test',
+        'account_page' => (int) $settings['account_page'],
+        'account_url' => get_permalink($settings['account_page']),
+        'account_content' => get_post_field('post_content', $settings['account_page']),
+        'tables' => (bool) $wpdb->get_var("SHOW TABLES LIKE '{$wpdb->prefix}rcp_memberships'"),
+    );
+"""
+
 # --------------------------------------------------------------------------- Paid Memberships Pro
 # PMPro 3.8.4 creates its tables on the first admin page load (pmpro_checkForUpgrades() runs only
 # under is_admin()), which also redirects once to its setup wizard. A site owner then, on
@@ -196,6 +228,15 @@ REAL_PLUGINS: dict[str, RealPlugin] = {
         admin_pages=("/wp-admin/", "/wp-admin/admin.php?page=memberpress-options"),
         setup_php=MEMBERPRESS_SETUP,
         mu_plugins=("paypal-stand-in.php",),
+    ),
+    "restrict-content": RealPlugin(
+        slug="restrict-content",
+        archive="restrict-content-3.2.26.tar.gz",
+        main_file="restrict-content/restrictcontent.php",
+        wp_versions=("6.8", "6.1"),  # Restrict Content 3.2.26 requires WordPress 6.0
+        admin_pages=("/wp-admin/",),
+        setup_php=RESTRICT_CONTENT_SETUP,
+        mu_plugins=("rcp-test-gateway.php",),
     ),
     "paid-memberships-pro": RealPlugin(
         slug="paid-memberships-pro",
