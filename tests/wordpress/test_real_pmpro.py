@@ -5,7 +5,8 @@ Every way a membership starts, ends or changes goes through PMPro's own code: it
 with PayPal Standard, whose IPNs are posted to PMPro's own handler (admin-ajax.php?action=ipnhandler,
 PayPal's servers played by fixtures/real-plugins/paypal-stand-in.php); its Cancel page (over HTTP
 signed in as the member with its nonce and confirm step, and once in Chromium); the administrator's
-Edit Member screen; PMPro's expiry task (PMPro_Recurring_Actions); a second checkout. Each must reach
+level given on Edit Member (pmpro_changeMembershipLevel as that screen calls it); PMPro's expiry
+task (PMPro_Recurring_Actions, run by Action Scheduler); a second checkout. Each must reach
 the sidecar as exactly one event of the right type and initiator, with the member, level, amount,
 currency and interval — and nothing where nothing changed for the member.
 
@@ -225,6 +226,12 @@ def test_member_cancels_on_the_cancel_page(bed):
     events, log = changes(bed, member, lambda: ipn(
         bed, txn_type="subscr_cancel", subscr_id=state["subscription"]["subscription_transaction_id"]))
     assert events == [], log
+
+    # The member changes their mind and buys the level again: one new membership.
+    events, again = changes(bed, member, lambda: checkout(bed, member))
+    created = only(events, "subscription.created")
+    assert_subscription(created, member, "Mensuel", level_id, "active", "gateway")
+    assert again["enddate"] in (None, "", "0000-00-00 00:00:00") and "access_ends_at" not in created["subscription"]
 
 
 def test_paypal_cancels_the_subscription(bed):
