@@ -2,13 +2,29 @@
 /**
  * Restrict Content (Pro) source.
  *
- * - `rcp_membership_post_cancel( $membership_id, $membership )`: cancelled; a cancelled
- *   membership keeps access until its expiration date (access_ends_at).
- * - `rcp_transition_membership_status( $old, $new, $membership_id )`: expired; pending -> active
- *   is created; cancelled/expired -> active is resumed; -> cancelled is a cancellation too (the
- *   same request's post_cancel then gives the same webhook-id, hence one event).
+ * Facts of Restrict Content 3.2.26 this follows (core/includes/memberships/class-rcp-membership.php):
+ * - Its dates are in the site's time zone: created_date is current_time( 'mysql' )
+ *   (rcp_add_membership()), expiration_date is computed from current_time( 'timestamp' )
+ *   (calculate_expiration()), and is_expired() compares it with the site's wall clock. They are
+ *   converted from wp_timezone() to UTC here, never read as UTC.
+ * - `rcp_transition_membership_status( $old, $new, $id )` fires on every status change, also on
+ *   insertion, where $old is "new" (an administrator adding an active membership, the new
+ *   membership of a level change): new/pending -> active is created; cancelled/expired -> active is
+ *   resumed; active/cancelled -> expired is expired; active -> cancelled is a cancellation
+ *   (cancel() and every other way go through it; `rcp_membership_post_cancel` adds nothing).
+ *   pending -> expired/cancelled, expired -> cancelled and new -> anything but active changed
+ *   nothing for the member.
+ * - expire() sets the status to expired first and moves expiration_date to yesterday only then:
+ *   an expiry's access_ends_at is the earlier of expiration_date and now (access ends at once).
+ * - "Delete" on Restrict → Memberships, and RCP itself when a new membership replaces the old one,
+ *   call disable(): access ends at once, the status stays, only `rcp_membership_post_disable`
+ *   fires (after a cancellation when the gateway can stop the billing). That is an expiry now,
+ *   unless another membership of the same member becomes active in the same request (a change of
+ *   level, an upgrade): then the one event is that membership's created. Hence the decision waits
+ *   for the end of the request (`shutdown`, before the bridge delivers).
  * - `rcp_recurring_payment_failed( $member, $gateway )`: payment.failed, using the gateway's
- *   membership when it has one.
+ *   membership; the gateway's webhook_event_id (Stripe's event id) identifies the occurrence, so a
+ *   notification sent again gives no second event.
  *
  * @package Farewell_Bridge
  */
@@ -21,6 +37,14 @@ if ( ! defined( 'ABSPATH' ) ) {
  * Maps Restrict Content hooks to normalized events.
  */
 class Farewell_Bridge_Source_Restrict_Content extends Farewell_Bridge_Source {
+
+	/**
+	 * Disabled memberships that were granting access, waiting for the end of the request:
+	 * membership id => array( user_id, subscription, initiated_by, occurred_at ).
+	 *
+	 * @var array<int,array>
+	 */
+	private $disabled = array();
 
 	/**
 	 * {@inheritDoc}
@@ -41,47 +65,97 @@ class Farewell_Bridge_Source_Restrict_Content extends Farewell_Bridge_Source {
 	 */
 	public function hooks() {
 		return array(
-			array( 'rcp_membership_post_cancel', 'on_post_cancel', 2 ),
 			array( 'rcp_transition_membership_status', 'on_transition', 3 ),
 			array( 'rcp_recurring_payment_failed', 'on_payment_failed', 2 ),
+			array( 'rcp_membership_post_disable', 'on_post_disable', 2 ),
+			array( 'shutdown', 'flush', 0 ),
 		);
-	}
-
-	/**
-	 * A membership was cancelled.
-	 *
-	 * @param int            $membership_id Membership id.
-	 * @param RCP_Membership $membership    Membership.
-	 */
-	public function on_post_cancel( $membership_id, $membership = null ) {
-		if ( ! is_object( $membership ) ) {
-			$membership = rcp_get_membership( (int) $membership_id );
-		}
-		$this->emit( 'subscription.cancelled', $membership );
 	}
 
 	/**
 	 * A status transition.
 	 *
-	 * @param string $old           Old status.
+	 * @param string $old           Old status ("new" when the membership is being inserted).
 	 * @param string $new           New status.
 	 * @param int    $membership_id Membership id.
 	 */
 	public function on_transition( $old, $new, $membership_id ) {
 		$type = null;
-		if ( 'expired' === $new ) {
-			$type = 'subscription.expired';
-		} elseif ( 'cancelled' === $new ) {
-			$type = 'subscription.cancelled';
-		} elseif ( 'active' === $new && 'pending' === $old ) {
+		if ( 'active' === $new && in_array( $old, array( 'new', 'pending' ), true ) ) {
 			$type = 'subscription.created';
 		} elseif ( 'active' === $new && in_array( $old, array( 'cancelled', 'expired' ), true ) ) {
 			$type = 'subscription.resumed';
+		} elseif ( 'expired' === $new && in_array( $old, array( 'active', 'cancelled' ), true ) ) {
+			$type = 'subscription.expired';
+		} elseif ( 'cancelled' === $new && 'active' === $old ) {
+			$type = 'subscription.cancelled';
 		}
 		if ( null === $type ) {
 			return;
 		}
-		$this->emit( $type, rcp_get_membership( (int) $membership_id ) );
+		$membership = rcp_get_membership( (int) $membership_id );
+		if ( ! is_object( $membership ) ) {
+			return;
+		}
+		if ( 'subscription.created' === $type || 'subscription.resumed' === $type ) {
+			// Another membership of this member gives access again: a disabled one was replaced.
+			$user_id = (int) self::call( $membership, 'get_user_id' );
+			foreach ( $this->disabled as $id => $ended ) {
+				if ( $ended['user_id'] === $user_id && (int) $id !== (int) $membership_id ) {
+					unset( $this->disabled[ $id ] );
+				}
+			}
+		} elseif ( self::call( $membership, 'is_disabled' ) ) {
+			return; // Deleted: reported as an expiry by on_post_disable().
+		}
+		$this->emit( $type, $membership );
+	}
+
+	/**
+	 * A membership was disabled ("deleted", or replaced by another one): access ends now.
+	 *
+	 * @param int            $membership_id Membership id.
+	 * @param RCP_Membership $membership    Membership.
+	 */
+	public function on_post_disable( $membership_id, $membership = null ) {
+		if ( ! is_object( $membership ) ) {
+			$membership = rcp_get_membership( (int) $membership_id );
+		}
+		if ( ! is_object( $membership ) || ! in_array( (string) self::call( $membership, 'get_status' ), array( 'active', 'cancelled' ), true ) ) {
+			return; // Pending or already expired: nothing changes for the member.
+		}
+		$expires = self::local_timestamp( self::call( $membership, 'get_expiration_date', array( false ) ) );
+		$now     = time();
+		if ( null !== $expires && $expires < $now ) {
+			return; // Its time was over already (RCP had not noticed yet): access ended then.
+		}
+		$user_id                                = (int) self::call( $membership, 'get_user_id' );
+		$this->disabled[ (int) $membership_id ] = array(
+			'user_id'      => $user_id,
+			'subscription' => $this->subscription( $membership, 'subscription.expired', $now ),
+			'initiated_by' => Farewell_Bridge_Context::initiated_by( $user_id ),
+			'occurred_at'  => $now,
+		);
+	}
+
+	/**
+	 * End of the request: the disabled memberships no other one replaced are expiries.
+	 */
+	public function flush() {
+		$disabled       = $this->disabled;
+		$this->disabled = array();
+		foreach ( $disabled as $ended ) {
+			$this->record(
+				'subscription.expired',
+				$ended['user_id'],
+				$ended['subscription'],
+				array(
+					'initiated_by' => $ended['initiated_by'],
+					'occurred_at'  => $ended['occurred_at'],
+					'marker'       => 'disabled@' . $ended['occurred_at'],
+				)
+			);
+		}
 	}
 
 	/**
@@ -92,9 +166,11 @@ class Farewell_Bridge_Source_Restrict_Content extends Farewell_Bridge_Source {
 	 */
 	public function on_payment_failed( $member, $gateway = null ) {
 		$membership = self::prop( $gateway, 'membership' );
-		if ( is_object( $membership ) ) {
-			$this->emit( 'payment.failed', $membership, array( 'marker' => 'pf@' . time() ) );
+		if ( ! is_object( $membership ) ) {
+			return;
 		}
+		$event_id = (string) self::prop( $gateway, 'webhook_event_id' );
+		$this->emit( 'payment.failed', $membership, array( 'marker' => '' !== $event_id ? 'evt@' . $event_id : 'pf@' . time() ) );
 	}
 
 	/**
@@ -108,7 +184,21 @@ class Farewell_Bridge_Source_Restrict_Content extends Farewell_Bridge_Source {
 		if ( ! is_object( $membership ) ) {
 			return;
 		}
-		$this->record( $type, (int) self::call( $membership, 'get_user_id' ), $this->subscription( $membership, $type ), $options );
+		$this->record( $type, (int) self::call( $membership, 'get_user_id' ), $this->subscription( $membership, $type, time() ), $options );
+	}
+
+	/**
+	 * A Restrict Content date ("Y-m-d H:i:s" in the site's time zone) as a Unix timestamp.
+	 *
+	 * @param mixed $value Date, "none", empty.
+	 * @return int|null
+	 */
+	public static function local_timestamp( $value ) {
+		if ( ! is_string( $value ) || '' === $value || 'none' === $value || 0 === strpos( $value, '0000-00-00' ) ) {
+			return null;
+		}
+		$date = date_create_immutable_from_format( 'Y-m-d H:i:s', substr( $value, 0, 19 ), wp_timezone() );
+		return false === $date ? null : $date->getTimestamp();
 	}
 
 	/**
@@ -116,9 +206,10 @@ class Farewell_Bridge_Source_Restrict_Content extends Farewell_Bridge_Source {
 	 *
 	 * @param RCP_Membership $membership Membership.
 	 * @param string         $type       Event type.
+	 * @param int            $now        The event's moment.
 	 * @return array
 	 */
-	private function subscription( $membership, $type ) {
+	private function subscription( $membership, $type, $now ) {
 		$status_map = array(
 			'pending'   => 'pending',
 			'active'    => 'active',
@@ -147,9 +238,9 @@ class Farewell_Bridge_Source_Restrict_Content extends Farewell_Bridge_Source {
 			$currency = rcp_get_currency();
 		}
 
-		$expires = self::call( $membership, 'get_expiration_date', array( false ) );
-		if ( 'none' === $expires ) {
-			$expires = null;
+		$ends = self::local_timestamp( self::call( $membership, 'get_expiration_date', array( false ) ) );
+		if ( 'subscription.expired' === $type && ( null === $ends || $ends > $now ) ) {
+			$ends = $now; // Expired before its date (expire(), a refund, a deletion): access ends now.
 		}
 
 		return array(
@@ -160,8 +251,8 @@ class Farewell_Bridge_Source_Restrict_Content extends Farewell_Bridge_Source {
 			'currency'       => Farewell_Bridge_Event_Factory::currency( $currency ),
 			'interval'       => $interval,
 			'status'         => $status,
-			'started_at'     => Farewell_Bridge_Event_Factory::rfc3339( self::call( $membership, 'get_created_date', array( false ) ) ),
-			'access_ends_at' => Farewell_Bridge_Event_Factory::rfc3339( $expires ),
+			'started_at'     => Farewell_Bridge_Event_Factory::rfc3339( self::local_timestamp( self::call( $membership, 'get_created_date', array( false ) ) ) ),
+			'access_ends_at' => Farewell_Bridge_Event_Factory::rfc3339( $ends ),
 		);
 	}
 }
