@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.wordpress.site import WORDPRESS_SOURCES, DatabaseInfo, WordPressSite, ensure_wordpress, free_port
+from tests.wordpress.site import (
+    WORDPRESS_SOURCES,
+    DatabaseInfo,
+    WordPressSite,
+    ensure_wordpress,
+    free_port,
+    world_readable_root,
+)
 
 
 def wordpress_source(version: str) -> Path:
@@ -29,20 +36,24 @@ def wp_version(request) -> str:
 
 @pytest.fixture
 def wordpress_site(mariadb, tmp_path):
-    """Factory: ``site = wordpress_site("6.1", constants={...}, start=True, bridge=True)``."""
+    """Factory: ``site = wordpress_site("6.1", constants={...}, start=True, bridge=True, server="php-s")``
+    (server: "php-s", "nginx-fpm" or "apache", see site.SERVERS)."""
     made: list[tuple[WordPressSite, str]] = []
 
-    def make(version: str = "6.1", constants: dict | None = None, start: bool = True, bridge: bool = True) -> WordPressSite:
+    def make(version: str = "6.1", constants: dict | None = None, start: bool = True, bridge: bool = True,
+             server: str = "php-s") -> WordPressSite:
         source = wordpress_source(version)
         name = f"wp_{uuid.uuid4().hex[:12]}"
         mariadb.create_database(name)
         site = WordPressSite(
             wp_source=source,
-            root=tmp_path / f"wordpress-{len(made)}",
+            # nginx's and Apache's workers (www-data) cannot enter pytest's private folders.
+            root=tmp_path / f"wordpress-{len(made)}" if server == "php-s" else world_readable_root("wp-test-site-"),
             db=DatabaseInfo(mariadb.host, mariadb.port, name, mariadb.user, mariadb.password),
             port=free_port(),
             constants=constants or {},
             bridge=bridge,
+            server=server,
         )
         made.append((site, name))
         site.build()
@@ -79,3 +90,33 @@ def real_plugin_bed(mariadb, tmp_path_factory):
     yield get
     for bed in beds.values():
         bed.cleanup(mariadb)
+
+
+@pytest.fixture(scope="session")
+def served_site(mariadb):
+    """Factory: ``site = served_site("apache")`` — a WordPress 6.8 site with the bridge and the
+    stand-ins, served by that server (site.SERVERS), built once per server for the whole run and
+    shared by the tests: each configures the bridge (options, not constants) and uses members of
+    its own. Its database and folder are removed at the end of the session."""
+    sites: dict[str, tuple[WordPressSite, str]] = {}
+
+    def get(server: str, version: str = "6.8") -> WordPressSite:
+        if (server, version) not in sites:
+            name = f"wp_{uuid.uuid4().hex[:12]}"
+            mariadb.create_database(name)
+            site = WordPressSite(
+                wp_source=wordpress_source(version),
+                root=world_readable_root(f"wp-test-site-{server}-"),
+                db=DatabaseInfo(mariadb.host, mariadb.port, name, mariadb.user, mariadb.password),
+                port=free_port(),
+                server=server,
+            )
+            sites[(server, version)] = (site, name)
+            site.build()
+            site.start()
+        return sites[(server, version)][0]
+
+    yield get
+    for site, name in sites.values():
+        site.cleanup()
+        mariadb.drop_database(name)

@@ -1,4 +1,5 @@
-"""A throw-away WordPress site for tests: real WordPress, real MariaDB, served by `php -S`.
+"""A throw-away WordPress site for tests: real WordPress, real MariaDB, served by `php -S`, or by
+the servers WordPress really runs on: nginx + PHP-FPM, or Apache + mod_php (``server=``).
 
     site = WordPressSite(
         wp_source="/usr/share/wordpress",       # Debian's 6.1, or /usr/share/wordpress-6.8
@@ -12,13 +13,19 @@
     site.wp_eval("echo get_bloginfo('version');")
     site.stop()
 
-No global state: every path, port and process belongs to the instance.
+No global state: every path, port and process belongs to the instance. nginx, PHP-FPM and Apache
+run as processes of the test's own, each with a configuration, pid, sockets and logs under
+``root/server/``; the system's services (Debian may have enabled them on install) are never used.
+Run as root, their workers run as www-data, as on a Debian server: ``root`` must then be reachable
+by www-data (see ``world_readable_root``), and the tree is handed to www-data on start.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
+import pwd
 import secrets
 import shutil
 import signal
@@ -37,6 +44,44 @@ TEST_PLUGIN = "farewell-test-sources"
 
 ADMIN_USER = "admin"
 ADMIN_PASSWORD = "admin-password-for-tests"
+
+
+# php-s: PHP's built-in server (fastest to start, the default). nginx-fpm: nginx in front of a
+# PHP-FPM pool on a unix socket; the bridge finishes the response with fastcgi_finish_request().
+# apache: Apache (prefork) with mod_php; the bridge hands delivery to a loopback request.
+SERVERS = ("php-s", "nginx-fpm", "apache")
+SERVER_USER = "www-data"  # what Debian's php-fpm pool and apache2 run as
+APACHE_MODULES = Path("/usr/lib/apache2/modules")
+
+
+def world_readable_root(prefix: str) -> Path:
+    """A fresh folder that a server's www-data workers can reach: pytest's own temporary folders
+    are private to their owner (0700), so a site served by nginx-fpm or apache lives here instead;
+    ``WordPressSite.cleanup`` removes it. Keep "farewell" out of the prefix: assert_no_php_errors
+    picks the bridge's warnings out of debug.log by that word, and every path would carry it."""
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)
+    return path
+
+
+def server_binaries(server: str) -> dict[str, str]:
+    """The programs a server choice needs, or RuntimeError naming the Debian packages to install."""
+    found: dict[str, str] = {}
+    if server == "nginx-fpm":
+        found["nginx"] = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else "")
+        fpm = sorted(glob.glob("/usr/sbin/php-fpm*"))
+        found["php-fpm"] = shutil.which("php-fpm") or (fpm[-1] if fpm else "")
+    elif server == "apache":
+        found["apache2"] = shutil.which("apache2") or ("/usr/sbin/apache2" if Path("/usr/sbin/apache2").exists() else "")
+        php = sorted(APACHE_MODULES.glob("libphp*.so"))
+        found["mod_php"] = str(php[-1]) if php else ""
+    missing = [name for name, path in found.items() if not path]
+    if missing:
+        raise RuntimeError(f"{', '.join(missing)} missing for the {server} test server: run `make test`, which "
+                           "installs nginx, php-fpm, apache2-bin and libapache2-mod-php (scripts/install-test-deps)")
+    return found
 
 
 def free_port() -> int:
@@ -118,15 +163,25 @@ class WordPressSite:
     plugin_source: Path = PLUGIN_SOURCE
     bridge: bool = True  # False: only the test sources plugin; install the bridge yourself (e.g. from the zip)
     workers: int = 4
+    server: str = "php-s"  # one of SERVERS
     _server: subprocess.Popen | None = field(default=None, init=False, repr=False)
+    _processes: list = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self):
+        if self.server not in SERVERS:
+            raise ValueError(f"server must be one of {SERVERS}, not {self.server!r}")
         self.wp_source = Path(self.wp_source)
         self.root = Path(self.root)
         self.docroot = self.root / "htdocs"
         self.debug_log_path = self.root / "debug.log"
-        self.server_log_path = self.root / "server.log"
+        self.server_dir = self.root / "server"  # configuration, pids, sockets, logs of nginx/PHP-FPM/Apache
         self.url = f"http://127.0.0.1:{self.port}"
+
+    @property
+    def server_log_path(self) -> Path:
+        """php -S: its output; nginx and Apache: their access log (one line per request, with its
+        status). A property: a built site may be stopped and started again under another server."""
+        return self.root / "server.log" if self.server == "php-s" else self.server_dir / "access.log"
 
     # ----------------------------------------------------------------- building
     def build(self) -> "WordPressSite":
@@ -302,13 +357,22 @@ require {_php_string(str(self.docroot / 'wp-load.php'))};
         """The end of the web server's log (each request, when it came and how it ended) and of
         debug.log, for a failure message: the site's folder is gone once the test ends."""
         server = self.server_log_path.read_text(errors="replace") if self.server_log_path.exists() else ""
-        return ("--- end of server.log\n" + "\n".join(server.splitlines()[-lines:])
+        errors = ""
+        for path in sorted(self.server_dir.glob("*error.log")) + sorted(self.server_dir.glob("php-fpm.log")):
+            errors += f"\n--- end of {path.name}\n" + "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        return (f"--- end of {self.server_log_path.name}\n" + "\n".join(server.splitlines()[-lines:]) + errors
                 + "\n--- end of debug.log\n" + "\n".join(self.debug_log().splitlines()[-lines:]))
 
     # ----------------------------------------------------------------- HTTP
     def start(self) -> "WordPressSite":
-        if self._server is not None:
+        if self._server is not None or self._processes:
             return self
+        if self.server not in SERVERS:
+            raise ValueError(f"server must be one of {SERVERS}, not {self.server!r}")
+        if self.server == "nginx-fpm":
+            return self._start_nginx_fpm()
+        if self.server == "apache":
+            return self._start_apache()
         log = open(self.server_log_path, "ab")
         env = {**os.environ, "PHP_CLI_SERVER_WORKERS": str(self.workers)}
         self._server = subprocess.Popen(
@@ -329,6 +393,8 @@ require {_php_string(str(self.docroot / 'wp-load.php'))};
         raise RuntimeError(f"php -S did not listen on {self.port}")
 
     def stop(self) -> None:
+        while self._processes:  # nginx before PHP-FPM: the front first, as a host stops them
+            self._stop_group(self._processes.pop())
         if self._server is None:
             return
         # PHP_CLI_SERVER_WORKERS forks workers that outlive their parent: signal the whole group
@@ -351,6 +417,197 @@ require {_php_string(str(self.docroot / 'wp-load.php'))};
                 break
             time.sleep(0.05)
         self._server = None
+
+    # ----------------------------------------------------------------- nginx + PHP-FPM, Apache + mod_php
+    def _run_as(self) -> str | None:
+        """The user the workers run as: www-data when the tests run as root (Apache refuses to
+        serve as root; PHP-FPM only with -R), else nobody is switched to."""
+        return SERVER_USER if os.geteuid() == 0 else None
+
+    def _hand_over(self) -> None:
+        """Gives the site's tree to the workers' user, as on a host where WordPress owns its files
+        (uploads, debug.log). The CLI (root) still reads and writes everything."""
+        user = self._run_as()
+        if user is None:
+            return
+        entry = pwd.getpwnam(user)
+        for parent in [self.root, *self.root.parents]:
+            if parent.stat().st_mode & 0o001 == 0:
+                raise RuntimeError(f"{user} cannot reach {self.root}: {parent} is private (mode "
+                                   f"{parent.stat().st_mode & 0o777:o}); build the site under world_readable_root()")
+        self.debug_log_path.touch()
+        for directory, dirs, files in os.walk(self.root):
+            os.chown(directory, entry.pw_uid, entry.pw_gid)
+            for name in files:
+                path = os.path.join(directory, name)
+                if not os.path.islink(path):
+                    os.chown(path, entry.pw_uid, entry.pw_gid)
+
+    def _launch(self, name: str, args: list[str]) -> subprocess.Popen:
+        log = open(self.server_dir / f"{name}.out", "ab")
+        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=self.server_dir,
+                                   start_new_session=True)  # its own group: its workers stop with it
+        log.close()
+        self._processes.append(process)
+        return process
+
+    def _wait_until(self, ready, process: subprocess.Popen, name: str, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                out = (self.server_dir / f"{name}.out").read_text(errors="replace")
+                raise RuntimeError(f"{name} exited with {process.returncode}:\n{out}\n{self.logs_tail()}")
+            if ready():
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"{name} did not start within {timeout} s\n{self.logs_tail()}")
+
+    def _listening(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                return True
+        except OSError:
+            return False
+
+    @staticmethod
+    def _stop_group(process: subprocess.Popen) -> None:
+        """SIGTERM to the server's process group (master and workers), SIGKILL if it lingers."""
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(process.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def _start_nginx_fpm(self) -> "WordPressSite":
+        binaries = server_binaries("nginx-fpm")
+        folder = self.server_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        user = self._run_as()
+        sock = folder / "php-fpm.sock"
+        # A pool of its own (Debian's /etc/php/*/fpm/php.ini and conf.d give the extensions): static,
+        # so the workers a test counts on exist from the start.
+        (folder / "php-fpm.conf").write_text(f"""[global]
+pid = {folder / 'php-fpm.pid'}
+error_log = {folder / 'php-fpm.log'}
+daemonize = no
+[farewell]
+{f'user = {user}' if user else ''}
+{f'group = {user}' if user else ''}
+listen = {sock}
+listen.mode = 0666
+pm = static
+pm.max_children = {self.workers}
+catch_workers_output = yes
+php_admin_value[display_errors] = Off
+""")
+        temp = folder / "temp"
+        temp.mkdir(exist_ok=True)
+        (folder / "nginx.conf").write_text(f"""daemon off;
+worker_processes 1;
+pid {folder / 'nginx.pid'};
+error_log {folder / 'nginx-error.log'} notice;
+{f'user {user} {user};' if user else ''}
+events {{ worker_connections 256; }}
+http {{
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    log_format timed '$remote_addr [$time_local] "$request" $status $body_bytes_sent $request_time';
+    access_log {folder / 'access.log'} timed;
+    client_body_temp_path {temp / 'body'};
+    proxy_temp_path {temp / 'proxy'};
+    fastcgi_temp_path {temp / 'fastcgi'};
+    uwsgi_temp_path {temp / 'uwsgi'};
+    scgi_temp_path {temp / 'scgi'};
+    server {{
+        listen 127.0.0.1:{self.port};
+        server_name _;
+        root {self.docroot};
+        index index.php;
+        client_max_body_size 8m;
+        # WordPress's own nginx recipe: pretty permalinks go to index.php.
+        location / {{
+            try_files $uri $uri/ /index.php?$args;
+        }}
+        location ~ \\.php$ {{
+            try_files $uri =404;
+            include /etc/nginx/fastcgi.conf;
+            fastcgi_pass unix:{sock};
+            fastcgi_read_timeout 120s;
+        }}
+    }}
+}}
+""")
+        self._hand_over()
+        fpm = self._launch("php-fpm", [binaries["php-fpm"], "--nodaemonize", "--fpm-config", str(folder / "php-fpm.conf")])
+        self._wait_until(sock.exists, fpm, "php-fpm")
+        nginx = self._launch("nginx", [binaries["nginx"], "-p", str(folder), "-c", str(folder / "nginx.conf"),
+                                       "-e", str(folder / "nginx-error.log")])
+        self._wait_until(self._listening, nginx, "nginx")
+        return self
+
+    def _start_apache(self) -> "WordPressSite":
+        binaries = server_binaries("apache")
+        folder = self.server_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        user = self._run_as()
+        modules = "\n".join(
+            f"LoadModule {name}_module {APACHE_MODULES / f'mod_{name}.so'}"
+            for name in ("mpm_prefork", "authz_core", "dir", "mime", "rewrite", "env", "alias"))
+        # mod_php needs a non-threaded MPM: prefork, a few children started up front.
+        (folder / "apache2.conf").write_text(f"""ServerRoot {folder}
+DefaultRuntimeDir {folder}
+PidFile {folder / 'apache2.pid'}
+Mutex file:{folder} default
+Listen 127.0.0.1:{self.port}
+ServerName 127.0.0.1
+{modules}
+LoadModule php_module {binaries['mod_php']}
+{f'User {user}' if user else ''}
+{f'Group {user}' if user else ''}
+StartServers {self.workers}
+MinSpareServers {self.workers}
+MaxSpareServers {self.workers * 2}
+MaxRequestWorkers {self.workers * 2}
+ErrorLog {folder / 'apache-error.log'}
+LogLevel warn
+LogFormat "%a %t \\"%r\\" %>s %b %D" timed
+CustomLog {folder / 'access.log'} timed
+TypesConfig /etc/mime.types
+DirectoryIndex index.php index.html
+DocumentRoot {self.docroot}
+<Directory />
+    AllowOverride None
+    Require all denied
+</Directory>
+<Directory {self.docroot}>
+    Options FollowSymLinks
+    # WordPress writes its permalink rules to .htaccess.
+    AllowOverride All
+    Require all granted
+</Directory>
+<FilesMatch "\\.php$">
+    SetHandler application/x-httpd-php
+</FilesMatch>
+""")
+        self._hand_over()
+        apache = self._launch("apache2", [binaries["apache2"], "-f", str(folder / "apache2.conf"), "-DFOREGROUND"])
+        self._wait_until(self._listening, apache, "apache2")
+        return self
 
     def login(self, login: str, password: str) -> requests.Session:
         session = requests.Session()
