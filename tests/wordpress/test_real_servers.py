@@ -1,0 +1,195 @@
+"""The core promises on the servers WordPress really runs on: nginx + PHP-FPM and Apache + mod_php
+(Debian's packages; each run by the test on a free port with its own configuration, never the
+system's services; see site.py).
+
+The two hand delivery over differently, and both are checked here for real:
+- PHP-FPM: the bridge finishes the member's response with fastcgi_finish_request() and delivers
+  in the same PHP process afterwards. No loopback request appears in nginx's log.
+- mod_php cannot finish a response early: the bridge writes a loopback request to
+  admin-ajax.php and hangs up; another Apache child delivers. It appears in Apache's log, 200.
+
+Per server, one WordPress 6.8 site for the whole run (``served_site``); each test points the bridge
+at its own sidecar (or black hole) through the options, empties the outbox and uses new members.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+import statistics
+
+import pytest
+
+from tests.wordpress.test_bridge_e2e import (
+    BlackHole,
+    assert_no_php_errors,
+    cancel,
+    cancellations,
+    make_members,
+    outbox,
+    wait_for,
+)
+from tests.wordpress.test_survey_browser import (
+    SURVEY,
+    THANKS_FR,
+    TITLE_FR,
+    answered,
+    cancel_in_browser,
+    install_french,
+    sign_in,
+)
+
+pytestmark = pytest.mark.slow
+
+LOOPBACK = re.compile(r'"POST /wp-admin/admin-ajax\.php\?action=farewell_bridge_deliver HTTP/1\.[01]" (\d{3}) ')
+# A delivery attempt against a black hole only ends at its 3 s timeout: a member's request that
+# waited for one would take 3 s or more. A bound on waiting, not a speed target.
+NEVER_WAITED = 2.5
+
+
+@pytest.fixture(scope="module", params=["nginx-fpm", "apache"])
+def site(request, served_site):
+    site = served_site(request.param)
+    install_french(site)  # the members of make_members() speak French
+    return site
+
+
+def new_members(site, subscriptions: int) -> dict:
+    """A member with active subscriptions, made while the bridge is not configured (their
+    subscription.created events stay in the outbox, sent nowhere: point_bridge_at() empties it)."""
+    point_bridge_at(site, "", "", "")
+    return make_members(site, 1, subscriptions)[0]
+
+
+def point_bridge_at(site, url: str, site_id: str, secret: str) -> None:
+    """Configures the shared site for this test: its sidecar, a closed circuit, an empty outbox."""
+    site.wp_eval(f"""
+        update_option('farewell_bridge_settings', array('sidecar_url' => {url!r}, 'site_id' => {site_id!r},
+            'delete_data' => false));
+        update_option('farewell_bridge_secret', {secret!r});
+        delete_option(Farewell_Bridge_Dispatcher::CIRCUIT_OPTION);
+        global $wpdb;
+        $wpdb->query('DELETE FROM ' . Farewell_Bridge_Outbox::table());
+    """)
+
+
+def loopback_statuses(site) -> list[str]:
+    """The statuses of the bridge's loopback requests in the server's access log."""
+    log = site.server_log_path.read_text(errors="replace") if site.server_log_path.exists() else ""
+    return LOOPBACK.findall(log)
+
+
+def test_a_cancel_is_delivered_once_right_after_the_response(site, sidecar_server, figures):
+    sidecar = sidecar_server()
+    member = new_members(site, 3)
+    point_bridge_at(site, sidecar.url, sidecar.site_id, sidecar.secret)
+    loopbacks_before = len(loopback_statuses(site))
+
+    timings = []
+    with site.login(member["login"], member["password"]) as session:
+        for subscription in member["subscriptions"]:
+            timings.append(cancel(session, site, subscription))
+            # Each cancel is delivered after its own response, by the server's own path, no cron.
+            wait_for(lambda: len(cancellations(sidecar)) == len(timings), timeout=20,
+                     describe=lambda: f"{outbox(site)}\n{site.logs_tail()}")
+    figures.update(server=site.server, cancel_ms_sidecar_up=[round(t * 1000) for t in timings])
+
+    if site.server == "apache":
+        # mod_php: handed over to a loopback request, which another child answered (its log line
+        # is written once it has finished).
+        loopbacks = wait_for(lambda: loopback_statuses(site)[loopbacks_before:], timeout=10,
+                             describe=site.logs_tail)
+        assert set(loopbacks) == {"200"}, site.logs_tail()
+    else:
+        loopbacks = loopback_statuses(site)[loopbacks_before:]
+        # PHP-FPM: fastcgi_finish_request(), then delivery in the same process: no loopback at all.
+        assert loopbacks == [], site.logs_tail()
+    figures["loopback_requests"] = len(loopbacks)
+
+    site.run_cron()  # nothing is sent twice
+    rows = outbox(site)
+    assert [r["status"] for r in rows] == ["delivered"] * 3, rows
+    assert {r["attempts"] for r in rows} == {"1"}, f"each event sent exactly once: {rows}"
+    items = cancellations(sidecar)
+    assert sorted(i["subscription"]["id"] for i in items) == sorted(str(s) for s in member["subscriptions"])
+    assert {i["initiated_by"] for i in items} == {"member"}
+    assert max(timings) < NEVER_WAITED, timings
+    assert_no_php_errors(site)
+
+
+def test_with_the_sidecar_down_every_cancel_is_kept_and_arrives_once_it_is_back(site, sidecar_server, figures):
+    sidecar = sidecar_server()
+    member = new_members(site, 4)
+    point_bridge_at(site, sidecar.url, sidecar.site_id, sidecar.secret)
+    sidecar.stop()
+
+    with site.login(member["login"], member["password"]) as session:
+        timings = [cancel(session, site, s) for s in member["subscriptions"]]
+    figures.update(server=site.server, cancel_ms_sidecar_down=[round(t * 1000) for t in timings])
+    assert max(timings) < NEVER_WAITED, timings
+    rows = outbox(site)
+    assert len(rows) == 4 and {r["status"] for r in rows} == {"pending"}, rows
+
+    sidecar.start()
+
+    def all_arrived():
+        site.run_cron()
+        rows = outbox(site)
+        return rows and all(r["status"] == "delivered" for r in rows)
+
+    # The failed rows wait for their backoff (at most 15 s after one failure), then cron sends them.
+    wait_for(all_arrived, timeout=90, interval=2, describe=lambda: str(outbox(site)))
+    items = cancellations(sidecar)
+    assert sorted(i["subscription"]["id"] for i in items) == sorted(str(s) for s in member["subscriptions"])
+    assert_no_php_errors(site)
+
+
+def test_a_black_holed_sidecar_does_not_slow_the_members_request(site, request, figures):
+    hole = BlackHole()
+    request.addfinalizer(hole.close)
+    member = new_members(site, 6)
+    point_bridge_at(site, hole.url, "site_blackhole", "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode())
+
+    with site.login(member["login"], member["password"]) as session:
+        timings = [cancel(session, site, s) for s in member["subscriptions"]]
+    figures.update(server=site.server, cancel_ms_sidecar_black_holed=[round(t * 1000) for t in timings],
+                   median_ms=round(statistics.median(timings) * 1000))
+    assert max(timings) < NEVER_WAITED, timings
+
+    def timed_out():
+        rows = outbox(site)
+        return any("timeout" in (r["last_error"] or "") for r in rows) and rows
+
+    # The attempt after the first response met the black hole's timeout; the others wait for cron.
+    rows = wait_for(timed_out, timeout=30, interval=1, describe=lambda: f"{outbox(site)}\n{site.logs_tail()}")
+    assert len(rows) == 6 and {r["event_type"] for r in rows} == {"subscription.cancelled"}, rows
+    assert all(r["status"] == "pending" for r in rows), "nothing is lost or given up"
+    assert hole.connections, "the bridge did try to reach the sidecar"
+    assert_no_php_errors(site)
+
+
+def test_the_member_answers_the_survey_after_the_cancel(site, sidecar_server, page):
+    sidecar = sidecar_server()
+    member = new_members(site, 1)
+    point_bridge_at(site, sidecar.url, sidecar.site_id, sidecar.secret)
+    account = site.wp_json("""
+        return wp_insert_post(array('post_type' => 'page', 'post_status' => 'publish', 'post_title' => 'Mon compte',
+            'post_content' => '<!-- wp:paragraph --><p>Votre espace membre.</p><!-- /wp:paragraph -->'));
+    """)
+
+    sign_in(page, site, member)
+    cancel_in_browser(page, site, member)
+    page.goto(f"{site.url}/?page_id={account}")
+    assert page.locator(SURVEY).get_by_role("heading", name=TITLE_FR).is_visible()
+    page.get_by_label("C’est trop cher").check()
+    page.get_by_label("Quel prix vous aurait semblé juste ?").fill("15 € par mois")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Envoyer mes réponses").click()
+    assert page.get_by_text(THANKS_FR).is_visible()
+
+    # Delivered after the response too (no cron here), by the same path as the cancel.
+    item = wait_for(answered(sidecar, reason="too_expensive"), timeout=20, describe=lambda: str(outbox(site)))
+    assert item["follow_up"] == "15 € par mois"
+    assert item["member"]["id"] == str(member["id"])
+    assert_no_php_errors(site)
