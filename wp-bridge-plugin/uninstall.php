@@ -24,7 +24,7 @@ $wpdb->query( 'DROP TABLE IF EXISTS ' . $wpdb->prefix . 'farewell_outbox' ); // 
 $wpdb->query( 'DROP TABLE IF EXISTS ' . $wpdb->prefix . 'farewell_bridge_requests' ); // phpcs:ignore WordPress.DB.PreparedSQL.NotPrepared,WordPress.DB.DirectDatabaseQuery.SchemaChange -- fixed table name.
 $wpdb->query( 'DROP TABLE IF EXISTS ' . $wpdb->prefix . 'farewell_rate_limits' ); // phpcs:ignore WordPress.DB.PreparedSQL.NotPrepared,WordPress.DB.DirectDatabaseQuery.SchemaChange -- fixed table name.
 
-foreach ( array( 'farewell_bridge_settings', 'farewell_bridge_secret', 'farewell_bridge_schema_version', 'farewell_bridge_requests_schema_version', 'farewell_bridge_rate_limit_schema_version', 'farewell_bridge_clock_skew', 'farewell_bridge_paused', 'farewell_bridge_last_delivery', 'farewell_bridge_insert_failures', 'farewell_bridge_circuit_until', 'farewell_bridge_survey_last_en', 'farewell_bridge_survey_last_fr' ) as $farewell_option ) {
+foreach ( array( 'farewell_bridge_settings', 'farewell_bridge_secret', 'farewell_bridge_schema_version', 'farewell_bridge_requests_schema_version', 'farewell_bridge_rate_limit_schema_version', 'farewell_bridge_clock_skew', 'farewell_bridge_paused', 'farewell_bridge_last_delivery', 'farewell_bridge_insert_failures', 'farewell_bridge_circuit_until', 'farewell_bridge_loopback', 'farewell_bridge_survey_last_en', 'farewell_bridge_survey_last_fr' ) as $farewell_option ) {
 	delete_option( $farewell_option );
 }
 // The survey page the plugin created for email links, and members' waiting surveys.

@@ -8,6 +8,15 @@
  *   a 3-second timeout. Where the response cannot be finished early (mod_php, `php -S`), the
  *   request instead hands the rows to a loopback request to admin-ajax.php that it does not
  *   wait for (see spawn_loopback()), so the member never waits for the sidecar.
+ * - In PHP's command line (WP-CLI, a system cron running `php wp-cron.php`, a queue worker) no
+ *   person waits for the output: the rows of the process are delivered in the process itself
+ *   before it exits, with the cron timeout and deadline (deliver_in_process()). A loopback from
+ *   there would reach the site only if the command line can see it under its public URL, which
+ *   it often cannot: the cancel then waited a minute for cron.
+ * - Whether loopbacks reach the site is recorded (spawn_loopback() and handle_loopback()): a
+ *   connection that fails, or hand-overs that no handler ever answers (basic auth, a host that
+ *   blocks requests to itself, a private host name), stop the hand-overs and leave the rows to
+ *   cron; one hand-over every LOOPBACK_RETRY_SECONDS tries again, and Site Health says so.
  * - A WP-Cron event every minute retries due rows, oldest first, in bounded batches, within a time
  *   budget below max_execution_time and with memory that does not grow with the backlog.
  * - One delivery after a response at a time, site-wide (a MySQL GET_LOCK taken without waiting):
@@ -52,6 +61,12 @@ class Farewell_Bridge_Dispatcher {
 	const CIRCUIT_OPTION  = 'farewell_bridge_circuit_until';
 	/** Late on `shutdown`, so that finishing the response cuts no other plugin's output short. */
 	const SHUTDOWN_PRIORITY = 1000;
+	/** What is known of loopback requests: see loopback_state(). */
+	const LOOPBACK_OPTION = 'farewell_bridge_loopback';
+	/** A hand-over no handler has answered after this long means loopbacks do not reach the site. */
+	const LOOPBACK_GRACE_SECONDS = 120;
+	/** While loopbacks fail, one hand-over is tried again this often (they may work again). */
+	const LOOPBACK_RETRY_SECONDS = 600;
 
 	/**
 	 * Ids of rows inserted during this request.
@@ -273,6 +288,10 @@ class Farewell_Bridge_Dispatcher {
 	 * Shutdown: deliver what this request inserted, after the response has been sent.
 	 */
 	public static function on_shutdown() {
+		if ( self::in_cli() ) {
+			self::deliver_in_process();
+			return;
+		}
 		$ids = array_slice( array_unique( self::$inserted ), 0, self::SHUTDOWN_BATCH );
 		self::forget();
 		if ( empty( $ids ) || ! self::can_deliver() || self::circuit_open() ) {
@@ -284,7 +303,7 @@ class Farewell_Bridge_Dispatcher {
 			} elseif ( function_exists( 'litespeed_finish_request' ) ) {
 				litespeed_finish_request();
 			} elseif ( apply_filters( 'farewell_bridge_use_loopback', true ) ) {
-				if ( ! self::delivery_busy() ) {
+				if ( ! self::delivery_busy() && self::loopback_worth_trying() ) {
 					self::spawn_loopback( $ids );
 				}
 				return;
@@ -293,6 +312,157 @@ class Farewell_Bridge_Dispatcher {
 		} catch ( Throwable $e ) {
 			self::log( $e );
 		}
+	}
+
+	/**
+	 * Whether this process is PHP's command line, where no person waits for the output (`php -S`
+	 * is 'cli-server', a web server).
+	 *
+	 * @return bool
+	 */
+	public static function in_cli() {
+		/**
+		 * Filters whether the bridge treats this process as the command line (tests of the web
+		 * paths run in PHPUnit, itself a command line).
+		 *
+		 * @param bool $cli Whether PHP_SAPI is 'cli' or WP-CLI runs.
+		 */
+		return (bool) apply_filters( 'farewell_bridge_in_cli', 'cli' === PHP_SAPI || ( defined( 'WP_CLI' ) && WP_CLI ) );
+	}
+
+	/**
+	 * Command line: delivers every row this process inserted, here and now, before the process
+	 * exits, oldest first, with the cron timeout and deadline; whatever is left after a temporary
+	 * failure or past the deadline waits for cron. No lock: claim() already keeps a row from
+	 * being sent twice, and no web worker is held. An open circuit (the sidecar failed moments
+	 * ago) leaves the rows to cron, as a script cancelling in a loop would otherwise wait on a
+	 * dead sidecar once per process.
+	 *
+	 * @return array Counts per resulting status (see deliver_ids()).
+	 */
+	public static function deliver_in_process() {
+		$ids   = array_values( array_unique( self::$inserted ) );
+		$total = array(
+			Farewell_Bridge_Outbox::STATUS_DELIVERED => 0,
+			Farewell_Bridge_Outbox::STATUS_PENDING   => 0,
+			Farewell_Bridge_Outbox::STATUS_DEAD      => 0,
+			'halted'                                 => false,
+		);
+		self::forget();
+		if ( empty( $ids ) || ! self::can_deliver() || self::circuit_open() ) {
+			return $total;
+		}
+		try {
+			$deadline = self::cron_deadline();
+			foreach ( array_chunk( $ids, self::CRON_BATCH ) as $chunk ) {
+				$done = self::deliver_ids( $chunk, self::CRON_TIMEOUT, $deadline );
+				foreach ( array( Farewell_Bridge_Outbox::STATUS_DELIVERED, Farewell_Bridge_Outbox::STATUS_PENDING, Farewell_Bridge_Outbox::STATUS_DEAD ) as $status ) {
+					$total[ $status ] += $done[ $status ];
+				}
+				if ( $done['halted'] ) {
+					$total['halted'] = true;
+					break;
+				}
+			}
+		} catch ( Throwable $e ) {
+			self::log( $e );
+		}
+		return $total;
+	}
+
+	/**
+	 * What is known of loopback requests to this site: 'ok' (last time a handler ran), 'failed'
+	 * (last time one could not be handed over), 'reason' (why), 'sent' (first hand-over not yet
+	 * answered by a handler, 0 when none), 'tried' (last hand-over). Timestamps, 0 for never.
+	 *
+	 * @return array
+	 */
+	public static function loopback_state() {
+		$state = get_option( self::LOOPBACK_OPTION, array() );
+		$state = is_array( $state ) ? $state : array();
+		foreach ( array( 'ok', 'failed', 'sent', 'tried' ) as $key ) {
+			$state[ $key ] = isset( $state[ $key ] ) ? (int) $state[ $key ] : 0;
+		}
+		$state['reason'] = isset( $state['reason'] ) ? (string) $state['reason'] : '';
+		return $state;
+	}
+
+	/**
+	 * Stores the loopback state (not autoloaded: read only when a row is handed over).
+	 *
+	 * @param array $state See loopback_state().
+	 */
+	private static function save_loopback_state( array $state ) {
+		update_option( self::LOOPBACK_OPTION, $state, false );
+	}
+
+	/**
+	 * Why loopback requests do not reach this site, '' when they do (or nothing is known yet):
+	 * the last hand-over could not connect, or one was never answered within LOOPBACK_GRACE_SECONDS.
+	 *
+	 * @return string
+	 */
+	public static function loopback_problem() {
+		$state = self::loopback_state();
+		if ( $state['failed'] > $state['ok'] ) {
+			return '' !== $state['reason'] ? $state['reason'] : __( 'The loopback request could not be sent.', 'farewell-bridge' );
+		}
+		if ( $state['sent'] > 0 && time() - $state['sent'] > self::LOOPBACK_GRACE_SECONDS ) {
+			return __( 'A loopback request was sent to admin-ajax.php but never arrived: the host may block requests from the site to itself, ask for a password (HTTP basic auth), or the site\'s address may not lead back to this server.', 'farewell-bridge' );
+		}
+		return '';
+	}
+
+	/**
+	 * Whether to hand rows over to a loopback now: yes unless loopbacks are known not to reach
+	 * the site, and then once every LOOPBACK_RETRY_SECONDS (they may work again).
+	 *
+	 * @return bool
+	 */
+	public static function loopback_worth_trying() {
+		if ( '' === self::loopback_problem() ) {
+			return true;
+		}
+		return time() - self::loopback_state()['tried'] >= self::LOOPBACK_RETRY_SECONDS;
+	}
+
+	/**
+	 * Records a hand-over (handed over or not) in the loopback state.
+	 *
+	 * @param bool   $handed Whether the request was written to the socket.
+	 * @param string $reason Why not, when it was not.
+	 */
+	private static function note_hand_over( $handed, $reason = '' ) {
+		$state = self::loopback_state();
+		if ( $handed && 0 !== $state['sent'] && '' === self::loopback_problem() ) {
+			return; // An earlier hand-over is still awaited: nothing new to write.
+		}
+		$state['tried'] = time();
+		if ( $handed ) {
+			if ( 0 === $state['sent'] ) {
+				$state['sent'] = time();
+			}
+		} else {
+			$state['failed'] = time();
+			$state['reason'] = (string) $reason;
+		}
+		self::save_loopback_state( $state );
+	}
+
+	/**
+	 * Records that a loopback handler runs: loopbacks reach the site. Written at most once a
+	 * minute when nothing changed.
+	 */
+	private static function note_loopback_arrived() {
+		$state = self::loopback_state();
+		if ( 0 === $state['sent'] && $state['failed'] <= $state['ok'] && time() - $state['ok'] < MINUTE_IN_SECONDS ) {
+			return;
+		}
+		$state['ok']     = time();
+		$state['sent']   = 0;
+		$state['failed'] = 0;
+		$state['reason'] = '';
+		self::save_loopback_state( $state );
 	}
 
 	/**
@@ -407,6 +577,8 @@ class Farewell_Bridge_Dispatcher {
 		$errstr = '';
 		$socket = @stream_socket_client( ( $https ? 'ssl://' : 'tcp://' ) . $parts['host'] . ':' . $port, $errno, $errstr, 1, STREAM_CLIENT_CONNECT, $context ); // phpcs:ignore WordPress.PHP.NoSilencedErrors.Discouraged -- a failed loopback is handled by cron.
 		if ( false === $socket ) {
+			/* translators: 1: host and port, 2: the system's error message. */
+			self::note_hand_over( false, sprintf( __( 'The loopback request to %1$s could not connect: %2$s', 'farewell-bridge' ), $parts['host'] . ':' . $port, '' !== (string) $errstr ? (string) $errstr : (string) $errno ) );
 			return false;
 		}
 		$body    = http_build_query(
@@ -418,9 +590,14 @@ class Farewell_Bridge_Dispatcher {
 		$path    = ( isset( $parts['path'] ) ? $parts['path'] : '/' ) . ( isset( $parts['query'] ) ? '?' . $parts['query'] : '' );
 		$host    = $parts['host'] . ( isset( $parts['port'] ) ? ':' . $parts['port'] : '' );
 		$request = "POST {$path} HTTP/1.1\r\nHost: {$host}\r\nUser-Agent: FarewellBridge-loopback\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " . strlen( $body ) . "\r\nConnection: close\r\n\r\n" . $body;
+		self::note_hand_over( true ); // Before writing: the handler may run before this process goes on.
 		$written = fwrite( $socket, $request ); // phpcs:ignore WordPress.WP.AlternativeFunctions.file_system_operations_fwrite
 		fclose( $socket ); // phpcs:ignore WordPress.WP.AlternativeFunctions.file_system_operations_fclose
-		return strlen( $request ) === $written;
+		$handed = strlen( $request ) === $written;
+		if ( ! $handed ) {
+			self::note_hand_over( false, __( 'The loopback request could not be sent.', 'farewell-bridge' ) );
+		}
+		return $handed;
 	}
 
 	/**
@@ -438,6 +615,7 @@ class Farewell_Bridge_Dispatcher {
 		}
 		$ids = array_slice( array_filter( array_map( 'intval', explode( ',', $list ) ) ), 0, self::SHUTDOWN_BATCH );
 		try {
+			self::note_loopback_arrived();
 			self::deliver_after_response( $ids );
 		} catch ( Throwable $e ) {
 			self::log( $e );

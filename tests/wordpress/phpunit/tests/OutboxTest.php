@@ -131,6 +131,7 @@ class OutboxTest extends Farewell_Test_Case {
 		// A member cancels meanwhile: nothing is attempted from their request.
 		Farewell_Bridge_Dispatcher::forget();
 		$this->add_filter( 'farewell_bridge_use_loopback', '__return_false' );
+		$this->add_filter( 'farewell_bridge_in_cli', '__return_false' );
 		$this->queue_event( 'd' );
 		Farewell_Bridge_Dispatcher::on_shutdown();
 		$this->assertCount( 1, $this->requests );
@@ -273,6 +274,7 @@ class OutboxTest extends Farewell_Test_Case {
 		$backlog = Farewell_Bridge_Outbox::insert( 'fwb_earlier_request', 'subscription.cancelled', '{}' );
 		$wpdb->query( $wpdb->prepare( 'UPDATE ' . Farewell_Bridge_Outbox::table() . ' SET created_at = %s WHERE id = %d', gmdate( 'Y-m-d H:i:s', time() - 600 ), $backlog ) );
 		$this->add_filter( 'farewell_bridge_use_loopback', '__return_false' );
+		$this->add_filter( 'farewell_bridge_in_cli', '__return_false' );
 		$row = $this->queue_event();
 		Farewell_Bridge_Dispatcher::on_shutdown();
 		$this->assertCount( 1, $this->requests );
@@ -296,6 +298,7 @@ class OutboxTest extends Farewell_Test_Case {
 			}
 		);
 		$this->fake_sidecar( array( 202 ) );
+		$this->add_filter( 'farewell_bridge_in_cli', '__return_false' ); // A web request (PHPUnit is a command line).
 		$row = $this->queue_event();
 
 		$started = microtime( true );
