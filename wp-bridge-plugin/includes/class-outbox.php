@@ -402,6 +402,18 @@ class Farewell_Bridge_Outbox {
 	}
 
 	/**
+	 * The oldest pending row (without its payload), for `wp farewell status` and Site Health.
+	 *
+	 * @return array|null
+	 */
+	public static function oldest_pending() {
+		global $wpdb;
+		$table = self::table();
+		$row   = $wpdb->get_row( $wpdb->prepare( "SELECT id, event_type, attempts, next_attempt_at, last_error, created_at FROM {$table} WHERE status = %s ORDER BY id ASC LIMIT 1", self::STATUS_PENDING ), ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+		return is_array( $row ) ? $row : null;
+	}
+
+	/**
 	 * The most recent error of a pending or dead row.
 	 *
 	 * @return array|null Row with last_error, updated_at.

@@ -142,6 +142,9 @@ final class Farewell_Bridge_Plugin {
 		add_action( 'admin_menu', array( 'Farewell_Bridge_Admin', 'add_menu' ) );
 		// Site Health says when the secret cannot be used (the settings page says it too).
 		add_filter( 'site_status_tests', array( 'Farewell_Bridge_Site_Health', 'filter_site_status_tests' ) );
+		// …and whether the sidecar answers, the outbox is clear and delivery runs; Info → Farewell.
+		add_action( 'rest_api_init', array( 'Farewell_Bridge_Site_Health', 'register_route' ) );
+		add_filter( 'debug_information', array( 'Farewell_Bridge_Site_Health', 'filter_debug_information' ) );
 		add_filter( 'plugin_action_links_' . plugin_basename( $this->file ), array( 'Farewell_Bridge_Admin', 'action_links' ) );
 		foreach ( Farewell_Bridge_Admin::ACTIONS as $action => $method ) {
 			add_action( 'admin_post_' . $action, array( 'Farewell_Bridge_Admin', $method ) );
@@ -151,6 +154,11 @@ final class Farewell_Bridge_Plugin {
 		// admin in to the sidecar's dashboard with a single-use token.
 		add_action( 'admin_menu', array( 'Farewell_Bridge_Dashboard_Menu', 'add_menu' ) );
 		add_action( 'admin_post_' . Farewell_Bridge_Dashboard_Menu::OPEN_ACTION, array( 'Farewell_Bridge_Dashboard_Menu', 'handle_open_dashboard' ) );
+
+		// WP-CLI: `wp farewell status|test|deliver|retry`.
+		if ( defined( 'WP_CLI' ) && WP_CLI ) {
+			WP_CLI::add_command( 'farewell', 'Farewell_Bridge_Cli' );
+		}
 
 		// Site information: the admin email is the digest's default recipient.
 		add_action( 'update_option_admin_email', array( 'Farewell_Bridge_Site_Info', 'schedule' ) );

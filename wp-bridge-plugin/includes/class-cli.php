@@ -1,0 +1,318 @@
+<?php
+/**
+ * `wp farewell`: the bridge from the command line, for hosts and scripts that have no browser.
+ *
+ * The same operations as Settings → Farewell (test connection, retry, deliver now) plus a status
+ * report. Registered in Farewell_Bridge_Plugin only when WP-CLI runs. Exit codes follow WP-CLI:
+ * WP_CLI::error() exits 1, anything else 0. The secret is never printed, only where it comes from.
+ *
+ * @package Farewell_Bridge
+ */
+
+if ( ! defined( 'ABSPATH' ) ) {
+	exit;
+}
+
+/**
+ * Checks and operates the Farewell Bridge: its connection to the sidecar and its outbox.
+ */
+class Farewell_Bridge_Cli {
+
+	/** Timeout of the signed ping of `status` and `test`, as on the settings page. */
+	const PING_TIMEOUT = 5.0;
+
+	/**
+	 * Shows whether the bridge is configured and where from, the sidecar's answer to a signed ping, the outbox counts, the oldest waiting event and the last error. Never the secret.
+	 *
+	 * ## OPTIONS
+	 *
+	 * [--format=<format>]
+	 * : Output format.
+	 * ---
+	 * default: table
+	 * options:
+	 *   - table
+	 *   - json
+	 * ---
+	 *
+	 * ## EXAMPLES
+	 *
+	 *     wp farewell status
+	 *     wp farewell status --format=json
+	 *
+	 * @param array $args       Positional arguments.
+	 * @param array $assoc_args Options.
+	 */
+	public function status( $args, $assoc_args ) {
+		$report = self::report();
+		if ( 'json' === \WP_CLI\Utils\get_flag_value( $assoc_args, 'format', 'table' ) ) {
+			WP_CLI::line( (string) wp_json_encode( $report, JSON_PRETTY_PRINT | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE ) );
+			return;
+		}
+		$none  = __( '(none)', 'farewell-bridge' );
+		$rows  = array();
+		$add   = static function ( $field, $value ) use ( &$rows ) {
+			$rows[] = array(
+				'field' => $field,
+				'value' => $value,
+			);
+		};
+		$where = array(
+			'constant' => __( 'constant in wp-config.php', 'farewell-bridge' ),
+			'option'   => __( 'settings page', 'farewell-bridge' ),
+			'none'     => __( 'not set', 'farewell-bridge' ),
+		);
+		$add( __( 'Configured', 'farewell-bridge' ), $report['configured'] ? __( 'yes', 'farewell-bridge' ) : __( 'no', 'farewell-bridge' ) );
+		$add( __( 'Sidecar URL', 'farewell-bridge' ), ( '' !== $report['sidecar_url'] ? $report['sidecar_url'] : $none ) . ' — ' . $where[ $report['sources']['sidecar_url'] ] );
+		$add( __( 'Site id', 'farewell-bridge' ), ( '' !== $report['site_id'] ? $report['site_id'] : $none ) . ' — ' . $where[ $report['sources']['site_id'] ] );
+		$add( __( 'Secret', 'farewell-bridge' ), $where[ $report['sources']['secret'] ] . ( '' !== $report['secret_error'] ? ' — ' . $report['secret_error'] : '' ) );
+		$add( __( 'Sidecar', 'farewell-bridge' ), $report['ping']['message'] );
+		foreach ( $report['outbox'] as $status => $count ) {
+			/* translators: %s: an outbox status (pending, delivered, dead). */
+			$add( sprintf( __( 'Outbox: %s', 'farewell-bridge' ), $status ), (string) $count );
+		}
+		$oldest = $report['oldest_pending'];
+		/* translators: 1: row id, 2: creation time (UTC), 3: number of attempts. */
+		$add( __( 'Oldest waiting event', 'farewell-bridge' ), null === $oldest ? $none : sprintf( __( '#%1$d, created %2$s UTC, %3$d attempt(s)', 'farewell-bridge' ), $oldest['id'], $oldest['created_at'], $oldest['attempts'] ) );
+		$error = $report['last_error'];
+		/* translators: 1: row id, 2: time (UTC), 3: error message. */
+		$add( __( 'Last error', 'farewell-bridge' ), null === $error ? $none : sprintf( __( '#%1$d at %2$s UTC: %3$s', 'farewell-bridge' ), $error['id'], $error['updated_at'], $error['message'] ) );
+		if ( null !== $report['paused'] ) {
+			$add( __( 'Delivery paused', 'farewell-bridge' ), $report['paused'] );
+		}
+		if ( '' !== $report['loopback_problem'] ) {
+			$add( __( 'Loopback requests', 'farewell-bridge' ), $report['loopback_problem'] );
+		}
+		\WP_CLI\Utils\format_items( 'table', $rows, array( 'field', 'value' ) );
+	}
+
+	/**
+	 * Sends a signed ping to the sidecar, like the settings page's "Test connection".
+	 *
+	 * ## EXAMPLES
+	 *
+	 *     wp farewell test
+	 *
+	 * @param array $args       Positional arguments.
+	 * @param array $assoc_args Options.
+	 */
+	public function test( $args, $assoc_args ) {
+		self::require_configured();
+		$result = Farewell_Bridge_Client::from_settings()->ping( self::PING_TIMEOUT );
+		Farewell_Bridge_Clock::note( $result );
+		if ( Farewell_Bridge_Client::DELIVERED !== $result['kind'] ) {
+			WP_CLI::error( $result['message'] );
+		}
+		Farewell_Bridge_Site_Info::report();
+		WP_CLI::success( self::connected_message( $result ) );
+	}
+
+	/**
+	 * Delivers every waiting event now, oldest first, with a progress bar. Stops at the first temporary failure (the sidecar is down or slow) and says why; the rest waits for cron.
+	 *
+	 * ## EXAMPLES
+	 *
+	 *     wp farewell deliver
+	 *
+	 * @param array $args       Positional arguments.
+	 * @param array $assoc_args Options.
+	 */
+	public function deliver( $args, $assoc_args ) {
+		self::require_configured();
+		$paused = Farewell_Bridge_Outbox::paused();
+		if ( null !== $paused ) {
+			/* translators: %s: why delivery is paused. */
+			WP_CLI::error( sprintf( __( 'Delivery is paused: %s Resume it on Settings → Farewell.', 'farewell-bridge' ), $paused['reason'] ) );
+		}
+		Farewell_Bridge_Outbox::make_pending_due();
+		$counts = Farewell_Bridge_Outbox::counts();
+		$total  = $counts[ Farewell_Bridge_Outbox::STATUS_PENDING ];
+		if ( 0 === $total ) {
+			WP_CLI::success( __( 'Nothing to deliver: the outbox holds no waiting event.', 'farewell-bridge' ) );
+			return;
+		}
+		$done     = array(
+			Farewell_Bridge_Outbox::STATUS_DELIVERED => 0,
+			Farewell_Bridge_Outbox::STATUS_PENDING   => 0,
+			Farewell_Bridge_Outbox::STATUS_DEAD      => 0,
+		);
+		$progress = \WP_CLI\Utils\make_progress_bar( __( 'Delivering to the sidecar', 'farewell-bridge' ), $total );
+		$failure  = '';
+		$seen     = array();
+		while ( '' === $failure ) {
+			$ids = array_diff( Farewell_Bridge_Outbox::due_ids( Farewell_Bridge_Dispatcher::CRON_BATCH ), $seen );
+			if ( empty( $ids ) ) {
+				break;
+			}
+			foreach ( $ids as $id ) {
+				$seen[] = $id;
+				// One row at a time: the reason of a temporary failure is that row's error.
+				$result = Farewell_Bridge_Dispatcher::deliver_ids( array( $id ), Farewell_Bridge_Dispatcher::CRON_TIMEOUT );
+				foreach ( array_keys( $done ) as $status ) {
+					$done[ $status ] += $result[ $status ];
+				}
+				$progress->tick();
+				if ( $result['halted'] ) {
+					$row     = Farewell_Bridge_Outbox::get( $id );
+					$failure = null !== $row && '' !== (string) $row['last_error'] ? (string) $row['last_error'] : __( 'The sidecar did not accept the event.', 'farewell-bridge' );
+					break;
+				}
+			}
+		}
+		$progress->finish();
+		/* translators: 1: delivered events, 2: events still pending, 3: dead events. */
+		$summary = sprintf( __( 'Delivered: %1$d. Still pending: %2$d. Dead: %3$d.', 'farewell-bridge' ), $done['delivered'], $done['pending'], $done['dead'] );
+		if ( '' !== $failure ) {
+			/* translators: 1: the reason, 2: the counts so far. */
+			WP_CLI::error( sprintf( __( 'Stopped at a temporary failure: %1$s The rest waits for cron. %2$s', 'farewell-bridge' ), $failure, $summary ) );
+		}
+		if ( $done['dead'] > 0 ) {
+			WP_CLI::warning( __( 'Some events were refused by the sidecar for good: see "wp farewell status" for the last error, then "wp farewell retry".', 'farewell-bridge' ) );
+		}
+		WP_CLI::success( $summary );
+	}
+
+	/**
+	 * Moves dead events back to the waiting queue, due now.
+	 *
+	 * ## OPTIONS
+	 *
+	 * [<id>...]
+	 * : Ids of the dead events to retry (see the outbox on Settings → Farewell).
+	 *
+	 * [--all]
+	 * : Retry every dead event.
+	 *
+	 * ## EXAMPLES
+	 *
+	 *     wp farewell retry 12 13
+	 *     wp farewell retry --all
+	 *
+	 * @param array $args       Positional arguments.
+	 * @param array $assoc_args Options.
+	 */
+	public function retry( $args, $assoc_args ) {
+		$all = (bool) \WP_CLI\Utils\get_flag_value( $assoc_args, 'all', false );
+		if ( $all === ! empty( $args ) ) {
+			WP_CLI::error( __( 'Give the ids of dead events, or --all (not both).', 'farewell-bridge' ) );
+		}
+		if ( $all ) {
+			$moved = Farewell_Bridge_Outbox::retry_dead( null );
+		} else {
+			$moved = 0;
+			$wrong = array();
+			foreach ( $args as $arg ) {
+				$id = ctype_digit( (string) $arg ) ? (int) $arg : 0;
+				if ( $id > 0 && 1 === Farewell_Bridge_Outbox::retry_dead( $id ) ) {
+					++$moved;
+				} else {
+					$wrong[] = (string) $arg;
+				}
+			}
+			if ( ! empty( $wrong ) ) {
+				/* translators: %s: comma-separated ids. */
+				$message = sprintf( __( 'Not a dead event: %s.', 'farewell-bridge' ), implode( ', ', array_map( 'sanitize_text_field', $wrong ) ) );
+				if ( 0 === $moved ) {
+					WP_CLI::error( $message );
+				}
+				WP_CLI::warning( $message );
+			}
+		}
+		/* translators: %d: number of events. */
+		WP_CLI::success( sprintf( _n( '%d event queued again.', '%d events queued again.', $moved, 'farewell-bridge' ), $moved ) . ' ' . __( 'Cron sends them within a minute, or run "wp farewell deliver" now.', 'farewell-bridge' ) );
+	}
+
+	/**
+	 * Everything `status` shows, as plain data (also its JSON).
+	 *
+	 * @return array
+	 */
+	public static function report() {
+		$source = static function ( $field, $value ) {
+			if ( Farewell_Bridge_Settings::is_locked( $field ) ) {
+				return 'constant';
+			}
+			return '' !== $value ? 'option' : 'none';
+		};
+		$oldest = Farewell_Bridge_Outbox::oldest_pending();
+		$error  = Farewell_Bridge_Outbox::last_error();
+		$paused = Farewell_Bridge_Outbox::paused();
+		return array(
+			'configured'       => Farewell_Bridge_Settings::is_configured(),
+			'sidecar_url'      => Farewell_Bridge_Settings::sidecar_url(),
+			'site_id'          => Farewell_Bridge_Settings::site_id(),
+			'sources'          => array(
+				'sidecar_url' => $source( 'sidecar_url', Farewell_Bridge_Settings::sidecar_url() ),
+				'site_id'     => $source( 'site_id', Farewell_Bridge_Settings::site_id() ),
+				'secret'      => $source( 'secret', Farewell_Bridge_Settings::secret() ),
+			),
+			'secret_error'     => Farewell_Bridge_Settings::secret_error(),
+			'ping'             => self::ping(),
+			'outbox'           => Farewell_Bridge_Outbox::counts(),
+			'oldest_pending'   => null === $oldest ? null : array(
+				'id'              => (int) $oldest['id'],
+				'event_type'      => (string) $oldest['event_type'],
+				'created_at'      => (string) $oldest['created_at'],
+				'next_attempt_at' => (string) $oldest['next_attempt_at'],
+				'attempts'        => (int) $oldest['attempts'],
+			),
+			'last_error'       => null === $error ? null : array(
+				'id'         => (int) $error['id'],
+				'status'     => null === $error['last_status'] ? null : (int) $error['last_status'],
+				'message'    => (string) $error['last_error'],
+				'updated_at' => (string) $error['updated_at'],
+			),
+			'paused'           => null === $paused ? null : (string) $paused['reason'],
+			'loopback_problem' => Farewell_Bridge_Dispatcher::loopback_problem(),
+		);
+	}
+
+	/**
+	 * The sidecar's answer to a signed ping: ok, kind, HTTP status and a sentence.
+	 *
+	 * @return array
+	 */
+	private static function ping() {
+		if ( ! Farewell_Bridge_Settings::is_configured() ) {
+			return array(
+				'ok'      => false,
+				'kind'    => 'not_configured',
+				'status'  => 0,
+				'message' => '' !== Farewell_Bridge_Settings::secret_error() ? Farewell_Bridge_Settings::secret_error() : __( 'Not configured: set the sidecar URL, site id and secret first.', 'farewell-bridge' ),
+			);
+		}
+		$result = Farewell_Bridge_Client::from_settings()->ping( self::PING_TIMEOUT );
+		Farewell_Bridge_Clock::note( $result );
+		$ok = Farewell_Bridge_Client::DELIVERED === $result['kind'];
+		return array(
+			'ok'      => $ok,
+			'kind'    => (string) $result['kind'],
+			'status'  => (int) $result['status'],
+			'message' => $ok ? self::connected_message( $result ) : (string) $result['message'],
+		);
+	}
+
+	/**
+	 * The settings page's sentence for a successful ping.
+	 *
+	 * @param array $result A Farewell_Bridge_Client result.
+	 * @return string
+	 */
+	private static function connected_message( array $result ) {
+		$name = is_array( $result['body'] ) && isset( $result['body']['site_name'] ) ? (string) $result['body']['site_name'] : '';
+		/* translators: %s: the site's name on the sidecar. */
+		return '' !== $name ? sprintf( __( 'Connected: the sidecar knows this site as "%s".', 'farewell-bridge' ), $name ) : __( 'Connected: the sidecar accepted the signature.', 'farewell-bridge' );
+	}
+
+	/**
+	 * Exits with an error (1) unless the bridge can sign its requests.
+	 */
+	private static function require_configured() {
+		if ( '' !== Farewell_Bridge_Settings::secret_error() ) {
+			WP_CLI::error( Farewell_Bridge_Settings::secret_error() );
+		}
+		if ( ! Farewell_Bridge_Settings::is_configured() ) {
+			WP_CLI::error( __( 'Fill in the sidecar URL, site id and secret first.', 'farewell-bridge' ) );
+		}
+	}
+}
