@@ -243,4 +243,79 @@ class OtherSourcesTest extends Farewell_Test_Case {
 		$this->assertSame( 'lifetime', $this->payloads()[0]['subscription']['interval'] );
 		$this->assertSame( 'EUR', $this->payloads()[0]['subscription']['currency'] );
 	}
+
+	public function test_restrict_content_dates_are_read_in_the_site_time_zone() {
+		// Restrict Content writes current_time( 'mysql' ): wall-clock figures of the site's zone.
+		update_option( 'timezone_string', 'Europe/Paris' );
+		try {
+			$user       = $this->user();
+			$membership = new RCP_Membership(
+				array(
+					'id'               => 63,
+					'user_id'          => $user,
+					'object_id'        => 1,
+					'level_name'       => 'Mensuel',
+					'recurring_amount' => '12',
+					'created_date'     => '2026-01-15 10:00:00', // CET, +1.
+					'expiration_date'  => '2026-07-15 23:59:59', // CEST, +2.
+				)
+			);
+			$membership->set_status( 'active' );
+			$sub = $this->of_type( 'subscription.created' )[0]['subscription'];
+			$this->assertSame( '2026-01-15T09:00:00Z', $sub['started_at'] );
+			$this->assertSame( '2026-07-15T21:59:59Z', $sub['access_ends_at'] );
+		} finally {
+			update_option( 'timezone_string', '' );
+		}
+	}
+
+	public function test_restrict_content_membership_added_active_is_created() {
+		// RCP's insertion passes "new" as the old status (an administrator adding an active membership).
+		$user = $this->user();
+		new RCP_Membership( array( 'id' => 64, 'user_id' => $user, 'object_id' => 1, 'status' => 'active' ) );
+		do_action( 'rcp_transition_membership_status', 'new', 'active', 64 );
+		do_action( 'rcp_transition_membership_status', 'new', 'pending', 64 );
+		$this->assertSame( array( 'subscription.created' ), wp_list_pluck( $this->payloads(), 'type' ) );
+	}
+
+	public function test_restrict_content_deleted_membership_is_one_expiry_now() {
+		$user       = $this->user();
+		$source     = new Farewell_Bridge_Source_Restrict_Content();
+		$membership = new RCP_Membership(
+			array( 'id' => 65, 'user_id' => $user, 'object_id' => 1, 'status' => 'active', 'expiration_date' => gmdate( 'Y-m-d H:i:s', time() + 20 * DAY_IN_SECONDS ) )
+		);
+		$this->add_filter( 'rcp_membership_post_disable', array( $source, 'on_post_disable' ), 10, 2 );
+		$this->add_filter( 'rcp_transition_membership_status', array( $source, 'on_transition' ), 10, 3 );
+		$membership->disable();
+		$membership->cancel(); // disable() stops the billing after disabling: not a cancellation.
+		$source->flush();
+
+		$types = array_unique( wp_list_pluck( $this->payloads(), 'type' ) );
+		$this->assertSame( array( 'subscription.expired' ), array_values( $types ) );
+		$expired = $this->of_type( 'subscription.expired' )[0];
+		$this->assertSame( $expired['occurred_at'], $expired['subscription']['access_ends_at'] );
+	}
+
+	public function test_restrict_content_replaced_membership_is_only_the_new_start() {
+		$user   = $this->user();
+		$source = new Farewell_Bridge_Source_Restrict_Content();
+		$old    = new RCP_Membership( array( 'id' => 66, 'user_id' => $user, 'object_id' => 1, 'status' => 'active' ) );
+		new RCP_Membership( array( 'id' => 67, 'user_id' => $user, 'object_id' => 2, 'status' => 'active' ) );
+		$old->disable(); // The registered source sees it too: its flush is not run here.
+		$source->on_post_disable( 66, $old );
+		$source->on_transition( 'pending', 'active', 67 );
+		$source->flush();
+		$this->assertSame( array( 'subscription.created' ), wp_list_pluck( $this->payloads(), 'type' ) );
+		$this->assertSame( '67', $this->payloads()[0]['subscription']['id'] );
+	}
+
+	public function test_restrict_content_failure_notification_sent_twice_is_one_event() {
+		$user       = $this->user();
+		$membership = new RCP_Membership( array( 'id' => 68, 'user_id' => $user, 'object_id' => 1, 'status' => 'active' ) );
+		do_action( 'rcp_recurring_payment_failed', get_userdata( $user ), new Farewell_Test_RCP_Gateway( $membership, 'evt_1' ) );
+		Farewell_Bridge_Event_Factory::reset(); // The retry is another request, seconds later.
+		sleep( 1 );
+		do_action( 'rcp_recurring_payment_failed', get_userdata( $user ), new Farewell_Test_RCP_Gateway( $membership, 'evt_1' ) );
+		$this->assertCount( 1, $this->of_type( 'payment.failed' ) );
+	}
 }
