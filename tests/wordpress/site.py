@@ -539,7 +539,12 @@ http {{
         root {self.docroot};
         index index.php;
         client_max_body_size 8m;
-        # WordPress's own nginx recipe: pretty permalinks go to index.php.
+        # WordPress's own nginx recipe: pretty permalinks go to index.php; a missing favicon does
+        # not (a browser asks for it on every page, and WordPress would render its home page).
+        location = /favicon.ico {{
+            log_not_found off;
+            try_files $uri =404;
+        }}
         location / {{
             try_files $uri $uri/ /index.php?$args;
         }}
@@ -582,7 +587,8 @@ LoadModule php_module {binaries['mod_php']}
 StartServers {self.workers}
 MinSpareServers {self.workers}
 MaxSpareServers {self.workers * 2}
-MaxRequestWorkers {self.workers * 2}
+# A browser's keep-alive connections each hold a prefork child: room for them and the loopbacks.
+MaxRequestWorkers 32
 ErrorLog {folder / 'apache-error.log'}
 LogLevel warn
 LogFormat "%a %t \\"%r\\" %>s %b %D" timed
