@@ -137,7 +137,7 @@ MEMBERPRESS_SETUP = r"""
         'plans' => $plans,
         'offline' => 'offline-test',
         'paypal' => 'paypal-test',
-        'account_url' => MeprUtils::get_account_url(),
+        'account_url' => get_permalink($options->account_page_id),
         'db_version' => get_option('mepr_db_version'),
         'tables' => (bool) $GLOBALS['wpdb']->get_var("SHOW TABLES LIKE '{$GLOBALS['wpdb']->prefix}mepr_subscriptions'"),
     );
@@ -345,18 +345,20 @@ class RealPluginBed:
         """Runs the bridge's cron (as WP-Cron would) until no row waits; fails on a dead row."""
         deadline = time.monotonic() + timeout
         while True:
-            self.site.wp_eval("""
+            waiting = self.site.wp_json("""
+                global $wpdb;
                 Farewell_Bridge_Outbox::make_pending_due();
                 define('DOING_CRON', true);
                 do_action('farewell_bridge_deliver');
+                return $wpdb->get_results("SELECT id, webhook_id, event_type, status, attempts, last_error FROM "
+                    . Farewell_Bridge_Outbox::table() . " WHERE status <> 'delivered' ORDER BY id", ARRAY_A);
             """)
-            rows = self.outbox()
-            dead = [r for r in rows if r["status"] == "dead"]
+            dead = [r for r in waiting if r["status"] == "dead"]
             assert not dead, f"the sidecar refused events: {dead}"
-            if all(r["status"] == "delivered" for r in rows):
+            if not waiting:
                 return
             if time.monotonic() > deadline:
-                pytest.fail(f"the outbox did not empty within {timeout} s: {[r for r in rows if r['status'] != 'delivered']}")
+                pytest.fail(f"the outbox did not empty within {timeout} s: {waiting}")
             time.sleep(0.5)
 
     def events(self, member_id: int | str | None = None) -> list[dict]:

@@ -199,10 +199,12 @@ class Farewell_Bridge_Event_Factory {
 	 * RFC 3339 UTC ("Z") from a Unix timestamp or a "Y-m-d H:i:s" UTC string.
 	 *
 	 * @param int|string|null $value Value.
-	 * @return string|null Null for empty, zero or unparseable dates.
+	 * @return string|null Null for empty, false, zero or unparseable dates.
 	 */
 	public static function rfc3339( $value ) {
-		if ( null === $value || '' === $value || 0 === $value || '0' === $value ) {
+		// false too: MemberPress's MeprSubscription::expires_at is false for a pending subscription,
+		// and strtotime( ' UTC' ) would make it "now".
+		if ( null === $value || false === $value || true === $value || '' === $value || 0 === $value || '0' === $value ) {
 			return null;
 		}
 		if ( is_numeric( $value ) ) {

@@ -49,6 +49,7 @@ abstract class Farewell_Test_Case extends TestCase {
 		Farewell_Bridge_Settings::ensure_secret_option();
 		update_option( Farewell_Bridge_Settings::SECRET_OPTION, self::SECRET );
 		Farewell_Bridge_Event_Factory::reset();
+		Farewell_Bridge_Source_Memberpress::reset();
 		Farewell_Bridge_Dispatcher::forget();
 		wp_set_current_user( 0 );
 		$this->requests = array();

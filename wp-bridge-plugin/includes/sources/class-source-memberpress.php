@@ -1,11 +1,36 @@
 <?php
 /**
- * MemberPress source.
+ * MemberPress source (facts from MemberPress 1.12.11; tests/wordpress/test_real_memberpress.py runs
+ * the real plugin).
  *
- * MemberPress fires every hook twice (dashes and underscores, see MeprHooks); we listen to the
- * underscore spelling only, on the per-event hooks `mepr_event_{event}` that MeprEvent::store()
- * fires for new event rows. Each receives one MeprEvent; get_data() gives the MeprSubscription,
- * MeprTransaction or MeprUser. The MeprEvent row id is the occurrence marker of the webhook-id.
+ * Status changes come from `mepr_subscription_transition_status( $old, $new, $sub )`, which
+ * MeprSubscription::store() fires on every save (a new row counts as coming from `pending`). Not
+ * from MemberPress's own events, because those miss ways a subscription starts or ends:
+ * - `subscription-stopped` is recorded once per subscription (app/data/events.php): a member who
+ *   cancels, is reactivated and cancels again only updates that row, and no hook we could use fires;
+ * - the Subscriptions screen's status drop-down stores the status and records no event at all;
+ * - `subscription-created` is recorded when the row is inserted, still `pending`: at checkout,
+ *   before any payment (a PayPal checkout left unpaid stays pending for ever). We report
+ *   `subscription.created` when the subscription first becomes active, that is when the member
+ *   gets access.
+ * A start or a resume is recorded at the end of the request (`shutdown`, before the bridge
+ * delivers): MemberPress stores the status first and the transaction that sets the access end
+ * after it (the offline gateway, PayPal's IPN handler). A cancel or a pause is recorded at once
+ * (the survey may follow in the same request); what was put off is recorded first.
+ * A cancel made while `$_REQUEST['silent']` is set is not reported: MemberPress sets it when it
+ * cancels the old subscription of an upgrade or downgrade, and when a plan with a limited number
+ * of payments has received them all — no one left.
+ *
+ * Other events come from MeprEvent::store(), which fires `mepr_event_{event}` for new rows
+ * (MemberPress fires every hook twice, with dashes and underscores: we listen to the underscore
+ * spelling only): `subscription-expired` (its expiry cron, 12 hours or more after access ended,
+ * for a cancelled subscription), `transaction-failed` / `recurring-transaction-failed` (recorded
+ * both for one transaction: one event) and `member-account-updated`.
+ * Deleting a subscription on the Subscriptions screen deletes its transactions, so MemberPress
+ * stops granting access at once: reported as `subscription.expired` if it was granting access.
+ *
+ * Dates: MemberPress stores every date as UTC "Y-m-d H:i:s" (MeprUtils::db_now(), gmdate), whatever
+ * the site's time zone; "0000-00-00 00:00:00" is a lifetime (no end).
  * We never filter `mepr_account_action` or `mepr_custom_cancel_link`: the cancel flow is theirs.
  *
  * @package Farewell_Bridge
@@ -21,20 +46,47 @@ if ( ! defined( 'ABSPATH' ) ) {
 class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 
 	/**
-	 * MemberPress event => normalized type.
+	 * MemberPress event => normalized type (see the class comment for status changes).
 	 *
 	 * @var array<string,string>
 	 */
 	const EVENTS = array(
-		'subscription_created'         => 'subscription.created',
-		'subscription_stopped'         => 'subscription.cancelled',
-		'subscription_paused'          => 'subscription.paused',
-		'subscription_resumed'         => 'subscription.resumed',
 		'subscription_expired'         => 'subscription.expired',
 		'transaction_failed'           => 'payment.failed',
 		'recurring_transaction_failed' => 'payment.failed',
 		'member_account_updated'       => 'member.updated',
 	);
+
+	/**
+	 * The access end of a subscription when one of its transactions failed, before MemberPress
+	 * expired its transactions (MeprSubscription::expire_txns()), by subscription id.
+	 *
+	 * @var array<int,int|null>
+	 */
+	private static $expiry_before_failure = array();
+
+	/**
+	 * Starts and resumes waiting for the end of the request: array( sub id, type, user id, options ).
+	 *
+	 * @var array[]
+	 */
+	private static $deferred = array();
+
+	/**
+	 * Subscriptions that were granting access when their transactions were deleted, by id.
+	 *
+	 * @var array<int,bool>
+	 */
+	private static $had_access = array();
+
+	/**
+	 * Forgets what this request remembered, without recording it (tests).
+	 */
+	public static function reset() {
+		self::$expiry_before_failure = array();
+		self::$deferred              = array();
+		self::$had_access            = array();
+	}
 
 	/**
 	 * {@inheritDoc}
@@ -54,11 +106,152 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 	 * {@inheritDoc}
 	 */
 	public function hooks() {
-		$hooks = array();
+		$hooks = array(
+			array( 'mepr_subscription_transition_status', 'on_transition', 3 ),
+			array( 'mepr_txn_transition_status', 'on_transaction_transition', 3 ),
+			array( 'mepr_txn_destroy', 'on_transaction_destroy', 1 ),
+			array( 'mepr_subscription_pre_delete', 'on_subscription_delete', 1 ),
+			array( 'shutdown', 'flush', 0 ),
+		);
 		foreach ( array_keys( self::EVENTS ) as $event ) {
 			$hooks[] = array( 'mepr_event_' . $event, 'on_event', 1 );
 		}
 		return $hooks;
+	}
+
+	/**
+	 * The normalized type of a status change, or null when nothing changed for the member.
+	 *
+	 * @param string $old    Status before (a new subscription comes from `pending`).
+	 * @param string $new    Status after.
+	 * @param bool   $silent Whether MemberPress marked the change as no cancellation ($_REQUEST['silent']).
+	 * @return string|null
+	 */
+	public static function transition_type( $old, $new, $silent = false ) {
+		$old = (string) $old;
+		$new = (string) $new;
+		if ( $old === $new ) {
+			return null; // MemberPress fires the hook on every save.
+		}
+		$had_access = in_array( $old, array( 'active', 'suspended' ), true );
+		if ( 'active' === $new ) {
+			return 'pending' === $old ? 'subscription.created' : ( in_array( $old, array( 'suspended', 'cancelled' ), true ) ? 'subscription.resumed' : null );
+		}
+		if ( 'suspended' === $new ) {
+			return 'active' === $old ? 'subscription.paused' : null;
+		}
+		if ( 'cancelled' === $new ) {
+			// From pending: the first payment never went through (the member never had access).
+			return $had_access && ! $silent ? 'subscription.cancelled' : null;
+		}
+		return null;
+	}
+
+	/**
+	 * A subscription's status changed (or was saved unchanged).
+	 *
+	 * @param string $old_status Status before.
+	 * @param string $new_status Status after.
+	 * @param object $sub        MeprSubscription, as stored.
+	 */
+	public function on_transition( $old_status, $new_status, $sub = null ) {
+		if ( ! is_object( $sub ) || (int) self::prop( $sub, 'id' ) <= 0 ) {
+			return;
+		}
+		// phpcs:ignore WordPress.Security.NonceVerification.Recommended -- MemberPress's own flag, only read.
+		$silent = isset( $_REQUEST['silent'] ) && (bool) $_REQUEST['silent'];
+		$type   = self::transition_type( $old_status, $new_status, $silent );
+		if ( null === $type ) {
+			return;
+		}
+		$user_id = (int) self::prop( $sub, 'user_id' );
+		$options = array(
+			'occurred_at'  => time(),
+			'initiated_by' => Farewell_Bridge_Context::initiated_by( $user_id ),
+		);
+		if ( in_array( $type, array( 'subscription.created', 'subscription.resumed' ), true ) ) {
+			if ( 'subscription.created' === $type ) {
+				// A subscription starts once: saved active again later (an administrator's edit), same event.
+				$options['marker'] = 'created';
+			}
+			self::$deferred[] = array( (int) self::prop( $sub, 'id' ), $type, $user_id, $options );
+			return;
+		}
+		$this->flush();
+		$this->record( $type, $user_id, $this->subscription( $sub, $type ), $options );
+	}
+
+	/**
+	 * Records the starts and resumes put off until now, with the subscription as it is now.
+	 */
+	public function flush() {
+		$deferred       = self::$deferred;
+		self::$deferred = array();
+		foreach ( $deferred as $item ) {
+			list( $sub_id, $type, $user_id, $options ) = $item;
+			$sub = new MeprSubscription( $sub_id );
+			if ( (int) self::prop( $sub, 'id' ) <= 0 ) {
+				continue; // Deleted in the same request.
+			}
+			$subscription           = $this->subscription( $sub, $type );
+			$subscription['status'] = 'active';
+			$this->record( $type, $user_id, $subscription, $options );
+		}
+	}
+
+	/**
+	 * Remembers a subscription's access end when one of its transactions fails: MemberPress's
+	 * gateways then expire all its transactions (access ends now), before recording the failure.
+	 *
+	 * @param string $old_status Status before.
+	 * @param string $new_status Status after.
+	 * @param object $txn        MeprTransaction.
+	 */
+	public function on_transaction_transition( $old_status, $new_status, $txn = null ) {
+		if ( 'failed' !== (string) $new_status || (string) $old_status === (string) $new_status || ! is_object( $txn ) ) {
+			return;
+		}
+		$sub_id = (int) self::prop( $txn, 'subscription_id' );
+		if ( $sub_id > 0 && class_exists( 'MeprSubscription' ) && ! array_key_exists( $sub_id, self::$expiry_before_failure ) ) {
+			self::$expiry_before_failure[ $sub_id ] = self::timestamp( self::prop( new MeprSubscription( $sub_id ), 'expires_at' ) );
+		}
+	}
+
+	/**
+	 * Before a transaction is deleted: whether it was granting access (for on_subscription_delete).
+	 *
+	 * @param object $txn MeprTransaction.
+	 */
+	public function on_transaction_destroy( $txn ) {
+		$sub_id = (int) self::prop( $txn, 'subscription_id' );
+		if ( $sub_id <= 0 || ! in_array( (string) self::prop( $txn, 'status' ), array( 'complete', 'confirmed' ), true ) ) {
+			return;
+		}
+		$expires = (string) self::prop( $txn, 'expires_at' );
+		if ( self::is_lifetime( $expires ) || self::timestamp( $expires ) > time() ) {
+			self::$had_access[ $sub_id ] = true;
+		}
+	}
+
+	/**
+	 * A subscription is being deleted (its transactions already are): access ends now.
+	 *
+	 * @param int $sub_id Subscription id.
+	 */
+	public function on_subscription_delete( $sub_id ) {
+		$sub_id = (int) $sub_id;
+		if ( empty( self::$had_access[ $sub_id ] ) || ! class_exists( 'MeprSubscription' ) ) {
+			return;
+		}
+		unset( self::$had_access[ $sub_id ] );
+		$this->flush();
+		$sub = new MeprSubscription( $sub_id );
+		if ( (int) self::prop( $sub, 'id' ) <= 0 ) {
+			return;
+		}
+		$now          = time();
+		$subscription = $this->subscription( $sub, 'subscription.expired', $now );
+		$this->record( 'subscription.expired', (int) self::prop( $sub, 'user_id' ), $subscription, array( 'occurred_at' => $now ) );
 	}
 
 	/**
@@ -74,6 +267,7 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 		if ( ! array_key_exists( $name, self::EVENTS ) ) {
 			return;
 		}
+		$this->flush();
 		$type   = self::EVENTS[ $name ];
 		$data   = self::call( $event, 'get_data' );
 		$marker = 'evt-' . (int) self::prop( $event, 'id' );
@@ -92,8 +286,14 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 		if ( ! is_a( $data, 'MeprSubscription' ) ) {
 			return;
 		}
-		$subscription = $this->subscription( $data, $type );
-		$this->record( $type, (int) self::prop( $data, 'user_id' ), $subscription, array( 'marker' => $marker ) );
+		$options = array( 'marker' => $marker );
+		// MemberPress's cron records the expiry 12 hours or more after access ended: the event
+		// happened when access ended.
+		$ended = self::timestamp( self::prop( $data, 'expires_at' ) );
+		if ( null !== $ended && $ended <= time() ) {
+			$options['occurred_at'] = $ended;
+		}
+		$this->record( $type, (int) self::prop( $data, 'user_id' ), $this->subscription( $data, $type ), $options );
 	}
 
 	/**
@@ -113,7 +313,15 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 			$sub = new MeprSubscription( $sub_id );
 		}
 		if ( $sub && (int) self::prop( $sub, 'id' ) > 0 ) {
-			$subscription = $this->subscription( $sub, 'payment.failed' );
+			$access_ends = null;
+			$before      = array_key_exists( $sub_id, self::$expiry_before_failure ) ? self::$expiry_before_failure[ $sub_id ] : null;
+			unset( self::$expiry_before_failure[ $sub_id ] );
+			$after       = self::timestamp( self::prop( $sub, 'expires_at' ) );
+			if ( null !== $before && null !== $after && $after < $before && $before > time() ) {
+				// The gateway expired the transactions ("set 1 day in the past so it expires NOW").
+				$access_ends = time();
+			}
+			$subscription = $this->subscription( $sub, 'payment.failed', $access_ends );
 		} else {
 			$subscription = array(
 				'id'        => 'txn-' . (int) self::prop( $txn, 'id' ),
@@ -134,11 +342,12 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 	/**
 	 * The protocol's subscription object from a MeprSubscription.
 	 *
-	 * @param object $sub  MeprSubscription.
-	 * @param string $type Event type (sets the status).
+	 * @param object   $sub         MeprSubscription.
+	 * @param string   $type        Event type (sets the status).
+	 * @param int|null $access_ends When access ends, when known better than MemberPress's stored expiry.
 	 * @return array
 	 */
-	private function subscription( $sub, $type ) {
+	private function subscription( $sub, $type, $access_ends = null ) {
 		$status_map = array(
 			'pending'   => 'pending',
 			'active'    => 'active',
@@ -153,10 +362,14 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 			$status = 'cancelled';
 		}
 
-		$expires = self::prop( $sub, 'expires_at' );
-		if ( empty( $expires ) ) {
-			$txn     = self::call( $sub, 'latest_txn' );
-			$expires = self::prop( $txn, 'expires_at' );
+		if ( null === $access_ends ) {
+			// MeprSubscription::expires_at is the latest expiry of its paid or confirmed
+			// transactions; false while pending or after a refund.
+			$expires = self::prop( $sub, 'expires_at' );
+			if ( empty( $expires ) ) {
+				$expires = self::prop( self::call( $sub, 'latest_txn' ), 'expires_at' );
+			}
+			$access_ends = self::is_lifetime( $expires ) ? null : self::timestamp( $expires );
 		}
 
 		return array(
@@ -167,9 +380,34 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 			'currency'       => $this->currency(),
 			'interval'       => Farewell_Bridge_Event_Factory::interval( (string) self::prop( $sub, 'period_type' ) ),
 			'status'         => $status,
-			'started_at'     => Farewell_Bridge_Event_Factory::rfc3339( self::prop( $sub, 'created_at' ) ),
-			'access_ends_at' => Farewell_Bridge_Event_Factory::rfc3339( $expires ),
+			'started_at'     => Farewell_Bridge_Event_Factory::rfc3339( self::timestamp( self::prop( $sub, 'created_at' ) ) ),
+			'access_ends_at' => Farewell_Bridge_Event_Factory::rfc3339( $access_ends ),
 		);
+	}
+
+	/**
+	 * A MemberPress date (UTC "Y-m-d H:i:s", or "Y-m-d\TH:i:sP" as some gateways set it before
+	 * saving) as a Unix timestamp; null for empty, false, lifetime or unreadable values.
+	 *
+	 * @param mixed $value Date.
+	 * @return int|null
+	 */
+	public static function timestamp( $value ) {
+		if ( ! is_string( $value ) || '' === $value || self::is_lifetime( $value ) ) {
+			return null;
+		}
+		$utc = Farewell_Bridge_Event_Factory::rfc3339( $value );
+		return null === $utc ? null : (int) strtotime( $utc );
+	}
+
+	/**
+	 * Whether a MemberPress expiry means "never" (MeprUtils::db_lifetime()).
+	 *
+	 * @param mixed $value Date.
+	 * @return bool
+	 */
+	private static function is_lifetime( $value ) {
+		return is_string( $value ) && 0 === strpos( $value, '0000-00-00' );
 	}
 
 	/**

@@ -13,6 +13,21 @@ class MemberpressSourceTest extends Farewell_Test_Case {
 		$this->user = $this->user( 'subscriber', 'Anaïs', 'fr_FR' );
 		$product    = farewell_test_mepr_product( 'Or', '29.00', 'months' );
 		$this->sub  = farewell_test_mepr_subscribe( $this->user, $product, '2026-12-03 09:00:00' );
+		$this->end_of_request();
+	}
+
+	/** What `shutdown` does for the source: starts and resumes wait for the end of the request. */
+	private function end_of_request() {
+		( new Farewell_Bridge_Source_Memberpress() )->flush();
+	}
+
+	private function types() {
+		return array_map(
+			function ( $p ) {
+				return $p['type'];
+			},
+			$this->payloads()
+		);
 	}
 
 	private function last_payload( $type ) {
@@ -65,6 +80,7 @@ class MemberpressSourceTest extends Farewell_Test_Case {
 	public function test_pause_resume_and_expiry() {
 		$this->sub->suspend();
 		$this->sub->resume();
+		$this->end_of_request();
 		$this->sub->expire();
 		$this->assertSame( 'paused', $this->last_payload( 'subscription.paused' )['subscription']['status'] );
 		$this->assertSame( 'active', $this->last_payload( 'subscription.resumed' )['subscription']['status'] );
@@ -157,5 +173,152 @@ class MemberpressSourceTest extends Farewell_Test_Case {
 		$this->sub->cancel();
 		$this->assertSame( array(), $this->requests, 'no HTTP request during the hook' );
 		$this->assertNotEmpty( Farewell_Bridge_Dispatcher::remembered(), 'the row waits for shutdown' );
+	}
+
+	public function test_which_status_changes_are_events() {
+		$cases = array(
+			array( 'pending', 'active', false, 'subscription.created' ),
+			array( 'active', 'cancelled', false, 'subscription.cancelled' ),
+			array( 'suspended', 'cancelled', false, 'subscription.cancelled' ),
+			array( 'active', 'suspended', false, 'subscription.paused' ),
+			array( 'suspended', 'active', false, 'subscription.resumed' ),
+			array( 'cancelled', 'active', false, 'subscription.resumed' ),
+			array( 'active', 'active', false, null ),           // Saved unchanged: MemberPress fires on every save.
+			array( 'cancelled', 'cancelled', false, null ),
+			array( 'pending', 'pending', false, null ),
+			array( 'pending', 'cancelled', false, null ),       // The first payment failed: never had access.
+			array( 'active', 'cancelled', true, null ),         // Upgrade or last payment of a plan ($_REQUEST['silent']).
+			array( 'active', 'pending', false, null ),
+			array( 'cancelled', 'suspended', false, null ),
+		);
+		foreach ( $cases as $case ) {
+			$this->assertSame( $case[3], Farewell_Bridge_Source_Memberpress::transition_type( $case[0], $case[1], $case[2] ), implode( ' -> ', $case ) );
+		}
+	}
+
+	public function test_a_pending_subscription_starts_when_it_becomes_active_and_only_once() {
+		$sub             = new MeprSubscription();
+		$sub->user_id    = $this->user;
+		$sub->product_id = $this->sub->product_id;
+		$sub->price      = '29.00';
+		$sub->status     = MeprSubscription::$pending_str;
+		$sub->store(); // A checkout, before the payment.
+		$this->end_of_request();
+		$this->assertSame( array( 'subscription.created' ), $this->types(), 'only the setUp subscription' );
+
+		$sub->status = MeprSubscription::$active_str;
+		$sub->store();
+		$sub->store();
+		$this->end_of_request();
+		$created = array_values(
+			array_filter(
+				$this->payloads(),
+				function ( $p ) use ( $sub ) {
+					return (string) $sub->id === $p['subscription']['id'];
+				}
+			)
+		);
+		$this->assertCount( 1, $created );
+		$this->assertSame( 'subscription.created', $created[0]['type'] );
+		$this->assertSame( 'active', $created[0]['subscription']['status'] );
+	}
+
+	public function test_cancelled_again_after_a_resume_is_a_second_cancellation() {
+		$this->sub->cancel();
+		$this->sub->resume();
+		$this->end_of_request();
+		// The second cancel comes in another request, and not within the same second (the
+		// webhook-id of a status change is made from its second).
+		Farewell_Bridge_Event_Factory::reset();
+		for ( $now = time(); time() === $now; ) {
+			usleep( 50000 );
+		}
+		$this->sub->cancel();
+		$this->assertSame( array( 'subscription.created', 'subscription.cancelled', 'subscription.resumed', 'subscription.cancelled' ), $this->types() );
+	}
+
+	public function test_a_silent_cancel_is_no_cancellation() {
+		$_REQUEST['silent'] = true;
+		try {
+			$this->sub->cancel();
+		} finally {
+			unset( $_REQUEST['silent'] );
+		}
+		$this->assertSame( array( 'subscription.created' ), $this->types() );
+	}
+
+	public function test_deleting_a_subscription_that_grants_access_ends_it_now() {
+		$txn                  = new MeprTransaction();
+		$txn->user_id         = $this->user;
+		$txn->product_id      = $this->sub->product_id;
+		$txn->subscription_id = $this->sub->id;
+		$txn->status          = 'complete';
+		$txn->expires_at      = gmdate( 'Y-m-d H:i:s', time() + 10 * DAY_IN_SECONDS );
+		$txn->store();
+		$this->sub->destroy();
+		$event = $this->last_payload( 'subscription.expired' );
+		$this->assertSame( 'expired', $event['subscription']['status'] );
+		$this->assertSame( $event['occurred_at'], $event['subscription']['access_ends_at'] );
+	}
+
+	public function test_deleting_a_subscription_whose_access_had_ended_gives_nothing() {
+		$txn                  = new MeprTransaction();
+		$txn->user_id         = $this->user;
+		$txn->product_id      = $this->sub->product_id;
+		$txn->subscription_id = $this->sub->id;
+		$txn->status          = 'complete';
+		$txn->expires_at      = gmdate( 'Y-m-d H:i:s', time() - DAY_IN_SECONDS );
+		$txn->store();
+		$this->sub->destroy();
+		$this->assertSame( array( 'subscription.created' ), $this->types() );
+	}
+
+	public function test_a_failed_payment_that_ends_access_says_access_ends_now() {
+		$this->sub->expires_at = gmdate( 'Y-m-d H:i:s', time() + 20 * DAY_IN_SECONDS );
+		$this->sub->store();
+		$txn                  = new MeprTransaction();
+		$txn->user_id         = $this->user;
+		$txn->product_id      = $this->sub->product_id;
+		$txn->subscription_id = $this->sub->id;
+		$txn->amount          = '29.00';
+		$txn->store();
+		$txn->fail();
+		$event = $this->last_payload( 'payment.failed' );
+		$this->assertSame( $event['occurred_at'], $event['subscription']['access_ends_at'] );
+	}
+
+	public function test_the_expiry_happened_when_access_ended() {
+		// MemberPress's cron records the expiry 12 hours or more after the end.
+		$this->sub->expires_at = gmdate( 'Y-m-d H:i:s', time() - 13 * HOUR_IN_SECONDS );
+		$this->sub->store();
+		$this->sub->cancel();
+		$this->sub->expire();
+		$event = $this->last_payload( 'subscription.expired' );
+		$this->assertSame( gmdate( 'Y-m-d\TH:i:s\Z', strtotime( $this->sub->expires_at . ' UTC' ) ), $event['occurred_at'] );
+		$this->assertSame( $event['occurred_at'], $event['subscription']['access_ends_at'] );
+	}
+
+	public function test_memberpress_dates_are_utc_whatever_the_site_zone() {
+		update_option( 'timezone_string', 'Europe/Paris' ); // Summer time began at 01:00 UTC that night.
+		try {
+			$this->sub->created_at = '2026-03-28 23:30:00';
+			$this->sub->expires_at = '2026-03-29 01:30:00';
+			$this->sub->store();
+			$this->sub->cancel();
+		} finally {
+			update_option( 'timezone_string', '' );
+		}
+		$sub = $this->last_payload( 'subscription.cancelled' )['subscription'];
+		$this->assertSame( '2026-03-28T23:30:00Z', $sub['started_at'] );
+		$this->assertSame( '2026-03-29T01:30:00Z', $sub['access_ends_at'] );
+	}
+
+	public function test_false_and_lifetime_are_no_dates() {
+		// MeprSubscription::expires_at is false while pending; strtotime( ' UTC' ) is "now".
+		$this->assertNull( Farewell_Bridge_Event_Factory::rfc3339( false ) );
+		$this->assertNull( Farewell_Bridge_Source_Memberpress::timestamp( false ) );
+		$this->assertNull( Farewell_Bridge_Source_Memberpress::timestamp( '0000-00-00 00:00:00' ) );
+		$this->assertSame( 1700000000, Farewell_Bridge_Source_Memberpress::timestamp( '2023-11-14T22:13:20+00:00' ) );
+		$this->assertSame( 1700000000, Farewell_Bridge_Source_Memberpress::timestamp( '2023-11-14 22:13:20' ) );
 	}
 }

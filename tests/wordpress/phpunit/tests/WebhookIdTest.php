@@ -33,14 +33,14 @@ class WebhookIdTest extends Farewell_Test_Case {
 		$product = farewell_test_mepr_product( 'Gold', '29.00' );
 		$sub     = farewell_test_mepr_subscribe( $user, $product );
 		$event   = new MeprEvent();
-		$event->event       = 'subscription-paused';
+		$event->event       = 'subscription-expired';
 		$event->evt_id      = $sub->id;
 		$event->evt_id_type = 'subscriptions';
 		$event->id          = 99;
-		do_action( 'mepr_event_subscription_paused', $event );
+		do_action( 'mepr_event_subscription_expired', $event );
 		Farewell_Bridge_Event_Factory::reset(); // Even across requests, the event row id decides.
-		do_action( 'mepr_event_subscription_paused', $event );
-		$this->assertSame( 1, count( wp_list_filter( $this->rows(), array( 'event_type' => 'subscription.paused' ) ) ) );
+		do_action( 'mepr_event_subscription_expired', $event );
+		$this->assertSame( 1, count( wp_list_filter( $this->rows(), array( 'event_type' => 'subscription.expired' ) ) ) );
 	}
 
 	public function test_insert_ignores_a_duplicate_webhook_id() {
