@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -123,8 +124,11 @@ def test_wp_farewell_status_test_deliver_and_retry(wordpress_site, sidecar_serve
     tested = wp(site, "farewell", "test")
     assert ok(tested).startswith("Success: Connected: the sidecar knows this site as"), tested.stdout
 
-    delivered = wp(site, "farewell", "deliver")
+    # In a terminal (script(1) gives it one), as a person would run it: with WP-CLI's progress bar.
+    command = f"php {shlex.quote(str(WP_CLI))} --path={shlex.quote(str(site.docroot))} --allow-root --no-color farewell deliver"
+    delivered = subprocess.run(["script", "-qec", command, "/dev/null"], capture_output=True, text=True, timeout=120)
     assert "Success: Delivered: 3. Still pending: 0. Dead: 0." in ok(delivered), delivered.stdout
+    assert "Delivering to the sidecar  100% [" in delivered.stdout, delivered.stdout
     assert len([i for i in cancellations(sidecar) if i["subscription"]["id"] in map(str, member["subscriptions"])]) == 3
     assert "Nothing to deliver" in ok(wp(site, "farewell", "deliver"))
 
