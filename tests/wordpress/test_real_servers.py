@@ -8,8 +8,10 @@ The two hand delivery over differently, and both are checked here for real:
 - mod_php cannot finish a response early: the bridge writes a loopback request to
   admin-ajax.php and hangs up; another Apache child delivers. It appears in Apache's log, 200.
 
-Per server, one WordPress 6.8 site for the whole run (``served_site``); each test points the bridge
-at its own sidecar (or black hole) through the options, empties the outbox and uses new members.
+Per server, one WordPress 6.8 site for the whole run (``served_site``), with pretty permalinks as
+most sites have them (so the survey's REST route is /wp-json/…: on Apache through the .htaccess
+WordPress writes, on nginx through try_files); each test points the bridge at its own sidecar (or
+black hole) through the options, empties the outbox and uses new members.
 """
 
 from __future__ import annotations
@@ -52,7 +54,24 @@ NEVER_WAITED = 2.5
 def site(request, served_site):
     site = served_site(request.param)
     install_french(site)  # the members of make_members() speak French
+    use_pretty_permalinks(site)
     return site
+
+
+def use_pretty_permalinks(site) -> None:
+    """"Post name" permalinks, saved as Settings → Permalinks saves them: WordPress writes its
+    rewrite rules to .htaccess where it detects mod_rewrite (not from the command line: told here)."""
+    site.wp_eval("""
+        require_once ABSPATH . 'wp-admin/includes/file.php';
+        require_once ABSPATH . 'wp-admin/includes/misc.php';
+        add_filter('got_rewrite', '__return_true');
+        global $wp_rewrite;
+        $wp_rewrite->set_permalink_structure('/%postname%/');
+        flush_rewrite_rules(true);
+    """)
+    assert "/wp-json/" in site.wp_eval("echo rest_url('farewell/v1/survey');")
+    if site.server == "apache":
+        assert "RewriteRule . /index.php [L]" in (site.docroot / ".htaccess").read_text()
 
 
 def new_members(site, subscriptions: int) -> dict:
