@@ -309,6 +309,7 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 		}
 		$sub_id = (int) self::prop( $txn, 'subscription_id' );
 		$sub    = null;
+		$now    = time();
 		if ( $sub_id > 0 && class_exists( 'MeprSubscription' ) ) {
 			$sub = new MeprSubscription( $sub_id );
 		}
@@ -317,9 +318,9 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 			$before      = array_key_exists( $sub_id, self::$expiry_before_failure ) ? self::$expiry_before_failure[ $sub_id ] : null;
 			unset( self::$expiry_before_failure[ $sub_id ] );
 			$after       = self::timestamp( self::prop( $sub, 'expires_at' ) );
-			if ( null !== $before && null !== $after && $after < $before && $before > time() ) {
+			if ( null !== $before && null !== $after && $after < $before && $before > $now ) {
 				// The gateway expired the transactions ("set 1 day in the past so it expires NOW").
-				$access_ends = time();
+				$access_ends = $now;
 			}
 			$subscription = $this->subscription( $sub, 'payment.failed', $access_ends );
 		} else {
@@ -335,7 +336,10 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 			'payment.failed',
 			(int) self::prop( $txn, 'user_id' ),
 			$subscription,
-			array( 'marker' => 'txn-' . (int) self::prop( $txn, 'id' ) )
+			array(
+				'marker'      => 'txn-' . (int) self::prop( $txn, 'id' ),
+				'occurred_at' => $now,
+			)
 		);
 	}
 
