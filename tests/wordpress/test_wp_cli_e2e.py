@@ -2,6 +2,8 @@
 
 - A cancel made in PHP's command line reaches the sidecar before the `wp` process exits, from the
   process itself: no loopback request to the web server, no waiting for cron.
+- Where a loopback request cannot reach the site, the bridge notices, leaves the events to cron and
+  Site Health says so.
 - `wp farewell status|test|deliver|retry`: their output and exit codes (WP_CLI::error exits 1).
 - Site Health's tests and its Info section, read through WordPress's own WP_Site_Health and
   WP_Debug_Data in `wp eval`.
@@ -20,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from tests.wordpress.site import REPO, free_port
-from tests.wordpress.test_bridge_e2e import assert_no_php_errors, bridge_constants, cancellations, make_members, outbox
+from tests.wordpress.test_bridge_e2e import (assert_no_php_errors, bridge_constants, cancel, cancellations, make_members,
+                                             outbox)
 
 WP_CLI = Path(os.environ.get("FAREWELL_WP_CLI", REPO.parent / "shared" / "wp-cli" / "wp-cli.phar"))
 
@@ -90,6 +93,35 @@ def test_a_cancel_made_in_wp_cli_reaches_the_sidecar_before_wp_exits(wordpress_s
     assert str(third) in [item["subscription"]["id"] for item in cancellations(sidecar)], outbox(site)
     cancelled = [row for row in outbox(site) if row["event_type"] == "subscription.cancelled"]
     assert [row["status"] for row in cancelled] == ["delivered"] * 3, cancelled
+    assert_no_php_errors(site)
+
+
+def test_a_loopback_that_cannot_reach_the_site_is_noticed_left_to_cron_and_told_in_site_health(
+        wordpress_site, sidecar_server):
+    sidecar = sidecar_server()
+    site = wordpress_site("6.8", constants=bridge_constants(sidecar))
+    member = make_members(site, 1, 2)[0]
+    # The host refuses the site's requests to itself: admin-ajax.php, as seen from PHP, leads to a
+    # port where nothing listens (the members' own pages are served as usual).
+    closed = free_port()
+    (site.docroot / "wp-content" / "mu-plugins" / "loopback-refused.php").write_text(f"""<?php
+add_filter('admin_url', function ($url, $path) {{
+    return 0 === strpos((string) $path, 'admin-ajax.php') ? preg_replace('#^https?://[^/]+#', 'http://127.0.0.1:{closed}', $url) : $url;
+}}, 10, 2);
+""")
+    with site.login(member["login"], member["password"]) as session:
+        cancel(session, site, member["subscriptions"][0])
+        problem = site.wp_eval("echo Farewell_Bridge_Dispatcher::loopback_problem();")
+        assert f"127.0.0.1:{closed} could not connect" in problem, problem
+        cancel(session, site, member["subscriptions"][1])
+
+    rows = [r for r in outbox(site) if r["event_type"] == "subscription.cancelled"]
+    assert [(r["status"], r["attempts"]) for r in rows] == [("pending", "0")] * 2, "left to cron, nothing lost"
+    health = site.wp_json(SITE_HEALTH)["farewell_bridge_delivery"]
+    assert health["status"] == "recommended", health
+    assert "could not connect" in health["description"] and "WP-Cron" in health["description"], health
+    site.run_cron()
+    assert sorted(i["subscription"]["id"] for i in cancellations(sidecar)) == sorted(map(str, member["subscriptions"]))
     assert_no_php_errors(site)
 
 
