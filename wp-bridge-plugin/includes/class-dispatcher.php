@@ -147,12 +147,15 @@ class Farewell_Bridge_Dispatcher {
 	}
 
 	/**
-	 * Whether deliveries from members' requests are paused after a temporary failure.
+	 * Whether deliveries from members' requests are paused after a temporary failure. A pause
+	 * set further ahead than CIRCUIT_SECONDS was written by a clock that has since gone back (an
+	 * NTP correction): it no longer counts, or it could stop these deliveries for as long.
 	 *
 	 * @return bool
 	 */
 	public static function circuit_open() {
-		return (int) get_option( self::CIRCUIT_OPTION, 0 ) > time();
+		$until = (int) get_option( self::CIRCUIT_OPTION, 0 );
+		return $until > time() && $until <= time() + self::CIRCUIT_SECONDS;
 	}
 
 	/**

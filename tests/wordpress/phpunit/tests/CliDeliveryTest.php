@@ -90,6 +90,18 @@ class CliDeliveryTest extends Farewell_Test_Case {
 		$this->assertSame( array( 'pending', 'pending' ), wp_list_pluck( $this->rows(), 'status' ) );
 	}
 
+	public function test_a_circuit_set_by_a_clock_that_went_back_does_not_stay_open() {
+		update_option( Farewell_Bridge_Dispatcher::CIRCUIT_OPTION, time() + Farewell_Bridge_Dispatcher::CIRCUIT_SECONDS, false );
+		$this->assertTrue( Farewell_Bridge_Dispatcher::circuit_open() );
+		update_option( Farewell_Bridge_Dispatcher::CIRCUIT_OPTION, time() + DAY_IN_SECONDS, false ); // Written a day ahead.
+		$this->assertFalse( Farewell_Bridge_Dispatcher::circuit_open() );
+		$this->add_filter( 'farewell_bridge_in_cli', '__return_true' );
+		$this->fake_sidecar( array( 202 ) );
+		$this->queue_event( 'after-ntp' );
+		Farewell_Bridge_Dispatcher::on_shutdown();
+		$this->assertCount( 1, $this->requests );
+	}
+
 	public function test_a_loopback_that_cannot_connect_is_noticed_left_to_cron_and_tried_again_later() {
 		$this->add_filter( 'farewell_bridge_in_cli', '__return_false' );
 		$this->fake_sidecar( array( 202, 202, 202 ) );
