@@ -4,8 +4,10 @@ the real sidecar.
 Every way a membership starts, ends or changes goes through PMPro's own code: its checkout page
 with PayPal Standard, whose IPNs are posted to PMPro's own handler (admin-ajax.php?action=ipnhandler,
 PayPal's servers played by fixtures/real-plugins/paypal-stand-in.php); its Cancel page (over HTTP
-signed in as the member with its nonce and confirm step, and once in Chromium); the administrator's
-level given on Edit Member (pmpro_changeMembershipLevel as that screen calls it); PMPro's expiry
+signed in as the member with its nonce and confirm step, and once in Chromium:
+test_real_plugins_browser.py); the administrator's Edit Member screen over HTTP with its nonce
+(a level removed, changed, ended with time left, saved unchanged), and a level given as that
+screen does (pmpro_changeMembershipLevel); PMPro's expiry
 task (PMPro_Recurring_Actions, run by Action Scheduler); a second checkout. Each must reach
 the sidecar as exactly one event of the right type and initiator, with the member, level, amount,
 currency and interval — and nothing where nothing changed for the member.
@@ -269,6 +271,156 @@ def test_a_renewal_payment_fails(bed):
     assert (sub["id"], sub["plan_id"], sub["amount"], sub["currency"], sub["interval"]) == (
         f"{member.id}-{level_id}", str(level_id), "10.00", "EUR", "month"), event
     assert membership(bed, member, level_id)["has_level"]  # PMPro keeps the level; PayPal retries
+
+
+# --------------------------------------------------------------------------- the administrator
+# Memberships → Members → Edit Member (admin.php?page=pmpro-member), its Memberships panel
+# (adminpages/member-edit/pmpro-class-member-edit-panel-memberships.php): one form with the
+# panel's nonce (pmpro_member_edit_saved_panel_memberships), saved on admin_init by
+# pmpro_member_edit_save(); the button pressed says what to do — "Cancel Membership"
+# (pmpro_cancelMembershipLevel( …, 'admin_cancelled' )), "Change Membership"
+# (pmpro_changeMembershipLevel( …, 'admin_changed' )), "Edit Membership" (end date, and optionally
+# cancel the payment subscription).
+_ADMIN_SESSIONS: dict[int, requests.Session] = {}
+
+
+def admin_session(bed) -> requests.Session:
+    """The administrator's session on the bed's site (one sign-in: WordPress ties nonces to it)."""
+    if id(bed) not in _ADMIN_SESSIONS:
+        _ADMIN_SESSIONS[id(bed)] = bed.site.login(ADMIN_USER, ADMIN_PASSWORD)
+    return _ADMIN_SESSIONS[id(bed)]
+
+
+def _browser_fields(form: str) -> dict:
+    """What a browser submits for `form` with no button pressed: its inputs (checkboxes and radios
+    only when checked), its selects (the selected option, else the first) and textareas."""
+    fields: dict = {}
+    for tag in re.findall(r"<input\b[^>]*>", form, re.S):
+        attrs = {k.lower(): html.unescape(v1 or v2) for k, v1, v2 in re.findall(r"""([\w-]+)=(?:'([^']*)'|"([^"]*)")""", tag)}
+        kind = attrs.get("type", "text").lower()
+        if "name" not in attrs or kind in ("submit", "button", "image", "file"):
+            continue
+        if kind in ("checkbox", "radio") and not re.search(r"\schecked\b", tag):
+            continue
+        fields[attrs["name"]] = attrs.get("value", "on")
+    for name, body in re.findall(r'<select\b[^>]*name="([^"]*)"[^>]*>(.*?)</select>', form, re.S):
+        options = re.findall(r"<option\b([^>]*)>", body)
+        chosen = next((o for o in options if re.search(r"\sselected\b", o)), options[0] if options else "")
+        value = re.search(r"""value=(?:'([^']*)'|"([^"]*)")""", chosen)
+        fields[html.unescape(name)] = html.unescape((value.group(1) or value.group(2)) if value else "")
+    for name, body in re.findall(r'<textarea\b[^>]*name="([^"]*)"[^>]*>(.*?)</textarea>', form, re.S):
+        fields[html.unescape(name)] = html.unescape(body)
+    return fields
+
+
+def member_edit_panel(bed, member: Member) -> tuple[str, str]:
+    """Edit Member's Memberships panel as the administrator sees it: (its form's action, its HTML)."""
+    url = f"{bed.site.url}/wp-admin/admin.php?page=pmpro-member&user_id={member.id}&pmpro_member_edit_panel=memberships"
+    page = admin_session(bed).get(url, timeout=60)
+    assert page.status_code == 200, page.text[-1500:]
+    for form in re.findall(r"<form\b.*?</form>", page.text, re.S):
+        action = re.search(r'<form\b[^>]*action="([^"]*)"', form)
+        if action and "pmpro_member_edit_panel=memberships" in html.unescape(action.group(1)):
+            return html.unescape(action.group(1)), form
+    raise AssertionError(f"no Memberships panel on Edit Member:\n{page.text[-3000:]}")
+
+
+def press(bed, member: Member, button: str, **fields) -> str:
+    """Submits the Memberships panel as shown, with `fields` changed and the button named
+    "pmpro-member-edit-memberships-panel-{button}" pressed (its value as on the page); returns
+    PMPro's messages, joined (PMPro refusing fails here)."""
+    action, form = member_edit_panel(bed, member)
+    name = f"pmpro-member-edit-memberships-panel-{button}"
+    value = re.search(rf'<button[^>]*name="{re.escape(name)}"[^>]*value="([^"]*)"', form)
+    assert value, f"no {button} button on the panel:\n{form[-3000:]}"
+    data = {**_browser_fields(form), name: value.group(1), **fields}
+    assert "pmpro_member_edit_saved_panel_nonce" in data
+    response = admin_session(bed).post(action, data=data, timeout=60)
+    assert response.status_code == 200, response.text[-1500:]
+    messages = [(kind, re.sub(r"<[^>]+>", "", text).strip()) for kind, text in re.findall(
+        r'<div[^>]*class="([^"]*pmpro_message[^"]*)"[^>]*>(.*?)</div>', response.text, re.S)]
+    assert not [text for kind, text in messages if "pmpro_error" in kind], f"PMPro refused: {messages}"
+    return " | ".join(text for _, text in messages)
+
+
+def test_an_administrator_removes_the_level_on_edit_member(bed):
+    """"Cancel Membership" (payment subscription: "Cancel payment subscription", the default):
+    PMPro removes the level now and cancels at PayPal. One cancellation, by the administrator,
+    access ending at the moment PMPro wrote as the end."""
+    member = Member(bed, "adminremoves")
+    level_id = bed.setup["levels"]["Mensuel"]
+    checkout(bed, member)
+    events, _ = changes(bed, member, lambda: press(bed, member, "cancel_level"))
+    state = membership(bed, member, level_id)
+    assert not state["has_level"] and state["status"] == "admin_cancelled", state
+    assert state["subscription"]["status"] == "cancelled", state
+    event = only(events, "subscription.cancelled")
+    assert_subscription(event, member, "Mensuel", level_id, "cancelled", "admin")
+    assert utc(event["subscription"]["access_ends_at"]) == local_to_utc(state["enddate"], "")
+
+    # PayPal confirms the cancel PMPro asked for: nothing changed for the member, nothing sent.
+    events, log = changes(bed, member, lambda: ipn(
+        bed, txn_type="subscr_cancel", subscr_id=state["subscription"]["subscription_transaction_id"]))
+    assert events == [], log
+
+
+def test_an_administrator_changes_the_level_on_edit_member(bed):
+    """"Change Membership" to another level of the same group: PMPro gives the new level (free of
+    charge, as Edit Member does) and ends the old one as 'admin_changed' without its
+    pmpro_after_change_membership_level( 0, … ) — one event: the new membership, by the
+    administrator; none for the old level."""
+    member = Member(bed, "adminchanges")
+    old_id, new_id = bed.setup["levels"]["Mensuel"], bed.setup["levels"]["Annuel"]
+    checkout(bed, member)
+    _, form = member_edit_panel(bed, member)
+    group = re.search(r'name="pmpro-member-edit-memberships-panel-add_level_to_group"[^>]*value="(\d+)"', form).group(1)
+    events, _ = changes(bed, member, lambda: press(
+        bed, member, "add_level_to_group", **{f"pmpro-member-edit-memberships-panel-add_level_to_group_{group}[level_id]": str(new_id)}))
+    old = membership(bed, member, old_id)
+    assert not old["has_level"] and old["status"] == "admin_changed", old
+    assert old["subscription"]["status"] == "cancelled", old  # PayPal stops billing the old level
+    state = membership(bed, member, new_id)
+    assert state["has_level"], state
+    created = only(events, "subscription.created")
+    assert created["initiated_by"] == "admin" and created["member"]["id"] == str(member.id)
+    sub = created["subscription"]
+    assert (sub["id"], sub["plan_id"], sub["plan_name"], sub["status"], sub["amount"], sub["currency"]) == (
+        f"{member.id}-{new_id}", str(new_id), "Annuel", "active", "0.00", "EUR"), sub
+    assert utc(sub["started_at"]) == local_to_utc(state["startdate"], "") <= utc(created["occurred_at"])
+    assert "access_ends_at" not in sub, sub
+
+
+def test_an_administrator_ends_the_subscription_with_time_left_on_edit_member(bed):
+    """"Edit Membership" with an end date (the field shows the next payment date) and "Cancel the
+    user's subscription": the level stays until that date and PayPal stops billing — one
+    cancellation, by the administrator, access ending on that date."""
+    member = Member(bed, "adminends")
+    level_id = bed.setup["levels"]["Annuel"]
+    checkout(bed, member, "Annuel")
+    base = f"pmpro-member-edit-memberships-panel-edit_level_{level_id}"
+    events, _ = changes(bed, member, lambda: press(
+        bed, member, "edit_level", **{f"{base}[expires]": "1", f"{base}[cancel_subscription]": "1"}))
+    state = membership(bed, member, level_id)
+    assert state["has_level"] and state["enddate"] and state["subscription"]["status"] == "cancelled", state
+    event = only(events, "subscription.cancelled")
+    assert_subscription(event, member, "Annuel", level_id, "cancelled", "admin")
+    assert utc(event["subscription"]["access_ends_at"]) == local_to_utc(state["enddate"], "")
+    assert utc(event["subscription"]["access_ends_at"]) > utc(event["occurred_at"]) + timedelta(days=360)
+
+
+def test_saving_edit_member_unchanged_sends_nothing(bed):
+    """"Edit Membership" pressed with the panel as shown (no end date, the subscription kept):
+    nothing changed for the member, nothing is sent. (PMPro says nothing that proves it saved —
+    its one message slot often holds its license-server notice — but press() is the same request
+    that changes the membership in the tests above.)"""
+    member = Member(bed, "adminsaves")
+    level_id = bed.setup["levels"]["Mensuel"]
+    before = checkout(bed, member)
+    events, message = changes(bed, member, lambda: press(bed, member, "edit_level"))
+    after = membership(bed, member, level_id)
+    assert after["has_level"] and after["subscription"]["status"] == "active", (message, after)
+    assert (after["id"], after["startdate"], after["enddate"]) == (before["id"], before["startdate"], before["enddate"])
+    assert events == [], message
 
 
 # --------------------------------------------------------------------------- dates
