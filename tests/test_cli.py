@@ -147,8 +147,11 @@ def test_the_public_url_defaults_to_the_address_served(tmp_path, host, port, pub
 
 def test_make_run_takes_host_and_port(tmp_path):
     def served(*variables):
-        dry = subprocess.run(["make", "-n", "run", *variables], cwd=ROOT, capture_output=True, text=True,
-                             env={**os.environ, "HOST": "a-shell-hostname"}, timeout=60)
+        # Under `make test` the environment carries MAKELEVEL and MAKEFLAGS: a nested make would then
+        # print "Entering/Leaving directory" lines around the recipe.
+        outer = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+        dry = subprocess.run(["make", "--no-print-directory", "-n", "run", *variables], cwd=ROOT,
+                             capture_output=True, text=True, env={**outer, "HOST": "a-shell-hostname"}, timeout=60)
         return dry.stdout.splitlines()[-1]
 
     assert served().endswith("-m sidecar serve --host 127.0.0.1 --port 8000")
