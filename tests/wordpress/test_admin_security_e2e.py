@@ -32,6 +32,7 @@ ADMIN_POST = {
 AJAX = {"farewell_bridge_deliver"}  # the loopback delivery: logged in or not, an HMAC token is required
 SIGNED_REST = {"/farewell/v1/mail", "/farewell/v1/coupons"}  # the sidecar's calls, signed with the secret
 MEMBER_REST = {"/farewell/v1/survey"}  # members answer the survey: not an admin action (rate limited below)
+ADMIN_REST = {"/farewell/v1/site-health/reachable"}  # Site Health's background check: view_site_health_checks only
 PAGES = {"admin_page_farewell-bridge": "options-general.php?page=farewell-bridge",
          "toplevel_page_farewell": "admin.php?page=farewell"}
 SETTINGS = {"farewell_bridge": ["farewell_bridge_settings", "farewell_bridge_secret"]}
@@ -98,7 +99,7 @@ def test_a_subscriber_is_refused_every_admin_action_and_nothing_changes(wordpres
     assert sorted(registered["hooks"].get("admin_post", [])) == sorted(ADMIN_POST), registered
     assert "admin_post_nopriv" not in registered["hooks"], registered
     assert set(registered["hooks"]["wp_ajax"]) == set(registered["hooks"]["wp_ajax_nopriv"]) == AJAX, registered
-    assert set(registered["routes"]) == {"/farewell/v1"} | SIGNED_REST | MEMBER_REST, registered
+    assert set(registered["routes"]) == {"/farewell/v1"} | SIGNED_REST | MEMBER_REST | ADMIN_REST, registered
     assert set(registered["pages"]) == set(PAGES), registered
     assert registered["settings"] == SETTINGS, registered
 
@@ -144,6 +145,13 @@ def test_a_subscriber_is_refused_every_admin_action_and_nothing_changes(wordpres
             assert response.json()["error"] == "invalid_signature"
             tried.append(route)
 
+        for route in ADMIN_REST:
+            response = mallory.get(f"{site.url}/?rest_route={route}", headers={"X-WP-Nonce": nonces["wp_rest"]},
+                                   timeout=30)
+            assert response.status_code == 403, (route, response.status_code, response.text)
+            assert response.json()["code"] == "rest_forbidden"
+            tried.append(route)
+
         for screen, path in PAGES.items():
             response = mallory.get(f"{site.url}/wp-admin/{path}", allow_redirects=False, timeout=30)
             assert response.status_code == 403, (path, response.status_code)
@@ -160,7 +168,7 @@ def test_a_subscriber_is_refused_every_admin_action_and_nothing_changes(wordpres
             assert response.status_code == 403, (group, response.status_code)
             tried.append(group)
 
-    assert len(tried) == len(ADMIN_POST) + len(AJAX) + len(SIGNED_REST) + len(PAGES) + len(SETTINGS)
+    assert len(tried) == len(ADMIN_POST) + len(AJAX) + len(SIGNED_REST) + len(ADMIN_REST) + len(PAGES) + len(SETTINGS)
     after = site.wp_json(STATE)
     assert after == before, "a refused action changed nothing"
     assert cancellations(sidecar) == []
