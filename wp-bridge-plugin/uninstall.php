@@ -34,4 +34,5 @@ if ( $farewell_survey_page > 0 ) {
 }
 delete_option( 'farewell_bridge_survey_page_id' );
 delete_metadata( 'user', 0, '_farewell_bridge_survey_pending', '', true );
+delete_metadata( 'user', 0, '_farewell_bridge_memberpress_lapsed', '', true );
 $wpdb->query( $wpdb->prepare( "DELETE FROM {$wpdb->options} WHERE option_name LIKE %s OR option_name LIKE %s", $wpdb->esc_like( '_transient_farewell_bridge_' ) . '%', $wpdb->esc_like( '_transient_timeout_farewell_bridge_' ) . '%' ) ); // phpcs:ignore WordPress.DB.DirectDatabaseQuery

@@ -360,7 +360,7 @@ def test_paypal_cancels_the_subscription(bed):
     assert events == []
 
 
-def test_a_renewal_paid_gives_no_event_and_a_renewal_failed_gives_one(bed):
+def test_a_renewal_paid_gives_no_event_a_renewal_failed_ends_access_once_and_its_retry_resumes_it(bed):
     member = Member(bed, "renewal")
     sub_id, profile = paypal_subscription(bed, member)
     renewal = dict(txn_type="subscr_payment", subscr_id=profile, mc_gross="29.00", mc_currency="EUR",
@@ -370,11 +370,30 @@ def test_a_renewal_paid_gives_no_event_and_a_renewal_failed_gives_one(bed):
 
     failure = dict(txn_type="subscr_failed", subscr_id=profile, mc_gross="29.00", ipn_track_id=secrets.token_hex(6))
     events, _ = changes(bed, member, lambda: paypal_ipn(bed, **failure))
-    failed = only(events, "payment.failed")
+    assert sorted(e["type"] for e in events) == ["payment.failed", "subscription.expired"], events
+    failed, = (e for e in events if e["type"] == "payment.failed")
+    ended, = (e for e in events if e["type"] == "subscription.expired")
     assert_subscription(failed, member, sub_id, "Or", "active", "gateway")
-    # MemberPress expires the subscription's transactions on a failed payment: access ends now.
-    assert not subscription_state(bed, sub_id)["active"]
+    # MemberPress expires the subscription's transactions on a failed payment: access ends now,
+    # and the subscription stays active (PayPal retries): a lapse, not a cancellation.
+    state = subscription_state(bed, sub_id)
+    assert not state["active"] and state["status"] == "active", state
     assert utc(failed["subscription"]["access_ends_at"]) == utc(failed["occurred_at"])
+    assert_subscription(ended, member, sub_id, "Or", "expired", "system")
+    assert utc(ended["occurred_at"]) == utc(ended["subscription"]["access_ends_at"]) == utc(failed["occurred_at"])
+
+    # Its expiry cron then finds the transactions it back-dated by a day: already reported.
+    events, _ = changes(bed, member, lambda: bed.site.wp_eval(
+        "define('DOING_CRON', true); do_action('mepr_send_txn_expire_events');"))
+    assert events == []
+
+    # PayPal's retry goes through: access is back.
+    retry = dict(renewal, txn_id=f"PAY-{secrets.token_hex(6)}")
+    events, _ = changes(bed, member, lambda: paypal_ipn(bed, **retry))
+    resumed = only(events, "subscription.resumed")
+    assert_subscription(resumed, member, sub_id, "Or", "active", "gateway")
+    assert_access_ends_as_memberpress_says(bed, resumed, sub_id)
+    assert subscription_state(bed, sub_id)["active"]
 
 
 
@@ -460,6 +479,64 @@ def test_dates_are_memberpress_utc_across_a_daylight_saving_change(bed, site_tim
     events, again = changes(bed, member, lambda: checkout(bed, member, "Or", bed.setup["offline"]))
     assert again != sub_id
     assert_subscription(only(events, "subscription.created"), member, again, "Or", "active", "member")
+
+
+def test_a_renewal_that_never_comes_ends_access_once_and_a_late_payment_resumes_it(bed):
+    """Nobody cancels, PayPal's next payment never arrives: the subscription stays active in
+    MemberPress, which records no subscription-expired for it, yet stops granting access when its
+    last transaction runs out. A payment that comes late gives access back."""
+    member = Member(bed, "lapse")
+    start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=9)
+    profile = f"I-{secrets.token_hex(6).upper()}"
+    first_payment = dict(txn_type="subscr_payment", subscr_id=profile, mc_gross="9.90", mc_currency="EUR",
+                         payment_status="Completed", txn_id=f"PAY-{secrets.token_hex(6)}",
+                         ipn_track_id=secrets.token_hex(6), custom=json.dumps({"gateway_id": bed.setup["paypal"]}))
+
+    # Bought 9 days ago, weekly, with PayPal: the checkout's own step, then MemberPress's IPN
+    # listener with PayPal's first payment, in a request on a clock set then.
+    def buy():
+        return int(bed.site.wp_json(f"""
+            wp_set_current_user({member.id});
+            list($txn, $sub) = MeprCheckoutCtrl::prepare_transaction(new MeprProduct({bed.setup['plans']['Argent']}), 0,
+                {member.id}, '{bed.setup['paypal']}');
+            $_POST = json_decode({json.dumps(json.dumps(first_payment))}, true);
+            $_POST['item_number'] = (string) $txn->id;
+            MeprOptions::fetch()->payment_method('{bed.setup['paypal']}')->listener();
+            return (int) $sub->id;
+        """, env=at(start)))
+
+    events, sub_id = changes(bed, member, buy)
+    only(events, "subscription.created")
+    state = subscription_state(bed, sub_id)
+    assert state["status"] == "active" and state["subscr_id"] == profile, state
+    ends = mysql_utc(state["expires_at"])
+    assert start + timedelta(days=7) <= ends < datetime.now(timezone.utc) - timedelta(hours=14), state
+    assert is_active_at(bed, member, "Argent", ends - timedelta(minutes=1))
+    assert not is_active_at(bed, member, "Argent", ends + timedelta(minutes=1))
+
+    # MemberPress's expiry cron, 13 hours after: one expiry by the system, dated when access ended.
+    expire_cron = "define('DOING_CRON', true); do_action('mepr_send_txn_expire_events');"
+    events, _ = changes(bed, member, lambda: bed.site.wp_eval(expire_cron, env=at(ends + timedelta(hours=13))))
+    expired = only(events, "subscription.expired")
+    assert_subscription(expired, member, sub_id, "Argent", "expired", "system")
+    assert utc(expired["occurred_at"]) == ends
+    assert utc(expired["subscription"]["access_ends_at"]) == ends
+    assert subscription_state(bed, sub_id)["status"] == "active"  # not cancelled: lapsed
+    events, _ = changes(bed, member, lambda: bed.site.wp_eval(expire_cron, env=at(ends + timedelta(hours=14))))
+    assert events == []
+
+    # Today PayPal's late payment arrives (its IPN, as PayPal posts it): access is back.
+    late = dict(first_payment, txn_id=f"PAY-{secrets.token_hex(6)}", ipn_track_id=secrets.token_hex(6))
+    del late["custom"]
+    events, _ = changes(bed, member, lambda: paypal_ipn(bed, **late))
+    resumed = only(events, "subscription.resumed")
+    assert_subscription(resumed, member, sub_id, "Argent", "active", "gateway")
+    assert_access_ends_as_memberpress_says(bed, resumed, sub_id)
+    assert utc(resumed["subscription"]["access_ends_at"]) > datetime.now(timezone.utc)
+    assert subscription_state(bed, sub_id)["active"]
+    # PayPal sends it again: MemberPress changes nothing, nor do we.
+    events, _ = changes(bed, member, lambda: paypal_ipn(bed, **late))
+    assert events == []
 
 
 @pytest.fixture(autouse=True)

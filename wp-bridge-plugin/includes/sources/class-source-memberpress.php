@@ -29,6 +29,20 @@
  * Deleting a subscription on the Subscriptions screen deletes its transactions, so MemberPress
  * stops granting access at once: reported as `subscription.expired` if it was granting access.
  *
+ * A lapse: MemberPress grants access until the latest expiry of a subscription's paid or confirmed
+ * transactions (MeprSubscription::expires_at), whatever its status. When a renewal never comes,
+ * the subscription stays `active` and MemberPress records no subscription-expired (its
+ * MeprEventsCtrl::txn_expired does so for cancelled subscriptions only). Its expiry cron
+ * (MeprTransactionsCtrl::send_expired_txn_events, hourly) fires `mepr_transaction_expired( $txn,
+ * $sub_status )` once per transaction, 12 hours to 2.5 days after it ran out: if the subscription
+ * is active and none of its transactions covers now, its access has lapsed — reported once as
+ * `subscription.expired`, dated when access ended. A renewal boundary that a newer transaction
+ * covers is no lapse. A failed payment after which the gateway expired the transactions
+ * (MeprSubscription::expire_txns(): access ends now) is a lapse at that moment, reported with the
+ * failure; the cron then finds it already reported. We remember a reported lapse in the member's
+ * meta (LAPSED_META), so that a later payment on that subscription that gives access again (a
+ * late renewal, a retried payment) is reported once as `subscription.resumed`.
+ *
  * Dates: MemberPress stores every date as UTC "Y-m-d H:i:s" (MeprUtils::db_now(), gmdate), whatever
  * the site's time zone; "0000-00-00 00:00:00" is a lifetime (no end).
  * We never filter `mepr_account_action` or `mepr_custom_cancel_link`: the cancel flow is theirs.
@@ -80,6 +94,12 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 	private static $had_access = array();
 
 	/**
+	 * User meta: the subscriptions of the member whose lapse was reported and not resumed since,
+	 * sub id => when access ended (Unix seconds).
+	 */
+	const LAPSED_META = '_farewell_bridge_memberpress_lapsed';
+
+	/**
 	 * Forgets what this request remembered, without recording it (tests).
 	 */
 	public static function reset() {
@@ -111,6 +131,7 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 			array( 'mepr_txn_transition_status', 'on_transaction_transition', 3 ),
 			array( 'mepr_txn_destroy', 'on_transaction_destroy', 1 ),
 			array( 'mepr_subscription_pre_delete', 'on_subscription_delete', 1 ),
+			array( 'mepr_transaction_expired', 'on_transaction_expired', 2 ),
 			array( 'shutdown', 'flush', 0 ),
 		);
 		foreach ( array_keys( self::EVENTS ) as $event ) {
@@ -187,11 +208,31 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 	public function flush() {
 		$deferred       = self::$deferred;
 		self::$deferred = array();
+		$done           = array();
 		foreach ( $deferred as $item ) {
 			list( $sub_id, $type, $user_id, $options ) = $item;
 			$sub = new MeprSubscription( $sub_id );
 			if ( (int) self::prop( $sub, 'id' ) <= 0 ) {
 				continue; // Deleted in the same request.
+			}
+			$lapsed = self::lapsed( $user_id, $sub_id );
+			$ends   = self::prop( $sub, 'expires_at' );
+			$grants = self::is_lifetime( $ends ) || self::timestamp( $ends ) > time();
+			if ( ! empty( $options['after_lapse'] ) ) {
+				unset( $options['after_lapse'] );
+				// A payment on a subscription whose lapse we reported: a resume if it is still
+				// active and that payment gives access again.
+				if ( null === $lapsed || ! $grants || 'active' !== (string) self::prop( $sub, 'status' ) ) {
+					continue;
+				}
+				$options['marker'] = 'after-lapse-' . $lapsed;
+			}
+			if ( isset( $done[ $sub_id . '|' . $type ] ) ) {
+				continue; // A status change and a payment in one request: one resume.
+			}
+			$done[ $sub_id . '|' . $type ] = true;
+			if ( null !== $lapsed && $grants ) {
+				self::forget_lapse( $user_id, $sub_id );
 			}
 			$subscription           = $this->subscription( $sub, $type );
 			$subscription['status'] = 'active';
@@ -208,10 +249,30 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 	 * @param object $txn        MeprTransaction.
 	 */
 	public function on_transaction_transition( $old_status, $new_status, $txn = null ) {
-		if ( 'failed' !== (string) $new_status || (string) $old_status === (string) $new_status || ! is_object( $txn ) ) {
+		if ( (string) $old_status === (string) $new_status || ! is_object( $txn ) ) {
 			return;
 		}
 		$sub_id = (int) self::prop( $txn, 'subscription_id' );
+		if ( 'complete' === (string) $new_status && $sub_id > 0 ) {
+			$user_id = (int) self::prop( $txn, 'user_id' );
+			if ( null !== self::lapsed( $user_id, $sub_id ) ) {
+				// Checked at the end of the request, once MemberPress has stored everything.
+				self::$deferred[] = array(
+					$sub_id,
+					'subscription.resumed',
+					$user_id,
+					array(
+						'occurred_at'  => time(),
+						'initiated_by' => Farewell_Bridge_Context::initiated_by( $user_id ),
+						'after_lapse'  => true,
+					),
+				);
+			}
+			return;
+		}
+		if ( 'failed' !== (string) $new_status ) {
+			return;
+		}
 		if ( $sub_id > 0 && class_exists( 'MeprSubscription' ) && ! array_key_exists( $sub_id, self::$expiry_before_failure ) ) {
 			self::$expiry_before_failure[ $sub_id ] = self::timestamp( self::prop( new MeprSubscription( $sub_id ), 'expires_at' ) );
 		}
@@ -255,6 +316,98 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 	}
 
 	/**
+	 * MemberPress's expiry cron found a transaction run out (once per transaction): reports the
+	 * lapse of an active subscription that no transaction covers any more.
+	 *
+	 * @param object $txn        MeprTransaction.
+	 * @param string $sub_status The subscription's status ('none' for a one-time payment).
+	 */
+	public function on_transaction_expired( $txn, $sub_status = '' ) {
+		$sub_id = (int) self::prop( $txn, 'subscription_id' );
+		if ( $sub_id <= 0 || ! class_exists( 'MeprSubscription' ) ) {
+			return;
+		}
+		$sub = new MeprSubscription( $sub_id );
+		if ( (int) self::prop( $sub, 'id' ) <= 0 || 'active' !== (string) self::prop( $sub, 'status' ) ) {
+			return; // A cancelled one: MemberPress records subscription-expired itself.
+		}
+		$ends = self::timestamp( self::prop( $sub, 'expires_at' ) );
+		if ( null === $ends || $ends > time() ) {
+			return; // A lifetime, or a renewal boundary that a newer transaction covers.
+		}
+		$this->flush();
+		$this->report_lapse( $sub, $ends );
+	}
+
+	/**
+	 * Reports that an active subscription's access ended at $ends, once per lapse.
+	 *
+	 * @param object $sub  MeprSubscription.
+	 * @param int    $ends When MemberPress stopped granting access.
+	 */
+	private function report_lapse( $sub, $ends ) {
+		$sub_id  = (int) self::prop( $sub, 'id' );
+		$user_id = (int) self::prop( $sub, 'user_id' );
+		if ( null !== self::lapsed( $user_id, $sub_id ) ) {
+			return; // Already reported (with the failed payment, or by an earlier cron run).
+		}
+		$recorded = $this->record(
+			'subscription.expired',
+			$user_id,
+			$this->subscription( $sub, 'subscription.expired', $ends ),
+			array(
+				'occurred_at'  => $ends,
+				'initiated_by' => 'system',
+				'marker'       => 'lapse-' . $ends,
+			)
+		);
+		if ( null !== $recorded ) {
+			$lapsed            = self::all_lapsed( $user_id );
+			$lapsed[ $sub_id ] = $ends;
+			update_user_meta( $user_id, self::LAPSED_META, $lapsed );
+		}
+	}
+
+	/**
+	 * When the reported lapse of a subscription ended its access, or null if none is open.
+	 *
+	 * @param int $user_id Member.
+	 * @param int $sub_id  Subscription id.
+	 * @return int|null
+	 */
+	private static function lapsed( $user_id, $sub_id ) {
+		$lapsed = self::all_lapsed( $user_id );
+		return isset( $lapsed[ (int) $sub_id ] ) ? (int) $lapsed[ (int) $sub_id ] : null;
+	}
+
+	/**
+	 * The member's open lapses (LAPSED_META).
+	 *
+	 * @param int $user_id Member.
+	 * @return array<int,int>
+	 */
+	private static function all_lapsed( $user_id ) {
+		$lapsed = $user_id > 0 ? get_user_meta( (int) $user_id, self::LAPSED_META, true ) : array();
+		return is_array( $lapsed ) ? $lapsed : array();
+	}
+
+	/**
+	 * Forgets a subscription's lapse: it gave access again.
+	 *
+	 * @param int $user_id Member.
+	 * @param int $sub_id  Subscription id.
+	 */
+	private static function forget_lapse( $user_id, $sub_id ) {
+		$lapsed = self::all_lapsed( $user_id );
+		unset( $lapsed[ (int) $sub_id ] );
+		if ( empty( $lapsed ) ) {
+			delete_user_meta( (int) $user_id, self::LAPSED_META );
+		} else {
+			update_user_meta( (int) $user_id, self::LAPSED_META, $lapsed );
+		}
+	}
+
+	/**
 	 * Handles one MeprEvent.
 	 *
 	 * @param object $event MeprEvent.
@@ -286,6 +439,11 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 		if ( ! is_a( $data, 'MeprSubscription' ) ) {
 			return;
 		}
+		if ( null !== self::lapsed( (int) self::prop( $data, 'user_id' ), (int) self::prop( $data, 'id' ) ) ) {
+			// Cancelled after its access had lapsed (PayPal gives up after failed payments): that
+			// end was reported when access ended.
+			return;
+		}
 		$options = array( 'marker' => $marker );
 		// MemberPress's cron records the expiry 12 hours or more after access ended: the event
 		// happened when access ended.
@@ -307,14 +465,14 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 		if ( ! is_object( $txn ) ) {
 			return;
 		}
-		$sub_id = (int) self::prop( $txn, 'subscription_id' );
-		$sub    = null;
-		$now    = time();
+		$sub_id      = (int) self::prop( $txn, 'subscription_id' );
+		$sub         = null;
+		$now         = time();
+		$access_ends = null;
 		if ( $sub_id > 0 && class_exists( 'MeprSubscription' ) ) {
 			$sub = new MeprSubscription( $sub_id );
 		}
 		if ( $sub && (int) self::prop( $sub, 'id' ) > 0 ) {
-			$access_ends = null;
 			$before      = array_key_exists( $sub_id, self::$expiry_before_failure ) ? self::$expiry_before_failure[ $sub_id ] : null;
 			unset( self::$expiry_before_failure[ $sub_id ] );
 			$after       = self::timestamp( self::prop( $sub, 'expires_at' ) );
@@ -341,6 +499,12 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 				'occurred_at' => $now,
 			)
 		);
+		if ( $now === $access_ends && 'active' === (string) self::prop( $sub, 'status' ) ) {
+			// Access ended with the failure and the subscription goes on: a lapse, reported now
+			// and dated now; the expiry cron later sees the transactions MemberPress back-dated
+			// by a day and finds this lapse already reported.
+			$this->report_lapse( $sub, $now );
+		}
 	}
 
 	/**

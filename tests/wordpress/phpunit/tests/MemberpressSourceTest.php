@@ -298,6 +298,86 @@ class MemberpressSourceTest extends Farewell_Test_Case {
 		$this->assertSame( $event['occurred_at'], $event['subscription']['access_ends_at'] );
 	}
 
+	/** A paid transaction of the subscription, ending at $expires_at. */
+	private function paid( $expires_at ) {
+		$txn                  = new MeprTransaction();
+		$txn->user_id         = $this->user;
+		$txn->product_id      = $this->sub->product_id;
+		$txn->subscription_id = $this->sub->id;
+		$txn->amount          = '29.00';
+		$txn->status          = 'complete';
+		$txn->expires_at      = $expires_at;
+		$txn->store();
+		return $txn;
+	}
+
+	private function count_of( $type ) {
+		return count( array_keys( $this->types(), $type, true ) );
+	}
+
+	public function test_a_renewal_that_never_came_ends_access_once_and_a_late_payment_resumes_it() {
+		// Still active: the renewal never arrived, and nobody cancelled.
+		$ended                 = gmdate( 'Y-m-d H:i:s', time() - 13 * HOUR_IN_SECONDS );
+		$this->sub->expires_at = $ended;
+		$this->sub->store();
+		$first = $this->paid( gmdate( 'Y-m-d H:i:s', time() - 40 * DAY_IN_SECONDS ) );
+		$last  = $this->paid( $ended );
+		$first->cron_expire();
+		$last->cron_expire();
+		$last->cron_expire(); // The cron again: MemberPress handles each transaction once.
+		$event = $this->last_payload( 'subscription.expired' );
+		$this->assertSame( 'system', $event['initiated_by'] );
+		$this->assertSame( 'expired', $event['subscription']['status'] );
+		$this->assertSame( gmdate( 'Y-m-d\TH:i:s\Z', strtotime( $ended . ' UTC' ) ), $event['occurred_at'] );
+		$this->assertSame( $event['occurred_at'], $event['subscription']['access_ends_at'] );
+
+		$renewed = gmdate( 'Y-m-d H:i:s', time() + 30 * DAY_IN_SECONDS );
+		$late    = $this->paid( $renewed );
+		$this->end_of_request();
+		$late->store(); // Saved again: nothing changed for the member.
+		$this->end_of_request();
+		$resumed = $this->last_payload( 'subscription.resumed' );
+		$this->assertSame( 'active', $resumed['subscription']['status'] );
+		$this->assertSame( gmdate( 'Y-m-d\TH:i:s\Z', strtotime( $renewed . ' UTC' ) ), $resumed['subscription']['access_ends_at'] );
+		$this->assertEqualsWithDelta( time(), strtotime( $resumed['occurred_at'] ), 5 );
+
+		// The next renewal paid on time is no comeback, and a transaction running out at a renewal
+		// boundary that a newer one covers is no lapse.
+		$this->paid( gmdate( 'Y-m-d H:i:s', time() + 60 * DAY_IN_SECONDS ) );
+		$this->end_of_request();
+		$this->paid( gmdate( 'Y-m-d H:i:s', time() - 13 * HOUR_IN_SECONDS ) )->cron_expire();
+		$this->end_of_request();
+		$this->assertSame( array( 'subscription.created', 'subscription.expired', 'subscription.resumed' ), $this->types() );
+	}
+
+	public function test_a_failed_payment_that_ends_access_is_one_lapse_whatever_follows() {
+		$this->sub->expires_at = gmdate( 'Y-m-d H:i:s', time() + 20 * DAY_IN_SECONDS );
+		$this->sub->store();
+		$txn                  = new MeprTransaction();
+		$txn->user_id         = $this->user;
+		$txn->product_id      = $this->sub->product_id;
+		$txn->subscription_id = $this->sub->id;
+		$txn->amount          = '29.00';
+		$txn->store();
+		$txn->fail();
+		$failed  = $this->last_payload( 'payment.failed' );
+		$expired = $this->last_payload( 'subscription.expired' );
+		$this->assertSame( $failed['occurred_at'], $expired['occurred_at'] );
+		$this->assertSame( $expired['occurred_at'], $expired['subscription']['access_ends_at'] );
+		$this->assertSame( 'system', $expired['initiated_by'] );
+
+		// The cron then finds the transactions MemberPress back-dated by a day.
+		$this->sub  = new MeprSubscription( $this->sub->id );
+		$back_dated = $this->paid( $this->sub->expires_at );
+		$back_dated->cron_expire();
+		// The payment service gives up: its cancel is reported, MemberPress's expiry of the
+		// cancelled subscription is the lapse already reported.
+		$this->sub->cancel();
+		$this->sub->expire();
+		$this->assertSame( 1, $this->count_of( 'subscription.expired' ) );
+		$this->assertSame( 1, $this->count_of( 'subscription.cancelled' ) );
+	}
+
 	public function test_memberpress_dates_are_utc_whatever_the_site_zone() {
 		update_option( 'timezone_string', 'Europe/Paris' ); // Summer time began at 01:00 UTC that night.
 		try {
