@@ -38,14 +38,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import secrets
 import sqlite3
 import tarfile
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 
 from tests.support.sidecar import SidecarProcess
 from tests.wordpress.site import (
@@ -391,3 +396,51 @@ def php_env_at(moment: str) -> dict:
     if not found:
         pytest.fail("libfaketime is missing: run scripts/install-test-deps (Debian package faketime)")
     return {"LD_PRELOAD": found[0], "FAKETIME": "@" + moment, "TZ": "UTC", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+
+
+# --------------------------------------------------------------------------- what every scenario uses
+class Member:
+    """A WordPress user of its own for one scenario, so scenarios can share a bed."""
+
+    def __init__(self, bed: RealPluginBed, tag: str):
+        self.login = f"{tag}_{secrets.token_hex(3)}"
+        self.password = f"{self.login}-password"
+        self.email = f"{self.login}@example.org"
+        self.id = bed.site.create_user(self.login, password=self.password, email=self.email,
+                                       first_name="Anaïs", locale="fr_FR")
+
+    def session(self, bed: RealPluginBed) -> requests.Session:
+        return bed.site.login(self.login, self.password)
+
+
+def changes(bed: RealPluginBed, member: Member, action):
+    """Runs `action`, delivers the outbox, and returns (events the sidecar received for the member
+    meanwhile, what the action returned)."""
+    bed.deliver()
+    before = {e["webhook_id"] for e in bed.events(member.id)}
+    result = action()
+    bed.deliver()
+    return [e for e in bed.events(member.id) if e["webhook_id"] not in before], result
+
+
+def only(events: list[dict], type_: str) -> dict:
+    """The one event of `events`, which must be of `type_`."""
+    assert [e["type"] for e in events] == [type_], json.dumps(events, indent=1)
+    return events[0]
+
+
+def utc(text: str) -> datetime:
+    """An RFC 3339 date of an event as a moment."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def site_local(text: str, zone: str) -> datetime:
+    """A date column the plugin wrote on the site's wall clock ("Y-m-d H:i:s") as a UTC moment;
+    `zone` is wp_timezone_string(): a zone name, a fixed offset ("+02:00") or "" (UTC)."""
+    naive = datetime.strptime(text[:19].replace("T", " "), "%Y-%m-%d %H:%M:%S")
+    if re.fullmatch(r"[+-]\d\d:\d\d", zone):
+        sign = -1 if zone[0] == "-" else 1
+        tz = timezone(sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
+    else:
+        tz = ZoneInfo(zone or "UTC")
+    return naive.replace(tzinfo=tz).astimezone(timezone.utc)

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
-from tests.wordpress.real_plugins import php_env_at
+from tests.wordpress.real_plugins import Member, changes, only, php_env_at, utc
 from tests.wordpress.site import ADMIN_PASSWORD, ADMIN_USER
 
 CANCELLED = "Your subscription was successfully cancelled."
@@ -51,40 +51,9 @@ def site_timezone(bed, request):
 
 
 # --------------------------------------------------------------------------- helpers
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def mysql_utc(text: str) -> datetime:
     """A MemberPress date column ("Y-m-d H:i:s", UTC by MemberPress's convention: MeprUtils::db_now())."""
     return datetime.strptime(text[:19].replace("T", " "), "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
-
-
-class Member:
-    def __init__(self, bed, tag: str):
-        self.login = f"{tag}_{secrets.token_hex(3)}"
-        self.password = f"{self.login}-password"
-        self.email = f"{self.login}@example.org"
-        self.id = bed.site.create_user(self.login, password=self.password, email=self.email,
-                                       first_name="Anaïs", locale="fr_FR")
-
-    def session(self, bed) -> requests.Session:
-        return bed.site.login(self.login, self.password)
-
-
-def changes(bed, member: Member, action):
-    """Runs `action`, delivers the outbox, and returns (events the sidecar received for the member
-    meanwhile, what the action returned)."""
-    bed.deliver()
-    before = {e["webhook_id"] for e in bed.events(member.id)}
-    result = action()
-    bed.deliver()
-    return [e for e in bed.events(member.id) if e["webhook_id"] not in before], result
-
-
-def only(events: list[dict], type_: str) -> dict:
-    assert [e["type"] for e in events] == [type_], json.dumps(events, indent=1)
-    return events[0]
 
 
 def subscription_state(bed, sub_id: int) -> dict:

@@ -24,16 +24,14 @@ members of its own.
 from __future__ import annotations
 
 import html
-import json
 import re
 import secrets
 from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 import pytest
 import requests
 
-from tests.wordpress.real_plugins import php_env_at
+from tests.wordpress.real_plugins import Member, changes, only, php_env_at, site_local, utc
 from tests.wordpress.site import ADMIN_PASSWORD, ADMIN_USER
 
 SLUG = "paid-memberships-pro"
@@ -60,42 +58,6 @@ def site_timezone(bed68):
 
 
 # --------------------------------------------------------------------------- helpers
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def local_to_utc(text: str, zone: str) -> datetime:
-    """A PMPro memberships_users date ("Y-m-d H:i:s", the site's wall clock) as a UTC moment."""
-    naive = datetime.strptime(text[:19], "%Y-%m-%d %H:%M:%S")
-    return naive.replace(tzinfo=ZoneInfo(zone or "UTC")).astimezone(timezone.utc)
-
-
-class Member:
-    def __init__(self, bed, tag: str):
-        self.login = f"{tag}_{secrets.token_hex(3)}"
-        self.password = f"{self.login}-password"
-        self.email = f"{self.login}@example.org"
-        self.id = bed.site.create_user(self.login, password=self.password, email=self.email,
-                                       first_name="Anaïs", locale="fr_FR")
-
-    def session(self, bed) -> requests.Session:
-        return bed.site.login(self.login, self.password)
-
-
-def changes(bed, member: Member, action):
-    """Runs `action`, delivers the outbox; returns (the member's new events at the sidecar, result)."""
-    bed.deliver()
-    before = {e["webhook_id"] for e in bed.events(member.id)}
-    result = action()
-    bed.deliver()
-    return [e for e in bed.events(member.id) if e["webhook_id"] not in before], result
-
-
-def only(events: list[dict], type_: str) -> dict:
-    assert [e["type"] for e in events] == [type_], json.dumps(events, indent=1)
-    return events[0]
-
-
 def membership(bed, member: Member, level_id: int | None = None) -> dict:
     """PMPro's own rows for the member: the newest memberships_users row (of that level) as stored,
     and whether PMPro grants the level now."""
@@ -198,7 +160,7 @@ def test_checkout_with_paypal_gives_one_created_event(bed):
     events, state = changes(bed, member, lambda: checkout(bed, member))
     event = only(events, "subscription.created")
     assert_subscription(event, member, "Mensuel", bed.setup["levels"]["Mensuel"], "active", "gateway")
-    assert utc(event["subscription"]["started_at"]) == local_to_utc(state["startdate"], "")
+    assert utc(event["subscription"]["started_at"]) == site_local(state["startdate"], "")
     assert "access_ends_at" not in event["subscription"], event
 
     # A renewal PayPal took: nothing changed for the member, nothing is sent.
@@ -221,7 +183,7 @@ def test_member_cancels_on_the_cancel_page(bed):
     assert state["has_level"] and state["enddate"], state  # PMPro keeps access until then
     event = only(events, "subscription.cancelled")
     assert_subscription(event, member, "Mensuel", level_id, "cancelled", "member")
-    assert utc(event["subscription"]["access_ends_at"]) == local_to_utc(state["enddate"], "")
+    assert utc(event["subscription"]["access_ends_at"]) == site_local(state["enddate"], "")
     assert utc(event["subscription"]["access_ends_at"]) > utc(event["occurred_at"]) + timedelta(days=27)
 
     # PayPal confirms the cancel PMPro asked for: PMPro says it already processed it; nothing sent.
@@ -248,7 +210,7 @@ def test_paypal_cancels_the_subscription(bed):
     assert state["has_level"] and state["enddate"] and state["subscription"]["status"] == "cancelled", (log, state)
     event = only(events, "subscription.cancelled")
     assert_subscription(event, member, "Annuel", level_id, "cancelled", "gateway")
-    assert utc(event["subscription"]["access_ends_at"]) == local_to_utc(state["enddate"], "")
+    assert utc(event["subscription"]["access_ends_at"]) == site_local(state["enddate"], "")
 
     # The same notification again (PayPal retries): nothing changed, nothing sent.
     events, log = changes(bed, member, lambda: ipn(bed, txn_type="subscr_cancel", subscr_id=profile))
@@ -356,7 +318,7 @@ def test_an_administrator_removes_the_level_on_edit_member(bed):
     assert state["subscription"]["status"] == "cancelled", state
     event = only(events, "subscription.cancelled")
     assert_subscription(event, member, "Mensuel", level_id, "cancelled", "admin")
-    assert utc(event["subscription"]["access_ends_at"]) == local_to_utc(state["enddate"], "")
+    assert utc(event["subscription"]["access_ends_at"]) == site_local(state["enddate"], "")
 
     # PayPal confirms the cancel PMPro asked for: nothing changed for the member, nothing sent.
     events, log = changes(bed, member, lambda: ipn(
@@ -386,7 +348,7 @@ def test_an_administrator_changes_the_level_on_edit_member(bed):
     sub = created["subscription"]
     assert (sub["id"], sub["plan_id"], sub["plan_name"], sub["status"], sub["amount"], sub["currency"]) == (
         f"{member.id}-{new_id}", str(new_id), "Annuel", "active", "0.00", "EUR"), sub
-    assert utc(sub["started_at"]) == local_to_utc(state["startdate"], "") <= utc(created["occurred_at"])
+    assert utc(sub["started_at"]) == site_local(state["startdate"], "") <= utc(created["occurred_at"])
     assert "access_ends_at" not in sub, sub
 
 
@@ -404,7 +366,7 @@ def test_an_administrator_ends_the_subscription_with_time_left_on_edit_member(be
     assert state["has_level"] and state["enddate"] and state["subscription"]["status"] == "cancelled", state
     event = only(events, "subscription.cancelled")
     assert_subscription(event, member, "Annuel", level_id, "cancelled", "admin")
-    assert utc(event["subscription"]["access_ends_at"]) == local_to_utc(state["enddate"], "")
+    assert utc(event["subscription"]["access_ends_at"]) == site_local(state["enddate"], "")
     assert utc(event["subscription"]["access_ends_at"]) > utc(event["occurred_at"]) + timedelta(days=360)
 
 
@@ -437,13 +399,13 @@ def test_dates_are_read_in_the_sites_time_zone(bed68, site_timezone, zone):
     after = datetime.now(timezone.utc)
     created = only(events, "subscription.created")
     started = utc(created["subscription"]["started_at"])
-    assert started == local_to_utc(state["startdate"], zone)
+    assert started == site_local(state["startdate"], zone)
     assert before - timedelta(seconds=1) <= started <= after, (before, started, after)
 
     events, _ = changes(bed, member, lambda: cancel_page(bed, member, level_id))
     cancelled = only(events, "subscription.cancelled")
     state = membership(bed, member, level_id)
-    assert utc(cancelled["subscription"]["access_ends_at"]) == local_to_utc(state["enddate"], zone)
+    assert utc(cancelled["subscription"]["access_ends_at"]) == site_local(state["enddate"], zone)
     assert utc(cancelled["subscription"]["started_at"]) == started <= utc(cancelled["occurred_at"])
 
 
@@ -483,7 +445,7 @@ def test_expiry_across_a_daylight_saving_change(bed68, site_timezone, zone, star
     events, _ = changes(bed, member, give)
     created = only(events, "subscription.created")
     assert start <= utc(created["subscription"]["started_at"]) < start + timedelta(seconds=5), created
-    ends = local_to_utc(end_local, zone)
+    ends = site_local(end_local, zone)
     assert ends.utcoffset() == timedelta(0)
 
     events, run = changes(bed, member, lambda: expiry_run(bed, member, level_id, ends - timedelta(minutes=1)))

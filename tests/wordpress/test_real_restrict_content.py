@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from tests.wordpress.real_plugins import php_env_at
+from tests.wordpress.real_plugins import Member, changes, only, php_env_at, site_local, utc
 from tests.wordpress.site import ADMIN_PASSWORD, ADMIN_USER
 
 LEVELS = {"Mensuel": ("12.00", "month"), "Annuel": ("120.00", "year")}
@@ -61,48 +61,6 @@ def site_timezone(bed68):
 
 
 # --------------------------------------------------------------------------- helpers
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def site_local(text: str, zone: str) -> datetime:
-    """A Restrict Content date column ("Y-m-d H:i:s" in the site's time zone) as a moment."""
-    naive = datetime.strptime(text[:19], "%Y-%m-%d %H:%M:%S")
-    if re.fullmatch(r"[+-]\d\d:\d\d", zone):  # wp_timezone_string() of a fixed offset
-        sign = -1 if zone[0] == "-" else 1
-        tz = timezone(sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
-    else:
-        tz = ZoneInfo(zone)
-    return naive.replace(tzinfo=tz).astimezone(timezone.utc)
-
-
-class Member:
-    def __init__(self, bed, tag: str):
-        self.login = f"{tag}_{secrets.token_hex(3)}"
-        self.password = f"{self.login}-password"
-        self.email = f"{self.login}@example.org"
-        self.id = bed.site.create_user(self.login, password=self.password, email=self.email,
-                                       first_name="Anaïs", locale="fr_FR")
-
-    def session(self, bed) -> requests.Session:
-        return bed.site.login(self.login, self.password)
-
-
-def changes(bed, member: Member, action):
-    """Runs `action`, delivers the outbox, and returns (events the sidecar received for the member
-    meanwhile, what the action returned)."""
-    bed.deliver()
-    before = {e["webhook_id"] for e in bed.events(member.id)}
-    result = action()
-    bed.deliver()
-    return [e for e in bed.events(member.id) if e["webhook_id"] not in before], result
-
-
-def only(events: list[dict], type_: str) -> dict:
-    assert [e["type"] for e in events] == [type_], json.dumps(events, indent=1)
-    return events[0]
-
-
 def state(bed, membership_id: int, access: bool = True) -> dict:
     """Restrict Content's own view of a membership: its columns and, unless access=False, whether
     it grants access now (RCP_Membership::is_active(), which expires a membership past its date
