@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 HOST = 127.0.0.1
 PORT = 8000
 
-.PHONY: run test bench screenshots venv venv-test migrate plugin-zip clean
+.PHONY: run test test-stressed bench screenshots venv venv-test migrate plugin-zip clean
 
 run: venv
 	@$(PY) -m sidecar sites add --if-none --url http://localhost --name "My membership site" \
@@ -16,6 +16,10 @@ run: venv
 
 test:
 	scripts/run-tests
+
+# `make test` with `stress-ng --cpu 2` beside it: the suite must hold on a busy machine. Not for CI.
+test-stressed:
+	scripts/run-tests-stressed
 
 # Full-size benchmarks (several minutes each); figures go to bench/results/ and BENCHMARKS.md.
 bench: venv-test
