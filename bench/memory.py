@@ -6,7 +6,8 @@ python -m bench.memory [--events 100000] [--emails 100000] [--small]
 Web: one gunicorn worker of the sidecar on a throw-away MariaDB, fed distinct signed events by 8
 client threads in a second process; VmRSS read from /proc after 1,000 and after all of them.
 Jobs: N due emails seeded in the database, `python -m jobs --drain` sending them into a local
-SMTP server; its VmRSS sampled while it works, at the 1,000th sent email and at the end.
+SMTP server; its VmRSS sampled while it works at the 1,000th sent email, and written by the process
+itself as its last act (read from outside, the end would race its exit).
 Appends a JSON line to bench/results/memory.jsonl. A measurement, never a test assertion.
 """
 
@@ -42,11 +43,22 @@ from .ingest import gunicorn
 ROOT = Path(__file__).resolve().parents[1]
 
 
+class ProcessGone(RuntimeError):
+    """The process ended before its memory could be read."""
+
+
 def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    """Resident size of a running process, or ProcessGone: once a process has exited, /proc either
+    has no entry for it (reaped) or still lists it without any memory (a zombie its parent has not
+    waited for yet), and a reading taken then would be no figure at all."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        raise ProcessGone(f"process {pid} has exited: /proc/{pid} is gone, its memory can no longer be read") from None
+    for line in status.splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for {pid}")
+    raise ProcessGone(f"process {pid} has exited: /proc/{pid}/status lists no memory (a zombie)")
 
 
 def send_events(url: str, site: dict, first: int, count: int, threads: int = 8) -> None:
@@ -97,6 +109,19 @@ def web_worker(database_url: str, work: Path, events: int) -> dict:
             "growth": round(after_all / after_first - 1, 3), "events_per_second": round((events - 1_000) / elapsed, 1)}
 
 
+# `python -m jobs --drain`, whose last act is to write its own resident size to argv[1]. Read from
+# outside, the figure at the end would race the exit: the process may be gone by the time it is read.
+JOBS_DRAIN_THEN_REPORT_RSS = """
+import sys
+from pathlib import Path
+from jobs.__main__ import main
+code = main(["--drain"])
+rss = [line.split()[1] for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmRSS:")]
+Path(sys.argv[1]).write_text(rss[0])
+sys.exit(code)
+"""
+
+
 def jobs_process(database_url: str, work: Path, emails: int) -> dict:
     engine = db.create_engine(database_url)
     db.migrate(engine)
@@ -105,22 +130,27 @@ def jobs_process(database_url: str, work: Path, emails: int) -> dict:
     smtp = SmtpServer().start()
     env = {**os.environ, "FAREWELL_DATABASE_URL": database_url, "FAREWELL_DATA_DIR": str(work / "jobs"),
            "FAREWELL_SECRET_KEY": "bench-secret-key-0123456789", "FAREWELL_MAIL_URL": f"smtp://127.0.0.1:{smtp.port}"}
-    process = subprocess.Popen([sys.executable, "-m", "jobs", "--drain"], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    at_end_file, log = work / "jobs-rss-at-end", work / "jobs.log"
+    with open(log, "ab") as out:
+        process = subprocess.Popen([sys.executable, "-c", JOBS_DRAIN_THEN_REPORT_RSS, str(at_end_file)], cwd=ROOT,
+                                   env=env, stdout=out, stderr=subprocess.STDOUT)
     sent_query = sa.select(sa.func.count()).select_from(scheduled_emails).where(scheduled_emails.c.status == "sent")
-    at_first_thousand, last = None, None
+    at_first_thousand = None
     try:
         while process.poll() is None:
             try:
-                last = rss_kib(process.pid)
-            except (FileNotFoundError, ProcessLookupError):
-                break
+                rss = rss_kib(process.pid)
+            except ProcessGone:
+                break  # it ended between the poll and the reading: its own figure at the end follows
             smtp.received.clear()  # the test server keeps every message; this run only counts them
             if at_first_thousand is None:
                 with engine.connect() as conn:
                     if conn.execute(sent_query).scalar_one() >= 1_000:
-                        at_first_thousand = last
+                        at_first_thousand = rss
             time.sleep(0.2)
+        if process.wait(timeout=600) != 0:
+            raise RuntimeError(f"jobs --drain exited with {process.returncode}; its log:\n{log.read_text()[-4000:]}")
+        last = int(at_end_file.read_text())
         with engine.connect() as conn:
             sent = conn.execute(sent_query).scalar_one()
     finally:
@@ -129,7 +159,7 @@ def jobs_process(database_url: str, work: Path, emails: int) -> dict:
         smtp.stop()
         engine.dispose()
     return {"emails": emails, "sent": sent, "rss_kib_after_1000": at_first_thousand, "rss_kib_at_end": last,
-            "growth": round(last / at_first_thousand - 1, 3) if at_first_thousand and last else None}
+            "growth": round(last / at_first_thousand - 1, 3) if at_first_thousand else None}
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.memory import ProcessGone, rss_kib
+
 ROOT = Path(__file__).resolve().parents[1]
 
 SMOKE_RUNS = {
@@ -30,3 +32,20 @@ def test_the_benchmark_runs_to_the_end(name, tmp_path):
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     assert result.stdout.strip(), "a benchmark prints its table"
     assert (tmp_path / f"{name}.jsonl").read_text().strip(), "and records its figures"
+
+
+def test_memory_is_read_from_a_running_process_and_a_clear_error_once_it_has_exited():
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        assert rss_kib(child.pid) > 0
+    finally:
+        child.stdin.close()
+    # Exited and not waited for yet (WNOWAIT blocks until it has exited, and leaves it unreaped): a
+    # zombie, still in /proc with no memory to read. The jobs process of bench/memory.py is in this
+    # state between its exit and the bench's next poll(); the bench used to stop there with "no VmRSS".
+    os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)
+    with pytest.raises(ProcessGone, match=f"process {child.pid} has exited"):
+        rss_kib(child.pid)
+    child.wait(timeout=60)
+    with pytest.raises(ProcessGone, match=f"process {child.pid} has exited"):
+        rss_kib(child.pid)
