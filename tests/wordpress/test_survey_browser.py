@@ -287,11 +287,15 @@ def test_survey_render_time_with_the_sidecar_up_and_down(wordpress_site, sidecar
     with site.login(member["login"], member["password"]) as session:  # the survey is about a cancel
         assert CANCEL_PAGE in session.get(f"{site.url}/?farewell_test_cancel={member['subscriptions'][0]}").text
 
-    def render_ms(cold: bool, rounds: int = 5) -> tuple[float, str]:
-        """Median time of Farewell_Bridge_Survey_Form::render() for the member, and where the
-        definition is read from right after it (cache, or the bundled default)."""
+    def render_ms(cold: bool, rounds: int = 5) -> tuple[float, str, list]:
+        """Median time of Farewell_Bridge_Survey_Form::render() for the member, where the definition
+        is read from right after it (cache, or the bundled default), and the HTTP requests the
+        renders made: [timeout, "answered" or WordPress's error] each, seen by http_api_debug."""
         out = site.wp_json(f"""
-            $times = array(); $origin = '';
+            $times = array(); $origin = ''; $requests = array();
+            add_action( 'http_api_debug', function ( $response, $context, $class, $args ) use ( &$requests ) {{
+                $requests[] = array( $args['timeout'], is_wp_error( $response ) ? $response->get_error_message() : 'answered' );
+            }}, 10, 4 );
             for ($i = 0; $i < {rounds}; $i++) {{
                 if ({'true' if cold else 'false'}) {{ Farewell_Bridge_Survey::flush_cache(); }}
                 Farewell_Bridge_Survey_Form::reset();
@@ -303,9 +307,9 @@ def test_survey_render_time_with_the_sidecar_up_and_down(wordpress_site, sidecar
                 if (false === strpos($html, 'name="reason"')) {{ throw new Exception('no form: ' . $html); }}
             }}
             sort($times);
-            return array($times[(int) floor(count($times) / 2)], $origin);
+            return array($times[(int) floor(count($times) / 2)], $origin, $requests);
         """, as_user=member["id"])
-        return out[0], out[1]
+        return out[0], out[1], out[2]
 
     results = {
         "up, cache cold": render_ms(cold=True),
@@ -321,9 +325,18 @@ def test_survey_render_time_with_the_sidecar_up_and_down(wordpress_site, sidecar
         results["hanging, cache cold (bundled default)"] = render_ms(cold=True, rounds=3)
         results["hanging, within a minute of a failed fetch"] = render_ms(cold=False, rounds=3)
     print("\nsurvey render time (median, WordPress 6.8, PHP side):")
-    for name, (ms, origin) in results.items():
-        print(f"  sidecar {name}: {ms:.1f} ms (definition from: {origin})")
-    assert results["hanging, cache cold (bundled default)"][0] < 2600, "a hanging sidecar costs at most the 2 s timeout"
-    assert results["down, cache cold (bundled default)"][0] < 500
-    for warm in ("up, cache warm", "down, cache warm", "hanging, within a minute of a failed fetch"):
-        assert results[warm][0] < 200, warm
+    for name, (ms, origin, requests) in results.items():
+        print(f"  sidecar {name}: {ms:.1f} ms (definition from: {origin}; {len(requests)} request(s))")
+    # What makes a render cheap or bounded, asserted rather than its milliseconds (which a busy
+    # machine stretches): a warm cache, or a fetch that failed within the minute, asks nothing; a
+    # cold cache asks once per render, with the 2 s timeout, and a hanging sidecar is given up on.
+    for warm in ("up, cache warm", "down, cache warm"):
+        assert results[warm][1:] == ("cache", []), warm
+    assert results["hanging, within a minute of a failed fetch"][1:] == ("bundled", [])
+    up, down, hanging = (results[name] for name in ("up, cache cold", "down, cache cold (bundled default)",
+                                                    "hanging, cache cold (bundled default)"))
+    assert up[1] == "cache" and up[2] == [[2, "answered"]] * 5, up  # fetched once, then kept
+    assert down[1] == "bundled" and len(down[2]) == 5, down
+    assert all(timeout == 2 and outcome != "answered" for timeout, outcome in down[2]), down
+    assert hanging[1] == "bundled" and len(hanging[2]) == 3, hanging
+    assert all(timeout == 2 and "timed out" in outcome for timeout, outcome in hanging[2]), hanging
