@@ -10,12 +10,11 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..db import in_transaction
 from ..storage import cancellations as cancellations_store
-from ..storage import emails as emails_store
 from ..storage import events as events_store
 from ..storage import members as members_store
 from ..storage import subscriptions as subscriptions_store
-from .email_status import EmailStatus, sources_of
 from .sequences import SkipReason
+from .stops import stop_emails_for
 
 # What an erased event keeps: that something happened, not who or what they said.
 ERASED_PAYLOAD = json.dumps({"erased": True})
@@ -94,10 +93,8 @@ def erase_member_data(engine: Engine, site_id: str, email: str) -> int:
     def erase(conn: Connection) -> int:
         found = members_store.members_by_email(conn, site_id, email)
         # Like an unsubscribe: wait for an email being handed to the mail server right now, so none
-        # goes out after the erasure is recorded (sidecar.storage.emails.hold_recipients).
-        emails_store.hold_recipients(conn, [m["id"] for m in found])
-        emails_store.cancel_pending(conn, datetime.now(timezone.utc), SkipReason.ERASED,
-                                    sources_of(EmailStatus.CANCELLED), member_ids=[m["id"] for m in found])
+        # goes out after the erasure is recorded (sidecar.domain.stops).
+        stop_emails_for(conn, [m["id"] for m in found], SkipReason.ERASED, datetime.now(timezone.utc))
         for member in found:
             events_store.replace_payloads_of_member(conn, member["id"], ERASED_PAYLOAD)
             members_store.anonymize_member(conn, member["id"])

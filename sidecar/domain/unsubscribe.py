@@ -17,8 +17,8 @@ from ..db import in_transaction
 from ..storage import emails as emails_store
 from ..storage import members as members_store
 from ..storage import suppressions as suppressions_store
-from .email_status import EmailStatus, sources_of
 from .sequences import SkipReason
+from .stops import stop_emails_for
 
 
 def email_hash(secret_key: str, email: str) -> str:
@@ -33,10 +33,13 @@ def suppress_address(conn: Connection, secret_key: str, site_id: str, email: str
                      now: datetime) -> int:
     """Record the suppression and cancel every waiting email to that address on that site at once;
     returns how many emails were cancelled."""
-    suppressions_store.suppress(conn, site_id, email_hash(secret_key, email), reason, now)
     member_ids = [m["id"] for m in members_store.members_by_email(conn, site_id, email)]
     why = SkipReason.BOUNCED if reason == "bounced" else SkipReason.UNSUBSCRIBED
-    return emails_store.cancel_pending(conn, now, why, sources_of(EmailStatus.CANCELLED), member_ids=member_ids)
+    # The members' rows first (stop_emails_for), then the suppression: a message to this address
+    # being handed to the mail server right now is waited for, and none leaves after this commits.
+    cancelled = stop_emails_for(conn, member_ids, why, now)
+    suppressions_store.suppress(conn, site_id, email_hash(secret_key, email), reason, now)
+    return cancelled
 
 
 class UnknownMember(LookupError):
@@ -57,11 +60,6 @@ def unsubscribe(engine: Engine, secret_key: str, site_id: str, member_id: int, n
     member = member_of_link(engine, site_id, member_id)
 
     def record(conn: Connection) -> int:
-        # Wait for a message to this address that is being handed to the mail server right now
-        # (sidecar.domain.dispatch holds its recipient): from the moment this commits, no email
-        # to the address leaves.
-        emails_store.hold_recipients(conn, [m["id"] for m in members_store.members_by_email(conn, site_id,
-                                                                                            member["email"])])
         return suppress_address(conn, secret_key, site_id, member["email"], "unsubscribed", now)
 
     # Under load, MariaDB may pick this transaction as a deadlock victim: run it again.

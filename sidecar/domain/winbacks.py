@@ -13,9 +13,9 @@ from sqlalchemy.engine import Connection
 from ..storage import emails as emails_store
 from ..storage import winbacks as winbacks_store
 from ..storage.subscriptions import subscriptions_of_member
-from .email_status import EmailStatus, sources_of
 from .sequences import SkipReason
 from .site_settings import effective_settings
+from .stops import stop_emails_for
 
 COMEBACK_EVENTS = ("subscription.created", "subscription.resumed")
 
@@ -29,15 +29,16 @@ def record_comeback(
     An imported comeback (history) is a win-back too, but no email gets the credit for it: what
     brought that member back was never seen."""
     # Wait for a message to this member being handed to the mail server right now (the dispatcher
-    # holds its recipient): once this transaction commits, no more of the sequence leaves.
+    # holds its recipient): once this transaction commits, no more of the sequence leaves. Taken
+    # before the reads below, so two comebacks of one member take turns; stop_emails_for takes it
+    # again (a no-op for the holder).
     emails_store.hold_recipients(conn, [member_id])
     window = timedelta(days=effective_settings(conn, site_id)["winback_window_days"])
     recent = winbacks_store.cancellations_not_won_back(conn, member_id, at - window, at)
     recent = [c for c in recent if c["kind"] == "cancelled"]
     if not recent:
         return False
-    emails_store.cancel_pending(conn, now, SkipReason.WON_BACK, sources_of(EmailStatus.CANCELLED),
-                                cancellation_ids=[c["id"] for c in recent])
+    stop_emails_for(conn, [member_id], SkipReason.WON_BACK, now, cancellations=[c["id"] for c in recent])
     _record(conn, recent[0], site_id=site_id, member_id=member_id, subscription_id=subscription_id,
             event_id=event_id, event_type=event_type, at=at, amount=amount, currency=currency, now=now,
             credit_emails=not imported)
