@@ -149,7 +149,7 @@ class Stack:
         return [line for line in json_lines(self.nginx_log) if line["request_id"] in ids]
 
 
-def settled(read, expected: set, seconds: float = 5.0) -> set:
+def settled(read, expected: set, seconds: float = 30.0) -> set:
     """``read()`` once it includes ``expected``, or its last value after ``seconds`` (bounded poll)."""
     deadline = time.monotonic() + seconds
     found = read()

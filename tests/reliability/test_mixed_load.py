@@ -153,7 +153,7 @@ def test_two_web_and_two_jobs_processes_keep_every_invariant(fresh_mariadb_url, 
             time.sleep(0.5)
         digest_runs = [JobsProcess(url, tmp_path / f"digest-{n}", smtp.url, extra_env=env, args=("--once",)).start()
                        for n in range(3)]
-        assert [run.wait(timeout=60) for run in digest_runs] == [0, 0, 0]
+        assert [run.wait(timeout=180) for run in digest_runs] == [0, 0, 0]
         assert all(worker.alive() for worker in workers)
     finally:
         for worker in workers:

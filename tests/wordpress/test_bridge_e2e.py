@@ -148,7 +148,7 @@ def test_a_cancellation_made_in_wordpress_reaches_the_sidecar(wordpress_site, si
     print(f"\ncancel request with the sidecar up (WordPress {wp_version}): {elapsed * 1000:.0f} ms")
 
     # Delivered right after the response (no cron run needed).
-    items = wait_for(lambda: cancellations(sidecar), timeout=15, describe=lambda: str(outbox(site)))
+    items = wait_for(lambda: cancellations(sidecar), timeout=60, describe=lambda: str(outbox(site)))
     assert len(items) == 1
     item = items[0]
     assert item["member"]["id"] == str(member["id"])
@@ -296,7 +296,7 @@ def test_privacy_exporter_returns_the_sidecars_data_and_the_eraser_removes_it(wo
     member = make_members(site, 1, 1)[0]
     with site.login(member["login"], member["password"]) as session:
         cancel(session, site, member["subscriptions"][0])
-    wait_for(lambda: cancellations(sidecar), timeout=15)
+    wait_for(lambda: cancellations(sidecar), timeout=60)
 
     run_exporter = f"""
         $exporters = apply_filters('wp_privacy_personal_data_exporters', array());
@@ -387,7 +387,7 @@ def test_the_admin_email_reaches_the_sidecar_as_the_digests_default_recipient(wo
         return settings if settings["wordpress_admin_email"] else None
 
     try:
-        settings = wait_for(reported, timeout=20, describe=lambda: "the admin email never reached the sidecar")
+        settings = wait_for(reported, timeout=60, describe=lambda: "the admin email never reached the sidecar")
     finally:
         engine.dispose()
     assert settings["wordpress_admin_email"] == "proprietaire@club.example.org"

@@ -73,7 +73,7 @@ def test_initiated_by_follows_who_made_the_request(wordpress_site, sidecar_serve
     site.wp_eval(f"define('DOING_CRON', true); (new MeprSubscription({by_cron}))->cancel();")
     site.run_cron()
 
-    items = wait_for(lambda: len(cancellations(sidecar)) == 3 and cancellations(sidecar), timeout=20)
+    items = wait_for(lambda: len(cancellations(sidecar)) == 3 and cancellations(sidecar), timeout=60)
     who = {int(i["subscription"]["id"]): i["initiated_by"] for i in items}
     assert who == {by_gateway: "gateway", by_admin: "admin", by_cron: "system"}
 

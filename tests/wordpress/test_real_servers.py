@@ -110,14 +110,14 @@ def test_a_cancel_is_delivered_once_right_after_the_response(site, sidecar_serve
         for subscription in member["subscriptions"]:
             timings.append(cancel(session, site, subscription))
             # Each cancel is delivered after its own response, by the server's own path, no cron.
-            wait_for(lambda: len(cancellations(sidecar)) == len(timings), timeout=20,
+            wait_for(lambda: len(cancellations(sidecar)) == len(timings), timeout=60,
                      describe=lambda: f"{outbox(site)}\n{site.logs_tail()}")
     figures.update(server=site.server, cancel_ms_sidecar_up=[round(t * 1000) for t in timings])
 
     if site.server == "apache":
         # mod_php: handed over to a loopback request, which another child answered (its log line
         # is written once it has finished).
-        loopbacks = wait_for(lambda: loopback_statuses(site)[loopbacks_before:], timeout=10,
+        loopbacks = wait_for(lambda: loopback_statuses(site)[loopbacks_before:], timeout=60,
                              describe=site.logs_tail)
         assert set(loopbacks) == {"200"}, site.logs_tail()
     else:
@@ -208,7 +208,7 @@ def test_the_member_answers_the_survey_after_the_cancel(site, sidecar_server, pa
     assert page.get_by_text(THANKS_FR).is_visible()
 
     # Delivered after the response too (no cron here), by the same path as the cancel.
-    item = wait_for(answered(sidecar, reason="too_expensive"), timeout=20, describe=lambda: str(outbox(site)))
+    item = wait_for(answered(sidecar, reason="too_expensive"), timeout=60, describe=lambda: str(outbox(site)))
     assert item["follow_up"] == "15 € par mois"
     assert item["member"]["id"] == str(member["id"])
     assert_no_php_errors(site)

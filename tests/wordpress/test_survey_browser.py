@@ -78,7 +78,7 @@ def answered(sidecar, **expected):
 
 
 def survey_link(sidecar) -> str:
-    [item] = wait_for(lambda: cancellations(sidecar), timeout=20)
+    [item] = wait_for(lambda: cancellations(sidecar), timeout=60)
     response = sidecar.get(f"/v1/sites/{sidecar.site_id}/cancellations/{item['id']}/survey-link")
     assert response.status_code == 200, response.text
     return response.json()["token"]
@@ -127,7 +127,7 @@ def test_a_member_answers_in_french_on_the_page_after_the_cancel(wordpress_site,
     page.wait_for_load_state()
     assert page.get_by_text(THANKS_FR).is_visible()
     assert page.locator("input[name=reason]").count() == 0
-    item = wait_for(answered(sidecar, reason="missing_features"), timeout=20, describe=lambda: str(outbox(site)))
+    item = wait_for(answered(sidecar, reason="missing_features"), timeout=60, describe=lambda: str(outbox(site)))
     assert item["follow_up"] == "Des podcasts"
     assert item["comment"] == "Trop peu de contenus <b>en français</b>"
     assert item["contact_requested"] is True
@@ -160,7 +160,7 @@ def test_a_signed_out_member_answers_from_the_email_link(wordpress_site, sidecar
     assert page.get_by_text(THANKS_FR).is_visible()
     assert token not in page.url
 
-    item = wait_for(answered(sidecar, reason="temporary"), timeout=20, describe=lambda: str(outbox(site)))
+    item = wait_for(answered(sidecar, reason="temporary"), timeout=60, describe=lambda: str(outbox(site)))
     assert item["follow_up"] == "in_a_few_months" and item["member"]["id"] == str(member["id"])
 
     page.goto(f"{site.url}/?farewell_survey={token}")
@@ -199,7 +199,7 @@ def test_an_answer_sent_while_the_sidecar_is_down_arrives_once_it_is_back(wordpr
     site, member, account = survey_site(wordpress_site, sidecar, "6.8")
     sign_in(page, site, member)
     cancel_in_browser(page, site, member)
-    wait_for(lambda: cancellations(sidecar), timeout=20)
+    wait_for(lambda: cancellations(sidecar), timeout=60)
     page.goto(account)
     assert page.get_by_role("heading", name=TITLE_FR).is_visible()
 
@@ -275,7 +275,7 @@ def test_the_survey_can_be_completed_with_the_keyboard_only(wordpress_site, side
         page.keyboard.press("Enter")
     assert page.get_by_text(THANKS_FR).is_visible()
 
-    item = wait_for(answered(sidecar, reason=reason), timeout=20, describe=lambda: str(outbox(site)))
+    item = wait_for(answered(sidecar, reason=reason), timeout=60, describe=lambda: str(outbox(site)))
     assert item["follow_up"] == follow_up
     assert item["comment"] == "Tout au clavier." and item["contact_requested"] is True
 
