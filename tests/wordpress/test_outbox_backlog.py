@@ -57,7 +57,7 @@ def test_ten_thousand_undelivered_events_drain_oldest_first_within_memory_and_ti
     assert site.wp_json(FILL) == ROWS
 
     runs = []
-    deadline = time.monotonic() + 150
+    deadline = time.monotonic() + 600  # usually well under a minute; a bound for a busy machine
     while not runs or runs[-1]["pending_before"] > runs[-1]["delivered"]:
         assert time.monotonic() < deadline, f"the backlog did not drain: {runs}"
         runs.append(site.wp_json(DRAIN, ini=LIMITS, timeout=60))
