@@ -26,7 +26,6 @@ Rules, so that every figure can be explained to an owner:
 
 from __future__ import annotations
 
-import enum
 import logging
 import re
 import secrets
@@ -45,6 +44,7 @@ from ..mail.transports import Transport, TransportUnavailable
 from ..storage import digests as digests_store
 from ..storage import reports
 from ..storage import sites as sites_store
+from ..storage.statuses import DigestStatus
 from . import dashboard_sessions
 from .compose import MailConfig
 from .digest_render import RenderedDigest, render_digest
@@ -89,20 +89,6 @@ THEMES: dict[str, tuple[str, ...]] = {
 }
 _THEME_PATTERNS = {theme: re.compile(r"\b(?:" + "|".join(re.escape(k) for k in keys) + ")")
                    for theme, keys in THEMES.items()}
-
-
-class DigestStatus(str, enum.Enum):
-    """pending ──claim──▶ sending ──accepted──▶ sent
-                            ├──no recipients──▶ skipped
-                            ├──error, attempts left──▶ pending
-                            └──error, attempts used up──▶ failed
-    A sender that dies leaves ``sending`` with a lease; once it expires the digest is claimed again."""
-
-    PENDING = "pending"
-    SENDING = "sending"
-    SENT = "sent"
-    SKIPPED = "skipped"
-    FAILED = "failed"
 
 
 # --- settings -----------------------------------------------------------------------------------

@@ -13,16 +13,7 @@ finishes, and a retry evaluates the conditions again, so a win-back still stops 
 
 from __future__ import annotations
 
-import enum
-
-
-class EmailStatus(str, enum.Enum):
-    PENDING = "pending"
-    SENDING = "sending"
-    SENT = "sent"
-    SKIPPED = "skipped"
-    CANCELLED = "cancelled"
-    FAILED = "failed"
+from ..storage.statuses import EmailStatus
 
 
 TRANSITIONS: dict[EmailStatus, frozenset[EmailStatus]] = {

@@ -14,7 +14,10 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Connection
 
 from ._upsert import insert_if_absent
+from .statuses import DigestStatus
 from .tables import digest_settings, digests
+
+_PENDING, _SENDING = DigestStatus.PENDING.value, DigestStatus.SENDING.value
 
 
 def get_settings(conn: Connection, site_id: str) -> dict | None:
@@ -38,14 +41,14 @@ def claim(conn: Connection, site_id: str, week: str, token: str, now: datetime, 
           max_attempts: int, expired_before: datetime | None = None) -> bool:
     """Take the digest of (site, week) for this sender; False when someone else has it or it is done.
     Another sender's lease counts as expired when it ended before ``expired_before`` (default ``now``)."""
-    insert_if_absent(conn, digests, {"site_id": site_id, "week": week, "status": "pending", "attempts": 0,
+    insert_if_absent(conn, digests, {"site_id": site_id, "week": week, "status": _PENDING, "attempts": 0,
                                      "created_at": now, "updated_at": now})
     d = digests.c
     result = conn.execute(
         update(digests)
         .where(d.site_id == site_id, d.week == week, d.attempts < max_attempts,
-               or_(d.status == "pending", (d.status == "sending") & (d.lease_until < (expired_before or now))))
-        .values(status="sending", lease_token=token, lease_until=lease_until, attempts=d.attempts + 1,
+               or_(d.status == _PENDING, (d.status == _SENDING) & (d.lease_until < (expired_before or now))))
+        .values(status=_SENDING, lease_token=token, lease_until=lease_until, attempts=d.attempts + 1,
                 updated_at=now)
     )
     return result.rowcount == 1
@@ -56,7 +59,7 @@ def finish(conn: Connection, site_id: str, week: str, token: str, status: str, n
     d = digests.c
     result = conn.execute(
         update(digests)
-        .where(d.site_id == site_id, d.week == week, d.lease_token == token, d.status == "sending")
+        .where(d.site_id == site_id, d.week == week, d.lease_token == token, d.status == _SENDING)
         .values(status=status, lease_token=None, lease_until=None, updated_at=now, **values)
     )
     return result.rowcount == 1

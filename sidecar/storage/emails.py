@@ -13,6 +13,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from ._upsert import insert_all_if_absent
+from .statuses import EmailStatus
 from .tables import (
     cancellations,
     contact_requests,
@@ -23,6 +24,7 @@ from .tables import (
 )
 
 _e = scheduled_emails
+_PENDING, _SENDING, _SENT = EmailStatus.PENDING.value, EmailStatus.SENDING.value, EmailStatus.SENT.value
 
 
 def plan(conn: Connection, **values) -> None:
@@ -52,7 +54,7 @@ def claim_due(conn: Connection, now: datetime, limit: int, token: str,
     """
     due = (
         select(_e.c.id)
-        .where(_e.c.status == "pending", _e.c.due_at <= now)
+        .where(_e.c.status == _PENDING, _e.c.due_at <= now)
         .order_by(_e.c.due_at, _e.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -62,7 +64,7 @@ def claim_due(conn: Connection, now: datetime, limit: int, token: str,
     if len(ids) < limit:
         query = (
             select(_e.c.id)
-            .where(_e.c.status == "sending", _e.c.lease_until < now)
+            .where(_e.c.status == _SENDING, _e.c.lease_until < now)
             .order_by(_e.c.lease_until, _e.c.id)
             .limit(limit - len(ids))
             .with_for_update(skip_locked=True)
@@ -75,7 +77,7 @@ def claim_due(conn: Connection, now: datetime, limit: int, token: str,
         conn.execute(
             update(_e)
             .where(_e.c.id.in_(ids))
-            .values(status="sending", lease_token=token, lease_until=lease_until, attempts=_e.c.attempts + 1,
+            .values(status=_SENDING, lease_token=token, lease_until=lease_until, attempts=_e.c.attempts + 1,
                     updated_at=now)
         )
     return ids, abandoned
@@ -106,7 +108,7 @@ def transition(
     conditions = [_e.c.id == email_id, _e.c.status.in_(sources)]
     if lease_token is not None:
         conditions.append(_e.c.lease_token == lease_token)
-    if target != "sending":
+    if target != _SENDING:
         values.setdefault("lease_token", None)
         values.setdefault("lease_until", None)
     if give_back_attempt:
@@ -131,7 +133,7 @@ def cancel_pending(
     result = conn.execute(
         update(_e)
         .where(scope, _e.c.status.in_(sources), _e.c.step != "owner_alert")
-        .values(status="cancelled", skip_reason=reason, updated_at=now)
+        .values(status=EmailStatus.CANCELLED.value, skip_reason=reason, updated_at=now)
     )
     return result.rowcount
 
@@ -181,14 +183,14 @@ def recipient(conn: Connection, site_id: str, member_id: int) -> dict | None:
 
 
 def sent_count(conn: Connection, cancellation_id: int) -> int:
-    query = select(func.count()).where(_e.c.cancellation_id == cancellation_id, _e.c.status == "sent")
+    query = select(func.count()).where(_e.c.cancellation_id == cancellation_id, _e.c.status == _SENT)
     return conn.execute(query).scalar_one()
 
 
 def last_sent_before(conn: Connection, cancellation_id: int, at: datetime) -> dict | None:
     query = (
         select(_e)
-        .where(_e.c.cancellation_id == cancellation_id, _e.c.status == "sent", _e.c.sent_at <= at)
+        .where(_e.c.cancellation_id == cancellation_id, _e.c.status == _SENT, _e.c.sent_at <= at)
         .order_by(_e.c.sent_at.desc(), _e.c.id.desc())
         .limit(1)
     )
@@ -200,7 +202,7 @@ def sent_before(conn: Connection, cancellation_id: int, at: datetime) -> list[di
     """The cancellation's emails sent at or before ``at``, the latest first."""
     query = (
         select(_e)
-        .where(_e.c.cancellation_id == cancellation_id, _e.c.status == "sent", _e.c.sent_at <= at)
+        .where(_e.c.cancellation_id == cancellation_id, _e.c.status == _SENT, _e.c.sent_at <= at)
         .order_by(_e.c.sent_at.desc(), _e.c.id.desc())
     )
     return [dict(r) for r in conn.execute(query).mappings()]
@@ -240,7 +242,7 @@ def member_alerted_since(conn: Connection, member_id: int, step: str, since: dat
     """Whether an owner alert (``step``) about this member, planned at or after ``since``, went out
     or is going out: sent, being sent, or waiting with its contact request still there."""
     r = contact_requests
-    going = or_(_e.c.status.in_(("sent", "sending")), and_(_e.c.status == "pending", r.c.id.is_not(None)))
+    going = or_(_e.c.status.in_((_SENT, _SENDING)), and_(_e.c.status == _PENDING, r.c.id.is_not(None)))
     query = (
         select(_e.c.id)
         .outerjoin(r, r.c.id == _e.c.contact_request_id)

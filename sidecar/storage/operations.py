@@ -17,6 +17,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import Connection
 
+from .statuses import EmailStatus
 from .tables import digests, job_heartbeats, scheduled_emails
 
 # The background jobs that report a heartbeat (jobs/runner.py), and their default interval in
@@ -31,7 +32,7 @@ HEARTBEAT_RETENTION = timedelta(days=1)
 RETRY_HORIZON = timedelta(days=1)
 # Statuses counted by farewell_emails: the live ones and failures. Sent, skipped and cancelled
 # rows only ever grow; counting them would cost a scan that grows with the history.
-COUNTED_EMAIL_STATUSES = ("pending", "sending", "failed")
+COUNTED_EMAIL_STATUSES = (EmailStatus.PENDING.value, EmailStatus.SENDING.value, EmailStatus.FAILED.value)
 REPORT_MAX_CHARS = 500
 
 
@@ -121,16 +122,17 @@ class FleetFigures:
 
 def fleet_figures(conn: Connection, now: datetime) -> FleetFigures:
     e = scheduled_emails.c
+    pending, sending = EmailStatus.PENDING.value, EmailStatus.SENDING.value
     due_count, due_oldest = conn.execute(
-        select(func.count(), func.min(e.due_at)).where(e.status == "pending", e.due_at <= now)).one()
+        select(func.count(), func.min(e.due_at)).where(e.status == pending, e.due_at <= now)).one()
     # Being sent under a lease that ran out: its sender died or stalled, and another will take it.
     stale_count, stale_oldest = conn.execute(
-        select(func.count(), func.min(e.due_at)).where(e.status == "sending", e.lease_until < now)).one()
+        select(func.count(), func.min(e.due_at)).where(e.status == sending, e.lease_until < now)).one()
     oldest = min((at for at in (due_oldest, stale_oldest) if at is not None), default=None)
     by_status = {status: 0 for status in COUNTED_EMAIL_STATUSES}
     by_status.update(conn.execute(select(e.status, func.count()).where(e.status.in_(COUNTED_EMAIL_STATUSES))
                                   .group_by(e.status)).all())
-    retrying = conn.execute(select(func.count()).where(e.status == "pending", e.due_at <= now + RETRY_HORIZON,
+    retrying = conn.execute(select(func.count()).where(e.status == pending, e.due_at <= now + RETRY_HORIZON,
                                                        e.attempts > 0)).scalar_one()
     interrupted = conn.execute(select(func.coalesce(func.sum(e.interrupted_sends), 0))).scalar_one()
     digest_counts = dict(conn.execute(select(digests.c.status, func.count()).group_by(digests.c.status)).all())

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import and_, case, func, literal_column, select
 from sqlalchemy.engine import Connection
 
+from .statuses import EmailStatus
 from .tables import (
     cancellations,
     contact_requests,
@@ -144,7 +145,7 @@ def emails_sent_by_step(conn: Connection, site_id: str, start: datetime, end: da
     e = scheduled_emails
     query = (
         select(e.c.step, func.count().label("count"))
-        .where(e.c.site_id == site_id, e.c.sent_at >= start, e.c.sent_at < end, e.c.status == "sent",
+        .where(e.c.site_id == site_id, e.c.sent_at >= start, e.c.sent_at < end, e.c.status == EmailStatus.SENT.value,
                e.c.step != "owner_alert")
         .group_by(e.c.step)
     )

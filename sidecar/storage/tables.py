@@ -237,7 +237,7 @@ scheduled_emails = Table(
     # No foreign key: a member may withdraw the request (its row is deleted); the alert is then skipped.
     Column("contact_request_id", Id),
     Column("step", String(32), nullable=False),
-    # sidecar.domain.email_status: pending, sending, sent, skipped, cancelled, failed.
+    # sidecar.storage.statuses.EmailStatus: pending, sending, sent, skipped, cancelled, failed.
     Column("status", String(16), nullable=False),
     Column("due_at", UTCDateTime(), nullable=False),
     Column("attempts", Integer, nullable=False),
@@ -327,7 +327,7 @@ digests = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("site_id", String(32), ForeignKey("sites.id"), nullable=False),
     Column("week", String(8), nullable=False),  # "2026-W48": the week the digest reports on
-    # sidecar.domain.digest.DigestStatus: pending, sending, sent, skipped, failed.
+    # sidecar.storage.statuses.DigestStatus: pending, sending, sent, skipped, failed.
     Column("status", String(16), nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("lease_token", String(32)),
