@@ -44,6 +44,7 @@ from ..mail.transports import Transport, TransportUnavailable
 from ..storage import digests as digests_store
 from ..storage import reports
 from ..storage import sites as sites_store
+from ..storage.leases import Term
 from ..storage.statuses import DigestStatus
 from . import dashboard_sessions
 from .compose import MailConfig
@@ -71,6 +72,9 @@ MAX_WAITING = 10
 # A digest whose sending failed is tried again on later ticks, this many times in all.
 MAX_ATTEMPTS = 5
 LEASE = timedelta(minutes=10)
+# On both clocks: the jobs' clock may run thousands of times faster than a send (the demo), see
+# sidecar.storage.leases.Term.
+LEASE_TERM = Term(LEASE, both_clocks=True)
 
 CENTS = Decimal("0.01")
 MONTHLY_FACTOR = {"day": Decimal(365) / 12, "week": Decimal(52) / 12, "month": Decimal(1), "year": Decimal(1) / 12}
@@ -429,8 +433,8 @@ def send_digest(engine: Engine, transport: Transport, site_id: str, week: IsoWee
         return _send_copy(engine, transport, site, week, [r.strip() for r in recipients if r.strip()], now, mail)
     token = secrets.token_hex(16)
     with engine.begin() as conn:
-        if not digests_store.claim(conn, site_id, str(week), token, now, lease_end(now), MAX_ATTEMPTS,
-                                   expired_before=lease_expiry_point(now)):
+        if not digests_store.claim(conn, site_id, str(week), token, now, LEASE_TERM.end(now), MAX_ATTEMPTS,
+                                   LEASE_TERM.ended_before(now)):
             return DigestResult(site_id, str(week), "taken")
     if not configured:
         log.warning("digest %s for site %s skipped: no recipients (set them, or the owner emails)", week, site_id)
@@ -508,22 +512,6 @@ def _failed(engine, site_id, week, token, now, error: Exception) -> DigestResult
     return DigestResult(site_id, str(week), "retry", detail=reason)
 
 
-# A lease says "this sender is alive and sending"; it must outlast the send in real time whatever
-# the jobs' clock says. With the demo's clock (thousands of times faster than real time, and one
-# per process, started at different moments) ten minutes of that clock last milliseconds, and a
-# second process took the digest over and sent it again (tests/reliability/test_mixed_load.py).
-# So a lease ends LEASE after the later of the two clocks, and has expired only when both clocks
-# are past it. With the real clock (production) this is simply now + LEASE.
-
-
-def lease_end(now: datetime) -> datetime:
-    return max(now, datetime.now(timezone.utc)) + LEASE
-
-
-def lease_expiry_point(now: datetime) -> datetime:
-    return min(now, datetime.now(timezone.utc))
-
-
 def due_digests(conn: Connection, now: datetime) -> list[tuple[dict, IsoWeek]]:
     """Sites whose digest send time has passed this week (in their own time zone) and whose
     report on last week is not done yet, with that week."""
@@ -538,7 +526,7 @@ def due_digests(conn: Connection, now: datetime) -> list[tuple[dict, IsoWeek]]:
             continue
         claim = digests_store.get_digest(conn, site["id"], str(report_week))
         if claim is None or claim["status"] == DigestStatus.PENDING.value or (
-                claim["status"] == DigestStatus.SENDING.value and claim["lease_until"] < lease_expiry_point(now)):
+                claim["status"] == DigestStatus.SENDING.value and claim["lease_until"] < LEASE_TERM.ended_before(now)):
             due.append((site, report_week))
     return due
 

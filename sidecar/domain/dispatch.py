@@ -37,6 +37,7 @@ from ..mail.transports import (
 from ..storage import emails as emails_store
 from ..storage import sites as sites_store
 from ..storage import subscriptions as subscriptions_store
+from ..storage.leases import Term
 from . import compose, offers, sequences, unsubscribe
 from .email_status import EmailStatus, sources_of
 from .sequences import OWNER_ALERT, Defer, Skip, SkipReason
@@ -114,8 +115,11 @@ class _Cache:
 
 def claim(engine: Engine, now: datetime, config: DispatchConfig) -> tuple[str, list[int]]:
     token = secrets.token_hex(16)
+    # The jobs' clock alone: config.lease is already that many real seconds on it (from_app_config).
+    term = Term(config.lease)
     with engine.begin() as conn:
-        ids, interrupted = emails_store.claim_due(conn, now, config.batch_size, token, now + config.lease)
+        ids, interrupted = emails_store.claim_due(conn, now, config.batch_size, token, term.end(now),
+                                                  term.ended_before(now))
     for email_id in interrupted:
         log.warning("scheduled email %s: its sender stopped mid-batch; taken over, it may reach the member twice",
                     email_id)

@@ -1,8 +1,9 @@
-"""Scheduled emails: planning, claiming with a lease, and recording what happened.
+"""Scheduled emails: planning, claiming with a lease (sidecar.storage.leases), and recording what
+happened.
 
 Every status change goes through ``transition``, which only moves rows that are in one of the
-statuses the domain allows (``sidecar.domain.email_status``) and, for an email being sent, only
-when the caller still holds its lease.
+statuses the domain allows (``sidecar.domain.email_status``) and only while the caller still
+holds the email's lease.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.engine import Connection
 
+from . import leases
 from ._upsert import insert_all_if_absent
 from .statuses import EmailStatus
 from .tables import (
@@ -39,10 +41,11 @@ def plan_all(conn: Connection, emails: list[dict]) -> None:
                                     for values in emails])
 
 
-def claim_due(conn: Connection, now: datetime, limit: int, token: str,
-              lease_until: datetime) -> tuple[list[int], list[int]]:
-    """Claim up to ``limit`` emails that are due, or whose sender's lease expired; returns the ids
-    claimed and, among them, those taken over from a sender that stopped mid-batch.
+def claim_due(conn: Connection, now: datetime, limit: int, token: str, lease_until: datetime,
+              ended_before: datetime) -> tuple[list[int], list[int]]:
+    """Claim up to ``limit`` emails that are due, or whose sender's lease ended before
+    ``ended_before``; returns the ids claimed and, among them, those taken over from a sender
+    that stopped mid-batch.
 
     A taken-over email may already have been accepted by the mail server (the sender died before
     recording it): its ``interrupted_sends`` goes up by one, so the possible duplicate is counted.
@@ -64,7 +67,7 @@ def claim_due(conn: Connection, now: datetime, limit: int, token: str,
     if len(ids) < limit:
         query = (
             select(_e.c.id)
-            .where(_e.c.status == _SENDING, _e.c.lease_until < now)
+            .where(leases.ended(_e, ended_before))
             .order_by(_e.c.lease_until, _e.c.id)
             .limit(limit - len(ids))
             .with_for_update(skip_locked=True)
@@ -74,12 +77,7 @@ def claim_due(conn: Connection, now: datetime, limit: int, token: str,
         conn.execute(update(_e).where(_e.c.id.in_(abandoned)).values(interrupted_sends=_e.c.interrupted_sends + 1))
     ids += abandoned
     if ids:
-        conn.execute(
-            update(_e)
-            .where(_e.c.id.in_(ids))
-            .values(status=_SENDING, lease_token=token, lease_until=lease_until, attempts=_e.c.attempts + 1,
-                    updated_at=now)
-        )
+        leases.claim(conn, _e, [_e.c.id.in_(ids)], token, now, lease_until)
     return ids, abandoned
 
 
@@ -99,22 +97,16 @@ def hold_recipients(conn: Connection, member_ids: list[int]) -> None:
 
 
 def transition(
-    conn: Connection, email_id: int, sources: tuple[str, ...], target: str, now: datetime,
-    lease_token: str | None = None, give_back_attempt: bool = False, **values,
+    conn: Connection, email_id: int, sources: tuple[str, ...], target: str, now: datetime, *,
+    lease_token: str, give_back_attempt: bool = False, **values,
 ) -> bool:
-    """Move one email to ``target`` if it is in one of ``sources`` (and, when given, still under
-    ``lease_token``); returns whether it moved. ``give_back_attempt`` undoes the claim's count
-    (the email was put back without being tried)."""
-    conditions = [_e.c.id == email_id, _e.c.status.in_(sources)]
-    if lease_token is not None:
-        conditions.append(_e.c.lease_token == lease_token)
-    if target != _SENDING:
-        values.setdefault("lease_token", None)
-        values.setdefault("lease_until", None)
+    """Move one email being sent under ``lease_token`` to ``target`` if it is in one of
+    ``sources``, letting go of the lease; returns whether it moved. ``give_back_attempt`` undoes
+    the claim's count (the email was put back without being tried)."""
     if give_back_attempt:
         values["attempts"] = _e.c.attempts - 1
-    result = conn.execute(update(_e).where(*conditions).values(status=target, updated_at=now, **values))
-    return result.rowcount == 1
+    where = [_e.c.id == email_id, _e.c.status.in_(sources)]
+    return leases.release(conn, _e, where, lease_token, target, now, **values) == 1
 
 
 def cancel_pending(

@@ -17,6 +17,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import Connection
 
+from . import leases
 from .statuses import EmailStatus
 from .tables import digests, job_heartbeats, scheduled_emails
 
@@ -122,12 +123,12 @@ class FleetFigures:
 
 def fleet_figures(conn: Connection, now: datetime) -> FleetFigures:
     e = scheduled_emails.c
-    pending, sending = EmailStatus.PENDING.value, EmailStatus.SENDING.value
+    pending = EmailStatus.PENDING.value
     due_count, due_oldest = conn.execute(
         select(func.count(), func.min(e.due_at)).where(e.status == pending, e.due_at <= now)).one()
     # Being sent under a lease that ran out: its sender died or stalled, and another will take it.
     stale_count, stale_oldest = conn.execute(
-        select(func.count(), func.min(e.due_at)).where(e.status == sending, e.lease_until < now)).one()
+        select(func.count(), func.min(e.due_at)).where(leases.ended(scheduled_emails, now))).one()
     oldest = min((at for at in (due_oldest, stale_oldest) if at is not None), default=None)
     by_status = {status: 0 for status in COUNTED_EMAIL_STATUSES}
     by_status.update(conn.execute(select(e.status, func.count()).where(e.status.in_(COUNTED_EMAIL_STATUSES))
