@@ -27,6 +27,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.wordpress import test_real_pmpro as pmpro
 from tests.wordpress import test_real_restrict_content as rcp
+from tests.wordpress.real_plugins import Member, changes, only, site_local, utc
 
 SURVEY = "#farewell-survey"
 SURVEY_TITLE_FR = "Avant de partir"  # the members are French (locale fr_FR): the survey speaks French
@@ -77,7 +78,7 @@ def assert_survey_once(page, leave) -> None:
 def test_a_member_cancels_on_pmpros_cancel_page_in_chromium(real_plugin_bed, member_page, screenshots_dir):
     bed = real_plugin_bed(pmpro.SLUG, "6.8")
     page = member_page
-    member = pmpro.Member(bed, "pmprobrowser")
+    member = Member(bed, "pmprobrowser")
     level_id = bed.setup["levels"]["Mensuel"]
     pmpro.checkout(bed, member)
     account = bed.setup["account_url"]
@@ -100,7 +101,7 @@ def test_a_member_cancels_on_pmpros_cancel_page_in_chromium(real_plugin_bed, mem
         confirmation["text"] = message.inner_text()
         confirmation["url"] = page.url
 
-    events, _ = pmpro.changes(bed, member, cancel_in_the_browser)
+    events, _ = changes(bed, member, cancel_in_the_browser)
 
     # PMPro's own confirmation, on its Cancel page, over the site's own scheme.
     assert confirmation["url"].startswith(bed.site.url + "/"), confirmation
@@ -109,9 +110,9 @@ def test_a_member_cancels_on_pmpros_cancel_page_in_chromium(real_plugin_bed, mem
     assert state["has_level"] and state["enddate"], state  # kept until the next payment date
     assert state["subscription"]["status"] == "cancelled", state
 
-    cancelled = pmpro.only(events, "subscription.cancelled")
+    cancelled = only(events, "subscription.cancelled")
     pmpro.assert_subscription(cancelled, member, "Mensuel", level_id, "cancelled", "member")
-    assert pmpro.utc(cancelled["subscription"]["access_ends_at"]) == pmpro.local_to_utc(state["enddate"], "")
+    assert utc(cancelled["subscription"]["access_ends_at"]) == site_local(state["enddate"], "")
 
     # The survey came with the page that confirms the cancel (the cancel was done before the page
     # was drawn), as an addition: PMPro's message is there beside it.
@@ -134,7 +135,7 @@ def test_a_member_cancels_on_restrict_contents_account_page_in_chromium(real_plu
                                                                         screenshots_dir):
     bed = real_plugin_bed("restrict-content", "6.8")
     page = member_page
-    member = rcp.Member(bed, "rcpbrowser")
+    member = Member(bed, "rcpbrowser")
     membership_id, profile = rcp.subscribe(bed, member)
     account = bed.setup["account_url"]
     dialogs = []
@@ -151,7 +152,7 @@ def test_a_member_cancels_on_restrict_contents_account_page_in_chromium(real_plu
             page.click(f"#rcp_cancel_membership_{membership_id}")
         page.locator("p.rcp_success").wait_for()
 
-    events, _ = rcp.changes(bed, member, cancel_in_the_browser)
+    events, _ = changes(bed, member, cancel_in_the_browser)
 
     assert len(dialogs) == 1, dialogs
     notice = page.locator("p.rcp_success").inner_text()
@@ -160,7 +161,7 @@ def test_a_member_cancels_on_restrict_contents_account_page_in_chromium(real_plu
     assert st["status"] == "cancelled" and st["active"], st  # until the end of the paid period
     assert profile in bed.site.wp_json("return get_option('farewell_test_rcp_cancelled_profiles', array());")
 
-    cancelled = rcp.only(events, "subscription.cancelled")
+    cancelled = only(events, "subscription.cancelled")
     rcp.assert_event(cancelled, member, membership_id, "Mensuel", "cancelled", "member")
     rcp.assert_access_ends_as_rcp_says(bed, cancelled, membership_id)
 
