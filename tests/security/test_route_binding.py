@@ -18,6 +18,7 @@ import pytest
 
 from sidecar.signing import sign
 from tests.conftest import make_event
+from tests.support.recording_site import Site
 
 # The bridge's requests carry a small JSON body (privacy, site-info, events) or none (ping, survey, summary).
 BODY = json.dumps({"email": "ana@example.org", "admin_email": "owner@example.org"})
@@ -133,36 +134,11 @@ def test_the_events_route_stays_plain_standard_webhooks(client, site):
     assert client.post(events, data=body, headers={"Content-Type": "application/json", **plain}).status_code == 202
 
 
-class _Bridge:
-    """A bridge on loopback that answers every POST with ``answer`` and keeps what it was sent."""
-
-    def __init__(self, status: int, answer: dict):
-        import http.server
-        import threading
-
-        seen = self.seen = []
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                seen.append({"path": self.path, "headers": dict(self.headers),
-                             "body": self.rfile.read(int(self.headers["Content-Length"])).decode()})
-                raw = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+def _bridge(status: int, answer: dict) -> Site:
+    """A bridge on loopback that answers every request with ``answer`` and keeps what it was sent."""
+    site = Site()
+    site.status, site.body = status, json.dumps(answer).encode()
+    return site
 
 
 def test_the_sidecar_signs_each_call_to_the_bridge_for_its_route_and_names_an_older_bridge():
@@ -171,20 +147,16 @@ def test_the_sidecar_signs_each_call_to_the_bridge_for_its_route_and_names_an_ol
     from sidecar.signing import InvalidSignature, verify
     from tests.support.net import LOOPBACK_NETWORKS
 
-    older = _Bridge(401, {"error": "invalid_signature", "message": "The request is not signed …"})
-    newer = _Bridge(401, {"error": "invalid_signature", "signature_scheme": "fw2", "message": "wrong secret"})
-    try:
-        site = {"id": "site_x", "url": older.url, "secret": new_secret()}
+    with _bridge(401, {"error": "invalid_signature", "message": "The request is not signed …"}) as older, \
+            _bridge(401, {"error": "invalid_signature", "signature_scheme": "fw2", "message": "wrong secret"}) as newer:
+        site = {"id": "site_x", "url": older.url(), "secret": new_secret()}
         with pytest.raises(bridge.BridgeRefused) as refused:
             bridge.call(site, "mail", {"x": 1}, "mail_1", allowed_networks=LOOPBACK_NETWORKS)
         assert "older than this sidecar (update the Farewell bridge plugin)" in str(refused.value)
         with pytest.raises(bridge.BridgeRefused) as refused:
-            bridge.call({**site, "url": newer.url}, "coupons", {"x": 1}, "coupon_1", allowed_networks=LOOPBACK_NETWORKS)
+            bridge.call({**site, "url": newer.url()}, "coupons", {"x": 1}, "coupon_1", allowed_networks=LOOPBACK_NETWORKS)
         assert str(refused.value) == "HTTP 401 invalid_signature: wrong secret"
-    finally:
-        older.close()
-        newer.close()
-    [sent] = older.seen
+    [sent] = older.received
     verify([site["secret"]], sent["body"], sent["headers"], method="POST", path="/farewell/v1/mail")
     with pytest.raises(InvalidSignature):
         verify([site["secret"]], sent["body"], sent["headers"], method="POST", path="/farewell/v1/coupons")
@@ -194,13 +166,10 @@ def test_the_sidecar_never_signs_a_call_with_a_site_secret_that_breaks_the_rule(
     from sidecar import bridge
     from tests.support.net import LOOPBACK_NETWORKS
 
-    listening = _Bridge(200, {"status": "sent"})
-    try:
+    with _bridge(200, {"status": "sent"}) as listening:
         for secret in ("whsec_", "whsec_<paste here>", "whsec_c2hvcnQ="):
             with pytest.raises(bridge.BridgeRefused) as refused:
-                bridge.call({"id": "site_x", "url": listening.url, "secret": secret}, "mail", {"x": 1}, "mail_1",
+                bridge.call({"id": "site_x", "url": listening.url(), "secret": secret}, "mail", {"x": 1}, "mail_1",
                             allowed_networks=LOOPBACK_NETWORKS)
             assert refused.value.error == "invalid_secret"
-    finally:
-        listening.close()
-    assert listening.seen == []
+    assert listening.received == []

@@ -13,14 +13,17 @@ class Site:
 
     def __init__(self, host: str = "127.0.0.1"):
         self.requests: list[tuple[str, str]] = []
+        self.received: list[dict] = []  # each request whole: method, path, headers, body (text)
         self.status, self.headers, self.body = 200, {}, b'{"status": "sent"}'
         site = self
 
         class Handler(BaseHTTPRequestHandler):
             def _answer(self):
                 length = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(length)
+                body = self.rfile.read(length)
                 site.requests.append((self.command, self.path))
+                site.received.append({"method": self.command, "path": self.path, "headers": dict(self.headers),
+                                      "body": body.decode("utf-8", "replace")})
                 self.send_response(site.status)
                 for name, value in {"Content-Type": "application/json", **site.headers}.items():
                     self.send_header(name, value)
