@@ -37,6 +37,7 @@ versions, admin pages and set-up code; nothing else here knows about a particula
 from __future__ import annotations
 
 import json
+import html
 import os
 import re
 import secrets
@@ -444,3 +445,31 @@ def site_local(text: str, zone: str) -> datetime:
     else:
         tz = ZoneInfo(zone or "UTC")
     return naive.replace(tzinfo=tz).astimezone(timezone.utc)
+
+
+def assert_event(event: dict, member: Member, *, source: str, initiated_by: str, status: str, **subscription) -> None:
+    """One event as every scenario checks it: its source and initiator, the member as Member made
+    them, the subscription fields given (id, plan_name, amount, …) and its status, and a start
+    never after the event itself."""
+    assert event["source"] == source
+    assert event["initiated_by"] == initiated_by, event
+    assert {k: event["member"].get(k) for k in ("id", "email", "first_name", "locale")} == {
+        "id": str(member.id), "email": member.email, "first_name": "Anaïs", "locale": "fr_FR"}, event
+    sub = event["subscription"]
+    assert {k: sub.get(k) for k in subscription} == subscription, event
+    assert sub["status"] == status, event
+    assert utc(sub["started_at"]) <= utc(event["occurred_at"]), event
+
+
+def form_fields(page: str, marker: str) -> dict:
+    """The hidden, text and email inputs of the form on `page` that contains `marker` (a plugin's
+    checkout or cancel form, with its nonce), as a browser would send them."""
+    for form in re.findall(r"<form\b.*?</form>", page, re.S):
+        if marker in form:
+            fields = {}
+            for tag in re.findall(r"<input\b[^>]*>", form, re.S):
+                attrs = {k: html.unescape(v1 or v2) for k, v1, v2 in re.findall(r"""([\w-]+)=(?:'([^']*)'|"([^"]*)")""", tag)}
+                if attrs.get("type") in ("hidden", "text", "email") and "name" in attrs:
+                    fields[attrs["name"]] = attrs.get("value", "")
+            return fields
+    raise AssertionError(f"no form with {marker!r} on the page:\n{page[-3000:]}")

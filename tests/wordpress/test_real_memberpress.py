@@ -15,7 +15,6 @@ One site for the whole module (tests/wordpress/real_plugins.py); each test has m
 
 from __future__ import annotations
 
-import html
 import json
 import re
 import secrets
@@ -24,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
-from tests.wordpress.real_plugins import Member, changes, only, php_env_at, utc
+from tests.wordpress.real_plugins import Member, assert_event, changes, form_fields, only, php_env_at, utc
 from tests.wordpress.site import ADMIN_PASSWORD, ADMIN_USER
 
 CANCELLED = "Your subscription was successfully cancelled."
@@ -86,19 +85,6 @@ def latest_transaction(bed, member: Member) -> int:
         return (int) $wpdb->get_var($wpdb->prepare("SELECT id FROM {{$wpdb->prefix}}mepr_transactions
             WHERE user_id = %d ORDER BY id DESC LIMIT 1", {member.id}));
     """))
-
-
-def form_fields(page: str, marker: str) -> dict:
-    """The inputs of the form that contains `marker` (MemberPress's checkout form)."""
-    for form in re.findall(r"<form\b.*?</form>", page, re.S):
-        if marker in form:
-            fields = {}
-            for tag in re.findall(r"<input\b[^>]*>", form, re.S):
-                attrs = {k: html.unescape(v1 or v2) for k, v1, v2 in re.findall(r"""([\w-]+)=(?:'([^']*)'|"([^"]*)")""", tag)}
-                if attrs.get("type") in ("hidden", "text", "email") and "name" in attrs:
-                    fields[attrs["name"]] = attrs.get("value", "")
-            return fields
-    raise AssertionError(f"no form with {marker!r} on the page")
 
 
 def checkout(bed, member: Member, plan: str, gateway: str) -> int:
@@ -165,22 +151,9 @@ def paypal_subscription(bed, member: Member, plan: str = "Or") -> tuple[int, str
 
 
 def assert_subscription(event: dict, member: Member, sub_id: int, plan: str, status: str, initiated_by: str):
-    assert event["source"] == "memberpress"
-    assert event["initiated_by"] == initiated_by, event
-    assert event["member"]["id"] == str(member.id)
-    assert event["member"]["email"] == member.email
-    assert event["member"]["first_name"] == "Anaïs"
-    assert event["member"]["locale"] == "fr_FR"
-    sub = event["subscription"]
     amount, interval = PLANS[plan]
-    assert sub["id"] == str(sub_id)
-    assert sub["plan_name"] == plan
-    assert sub["amount"] == amount
-    assert sub["currency"] == "EUR"
-    assert sub["interval"] == interval
-    assert sub["status"] == status, event
-    occurred = utc(event["occurred_at"])
-    assert utc(sub["started_at"]) <= occurred, event
+    assert_event(event, member, source="memberpress", initiated_by=initiated_by, status=status, id=str(sub_id),
+                 plan_name=plan, amount=amount, currency="EUR", interval=interval)
 
 
 def assert_access_ends_as_memberpress_says(bed, event: dict, sub_id: int):

@@ -162,7 +162,7 @@ def test_a_member_cancels_on_restrict_contents_account_page_in_chromium(real_plu
     assert profile in bed.site.wp_json("return get_option('farewell_test_rcp_cancelled_profiles', array());")
 
     cancelled = only(events, "subscription.cancelled")
-    rcp.assert_event(cancelled, member, membership_id, "Mensuel", "cancelled", "member")
+    rcp.assert_membership_event(cancelled, member, membership_id, "Mensuel", "cancelled", "member")
     rcp.assert_access_ends_as_rcp_says(bed, cancelled, membership_id)
 
     # RCP redirects after its cancel: the survey is on the page it lands on, beside its notice.

@@ -31,7 +31,16 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
-from tests.wordpress.real_plugins import Member, changes, only, php_env_at, site_local, utc
+from tests.wordpress.real_plugins import (
+    Member,
+    assert_event,
+    changes,
+    form_fields,
+    only,
+    php_env_at,
+    site_local,
+    utc,
+)
 from tests.wordpress.site import ADMIN_PASSWORD, ADMIN_USER
 
 SLUG = "paid-memberships-pro"
@@ -74,18 +83,6 @@ def membership(bed, member: Member, level_id: int | None = None) -> dict:
         return $row;
     """)
 
-
-def form_fields(page: str, marker: str) -> dict:
-    """The inputs of the form that contains `marker`."""
-    for form in re.findall(r"<form\b.*?</form>", page, re.S):
-        if marker in form:
-            fields = {}
-            for tag in re.findall(r"<input\b[^>]*>", form, re.S):
-                attrs = {k: html.unescape(v1 or v2) for k, v1, v2 in re.findall(r"""([\w-]+)=(?:'([^']*)'|"([^"]*)")""", tag)}
-                if attrs.get("type") in ("hidden", "text", "email") and "name" in attrs:
-                    fields[attrs["name"]] = attrs.get("value", "")
-            return fields
-    raise AssertionError(f"no form with {marker!r} on the page:\n{page[-3000:]}")
 
 
 def ipn(bed, **fields) -> str:
@@ -142,16 +139,10 @@ def cancel_page(bed, member: Member, level_id: int) -> str:
 
 
 def assert_subscription(event: dict, member: Member, level: str, level_id: int, status: str, initiated_by: str):
-    assert event["source"] == "paidmembershipspro"
-    assert event["initiated_by"] == initiated_by, event
-    assert event["member"]["id"] == str(member.id) and event["member"]["email"] == member.email
-    sub = event["subscription"]
     amount, interval = LEVELS[level]
-    assert sub["id"] == f"{member.id}-{level_id}", sub
-    assert (sub["plan_id"], sub["plan_name"]) == (str(level_id), level), sub
-    assert (sub["amount"], sub["currency"], sub["interval"]) == (amount, "EUR", interval), sub
-    assert sub["status"] == status, sub
-    assert utc(sub["started_at"]) <= utc(event["occurred_at"]), event
+    assert_event(event, member, source="paidmembershipspro", initiated_by=initiated_by, status=status,
+                 id=f"{member.id}-{level_id}", plan_id=str(level_id), plan_name=level, amount=amount,
+                 currency="EUR", interval=interval)
 
 
 # --------------------------------------------------------------------------- starts
