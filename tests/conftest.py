@@ -157,6 +157,16 @@ def admin_get(client):
 
 
 @pytest.fixture
+def smtp():
+    """A real SMTP server (aiosmtpd) on a free loopback port, keeping every message it accepted."""
+    from tests.support.smtp import SmtpServer
+
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def sidecar_server(request, tmp_path):
     """Start the real sidecar in its own process: ``sidecar_server(database_url=...)``."""
     started: list[SidecarProcess] = []

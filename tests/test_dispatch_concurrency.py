@@ -22,7 +22,6 @@ from sidecar.domain.dispatch import DispatchConfig, dispatch_due
 from sidecar.domain.sites import create_site
 from sidecar.mail.transports import transport_from_url
 from sidecar.storage.tables import scheduled_emails
-from tests.support.smtp import SmtpServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECRET_KEY = "concurrency-secret-0123456789"
@@ -33,13 +32,6 @@ pytestmark = pytest.mark.slow
 
 def real_clock() -> datetime:
     return datetime.now(timezone.utc)
-
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer().start()
-    yield server
-    server.stop()
 
 
 def _prepared(url: str):

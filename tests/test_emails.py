@@ -20,7 +20,6 @@ from sidecar.signing import sign
 from sidecar.storage.tables import scheduled_emails
 from tests.conftest import ADMIN_TOKEN, make_event
 from tests.support.net import LOOPBACK_NETWORKS, free_port
-from tests.support.smtp import SmtpServer
 
 CANCELLED_AT = datetime(2026, 11, 29, 10, 0, tzinfo=timezone.utc)  # a Sunday, 11:00 in Paris
 
@@ -34,13 +33,6 @@ class FakeClock:
 
     def set(self, at: datetime) -> None:
         self.at = at
-
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

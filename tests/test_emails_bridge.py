@@ -19,7 +19,6 @@ from sidecar.mail.render import Rendered
 from sidecar.mail.transports import RecipientRefused, TransientFailure, TransportUnavailable, WordPressTransport
 from sidecar.signing import verify
 from tests.support.net import LOOPBACK_NETWORKS, free_port
-from tests.test_emails import smtp  # noqa: F401 - fixture
 
 NOW = datetime(2026, 12, 29, 10, 0, tzinfo=timezone.utc)
 

@@ -22,16 +22,8 @@ from sidecar.domain.sites import create_site
 from sidecar.mail.transports import transport_from_url
 from sidecar.storage.tables import cancellations, contact_requests, scheduled_emails, survey_answers, winbacks
 from tests.conftest import count_rows, make_event
-from tests.support.smtp import SmtpServer
 
 CANCELLED_AT = datetime(2026, 11, 2, 10, 0, tzinfo=timezone.utc)  # a Monday, 11:00 in Paris
-
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

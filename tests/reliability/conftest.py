@@ -6,20 +6,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-import pytest
-
 from tests.conftest import make_event
-from tests.support.smtp import SmtpServer
 
 # Shared by every process of one test, so links signed by one are read by another.
 SECRET_KEY = "reliability-secret-key-0123"
-
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer().start()
-    yield server
-    server.stop()
 
 
 def iso(at: datetime) -> str:

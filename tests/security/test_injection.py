@@ -23,7 +23,7 @@ from sidecar.signing import sign
 from sidecar.storage.sites import get_site
 from sidecar.storage.tables import members, subscriptions
 from tests.conftest import ADMIN_TOKEN, make_event
-from tests.test_emails import bodies, clock, club, post, send, smtp  # noqa: F401 - fixtures
+from tests.test_emails import bodies, clock, club, post, send  # noqa: F401 - fixtures
 
 PAYLOADS = [
     "<script>alert(1)</script>",

@@ -23,7 +23,6 @@ from sidecar.mail import message as mime
 from sidecar.mail.render import Rendered
 from sidecar.mail.transports import mail_payload
 from tests.support.mail_bytes import check_as_providers_read, display_name
-from tests.wordpress.test_sidecar_to_bridge_e2e import smtp  # noqa: F401 - fixture
 
 LINK = "https://farewell.example.org/u/WyJzaXRlXzIyYWd5b2J1dmZzYyIsNV0.axSqqQ.ZnM-anmBpiXYS1IJ2BWB0PYdQCc"
 NAME = "Anaïs Lefèvre-Duchâteau de la Grande Maison"

@@ -30,17 +30,9 @@ from sidecar.domain.events import parse_timestamp
 from sidecar.mail.transports import transport_from_url
 from sidecar.signing import sign
 from tests.support.net import LOOPBACK_NETWORKS
-from tests.support.smtp import SmtpServer
 from tests.wordpress.test_bridge_e2e import cancel, make_members, wait_for
 
 CODE = re.compile(r"FAREWELL-[A-HJKMNP-Z2-9]{8}")
-
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer().start()
-    yield server
-    server.stop()
 
 
 def header(message, name: str) -> str:
