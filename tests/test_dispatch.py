@@ -17,7 +17,7 @@ from sidecar.mail.transports import transport_from_url
 from tests.conftest import ADMIN_TOKEN
 from tests.support.smtp import SmtpServer
 from tests.test_emails import (  # noqa: F401 - fixtures
-    CANCELLED_AT, answer, cancel, clock, club, emails_of, post, send, smtp, survey_ready,
+    CANCELLED_AT, answer, cancel, clock, club, emails_of, post, send, survey_ready,
 )
 
 

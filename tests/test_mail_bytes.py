@@ -29,7 +29,7 @@ from tests.support.mail_bytes import check_as_providers_read, display_name, raw_
 from tests.test_dashboard import csrf_token, sign_in  # noqa: F401 - fixtures
 from tests.test_dispatch import dispatcher, member_event  # noqa: F401 - fixtures
 from tests.test_emails import (  # noqa: F401 - fixtures
-    CANCELLED_AT, answer, cancel, clock, club, emails_of, post, smtp, survey_ready,
+    CANCELLED_AT, answer, cancel, clock, club, emails_of, post, survey_ready,
 )
 
 PUBLIC_URL = "https://farewell.example.org"

@@ -11,7 +11,7 @@ from sidecar.domain.sites import create_site
 from sidecar.domain.tokens import unsubscribe_token
 from sidecar.signing import sign
 from tests.test_emails import (  # noqa: F401 - fixtures
-    CANCELLED_AT, cancel, clock, club, emails_of, post, send, smtp,
+    CANCELLED_AT, cancel, clock, club, emails_of, post, send,
 )
 
 SECRET_KEY = "test-secret-key-24-chars"
