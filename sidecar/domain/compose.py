@@ -11,7 +11,7 @@ from ..mail import message as mime
 from ..mail.render import babel_locale, day, language_of, moment, render
 from . import tokens
 from .offers import Offer
-from .sequences import member_timezone
+from .sequences import STEPS_BY_KEY, member_timezone
 from .site_settings import owner_addresses
 from .survey import DEFAULT_DEFINITION
 
@@ -30,7 +30,8 @@ def _sender(site: dict, settings: dict, config: MailConfig):
 def sequence_email(email: dict, site: dict, settings: dict, overrides: dict, offer: Offer | None,
                    config: MailConfig, now: datetime) -> mime.Outgoing:
     """``email`` is ``storage.emails.sequence_context``. Raises ``mime.BadAddress``."""
-    kind = catalog.KINDS[email["step"]]
+    step = STEPS_BY_KEY[email["step"]]
+    kind = step.kind
     language = language_of(email["locale"], site["locale"])
     locale = babel_locale(email["locale"], language)
     zone = member_timezone(site)
@@ -72,7 +73,7 @@ def sequence_email(email: dict, site: dict, settings: dict, overrides: dict, off
         rendered, sender=sender, to=[mime.address(email["email"], email["first_name"])], message_id=message_id,
         date=now, reply_to=reply_to,
         # One-click unsubscribe on marketing steps only; the farewell still shows the visible link.
-        unsubscribe_url=unsubscribe_url if kind.marketing else None,
+        unsubscribe_url=unsubscribe_url if step.marketing else None,
     )
     return mime.Outgoing(message=message, sender=config.mail_from, recipients=(email["email"],), site=site,
                          message_id=message_id)

@@ -52,7 +52,7 @@ from .digest_render import RenderedDigest, render_digest
 from .digest_weeks import IsoWeek, week_of
 from .events import is_email
 from .offers import variant_for
-from .sequences import member_timezone
+from .sequences import OFFER, member_timezone
 from .site_settings import effective_settings, owner_addresses
 
 __all__ = [
@@ -250,7 +250,7 @@ def build_digest(conn: Connection, site: dict, week: IsoWeek, now: datetime) -> 
             "sent_by_step": reports.emails_sent_by_step(conn, site["id"], start, end),
             "unsubscribes": reports.unsubscribes(conn, site["id"], start, end),
             "winbacks_by_step": _count_by(comebacks, lambda r: r["last_email_step"] or "none"),
-            "winbacks_by_offer": _count_by([r for r in comebacks if r["last_email_step"] == "offer"],
+            "winbacks_by_offer": _count_by([r for r in comebacks if r["last_email_step"] == OFFER.key],
                                            lambda r: variant_for(r["reason"])),
         },
         "trend": [{"week": str(w), "cancellations": trend_cancellations.get(i, 0), "winbacks": trend_winbacks.get(i, 0)}

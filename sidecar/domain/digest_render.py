@@ -19,10 +19,10 @@ from ..mail.chart import trend_png
 from ..mail.render import babel_locale, fill, render
 from ..plurals import plural_key
 from .events import one_line
+from .sequences import STEPS
 from .survey import DEFAULT_DEFINITION
 
 CHART_CID = "trend@farewell"
-STEPS = ("farewell", "feedback", "offer", "door_open")
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,8 @@ def _view(digest: dict, words: dict, locale, language: str) -> dict:
         median = fill(words["median_response"], {"count": requests["answered_count"],
                                                  "duration": duration(requests["median_response_hours"])})
     sequence = digest["sequence"]
-    steps = [s for s in STEPS] + sorted(set(sequence["sent_by_step"]) - set(STEPS))
+    keys = [s.key for s in STEPS]
+    steps = keys + sorted(set(sequence["sent_by_step"]) - set(keys))
     step_rows = [{"label": words.get(f"step_{s}", s), "sent": sequence["sent_by_step"].get(s, 0),
                   "winbacks": sequence["winbacks_by_step"].get(s, 0)} for s in steps]
     if sequence["winbacks_by_step"].get("none"):

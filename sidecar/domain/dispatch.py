@@ -306,7 +306,7 @@ def _prepare(engine, email_id, token, config, now, cache, report) -> Outgoing | 
             conn, site["id"], context["source"], context["subscription_external_id"])
     # The coupon is asked for outside any transaction: a slow WordPress must not hold the database.
     offer = (_offer(engine, context, subscription, site, settings, token, now, config.bridge_networks)
-             if email["step"] == "offer" else None)
+             if email["step"] == sequences.OFFER.key else None)
     return compose.sequence_email(context, site, settings, configured.copy_overrides, offer, config.mail, now)
 
 

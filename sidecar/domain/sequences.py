@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import Connection
 
+from ..mail import catalog
+from ..mail.catalog import EmailKind
 from ..storage import emails as emails_store
 from ..storage import site_settings as settings_store
 from ..storage import winbacks as winbacks_store
@@ -27,7 +29,11 @@ CLOSING = time(19, 0)
 
 @dataclass(frozen=True)
 class Step:
-    key: str
+    """One email of the sequence, written once: everything else (the dispatcher's rules, the
+    one-click unsubscribe headers, the digest's rows, the dashboard, the OpenAPI enum) reads it."""
+
+    # What it says and its key (stored in ``scheduled_emails.step``): sidecar.mail.catalog.
+    kind: EmailKind
     delay: timedelta
     # Everything but the farewell is marketing: one-click unsubscribe, quiet hours, the caps.
     marketing: bool
@@ -35,16 +41,21 @@ class Step:
     # has access reads as a pressure tactic.
     after_access_ends: bool = False
 
+    @property
+    def key(self) -> str:
+        return self.kind.key
 
-STEPS: tuple[Step, ...] = (
-    Step("farewell", timedelta(hours=1), marketing=False),
-    Step("feedback", timedelta(days=3), marketing=True),
-    Step("offer", timedelta(days=30), marketing=True, after_access_ends=True),
-    Step("door_open", timedelta(days=60), marketing=True),
-)
+
+FAREWELL = Step(catalog.FAREWELL, timedelta(hours=1), marketing=False)
+FEEDBACK = Step(catalog.FEEDBACK, timedelta(days=3), marketing=True)
+OFFER = Step(catalog.OFFER, timedelta(days=30), marketing=True, after_access_ends=True)
+DOOR_OPEN = Step(catalog.DOOR_OPEN, timedelta(days=60), marketing=True)
+STEPS: tuple[Step, ...] = (FAREWELL, FEEDBACK, OFFER, DOOR_OPEN)
 STEPS_BY_KEY = {step.key: step for step in STEPS}
-# Not part of a sequence: the owner's alert about a member asking to be contacted.
-OWNER_ALERT = "owner_alert"
+# Not part of a sequence: the owner's alert about a member asking to be contacted (transactional).
+OWNER_ALERT = catalog.OWNER_ALERT.key
+# Every value ``scheduled_emails.step`` may hold, in this order (the admin API's enum).
+EMAIL_KEYS: tuple[str, ...] = (*STEPS_BY_KEY, OWNER_ALERT)
 MAX_STEP_DELAY = timedelta(days=365)
 
 
@@ -188,7 +199,7 @@ def decide(email: dict, *, configured: ConfiguredStep, settings: dict, zone: Zon
     # would be wrong by then.
     if won_back or email["resumed_at"] is not None:
         return Skip(SkipReason.WON_BACK)
-    if step.key == "feedback" and email["answer_id"] is not None:
+    if step.key == FEEDBACK.key and email["answer_id"] is not None:
         return Skip(SkipReason.SURVEY_ANSWERED)
     if step.marketing:
         started = email["started_at"]

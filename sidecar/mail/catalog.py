@@ -19,9 +19,6 @@ LANGUAGES = ("en", "fr")
 @dataclass(frozen=True)
 class EmailKind:
     key: str
-    # Marketing emails carry one-click unsubscribe headers; the farewell (it confirms the cancel)
-    # and the owner's alert are transactional.
-    marketing: bool
     variables: tuple[str, ...]
     # {language: {block name: text}}; "subject" is a block like the others.
     copy: dict[str, dict[str, str]]
@@ -34,7 +31,6 @@ _MEMBER_VARIABLES = ("first_name", "site_name", "site_url", "plan_name", "suppor
 
 FAREWELL = EmailKind(
     key="farewell",
-    marketing=False,
     variables=(*_MEMBER_VARIABLES, "access_ends", "survey_url"),
     copy={
         "en": {
@@ -68,7 +64,6 @@ FAREWELL = EmailKind(
 
 FEEDBACK = EmailKind(
     key="feedback",
-    marketing=True,
     variables=(*_MEMBER_VARIABLES, "survey_url"),
     copy={
         "en": {
@@ -91,7 +86,6 @@ FEEDBACK = EmailKind(
 
 OFFER = EmailKind(
     key="offer",
-    marketing=True,
     variables=(*_MEMBER_VARIABLES, "percent", "code", "expires", "news_url", "offer_text"),
     copy={
         "en": {
@@ -151,7 +145,6 @@ OFFER = EmailKind(
 
 DOOR_OPEN = EmailKind(
     key="door_open",
-    marketing=True,
     variables=_MEMBER_VARIABLES,
     copy={
         "en": {
@@ -175,7 +168,6 @@ DOOR_OPEN = EmailKind(
 
 OWNER_ALERT = EmailKind(
     key="owner_alert",
-    marketing=False,
     variables=("member_name", "member_email", "contact", "site_name", "requested_at"),
     copy={
         "en": {
@@ -207,7 +199,6 @@ OWNER_ALERT = EmailKind(
 # survey; the other labels the digest shows are blocks here too, so both languages stay complete.
 DIGEST = EmailKind(
     key="digest",
-    marketing=False,
     variables=("site_name", "week_label", "dashboard_url"),
     copy={
         "en": {

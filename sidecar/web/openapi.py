@@ -7,6 +7,7 @@ import copy
 from flask import Blueprint, jsonify
 
 from ..domain.events import EVENT_SCHEMA
+from ..domain.sequences import EMAIL_KEYS
 
 bp = Blueprint("openapi", __name__)
 
@@ -141,7 +142,7 @@ _SCHEDULED_EMAIL = {
         "member": {"type": "object", "properties": {"id": {"type": "string"}, "email": {"type": "string"}}},
         "cancellation_id": {"type": ["integer", "null"]},
         "contact_request_id": {"type": ["integer", "null"]},
-        "step": {"enum": ["farewell", "feedback", "offer", "door_open", "owner_alert"]},
+        "step": {"enum": list(EMAIL_KEYS)},
         "status": {"enum": ["pending", "sending", "sent", "skipped", "cancelled", "failed"]},
         "due_at": {"type": "string", "format": "date-time"},
         "sent_at": {**_NULLABLE_STRING, "format": "date-time"},
