@@ -151,6 +151,35 @@ class Farewell_Bridge_Event_Factory {
 	}
 
 	/**
+	 * The protocol's `subscription` object (docs/PROTOCOL.md). Every source builds it here, so its
+	 * fields, their order and their formats are written once; each source only says where its
+	 * membership plugin keeps each one. A field missing or null is left out of the event (build()
+	 * drops empty values).
+	 *
+	 * @param array $fields id, plan_id, plan_name and status as the protocol says them; amount (a
+	 *                      number, see amount()); currency (a code, see currency()); interval (the
+	 *                      source's period word or "lifetime", see interval()); started_at and
+	 *                      access_ends_at (Unix seconds or a UTC date, see rfc3339()).
+	 * @return array
+	 */
+	public static function subscription( array $fields ) {
+		$field = static function ( $key ) use ( $fields ) {
+			return isset( $fields[ $key ] ) ? $fields[ $key ] : null;
+		};
+		return array(
+			'id'             => $field( 'id' ),
+			'plan_id'        => $field( 'plan_id' ),
+			'plan_name'      => $field( 'plan_name' ),
+			'amount'         => self::amount( $field( 'amount' ) ),
+			'currency'       => self::currency( $field( 'currency' ) ),
+			'interval'       => self::interval( $field( 'interval' ) ),
+			'status'         => $field( 'status' ),
+			'started_at'     => self::rfc3339( $field( 'started_at' ) ),
+			'access_ends_at' => self::rfc3339( $field( 'access_ends_at' ) ),
+		);
+	}
+
+	/**
 	 * The member object of an event.
 	 *
 	 * @param int $user_id User id.

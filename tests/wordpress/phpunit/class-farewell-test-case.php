@@ -136,6 +136,15 @@ abstract class Farewell_Test_Case extends TestCase {
 		);
 	}
 
+	/**
+	 * Asserts that an event's subscription object has exactly these fields, in the order of
+	 * docs/PROTOCOL.md (the bytes of the event's JSON depend on it).
+	 */
+	protected function assert_subscription_fields( array $fields, array $subscription ) {
+		$order = array( 'id', 'plan_id', 'plan_name', 'amount', 'currency', 'interval', 'status', 'started_at', 'access_ends_at' );
+		$this->assertSame( array_values( array_intersect( $order, $fields ) ), array_keys( $subscription ) );
+	}
+
 	/** A user with a role, email and first name. */
 	protected function user( $role = 'subscriber', $first_name = 'Ana', $locale = '' ) {
 		$login = 'u' . wp_generate_password( 10, false );

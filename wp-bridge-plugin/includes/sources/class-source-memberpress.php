@@ -482,12 +482,14 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 			}
 			$subscription = $this->subscription( $sub, 'payment.failed', $access_ends );
 		} else {
-			$subscription = array(
-				'id'        => 'txn-' . (int) self::prop( $txn, 'id' ),
-				'plan_id'   => self::prop( $txn, 'product_id' ),
-				'plan_name' => $this->product_name( self::prop( $txn, 'product_id' ) ),
-				'amount'    => Farewell_Bridge_Event_Factory::amount( self::prop( $txn, 'amount' ) ),
-				'currency'  => $this->currency(),
+			$subscription = Farewell_Bridge_Event_Factory::subscription(
+				array(
+					'id'        => 'txn-' . (int) self::prop( $txn, 'id' ),
+					'plan_id'   => self::prop( $txn, 'product_id' ),
+					'plan_name' => $this->product_name( self::prop( $txn, 'product_id' ) ),
+					'amount'    => self::prop( $txn, 'amount' ),
+					'currency'  => $this->currency(),
+				)
 			);
 		}
 		$this->record(
@@ -540,16 +542,18 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 			$access_ends = self::is_lifetime( $expires ) ? null : self::timestamp( $expires );
 		}
 
-		return array(
-			'id'             => (string) (int) self::prop( $sub, 'id' ),
-			'plan_id'        => self::prop( $sub, 'product_id' ),
-			'plan_name'      => $this->product_name( self::prop( $sub, 'product_id' ), $sub ),
-			'amount'         => Farewell_Bridge_Event_Factory::amount( self::prop( $sub, 'price' ) ),
-			'currency'       => $this->currency(),
-			'interval'       => Farewell_Bridge_Event_Factory::interval( (string) self::prop( $sub, 'period_type' ) ),
-			'status'         => $status,
-			'started_at'     => Farewell_Bridge_Event_Factory::rfc3339( self::timestamp( self::prop( $sub, 'created_at' ) ) ),
-			'access_ends_at' => Farewell_Bridge_Event_Factory::rfc3339( $access_ends ),
+		return Farewell_Bridge_Event_Factory::subscription(
+			array(
+				'id'             => (string) (int) self::prop( $sub, 'id' ),
+				'plan_id'        => self::prop( $sub, 'product_id' ),
+				'plan_name'      => $this->product_name( self::prop( $sub, 'product_id' ), $sub ),
+				'amount'         => self::prop( $sub, 'price' ),
+				'currency'       => $this->currency(),
+				'interval'       => self::prop( $sub, 'period_type' ),
+				'status'         => $status,
+				'started_at'     => self::timestamp( self::prop( $sub, 'created_at' ) ),
+				'access_ends_at' => $access_ends,
+			)
 		);
 	}
 
@@ -598,14 +602,13 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 	}
 
 	/**
-	 * The store currency from MeprOptions, or null.
+	 * The store's currency code from MeprOptions, or null.
 	 *
 	 * @return string|null
 	 */
 	private function currency() {
 		if ( class_exists( 'MeprOptions' ) && is_callable( array( 'MeprOptions', 'fetch' ) ) ) {
-			$options = MeprOptions::fetch();
-			return Farewell_Bridge_Event_Factory::currency( self::prop( $options, 'currency_code' ) );
+			return self::prop( MeprOptions::fetch(), 'currency_code' );
 		}
 		return null;
 	}

@@ -316,23 +316,25 @@ class Farewell_Bridge_Source_Pmpro extends Farewell_Bridge_Source {
 		$interval = null;
 		$amount   = null;
 		if ( (float) $billing > 0 && $cycle > 0 ) {
-			$amount   = Farewell_Bridge_Event_Factory::amount( $billing );
-			$interval = Farewell_Bridge_Event_Factory::interval( (string) self::prop( $source, 'cycle_period' ) );
+			$amount   = $billing;
+			$interval = self::prop( $source, 'cycle_period' );
 		} elseif ( null !== self::prop( $source, 'initial_payment' ) ) {
-			$amount   = Farewell_Bridge_Event_Factory::amount( self::prop( $source, 'initial_payment' ) );
+			$amount   = self::prop( $source, 'initial_payment' );
 			$interval = empty( self::prop( $level, 'expiration_number' ) ) ? 'lifetime' : null;
 		}
 
-		return array(
-			'id'             => $user_id . '-' . $level_id,
-			'plan_id'        => (string) $level_id,
-			'plan_name'      => self::prop( $level, 'name' ),
-			'amount'         => $amount,
-			'currency'       => Farewell_Bridge_Event_Factory::currency( is_string( $pmpro_currency ) ? $pmpro_currency : '' ),
-			'interval'       => $interval,
-			'status'         => $status,
-			'started_at'     => self::local_date( self::prop( $row, 'startdate' ) ),
-			'access_ends_at' => self::local_date( self::prop( $row, 'enddate' ) ),
+		return Farewell_Bridge_Event_Factory::subscription(
+			array(
+				'id'             => $user_id . '-' . $level_id,
+				'plan_id'        => (string) $level_id,
+				'plan_name'      => self::prop( $level, 'name' ),
+				'amount'         => $amount,
+				'currency'       => is_string( $pmpro_currency ) ? $pmpro_currency : null,
+				'interval'       => $interval,
+				'status'         => $status,
+				'started_at'     => self::local_date( self::prop( $row, 'startdate' ) ),
+				'access_ends_at' => self::local_date( self::prop( $row, 'enddate' ) ),
+			)
 		);
 	}
 }

@@ -229,7 +229,7 @@ class Farewell_Bridge_Source_Restrict_Content extends Farewell_Bridge_Source {
 		if ( $level_id > 0 && function_exists( 'rcp_get_membership_level' ) ) {
 			$level = rcp_get_membership_level( $level_id );
 			if ( is_object( $level ) ) {
-				$interval = 0 === (int) self::call( $level, 'get_duration' ) ? 'lifetime' : Farewell_Bridge_Event_Factory::interval( (string) self::call( $level, 'get_duration_unit' ) );
+				$interval = 0 === (int) self::call( $level, 'get_duration' ) ? 'lifetime' : self::call( $level, 'get_duration_unit' );
 			}
 		}
 
@@ -243,16 +243,18 @@ class Farewell_Bridge_Source_Restrict_Content extends Farewell_Bridge_Source {
 			$ends = $now; // Expired before its date (expire(), a refund, a deletion): access ends now.
 		}
 
-		return array(
-			'id'             => (string) self::call( $membership, 'get_id' ),
-			'plan_id'        => $level_id > 0 ? (string) $level_id : null,
-			'plan_name'      => self::call( $membership, 'get_membership_level_name' ),
-			'amount'         => Farewell_Bridge_Event_Factory::amount( self::call( $membership, 'get_recurring_amount' ) ),
-			'currency'       => Farewell_Bridge_Event_Factory::currency( $currency ),
-			'interval'       => $interval,
-			'status'         => $status,
-			'started_at'     => Farewell_Bridge_Event_Factory::rfc3339( self::local_timestamp( self::call( $membership, 'get_created_date', array( false ) ) ) ),
-			'access_ends_at' => Farewell_Bridge_Event_Factory::rfc3339( $ends ),
+		return Farewell_Bridge_Event_Factory::subscription(
+			array(
+				'id'             => (string) self::call( $membership, 'get_id' ),
+				'plan_id'        => $level_id > 0 ? (string) $level_id : null,
+				'plan_name'      => self::call( $membership, 'get_membership_level_name' ),
+				'amount'         => self::call( $membership, 'get_recurring_amount' ),
+				'currency'       => $currency,
+				'interval'       => $interval,
+				'status'         => $status,
+				'started_at'     => self::local_timestamp( self::call( $membership, 'get_created_date', array( false ) ) ),
+				'access_ends_at' => $ends,
+			)
 		);
 	}
 }

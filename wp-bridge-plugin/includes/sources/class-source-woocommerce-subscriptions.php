@@ -148,16 +148,18 @@ class Farewell_Bridge_Source_Woocommerce_Subscriptions extends Farewell_Bridge_S
 			$ends = self::call( $sub, 'get_date', array( 'next_payment' ) );
 		}
 
-		return array(
-			'id'             => (string) self::call( $sub, 'get_id' ),
-			'plan_id'        => null !== $plan_id ? (string) $plan_id : null,
-			'plan_name'      => $plan_name,
-			'amount'         => Farewell_Bridge_Event_Factory::amount( self::call( $sub, 'get_total' ) ),
-			'currency'       => Farewell_Bridge_Event_Factory::currency( self::call( $sub, 'get_currency' ) ),
-			'interval'       => Farewell_Bridge_Event_Factory::interval( (string) self::call( $sub, 'get_billing_period' ) ),
-			'status'         => $status,
-			'started_at'     => Farewell_Bridge_Event_Factory::rfc3339( self::call( $sub, 'get_date', array( 'start' ) ) ),
-			'access_ends_at' => Farewell_Bridge_Event_Factory::rfc3339( $ends ),
+		return Farewell_Bridge_Event_Factory::subscription(
+			array(
+				'id'             => (string) self::call( $sub, 'get_id' ),
+				'plan_id'        => null !== $plan_id ? (string) $plan_id : null,
+				'plan_name'      => $plan_name,
+				'amount'         => self::call( $sub, 'get_total' ),
+				'currency'       => self::call( $sub, 'get_currency' ),
+				'interval'       => self::call( $sub, 'get_billing_period' ),
+				'status'         => $status,
+				'started_at'     => self::call( $sub, 'get_date', array( 'start' ) ),
+				'access_ends_at' => $ends,
+			)
 		);
 	}
 }

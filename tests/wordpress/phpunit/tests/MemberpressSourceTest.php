@@ -66,6 +66,7 @@ class MemberpressSourceTest extends Farewell_Test_Case {
 			$event['member']
 		);
 		$sub = $event['subscription'];
+		$this->assert_subscription_fields( array( 'id', 'plan_id', 'plan_name', 'amount', 'currency', 'interval', 'status', 'started_at', 'access_ends_at' ), $sub );
 		$this->assertSame( (string) $this->sub->id, $sub['id'] );
 		$this->assertSame( (string) $this->sub->product_id, $sub['plan_id'] );
 		$this->assertSame( 'Or', $sub['plan_name'] );
@@ -108,6 +109,7 @@ class MemberpressSourceTest extends Farewell_Test_Case {
 		$txn->store();
 		$txn->fail();
 		$event = $this->last_payload( 'payment.failed' );
+		$this->assert_subscription_fields( array( 'id', 'plan_id', 'plan_name', 'amount', 'currency' ), $event['subscription'] );
 		$this->assertSame( 'txn-' . $txn->id, $event['subscription']['id'] );
 		$this->assertSame( '120.50', $event['subscription']['amount'] );
 		$this->assertSame( 'Or', $event['subscription']['plan_name'] );

@@ -39,6 +39,7 @@ class OtherSourcesTest extends Farewell_Test_Case {
 		$cancelled = $this->of_type( 'subscription.cancelled' );
 		$this->assertCount( 1, $cancelled );
 		$sub = $cancelled[0]['subscription'];
+		$this->assert_subscription_fields( array( 'id', 'plan_id', 'plan_name', 'amount', 'currency', 'interval', 'status', 'started_at', 'access_ends_at' ), $sub );
 		$this->assertSame( $user . '-3', $sub['id'] );
 		$this->assertSame( 'Gold', $sub['plan_name'] );
 		$this->assertSame( '19.90', $sub['amount'] );
@@ -173,6 +174,7 @@ class OtherSourcesTest extends Farewell_Test_Case {
 
 		$this->assertSame( array( 'subscription.created', 'subscription.cancelled', 'subscription.expired' ), wp_list_pluck( $this->payloads(), 'type' ) );
 		$cancel = $this->of_type( 'subscription.cancelled' )[0]['subscription'];
+		$this->assert_subscription_fields( array( 'id', 'plan_id', 'plan_name', 'amount', 'currency', 'interval', 'status', 'started_at', 'access_ends_at' ), $cancel );
 		$this->assertSame( '501', $cancel['id'] );
 		$this->assertSame( '31', $cancel['plan_id'] );
 		$this->assertSame( 'Annual box', $cancel['plan_name'] );
@@ -262,6 +264,7 @@ class OtherSourcesTest extends Farewell_Test_Case {
 			);
 			$membership->set_status( 'active' );
 			$sub = $this->of_type( 'subscription.created' )[0]['subscription'];
+			$this->assert_subscription_fields( array( 'id', 'plan_id', 'plan_name', 'amount', 'currency', 'interval', 'status', 'started_at', 'access_ends_at' ), $sub );
 			$this->assertSame( '2026-01-15T09:00:00Z', $sub['started_at'] );
 			$this->assertSame( '2026-07-15T21:59:59Z', $sub['access_ends_at'] );
 		} finally {
