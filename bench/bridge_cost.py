@@ -1,38 +1,117 @@
-"""The bridge's cost to a member's cancel request, in real WordPress.
+"""The bridge's cost to a member's cancel request, in real WordPress with the real MemberPress.
 
-python -m bench.bridge_cost [--requests 60] [--wordpress 6.8] [--small]
+python -m bench.bridge_cost [--server php-s|nginx-fpm|apache ...] [--requests 60] [--small]
 
-Three WordPress sites on one throw-away MariaDB, served by php -S: the bridge deactivated, the
-bridge with the sidecar up (the real `python -m sidecar serve`), and the bridge with the sidecar
-black-holed (a socket that accepts and never answers). Members cancel through the MemberPress
-stand-in's front-end cancel; requests are interleaved across the three sites so that machine noise
-falls on all of them alike. Prints the median and p90 of each and the ratios to the bridge-less
-site; appends a JSON line to bench/results/bridge_cost.jsonl. A measurement, never a test assertion.
+Per server (php -S, nginx + PHP-FPM, Apache + mod_php: Debian's packages, run as the tests run
+them, tests/wordpress/site.py), three WordPress 6.8 sites on one throw-away MariaDB, each with
+MemberPress 1.12.11 itself (tests/wordpress/real_plugins.py; the archive from
+../shared/wordpress-plugins or $FAREWELL_TEST_PLUGINS): the bridge deactivated, the bridge with
+the sidecar up (the real `python -m sidecar serve`), and the bridge with the sidecar black-holed
+(a socket that accepts and never answers). Members cancel on MemberPress's own account page
+(`?action=cancel&sub=ID`, signed in), as a member does. Requests alternate across the three sites,
+in an order that turns every round, so that machine noise falls on all of them alike; a few
+account-page loads per site first warm PHP's opcache. Prints the median and p90 of each and the
+ratios to the bridge-less site of the same server; appends a JSON line to
+bench/results/bridge_cost.jsonl. A measurement, never a test assertion.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from tests.support.mariadb import MariaDB
 from tests.support.sidecar import SidecarProcess
-from tests.wordpress.site import DatabaseInfo, WordPressSite, ensure_wordpress, free_port
-from tests.wordpress.test_bridge_e2e import BlackHole, cancel, make_members
+from tests.wordpress.real_plugins import REAL_PLUGINS, install_real_plugin
+from tests.wordpress.site import (
+    REPO,
+    SERVERS,
+    DatabaseInfo,
+    WordPressSite,
+    ensure_wordpress,
+    free_port,
+    world_readable_root,
+)
+from tests.wordpress.test_bridge_e2e import BlackHole
 
 from . import results
 
+WORDPRESS = "6.8"  # MemberPress 1.12.11 requires WordPress 6.5
+MEMBERPRESS = REAL_PLUGINS["memberpress"]
+CANCELLED = "Your subscription was successfully cancelled."
+MODES = ("no bridge", "sidecar up", "sidecar black-holed")
+# Issue 15's goals, as ratios to the bridge-less site: (sidecar up, black-holed). php -S has none
+# (no host runs it); the old ≤ 1.05× is shown for it.
+GOALS = {"php-s": (1.05, 1.05), "nginx-fpm": (1.02, 1.05), "apache": (1.05, 1.10)}
+WARM_UP_LOADS = 5
 
-def build_site(mariadb: MariaDB, version: str, root: Path, name: str, constants: dict, bridge: bool) -> WordPressSite:
+
+def build_site(mariadb: MariaDB, server: str, name: str, constants: dict, bridge: bool) -> WordPressSite:
+    """A WordPress 6.8 site served by `server` with MemberPress set up as a site owner would."""
     mariadb.create_database(name)
-    site = WordPressSite(wp_source=ensure_wordpress(version), root=root / name,
+    site = WordPressSite(wp_source=ensure_wordpress(WORDPRESS), root=world_readable_root(f"bench-{name}-"),
                          db=DatabaseInfo(mariadb.host, mariadb.port, name, mariadb.user, mariadb.password),
-                         port=free_port(), constants=constants, bridge=bridge)
-    site.build()
-    site.start()
+                         port=free_port(), constants=constants, bridge=bridge, server=server)
+    try:
+        site.build()
+        site.start()
+        site.memberpress = install_real_plugin(MEMBERPRESS, site)
+        site._hand_over()  # MemberPress's files too belong to the workers' user, as on a host
+    except BaseException:
+        site.cleanup()
+        raise
     return site
+
+
+def make_members(site: WordPressSite, count: int) -> list[dict]:
+    """Members with an active MemberPress subscription ("Argent", offline payment), made with
+    MemberPress's own checkout steps in one CLI request; the bridge's outbox is emptied and its
+    circuit closed afterwards, so every site starts the measurement alike."""
+    facts = site.memberpress
+    members = site.wp_json(f"""
+        $out = array();
+        for ($m = 0; $m < {count}; $m++) {{
+            $login = 'bench' . $m . '_' . wp_generate_password(6, false, false);
+            $id = wp_insert_user(array('user_login' => $login, 'user_pass' => $login . '-pw',
+                'user_email' => $login . '@example.org', 'first_name' => 'Anaïs', 'locale' => 'fr_FR'));
+            if (is_wp_error($id)) {{ throw new Exception($id->get_error_message()); }}
+            wp_set_current_user($id);
+            list($txn, $sub) = MeprCheckoutCtrl::prepare_transaction(new MeprProduct({facts['plans']['Argent']}), 0,
+                $id, '{facts['offline']}');
+            MeprOptions::fetch()->payment_method('{facts['offline']}')->process_payment_form($txn);
+            $out[] = array('login' => $login, 'password' => $login . '-pw', 'subscription' => (int) $sub->id);
+        }}
+        return $out;
+    """, timeout=600)
+    site.wp_eval("""
+        if (class_exists('Farewell_Bridge_Outbox')) {
+            global $wpdb;
+            $wpdb->query('DELETE FROM ' . Farewell_Bridge_Outbox::table());
+            delete_option(Farewell_Bridge_Dispatcher::CIRCUIT_OPTION);
+        }
+    """)
+    return members
+
+
+def account_url(site: WordPressSite) -> str:
+    url = site.memberpress["account_url"]
+    return url + ("&" if "?" in url else "?")
+
+
+def cancel(session, site: WordPressSite, subscription: int) -> float:
+    """The member's click on "Cancel" on MemberPress's account page; how long WordPress took."""
+    started = time.perf_counter()
+    response = session.get(f"{account_url(site)}action=cancel&sub={subscription}", timeout=60)
+    elapsed = time.perf_counter() - started
+    if response.status_code != 200 or CANCELLED not in response.text:
+        raise RuntimeError(f"the cancel of {subscription} on {site.url} answered {response.status_code}:\n"
+                           f"{response.text[-1500:]}\n{site.logs_tail()}")
+    return elapsed
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -40,48 +119,116 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def measure_server(mariadb: MariaDB, server: str, count: int, work: Path) -> dict[str, list[float]]:
+    """Builds the three sites of one server, lets their members cancel alternately; the timings."""
+    tag = server.replace("-", "")
+    hole = BlackHole()
+    sidecar = SidecarProcess(mariadb.create_database(f"sidecar_{tag}"), work / f"sidecar-{tag}").start()
+    sites: dict[str, WordPressSite] = {}
+    try:
+        sites["no bridge"] = build_site(mariadb, server, f"wp_{tag}_plain", {}, bridge=False)
+        sites["sidecar up"] = build_site(mariadb, server, f"wp_{tag}_up", {
+            "FAREWELL_SIDECAR_URL": sidecar.url, "FAREWELL_SITE_ID": sidecar.site_id,
+            "FAREWELL_SECRET": sidecar.secret}, bridge=True)
+        sites["sidecar black-holed"] = build_site(mariadb, server, f"wp_{tag}_hole", {
+            "FAREWELL_SIDECAR_URL": hole.url, "FAREWELL_SITE_ID": "site_blackhole",
+            "FAREWELL_SECRET": sidecar.secret}, bridge=True)
+        members = {mode: make_members(site, count) for mode, site in sites.items()}
+        sessions = {mode: [site.login(m["login"], m["password"]) for m in members[mode]]
+                    for mode, site in sites.items()}
+        for mode, site in sites.items():
+            for _ in range(WARM_UP_LOADS):
+                sessions[mode][0].get(site.memberpress["account_url"], timeout=60).raise_for_status()
+        timings: dict[str, list[float]] = {mode: [] for mode in sites}
+        for i in range(count):
+            order = MODES[i % 3:] + MODES[:i % 3]  # each mode first, second and third in turn
+            for mode in order:
+                timings[mode].append(cancel(sessions[mode][i], sites[mode], members[mode][i]["subscription"]))
+        if sidecar_received(sites["sidecar up"]) < count:
+            raise RuntimeError("the sidecar did not receive every cancel: " + site_outbox(sites["sidecar up"]))
+        return timings
+    finally:
+        for site in sites.values():
+            site.cleanup()
+        sidecar.stop()
+        hole.close()
+
+
+def sidecar_received(site: WordPressSite, timeout: float = 120) -> int:
+    """How many cancellations the bridge delivered (cron runs for whatever waits), once all are."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = int(site.wp_eval("""
+            global $wpdb;
+            echo (int) $wpdb->get_var("SELECT COUNT(*) FROM " . Farewell_Bridge_Outbox::table()
+                . " WHERE status <> 'delivered'");
+        """).strip() or 0)
+        delivered = int(site.wp_eval("""
+            global $wpdb;
+            echo (int) $wpdb->get_var("SELECT COUNT(*) FROM " . Farewell_Bridge_Outbox::table()
+                . " WHERE status = 'delivered' AND event_type = 'subscription.cancelled'");
+        """).strip() or 0)
+        if left == 0 or time.monotonic() > deadline:
+            return delivered
+        site.wp_eval("Farewell_Bridge_Outbox::make_pending_due(); define('DOING_CRON', true); "
+                     "do_action('farewell_bridge_deliver');")
+        time.sleep(0.5)
+
+
+def site_outbox(site: WordPressSite) -> str:
+    return site.wp_eval("""
+        global $wpdb;
+        echo wp_json_encode($wpdb->get_results('SELECT id, event_type, status, attempts, last_error FROM '
+            . Farewell_Bridge_Outbox::table(), ARRAY_A));
+    """)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m bench.bridge_cost")
-    parser.add_argument("--requests", type=int, default=60, help="cancel requests per mode")
-    parser.add_argument("--wordpress", default="6.8", choices=["6.1", "6.8"])
+    parser.add_argument("--requests", type=int, default=60, help="cancel requests per mode and server")
+    parser.add_argument("--server", action="append", choices=SERVERS,
+                        help="a server to measure (repeatable); default: all three")
     parser.add_argument("--small", action="store_true", help="a few requests (CI smoke run)")
     args = parser.parse_args(argv)
+    servers = args.server or list(SERVERS)
     count = 4 if args.small else args.requests
+    if not MEMBERPRESS.archive_path().is_file():
+        parser.exit(2, f"MemberPress is missing: {MEMBERPRESS.archive_path()} (copy the archives listed in "
+                       "../shared/wordpress-plugins/README.md, or set FAREWELL_TEST_PLUGINS)\n")
+    load_before = os.getloadavg()
+    measured: dict[str, dict[str, list[float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         mariadb = MariaDB(work / "mariadb").start()
-        hole = BlackHole()
-        sidecar = SidecarProcess(mariadb.create_database("sidecar"), work / "sidecar").start()
-        sites = {}
         try:
-            sites["no bridge"] = build_site(mariadb, args.wordpress, work, "wp_plain", {}, bridge=False)
-            sites["sidecar up"] = build_site(mariadb, args.wordpress, work, "wp_up", {
-                "FAREWELL_SIDECAR_URL": sidecar.url, "FAREWELL_SITE_ID": sidecar.site_id,
-                "FAREWELL_SECRET": sidecar.secret}, bridge=True)
-            sites["sidecar black-holed"] = build_site(mariadb, args.wordpress, work, "wp_hole", {
-                "FAREWELL_SIDECAR_URL": hole.url, "FAREWELL_SITE_ID": "site_blackhole",
-                "FAREWELL_SECRET": sidecar.secret}, bridge=True)
-            members = {mode: make_members(site, count, 1) for mode, site in sites.items()}
-            sessions = {mode: [site.login(m["login"], m["password"]) for m in members[mode]]
-                        for mode, site in sites.items()}
-            timings: dict[str, list[float]] = {mode: [] for mode in sites}
-            for i in range(count):
-                for mode, site in sites.items():
-                    timings[mode].append(cancel(sessions[mode][i], site, members[mode][i]["subscriptions"][0]))
+            for server in servers:
+                measured[server] = measure_server(mariadb, server, count, work)
         finally:
-            for site in sites.values():
-                site.cleanup()
-            sidecar.stop()
-            hole.close()
             mariadb.stop()
-    base = statistics.median(timings["no bridge"])
-    row = {"wordpress": args.wordpress, "requests_per_mode": count, "modes": {
-        mode: {"median_ms": round(statistics.median(t) * 1000, 1), "p90_ms": round(percentile(t, 0.9) * 1000, 1),
-               "ratio_to_no_bridge": round(statistics.median(t) / base, 3)} for mode, t in timings.items()}}
-    print(f"WordPress {args.wordpress}, {count} cancel requests per mode")
-    print(f"{'mode':<22}{'median ms':>11}{'p90 ms':>9}{'ratio':>8}")
-    for mode, r in row["modes"].items():
-        print(f"{mode:<22}{r['median_ms']:>11}{r['p90_ms']:>9}{r['ratio_to_no_bridge']:>8}   (goal <= 1.05)")
+    row = {"wordpress": WORDPRESS, "plugin": "memberpress-1.12.11", "commit": commit(),
+           "requests_per_mode": count, "load_average_before": [round(x, 2) for x in load_before],
+           "load_average_after": [round(x, 2) for x in os.getloadavg()], "servers": {}}
+    print(f"WordPress {WORDPRESS} + MemberPress 1.12.11, {count} cancels per mode, alternating; "
+          f"load average {row['load_average_before'][0]} → {row['load_average_after'][0]}")
+    print(f"{'server':<11}{'mode':<22}{'median ms':>11}{'p90 ms':>9}{'ratio':>8}   goal")
+    for server, timings in measured.items():
+        base = statistics.median(timings["no bridge"])
+        modes = {mode: {"median_ms": round(statistics.median(t) * 1000, 1),
+                        "p90_ms": round(percentile(t, 0.9) * 1000, 1),
+                        "ratio_to_no_bridge": round(statistics.median(t) / base, 3)} for mode, t in timings.items()}
+        row["servers"][server] = modes
+        goals = dict(zip(MODES[1:], GOALS[server]))
+        for mode, r in modes.items():
+            goal = f"<= {goals[mode]}" if mode in goals else ""
+            print(f"{server:<11}{mode:<22}{r['median_ms']:>11}{r['p90_ms']:>9}{r['ratio_to_no_bridge']:>8}   {goal}")
     results.append("bridge_cost", row)
     return row
 
