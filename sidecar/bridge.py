@@ -13,8 +13,7 @@ import requests
 import urllib3
 
 from . import safe_http
-from .domain.sites import verification_secrets
-from .signing import secret_problem, sign
+from .signing import secret_problem, sign, verification_secrets
 
 # ?rest_route= works whatever the site's permalink settings; /wp-json/ needs pretty permalinks,
 # and with plain ones WordPress answers 200 with its home page instead.

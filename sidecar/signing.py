@@ -172,6 +172,17 @@ def verify(secrets: list[str], body: str, headers: Mapping[str, str], *,
     raise InvalidSignature(_clock_skew(keys, body, wanted, now, bound))
 
 
+def verification_secrets(site: dict, now: datetime) -> list[str]:
+    """The secrets of ``site`` a signature may be made with right now: its secret, and during a
+    rotation (sidecar.domain.sites.rotate_secret) the previous one until it expires. Here, beside
+    the signing itself, so that the bridge client, which signs, needs nothing from the domain."""
+    valid = [site["secret"]]
+    expires = site.get("previous_secret_expires_at")
+    if site.get("previous_secret") and expires and expires > now:
+        valid.append(site["previous_secret"])
+    return valid
+
+
 def usable_keys(secrets: Iterable[str]) -> list[bytes]:
     """The HMAC keys of the secrets that follow the rule; the others are left out, never used."""
     keys = []

@@ -13,7 +13,8 @@ import pytest
 
 from sidecar.domain import login_tokens
 from sidecar.domain.login_tokens import mint
-from sidecar.domain.sites import new_secret, rotate_secret, verification_secrets
+from sidecar.domain.sites import new_secret, rotate_secret
+from sidecar.signing import verification_secrets
 from sidecar.storage.sites import get_site
 from tests.conftest import make_event
 from tests.test_dashboard import csrf_token, sign_in  # noqa: F401 - sign_in is a fixture

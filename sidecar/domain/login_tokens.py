@@ -19,9 +19,9 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy.engine import Engine
 
+from ..signing import verification_secrets
 from ..storage import dashboard as dashboard_store
 from ..storage import sites as sites_store
-from .sites import verification_secrets
 
 PURPOSE = b"farewell-login."
 MAX_LIFETIME = 60  # seconds from iat to exp

@@ -99,15 +99,6 @@ def rotate_secret(engine: Engine, site_id: str, now: datetime | None = None, imm
     return secret
 
 
-def verification_secrets(site: dict, now: datetime) -> list[str]:
-    """The secrets a signature may be made with right now."""
-    valid = [site["secret"]]
-    expires = site.get("previous_secret_expires_at")
-    if site.get("previous_secret") and expires and expires > now:
-        valid.append(site["previous_secret"])
-    return valid
-
-
 def public_view(site: dict) -> dict:
     """A site without its secrets, for listings."""
     return {

@@ -15,8 +15,7 @@ from flask import request
 
 from ..config import EVENT_MAX_BYTES
 from ..db import get_engine
-from ..domain.sites import verification_secrets
-from ..signing import ROUTE_BOUND, InvalidSignature, OutdatedScheme, verify
+from ..signing import ROUTE_BOUND, InvalidSignature, OutdatedScheme, verification_secrets, verify
 from ..storage.sites import get_site
 from .errors import ApiError
 
