@@ -32,7 +32,7 @@ timeout = 30
 graceful_timeout = 20
 # Behind the reverse proxy; keep-alive between the two saves a connection per request.
 keepalive = 5
-# The app never runs scheduled jobs in workers (see jobs/runner.py); preloading gains nothing.
+# The app never runs scheduled jobs in workers (see sidecar/jobs/runner.py); preloading gains nothing.
 preload_app = False
 
 accesslog = None

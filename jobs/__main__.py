@@ -16,8 +16,7 @@ import sys
 import threading
 
 from sidecar import config, db, logs
-
-from .runner import Jobs, build_scheduler
+from sidecar.jobs.runner import Jobs, build_scheduler
 
 log = logging.getLogger("jobs")
 

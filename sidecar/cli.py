@@ -112,7 +112,7 @@ def serve(host: str, port: int, threads: int, no_jobs: bool, demo: bool):
 
 def _start_jobs(app_config, engine, demo: bool):
     """The jobs' scheduler in one background thread of this process (never under gunicorn)."""
-    from jobs.runner import Jobs, build_scheduler
+    from .jobs.runner import Jobs, build_scheduler
 
     settings = dict(app_config)
     if demo:

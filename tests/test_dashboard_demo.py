@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 import sqlalchemy as sa
 
-from jobs.tasks import dispatch_tick
+from sidecar.jobs.tasks import dispatch_tick
 from sidecar import bridge, config, create_app, db, demo
 from sidecar.demo import seed_dashboard_demo
 from sidecar.domain import alerts

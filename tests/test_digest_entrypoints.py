@@ -6,7 +6,7 @@ import email
 import json
 from email import policy
 
-from jobs import runner
+from sidecar.jobs import runner
 from sidecar.domain.compose import MailConfig
 from sidecar.domain.dispatch import DispatchConfig
 from sidecar.mail.transports import MaildirTransport

@@ -9,7 +9,7 @@ from email.policy import default as default_policy
 
 import pytest
 
-from jobs import tasks
+from sidecar.jobs import tasks
 from sidecar.domain import dispatch
 from sidecar.domain.dispatch import DispatchConfig
 from sidecar.domain.unsubscribe import is_unsubscribed

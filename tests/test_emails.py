@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from jobs import tasks
+from sidecar.jobs import tasks
 from sidecar.domain.dispatch import DispatchConfig
 from sidecar.domain.sites import create_site
 from sidecar.domain.site_settings import update_settings

@@ -183,7 +183,7 @@ def test_when_the_bridge_cannot_make_a_coupon_the_offer_falls_back(bridge, statu
 def test_the_offer_carries_the_bridges_coupon_and_the_winback_records_it(app, client, smtp, bridge, admin_get):
     """The whole path: a price-sensitive member gets the coupon the bridge created, once, and
     coming back records which code it was."""
-    from jobs import tasks
+    from sidecar.jobs import tasks
     from sidecar.domain.dispatch import DispatchConfig
     from sidecar.domain.sites import create_site
     from sidecar.mail.transports import transport_from_url

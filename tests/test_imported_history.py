@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from jobs import tasks
+from sidecar.jobs import tasks
 from sidecar.domain import alerts
 from sidecar.domain.dispatch import DispatchConfig
 from sidecar.domain.events import parse_event

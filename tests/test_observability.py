@@ -267,7 +267,7 @@ def test_the_jobs_process_records_its_heartbeat_and_healthz_reports_it(db_url, c
 
 
 def test_heartbeats_of_processes_gone_for_a_day_are_pruned(engine):
-    from jobs.runner import Heartbeat
+    from sidecar.jobs.runner import Heartbeat
 
     now = NOW()
     with engine.begin() as conn:
@@ -280,7 +280,7 @@ def test_heartbeats_of_processes_gone_for_a_day_are_pruned(engine):
 
 
 def test_the_jobs_hourly_housekeeping_also_prunes_old_rate_limit_windows(engine):
-    from jobs.runner import Heartbeat
+    from sidecar.jobs.runner import Heartbeat
     from sidecar.storage.rate_limits import count_hit
     from sidecar.storage.tables import rate_limit_hits
 
@@ -298,7 +298,7 @@ def test_the_jobs_hourly_housekeeping_also_prunes_old_rate_limit_windows(engine)
 
 @pytest.mark.slow
 def test_with_mariadb_stopped_healthz_says_so_metrics_still_serve_and_ticks_survive(own_mariadb, tmp_path):
-    from jobs.runner import Heartbeat, Jobs
+    from sidecar.jobs.runner import Heartbeat, Jobs
 
     url = own_mariadb.create_database("farewell")
     app = create_app({"FAREWELL_DATABASE_URL": url, "FAREWELL_DATA_DIR": str(tmp_path),

@@ -24,13 +24,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import exc
 from sqlalchemy.engine import Engine
 
-from sidecar import db
-from sidecar.db import UNAVAILABLE_ERRORS, error_kind
-from sidecar.domain import digest, rate_limits
-from sidecar.domain.dispatch import DispatchConfig
-from sidecar.mail.transports import Transport, transport_from_url
-from sidecar.storage import operations
-
+from .. import db
+from ..db import UNAVAILABLE_ERRORS, error_kind
+from ..domain import digest, rate_limits
+from ..domain.dispatch import DispatchConfig
+from ..mail.transports import Transport, transport_from_url
+from ..storage import operations
 from . import tasks
 from .clock import Clock, accelerated_clock
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Engine
 
-from sidecar.domain import alerts, dispatch
-from sidecar.mail.transports import Transport
-
+from ..domain import alerts, dispatch
+from ..mail.transports import Transport
 from .clock import Clock
 
 

@@ -21,7 +21,7 @@ from . import leases
 from .statuses import EmailStatus
 from .tables import digests, job_heartbeats, scheduled_emails
 
-# The background jobs that report a heartbeat (jobs/runner.py), and their default interval in
+# The background jobs that report a heartbeat (sidecar/jobs/runner.py), and their default interval in
 # seconds when a heartbeat does not say (each heartbeat reports the interval its process uses).
 JOBS = {"dispatch": 30.0, "digests": 300.0}
 # A job is late when no process completed a tick of it for this many of its intervals.

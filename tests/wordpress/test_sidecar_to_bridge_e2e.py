@@ -22,7 +22,7 @@ from email.header import decode_header, make_header
 import pytest
 import requests
 
-from jobs import tasks
+from sidecar.jobs import tasks
 from sidecar import config as sidecar_config
 from sidecar import db
 from sidecar.domain.dispatch import DispatchConfig
