@@ -26,6 +26,8 @@ Rules, so that every figure can be explained to an owner:
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import logging
 import re
 import secrets
@@ -56,9 +58,9 @@ from .sequences import OFFER, member_timezone
 from .site_settings import effective_settings, owner_addresses
 
 __all__ = [
-    "IsoWeek", "week_of", "build_digest", "render_digest", "send_digest", "digest_settings",
-    "save_digest_settings", "save_wordpress_admin_email", "DigestSettingsError", "DigestResult", "RenderedDigest",
-    "digest_tick", "send_time", "recipients_for", "mail_config", "dashboard_url",
+    "IsoWeek", "week_of", "build_digest", "render_digest", "browser_preview", "send_digest", "digest_settings",
+    "save_digest_settings", "update_digest_settings", "save_wordpress_admin_email", "DigestSettingsError",
+    "DigestResult", "RenderedDigest", "digest_tick", "send_time", "recipients_for", "mail_config", "dashboard_url",
 ]
 
 log = logging.getLogger(__name__)
@@ -145,6 +147,13 @@ def save_digest_settings(conn: Connection, site_id: str, weekday: int, hour: int
     digests_store.save_settings(conn, site_id, {"weekday": weekday, "hour": hour, "recipients": joined},
                                 now or datetime.now(timezone.utc))
     return digest_settings(conn, site_id)
+
+
+def update_digest_settings(engine: Engine, site_id: str, weekday, hour, recipients: list[str] | str | None,
+                           now: datetime | None = None) -> dict:
+    """The dashboard's digest settings: save_digest_settings in a transaction of its own."""
+    with engine.begin() as conn:
+        return save_digest_settings(conn, site_id, weekday, hour, recipients, now)
 
 
 def save_wordpress_admin_email(conn: Connection, site_id: str, email: str | None, now: datetime | None = None) -> None:
@@ -411,6 +420,17 @@ def mail_config(app_config) -> MailConfig:
 
 def dashboard_url(mail: MailConfig) -> str:
     return f"{mail.public_url.rstrip('/')}/admin"
+
+
+def browser_preview(conn: Connection, site: dict, week: IsoWeek, now: datetime, mail: MailConfig) -> RenderedDigest:
+    """The digest as a browser shows it (the dashboard's preview, ``digest preview``): the chart
+    as a data: URI in the HTML instead of the cid: an email client resolves from the message."""
+    rendered = render_digest(build_digest(conn, site, week, now), site, _language(site), dashboard_url(mail))
+    html = rendered.html
+    for image in rendered.images:
+        html = html.replace(f"cid:{image.cid}",
+                            f"data:image/{image.subtype};base64,{base64.b64encode(image.content).decode()}")
+    return dataclasses.replace(rendered, html=html)
 
 
 def send_digest(engine: Engine, transport: Transport, site_id: str, week: IsoWeek,

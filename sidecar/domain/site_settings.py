@@ -10,9 +10,11 @@ from datetime import datetime, timezone
 
 from sqlalchemy.engine import Connection, Engine
 
+from ..storage import dashboard as dashboard_store
 from ..storage import site_settings as store
 from ..storage import sites as sites_store
 from .events import is_email
+from .sites import site_problems
 
 DEFAULTS: dict = {
     "sender_name": None,  # the site's name
@@ -53,6 +55,49 @@ def owner_addresses(settings: dict) -> list[str]:
 def update_settings(engine: Engine, site_id: str, changes: dict, now: datetime | None = None) -> dict:
     """Check and store changed settings (None leaves a setting alone, "" resets it to the default)."""
     now = now or datetime.now(timezone.utc)
+    values = _checked_changes(changes)
+    with engine.begin() as conn:
+        if sites_store.get_site(conn, site_id) is None:
+            raise SettingsError(f"no site with id {site_id!r}")
+        if values:
+            store.save_settings(conn, site_id, values, now)
+        return effective_settings(conn, site_id)
+
+
+class SiteFieldError(SettingsError):
+    """A site's name, URL, time zone or locale refused: ``field`` and its ``code`` (sites.site_problems)."""
+
+    def __init__(self, field: str, code: str):
+        super().__init__(f"{field}: {code}")
+        self.field, self.code = field, code
+
+
+# The order in which the dashboard reports a site's fields, one problem at a time.
+SITE_FIELDS = ("name", "url", "locale", "timezone")
+
+
+def save_site_settings(engine: Engine, site_id: str, site: dict, changes: dict, allowed_networks=(),
+                       now: datetime | None = None) -> dict:
+    """The dashboard's settings page: the site's ``name``, ``url``, ``timezone`` and ``locale``
+    (all four, as entered) and its email settings (``changes``, as for update_settings), checked
+    first and stored in one transaction: a refused field leaves everything as it was. Raises
+    SiteFieldError for the first site field refused (SITE_FIELDS order), else SettingsError."""
+    problems = site_problems(site["name"], site["url"], site["timezone"], site["locale"], allowed_networks)
+    for field in SITE_FIELDS:
+        if field in problems:
+            raise SiteFieldError(field, problems[field])
+    values = _checked_changes(changes)
+    now = now or datetime.now(timezone.utc)
+    with engine.begin() as conn:
+        if sites_store.get_site(conn, site_id) is None:
+            raise SettingsError(f"no site with id {site_id!r}")
+        if values:
+            store.save_settings(conn, site_id, values, now)
+        dashboard_store.update_site(conn, site_id, **{field: site[field] for field in SITE_FIELDS})
+        return effective_settings(conn, site_id)
+
+
+def _checked_changes(changes: dict) -> dict:
     values: dict = {}
     for key, value in changes.items():
         if key not in DEFAULTS:
@@ -60,12 +105,7 @@ def update_settings(engine: Engine, site_id: str, changes: dict, now: datetime |
         if value is None:
             continue
         values[key] = _checked(key, value)
-    with engine.begin() as conn:
-        if sites_store.get_site(conn, site_id) is None:
-            raise SettingsError(f"no site with id {site_id!r}")
-        if values:
-            store.save_settings(conn, site_id, values, now)
-        return effective_settings(conn, site_id)
+    return values
 
 
 def _checked(key: str, value):

@@ -42,6 +42,25 @@ def url_problem(url: str, allowed_networks=()) -> str | None:
     return safe_http.url_problem(url, allowed_networks)
 
 
+def site_problems(name: str, url: str, timezone_name: str, locale: str, allowed_networks=()) -> dict[str, str]:
+    """What is wrong with a site's name, URL, time zone and locale, wherever they are entered
+    (``sites add``, the dashboard's settings): ``{field: code}``, empty when all is well. The URL's
+    codes are URL_PROBLEMS'; the others: ``name`` "length" (1 to 200 characters), ``timezone``
+    "unknown" (not an IANA zone), ``locale`` "unsupported" (not in SUPPORTED_LOCALES)."""
+    problems = {}
+    if not name or len(name) > 200:
+        problems["name"] = "length"
+    if problem := url_problem(url, allowed_networks):
+        problems["url"] = problem
+    try:
+        ZoneInfo(timezone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems["timezone"] = "unknown"
+    if locale not in SUPPORTED_LOCALES:
+        problems["locale"] = "unsupported"
+    return problems
+
+
 def new_secret() -> str:
     """A Standard Webhooks secret: ``whsec_`` + base64 of 32 random bytes."""
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
@@ -51,18 +70,15 @@ def create_site(
     engine: Engine, url: str, name: str, timezone_name: str = "UTC", locale: str = "en_US", allowed_networks=()
 ) -> dict:
     """``allowed_networks``: FAREWELL_BRIDGE_ALLOWED_NETWORKS, where a literal private address may be."""
-    url = url.strip()
-    problem = url_problem(url, allowed_networks)
-    if problem:
-        raise SiteError(URL_PROBLEMS[problem])
-    name = name.strip()
-    if not name or len(name) > 200:
+    url, name = url.strip(), name.strip()
+    problems = site_problems(name, url, timezone_name, locale, allowed_networks)
+    if "url" in problems:
+        raise SiteError(URL_PROBLEMS[problems["url"]])
+    if "name" in problems:
         raise SiteError("--name must be 1 to 200 characters")
-    try:
-        ZoneInfo(timezone_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise SiteError(f"--timezone {timezone_name!r} is not an IANA time zone such as Europe/Paris") from None
-    if locale not in SUPPORTED_LOCALES:
+    if "timezone" in problems:
+        raise SiteError(f"--timezone {timezone_name!r} is not an IANA time zone such as Europe/Paris")
+    if "locale" in problems:
         raise SiteError(f"--locale must be one of {', '.join(SUPPORTED_LOCALES)}")
     site = {
         "id": "site_" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(12)),

@@ -11,8 +11,9 @@ import json
 import re
 from datetime import datetime
 
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
+from ..storage import dashboard as dashboard_store
 from ..storage import emails as emails_store
 from ..storage import surveys as surveys_store
 from .events import COMMENT_MAX, CONTACT_MAX, FOLLOW_UP_MAX, Event, InvalidEvent, one_line
@@ -122,6 +123,86 @@ def current_definition(conn: Connection, site_id: str, now: datetime) -> tuple[i
         surveys_store.insert_definition_if_absent(conn, site_id, 1, json.dumps(DEFAULT_DEFINITION), now)
         latest = surveys_store.latest_definition(conn, site_id)
     return latest["version"], json.loads(latest["definition"])
+
+
+# The texts of the survey an owner edits on the dashboard, and how long each label may be.
+SURVEY_TEXTS = ("title", "intro", "reason_label", "comment_label", "contact_label", "contact_detail_label",
+                "submit_label", "skip_label", "thanks")
+LABEL_MAX = 500
+
+
+class SurveyEditError(ValueError):
+    """Why an edited survey is refused: ``needs_reason`` (no reason left) or ``label_missing``
+    (a label empty, or longer than LABEL_MAX, in one of the languages)."""
+
+    def __init__(self, code: str):
+        super().__init__(code)
+        self.code = code
+
+
+def survey_form(definition: dict) -> list[dict]:
+    """Every reason code, included or not, with its labels (the site's, else the default's): the
+    site's reasons in their order, then the others."""
+    current = {r["code"]: r for r in definition.get("reasons", [])}
+    defaults = {r["code"]: r for r in DEFAULT_DEFINITION["reasons"]}
+    order = [r["code"] for r in definition.get("reasons", [])] + [c for c in REASON_CODES if c not in current]
+    return [{"code": code, "included": code in current, "reason": current.get(code) or defaults[code]}
+            for code in order if code in current or code in defaults]
+
+
+def save_survey(engine: Engine, site_id: str, labels: dict[str, dict], included: set[str] | list[str],
+                now: datetime) -> int:
+    """Keep an edited survey as the site's next version, and return that version number.
+
+    ``labels`` maps a label's name to its text per language, as typed: the survey's texts by their
+    key (``title``…), a reason's label as ``reason.<code>.label``, its follow-up question as
+    ``reason.<code>.follow_up`` and each choice as ``reason.<code>.choice.<choice>``. ``included``:
+    the reason codes the survey keeps, in the order of ``survey_form``. Every label is needed in
+    every language (at most LABEL_MAX characters); anything else of the definition (follow-up
+    types, shuffling) is kept from the version edited. Raises SurveyEditError, leaving nothing
+    changed. Versions are never rewritten: answers keep pointing at the version they answered."""
+    errors: list[str] = []
+
+    def label(name: str) -> dict:
+        typed = labels.get(name) or {}
+        out = {}
+        for language in LANGUAGES:
+            text = (typed.get(language) or "").replace("\r\n", "\n").strip()
+            if not text or len(text) > LABEL_MAX:
+                errors.append(name)
+            out[language] = text[:LABEL_MAX]
+        return out
+
+    with engine.begin() as conn:
+        version, definition = current_definition(conn, site_id, now)
+        new = copy.deepcopy(definition)
+        for key in SURVEY_TEXTS:
+            new[key] = label(key)
+        reasons = []
+        for item in survey_form(definition):
+            code = item["code"]
+            if code not in included:
+                continue
+            reason = copy.deepcopy(item["reason"])
+            reason["label"] = label(f"reason.{code}.label")
+            follow_up = reason.get("follow_up")
+            if follow_up:
+                follow_up["label"] = label(f"reason.{code}.follow_up")
+                for choice in follow_up.get("choices", []):
+                    choice["label"] = label(f"reason.{code}.choice.{choice['code']}")
+            reasons.append(reason)
+        if not reasons:
+            raise SurveyEditError("needs_reason")
+        if errors:
+            raise SurveyEditError("label_missing")
+        new["reasons"] = reasons
+        kept = {reason["code"] for reason in reasons}
+        new["pinned_last"] = [code for code in definition.get("pinned_last", []) if code in kept]
+        saved = version + 1
+        # Another save may take a number meanwhile (two tabs, two owners): the next free one is ours.
+        while not dashboard_store.insert_definition(conn, site_id, saved, json.dumps(new, ensure_ascii=False), now):
+            saved += 1
+    return saved
 
 
 def clean_text(value: object, limit: int, field: str, errors: dict) -> str | None:
