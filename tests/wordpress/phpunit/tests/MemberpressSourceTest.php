@@ -16,6 +16,43 @@ class MemberpressSourceTest extends Farewell_Test_Case {
 		$this->end_of_request();
 	}
 
+	/**
+	 * A transaction of the member's plan, stored with $fields (MemberPress fires its hooks on
+	 * store()).
+	 */
+	private function transaction( array $fields ) {
+		$txn             = new MeprTransaction();
+		$txn->user_id    = $this->user;
+		$txn->product_id = $this->sub->product_id;
+		foreach ( $fields as $name => $value ) {
+			$txn->$name = $value;
+		}
+		$txn->store();
+		return $txn;
+	}
+
+	/** A paid transaction of the subscription, ending at $expires_at. */
+	private function paid( $expires_at ) {
+		return $this->transaction(
+			array(
+				'subscription_id' => $this->sub->id,
+				'amount'          => '29.00',
+				'status'          => 'complete',
+				'expires_at'      => $expires_at,
+			)
+		);
+	}
+
+	/** A renewal payment of the subscription fails. */
+	private function renewal_fails() {
+		$this->transaction(
+			array(
+				'subscription_id' => $this->sub->id,
+				'amount'          => '29.00',
+			)
+		)->fail();
+	}
+
 	/** What `shutdown` does for the source: starts and resumes wait for the end of the request. */
 	private function end_of_request() {
 		( new Farewell_Bridge_Source_Memberpress() )->flush();
@@ -89,24 +126,14 @@ class MemberpressSourceTest extends Farewell_Test_Case {
 	}
 
 	public function test_a_failed_recurring_payment_is_one_event_although_memberpress_records_two() {
-		$txn                  = new MeprTransaction();
-		$txn->user_id         = $this->user;
-		$txn->product_id      = $this->sub->product_id;
-		$txn->subscription_id = $this->sub->id;
-		$txn->amount          = '29.00';
-		$txn->store();
-		$txn->fail();
+		$this->renewal_fails();
 		$event = $this->last_payload( 'payment.failed' );
 		$this->assertSame( (string) $this->sub->id, $event['subscription']['id'] );
 		$this->assertSame( '29.00', $event['subscription']['amount'] );
 	}
 
 	public function test_a_failed_one_time_payment_names_the_transaction() {
-		$txn             = new MeprTransaction();
-		$txn->user_id    = $this->user;
-		$txn->product_id = $this->sub->product_id;
-		$txn->amount     = '120.5';
-		$txn->store();
+		$txn = $this->transaction( array( 'amount' => '120.5' ) ); // No subscription: a one-time payment.
 		$txn->fail();
 		$event = $this->last_payload( 'payment.failed' );
 		$this->assert_subscription_fields( array( 'id', 'plan_id', 'plan_name', 'amount', 'currency' ), $event['subscription'] );
@@ -250,13 +277,7 @@ class MemberpressSourceTest extends Farewell_Test_Case {
 	}
 
 	public function test_deleting_a_subscription_that_grants_access_ends_it_now() {
-		$txn                  = new MeprTransaction();
-		$txn->user_id         = $this->user;
-		$txn->product_id      = $this->sub->product_id;
-		$txn->subscription_id = $this->sub->id;
-		$txn->status          = 'complete';
-		$txn->expires_at      = gmdate( 'Y-m-d H:i:s', time() + 10 * DAY_IN_SECONDS );
-		$txn->store();
+		$this->paid( gmdate( 'Y-m-d H:i:s', time() + 10 * DAY_IN_SECONDS ) );
 		$this->sub->destroy();
 		$event = $this->last_payload( 'subscription.expired' );
 		$this->assertSame( 'expired', $event['subscription']['status'] );
@@ -264,13 +285,7 @@ class MemberpressSourceTest extends Farewell_Test_Case {
 	}
 
 	public function test_deleting_a_subscription_whose_access_had_ended_gives_nothing() {
-		$txn                  = new MeprTransaction();
-		$txn->user_id         = $this->user;
-		$txn->product_id      = $this->sub->product_id;
-		$txn->subscription_id = $this->sub->id;
-		$txn->status          = 'complete';
-		$txn->expires_at      = gmdate( 'Y-m-d H:i:s', time() - DAY_IN_SECONDS );
-		$txn->store();
+		$this->paid( gmdate( 'Y-m-d H:i:s', time() - DAY_IN_SECONDS ) );
 		$this->sub->destroy();
 		$this->assertSame( array( 'subscription.created' ), $this->types() );
 	}
@@ -278,13 +293,7 @@ class MemberpressSourceTest extends Farewell_Test_Case {
 	public function test_a_failed_payment_that_ends_access_says_access_ends_now() {
 		$this->sub->expires_at = gmdate( 'Y-m-d H:i:s', time() + 20 * DAY_IN_SECONDS );
 		$this->sub->store();
-		$txn                  = new MeprTransaction();
-		$txn->user_id         = $this->user;
-		$txn->product_id      = $this->sub->product_id;
-		$txn->subscription_id = $this->sub->id;
-		$txn->amount          = '29.00';
-		$txn->store();
-		$txn->fail();
+		$this->renewal_fails();
 		$event = $this->last_payload( 'payment.failed' );
 		$this->assertSame( $event['occurred_at'], $event['subscription']['access_ends_at'] );
 	}
@@ -298,19 +307,6 @@ class MemberpressSourceTest extends Farewell_Test_Case {
 		$event = $this->last_payload( 'subscription.expired' );
 		$this->assertSame( gmdate( 'Y-m-d\TH:i:s\Z', strtotime( $this->sub->expires_at . ' UTC' ) ), $event['occurred_at'] );
 		$this->assertSame( $event['occurred_at'], $event['subscription']['access_ends_at'] );
-	}
-
-	/** A paid transaction of the subscription, ending at $expires_at. */
-	private function paid( $expires_at ) {
-		$txn                  = new MeprTransaction();
-		$txn->user_id         = $this->user;
-		$txn->product_id      = $this->sub->product_id;
-		$txn->subscription_id = $this->sub->id;
-		$txn->amount          = '29.00';
-		$txn->status          = 'complete';
-		$txn->expires_at      = $expires_at;
-		$txn->store();
-		return $txn;
 	}
 
 	private function count_of( $type ) {
@@ -355,13 +351,7 @@ class MemberpressSourceTest extends Farewell_Test_Case {
 	public function test_a_failed_payment_that_ends_access_is_one_lapse_whatever_follows() {
 		$this->sub->expires_at = gmdate( 'Y-m-d H:i:s', time() + 20 * DAY_IN_SECONDS );
 		$this->sub->store();
-		$txn                  = new MeprTransaction();
-		$txn->user_id         = $this->user;
-		$txn->product_id      = $this->sub->product_id;
-		$txn->subscription_id = $this->sub->id;
-		$txn->amount          = '29.00';
-		$txn->store();
-		$txn->fail();
+		$this->renewal_fails();
 		$failed  = $this->last_payload( 'payment.failed' );
 		$expired = $this->last_payload( 'subscription.expired' );
 		$this->assertSame( $failed['occurred_at'], $expired['occurred_at'] );
