@@ -287,23 +287,12 @@ def _digest_target(site_id: str, week: str | None):
 @_database_errors
 def digest_preview(site_id, week, as_text):
     """Print the digest as HTML (the chart embedded as a data: URI so a browser shows it)."""
-    import base64
-
-    from .domain.digest import build_digest, dashboard_url, mail_config, render_digest
-    from .mail.render import language_of
+    from .domain.digest import browser_preview, mail_config
 
     engine, site, chosen, now = _digest_target(site_id, week)
     with engine.connect() as conn:
-        data = build_digest(conn, site, chosen, now)
-    rendered = render_digest(data, site, language_of(site["locale"]), dashboard_url(mail_config(config.load())))
-    if as_text:
-        click.echo(rendered.text, nl=False)
-        return
-    html = rendered.html
-    for image in rendered.images:
-        uri = f"data:image/{image.subtype};base64,{base64.b64encode(image.content).decode()}"
-        html = html.replace(f"cid:{image.cid}", uri)
-    click.echo(html, nl=False)
+        rendered = browser_preview(conn, site, chosen, now, mail_config(config.load()))
+    click.echo(rendered.text if as_text else rendered.html, nl=False)
 
 
 @digest.command("send")

@@ -258,9 +258,9 @@ def test_feedback_lists_every_answer_and_filters_them(client, answers, sign_in):
 
 
 def test_feedback_is_paginated(client, post_event, sign_in, monkeypatch):
-    from sidecar.web.dashboard import pages
+    from sidecar.web.dashboard import feedback
 
-    monkeypatch.setattr(pages, "PAGE_SIZE", 2)
+    monkeypatch.setattr(feedback, "PAGE_SIZE", 2)
     for n in range(5):
         cancel_and_answer(post_event, n, comment=f"commentaire {n}", days_ago=n + 1)
     sign_in()
@@ -291,7 +291,7 @@ def test_the_csv_export_opens_in_excel_with_accents_and_no_formulas(client, answ
 @pytest.mark.parametrize("value, expected", [("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@SUM(A1)", "'@SUM(A1)"),
                                              ("\t=1", "'\t=1"), ("ok = fine", "ok = fine"), (None, ""), (3, "3")])
 def test_csv_cells_that_look_like_formulas_are_neutralised(value, expected):
-    from sidecar.web.dashboard.pages import csv_cell
+    from sidecar.web.dashboard.feedback import csv_cell
 
     assert csv_cell(value) == expected
 

@@ -114,7 +114,7 @@ def test_the_csv_export_neutralises_formulas(client, hostile):
 
 @pytest.mark.parametrize("cell", ["\t=1+1", "\r=1+1", "\r\n@SUM(1)", "-1+1", "+1"])
 def test_a_cell_starting_with_tab_or_carriage_return_is_neutralised_too(cell):
-    from sidecar.web.dashboard.pages import csv_cell
+    from sidecar.web.dashboard.feedback import csv_cell
 
     assert csv_cell(cell) == "'" + cell
 

@@ -16,6 +16,7 @@ Security, in one place (``init_app`` and the blueprint hooks below):
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from importlib import import_module
 from pathlib import Path
 
 from flask import Blueprint, Flask, g, redirect, render_template, request, session, url_for
@@ -41,6 +42,9 @@ bp = Blueprint("dashboard", __name__, url_prefix="/admin", static_folder=str(STA
                static_url_path="/static")
 csrf = CSRFProtect()
 
+# One module per page, each adding its routes to ``bp`` (``login``: signing in and out).
+PAGES = ("login", "overview", "feedback", "contact_requests", "sequence", "survey", "digest", "settings")
+
 # Endpoints open without a session.
 PUBLIC_ENDPOINTS = {"dashboard.login", "dashboard.static", "dashboard.signed_out"}
 
@@ -53,7 +57,10 @@ class _SessionInterface(SecureCookieSessionInterface):
 
 
 def init_app(app: Flask) -> None:
-    from . import login, pages, summary  # noqa: F401 - the routes
+    from . import summary
+
+    for page in PAGES:  # imported for their routes, which they add to ``bp``
+        import_module(f"{__name__}.{page}")
 
     app.config.update(
         SESSION_COOKIE_NAME="farewell_admin",
