@@ -107,3 +107,63 @@ def test_uninstall_keeps_data_unless_the_admin_opted_in(wordpress_site):
     site.wp_eval(uninstall)
     assert site.wp_json(state) == {"table": False, "rate_limits": False, "prune": False, "secret": False, "settings": False,
                                     "cron": False, "survey_page": False}
+
+
+# What a site that used the plugin holds, made through the plugin's own code where one call does it.
+USED_SITE = """
+    $user = wp_insert_user(array('user_login' => 'leaver', 'user_pass' => wp_generate_password(),
+                                 'user_email' => 'leaver@example.org'));
+    Farewell_Bridge_Outbox::insert('fwb_left_behind', 'subscription.cancelled', '{}');
+    Farewell_Bridge_Outbox::pause('the sidecar said the site is gone');
+    Farewell_Bridge_Request_Log::claim('fwb_asked', 'mail');
+    Farewell_Bridge_Rate_Limit::hit('survey_submit');
+    Farewell_Bridge_Clock::note(array('error' => Farewell_Bridge_Clock::ERROR, 'body' => array('clock_skew_seconds' => 900)));
+    update_option('admin_email', 'owner@example.org'); // Schedules the site-info report.
+    update_option(Farewell_Bridge_Outbox::LAST_DELIVERY_OPTION, time());
+    update_option(Farewell_Bridge_Outbox::INSERT_FAILURE_OPTION, 1);
+    update_option(Farewell_Bridge_Dispatcher::CIRCUIT_OPTION, time() + 30);
+    update_option(Farewell_Bridge_Dispatcher::LOOPBACK_OPTION, array('sent' => time()));
+    update_option(Farewell_Bridge_Survey::LAST_KNOWN_PREFIX . 'fr', array('version' => 1));
+    set_transient(Farewell_Bridge_Survey::CACHE_PREFIX . 'en', array('version' => 1), HOUR_IN_SECONDS);
+    set_transient(Farewell_Bridge_Survey::FETCH_BACKOFF_TRANSIENT, 1, HOUR_IN_SECONDS);
+    set_transient(Farewell_Bridge_Survey::TOKEN_MEMBER_PREFIX . 'abc', $user, HOUR_IN_SECONDS);
+    set_transient(Farewell_Bridge_Survey::TOKEN_SEEN_PREFIX . 'abc', 1, HOUR_IN_SECONDS);
+    set_transient(Farewell_Bridge_Survey_Form::DRAFT_PREFIX . 'abc', array(), HOUR_IN_SECONDS);
+    set_transient(Farewell_Bridge_Admin::NOTICE_PREFIX . 1, array('type' => 'success', 'message' => 'ok'), HOUR_IN_SECONDS);
+    set_transient(Farewell_Bridge_Dashboard_Menu::TRANSIENT, array(), HOUR_IN_SECONDS);
+    update_user_meta($user, Farewell_Bridge_Survey::PENDING_META, time());
+    update_user_meta($user, Farewell_Bridge_Source_Memberpress::LAPSED_META, array(7 => time()));
+"""
+
+# Everything named farewell that is left, but for the test fixtures' own options (farewell_test_*).
+LEFT = """
+    global $wpdb;
+    $cron = array();
+    foreach ((array) _get_cron_array() as $events) {
+        $cron = array_merge($cron, array_keys((array) $events));
+    }
+    return array(
+        'options' => $wpdb->get_col("SELECT option_name FROM {$wpdb->options} WHERE option_name LIKE '%farewell%' AND option_name NOT LIKE 'farewell\\_test\\_%' ORDER BY option_name"),
+        'tables' => $wpdb->get_col("SHOW TABLES LIKE '%farewell%'"),
+        'user_meta' => $wpdb->get_col("SELECT DISTINCT meta_key FROM {$wpdb->usermeta} WHERE meta_key LIKE '%farewell%'"),
+        'cron' => array_values(array_unique(array_filter($cron, function ($hook) { return false !== strpos($hook, 'farewell'); }))),
+        'posts' => $wpdb->get_col("SELECT post_name FROM {$wpdb->posts} WHERE post_name LIKE '%farewell%'"),
+    );
+"""
+
+
+def test_uninstall_with_the_opt_in_leaves_nothing_named_farewell(wordpress_site):
+    site = wordpress_site("6.1", start=False)
+    site.wp_eval(USED_SITE)
+    site.wp_eval("update_option('farewell_bridge_settings', array('sidecar_url' => '', 'site_id' => '', 'delete_data' => true));")
+    used = site.wp_json(LEFT)
+    # The site really holds something of each kind, so "nothing left" below means something.
+    assert len(used["options"]) >= 15 and len(used["tables"]) == 3 and len(used["user_meta"]) == 2, used
+    assert len(used["cron"]) == 3 and used["posts"] == ["farewell-survey"], used
+
+    site.wp_eval("""
+        require_once ABSPATH . 'wp-admin/includes/plugin.php';
+        deactivate_plugins('farewell-bridge/farewell-bridge.php');
+        uninstall_plugin('farewell-bridge/farewell-bridge.php');
+    """)
+    assert site.wp_json(LEFT) == {"options": [], "tables": [], "user_meta": [], "cron": [], "posts": []}

@@ -17,6 +17,9 @@ class Farewell_Bridge_Admin {
 
 	const CAPABILITY = 'manage_options';
 
+	/** Transient of the notice waiting for one admin (+ user id), shown once on the settings page. */
+	const NOTICE_PREFIX = 'farewell_bridge_notice_';
+
 	/**
 	 * admin-post.php actions => handler method. Nonce action = the action name.
 	 *
@@ -29,6 +32,17 @@ class Farewell_Bridge_Admin {
 		'farewell_bridge_retry_now'       => 'handle_retry_now',
 		'farewell_bridge_resume'          => 'handle_resume',
 	);
+
+	/**
+	 * What this class keeps in WordPress, which uninstall.php removes (see Farewell_Bridge_Plugin::DATA_OWNERS).
+	 *
+	 * @return array See uninstall.php.
+	 */
+	public static function owned() {
+		return array(
+			'transients' => array( self::NOTICE_PREFIX ),
+		);
+	}
 
 	/**
 	 * Adds Settings → Farewell. Hooked on admin_menu.
@@ -201,7 +215,7 @@ class Farewell_Bridge_Admin {
 	 */
 	private static function redirect_with( $type, $message ) {
 		set_transient(
-			'farewell_bridge_notice_' . get_current_user_id(),
+			self::NOTICE_PREFIX . get_current_user_id(),
 			array(
 				'type'    => $type,
 				'message' => (string) $message,
@@ -218,7 +232,7 @@ class Farewell_Bridge_Admin {
 	 * @return array|null
 	 */
 	public static function take_notice() {
-		$key    = 'farewell_bridge_notice_' . get_current_user_id();
+		$key    = self::NOTICE_PREFIX . get_current_user_id();
 		$notice = get_transient( $key );
 		if ( false === $notice ) {
 			return null;

@@ -37,6 +37,17 @@ class Farewell_Bridge_Clock {
 	const OPTION = 'farewell_bridge_clock_skew';
 
 	/**
+	 * What this class keeps in WordPress, which uninstall.php removes (see Farewell_Bridge_Plugin::DATA_OWNERS).
+	 *
+	 * @return array See uninstall.php.
+	 */
+	public static function owned() {
+		return array(
+			'options' => array( self::OPTION ),
+		);
+	}
+
+	/**
 	 * The skew a 401 answer reveals (this server's clock minus the sidecar's), or null.
 	 *
 	 * @param mixed $decoded  Decoded JSON body of the answer.

@@ -25,6 +25,17 @@ class Farewell_Bridge_Dashboard_Menu {
 	const TOKEN_TTL   = 60;
 
 	/**
+	 * What this class keeps in WordPress, which uninstall.php removes (see Farewell_Bridge_Plugin::DATA_OWNERS).
+	 *
+	 * @return array See uninstall.php.
+	 */
+	public static function owned() {
+		return array(
+			'transients' => array( self::TRANSIENT ),
+		);
+	}
+
+	/**
 	 * Adds the top-level Farewell menu. Hooked on admin_menu.
 	 */
 	public static function add_menu() {

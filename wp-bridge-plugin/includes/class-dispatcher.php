@@ -83,6 +83,18 @@ class Farewell_Bridge_Dispatcher {
 	private static $holding = false;
 
 	/**
+	 * What this class keeps in WordPress, which uninstall.php removes (see Farewell_Bridge_Plugin::DATA_OWNERS).
+	 *
+	 * @return array See uninstall.php.
+	 */
+	public static function owned() {
+		return array(
+			'options'    => array( self::CIRCUIT_OPTION, self::LOOPBACK_OPTION ),
+			'cron_hooks' => array( self::CRON_HOOK ),
+		);
+	}
+
+	/**
 	 * Remembers a row inserted during this request, for delivery on shutdown.
 	 *
 	 * @param int $id Row id.

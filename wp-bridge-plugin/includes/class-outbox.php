@@ -50,6 +50,18 @@ class Farewell_Bridge_Outbox {
 	const DELIVERED_KEEP_DAYS = 7;
 
 	/**
+	 * What this class keeps in WordPress, which uninstall.php removes (see Farewell_Bridge_Plugin::DATA_OWNERS).
+	 *
+	 * @return array See uninstall.php.
+	 */
+	public static function owned() {
+		return array(
+			'tables'  => array( self::table() ),
+			'options' => array( self::SCHEMA_OPTION, self::PAUSED_OPTION, self::LAST_DELIVERY_OPTION, self::INSERT_FAILURE_OPTION ),
+		);
+	}
+
+	/**
 	 * Table name with the site's prefix.
 	 *
 	 * @return string

@@ -15,6 +15,28 @@ if ( ! defined( 'ABSPATH' ) ) {
 final class Farewell_Bridge_Plugin {
 
 	/**
+	 * The classes that keep something in WordPress (options, transients, user meta, cron events,
+	 * tables, a page): each says what in its owned(), and uninstall.php removes what they say.
+	 * tests/wordpress/test_plugin_lifecycle.py checks that nothing named farewell is left.
+	 *
+	 * @var string[]
+	 */
+	const DATA_OWNERS = array(
+		'Farewell_Bridge_Settings',
+		'Farewell_Bridge_Outbox',
+		'Farewell_Bridge_Request_Log',
+		'Farewell_Bridge_Rate_Limit',
+		'Farewell_Bridge_Dispatcher',
+		'Farewell_Bridge_Clock',
+		'Farewell_Bridge_Site_Info',
+		'Farewell_Bridge_Admin',
+		'Farewell_Bridge_Dashboard_Menu',
+		'Farewell_Bridge_Survey',
+		'Farewell_Bridge_Survey_Form',
+		'Farewell_Bridge_Source_Memberpress',
+	);
+
+	/**
 	 * The instance.
 	 *
 	 * @var Farewell_Bridge_Plugin|null

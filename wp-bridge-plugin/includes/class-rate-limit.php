@@ -46,6 +46,19 @@ class Farewell_Bridge_Rate_Limit {
 	);
 
 	/**
+	 * What this class keeps in WordPress, which uninstall.php removes (see Farewell_Bridge_Plugin::DATA_OWNERS).
+	 *
+	 * @return array See uninstall.php.
+	 */
+	public static function owned() {
+		return array(
+			'tables'     => array( self::table() ),
+			'options'    => array( self::SCHEMA_OPTION ),
+			'cron_hooks' => array( self::PRUNE_HOOK ),
+		);
+	}
+
+	/**
 	 * Table name.
 	 *
 	 * @return string

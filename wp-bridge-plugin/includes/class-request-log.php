@@ -35,6 +35,18 @@ class Farewell_Bridge_Request_Log {
 	const BUSY = 'busy';
 
 	/**
+	 * What this class keeps in WordPress, which uninstall.php removes (see Farewell_Bridge_Plugin::DATA_OWNERS).
+	 *
+	 * @return array See uninstall.php.
+	 */
+	public static function owned() {
+		return array(
+			'tables'  => array( self::table() ),
+			'options' => array( self::SCHEMA_OPTION ),
+		);
+	}
+
+	/**
 	 * Table name.
 	 *
 	 * @return string

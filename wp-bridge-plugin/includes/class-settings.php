@@ -50,6 +50,17 @@ class Farewell_Bridge_Settings {
 	private static $adding_secret = false;
 
 	/**
+	 * What this class keeps in WordPress, which uninstall.php removes (see Farewell_Bridge_Plugin::DATA_OWNERS).
+	 *
+	 * @return array See uninstall.php.
+	 */
+	public static function owned() {
+		return array(
+			'options' => array( self::OPTION, self::SECRET_OPTION ),
+		);
+	}
+
+	/**
 	 * Creates the secret option without autoload so it is never loaded on every request.
 	 */
 	public static function ensure_secret_option() {

@@ -21,6 +21,17 @@ class Farewell_Bridge_Site_Info {
 	const CRON_HOOK = 'farewell_bridge_report_site_info';
 
 	/**
+	 * What this class keeps in WordPress, which uninstall.php removes (see Farewell_Bridge_Plugin::DATA_OWNERS).
+	 *
+	 * @return array See uninstall.php.
+	 */
+	public static function owned() {
+		return array(
+			'cron_hooks' => array( self::CRON_HOOK ),
+		);
+	}
+
+	/**
 	 * Sends the site information now (signed POST /site-info).
 	 *
 	 * @return bool Whether the sidecar stored it.

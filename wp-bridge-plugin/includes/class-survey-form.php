@@ -59,6 +59,19 @@ class Farewell_Bridge_Survey_Form {
 	private static $rendered = false;
 
 	/**
+	 * What this class keeps in WordPress, which uninstall.php removes (see Farewell_Bridge_Plugin::DATA_OWNERS).
+	 *
+	 * @return array See uninstall.php.
+	 */
+	public static function owned() {
+		return array(
+			'posts'      => array_filter( array( (int) get_option( self::PAGE_OPTION, 0 ) ) ),
+			'options'    => array( self::PAGE_OPTION ),
+			'transients' => array( self::DRAFT_PREFIX ),
+		);
+	}
+
+	/**
 	 * Forgets the per-request state (tests).
 	 */
 	public static function reset() {

@@ -69,6 +69,24 @@ class Farewell_Bridge_Survey {
 	const CONTACT_MAX   = 200;
 
 	/**
+	 * What this class keeps in WordPress, which uninstall.php removes (see Farewell_Bridge_Plugin::DATA_OWNERS).
+	 *
+	 * @return array See uninstall.php.
+	 */
+	public static function owned() {
+		return array(
+			'options'    => array_map(
+				static function ( $language ) {
+					return self::LAST_KNOWN_PREFIX . $language;
+				},
+				self::LANGUAGES
+			),
+			'transients' => array( self::CACHE_PREFIX, self::FETCH_BACKOFF_TRANSIENT, self::TOKEN_MEMBER_PREFIX, self::TOKEN_SEEN_PREFIX ),
+			'user_meta'  => array( self::PENDING_META ),
+		);
+	}
+
+	/**
 	 * The survey language of a WordPress locale (fr_CA → fr), else of the fallback, else English.
 	 *
 	 * @param string      $locale   Locale such as fr_FR.

@@ -100,6 +100,17 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 	const LAPSED_META = '_farewell_bridge_memberpress_lapsed';
 
 	/**
+	 * What this class keeps in WordPress, which uninstall.php removes (see Farewell_Bridge_Plugin::DATA_OWNERS).
+	 *
+	 * @return array See uninstall.php.
+	 */
+	public static function owned() {
+		return array(
+			'user_meta' => array( self::LAPSED_META ),
+		);
+	}
+
+	/**
 	 * Forgets what this request remembered, without recording it (tests).
 	 */
 	public static function reset() {
