@@ -44,7 +44,7 @@ DRAIN = """
     define('DOING_CRON', true);
     $before = Farewell_Bridge_Outbox::counts();
     $started = microtime(true);
-    $totals = Farewell_Bridge_Dispatcher::run_cron();
+    $totals = Farewell_Bridge_Dispatcher::action_farewell_bridge_deliver();
     return array('delivered' => $totals['delivered'], 'pending_before' => $before['pending'],
         'seconds' => microtime(true) - $started, 'peak' => memory_get_peak_usage(),
         'limit' => ini_get('memory_limit'));

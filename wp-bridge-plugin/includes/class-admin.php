@@ -26,11 +26,11 @@ class Farewell_Bridge_Admin {
 	 * @var array<string,string>
 	 */
 	const ACTIONS = array(
-		'farewell_bridge_test_connection' => 'handle_test_connection',
-		'farewell_bridge_retry_row'       => 'handle_retry_row',
-		'farewell_bridge_retry_dead'      => 'handle_retry_dead',
-		'farewell_bridge_retry_now'       => 'handle_retry_now',
-		'farewell_bridge_resume'          => 'handle_resume',
+		'farewell_bridge_test_connection' => 'action_admin_post_farewell_bridge_test_connection',
+		'farewell_bridge_retry_row'       => 'action_admin_post_farewell_bridge_retry_row',
+		'farewell_bridge_retry_dead'      => 'action_admin_post_farewell_bridge_retry_dead',
+		'farewell_bridge_retry_now'       => 'action_admin_post_farewell_bridge_retry_now',
+		'farewell_bridge_resume'          => 'action_admin_post_farewell_bridge_resume',
 	);
 
 	/**
@@ -47,7 +47,7 @@ class Farewell_Bridge_Admin {
 	/**
 	 * Adds Settings → Farewell. Hooked on admin_menu.
 	 */
-	public static function add_menu() {
+	public static function action_admin_menu() {
 		add_options_page(
 			__( 'Farewell Bridge', 'farewell-bridge' ),
 			__( 'Farewell', 'farewell-bridge' ),
@@ -63,7 +63,7 @@ class Farewell_Bridge_Admin {
 	 * @param array $links Links.
 	 * @return array
 	 */
-	public static function action_links( $links ) {
+	public static function filter_plugin_action_links( $links ) {
 		array_unshift( $links, '<a href="' . esc_url( self::page_url() ) . '">' . esc_html__( 'Settings', 'farewell-bridge' ) . '</a>' );
 		return $links;
 	}
@@ -135,7 +135,7 @@ class Farewell_Bridge_Admin {
 	/**
 	 * "Test connection": a signed ping, with a clear message for each failure.
 	 */
-	public static function handle_test_connection() {
+	public static function action_admin_post_farewell_bridge_test_connection() {
 		self::guard( 'farewell_bridge_test_connection' );
 		if ( '' !== Farewell_Bridge_Settings::secret_error() ) {
 			self::redirect_with( 'error', Farewell_Bridge_Settings::secret_error() );
@@ -157,7 +157,7 @@ class Farewell_Bridge_Admin {
 	/**
 	 * Retries one dead row.
 	 */
-	public static function handle_retry_row() {
+	public static function action_admin_post_farewell_bridge_retry_row() {
 		self::guard( 'farewell_bridge_retry_row' );
 		$id    = isset( $_GET['id'] ) ? absint( $_GET['id'] ) : 0; // phpcs:ignore WordPress.Security.NonceVerification.Recommended -- checked in guard().
 		$moved = Farewell_Bridge_Outbox::retry_dead( $id );
@@ -169,7 +169,7 @@ class Farewell_Bridge_Admin {
 	/**
 	 * Retries every dead row.
 	 */
-	public static function handle_retry_dead() {
+	public static function action_admin_post_farewell_bridge_retry_dead() {
 		self::guard( 'farewell_bridge_retry_dead' );
 		$moved = Farewell_Bridge_Outbox::retry_dead( null );
 		self::deliver_now();
@@ -180,7 +180,7 @@ class Farewell_Bridge_Admin {
 	/**
 	 * Makes every pending row due and delivers a batch now.
 	 */
-	public static function handle_retry_now() {
+	public static function action_admin_post_farewell_bridge_retry_now() {
 		self::guard( 'farewell_bridge_retry_now' );
 		Farewell_Bridge_Outbox::make_pending_due();
 		$done = self::deliver_now();
@@ -191,7 +191,7 @@ class Farewell_Bridge_Admin {
 	/**
 	 * Resumes delivery after a 410.
 	 */
-	public static function handle_resume() {
+	public static function action_admin_post_farewell_bridge_resume() {
 		self::guard( 'farewell_bridge_resume' );
 		Farewell_Bridge_Outbox::resume();
 		Farewell_Bridge_Outbox::make_pending_due();

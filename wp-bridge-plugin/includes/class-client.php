@@ -310,7 +310,7 @@ class Farewell_Bridge_Client {
 	 * @param string $host     Host being checked.
 	 * @return bool
 	 */
-	public static function allow_sidecar_host( $external, $host ) {
+	public static function filter_http_request_host_is_external( $external, $host ) {
 		$sidecar = wp_parse_url( Farewell_Bridge_Settings::sidecar_url() );
 		if ( is_array( $sidecar ) && isset( $sidecar['host'] ) && strtolower( (string) $host ) === strtolower( $sidecar['host'] ) ) {
 			return true;
@@ -325,7 +325,7 @@ class Farewell_Bridge_Client {
 	 * @param string $host  Host of the request.
 	 * @return int[]
 	 */
-	public static function allow_sidecar_port( $ports, $host = '' ) {
+	public static function filter_http_allowed_safe_ports( $ports, $host = '' ) {
 		$sidecar = wp_parse_url( Farewell_Bridge_Settings::sidecar_url() );
 		if ( is_array( $sidecar ) && isset( $sidecar['host'], $sidecar['port'] ) && strtolower( (string) $host ) === strtolower( $sidecar['host'] ) ) {
 			$ports   = (array) $ports;

@@ -38,7 +38,7 @@ class Farewell_Bridge_Dashboard_Menu {
 	/**
 	 * Adds the top-level Farewell menu. Hooked on admin_menu.
 	 */
-	public static function add_menu() {
+	public static function action_admin_menu() {
 		add_menu_page(
 			__( 'Farewell', 'farewell-bridge' ),
 			__( 'Farewell', 'farewell-bridge' ),
@@ -121,7 +121,7 @@ class Farewell_Bridge_Dashboard_Menu {
 	 * "Open dashboard": checks the capability and the nonce, then sends the admin's browser to
 	 * the sidecar with a fresh sign-in token. Hooked on admin_post_farewell_bridge_open_dashboard.
 	 */
-	public static function handle_open_dashboard() {
+	public static function action_admin_post_farewell_bridge_open_dashboard() {
 		if ( ! current_user_can( self::CAPABILITY ) ) {
 			wp_die( esc_html__( 'Sorry, you are not allowed to manage Farewell Bridge.', 'farewell-bridge' ), '', array( 'response' => 403 ) );
 		}

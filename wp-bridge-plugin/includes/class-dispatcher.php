@@ -13,10 +13,11 @@
  *   before it exits, with the cron timeout and deadline (deliver_in_process()). A loopback from
  *   there would reach the site only if the command line can see it under its public URL, which
  *   it often cannot: the cancel then waited a minute for cron.
- * - Whether loopbacks reach the site is recorded (spawn_loopback() and handle_loopback()): a
- *   connection that fails, or hand-overs that no handler ever answers (basic auth, a host that
- *   blocks requests to itself, a private host name), stop the hand-overs and leave the rows to
- *   cron; one hand-over every LOOPBACK_RETRY_SECONDS tries again, and Site Health says so.
+ * - Whether loopbacks reach the site is recorded (spawn_loopback() and its handler,
+ *   action_wp_ajax_farewell_bridge_deliver()): a connection that fails, or hand-overs that no
+ *   handler ever answers (basic auth, a host that blocks requests to itself, a private host
+ *   name), stop the hand-overs and leave the rows to cron; one hand-over every
+ *   LOOPBACK_RETRY_SECONDS tries again, and Site Health says so.
  * - A WP-Cron event every minute retries due rows, oldest first, in bounded batches, within a time
  *   budget below max_execution_time and with memory that does not grow with the backlog.
  * - One delivery after a response at a time, site-wide (a MySQL GET_LOCK taken without waiting):
@@ -125,7 +126,7 @@ class Farewell_Bridge_Dispatcher {
 	 * @param array $schedules Schedules.
 	 * @return array
 	 */
-	public static function add_schedule( $schedules ) {
+	public static function filter_cron_schedules( $schedules ) {
 		$schedules[ self::CRON_SCHEDULE ] = array(
 			'interval' => MINUTE_IN_SECONDS,
 			'display'  => __( 'Every minute (Farewell Bridge)', 'farewell-bridge' ),
@@ -271,7 +272,7 @@ class Farewell_Bridge_Dispatcher {
 	 *
 	 * @return array<string,int> Counts per resulting status.
 	 */
-	public static function run_cron() {
+	public static function action_farewell_bridge_deliver() {
 		$totals = array(
 			Farewell_Bridge_Outbox::STATUS_DELIVERED => 0,
 			Farewell_Bridge_Outbox::STATUS_PENDING   => 0,
@@ -302,7 +303,7 @@ class Farewell_Bridge_Dispatcher {
 	/**
 	 * Shutdown: deliver what this request inserted, after the response has been sent.
 	 */
-	public static function on_shutdown() {
+	public static function action_shutdown() {
 		if ( self::in_cli() ) {
 			self::deliver_in_process();
 			return;
@@ -619,7 +620,7 @@ class Farewell_Bridge_Dispatcher {
 	 * admin-ajax handler of the loopback (logged in or not): delivers the named rows.
 	 * Harmless if called by anyone: it only delivers rows that are due to be delivered.
 	 */
-	public static function handle_loopback() {
+	public static function action_wp_ajax_farewell_bridge_deliver() {
 		ignore_user_abort( true ); // The caller hangs up at once.
 		// phpcs:disable WordPress.Security.NonceVerification.Missing -- authorized by an HMAC token, not a user session.
 		$list  = isset( $_POST['ids'] ) ? sanitize_text_field( wp_unslash( $_POST['ids'] ) ) : '';

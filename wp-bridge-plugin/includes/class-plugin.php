@@ -1,6 +1,9 @@
 <?php
 /**
- * The plugin: every hook is added here, in set_up().
+ * The plugin: every hook is added here, in set_up() (the sources' hooks on plugins_loaded, from
+ * their hooks()). As in Query Monitor, a callback is named after its hook: action_<hook> or
+ * filter_<hook> (a hook whose name holds a variable part, such as plugin_action_links_<file>,
+ * without that part).
  *
  * @package Farewell_Bridge
  */
@@ -124,58 +127,58 @@ final class Farewell_Bridge_Plugin {
 		add_action( 'init', array( $this, 'action_init' ) );
 
 		// Delivery.
-		add_filter( 'cron_schedules', array( 'Farewell_Bridge_Dispatcher', 'add_schedule' ) ); // phpcs:ignore WordPress.WP.CronInterval.ChangeDetected -- every minute is intended.
-		add_action( Farewell_Bridge_Dispatcher::CRON_HOOK, array( 'Farewell_Bridge_Dispatcher', 'run_cron' ) );
-		add_action( 'shutdown', array( 'Farewell_Bridge_Dispatcher', 'on_shutdown' ), Farewell_Bridge_Dispatcher::SHUTDOWN_PRIORITY );
-		add_action( 'wp_ajax_' . Farewell_Bridge_Dispatcher::LOOPBACK_ACTION, array( 'Farewell_Bridge_Dispatcher', 'handle_loopback' ) );
-		add_action( 'wp_ajax_nopriv_' . Farewell_Bridge_Dispatcher::LOOPBACK_ACTION, array( 'Farewell_Bridge_Dispatcher', 'handle_loopback' ) );
-		add_filter( 'http_request_host_is_external', array( 'Farewell_Bridge_Client', 'allow_sidecar_host' ), 10, 2 );
-		add_filter( 'http_allowed_safe_ports', array( 'Farewell_Bridge_Client', 'allow_sidecar_port' ), 10, 2 );
+		add_filter( 'cron_schedules', array( 'Farewell_Bridge_Dispatcher', 'filter_cron_schedules' ) ); // phpcs:ignore WordPress.WP.CronInterval.ChangeDetected -- every minute is intended.
+		add_action( Farewell_Bridge_Dispatcher::CRON_HOOK, array( 'Farewell_Bridge_Dispatcher', 'action_farewell_bridge_deliver' ) );
+		add_action( 'shutdown', array( 'Farewell_Bridge_Dispatcher', 'action_shutdown' ), Farewell_Bridge_Dispatcher::SHUTDOWN_PRIORITY );
+		add_action( 'wp_ajax_' . Farewell_Bridge_Dispatcher::LOOPBACK_ACTION, array( 'Farewell_Bridge_Dispatcher', 'action_wp_ajax_farewell_bridge_deliver' ) );
+		add_action( 'wp_ajax_nopriv_' . Farewell_Bridge_Dispatcher::LOOPBACK_ACTION, array( 'Farewell_Bridge_Dispatcher', 'action_wp_ajax_farewell_bridge_deliver' ) );
+		add_filter( 'http_request_host_is_external', array( 'Farewell_Bridge_Client', 'filter_http_request_host_is_external' ), 10, 2 );
+		add_filter( 'http_allowed_safe_ports', array( 'Farewell_Bridge_Client', 'filter_http_allowed_safe_ports' ), 10, 2 );
 
 		// Sidecar → bridge REST routes: POST farewell/v1/mail and farewell/v1/coupons, signed
 		// (docs/PROTOCOL.md); errors there answered as {"error", "message"}.
-		add_action( 'rest_api_init', array( 'Farewell_Bridge_Rest', 'register_routes' ) );
+		add_action( 'rest_api_init', array( 'Farewell_Bridge_Rest', 'action_rest_api_init' ) );
 		add_filter( 'rest_post_dispatch', array( 'Farewell_Bridge_Rest', 'filter_rest_post_dispatch' ), 10, 3 );
 
 		// Survey: the exit survey after a member's own cancel, on email links and in the
 		// [farewell_survey] shortcode; answers go to farewell/v1/survey, then the outbox.
-		add_action( 'farewell_bridge_event_recorded', array( 'Farewell_Bridge_Survey', 'remember_cancel' ), 10, 2 );
-		add_action( 'init', array( 'Farewell_Bridge_Survey_Form', 'register_shortcode' ) );
+		add_action( 'farewell_bridge_event_recorded', array( 'Farewell_Bridge_Survey', 'action_farewell_bridge_event_recorded' ), 10, 2 );
+		add_action( 'init', array( 'Farewell_Bridge_Survey_Form', 'action_init' ) );
 		add_action( 'template_redirect', array( 'Farewell_Bridge_Survey_Form', 'action_template_redirect' ) );
 		add_filter( 'the_content', array( 'Farewell_Bridge_Survey_Form', 'filter_the_content' ), 99 );
 		add_action( 'wp_body_open', array( 'Farewell_Bridge_Survey_Form', 'action_wp_body_open' ) );
-		add_filter( 'get_pages', array( 'Farewell_Bridge_Survey_Form', 'hide_page' ) );
+		add_filter( 'get_pages', array( 'Farewell_Bridge_Survey_Form', 'filter_get_pages' ) );
 		add_filter( 'wp_robots', array( 'Farewell_Bridge_Survey_Form', 'filter_wp_robots' ) );
 		add_action( 'wp_head', array( 'Farewell_Bridge_Survey_Form', 'action_wp_head' ), 0 );
-		add_action( 'rest_api_init', array( 'Farewell_Bridge_Survey_Form', 'register_route' ) );
+		add_action( 'rest_api_init', array( 'Farewell_Bridge_Survey_Form', 'action_rest_api_init' ) );
 		add_filter( 'rest_post_dispatch', array( 'Farewell_Bridge_Survey_Form', 'filter_rest_post_dispatch' ), 10, 3 );
 
 		// Rate limits of the public survey route and email-link look-ups: counters shared by every
 		// PHP process in their own table, pruned hourly.
-		add_action( Farewell_Bridge_Rate_Limit::PRUNE_HOOK, array( 'Farewell_Bridge_Rate_Limit', 'prune' ), 10, 0 );
+		add_action( Farewell_Bridge_Rate_Limit::PRUNE_HOOK, array( 'Farewell_Bridge_Rate_Limit', 'action_farewell_bridge_prune_rate_limits' ), 10, 0 );
 
 		// Privacy.
-		add_filter( 'wp_privacy_personal_data_exporters', array( 'Farewell_Bridge_Privacy', 'register_exporter' ) );
-		add_filter( 'wp_privacy_personal_data_erasers', array( 'Farewell_Bridge_Privacy', 'register_eraser' ) );
+		add_filter( 'wp_privacy_personal_data_exporters', array( 'Farewell_Bridge_Privacy', 'filter_wp_privacy_personal_data_exporters' ) );
+		add_filter( 'wp_privacy_personal_data_erasers', array( 'Farewell_Bridge_Privacy', 'filter_wp_privacy_personal_data_erasers' ) );
 
 		// Admin.
-		add_action( 'admin_init', array( 'Farewell_Bridge_Settings', 'register' ) );
-		add_action( 'admin_init', array( 'Farewell_Bridge_Privacy', 'add_policy_content' ) );
-		add_action( 'admin_menu', array( 'Farewell_Bridge_Admin', 'add_menu' ) );
+		add_action( 'admin_init', array( 'Farewell_Bridge_Settings', 'action_admin_init' ) );
+		add_action( 'admin_init', array( 'Farewell_Bridge_Privacy', 'action_admin_init' ) );
+		add_action( 'admin_menu', array( 'Farewell_Bridge_Admin', 'action_admin_menu' ) );
 		// Site Health says when the secret cannot be used (the settings page says it too).
 		add_filter( 'site_status_tests', array( 'Farewell_Bridge_Site_Health', 'filter_site_status_tests' ) );
 		// …and whether the sidecar answers, the outbox is clear and delivery runs; Info → Farewell.
-		add_action( 'rest_api_init', array( 'Farewell_Bridge_Site_Health', 'register_route' ) );
+		add_action( 'rest_api_init', array( 'Farewell_Bridge_Site_Health', 'action_rest_api_init' ) );
 		add_filter( 'debug_information', array( 'Farewell_Bridge_Site_Health', 'filter_debug_information' ) );
-		add_filter( 'plugin_action_links_' . plugin_basename( $this->file ), array( 'Farewell_Bridge_Admin', 'action_links' ) );
+		add_filter( 'plugin_action_links_' . plugin_basename( $this->file ), array( 'Farewell_Bridge_Admin', 'filter_plugin_action_links' ) );
 		foreach ( Farewell_Bridge_Admin::ACTIONS as $action => $method ) {
 			add_action( 'admin_post_' . $action, array( 'Farewell_Bridge_Admin', $method ) );
 		}
 
 		// Dashboard: the Farewell menu (this week's figures) and "Open dashboard", which signs the
 		// admin in to the sidecar's dashboard with a single-use token.
-		add_action( 'admin_menu', array( 'Farewell_Bridge_Dashboard_Menu', 'add_menu' ) );
-		add_action( 'admin_post_' . Farewell_Bridge_Dashboard_Menu::OPEN_ACTION, array( 'Farewell_Bridge_Dashboard_Menu', 'handle_open_dashboard' ) );
+		add_action( 'admin_menu', array( 'Farewell_Bridge_Dashboard_Menu', 'action_admin_menu' ) );
+		add_action( 'admin_post_' . Farewell_Bridge_Dashboard_Menu::OPEN_ACTION, array( 'Farewell_Bridge_Dashboard_Menu', 'action_admin_post_farewell_bridge_open_dashboard' ) );
 
 		// WP-CLI: `wp farewell status|test|deliver|retry`.
 		if ( defined( 'WP_CLI' ) && WP_CLI ) {
@@ -183,8 +186,8 @@ final class Farewell_Bridge_Plugin {
 		}
 
 		// Site information: the admin email is the digest's default recipient.
-		add_action( 'update_option_admin_email', array( 'Farewell_Bridge_Site_Info', 'schedule' ) );
-		add_action( Farewell_Bridge_Site_Info::CRON_HOOK, array( 'Farewell_Bridge_Site_Info', 'report' ) );
+		add_action( 'update_option_admin_email', array( 'Farewell_Bridge_Site_Info', 'action_update_option_admin_email' ) );
+		add_action( Farewell_Bridge_Site_Info::CRON_HOOK, array( 'Farewell_Bridge_Site_Info', 'action_farewell_bridge_report_site_info' ) );
 	}
 
 	/**
@@ -244,7 +247,7 @@ final class Farewell_Bridge_Plugin {
 		Farewell_Bridge_Rate_Limit::install();
 		Farewell_Bridge_Settings::ensure_secret_option();
 		Farewell_Bridge_Survey_Form::ensure_page();
-		add_filter( 'cron_schedules', array( 'Farewell_Bridge_Dispatcher', 'add_schedule' ) ); // phpcs:ignore WordPress.WP.CronInterval.ChangeDetected
+		add_filter( 'cron_schedules', array( 'Farewell_Bridge_Dispatcher', 'filter_cron_schedules' ) ); // phpcs:ignore WordPress.WP.CronInterval.ChangeDetected
 		Farewell_Bridge_Dispatcher::ensure_scheduled();
 	}
 

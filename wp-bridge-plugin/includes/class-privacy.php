@@ -42,7 +42,7 @@ class Farewell_Bridge_Privacy {
 	 * @param array $exporters Exporters.
 	 * @return array
 	 */
-	public static function register_exporter( $exporters ) {
+	public static function filter_wp_privacy_personal_data_exporters( $exporters ) {
 		$exporters[ self::KEY ] = array(
 			'exporter_friendly_name' => __( 'Farewell (cancellations and survey answers)', 'farewell-bridge' ),
 			'callback'               => array( __CLASS__, 'export' ),
@@ -56,7 +56,7 @@ class Farewell_Bridge_Privacy {
 	 * @param array $erasers Erasers.
 	 * @return array
 	 */
-	public static function register_eraser( $erasers ) {
+	public static function filter_wp_privacy_personal_data_erasers( $erasers ) {
 		$erasers[ self::KEY ] = array(
 			'eraser_friendly_name' => __( 'Farewell (cancellations and survey answers)', 'farewell-bridge' ),
 			'callback'             => array( __CLASS__, 'erase' ),
@@ -175,7 +175,7 @@ class Farewell_Bridge_Privacy {
 	/**
 	 * Suggested privacy policy text. Hooked on admin_init.
 	 */
-	public static function add_policy_content() {
+	public static function action_admin_init() {
 		if ( ! function_exists( 'wp_add_privacy_policy_content' ) ) {
 			return;
 		}

@@ -190,7 +190,14 @@ class Farewell_Bridge_Rate_Limit {
 	}
 
 	/**
-	 * Deletes the counters of windows that are over. Hooked on the prune cron event.
+	 * The hourly prune cron event (PRUNE_HOOK).
+	 */
+	public static function action_farewell_bridge_prune_rate_limits() {
+		self::prune();
+	}
+
+	/**
+	 * Deletes the counters of windows that are over (the prune cron event).
 	 *
 	 * @param int|null $now Unix time (tests); null = now.
 	 * @return int Rows deleted.

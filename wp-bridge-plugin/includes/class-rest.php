@@ -42,7 +42,7 @@ class Farewell_Bridge_Rest {
 	/**
 	 * Registers the routes (on rest_api_init).
 	 */
-	public static function register_routes() {
+	public static function action_rest_api_init() {
 		foreach ( self::ROUTES as $route => $handler ) {
 			register_rest_route(
 				self::REST_NAMESPACE,

@@ -78,7 +78,7 @@ class Farewell_Bridge_Settings {
 	/**
 	 * Registers the settings with the Settings API.
 	 */
-	public static function register() {
+	public static function action_admin_init() {
 		register_setting(
 			self::GROUP,
 			self::OPTION,

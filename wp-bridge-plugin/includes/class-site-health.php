@@ -65,7 +65,7 @@ class Farewell_Bridge_Site_Health {
 	/**
 	 * The REST route of the asynchronous test. Hooked on rest_api_init.
 	 */
-	public static function register_route() {
+	public static function action_rest_api_init() {
 		register_rest_route(
 			Farewell_Bridge_Rest::REST_NAMESPACE,
 			self::REST_ROUTE,

@@ -49,10 +49,17 @@ class Farewell_Bridge_Site_Info {
 	}
 
 	/**
+	 * The cron event scheduled below.
+	 */
+	public static function action_farewell_bridge_report_site_info() {
+		self::report();
+	}
+
+	/**
 	 * Hooked on update_option_admin_email: report from cron, so saving General Settings never
 	 * waits for the sidecar.
 	 */
-	public static function schedule() {
+	public static function action_update_option_admin_email() {
 		if ( ! wp_next_scheduled( self::CRON_HOOK ) ) {
 			wp_schedule_single_event( time(), self::CRON_HOOK );
 		}

@@ -82,7 +82,7 @@ class Farewell_Bridge_Survey_Form {
 	/**
 	 * Registers the shortcode. Hooked on init.
 	 */
-	public static function register_shortcode() {
+	public static function action_init() {
 		add_shortcode( self::SHORTCODE, array( __CLASS__, 'shortcode' ) );
 	}
 
@@ -147,7 +147,7 @@ class Farewell_Bridge_Survey_Form {
 	 * @param WP_Post[] $pages Pages.
 	 * @return WP_Post[]
 	 */
-	public static function hide_page( $pages ) {
+	public static function filter_get_pages( $pages ) {
 		$id = (int) get_option( self::PAGE_OPTION, 0 );
 		if ( $id <= 0 || is_admin() || ! is_array( $pages ) ) {
 			return $pages;
@@ -475,7 +475,7 @@ class Farewell_Bridge_Survey_Form {
 	/**
 	 * Registers the REST route. Hooked on rest_api_init.
 	 */
-	public static function register_route() {
+	public static function action_rest_api_init() {
 		register_rest_route(
 			self::REST_NS,
 			self::REST_ROUTE,

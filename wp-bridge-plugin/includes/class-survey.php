@@ -591,7 +591,7 @@ class Farewell_Bridge_Survey {
 	 * @param array  $payload    The recorded event.
 	 * @param string $webhook_id Its webhook-id.
 	 */
-	public static function remember_cancel( $payload, $webhook_id = '' ) {
+	public static function action_farewell_bridge_event_recorded( $payload, $webhook_id = '' ) {
 		unset( $webhook_id );
 		if ( ! is_array( $payload ) || 'subscription.cancelled' !== ( isset( $payload['type'] ) ? $payload['type'] : '' )
 			|| 'member' !== ( isset( $payload['initiated_by'] ) ? $payload['initiated_by'] : '' ) ) {

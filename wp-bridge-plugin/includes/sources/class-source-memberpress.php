@@ -138,15 +138,15 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 	 */
 	public function hooks() {
 		$hooks = array(
-			array( 'mepr_subscription_transition_status', 'on_transition', 3 ),
-			array( 'mepr_txn_transition_status', 'on_transaction_transition', 3 ),
-			array( 'mepr_txn_destroy', 'on_transaction_destroy', 1 ),
-			array( 'mepr_subscription_pre_delete', 'on_subscription_delete', 1 ),
-			array( 'mepr_transaction_expired', 'on_transaction_expired', 2 ),
-			array( 'shutdown', 'flush', 0 ),
+			array( 'mepr_subscription_transition_status', 'action_mepr_subscription_transition_status', 3 ),
+			array( 'mepr_txn_transition_status', 'action_mepr_txn_transition_status', 3 ),
+			array( 'mepr_txn_destroy', 'action_mepr_txn_destroy', 1 ),
+			array( 'mepr_subscription_pre_delete', 'action_mepr_subscription_pre_delete', 1 ),
+			array( 'mepr_transaction_expired', 'action_mepr_transaction_expired', 2 ),
+			array( 'shutdown', 'action_shutdown', 0 ),
 		);
 		foreach ( array_keys( self::EVENTS ) as $event ) {
-			$hooks[] = array( 'mepr_event_' . $event, 'on_event', 1 );
+			$hooks[] = array( 'mepr_event_' . $event, 'action_mepr_event', 1 );
 		}
 		return $hooks;
 	}
@@ -186,7 +186,7 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 	 * @param string $new_status Status after.
 	 * @param object $sub        MeprSubscription, as stored.
 	 */
-	public function on_transition( $old_status, $new_status, $sub = null ) {
+	public function action_mepr_subscription_transition_status( $old_status, $new_status, $sub = null ) {
 		if ( ! is_object( $sub ) || (int) self::prop( $sub, 'id' ) <= 0 ) {
 			return;
 		}
@@ -214,7 +214,15 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 	}
 
 	/**
-	 * Records the starts and resumes put off until now, with the subscription as it is now.
+	 * End of the request: what was put off is recorded.
+	 */
+	public function action_shutdown() {
+		$this->flush();
+	}
+
+	/**
+	 * Records the starts and resumes put off until now, with the subscription as it is now
+	 * (at the end of the request, and before any other event so that they keep their order).
 	 */
 	public function flush() {
 		$deferred       = self::$deferred;
@@ -259,7 +267,7 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 	 * @param string $new_status Status after.
 	 * @param object $txn        MeprTransaction.
 	 */
-	public function on_transaction_transition( $old_status, $new_status, $txn = null ) {
+	public function action_mepr_txn_transition_status( $old_status, $new_status, $txn = null ) {
 		if ( (string) $old_status === (string) $new_status || ! is_object( $txn ) ) {
 			return;
 		}
@@ -290,11 +298,11 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 	}
 
 	/**
-	 * Before a transaction is deleted: whether it was granting access (for on_subscription_delete).
+	 * Before a transaction is deleted: whether it was granting access (for action_mepr_subscription_pre_delete).
 	 *
 	 * @param object $txn MeprTransaction.
 	 */
-	public function on_transaction_destroy( $txn ) {
+	public function action_mepr_txn_destroy( $txn ) {
 		$sub_id = (int) self::prop( $txn, 'subscription_id' );
 		if ( $sub_id <= 0 || ! in_array( (string) self::prop( $txn, 'status' ), array( 'complete', 'confirmed' ), true ) ) {
 			return;
@@ -310,7 +318,7 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 	 *
 	 * @param int $sub_id Subscription id.
 	 */
-	public function on_subscription_delete( $sub_id ) {
+	public function action_mepr_subscription_pre_delete( $sub_id ) {
 		$sub_id = (int) $sub_id;
 		if ( empty( self::$had_access[ $sub_id ] ) || ! class_exists( 'MeprSubscription' ) ) {
 			return;
@@ -333,7 +341,7 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 	 * @param object $txn        MeprTransaction.
 	 * @param string $sub_status The subscription's status ('none' for a one-time payment).
 	 */
-	public function on_transaction_expired( $txn, $sub_status = '' ) {
+	public function action_mepr_transaction_expired( $txn, $sub_status = '' ) {
 		$sub_id = (int) self::prop( $txn, 'subscription_id' );
 		if ( $sub_id <= 0 || ! class_exists( 'MeprSubscription' ) ) {
 			return;
@@ -423,7 +431,7 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 	 *
 	 * @param object $event MeprEvent.
 	 */
-	public function on_event( $event ) {
+	public function action_mepr_event( $event ) {
 		if ( ! is_object( $event ) ) {
 			return;
 		}

@@ -77,14 +77,14 @@ class Farewell_Bridge_Source_Pmpro extends Farewell_Bridge_Source {
 	 */
 	public function hooks() {
 		return array(
-			array( 'pmpro_cancel_processed', 'on_cancel_processed', 1 ),
-			array( 'pmpro_after_change_membership_level', 'on_change_level', 3 ),
-			array( 'pmpro_membership_pre_membership_expiry', 'on_pre_expiry', 2 ),
-			array( 'pmpro_membership_post_membership_expiry', 'on_post_expiry', 2 ),
-			array( 'pmpro_subscription_payment_failed', 'on_payment_failed', 1 ),
-			array( 'pmpro_added_subscription', 'on_updated_subscription', 1 ),
-			array( 'pmpro_updated_subscription', 'on_updated_subscription', 1 ),
-			array( 'shutdown', 'flush_pending', 0 ),
+			array( 'pmpro_cancel_processed', 'action_pmpro_cancel_processed', 1 ),
+			array( 'pmpro_after_change_membership_level', 'action_pmpro_after_change_membership_level', 3 ),
+			array( 'pmpro_membership_pre_membership_expiry', 'action_pmpro_membership_pre_membership_expiry', 2 ),
+			array( 'pmpro_membership_post_membership_expiry', 'action_pmpro_membership_post_membership_expiry', 2 ),
+			array( 'pmpro_subscription_payment_failed', 'action_pmpro_subscription_payment_failed', 1 ),
+			array( 'pmpro_added_subscription', 'action_pmpro_added_subscription', 1 ),
+			array( 'pmpro_updated_subscription', 'action_pmpro_updated_subscription', 1 ),
+			array( 'shutdown', 'action_shutdown', 0 ),
 		);
 	}
 
@@ -93,7 +93,7 @@ class Farewell_Bridge_Source_Pmpro extends Farewell_Bridge_Source {
 	 *
 	 * @param WP_User $user The member.
 	 */
-	public function on_cancel_processed( $user ) {
+	public function action_pmpro_cancel_processed( $user ) {
 		$user_id = (int) self::prop( $user, 'ID' );
 		if ( $user_id <= 0 ) {
 			return;
@@ -104,12 +104,22 @@ class Farewell_Bridge_Source_Pmpro extends Farewell_Bridge_Source {
 	}
 
 	/**
+	 * A PMPro_Subscription was saved: PMPro fires this one for an update too (see the class
+	 * comment), so it is handled as pmpro_updated_subscription.
+	 *
+	 * @param object $subscription PMPro_Subscription.
+	 */
+	public function action_pmpro_added_subscription( $subscription ) {
+		$this->action_pmpro_updated_subscription( $subscription );
+	}
+
+	/**
 	 * A PMPro_Subscription was saved (pmpro_added_subscription or pmpro_updated_subscription):
 	 * when it is cancelled, look at the membership on shutdown.
 	 *
 	 * @param object $subscription PMPro_Subscription.
 	 */
-	public function on_updated_subscription( $subscription ) {
+	public function action_pmpro_updated_subscription( $subscription ) {
 		$status = self::call( $subscription, 'get_status' );
 		if ( null === $status ) {
 			$status = self::prop( $subscription, 'status' );
@@ -128,7 +138,7 @@ class Farewell_Bridge_Source_Pmpro extends Farewell_Bridge_Source {
 	 * End of the request: a cancelled subscription whose level is still active with an end date
 	 * was cancelled with time left (what the gateway path does without any further hook).
 	 */
-	public function flush_pending() {
+	public function action_shutdown() {
 		$pending       = $this->pending;
 		$this->pending = array();
 		foreach ( $pending as $pair ) {
@@ -145,7 +155,7 @@ class Farewell_Bridge_Source_Pmpro extends Farewell_Bridge_Source {
 	private function report_end_date( $user_id, $level_id ) {
 		$row = $this->membership_row( $user_id, $level_id, true );
 		if ( null === $row || null === self::local_date( $row->enddate ) ) {
-			return; // Removed now (reported by on_change_level) or not ending: nothing to add.
+			return; // Removed now (reported by action_pmpro_after_change_membership_level) or not ending: nothing to add.
 		}
 		$this->record(
 			'subscription.cancelled',
@@ -162,7 +172,7 @@ class Farewell_Bridge_Source_Pmpro extends Farewell_Bridge_Source {
 	 * @param int      $user_id         User id.
 	 * @param int|null $cancel_level_id Removed level id.
 	 */
-	public function on_change_level( $level_id, $user_id, $cancel_level_id = null ) {
+	public function action_pmpro_after_change_membership_level( $level_id, $user_id, $cancel_level_id = null ) {
 		$level_id = (int) $level_id;
 		$user_id  = (int) $user_id;
 		if ( $level_id > 0 ) {
@@ -194,7 +204,7 @@ class Farewell_Bridge_Source_Pmpro extends Farewell_Bridge_Source {
 	 * @param int $user_id  User id.
 	 * @param int $level_id Level id.
 	 */
-	public function on_pre_expiry( $user_id, $level_id ) {
+	public function action_pmpro_membership_pre_membership_expiry( $user_id, $level_id ) {
 		$this->expiring[ (int) $user_id . '-' . (int) $level_id ] = true;
 	}
 
@@ -204,7 +214,7 @@ class Farewell_Bridge_Source_Pmpro extends Farewell_Bridge_Source {
 	 * @param int $user_id  User id.
 	 * @param int $level_id Level id.
 	 */
-	public function on_post_expiry( $user_id, $level_id ) {
+	public function action_pmpro_membership_post_membership_expiry( $user_id, $level_id ) {
 		unset( $this->expiring[ (int) $user_id . '-' . (int) $level_id ] );
 		$row = $this->membership_row( (int) $user_id, (int) $level_id, false );
 		$this->record(
@@ -220,7 +230,7 @@ class Farewell_Bridge_Source_Pmpro extends Farewell_Bridge_Source {
 	 *
 	 * @param object $order MemberOrder.
 	 */
-	public function on_payment_failed( $order ) {
+	public function action_pmpro_subscription_payment_failed( $order ) {
 		$user_id  = (int) self::prop( $order, 'user_id' );
 		$level_id = (int) self::prop( $order, 'membership_id' );
 		$sub      = $this->subscription( $user_id, $level_id, null, $this->membership_row( $user_id, $level_id, true ) );

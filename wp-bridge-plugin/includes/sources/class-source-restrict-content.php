@@ -65,10 +65,10 @@ class Farewell_Bridge_Source_Restrict_Content extends Farewell_Bridge_Source {
 	 */
 	public function hooks() {
 		return array(
-			array( 'rcp_transition_membership_status', 'on_transition', 3 ),
-			array( 'rcp_recurring_payment_failed', 'on_payment_failed', 2 ),
-			array( 'rcp_membership_post_disable', 'on_post_disable', 2 ),
-			array( 'shutdown', 'flush', 0 ),
+			array( 'rcp_transition_membership_status', 'action_rcp_transition_membership_status', 3 ),
+			array( 'rcp_recurring_payment_failed', 'action_rcp_recurring_payment_failed', 2 ),
+			array( 'rcp_membership_post_disable', 'action_rcp_membership_post_disable', 2 ),
+			array( 'shutdown', 'action_shutdown', 0 ),
 		);
 	}
 
@@ -79,7 +79,7 @@ class Farewell_Bridge_Source_Restrict_Content extends Farewell_Bridge_Source {
 	 * @param string $new           New status.
 	 * @param int    $membership_id Membership id.
 	 */
-	public function on_transition( $old, $new, $membership_id ) {
+	public function action_rcp_transition_membership_status( $old, $new, $membership_id ) {
 		$type = null;
 		if ( 'active' === $new && in_array( $old, array( 'new', 'pending' ), true ) ) {
 			$type = 'subscription.created';
@@ -106,7 +106,7 @@ class Farewell_Bridge_Source_Restrict_Content extends Farewell_Bridge_Source {
 				}
 			}
 		} elseif ( self::call( $membership, 'is_disabled' ) ) {
-			return; // Deleted: reported as an expiry by on_post_disable().
+			return; // Deleted: reported as an expiry by action_rcp_membership_post_disable().
 		}
 		$this->emit( $type, $membership );
 	}
@@ -117,7 +117,7 @@ class Farewell_Bridge_Source_Restrict_Content extends Farewell_Bridge_Source {
 	 * @param int            $membership_id Membership id.
 	 * @param RCP_Membership $membership    Membership.
 	 */
-	public function on_post_disable( $membership_id, $membership = null ) {
+	public function action_rcp_membership_post_disable( $membership_id, $membership = null ) {
 		if ( ! is_object( $membership ) ) {
 			$membership = rcp_get_membership( (int) $membership_id );
 		}
@@ -141,7 +141,7 @@ class Farewell_Bridge_Source_Restrict_Content extends Farewell_Bridge_Source {
 	/**
 	 * End of the request: the disabled memberships no other one replaced are expiries.
 	 */
-	public function flush() {
+	public function action_shutdown() {
 		$disabled       = $this->disabled;
 		$this->disabled = array();
 		foreach ( $disabled as $ended ) {
@@ -164,7 +164,7 @@ class Farewell_Bridge_Source_Restrict_Content extends Farewell_Bridge_Source {
 	 * @param object $member  RCP_Member (a WP_User).
 	 * @param object $gateway RCP_Payment_Gateway.
 	 */
-	public function on_payment_failed( $member, $gateway = null ) {
+	public function action_rcp_recurring_payment_failed( $member, $gateway = null ) {
 		$membership = self::prop( $gateway, 'membership' );
 		if ( ! is_object( $membership ) ) {
 			return;

@@ -42,8 +42,8 @@ class Farewell_Bridge_Source_Woocommerce_Subscriptions extends Farewell_Bridge_S
 	 */
 	public function hooks() {
 		return array(
-			array( 'woocommerce_subscription_status_updated', 'on_status_updated', 3 ),
-			array( 'woocommerce_subscription_renewal_payment_failed', 'on_payment_failed', 2 ),
+			array( 'woocommerce_subscription_status_updated', 'action_woocommerce_subscription_status_updated', 3 ),
+			array( 'woocommerce_subscription_renewal_payment_failed', 'action_woocommerce_subscription_renewal_payment_failed', 2 ),
 		);
 	}
 
@@ -80,7 +80,7 @@ class Farewell_Bridge_Source_Woocommerce_Subscriptions extends Farewell_Bridge_S
 	 * @param string          $new          New status.
 	 * @param string          $old          Old status.
 	 */
-	public function on_status_updated( $subscription, $new, $old ) {
+	public function action_woocommerce_subscription_status_updated( $subscription, $new, $old ) {
 		$type = self::type_for( (string) $new, (string) $old );
 		if ( null === $type || ! is_object( $subscription ) ) {
 			return;
@@ -99,7 +99,7 @@ class Farewell_Bridge_Source_Woocommerce_Subscriptions extends Farewell_Bridge_S
 	 * @param WC_Subscription $subscription Subscription.
 	 * @param WC_Order|null   $order        The failed renewal order.
 	 */
-	public function on_payment_failed( $subscription, $order = null ) {
+	public function action_woocommerce_subscription_renewal_payment_failed( $subscription, $order = null ) {
 		if ( ! is_object( $subscription ) ) {
 			return;
 		}

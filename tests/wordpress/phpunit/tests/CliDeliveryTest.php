@@ -71,7 +71,7 @@ class CliDeliveryTest extends Farewell_Test_Case {
 		for ( $i = 0; $i < 7; $i++ ) {
 			$this->queue_event( 'cli' . $i ); // More than a web request's SHUTDOWN_BATCH.
 		}
-		Farewell_Bridge_Dispatcher::on_shutdown();
+		Farewell_Bridge_Dispatcher::action_shutdown();
 		$this->assertCount( 7, $this->requests, 'every row of the process, sent by the process' );
 		$this->assertSame( array( 'delivered' ), array_values( array_unique( wp_list_pluck( $this->rows(), 'status' ) ) ) );
 		$this->assertLessThanOrEqual( Farewell_Bridge_Dispatcher::CRON_TIMEOUT, $this->requests[0]['timeout'] );
@@ -84,7 +84,7 @@ class CliDeliveryTest extends Farewell_Test_Case {
 		$this->fake_sidecar( array( new WP_Error( 'http_request_failed', 'cURL error 7: Failed to connect to 127.0.0.1 port 9: Connection refused' ) ) );
 		$this->queue_event( 'a' );
 		$this->queue_event( 'b' );
-		Farewell_Bridge_Dispatcher::on_shutdown();
+		Farewell_Bridge_Dispatcher::action_shutdown();
 		$this->assertCount( 1, $this->requests );
 		$this->assertSame( array( '1', '0' ), wp_list_pluck( $this->rows(), 'attempts' ) );
 		$this->assertSame( array( 'pending', 'pending' ), wp_list_pluck( $this->rows(), 'status' ) );
@@ -98,7 +98,7 @@ class CliDeliveryTest extends Farewell_Test_Case {
 		$this->add_filter( 'farewell_bridge_in_cli', '__return_true' );
 		$this->fake_sidecar( array( 202 ) );
 		$this->queue_event( 'after-ntp' );
-		Farewell_Bridge_Dispatcher::on_shutdown();
+		Farewell_Bridge_Dispatcher::action_shutdown();
 		$this->assertCount( 1, $this->requests );
 	}
 
@@ -107,7 +107,7 @@ class CliDeliveryTest extends Farewell_Test_Case {
 		$this->fake_sidecar( array( 202, 202, 202 ) );
 		$this->loopback_to( $this->closed_address() );
 		$this->queue_event( 'a' );
-		Farewell_Bridge_Dispatcher::on_shutdown();
+		Farewell_Bridge_Dispatcher::action_shutdown();
 		$this->assertStringContainsString( 'could not connect', Farewell_Bridge_Dispatcher::loopback_problem() );
 		$this->assertSame( 'recommended', Farewell_Bridge_Site_Health::test_delivery()['status'] );
 		$this->assertStringContainsString( 'WP-Cron', Farewell_Bridge_Site_Health::test_delivery()['description'] );
@@ -115,7 +115,7 @@ class CliDeliveryTest extends Farewell_Test_Case {
 		// The next cancellations do not try: cron delivers them.
 		$this->loopback_to( $this->listen() );
 		$this->queue_event( 'b' );
-		Farewell_Bridge_Dispatcher::on_shutdown();
+		Farewell_Bridge_Dispatcher::action_shutdown();
 		$this->assertFalse( $this->loopback_arrived() );
 		$this->assertSame( array(), $this->requests );
 
@@ -124,7 +124,7 @@ class CliDeliveryTest extends Farewell_Test_Case {
 		$state['tried'] = time() - Farewell_Bridge_Dispatcher::LOOPBACK_RETRY_SECONDS;
 		update_option( Farewell_Bridge_Dispatcher::LOOPBACK_OPTION, $state, false );
 		$row = $this->queue_event( 'c' );
-		Farewell_Bridge_Dispatcher::on_shutdown();
+		Farewell_Bridge_Dispatcher::action_shutdown();
 		$this->assertTrue( $this->loopback_arrived() );
 		$this->assertNotSame( '', Farewell_Bridge_Dispatcher::loopback_problem(), 'still a problem until a handler runs' );
 		$_POST = array(
@@ -132,7 +132,7 @@ class CliDeliveryTest extends Farewell_Test_Case {
 			'token' => Farewell_Bridge_Dispatcher::loopback_token( (string) $row['id'] ),
 		);
 		try {
-			Farewell_Bridge_Dispatcher::handle_loopback();
+			Farewell_Bridge_Dispatcher::action_wp_ajax_farewell_bridge_deliver();
 		} catch ( Farewell_Test_Die $e ) {
 			$this->assertSame( 200, $e->status );
 		} finally {
@@ -146,7 +146,7 @@ class CliDeliveryTest extends Farewell_Test_Case {
 		$this->add_filter( 'farewell_bridge_in_cli', '__return_false' );
 		$this->loopback_to( $this->listen() ); // Accepts, like a host that answers 401 or blocks the request.
 		$this->queue_event( 'a' );
-		Farewell_Bridge_Dispatcher::on_shutdown();
+		Farewell_Bridge_Dispatcher::action_shutdown();
 		$this->assertTrue( $this->loopback_arrived() );
 		$this->assertSame( '', Farewell_Bridge_Dispatcher::loopback_problem(), 'a handler may still come' );
 

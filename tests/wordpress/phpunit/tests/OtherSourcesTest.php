@@ -104,11 +104,11 @@ class OtherSourcesTest extends Farewell_Test_Case {
 		$user = $this->user();
 		farewell_test_pmpro_give_level( $user, 7 );
 		$source = new Farewell_Bridge_Source_Pmpro();
-		$source->on_updated_subscription( new PMPro_Subscription( $user, 7, 'cancelled' ) );
+		$source->action_pmpro_updated_subscription( new PMPro_Subscription( $user, 7, 'cancelled' ) );
 		$next = time() + 30 * DAY_IN_SECONDS;
 		farewell_test_pmpro_set_enddate( $user, 7, $next );
 		$this->assertCount( 0, $this->of_type( 'subscription.cancelled' ) );
-		$source->flush_pending();
+		$source->action_shutdown();
 		$cancelled = $this->of_type( 'subscription.cancelled' );
 		$this->assertCount( 1, $cancelled );
 		$this->assertSame( gmdate( 'Y-m-d\TH:i:s\Z', $next ), $cancelled[0]['subscription']['access_ends_at'] );
@@ -117,13 +117,13 @@ class OtherSourcesTest extends Farewell_Test_Case {
 		// The cancelled subscription saved again later (another request): nothing new.
 		Farewell_Bridge_Event_Factory::reset();
 		$rows = count( $this->rows() );
-		$source->on_updated_subscription( new PMPro_Subscription( $user, 7, 'cancelled' ) );
-		$source->flush_pending();
+		$source->action_pmpro_updated_subscription( new PMPro_Subscription( $user, 7, 'cancelled' ) );
+		$source->action_shutdown();
 		$this->assertCount( $rows, $this->rows() );
 
 		// An active subscription saved, or a cancelled one whose level is gone: nothing.
-		$source->on_updated_subscription( new PMPro_Subscription( $user, 7, 'active' ) );
-		$source->flush_pending();
+		$source->action_pmpro_updated_subscription( new PMPro_Subscription( $user, 7, 'active' ) );
+		$source->action_shutdown();
 		$this->assertCount( $rows, $this->rows() );
 	}
 
@@ -287,11 +287,11 @@ class OtherSourcesTest extends Farewell_Test_Case {
 		$membership = new RCP_Membership(
 			array( 'id' => 65, 'user_id' => $user, 'object_id' => 1, 'status' => 'active', 'expiration_date' => gmdate( 'Y-m-d H:i:s', time() + 20 * DAY_IN_SECONDS ) )
 		);
-		$this->add_filter( 'rcp_membership_post_disable', array( $source, 'on_post_disable' ), 10, 2 );
-		$this->add_filter( 'rcp_transition_membership_status', array( $source, 'on_transition' ), 10, 3 );
+		$this->add_filter( 'rcp_membership_post_disable', array( $source, 'action_rcp_membership_post_disable' ), 10, 2 );
+		$this->add_filter( 'rcp_transition_membership_status', array( $source, 'action_rcp_transition_membership_status' ), 10, 3 );
 		$membership->disable();
 		$membership->cancel(); // disable() stops the billing after disabling: not a cancellation.
-		$source->flush();
+		$source->action_shutdown();
 
 		$types = array_unique( wp_list_pluck( $this->payloads(), 'type' ) );
 		$this->assertSame( array( 'subscription.expired' ), array_values( $types ) );
@@ -305,9 +305,9 @@ class OtherSourcesTest extends Farewell_Test_Case {
 		$old    = new RCP_Membership( array( 'id' => 66, 'user_id' => $user, 'object_id' => 1, 'status' => 'active' ) );
 		new RCP_Membership( array( 'id' => 67, 'user_id' => $user, 'object_id' => 2, 'status' => 'active' ) );
 		$old->disable(); // The registered source sees it too: its flush is not run here.
-		$source->on_post_disable( 66, $old );
-		$source->on_transition( 'pending', 'active', 67 );
-		$source->flush();
+		$source->action_rcp_membership_post_disable( 66, $old );
+		$source->action_rcp_transition_membership_status( 'pending', 'active', 67 );
+		$source->action_shutdown();
 		$this->assertSame( array( 'subscription.created' ), wp_list_pluck( $this->payloads(), 'type' ) );
 		$this->assertSame( '67', $this->payloads()[0]['subscription']['id'] );
 	}

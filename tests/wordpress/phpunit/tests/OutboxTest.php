@@ -133,11 +133,11 @@ class OutboxTest extends Farewell_Test_Case {
 		$this->add_filter( 'farewell_bridge_use_loopback', '__return_false' );
 		$this->add_filter( 'farewell_bridge_in_cli', '__return_false' );
 		$this->queue_event( 'd' );
-		Farewell_Bridge_Dispatcher::on_shutdown();
+		Farewell_Bridge_Dispatcher::action_shutdown();
 		$this->assertCount( 1, $this->requests );
 
 		// Cron ignores the circuit: it is what finds the sidecar back, and closes the circuit.
-		Farewell_Bridge_Dispatcher::run_cron();
+		Farewell_Bridge_Dispatcher::action_farewell_bridge_deliver();
 		$this->assertFalse( Farewell_Bridge_Dispatcher::circuit_open() );
 		$statuses = wp_list_pluck( $this->rows(), 'status' );
 		$this->assertSame( array( 'pending', 'delivered', 'delivered', 'delivered' ), $statuses, 'the failed row waits for its backoff' );
@@ -179,11 +179,11 @@ class OutboxTest extends Farewell_Test_Case {
 		$this->assertSame( 'pending', $this->reload( $first )['status'] );
 		$this->assertSame( 'pending', $this->reload( $second )['status'] );
 
-		Farewell_Bridge_Dispatcher::run_cron();
+		Farewell_Bridge_Dispatcher::action_farewell_bridge_deliver();
 		$this->assertCount( 1, $this->requests, 'paused: cron sends nothing' );
 
 		Farewell_Bridge_Outbox::resume();
-		Farewell_Bridge_Dispatcher::run_cron();
+		Farewell_Bridge_Dispatcher::action_farewell_bridge_deliver();
 		$this->assertSame( 'delivered', $this->reload( $first )['status'] );
 		$this->assertSame( 'delivered', $this->reload( $second )['status'] );
 	}
@@ -193,11 +193,11 @@ class OutboxTest extends Farewell_Test_Case {
 		$this->fake_sidecar( array( 401, 202 ) );
 		$this->deliver( $row );
 		$this->assertSame( 'dead', $this->reload( $row )['status'] );
-		Farewell_Bridge_Dispatcher::run_cron();
+		Farewell_Bridge_Dispatcher::action_farewell_bridge_deliver();
 		$this->assertCount( 1, $this->requests, 'dead rows are not retried by cron' );
 
 		$this->assertSame( 1, Farewell_Bridge_Outbox::retry_dead() );
-		Farewell_Bridge_Dispatcher::run_cron();
+		Farewell_Bridge_Dispatcher::action_farewell_bridge_deliver();
 		$this->assertSame( 'delivered', $this->reload( $row )['status'] );
 	}
 
@@ -209,7 +209,7 @@ class OutboxTest extends Farewell_Test_Case {
 		// Pretend the backoff has passed, and sign "later" than the first attempt.
 		$wpdb->query( $wpdb->prepare( 'UPDATE ' . Farewell_Bridge_Outbox::table() . ' SET next_attempt_at = %s WHERE id = %d', gmdate( 'Y-m-d H:i:s', time() - 1 ), $row['id'] ) );
 		sleep( 1 );
-		Farewell_Bridge_Dispatcher::run_cron();
+		Farewell_Bridge_Dispatcher::action_farewell_bridge_deliver();
 		$this->assertCount( 2, $this->requests );
 		list( $first, $second ) = $this->requests;
 		$this->assertSame( $first['headers']['webhook-id'], $second['headers']['webhook-id'] );
@@ -250,7 +250,7 @@ class OutboxTest extends Farewell_Test_Case {
 		}
 		$this->assertCount( Farewell_Bridge_Dispatcher::CRON_BATCH, Farewell_Bridge_Outbox::due_ids( Farewell_Bridge_Dispatcher::CRON_BATCH ) );
 		$this->fake_sidecar( array( 202 ) );
-		$totals = Farewell_Bridge_Dispatcher::run_cron();
+		$totals = Farewell_Bridge_Dispatcher::action_farewell_bridge_deliver();
 		$this->assertSame( 25, $totals['delivered'] );
 		$this->assertSame( 'fwb_batch_0', $this->requests[0]['headers']['webhook-id'] );
 		$this->assertSame( 'fwb_batch_24', $this->requests[24]['headers']['webhook-id'] );
@@ -261,9 +261,9 @@ class OutboxTest extends Farewell_Test_Case {
 		$old = $this->queue_event( 'old' );
 		$new = $this->queue_event( 'new' );
 		$this->fake_sidecar( array( 202 ) );
-		Farewell_Bridge_Dispatcher::run_cron();
+		Farewell_Bridge_Dispatcher::action_farewell_bridge_deliver();
 		$wpdb->query( $wpdb->prepare( 'UPDATE ' . Farewell_Bridge_Outbox::table() . ' SET delivered_at = %s WHERE id = %d', gmdate( 'Y-m-d H:i:s', time() - 8 * DAY_IN_SECONDS ), $old['id'] ) );
-		Farewell_Bridge_Dispatcher::run_cron();
+		Farewell_Bridge_Dispatcher::action_farewell_bridge_deliver();
 		$this->assertNull( $this->reload( $old ) );
 		$this->assertSame( 'delivered', $this->reload( $new )['status'] );
 	}
@@ -276,13 +276,13 @@ class OutboxTest extends Farewell_Test_Case {
 		$this->add_filter( 'farewell_bridge_use_loopback', '__return_false' );
 		$this->add_filter( 'farewell_bridge_in_cli', '__return_false' );
 		$row = $this->queue_event();
-		Farewell_Bridge_Dispatcher::on_shutdown();
+		Farewell_Bridge_Dispatcher::action_shutdown();
 		$this->assertCount( 1, $this->requests );
 		$this->assertSame( $row['webhook_id'], $this->requests[0]['headers']['webhook-id'] );
 
 		update_option( Farewell_Bridge_Settings::SECRET_OPTION, '' );
 		$this->queue_event( 'unconfigured' );
-		Farewell_Bridge_Dispatcher::on_shutdown();
+		Farewell_Bridge_Dispatcher::action_shutdown();
 		$this->assertCount( 1, $this->requests );
 	}
 
@@ -302,7 +302,7 @@ class OutboxTest extends Farewell_Test_Case {
 		$row = $this->queue_event();
 
 		$started = microtime( true );
-		Farewell_Bridge_Dispatcher::on_shutdown(); // Nobody reads the request yet: it must not wait.
+		Farewell_Bridge_Dispatcher::action_shutdown(); // Nobody reads the request yet: it must not wait.
 		$this->assertLessThan( 0.5, microtime( true ) - $started );
 		$this->assertSame( array(), $this->requests, 'nothing is sent to the sidecar from the member\'s request' );
 
@@ -326,7 +326,7 @@ class OutboxTest extends Farewell_Test_Case {
 			'token' => 'forged',
 		);
 		try {
-			Farewell_Bridge_Dispatcher::handle_loopback();
+			Farewell_Bridge_Dispatcher::action_wp_ajax_farewell_bridge_deliver();
 			$this->fail( 'no answer' );
 		} catch ( Farewell_Test_Die $e ) {
 			$this->assertSame( 403, $e->status );
@@ -335,7 +335,7 @@ class OutboxTest extends Farewell_Test_Case {
 
 		$_POST['token'] = Farewell_Bridge_Dispatcher::loopback_token( (string) $row['id'] );
 		try {
-			Farewell_Bridge_Dispatcher::handle_loopback();
+			Farewell_Bridge_Dispatcher::action_wp_ajax_farewell_bridge_deliver();
 		} catch ( Farewell_Test_Die $e ) {
 			$this->assertSame( 200, $e->status );
 		} finally {

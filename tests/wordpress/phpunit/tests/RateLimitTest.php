@@ -109,7 +109,7 @@ class RateLimitTest extends Farewell_Test_Case {
 			return 1;
 		} );
 		$member = $this->user( 'subscriber' );
-		Farewell_Bridge_Survey::remember_cancel( // A member answers about their own cancel only.
+		Farewell_Bridge_Survey::action_farewell_bridge_event_recorded( // A member answers about their own cancel only.
 			array(
 				'type'         => 'subscription.cancelled',
 				'source'       => 'memberpress',

@@ -23,7 +23,7 @@ class SecretRuleTest extends Farewell_Test_Case {
 		$this->secret_reads( self::PLACEHOLDER );
 		$this->fake_sidecar( array( 202 ) );
 		$row = $this->queue_event( 'kept' );
-		Farewell_Bridge_Dispatcher::run_cron();
+		Farewell_Bridge_Dispatcher::action_farewell_bridge_deliver();
 		Farewell_Bridge_Dispatcher::deliver_ids( array( (int) $row['id'] ), 1.0 );
 		$this->assertSame( array(), $this->requests );
 		$this->assertSame( array( Farewell_Bridge_Outbox::STATUS_PENDING ), array_column( $this->rows(), 'status' ) );
@@ -31,7 +31,7 @@ class SecretRuleTest extends Farewell_Test_Case {
 
 		// Fixed, the event goes out as it was.
 		remove_all_filters( 'pre_option_' . Farewell_Bridge_Settings::SECRET_OPTION );
-		Farewell_Bridge_Dispatcher::run_cron();
+		Farewell_Bridge_Dispatcher::action_farewell_bridge_deliver();
 		$this->assertCount( 1, $this->requests );
 		$this->assertSame( array( Farewell_Bridge_Outbox::STATUS_DELIVERED ), array_column( $this->rows(), 'status' ) );
 	}

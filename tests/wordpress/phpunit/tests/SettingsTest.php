@@ -77,7 +77,7 @@ class SettingsTest extends Farewell_Test_Case {
 
 	public function test_saving_through_options_php_keeps_the_secret_out_of_autoload() {
 		global $wpdb;
-		Farewell_Bridge_Settings::register(); // As on admin_init, before options.php saves.
+		Farewell_Bridge_Settings::action_admin_init(); // As on admin_init, before options.php saves.
 		delete_option( Farewell_Bridge_Settings::SECRET_OPTION );
 		$new = 'whsec_' . base64_encode( random_bytes( 32 ) );
 		update_option( Farewell_Bridge_Settings::SECRET_OPTION, $new ); // What options.php does, through sanitize_secret().

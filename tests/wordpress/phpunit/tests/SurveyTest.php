@@ -290,7 +290,7 @@ class SurveyTest extends Farewell_Test_Case {
 
 	/** The member's own cancel, recorded as the bridge records it, $ago seconds ago. */
 	private function cancelled( $user, $ago = 0, $subscription = 'sub_9', $source = 'paidmembershipspro' ) {
-		Farewell_Bridge_Survey::remember_cancel(
+		Farewell_Bridge_Survey::action_farewell_bridge_event_recorded(
 			array(
 				'type'         => 'subscription.cancelled',
 				'source'       => $source,
@@ -369,7 +369,7 @@ class SurveyTest extends Farewell_Test_Case {
 
 	public function test_someone_elses_cancel_or_one_by_an_admin_lets_no_one_answer() {
 		$ana = $this->user( 'subscriber', 'Ana' );
-		Farewell_Bridge_Survey::remember_cancel(
+		Farewell_Bridge_Survey::action_farewell_bridge_event_recorded(
 			array(
 				'type'         => 'subscription.cancelled',
 				'source'       => 'memberpress',
@@ -382,7 +382,7 @@ class SurveyTest extends Farewell_Test_Case {
 			)
 		);
 		$this->assertNull( Farewell_Bridge_Survey::answerable( $ana ) );
-		Farewell_Bridge_Survey::remember_cancel(
+		Farewell_Bridge_Survey::action_farewell_bridge_event_recorded(
 			array(
 				'type'         => 'subscription.cancelled',
 				'source'       => 'memberpress',
