@@ -34,7 +34,8 @@ abstract class Farewell_Bridge_Source {
 	abstract public function is_available();
 
 	/**
-	 * Hooks to listen to: list of array( hook, method, accepted args ).
+	 * Hooks to listen to: list of array( hook, method, accepted args ). The method is named after
+	 * its hook (action_<hook>; action_mepr_event for MemberPress's mepr_event_<event> family).
 	 *
 	 * @return array[]
 	 */
