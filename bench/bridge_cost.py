@@ -25,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.support.black_hole import BlackHole
 from tests.support.mariadb import MariaDB
 from tests.support.sidecar import SidecarProcess
 from tests.wordpress.real_plugins import REAL_PLUGINS, install_real_plugin
@@ -37,7 +38,6 @@ from tests.wordpress.site import (
     free_port,
     world_readable_root,
 )
-from tests.wordpress.test_bridge_e2e import BlackHole
 
 from . import results
 
@@ -120,6 +120,10 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def commit() -> str:
+    """The commit measured: $FAREWELL_BENCH_COMMIT when run from an exported tree (`git archive`,
+    so that other work in progress in the checkout cannot change what runs), else the checkout's."""
+    if os.environ.get("FAREWELL_BENCH_COMMIT"):
+        return os.environ["FAREWELL_BENCH_COMMIT"]
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
                               text=True, timeout=10).stdout.strip()
