@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from sidecar import db
 from sidecar.domain import digest as dg
+from sidecar.domain import digest_figures
 from sidecar.domain.compose import MailConfig
 from sidecar.domain.digest import IsoWeek, build_digest, render_digest, send_digest, week_of
 from sidecar.domain.sites import create_site
@@ -217,13 +218,14 @@ def test_waiting_requests_and_the_sequence(engine, paris_site, known_week):
 
 
 def test_trend_labels_follow_the_documented_rule():
-    assert dg.trend_label(3, 1) == "rising" and dg.trend_label(2, 1) == "steady"
-    assert dg.trend_label(0, 2) == "falling" and dg.trend_label(1, 2) == "steady"
-    assert dg.trend_label(10, 8) == "steady" and dg.trend_label(12, 8) == "rising"
+    assert digest_figures.trend_label(3, 1) == "rising" and digest_figures.trend_label(2, 1) == "steady"
+    assert digest_figures.trend_label(0, 2) == "falling" and digest_figures.trend_label(1, 2) == "steady"
+    assert digest_figures.trend_label(10, 8) == "steady" and digest_figures.trend_label(12, 8) == "rising"
 
 
 def test_themes_match_english_and_french_without_accents():
-    found = dg.themes_of(["Trop chère", "too EXPENSIVE", "pas le temps", "no time", "le contenu", "bugs partout"])
+    found = digest_figures.themes_of([
+        "Trop chère", "too EXPENSIVE", "pas le temps", "no time", "le contenu", "bugs partout"])
     assert found == [{"theme": "price", "count": 2}, {"theme": "time", "count": 2}]
 
 
@@ -410,7 +412,7 @@ def test_the_send_time_is_the_sites_local_hour_on_both_sides_of_a_dst_change(par
 def test_the_same_words_twice_are_quoted_once():
     from datetime import datetime, timezone
 
-    from sidecar.domain.digest import choose_comments
+    from sidecar.domain.digest_figures import choose_comments
 
     at = datetime(2026, 11, 18, tzinfo=timezone.utc)
     rows = [{"reason": "too_expensive", "comment": "Trop  cher pour moi", "answered_at": at},
