@@ -23,8 +23,8 @@ import statistics
 
 import pytest
 
+from tests.support.black_hole import BlackHole
 from tests.wordpress.test_bridge_e2e import (
-    BlackHole,
     assert_no_php_errors,
     cancel,
     cancellations,
@@ -45,9 +45,6 @@ from tests.wordpress.test_survey_browser import (
 pytestmark = pytest.mark.slow
 
 LOOPBACK = re.compile(r'"POST /wp-admin/admin-ajax\.php\?action=farewell_bridge_deliver HTTP/1\.[01]" (\d{3}) ')
-# A delivery attempt against a black hole only ends at its 3 s timeout: a member's request that
-# waited for one would take 3 s or more. A bound on waiting, not a speed target.
-NEVER_WAITED = 2.5
 
 
 @pytest.fixture(scope="module", params=["nginx-fpm", "apache"])
@@ -133,7 +130,9 @@ def test_a_cancel_is_delivered_once_right_after_the_response(site, sidecar_serve
     items = cancellations(sidecar)
     assert sorted(i["subscription"]["id"] for i in items) == sorted(str(s) for s in member["subscriptions"])
     assert {i["initiated_by"] for i in items} == {"member"}
-    assert max(timings) < NEVER_WAITED, timings
+    # The cancel's times are figures, not asserted: a sidecar that answers at once cannot make a
+    # member wait, and whether the member's request waits on the sidecar at all is shown, by the
+    # order of events, with a black hole (test_a_black_holed_sidecar_does_not_slow_…).
     assert_no_php_errors(site)
 
 
@@ -145,8 +144,8 @@ def test_with_the_sidecar_down_every_cancel_is_kept_and_arrives_once_it_is_back(
 
     with site.login(member["login"], member["password"]) as session:
         timings = [cancel(session, site, s) for s in member["subscriptions"]]
+    # Figures, not asserted: a refused connection cannot make a member wait (see the black hole's test).
     figures.update(server=site.server, cancel_ms_sidecar_down=[round(t * 1000) for t in timings])
-    assert max(timings) < NEVER_WAITED, timings
     rows = outbox(site)
     assert len(rows) == 4 and {r["status"] for r in rows} == {"pending"}, rows
 
@@ -170,11 +169,19 @@ def test_a_black_holed_sidecar_does_not_slow_the_members_request(site, request, 
     member = new_members(site, 6)
     point_bridge_at(site, hole.url, "site_blackhole", "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode())
 
+    timings = []
     with site.login(member["login"], member["password"]) as session:
-        timings = [cancel(session, site, s) for s in member["subscriptions"]]
+        for subscription in member["subscriptions"]:
+            timings.append(cancel(session, site, subscription))
+            hole.note_answered(subscription)
     figures.update(server=site.server, cancel_ms_sidecar_black_holed=[round(t * 1000) for t in timings],
                    median_ms=round(statistics.median(timings) * 1000))
-    assert max(timings) < NEVER_WAITED, timings
+    # A delivery attempt against the black hole only ends at the bridge's 3 s timeout, when it gives
+    # up the connection: a member's request that waited for it would be answered only after that.
+    # So each cancel the bridge gave up sending was answered first: an order of events, not a time.
+    wait_for(lambda: hole.given_up() & {str(s) for s in member["subscriptions"]}, timeout=60,
+             describe=lambda: f"{hole.timeline}\n{outbox(site)}\n{site.logs_tail()}")
+    assert hole.given_up_before_answered() == [], hole.timeline
 
     def timed_out():
         rows = outbox(site)
