@@ -21,7 +21,7 @@ DEMO_FOLDER = "demo"
 
 # Events are small JSON documents; anything larger is a bug or an attack.
 EVENT_MAX_BYTES = 64 * 1024
-# Upper bound for any other request body (forms of the dashboard, later).
+# Upper bound for any other request body (the dashboard's forms, the admin API's JSON).
 REQUEST_MAX_BYTES = 1024 * 1024
 # Standard Webhooks reference libraries use five minutes both ways.
 SIGNATURE_TOLERANCE_SECONDS = 300

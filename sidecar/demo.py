@@ -90,7 +90,7 @@ def record_demo_cancellation(engine: Engine, site: dict, now: datetime | None = 
     return member_id
 
 
-# --- data for the dashboard (issue 6) ----------------------------------------------------------
+# --- data for the dashboard --------------------------------------------------------------------
 
 DEMO_PREFIX = "demo-seed-"
 _PLANS = (("Premium", "12.00", "month"), ("Essentiel", "6.00", "month"), ("Annuel", "99.00", "year"))

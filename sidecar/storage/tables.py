@@ -188,7 +188,7 @@ contact_requests = Table(
     **MYSQL_TABLE_ARGS,
 )
 
-# --- Re-engagement emails (issue 5) ----------------------------------------------------------
+# --- Re-engagement emails --------------------------------------------------------------------
 
 site_settings = Table(
     "site_settings",
@@ -301,7 +301,7 @@ winbacks = Table(
     **MYSQL_TABLE_ARGS,
 )
 
-# --- Owners' weekly digest (issue 6) ----------------------------------------------------------
+# --- Owners' weekly digest --------------------------------------------------------------------
 
 digest_settings = Table(
     "digest_settings",
@@ -346,7 +346,7 @@ Index("ix_survey_answers_site_id_answered_at", survey_answers.c.site_id, survey_
 Index("ix_scheduled_emails_site_id_sent_at", scheduled_emails.c.site_id, scheduled_emails.c.sent_at)
 Index("ix_suppressions_site_id_created_at", suppressions.c.site_id, suppressions.c.created_at)
 
-# --- Owner's dashboard (issue 6) --------------------------------------------------------------
+# --- Owner's dashboard ------------------------------------------------------------------------
 
 login_nonces = Table(
     "login_nonces",
