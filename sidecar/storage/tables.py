@@ -4,6 +4,9 @@ Alembic migrations (``sidecar/migrations/versions``) create and change the real 
 step; ``tests/test_migrations.py`` checks that the migrated database matches these definitions.
 All text is utf8mb4 with a binary collation on MySQL/MariaDB, so comparisons behave as on SQLite
 and any character (French accents, emoji) round-trips byte-exact.
+
+One file although it is long: it is one schema, read whole by Alembic and by the migrations test,
+with foreign keys across its sections; each section below is one part of the product.
 """
 
 from sqlalchemy import (

@@ -1,4 +1,8 @@
-"""The protocol as OpenAPI 3.1, built from the same schema that validates events."""
+"""The protocol as OpenAPI 3.1, built from the same schema that validates events.
+
+One file although it is long: it is one document, served byte for byte as /openapi.json, and its
+paths share the schemas written above them; split, a reader would lose the order the document has.
+"""
 
 from __future__ import annotations
 
