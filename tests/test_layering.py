@@ -3,7 +3,8 @@
 Read from the source with ast, every import counted wherever it is written (a lazy import inside a
 function is still a dependency, and is how a cycle usually hides). The order, lowest first:
 
-- foundations, each a module of its own: config, db, plurals, safe_http; then logs and signing;
+- foundations, each a module of its own: config, db, plurals, safe_http; then logs, signing and
+  i18n (the text people read, one catalog per language, which every layer may read);
   then bridge, the signed client of the WordPress bridge's routes, which needs only those;
 - storage (the SQL), then its migrations;
 - mail (the emails' text and transports) and metrics;
@@ -24,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # import its own unit or one of a lower rank, never one of the same or a higher rank.
 RANKS = {
     "sidecar.config": 0, "sidecar.db": 0, "sidecar.plurals": 0, "sidecar.safe_http": 0,
-    "sidecar.logs": 1, "sidecar.signing": 1,
+    "sidecar.logs": 1, "sidecar.signing": 1, "sidecar.i18n": 1,
     "sidecar.bridge": 2,
     "sidecar.storage": 3,
     "sidecar.migrations": 4,

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy.engine import Connection, Engine
 
+from .. import i18n
 from ..db import in_transaction
 from ..storage import cancellations as cancellations_store
 from ..storage import events as events_store
@@ -18,27 +19,6 @@ from .stops import stop_emails_for
 
 # What an erased event keeps: that something happened, not who or what they said.
 ERASED_PAYLOAD = json.dumps({"erased": True})
-
-_LABELS = {
-    "en": {
-        "member": "Farewell: member profile", "subscriptions": "Farewell: subscriptions",
-        "cancellations": "Farewell: cancellations", "answers": "Farewell: exit survey answers",
-        "member_id": "Member id", "email": "Email", "first_name": "First name", "locale": "Language",
-        "plan_name": "Plan", "amount": "Price", "currency": "Currency", "interval": "Billing interval",
-        "status": "Status", "started_at": "Started", "access_ends_at": "Access ends",
-        "cancelled_at": "Cancelled", "initiated_by": "Cancelled by", "resumed_at": "Resumed",
-        "ended_at": "Ended", "answered_at": "Answered",
-    },
-    "fr": {
-        "member": "Farewell : profil du membre", "subscriptions": "Farewell : abonnements",
-        "cancellations": "Farewell : résiliations", "answers": "Farewell : réponses au questionnaire de départ",
-        "member_id": "Identifiant du membre", "email": "E-mail", "first_name": "Prénom", "locale": "Langue",
-        "plan_name": "Formule", "amount": "Prix", "currency": "Devise", "interval": "Période de facturation",
-        "status": "Statut", "started_at": "Début", "access_ends_at": "Fin de l’accès",
-        "cancelled_at": "Résiliation", "initiated_by": "Résilié par", "resumed_at": "Reprise",
-        "ended_at": "Fin", "answered_at": "Réponse le",
-    },
-}
 
 
 def _text(value) -> str:
@@ -51,7 +31,7 @@ def _text(value) -> str:
 
 def export_member_data(engine: Engine, site_id: str, email: str, locale: str | None = None) -> list[dict]:
     """Everything stored about the members with this address, as labelled groups of name/value pairs."""
-    labels = _LABELS["fr" if (locale or "").lower().startswith("fr") else "en"]
+    labels = i18n.section("fr" if (locale or "").lower().startswith("fr") else "en", "privacy")
 
     def group(kind: str, item_id: str, record: dict, fields: tuple[str, ...]) -> dict:
         return {"group": f"farewell-{kind}", "label": labels[kind], "id": item_id,

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.engine import Connection, Engine
 
+from .. import i18n
 from ..storage import dashboard as dashboard_store
 from ..storage import emails as emails_store
 from ..storage import surveys as surveys_store
@@ -24,68 +25,45 @@ REASON_CODES = (
     "too_expensive", "unused", "temporary", "missing_features", "switched_service",
     "customer_service", "too_complex", "low_quality", "other",
 )
-LANGUAGES = ("en", "fr")
+LANGUAGES = i18n.LANGUAGES
+
+
+def _label(key: str) -> dict[str, str]:
+    """One text of the default survey as {language: text}, from the catalogs (section "survey")."""
+    return {language: i18n.section(language, "survey")[key] for language in LANGUAGES}
+
+
+def _reason(code: str, follow_up: str | None = None, choices: tuple[str, ...] = ()) -> dict:
+    reason: dict = {"code": code, "label": _label(f"reason_{code}")}
+    if follow_up:
+        reason["follow_up"] = {"type": follow_up, "label": _label(f"follow_up_{code}")}
+        if choices:
+            reason["follow_up"]["choices"] = [{"code": c, "label": _label(f"choice_{code}_{c}")} for c in choices]
+    return reason
+
 
 # Labels are {language: text}; `localize` picks one language for the bridge to render.
 DEFAULT_DEFINITION: dict = {
-    "title": {"en": "Before you go", "fr": "Avant de partir"},
-    "intro": {
-        "en": "Your cancellation is done. If you have a minute, tell us why you left: every answer is optional.",
-        "fr": "Votre résiliation est bien prise en compte. Si vous avez une minute, dites-nous pourquoi vous "
-              "partez : toutes les réponses sont facultatives.",
-    },
-    "reason_label": {"en": "Why are you leaving?", "fr": "Pourquoi partez-vous ?"},
+    "title": _label("title"),
+    "intro": _label("intro"),
+    "reason_label": _label("reason_label"),
     "reasons": [
-        {"code": "too_expensive", "label": {"en": "It costs too much", "fr": "C’est trop cher"},
-         "follow_up": {"type": "text", "label": {"en": "What price would have felt fair?",
-                                                 "fr": "Quel prix vous aurait semblé juste ?"}}},
-        {"code": "unused", "label": {"en": "I don’t use it enough", "fr": "Je ne l’utilise pas assez"},
-         "follow_up": {"type": "choice", "label": {"en": "What got in the way?", "fr": "Qu’est-ce qui vous en a empêché ?"},
-                       "choices": [
-                           {"code": "no_time", "label": {"en": "Not enough time", "fr": "Pas assez de temps"}},
-                           {"code": "not_what_i_expected", "label": {"en": "It wasn’t what I expected",
-                                                                     "fr": "Ce n’était pas ce que j’attendais"}},
-                           {"code": "hard_to_find", "label": {"en": "I couldn’t find what I needed",
-                                                              "fr": "Je ne trouvais pas ce qu’il me fallait"}},
-                       ]}},
-        {"code": "temporary", "label": {"en": "I’m just taking a break", "fr": "Je fais juste une pause"},
-         "follow_up": {"type": "choice", "label": {"en": "When might you be back?",
-                                                   "fr": "Quand pensez-vous revenir ?"},
-                       "choices": [
-                           {"code": "within_a_month", "label": {"en": "Within a month", "fr": "D’ici un mois"}},
-                           {"code": "in_a_few_months", "label": {"en": "In a few months", "fr": "Dans quelques mois"}},
-                           {"code": "not_sure", "label": {"en": "I’m not sure yet", "fr": "Je ne sais pas encore"}},
-                       ]}},
-        {"code": "missing_features", "label": {"en": "Something I need is missing",
-                                                "fr": "Il manque quelque chose dont j’ai besoin"},
-         "follow_up": {"type": "text", "label": {"en": "What was missing?", "fr": "Qu’est-ce qui vous a manqué ?"}}},
-        {"code": "switched_service", "label": {"en": "I found another service", "fr": "J’ai trouvé un autre service"},
-         "follow_up": {"type": "text", "label": {"en": "Which one, if you don’t mind saying?",
-                                                 "fr": "Lequel, si vous voulez bien le dire ?"}}},
-        {"code": "customer_service", "label": {"en": "I wasn’t happy with the support",
-                                                "fr": "Je n’ai pas été satisfait·e du service client"},
-         "follow_up": {"type": "text", "label": {"en": "What happened?", "fr": "Que s’est-il passé ?"}}},
-        {"code": "too_complex", "label": {"en": "It was too complicated to use", "fr": "C’était trop compliqué"},
-         "follow_up": {"type": "text", "label": {"en": "What was hard to use?",
-                                                 "fr": "Qu’est-ce qui était difficile à utiliser ?"}}},
-        {"code": "low_quality", "label": {"en": "The quality didn’t meet my expectations",
-                                           "fr": "La qualité n’était pas à la hauteur"},
-         "follow_up": {"type": "text", "label": {"en": "What could we have done better?",
-                                                 "fr": "Qu’aurions-nous pu mieux faire ?"}}},
-        {"code": "other", "label": {"en": "Another reason", "fr": "Une autre raison"}},
+        _reason("too_expensive", "text"),
+        _reason("unused", "choice", ("no_time", "not_what_i_expected", "hard_to_find")),
+        _reason("temporary", "choice", ("within_a_month", "in_a_few_months", "not_sure")),
+        _reason("missing_features", "text"),
+        _reason("switched_service", "text"),
+        _reason("customer_service", "text"),
+        _reason("too_complex", "text"),
+        _reason("low_quality", "text"),
+        _reason("other"),
     ],
     # A fixed list biases answers toward its first items: the bridge shuffles the reasons with a
     # seed per member (stable for that member), keeping the codes in `pinned_last` at the end.
     "shuffle_reasons": True,
     "pinned_last": ["other"],
-    "comment_label": {"en": "What made you cancel?", "fr": "Qu’est-ce qui vous a décidé·e à résilier ?"},
-    "contact_label": {"en": "I’d like someone to contact me", "fr": "J’aimerais qu’on me recontacte"},
-    "contact_detail_label": {"en": "Email or phone number to reach you",
-                             "fr": "E-mail ou numéro de téléphone pour vous joindre"},
-    "submit_label": {"en": "Send my answers", "fr": "Envoyer mes réponses"},
-    "skip_label": {"en": "Skip", "fr": "Passer"},
-    "thanks": {"en": "Thank you — your answers help us do better.",
-               "fr": "Merci — vos réponses nous aident à nous améliorer."},
+    **{key: _label(key) for key in ("comment_label", "contact_label", "contact_detail_label", "submit_label",
+                                    "skip_label", "thanks")},
     "limits": {"comment": COMMENT_MAX, "follow_up": FOLLOW_UP_MAX, "contact": CONTACT_MAX},
 }
 

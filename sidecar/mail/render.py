@@ -21,7 +21,9 @@ from babel.numbers import format_currency
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
-from .catalog import FOOTER, LANGUAGES, EmailKind
+from .. import i18n
+from ..i18n import LANGUAGES
+from .catalog import EmailKind
 
 _VARIABLE = re.compile(r"\{(\w+)\}")
 _BLANK_LINES = re.compile(r"\n\s*\n")
@@ -125,7 +127,7 @@ def render(kind: EmailKind, language: str, variables: dict, context: dict, overr
     """``variables`` may appear in the copy; ``context`` is what the templates use directly
     (links, the offer, the footer address)."""
     copy = {name: fill(text, variables) for name, text in copy_for(kind, language, overrides).items()}
-    footer = {name: fill(text, variables) for name, text in FOOTER[language].items()}
+    footer = {name: fill(text, variables) for name, text in i18n.section(language, "email.footer").items()}
     greeting = footer["greeting"] if variables.get("first_name") else footer["greeting_anonymous"]
     subject = " ".join(copy[subject_block].split())[:SUBJECT_MAX]
     values = {"copy": copy, "footer": footer, "greeting": greeting, "lang": language, "subject": subject,

@@ -6,32 +6,16 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, render_template, request
 
+from .. import i18n
+
 bp = Blueprint("home", __name__)
 
 # Where the documentation lives: the project's home, as the bridge plugin's header names it.
 PROJECT_URL = "https://github.com/farewell/farewell"
 
-_COPY = {
-    "en": {
-        "title": "Farewell sidecar",
-        "what": "This server is the Farewell sidecar of a membership site: it receives cancellations from the "
-                "Farewell Bridge WordPress plugin, keeps the exit-survey answers, sends a few respectful "
-                "follow-up emails and serves the owner's dashboard.",
-        "dashboard": "The dashboard opens from WordPress: in wp-admin, go to Farewell and press “Open dashboard”.",
-        "docs": "Documentation: the README and the docs folder of Farewell, at",
-        "api": "This server’s API is described at",
-    },
-    "fr": {
-        "title": "Sidecar Farewell",
-        "what": "Ce serveur est le sidecar Farewell d’un site d’abonnement : il reçoit les résiliations de "
-                "l’extension WordPress Farewell Bridge, garde les réponses au questionnaire de départ, envoie "
-                "quelques e-mails de suivi respectueux et sert le tableau de bord du propriétaire.",
-        "dashboard": "Le tableau de bord s’ouvre depuis WordPress : dans l’administration, menu Farewell, "
-                     "bouton « Ouvrir le tableau de bord ».",
-        "docs": "Documentation : le README et le dossier docs de Farewell, sur",
-        "api": "L’API de ce serveur est décrite dans",
-    },
-}
+
+def _words(language: str):
+    return i18n.section(language, "home")
 
 
 @bp.get("/")
@@ -41,7 +25,7 @@ def home():
     if accept["text/html"] > accept["application/json"]:
         response = _page()
     else:
-        response = jsonify(service="farewell", description=_COPY["en"]["what"],
+        response = jsonify(service="farewell", description=_words("en")["what"],
                            dashboard="opens from WordPress: Farewell → Open dashboard",
                            openapi="/openapi.json", health="/healthz", docs=PROJECT_URL)
     response.headers["Vary"] = "Accept, Accept-Language"
@@ -56,7 +40,7 @@ def home():
 
 def _page():
     language = request.accept_languages.best_match(["en", "fr"])
-    copies = [_COPY[language]] if language else [_COPY["en"], _COPY["fr"]]
+    copies = [_words(language)] if language else [_words("en"), _words("fr")]
     return current_app.response_class(
         render_template("home.html", lang=language or "en", copies=copies, project=PROJECT_URL,
                         openapi="/openapi.json"),

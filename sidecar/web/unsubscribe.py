@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, render_template, request
 
+from .. import i18n
 from ..db import get_engine
 from ..domain import unsubscribe as unsubscribe_domain
 from ..domain.rate_limits import UNSUBSCRIBE
@@ -28,34 +29,9 @@ bp = Blueprint("unsubscribe", __name__)
 # The form has one field; the one-click body is 26 bytes.
 BODY_MAX_BYTES = 4096
 
-_COPY = {
-    "en": {
-        "title": "Stop emails from {site}?",
-        "explain": "This stops the emails {site} sends to {email} since you cancelled. Your account does not change.",
-        "button": "Stop these emails",
-        "done_title": "Done",
-        "done": "You will not receive any more of these emails from {site}.",
-        "invalid_title": "This link does not work",
-        "invalid": "It may have been copied incompletely. To stop emails, reply to one of them and ask us to stop.",
-        "slow_title": "One moment, please",
-        "slow": "We received many requests from your network in a short time. Please try again in a minute; "
-                "nothing has been lost.",
-    },
-    "fr": {
-        "title": "Ne plus recevoir d’e-mails de {site} ?",
-        "explain": "Cela arrête les e-mails que {site} envoie à {email} depuis votre résiliation. Votre compte ne "
-                   "change pas.",
-        "button": "Ne plus recevoir ces e-mails",
-        "done_title": "C’est fait",
-        "done": "Vous ne recevrez plus ces e-mails de {site}.",
-        "invalid_title": "Ce lien ne fonctionne pas",
-        "invalid": "Il a peut-être été copié en partie. Pour ne plus recevoir d’e-mails, répondez à l’un d’eux en "
-                   "nous demandant d’arrêter.",
-        "slow_title": "Un instant, s’il vous plaît",
-        "slow": "Nous avons reçu beaucoup de demandes de votre réseau en peu de temps. Réessayez dans une minute ; "
-                "rien n’a été perdu.",
-    },
-}
+
+def _words(language: str):
+    return i18n.section(language, "unsubscribe")
 
 
 def _page(template: str, status: int = 200, **values):
@@ -71,7 +47,7 @@ def _page(template: str, status: int = 200, **values):
 
 
 def _invalid():
-    return _page("unsubscribe/notice.html", 404, lang="en", copies=[_COPY["en"], _COPY["fr"]],
+    return _page("unsubscribe/notice.html", 404, lang="en", copies=[_words("en"), _words("fr")],
                  title="invalid_title", text="invalid")
 
 
@@ -79,7 +55,7 @@ def _slow_down(retry_after: int):
     """429 in the visitor's language (the browser's: the member's is in the database, and a limited
     request should not cost a lookup); both languages when the browser names neither."""
     language = request.accept_languages.best_match(["en", "fr"])
-    copies = [_COPY[language]] if language else [_COPY["en"], _COPY["fr"]]
+    copies = [_words(language)] if language else [_words("en"), _words("fr")]
     response = _page("unsubscribe/notice.html", 429, lang=language or "en", copies=copies,
                      title="slow_title", text="slow")
     response.headers["Retry-After"] = str(retry_after)
@@ -120,7 +96,7 @@ def _masked(email: str) -> str:
 def _copy(site: dict, member: dict) -> tuple[str, dict]:
     language = language_of(member["locale"], site["locale"])
     names = {"site": site["name"], "email": _masked(member["email"])}
-    return language, {key: text.format(**names) for key, text in _COPY[language].items()}
+    return language, {key: text.format(**names) for key, text in _words(language).items()}
 
 
 @bp.get("/u/<token>")

@@ -23,11 +23,11 @@ from flask import Blueprint, Flask, g, redirect, render_template, request, sessi
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
+from ... import i18n
 from ...db import get_engine
 from ...domain import dashboard_sessions
 from ...mail.render import language_of
 from ...storage.sites import get_site
-from .strings import translate
 
 SESSION_LIFETIME = dashboard_sessions.LIFETIME
 STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
@@ -78,7 +78,7 @@ def init_app(app: Flask) -> None:
 
 
 def t(key: str, **values) -> str:
-    return translate(g.get("language", "en"), key, **values)
+    return i18n.text(g.get("language", "en"), "dashboard", key, **values)
 
 
 @bp.app_template_global("t")

@@ -1,0 +1,418 @@
+"""Everything the sidecar says to people, in French: the same sections, the same keys and the
+same ``{placeholders}`` as en.py (tests/test_catalogs.py checks it).
+
+Over 400 lines on purpose: one file per language is what a translator opens, whole.
+"""
+
+# The owner's dashboard (sidecar.web.dashboard), asked for as t(key) in its templates.
+DASHBOARD = {
+    "app_name": "Farewell",
+    "nav_overview": "Vue d’ensemble",
+    "nav_feedback": "Avis",
+    "nav_contact": "Demandes de contact",
+    "nav_sequence": "Séquence",
+    "nav_survey": "Questionnaire",
+    "nav_digest": "Résumé",
+    "nav_settings": "Réglages",
+    "sign_out": "Se déconnecter",
+    "signed_in_as": "Connecté·e : {name}",
+    "back_to_wordpress": "Retour à WordPress",
+    "saved": "Enregistré.",
+    "save": "Enregistrer",
+    "preview": "Aperçu",
+    "filter": "Filtrer",
+    "reset": "Effacer",
+    "none": "–",
+    "yes": "oui",
+    "no": "non",
+    "login_title": "Connexion refusée",
+    "login_invalid": "Ce lien de connexion n’est pas valide. Ouvrez à nouveau le tableau de bord depuis WordPress.",
+    "login_expired": "Ce lien de connexion a expiré (un lien dure 60 secondes). Ouvrez à nouveau le tableau de bord depuis WordPress.",
+    "login_replayed": "Ce lien de connexion a déjà servi : chaque lien ne marche qu’une fois. Ouvrez à nouveau le tableau de bord depuis WordPress.",
+    "login_needed_title": "Connexion nécessaire",
+    "login_needed": "Le tableau de bord s’ouvre depuis WordPress : menu Farewell de l’administration, bouton « Ouvrir le tableau de bord ».",
+    "login_slow_title": "Un instant, s’il vous plaît",
+    "login_slow": "Trop de tentatives de connexion sont venues de votre réseau en peu de temps. Attendez une minute, puis ouvrez à nouveau le tableau de bord depuis WordPress.",
+    "signed_out": "Vous êtes déconnecté·e.",
+    "csrf_title": "Le formulaire a expiré",
+    "csrf_text": "Ce formulaire est resté ouvert trop longtemps ou vient d’ailleurs. Revenez en arrière, rechargez la page et réessayez.",
+    "not_found": "Introuvable.",
+    "overview_title": "Cette semaine, jusqu’ici",
+    "col_this_week": "Cette semaine",
+    "col_previous": "Semaine précédente",
+    "col_average": "Moyenne sur 4 semaines",
+    "row_cancellations": "Résiliations",
+    "row_by_member": "par le membre",
+    "row_revenue_lost": "Revenu mensuel perdu",
+    "row_answer_rate": "Taux de réponse au questionnaire",
+    "row_winbacks": "Retours",
+    "row_revenue_won": "Revenu regagné",
+    "chart_weeks": "Résiliations et retours, 12 dernières semaines",
+    "chart_reasons": "Raisons cette semaine, à côté de la moyenne sur 4 semaines",
+    "chart_revenue": "Revenu mensuel cette semaine",
+    "legend_cancellations": "Résiliations",
+    "legend_winbacks": "Retours",
+    "legend_this_week": "Cette semaine",
+    "legend_average": "Moyenne sur 4 semaines",
+    "legend_lost": "Perdu",
+    "legend_won": "Regagné",
+    "no_reason": "Aucune raison donnée",
+    "no_answers_yet": "Pas encore de réponse cette semaine.",
+    "open_requests_one": "{count} demande de contact en attente de réponse",
+    "open_requests_other": "{count} demandes de contact en attente de réponse",
+    "feedback_title": "Toutes les réponses",
+    "f_reason": "Raison",
+    "f_plan": "Formule",
+    "f_from": "Du",
+    "f_to": "Au",
+    "f_search": "Rechercher",
+    "f_any": "Toutes",
+    "export_csv": "Exporter en CSV",
+    "col_date": "Date",
+    "col_member": "Membre",
+    "col_plan": "Formule",
+    "col_reason": "Raison",
+    "col_follow_up": "Précision",
+    "col_comment": "Commentaire",
+    "col_contact": "Souhaite être recontacté·e",
+    "col_version": "Version du questionnaire",
+    "col_language": "Langue",
+    "results_one": "{count} réponse",
+    "results_other": "{count} réponses",
+    "page_of": "Page {page} sur {pages}",
+    "previous_page": "Précédente",
+    "next_page": "Suivante",
+    "no_results": "Aucune réponse ne correspond à ces filtres.",
+    "contact_title": "Membres qui souhaitent être recontactés",
+    "contact_open": "En attente de réponse",
+    "contact_answered": "Répondu",
+    "col_requested": "Demandé le",
+    "col_waited": "Attente",
+    "col_reach": "Comment les joindre",
+    "mark_answered": "Marquer comme répondu",
+    "marked_answered": "Marqué comme répondu.",
+    "no_open_requests": "Personne n’attend. ",
+    "sequence_title": "E-mails de suivi",
+    "step_farewell": "Au revoir",
+    "step_feedback": "Demande d’avis",
+    "step_offer": "Offre",
+    "step_door_open": "La porte reste ouverte",
+    "col_step": "E-mail",
+    "col_enabled": "Actif",
+    "col_delay": "Envoyé après",
+    "edit": "Modifier",
+    "enabled": "Envoyer cet e-mail",
+    "delay_hours": "Délai après la résiliation (heures)",
+    "language": "Langue",
+    "copy_help": "Variables : {variables}. Laissez un bloc tel quel pour garder le texte par défaut.",
+    "send_test": "M’envoyer un test",
+    "test_sent": "Un test a été envoyé à {email}.",
+    "test_failed": "Le test n’a pas pu être envoyé : {error}",
+    "test_site_unreachable": "Le test n’a pas pu être envoyé : le site WordPress est injoignable.",
+    "live_preview": "Aperçu (avec des données d’exemple)",
+    "hours": "{count} h",
+    "days": "{count} j",
+    "invalid_delay": "Le délai doit être un nombre entier d’heures entre 0 et 8760.",
+    "too_long": "« {field} » est trop long.",
+    "survey_title": "Questionnaire de départ",
+    "survey_version": "Version actuelle : {version}. Enregistrer crée la version {next} ; les réponses gardent la version à laquelle elles ont répondu.",
+    "survey_general": "Textes",
+    "survey_reasons": "Raisons",
+    "survey_include": "Proposer cette raison",
+    "survey_follow_up": "Question de précision",
+    "survey_choice": "Choix",
+    "survey_saved": "Enregistré comme version {version}.",
+    "survey_needs_reason": "Gardez au moins une raison.",
+    "survey_label_missing": "Chaque libellé doit avoir un texte dans chaque langue.",
+    "digest_title": "Résumé hebdomadaire",
+    "digest_weekday": "Jour",
+    "digest_hour": "Heure (heure du site)",
+    "digest_recipients": "Destinataires (séparés par des virgules ; vide = l’e-mail d’administration WordPress)",
+    "digest_preview": "Le résumé de la semaine dernière",
+    "digest_send_now": "Me l’envoyer maintenant",
+    "digest_sent": "Le résumé a été envoyé à {email}.",
+    "weekday_1": "lundi", "weekday_2": "mardi", "weekday_3": "mercredi", "weekday_4": "jeudi",
+    "weekday_5": "vendredi", "weekday_6": "samedi", "weekday_7": "dimanche",
+    "settings_title": "Réglages",
+    "site_details": "Site",
+    "site_name": "Nom",
+    "site_url": "Adresse",
+    "url_scheme": "Adresse : une adresse http:// ou https:// de 500 caractères au plus.",
+    "url_host": "Adresse : une adresse web avec un nom d’hôte, comme https://example.org.",
+    "url_credentials": "Adresse : sans nom d’utilisateur ni mot de passe.",
+    "url_private": "Adresse : c’est une adresse locale ou d’un réseau privé, que Farewell n’appelle pas. "
+                   "Indiquez l’adresse publique du site.",
+    "site_timezone": "Fuseau horaire",
+    "site_locale": "Langue du site",
+    "email_details": "E-mails",
+    "sender_name": "Nom de l’expéditeur",
+    "support_email": "Adresse du support (Reply-To)",
+    "owner_emails": "Prévenir ces adresses quand un membre demande à être recontacté",
+    "postal_address": "Adresse postale (pied des e-mails)",
+    "default_offer_text": "Offre par défaut",
+    "default_offer_code": "Code de l’offre par défaut",
+    "secret_title": "Secret de signature",
+    "secret_help": "Un nouveau secret remplace l’actuel ; l’actuel reste valable 24 heures, le temps de coller le nouveau dans WordPress (Réglages → Farewell). Toutes les autres sessions du tableau de bord sont fermées.",
+    "secret_immediately": "Le secret actuel a fuité : le refuser immédiatement (WordPress ne joint plus Farewell tant que le nouveau secret n’y est pas collé)",
+    "secret_confirm": "J’ai compris qu’il faut mettre à jour le pont WordPress",
+    "rotate_secret": "Créer un nouveau secret",
+    "new_secret": "Le nouveau secret, affiché une seule fois : copiez-le maintenant.",
+    "sessions_title": "Sessions",
+    "sessions_help": "Déconnecte tous les navigateurs connectés à ce tableau de bord, celui-ci compris : ordinateur perdu ou partagé, personne qui ne doit plus y avoir accès. WordPress rouvre le tableau de bord comme d’habitude.",
+    "sign_out_everywhere": "Se déconnecter partout",
+    "invalid_site": "{error}",
+}
+
+# Emails: one section per email kind of sidecar.mail.catalog, each block placed by its templates
+# (templates/email/<kind>.txt and .html); "subject" is a block like the others. A site may
+# override any block of a sequence email per language; the digest's labels are blocks too.
+EMAIL_FAREWELL = {
+    "subject": "Votre résiliation {site_name} est confirmée",
+    "intro": "Merci pour le temps passé avec {site_name}. Votre résiliation est bien confirmée.",
+    "access": "Vous gardez l’accès complet jusqu’au {access_ends}.",
+    "help": "Si quelque chose n’est pas clair, ou si vous avez besoin d’aide avec votre compte, "
+            "répondez simplement à cet e-mail : il arrive directement à notre équipe.",
+    "help_site": "Si quelque chose n’est pas clair, ou si vous avez besoin d’aide avec votre compte, "
+                 "notre équipe est là pour vous : {site_url}",
+    "survey": "Si vous avez une minute, nous aimerions savoir ce qui vous a décidé·e à résilier. "
+              "C’est une seule question, et c’est entièrement facultatif.",
+    "survey_button": "Donner mon avis",
+    "closing": "Merci encore, et belle continuation.",
+}
+
+EMAIL_FEEDBACK = {
+    "subject": "Une question sur votre expérience avec {site_name}",
+    "intro": "Il y a quelques jours, vous avez résilié votre abonnement à {site_name}. Nous lisons "
+             "chaque réponse, et la vôtre nous aiderait à nous améliorer : qu’est-ce qui vous a "
+             "décidé·e à résilier ?",
+    "survey_button": "Répondre en une minute",
+    "closing": "Si vous préférez ne pas répondre, aucun souci : nous ne vous le redemanderons pas.",
+}
+
+EMAIL_OFFER = {
+    "subject": "Un mot de {site_name}",
+    "subject_discount": "{percent} % sur votre réabonnement à {site_name}, si vous le souhaitez",
+    "discount": "Vous nous avez dit que le prix posait problème. Si vous souhaitez revenir, voici "
+                "une remise unique de {percent} % sur votre réabonnement, valable jusqu’au {expires} :",
+    "code_only": "Vous nous avez dit que le prix posait problème. Si vous souhaitez revenir, ce code "
+                 "vous donne un meilleur prix sur votre réabonnement :",
+    "no_discount": "Vous nous avez dit que le prix posait problème. Merci de nous l’avoir dit : cela "
+                   "nous aide à réfléchir à nos tarifs. Votre compte est toujours là si vous souhaitez "
+                   "revenir un jour.",
+    "pause": "Vous nous avez dit manquer de temps, ou avoir besoin d’une pause. C’est tout à fait "
+             "normal. Votre compte et votre progression sont toujours là, et la prochaine fois vous "
+             "pourrez mettre votre abonnement en pause plutôt que de le résilier.",
+    "whats_new": "Vous nous avez dit qu’il vous manquait quelque chose. Nous avons continué à "
+                 "travailler depuis votre départ, et vous pourriez le trouver maintenant.",
+    "whats_new_button": "Voir les nouveautés",
+    "personal": "Vous nous avez dit que notre service client vous avait déçu·e, et nous en sommes "
+                "désolés. Si vous voulez bien nous en dire plus, répondez à cet e-mail : une personne "
+                "de notre équipe le lira et vous répondra personnellement.",
+    "personal_site": "Vous nous avez dit que notre service client vous avait déçu·e, et nous en sommes "
+                     "désolés. Si vous voulez bien nous en dire plus, une personne de notre équipe le lira "
+                     "et vous répondra personnellement : {site_url}",
+    "default": "Votre compte est toujours là, et vous êtes le bienvenu ou la bienvenue quand vous "
+               "le souhaitez.",
+    "visit_button": "Aller sur {site_name}",
+    "closing": "Dans tous les cas, merci d’avoir été membre.",
+}
+
+EMAIL_DOOR_OPEN = {
+    "subject": "La porte reste ouverte chez {site_name}",
+    "intro": "Cela fait deux mois que vous avez quitté {site_name}. C’est le dernier e-mail que nous "
+             "vous envoyons à ce sujet : nous voulions simplement vous dire que vous serez toujours "
+             "bien accueilli·e, sans aucun engagement.",
+    "visit_button": "Aller sur {site_name}",
+    "closing": "Prenez soin de vous.",
+}
+
+EMAIL_OWNER_ALERT = {
+    "subject": "{member_name} aimerait être recontacté·e",
+    "intro": "{member_name} ({member_email}) a résilié et a demandé à être recontacté·e, le "
+             "{requested_at}.",
+    "contact": "Pour le ou la joindre : {contact}",
+    "reply": "Répondez à cet e-mail pour lui écrire directement. Une fois fait, marquez la demande "
+             "comme traitée pour qu’elle quitte votre liste.",
+    "reason_label": "Raison",
+    "follow_up_label": "Précisions",
+    "comment_label": "Ses mots",
+}
+
+EMAIL_DIGEST = {
+    "subject": "{site_name} : votre semaine, {week_label}",
+    "subject_quiet": "{site_name} : une semaine calme, {week_label}",
+    "intro": "Voici comment s’est passée la semaine du {week_label} chez {site_name}.",
+    "quiet": "Personne n’a résilié cette semaine. Rien ici ne demande votre attention ; les chiffres "
+             "ci-dessous sont pour mémoire.",
+    "headline_title": "La semaine en bref",
+    "col_week": "Cette semaine",
+    "col_previous": "Semaine précédente",
+    "col_average": "Moyenne sur 4 semaines",
+    "row_cancellations": "Résiliations",
+    "row_by_member": "par le membre",
+    "row_by_others": "par un admin, un paiement ou une expiration",
+    "row_revenue_lost": "Revenu mensuel perdu",
+    "row_answer_rate": "Taux de réponse au questionnaire",
+    "row_winbacks": "Membres revenus",
+    "row_revenue_won": "Revenu mensuel regagné",
+    "money_note": "Montants ramenés au mois : prix journalier × 365/12, hebdomadaire × 52/12, annuel ÷ 12. "
+                  "Chaque devise est comptée à part.",
+    "lifetime_note": "Les formules à vie n’ont pas de valeur mensuelle et sont laissées de côté : {count} "
+                     "cette semaine.",
+    "reasons_title": "Pourquoi ils sont partis",
+    "reasons_note": "Réponses au questionnaire reçues cette semaine, comparées à la moyenne des 4 semaines "
+                    "précédentes. « En hausse » ou « en baisse » demande un écart d’au moins 2 réponses et "
+                    "d’au moins moitié ; en deçà, c’est « stable ».",
+    "no_answers": "Aucune réponse au questionnaire cette semaine.",
+    "trend_rising": "en hausse",
+    "trend_falling": "en baisse",
+    "trend_steady": "stable",
+    "no_reason": "Sans raison indiquée",
+    "plans_title": "Formules les plus résiliées",
+    "said_title": "Avec leurs mots",
+    "said_note": "Commentaires affichés : {shown} sur {total}, pris tour à tour dans chaque raison, du "
+                 "plus récent au plus ancien.",
+    "themes_title": "Thèmes récurrents",
+    "themes_note": "Commentaires qui emploient les mots d’un thème (pour le prix : prix, cher, price, "
+                   "expensive…).",
+    "theme_price": "Prix",
+    "theme_time": "Temps",
+    "theme_content": "Contenu",
+    "theme_bugs": "Bugs et accès",
+    "theme_support": "Service client",
+    "theme_count_one": "{count} commentaire",
+    "theme_count_other": "{count} commentaires",
+    "waiting_title": "En attente de réponse",
+    "waiting_none": "Personne n’attend de réponse.",
+    "waited": "attend depuis {duration}",
+    "waiting_more_one": "…et {count} autre dans le tableau de bord.",
+    "waiting_more_other": "…et {count} autres dans le tableau de bord.",
+    "median_response": "Demandes traitées cette semaine : {count} ; délai de réponse médian : {duration}.",
+    "sequence_title": "E-mails de suivi",
+    "col_step": "E-mail",
+    "col_sent": "Envoyés",
+    "col_winbacks": "Retours après cet e-mail",
+    "step_farewell": "Au revoir",
+    "step_feedback": "Demande d’avis",
+    "step_offer": "Offre",
+    "step_door_open": "La porte reste ouverte",
+    "step_none": "Avant tout e-mail",
+    "unsubscribes": "Désinscriptions cette semaine : {count}",
+    "offers_title": "Retours après l’offre, par offre",
+    "offer_discount": "Remise",
+    "offer_pause": "Pause plutôt que résiliation",
+    "offer_whats_new": "Les nouveautés",
+    "offer_personal": "Une réponse personnelle",
+    "offer_default": "Offre générale",
+    "chart_title": "Les 12 dernières semaines",
+    "chart_alt": "Graphique : résiliations (barres) et retours (ligne) par semaine sur les 12 dernières "
+                 "semaines ; les mêmes chiffres sont dans le tableau ci-dessous.",
+    "legend_cancellations": "Résiliations",
+    "legend_winbacks": "Retours",
+    "col_week_name": "Semaine",
+    "dashboard_button": "Ouvrir le tableau de bord",
+    "footer": "Vous recevez ce résumé hebdomadaire en tant que responsable de {site_name}. Le jour, l’heure "
+              "et les destinataires se changent dans le tableau de bord.",
+    "none": "aucun",
+}
+
+# Shown in every member email: the greeting, the signature and why they receive it.
+EMAIL_FOOTER = {
+    "why": "Vous recevez cet e-mail car vous avez été membre de {site_name}.",
+    "unsubscribe": "Ne plus recevoir ces e-mails",
+    "greeting": "Bonjour {first_name},",
+    "greeting_anonymous": "Bonjour,",
+    "signature": "{sender_name}",
+}
+
+# The unsubscribe pages (sidecar.web.unsubscribe).
+UNSUBSCRIBE = {
+    "title": "Ne plus recevoir d’e-mails de {site} ?",
+    "explain": "Cela arrête les e-mails que {site} envoie à {email} depuis votre résiliation. Votre compte ne "
+               "change pas.",
+    "button": "Ne plus recevoir ces e-mails",
+    "done_title": "C’est fait",
+    "done": "Vous ne recevrez plus ces e-mails de {site}.",
+    "invalid_title": "Ce lien ne fonctionne pas",
+    "invalid": "Il a peut-être été copié en partie. Pour ne plus recevoir d’e-mails, répondez à l’un d’eux en "
+               "nous demandant d’arrêter.",
+    "slow_title": "Un instant, s’il vous plaît",
+    "slow": "Nous avons reçu beaucoup de demandes de votre réseau en peu de temps. Réessayez dans une minute ; "
+            "rien n’a été perdu.",
+}
+
+# The labels of a member's data export through WordPress's privacy tools (sidecar.domain.privacy).
+PRIVACY = {
+    "member": "Farewell : profil du membre", "subscriptions": "Farewell : abonnements",
+    "cancellations": "Farewell : résiliations", "answers": "Farewell : réponses au questionnaire de départ",
+    "member_id": "Identifiant du membre", "email": "E-mail", "first_name": "Prénom", "locale": "Langue",
+    "plan_name": "Formule", "amount": "Prix", "currency": "Devise", "interval": "Période de facturation",
+    "status": "Statut", "started_at": "Début", "access_ends_at": "Fin de l’accès",
+    "cancelled_at": "Résiliation", "initiated_by": "Résilié par", "resumed_at": "Reprise",
+    "ended_at": "Fin", "answered_at": "Réponse le",
+}
+
+# The page at / (sidecar.web.home).
+HOME = {
+    "title": "Sidecar Farewell",
+    "what": "Ce serveur est le sidecar Farewell d’un site d’abonnement : il reçoit les résiliations de "
+            "l’extension WordPress Farewell Bridge, garde les réponses au questionnaire de départ, envoie "
+            "quelques e-mails de suivi respectueux et sert le tableau de bord du propriétaire.",
+    "dashboard": "Le tableau de bord s’ouvre depuis WordPress : dans l’administration, menu Farewell, "
+                 "bouton « Ouvrir le tableau de bord ».",
+    "docs": "Documentation : le README et le dossier docs de Farewell, sur",
+    "api": "L’API de ce serveur est décrite dans",
+}
+
+# The default exit survey (sidecar.domain.survey.DEFAULT_DEFINITION): reason_<code>, its
+# follow_up_<code>, and choice_<reason>_<choice> for a follow-up's choices.
+SURVEY = {
+    "title": "Avant de partir",
+    "intro": "Votre résiliation est bien prise en compte. Si vous avez une minute, dites-nous pourquoi vous "
+             "partez : toutes les réponses sont facultatives.",
+    "reason_label": "Pourquoi partez-vous ?",
+    "reason_too_expensive": "C’est trop cher",
+    "follow_up_too_expensive": "Quel prix vous aurait semblé juste ?",
+    "reason_unused": "Je ne l’utilise pas assez",
+    "follow_up_unused": "Qu’est-ce qui vous en a empêché ?",
+    "choice_unused_no_time": "Pas assez de temps",
+    "choice_unused_not_what_i_expected": "Ce n’était pas ce que j’attendais",
+    "choice_unused_hard_to_find": "Je ne trouvais pas ce qu’il me fallait",
+    "reason_temporary": "Je fais juste une pause",
+    "follow_up_temporary": "Quand pensez-vous revenir ?",
+    "choice_temporary_within_a_month": "D’ici un mois",
+    "choice_temporary_in_a_few_months": "Dans quelques mois",
+    "choice_temporary_not_sure": "Je ne sais pas encore",
+    "reason_missing_features": "Il manque quelque chose dont j’ai besoin",
+    "follow_up_missing_features": "Qu’est-ce qui vous a manqué ?",
+    "reason_switched_service": "J’ai trouvé un autre service",
+    "follow_up_switched_service": "Lequel, si vous voulez bien le dire ?",
+    "reason_customer_service": "Je n’ai pas été satisfait·e du service client",
+    "follow_up_customer_service": "Que s’est-il passé ?",
+    "reason_too_complex": "C’était trop compliqué",
+    "follow_up_too_complex": "Qu’est-ce qui était difficile à utiliser ?",
+    "reason_low_quality": "La qualité n’était pas à la hauteur",
+    "follow_up_low_quality": "Qu’aurions-nous pu mieux faire ?",
+    "reason_other": "Une autre raison",
+    "comment_label": "Qu’est-ce qui vous a décidé·e à résilier ?",
+    "contact_label": "J’aimerais qu’on me recontacte",
+    "contact_detail_label": "E-mail ou numéro de téléphone pour vous joindre",
+    "submit_label": "Envoyer mes réponses",
+    "skip_label": "Passer",
+    "thanks": "Merci — vos réponses nous aident à nous améliorer.",
+}
+
+SECTIONS = {
+    "dashboard": DASHBOARD,
+    "email.farewell": EMAIL_FAREWELL,
+    "email.feedback": EMAIL_FEEDBACK,
+    "email.offer": EMAIL_OFFER,
+    "email.door_open": EMAIL_DOOR_OPEN,
+    "email.owner_alert": EMAIL_OWNER_ALERT,
+    "email.digest": EMAIL_DIGEST,
+    "email.footer": EMAIL_FOOTER,
+    "unsubscribe": UNSUBSCRIBE,
+    "privacy": PRIVACY,
+    "home": HOME,
+    "survey": SURVEY,
+}
