@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from sidecar.domain.digest import IsoWeek, browser_preview, update_digest_settings
+from sidecar.domain.digest import (DigestSettingsError, IsoWeek, browser_preview, digest_settings,
+                                   update_digest_settings, update_wordpress_admin_email)
 from sidecar.domain.sequence_copy import StepEditError, overrides_after_edit, save_step
 from sidecar.domain.sequences import configured_steps
 from sidecar.domain.site_settings import SettingsError, SiteFieldError, effective_settings, save_site_settings
@@ -170,3 +171,11 @@ def test_the_digest_settings_are_saved_by_the_domain_and_the_preview_shows_its_c
     assert "cid:" not in rendered.html and "data:image/png;base64," in rendered.html
     assert "https://farewell.example.org/admin" in rendered.html
     assert json.dumps(rendered.subject)  # a subject, for the text version's header
+
+
+def test_the_wordpress_admin_email_reported_by_the_bridge_is_kept_by_the_domain(engine, club):
+    update_wordpress_admin_email(engine, club["id"], " admin@club.example.org ", now=NOW)
+    with pytest.raises(DigestSettingsError):
+        update_wordpress_admin_email(engine, club["id"], "not an address", now=NOW)
+    with engine.connect() as conn:
+        assert digest_settings(conn, club["id"])["recipients"] == ["admin@club.example.org"]

@@ -35,7 +35,8 @@ from .site_settings import effective_settings, owner_addresses
 
 __all__ = [
     "IsoWeek", "week_of", "build_digest", "render_digest", "browser_preview", "send_digest", "digest_settings",
-    "save_digest_settings", "update_digest_settings", "save_wordpress_admin_email", "DigestSettingsError",
+    "save_digest_settings", "update_digest_settings", "save_wordpress_admin_email",
+    "update_wordpress_admin_email", "DigestSettingsError",
     "DigestResult", "RenderedDigest", "digest_tick", "send_time", "recipients_for", "mail_config", "dashboard_url",
 ]
 
@@ -105,6 +106,12 @@ def update_digest_settings(engine: Engine, site_id: str, weekday, hour, recipien
     """The dashboard's digest settings: save_digest_settings in a transaction of its own."""
     with engine.begin() as conn:
         return save_digest_settings(conn, site_id, weekday, hour, recipients, now)
+
+
+def update_wordpress_admin_email(engine: Engine, site_id: str, email: str | None, now: datetime | None = None) -> None:
+    """What the bridge reports (``/site-info``): save_wordpress_admin_email in a transaction of its own."""
+    with engine.begin() as conn:
+        save_wordpress_admin_email(conn, site_id, email, now)
 
 
 def save_wordpress_admin_email(conn: Connection, site_id: str, email: str | None, now: datetime | None = None) -> None:

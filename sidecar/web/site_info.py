@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint
 
 from ..db import get_engine
-from ..domain.digest import DigestSettingsError, save_wordpress_admin_email
+from ..domain.digest import DigestSettingsError, update_wordpress_admin_email
 from .errors import ApiError
 from .signed import json_body, signed_request
 
@@ -21,8 +21,7 @@ def site_info(site_id: str):
     if not isinstance(email, str):
         raise ApiError(400, "invalid_request", fields={"admin_email": "must be an email address"})
     try:
-        with get_engine().begin() as conn:
-            save_wordpress_admin_email(conn, site_id, email)
+        update_wordpress_admin_email(get_engine(), site_id, email)
     except DigestSettingsError:
         raise ApiError(400, "invalid_request", fields={"admin_email": "must be an email address"}) from None
     return {"status": "ok"}

@@ -54,8 +54,8 @@ def _trend_chart(trend: list[dict]) -> dict:
 def _reason_chart(reasons: list[dict], labels: dict) -> list[dict]:
     top = max([max(r["count"], r["average_4_weeks"]) for r in reasons] + [1])
     return [{"label": reason_label(labels, r["reason"]), "count": r["count"], "average": number(r["average_4_weeks"]),
-             "count_width": round(300 * r["count"] / top, 1), "average_width": round(300 * r["average_4_weeks"] / top, 1),
-             "trend": r["trend"]} for r in reasons]
+             "count_width": round(300 * r["count"] / top, 1),
+             "average_width": round(300 * r["average_4_weeks"] / top, 1), "trend": r["trend"]} for r in reasons]
 
 
 def _revenue_chart(week: dict) -> list[dict]:
