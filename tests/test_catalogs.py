@@ -90,6 +90,14 @@ def test_a_language_without_a_catalog_speaks_english():
     assert i18n.text("de", "dashboard", "signed_in_as", name="Ana") == "Signed in as Ana"
 
 
+@pytest.mark.parametrize(("locale", "site_locale", "expected"), [
+    ("fr_FR", "en_US", "fr"), ("fr-CA", None, "fr"), ("de_DE", "fr_BE", "fr"), ("de_DE", "es_ES", "en"),
+    (None, None, "en"), ("", "FR_fr", "fr"),
+])
+def test_a_member_reads_their_locales_language_else_the_sites_else_english(locale, site_locale, expected):
+    assert i18n.language_of(locale, site_locale) == expected
+
+
 def test_a_category_the_catalog_does_not_spell_out_takes_the_other_form():
     assert plural_key("x", "fr", 1_000_000, {"x_one": "", "x_other": ""}) == "x_other"  # CLDR says "many"
     assert plural_key("x", "fr", 0, {"x_one": "", "x_other": ""}) == "x_one"

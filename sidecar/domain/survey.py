@@ -70,13 +70,8 @@ DEFAULT_DEFINITION: dict = {
 _CONTROL_EXCEPT_NEWLINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def language_of(locale: str | None, fallback: str | None) -> str:
-    """The survey language for a WordPress locale (fr_FR, fr_CA → fr), else the site's, else English."""
-    for candidate in (locale, fallback):
-        language = (candidate or "").replace("-", "_").split("_")[0].lower()
-        if language in LANGUAGES:
-            return language
-    return "en"
+# The survey's language for a WordPress locale, else the site's, else English: i18n's rule.
+language_of = i18n.language_of
 
 
 def localize(definition: dict, language: str) -> dict:

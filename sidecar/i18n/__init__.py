@@ -3,6 +3,8 @@ email, the emails' footer, the unsubscribe pages, the privacy export's labels, t
 default exit survey. Every key is in every language with the same placeholders
 (tests/test_catalogs.py).
 
+Which language a member, a site or an owner reads is ``language_of`` their WordPress locale.
+
 Imports nothing of the sidecar but plurals, so that storage, the domain, mail and the web may all
 read it. A language without a catalog, and a text a catalog leaves empty, speak English.
 """
@@ -32,3 +34,13 @@ def text(language: str, section_name: str, key: str, **values) -> str:
         key = plural_key(key, language if language in CATALOGS else "en", values["count"], texts)
     said = texts.get(key) or english[key]
     return said.format(**values) if values else said
+
+
+def language_of(locale: str | None, fallback: str | None = None) -> str:
+    """The language of a WordPress locale (fr_FR, fr-CA → fr), else of ``fallback`` (the site's),
+    else English."""
+    for candidate in (locale, fallback):
+        language = (candidate or "").replace("-", "_").split("_")[0].lower()
+        if language in CATALOGS:
+            return language
+    return "en"

@@ -22,7 +22,6 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup, escape
 
 from .. import i18n
-from ..i18n import LANGUAGES
 from .catalog import EmailKind
 
 _VARIABLE = re.compile(r"\{(\w+)\}")
@@ -68,12 +67,8 @@ class Rendered:
     html: str
 
 
-def language_of(locale: str | None, fallback: str | None = None) -> str:
-    for candidate in (locale, fallback):
-        language = (candidate or "").replace("-", "_").split("_")[0].lower()
-        if language in LANGUAGES:
-            return language
-    return "en"
+# Which language a locale speaks is i18n's; the name stays here for the callers that render.
+language_of = i18n.language_of
 
 
 def babel_locale(locale: str | None, language: str) -> Locale:

@@ -39,7 +39,7 @@ def home():
 
 
 def _page():
-    language = request.accept_languages.best_match(["en", "fr"])
+    language = request.accept_languages.best_match(i18n.LANGUAGES)
     copies = [_words(language)] if language else [_words("en"), _words("fr")]
     return current_app.response_class(
         render_template("home.html", lang=language or "en", copies=copies, project=PROJECT_URL,

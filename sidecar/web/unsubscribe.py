@@ -54,7 +54,7 @@ def _invalid():
 def _slow_down(retry_after: int):
     """429 in the visitor's language (the browser's: the member's is in the database, and a limited
     request should not cost a lookup); both languages when the browser names neither."""
-    language = request.accept_languages.best_match(["en", "fr"])
+    language = request.accept_languages.best_match(i18n.LANGUAGES)
     copies = [_words(language)] if language else [_words("en"), _words("fr")]
     response = _page("unsubscribe/notice.html", 429, lang=language or "en", copies=copies,
                      title="slow_title", text="slow")
