@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from ..mail import catalog
 from ..mail import message as mime
@@ -42,15 +42,26 @@ def sample_email(step: str, language: str, overrides: dict, site: dict, settings
     return render(kind, language, variables, context, overrides, subject_block=subject_block)
 
 
+def saved_sample(conn: Connection, site: dict, step: str, language: str, public_url: str, now: datetime,
+                 typed: dict[str, str] | None = None):
+    """The step's sample email with the site's settings and its saved copy, or, with ``typed``,
+    the copy as typed in ``language`` before it is saved (an empty block = the default)."""
+    settings = effective_settings(conn, site["id"])
+    if typed is None:
+        overrides = configured_steps(conn, site["id"])[step].copy_overrides
+    else:
+        overrides = {language: {block: text for block, text in typed.items() if text}}
+    return sample_email(step, language, overrides, site, settings, public_url, now)
+
+
 def send_test_email(engine: Engine, transport: Transport, site: dict, step: str, language: str, to: str,
                     mail: MailConfig, now: datetime) -> None:
     """Send the step's sample email, with the site's saved copy and settings, to ``to`` only.
     Nothing is recorded: a test is not a member's email. The transport's errors are raised
     (``SiteUnreachable`` when the site's own mail route cannot be reached)."""
     with engine.connect() as conn:
-        configured = configured_steps(conn, site["id"])[step]
         settings = effective_settings(conn, site["id"])
-    rendered = sample_email(step, language, configured.copy_overrides, site, settings, mail.public_url, now)
+        rendered = saved_sample(conn, site, step, language, mail.public_url, now)
     domain = mail.mail_from.rsplit("@", 1)[-1] or "localhost"
     message_id = f"<farewell.test.{secrets.token_hex(8)}@{domain}>"
     message = mime.build(rendered, sender=mime.address(mail.mail_from, settings["sender_name"] or site["name"]),

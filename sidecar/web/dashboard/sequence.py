@@ -10,10 +10,9 @@ from markupsafe import escape
 
 from ...db import get_engine
 from ...domain.digest import mail_config
-from ...domain.sample_emails import sample_email, send_test_email
+from ...domain.sample_emails import saved_sample, send_test_email
 from ...domain.sequence_copy import StepEditError, save_step
 from ...domain.sequences import STEPS, configured_steps
-from ...domain.site_settings import effective_settings
 from ...domain.survey import LANGUAGES
 from ...mail import catalog
 from ...mail.render import copy_for
@@ -84,11 +83,8 @@ def save_sequence_step(step: str):
 def sequence_preview(step: str):
     _step_or_404(step)
     language = _language_arg()
-    with get_engine().begin() as conn:
-        configured = configured_steps(conn, g.site["id"])[step]
-        settings = effective_settings(conn, g.site["id"])
-    rendered = sample_email(step, language, configured.copy_overrides, g.site, settings,
-                            current_app.config["FAREWELL_PUBLIC_URL"], now())
+    with get_engine().connect() as conn:
+        rendered = saved_sample(conn, g.site, step, language, current_app.config["FAREWELL_PUBLIC_URL"], now())
     return preview_response(_with_subject(rendered))
 
 
@@ -97,11 +93,9 @@ def sequence_live_preview(step: str):
     """The preview of the form as typed, before saving (the form's "Preview" button targets the frame)."""
     kind = _step_or_404(step)
     language = _language_arg()
-    typed = _typed_copy(kind)
-    with get_engine().begin() as conn:
-        settings = effective_settings(conn, g.site["id"])
-    rendered = sample_email(step, language, {language: {b: v for b, v in typed.items() if v}}, g.site, settings,
-                            current_app.config["FAREWELL_PUBLIC_URL"], now())
+    with get_engine().connect() as conn:
+        rendered = saved_sample(conn, g.site, step, language, current_app.config["FAREWELL_PUBLIC_URL"], now(),
+                                typed=_typed_copy(kind))
     return preview_response(_with_subject(rendered))
 
 
