@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .. import i18n
+from ..storage.statuses import OWNER_ALERT_STEP
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ DOOR_OPEN = EmailKind(
 )
 
 OWNER_ALERT = EmailKind(
-    key="owner_alert",
+    key=OWNER_ALERT_STEP,  # storage's queries single it out
     variables=("member_name", "member_email", "contact", "site_name", "requested_at"),
 )
 

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from . import leases
 from ._upsert import insert_all_if_absent
-from .statuses import EmailStatus
+from .statuses import OWNER_ALERT_STEP, EmailStatus
 from .tables import (
     cancellations,
     contact_requests,
@@ -124,7 +124,7 @@ def cancel_pending(
         return 0
     result = conn.execute(
         update(_e)
-        .where(scope, _e.c.status.in_(sources), _e.c.step != "owner_alert")
+        .where(scope, _e.c.status.in_(sources), _e.c.step != OWNER_ALERT_STEP)
         .values(status=EmailStatus.CANCELLED.value, skip_reason=reason, updated_at=now)
     )
     return result.rowcount

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import and_, case, func, literal_column, select
 from sqlalchemy.engine import Connection
 
-from .statuses import EmailStatus
+from .statuses import OWNER_ALERT_STEP, EmailStatus
 from .tables import (
     cancellations,
     contact_requests,
@@ -146,7 +146,7 @@ def emails_sent_by_step(conn: Connection, site_id: str, start: datetime, end: da
     query = (
         select(e.c.step, func.count().label("count"))
         .where(e.c.site_id == site_id, e.c.sent_at >= start, e.c.sent_at < end, e.c.status == EmailStatus.SENT.value,
-               e.c.step != "owner_alert")
+               e.c.step != OWNER_ALERT_STEP)
         .group_by(e.c.step)
     )
     return {row["step"]: row["count"] for row in conn.execute(query).mappings()}

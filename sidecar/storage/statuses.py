@@ -20,6 +20,12 @@ class EmailStatus(str, enum.Enum):
     FAILED = "failed"
 
 
+# The one value of ``scheduled_emails.step`` that storage's queries single out: the owner's alert
+# that a member asks to be contacted (sidecar.mail.catalog.OWNER_ALERT) is no step of the member's
+# sequence, so stopping a member's emails leaves it and the digest's count of emails sent skips it.
+OWNER_ALERT_STEP = "owner_alert"
+
+
 class DigestStatus(str, enum.Enum):
     """pending ──claim──▶ sending ──accepted──▶ sent
                             ├──no recipients──▶ skipped
