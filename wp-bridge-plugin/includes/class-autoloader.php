@@ -4,6 +4,8 @@
  *
  * Farewell_Bridge_Event_Factory      -> includes/class-event-factory.php
  * Farewell_Bridge_Source_Memberpress -> includes/sources/class-source-memberpress.php
+ * Farewell_Bridge_History_Memberpress -> includes/history/class-history-memberpress.php
+ * Farewell_Bridge_History_Source     -> includes/history/interface-history-source.php
  *
  * @package Farewell_Bridge
  */
@@ -48,6 +50,10 @@ final class Farewell_Bridge_Autoloader {
 		$file = self::$dir . '/class-' . $slug . '.php';
 		if ( 0 === strpos( $slug, 'source' ) ) {
 			$file = self::$dir . '/sources/class-' . $slug . '.php';
+		} elseif ( 'history-source' === $slug ) {
+			$file = self::$dir . '/history/interface-' . $slug . '.php';
+		} elseif ( 0 === strpos( $slug, 'history' ) ) {
+			$file = self::$dir . '/history/class-' . $slug . '.php';
 		}
 		if ( is_readable( $file ) ) {
 			require_once $file;
