@@ -22,6 +22,8 @@ from tests.support.mariadb import MariaDB
 from tests.support.sidecar import SidecarProcess
 
 ADMIN_TOKEN = "test-admin-token-24-char"
+# Fixtures several test modules share, kept in tests/support/ rather than imported from a test module.
+pytest_plugins = ["tests.support.emails", "tests.support.dashboard"]
 ROOT = Path(__file__).resolve().parents[1]
 
 

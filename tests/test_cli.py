@@ -10,15 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import run
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def run(*args, env_extra=None, data_dir: Path):
-    env = {**os.environ, "FAREWELL_DATA_DIR": str(data_dir)}
-    env.pop("FAREWELL_DATABASE_URL", None)
-    env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "sidecar", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=60)
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from sidecar.domain.login_tokens import LoginRefused, accept, mint
 from sidecar.domain.survey import current_definition
 from sidecar.signing import sign
 from sidecar.storage import dashboard as dashboard_store
-from sidecar.storage.surveys import get_answer
 from tests.conftest import make_event
+from tests.support.dashboard import csrf_token
 
 NOW = datetime.now(timezone.utc)
 
@@ -41,26 +41,6 @@ def cancel_and_answer(post_event, n: int, *, reason="too_expensive", comment=Non
         event["survey"]["contact"] = "06 12 34 56 78"
     response = post_event(event)
     assert response.status_code == 202, response.json
-
-
-@pytest.fixture
-def sign_in(client, site):
-    """Sign in as the WordPress admin, with a token minted exactly as the bridge mints it."""
-
-    def go(locale="fr_FR", email="owner@example.org"):
-        token = mint(site["secret"], site["id"], 1, email, "Owner Name", locale)
-        response = client.get("/admin/login", query_string={"token": token})
-        assert response.status_code == 303, response.text
-        assert response.headers["Location"].endswith("/admin/")
-        return token
-
-    return go
-
-
-def csrf_token(client, path="/admin/") -> str:
-    page = client.get(path)
-    assert page.status_code == 200, page.text
-    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
 
 
 # --- who gets in --------------------------------------------------------------------------------

@@ -13,16 +13,16 @@ from urllib.parse import urlsplit
 import pytest
 import sqlalchemy as sa
 
-from sidecar.jobs.tasks import dispatch_tick
 from sidecar import bridge, config, create_app, db, demo
 from sidecar.demo import seed_dashboard_demo
 from sidecar.domain import alerts
 from sidecar.domain.dispatch import DispatchConfig
 from sidecar.domain.sites import create_site
+from sidecar.jobs.tasks import dispatch_tick
 from sidecar.mail.transports import transport_from_url
 from sidecar.storage.tables import (cancellations, contact_requests, members, scheduled_emails, survey_answers,
                                    winbacks)
-from tests.test_cli import run
+from tests.support.cli import run
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from sidecar.domain.sites import new_secret, rotate_secret
 from sidecar.signing import verification_secrets
 from sidecar.storage.sites import get_site
 from tests.conftest import make_event
-from tests.test_dashboard import csrf_token, sign_in  # noqa: F401 - sign_in is a fixture
+from tests.support.dashboard import csrf_token
 
 COOKIE = "farewell_admin"
 
@@ -184,7 +184,7 @@ def test_a_leaked_secret_is_stopped_at_once_from_the_dashboard(app, client, site
 
 
 def test_the_command_lines_now_flag_stops_the_old_secret_at_once(db_url, tmp_path, engine):
-    from tests.test_cli import run
+    from tests.support.cli import run
 
     def cli(*args):
         return run(*args, env_extra={"FAREWELL_DATABASE_URL": db_url}, data_dir=tmp_path)

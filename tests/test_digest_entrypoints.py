@@ -6,12 +6,12 @@ import email
 import json
 from email import policy
 
-from sidecar.jobs import runner
 from sidecar.domain.compose import MailConfig
 from sidecar.domain.dispatch import DispatchConfig
+from sidecar.jobs import runner
 from sidecar.mail.transports import MaildirTransport
 from tests.conftest import make_event
-from tests.test_cli import run
+from tests.support.cli import run
 
 
 def test_the_digest_route_returns_the_weeks_figures(post_event, admin_get, site):

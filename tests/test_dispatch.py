@@ -3,41 +3,19 @@ server meant them, leases expire, owners are alerted once. Real aiosmtpd, both d
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from email import message_from_bytes
 from email.policy import default as default_policy
 
 import pytest
 
-from sidecar.jobs import tasks
 from sidecar.domain import dispatch
 from sidecar.domain.dispatch import DispatchConfig
 from sidecar.domain.unsubscribe import is_unsubscribed
 from sidecar.mail.transports import transport_from_url
 from tests.conftest import ADMIN_TOKEN
+from tests.support.emails import CANCELLED_AT, answer, cancel, member_event
 from tests.support.smtp import SmtpServer
-from tests.test_emails import (  # noqa: F401 - fixtures
-    CANCELLED_AT, answer, cancel, clock, club, emails_of, post, send, survey_ready,
-)
-
-
-def member_event(n: int):
-    event = cancel()
-    event["member"] = {"id": str(n), "email": f"m{n}@example.org", "first_name": "Zoë", "locale": "fr_FR"}
-    event["subscription"]["id"] = f"sub_{n}"
-    return event
-
-
-@pytest.fixture
-def dispatcher(app, clock):
-    engine = app.extensions["farewell.engine"]
-    config = DispatchConfig.from_app_config(app.config)
-
-    def run(url: str, at: datetime):
-        clock.set(at)
-        return tasks.dispatch_tick(engine, transport_from_url(url), config, clock)
-
-    return run
 
 
 def test_an_smtp_outage_loses_nothing_and_sends_everything_once_when_it_is_back(post, dispatcher, emails_of):

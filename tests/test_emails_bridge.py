@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -19,68 +17,43 @@ from sidecar.mail.render import Rendered
 from sidecar.mail.transports import RecipientRefused, TransientFailure, TransportUnavailable, WordPressTransport
 from sidecar.signing import verify
 from tests.support.net import LOOPBACK_NETWORKS, free_port
+from tests.support.recording_site import Site
 
 NOW = datetime(2026, 12, 29, 10, 0, tzinfo=timezone.utc)
 
 
-class FakeBridge:
-    """Answers POST /?rest_route=/farewell/v1/<route> with what the test queued; records the requests."""
-
-    def __init__(self, secret: str):
-        self.secret = secret
-        self.requests: list[dict] = []
-        self.answers: dict[str, tuple[int, dict]] = {}
-        bridge = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"])).decode()
-                # The real bridge checks the timestamp against its clock; tests sign with a fixed one.
-                signed = {k: self.headers[k] for k in ("webhook-id", "webhook-timestamp", "webhook-signature")}
-                route = self.path.removeprefix("/?rest_route=/farewell/v1/")
-                try:  # bound to POST and the REST route, as the real bridge checks it
-                    verify([bridge.secret], body, signed, method="POST", path=f"/farewell/v1/{route}")
-                    valid = True
-                except Exception:  # noqa: BLE001
-                    valid = False
-                bridge.requests.append({"route": route, "body": json.loads(body), "headers": dict(self.headers),
-                                        "valid": valid})
-                status, answer = bridge.answers.get(route, (200, {"status": "sent"}))
-                raw = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def bridge():
-    with FakeBridge(new_secret()) as server:
-        yield server
+    """A local HTTP server playing the bridge (tests.support.recording_site.Site): it answers what
+    the test sets (``answer_with``), 200 ``{"status": "sent"}`` by default, and keeps every request."""
+    with Site() as site:
+        site.secret = new_secret()
+        yield site
 
 
-def site_of(bridge: FakeBridge) -> dict:
-    return {"id": "site_test", "url": bridge.url + "/", "secret": bridge.secret, "name": "Le Club"}
+def answer_with(bridge: Site, status: int, answer: dict) -> None:
+    bridge.status, bridge.body = status, json.dumps(answer).encode()
+
+
+def requests_to(bridge: Site) -> list[dict]:
+    """What reached the bridge: each request's route, JSON body and headers, and whether its
+    signature is one the real bridge accepts (bound to POST and its REST route)."""
+    seen = []
+    for request in bridge.received:
+        route = request["path"].removeprefix("/?rest_route=/farewell/v1/")
+        headers = {name.lower(): value for name, value in request["headers"].items()}
+        signed = {name: headers.get(name, "") for name in ("webhook-id", "webhook-timestamp", "webhook-signature")}
+        try:
+            verify([bridge.secret], request["body"], signed, method=request["method"], path=f"/farewell/v1/{route}")
+            valid = True
+        except Exception:  # noqa: BLE001
+            valid = False
+        seen.append({"route": route, "body": json.loads(request["body"]), "headers": headers, "valid": valid})
+    return seen
+
+
+def site_of(bridge: Site) -> dict:
+    return {"id": "site_test", "url": bridge.url() + "/", "secret": bridge.secret, "name": "Le Club"}
 
 
 def outgoing(site: dict) -> mime.Outgoing:
@@ -98,7 +71,7 @@ def test_wordpress_transport_posts_the_signed_message(bridge):
     with WordPressTransport(allowed_networks=LOOPBACK_NETWORKS).session() as session:
         session.send(outgoing(site))
         session.send(outgoing(site))  # a retry of the same email
-    first, retry = bridge.requests
+    first, retry = requests_to(bridge)
     assert first["route"] == "mail" and first["valid"]
     assert first["headers"]["webhook-id"] == retry["headers"]["webhook-id"], "same email, same idempotency key"
     assert first["body"] == {
@@ -124,7 +97,7 @@ def test_an_image_the_html_shows_by_cid_travels_with_the_message(bridge):
                                                     filename="trend.png", disposition="inline")
     with WordPressTransport(allowed_networks=LOOPBACK_NETWORKS).session() as session:
         session.send(message)
-    (sent,) = bridge.requests
+    (sent,) = requests_to(bridge)
     assert sent["body"]["inline_images"] == [{"cid": "trend@farewell", "content_type": "image/png",
                                               "filename": "trend.png",
                                               "data": base64.b64encode(png).decode("ascii")}]
@@ -136,7 +109,7 @@ def test_an_image_the_html_shows_by_cid_travels_with_the_message(bridge):
     (401, {"error": "invalid_signature"}, TransientFailure),
 ])
 def test_wordpress_transport_maps_the_bridges_refusals(bridge, status, answer, error):
-    bridge.answers["mail"] = (status, answer)
+    answer_with(bridge, status, answer)
     with WordPressTransport(allowed_networks=LOOPBACK_NETWORKS).session() as session, pytest.raises(error):
         session.send(outgoing(site_of(bridge)))
 
@@ -152,11 +125,11 @@ SUBSCRIPTION = {"external_id": "sub_7", "source": "memberpress", "plan_id": "3"}
 
 
 def test_a_coupon_is_created_through_the_bridge(bridge):
-    bridge.answers["coupons"] = (201, {"code": "FAREWELL-7Q2X", "expires_at": "2027-01-12T10:00:00Z"})
+    answer_with(bridge, 201, {"code": "FAREWELL-7Q2X", "expires_at": "2027-01-12T10:00:00Z"})
     body = offers.coupon_request(MEMBER, SUBSCRIPTION, 20, 14, NOW)
     coupon = offers.create_coupon(site_of(bridge), body, "coupon_site_test_7", LOOPBACK_NETWORKS)
     assert coupon == offers.Coupon("FAREWELL-7Q2X", datetime(2027, 1, 12, 10, tzinfo=timezone.utc), 20)
-    [request] = bridge.requests
+    [request] = requests_to(bridge)
     assert request["valid"] and request["headers"]["webhook-id"] == "coupon_site_test_7"
     assert request["body"] == {
         "member": {"id": "42", "email": "ana@example.org"},
@@ -172,7 +145,7 @@ def test_a_coupon_is_created_through_the_bridge(bridge):
     (200, {"no": "code"}),
 ])
 def test_when_the_bridge_cannot_make_a_coupon_the_offer_falls_back(bridge, status, answer):
-    bridge.answers["coupons"] = (status, answer)
+    answer_with(bridge, status, answer)
     body = offers.coupon_request(MEMBER, SUBSCRIPTION, 20, 14, NOW)
     assert offers.create_coupon(site_of(bridge), body, "c1", LOOPBACK_NETWORKS) is None
     settings = {"default_offer_code": "REVIENS10", "news_url": None, "default_offer_text": None}
@@ -183,17 +156,17 @@ def test_when_the_bridge_cannot_make_a_coupon_the_offer_falls_back(bridge, statu
 def test_the_offer_carries_the_bridges_coupon_and_the_winback_records_it(app, client, smtp, bridge, admin_get):
     """The whole path: a price-sensitive member gets the coupon the bridge created, once, and
     coming back records which code it was."""
-    from sidecar.jobs import tasks
     from sidecar.domain.dispatch import DispatchConfig
     from sidecar.domain.sites import create_site
+    from sidecar.jobs import tasks
     from sidecar.mail.transports import transport_from_url
     from sidecar.signing import sign
-    from tests.test_emails import CANCELLED_AT, FakeClock, answer, cancel, comeback
+    from tests.support.emails import CANCELLED_AT, FakeClock, answer, cancel, comeback
 
     engine = app.extensions["farewell.engine"]
-    site = create_site(engine, bridge.url, "Le Club", "Europe/Paris", "fr_FR", allowed_networks=LOOPBACK_NETWORKS)
+    site = create_site(engine, bridge.url(), "Le Club", "Europe/Paris", "fr_FR", allowed_networks=LOOPBACK_NETWORKS)
     bridge.secret = site["secret"]
-    bridge.answers["coupons"] = (201, {"code": "FAREWELL-7Q2X", "expires_at": "2027-01-12T10:00:00Z"})
+    answer_with(bridge, 201, {"code": "FAREWELL-7Q2X", "expires_at": "2027-01-12T10:00:00Z"})
 
     def post(event, number=[0]):
         number[0] += 1
@@ -212,48 +185,25 @@ def test_the_offer_carries_the_bridges_coupon_and_the_winback_records_it(app, cl
     assert offer.message["Subject"] == "20 % sur votre réabonnement à Le Club, si vous le souhaitez"
     text = " ".join(offer.message.get_body(("plain",)).get_content().split())
     assert "FAREWELL-7Q2X" in text and "valable jusqu’au 12 janvier 2027" in text
-    assert [r["route"] for r in bridge.requests] == ["coupons"] and bridge.requests[0]["valid"]
+    assert [(r["route"], r["valid"]) for r in requests_to(bridge)] == [("coupons", True)]
     post(comeback(CANCELLED_AT + timedelta(days=33)))
     [winback] = admin_get(f"/v1/sites/{site['id']}/winbacks").json["items"]
     assert (winback["coupon_code"], winback["last_email"]["step"]) == ("FAREWELL-7Q2X", "offer")
 
 
-def test_during_a_rotation_the_sidecar_signs_with_both_secrets():
+def test_during_a_rotation_the_sidecar_signs_with_both_secrets(bridge):
     """A bridge still holding the previous secret keeps verifying for the 24 h grace."""
-    import http.server
-    import threading
-    from datetime import datetime, timedelta, timezone
+    from sidecar import bridge as bridge_client
 
-    from sidecar import bridge
-    from sidecar.domain.sites import new_secret
-    from sidecar.signing import verify
-
-    seen = {}
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            seen["body"] = self.rfile.read(int(self.headers["Content-Length"])).decode()
-            seen["headers"] = {k: self.headers[k] for k in ("webhook-id", "webhook-timestamp", "webhook-signature")}
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(b'{"status": "sent"}')
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        old, new = new_secret(), new_secret()
-        now = datetime.now(timezone.utc)
-        site = {"url": f"http://127.0.0.1:{server.server_port}", "secret": new, "previous_secret": old,
-                "previous_secret_expires_at": now + timedelta(hours=23)}
-        assert bridge.call(site, "mail", {"x": 1}, "wh_rotation", now=now,
-                           allowed_networks=LOOPBACK_NETWORKS) == {"status": "sent"}
-    finally:
-        server.shutdown()
-        server.server_close()
-    assert len(seen["headers"]["webhook-signature"].split(" ")) == 2
-    verify([old], seen["body"], seen["headers"], method="POST", path="/farewell/v1/mail")
-    verify([new], seen["body"], seen["headers"], method="POST", path="/farewell/v1/mail")
+    old, new = new_secret(), new_secret()
+    now = datetime.now(timezone.utc)
+    site = {"url": bridge.url(), "secret": new, "previous_secret": old,
+            "previous_secret_expires_at": now + timedelta(hours=23)}
+    assert bridge_client.call(site, "mail", {"x": 1}, "wh_rotation", now=now,
+                              allowed_networks=LOOPBACK_NETWORKS) == {"status": "sent"}
+    [request] = bridge.received
+    headers = {name.lower(): value for name, value in request["headers"].items()}
+    signed = {name: headers[name] for name in ("webhook-id", "webhook-timestamp", "webhook-signature")}
+    assert len(signed["webhook-signature"].split(" ")) == 2
+    verify([old], request["body"], signed, method="POST", path="/farewell/v1/mail")
+    verify([new], request["body"], signed, method="POST", path="/farewell/v1/mail")

@@ -12,13 +12,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from sidecar.jobs import tasks
 from sidecar.domain import alerts
 from sidecar.domain.dispatch import DispatchConfig
 from sidecar.domain.events import parse_event
 from sidecar.domain.ingest import record_event
 from sidecar.domain.site_settings import update_settings
 from sidecar.domain.sites import create_site
+from sidecar.jobs import tasks
 from sidecar.mail.transports import transport_from_url
 from sidecar.storage.tables import cancellations, contact_requests, scheduled_emails, survey_answers, winbacks
 from tests.conftest import count_rows, make_event
@@ -97,3 +97,18 @@ def test_an_imported_comeback_is_a_winback_that_no_email_gets_the_credit_for(clu
     assert winback["coupon_code"] is None
     # A comeback stops what was still to come, whoever reports it.
     assert steps["farewell"] == "sent" and steps["feedback"] == "cancelled"
+
+
+def test_the_bridge_marks_imported_history_and_the_ingest_plans_nothing_for_it(app, post_event, smtp):
+    """The bridge's history import sends each past event with "imported": true (docs/PROTOCOL.md):
+    through the signed endpoint it is stored and counted, and plans nothing; without the marker
+    the same cancellation plans the sequence."""
+    engine = app.extensions["farewell.engine"]
+    past = cancel(CANCELLED_AT, "imported")
+    assert post_event({**past, "imported": True}).status_code == 202
+    assert parse_event({**past, "imported": True}).imported and not parse_event(past).imported
+    assert count_rows(engine, cancellations) == 1 and count_rows(engine, scheduled_emails) == 0
+    assert post_event({**past, "imported": "yes"}).status_code == 400  # a boolean, nothing else
+    assert post_event(cancel(CANCELLED_AT, "live")).status_code == 202
+    assert count_rows(engine, cancellations) == 2 and count_rows(engine, scheduled_emails) > 0
+    assert smtp.messages() == []

@@ -26,11 +26,8 @@ from sidecar.mail import message as mime
 from sidecar.mail.render import Rendered
 from sidecar.mail.transports import transport_from_url
 from tests.support.mail_bytes import check_as_providers_read, display_name, raw_values
-from tests.test_dashboard import csrf_token, sign_in  # noqa: F401 - fixtures
-from tests.test_dispatch import dispatcher, member_event  # noqa: F401 - fixtures
-from tests.test_emails import (  # noqa: F401 - fixtures
-    CANCELLED_AT, answer, cancel, clock, club, emails_of, post, survey_ready,
-)
+from tests.support.dashboard import csrf_token
+from tests.support.emails import CANCELLED_AT, answer, cancel, member_event
 
 PUBLIC_URL = "https://farewell.example.org"
 MAIL_FROM = "farewell@mail.club-helene.example.org"

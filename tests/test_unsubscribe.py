@@ -10,9 +10,7 @@ from datetime import timedelta
 from sidecar.domain.sites import create_site
 from sidecar.domain.tokens import unsubscribe_token
 from sidecar.signing import sign
-from tests.test_emails import (  # noqa: F401 - fixtures
-    CANCELLED_AT, cancel, clock, club, emails_of, post, send,
-)
+from tests.support.emails import CANCELLED_AT, cancel
 
 SECRET_KEY = "test-secret-key-24-chars"
 

@@ -22,8 +22,8 @@ from sidecar.domain.sites import create_site, new_secret
 from sidecar.mail import message as mime
 from sidecar.mail.render import Rendered
 from sidecar.mail.transports import TransportUnavailable, transport_from_url
+from tests.support.dashboard import csrf_token
 from tests.support.net import LOOPBACK_ALLOWED
-from tests.test_dashboard import csrf_token
 from tests.support.recording_site import Site
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -23,7 +23,7 @@ from sidecar.signing import sign
 from sidecar.storage.sites import get_site
 from sidecar.storage.tables import members, subscriptions
 from tests.conftest import ADMIN_TOKEN, make_event
-from tests.test_emails import bodies, clock, club, post, send  # noqa: F401 - fixtures
+from tests.support.emails import bodies
 
 PAYLOADS = [
     "<script>alert(1)</script>",
@@ -62,7 +62,7 @@ def hostile_member(n: int, payload: str) -> list[dict]:
 
 
 @pytest.fixture
-def hostile(post, club):  # noqa: F811 - the fixture from tests.test_emails
+def hostile(post, club):
     for n, payload in enumerate(PAYLOADS):
         for event in hostile_member(n, payload):
             post(event)
@@ -149,7 +149,7 @@ def test_emails_and_the_digest_keep_them_inert(hostile, send, smtp, app):  # noq
 
 
 def test_line_breaks_in_one_line_fields_forge_no_line_in_storage_the_digest_or_the_csv(
-        post, club, client, app):  # noqa: F811 - fixtures from tests.test_emails
+        post, club, client, app):
     """A first name, a plan name and a contact detail are shown on one line (the digest's text
     part, a CSV row, an email's subject): every run of line breaks or other whitespace and control
     characters in them becomes one space when they come in, and again where they are shown on one
