@@ -57,10 +57,13 @@ def test_every_email_has_its_copy_and_uses_only_its_variables():
 
 
 @pytest.mark.parametrize("language", i18n.LANGUAGES)
-def test_every_step_has_its_label_in_the_dashboard_and_the_digest(language):
+def test_every_step_has_one_name_which_the_dashboard_and_the_digest_show(language):
+    names = i18n.section(language, "steps")
+    assert list(names) == [step.key for step in STEPS]
     for step in STEPS:
-        assert i18n.section(language, "dashboard")[f"step_{step.key}"]
-        assert i18n.section(language, "email.digest")[f"step_{step.key}"]
+        assert names[step.key]
+        assert i18n.section(language, "dashboard")[f"step_{step.key}"] == names[step.key]
+        assert i18n.section(language, "email.digest")[f"step_{step.key}"] == names[step.key]
 
 
 @pytest.mark.parametrize("language", i18n.LANGUAGES)

@@ -8,6 +8,15 @@ begging, no fake urgency.
 Over 400 lines on purpose: one file per language is what a translator opens, whole.
 """
 
+# The name of each step of the sequence (sidecar.domain.sequences), as the dashboard and the digest
+# show it: written once here, placed in both sections below.
+STEPS = {
+    "farewell": "Farewell",
+    "feedback": "Feedback request",
+    "offer": "Offer",
+    "door_open": "The door is open",
+}
+
 # The owner's dashboard (sidecar.web.dashboard), asked for as t(key) in its templates.
 DASHBOARD = {
     "app_name": "Farewell",
@@ -102,10 +111,7 @@ DASHBOARD = {
     "no_open_requests": "Nobody is waiting. ",
     # sequence
     "sequence_title": "Follow-up emails",
-    "step_farewell": "Farewell",
-    "step_feedback": "Feedback request",
-    "step_offer": "Offer",
-    "step_door_open": "The door is open",
+    **{f"step_{key}": name for key, name in STEPS.items()},
     "col_step": "Email",
     "col_enabled": "On",
     "col_delay": "Sent after",
@@ -297,10 +303,7 @@ EMAIL_DIGEST = {
     "col_step": "Email",
     "col_sent": "Sent",
     "col_winbacks": "Win-backs after it",
-    "step_farewell": "Farewell",
-    "step_feedback": "Feedback request",
-    "step_offer": "Offer",
-    "step_door_open": "The door is open",
+    **{f"step_{key}": name for key, name in STEPS.items()},
     "step_none": "Before any email",
     "unsubscribes": "Unsubscribes this week: {count}",
     "offers_title": "Win-backs after the offer, by offer",
@@ -404,6 +407,7 @@ SURVEY = {
 }
 
 SECTIONS = {
+    "steps": STEPS,
     "dashboard": DASHBOARD,
     "email.farewell": EMAIL_FAREWELL,
     "email.feedback": EMAIL_FEEDBACK,

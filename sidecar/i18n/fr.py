@@ -4,6 +4,15 @@ same ``{placeholders}`` as en.py (tests/test_catalogs.py checks it).
 Over 400 lines on purpose: one file per language is what a translator opens, whole.
 """
 
+# The name of each step of the sequence (sidecar.domain.sequences), as the dashboard and the digest
+# show it: written once here, placed in both sections below.
+STEPS = {
+    "farewell": "Au revoir",
+    "feedback": "Demande d’avis",
+    "offer": "Offre",
+    "door_open": "La porte reste ouverte",
+}
+
 # The owner's dashboard (sidecar.web.dashboard), asked for as t(key) in its templates.
 DASHBOARD = {
     "app_name": "Farewell",
@@ -93,10 +102,7 @@ DASHBOARD = {
     "marked_answered": "Marqué comme répondu.",
     "no_open_requests": "Personne n’attend. ",
     "sequence_title": "E-mails de suivi",
-    "step_farewell": "Au revoir",
-    "step_feedback": "Demande d’avis",
-    "step_offer": "Offre",
-    "step_door_open": "La porte reste ouverte",
+    **{f"step_{key}": name for key, name in STEPS.items()},
     "col_step": "E-mail",
     "col_enabled": "Actif",
     "col_delay": "Envoyé après",
@@ -292,10 +298,7 @@ EMAIL_DIGEST = {
     "col_step": "E-mail",
     "col_sent": "Envoyés",
     "col_winbacks": "Retours après cet e-mail",
-    "step_farewell": "Au revoir",
-    "step_feedback": "Demande d’avis",
-    "step_offer": "Offre",
-    "step_door_open": "La porte reste ouverte",
+    **{f"step_{key}": name for key, name in STEPS.items()},
     "step_none": "Avant tout e-mail",
     "unsubscribes": "Désinscriptions cette semaine : {count}",
     "offers_title": "Retours après l’offre, par offre",
@@ -403,6 +406,7 @@ SURVEY = {
 }
 
 SECTIONS = {
+    "steps": STEPS,
     "dashboard": DASHBOARD,
     "email.farewell": EMAIL_FAREWELL,
     "email.feedback": EMAIL_FEEDBACK,
