@@ -98,6 +98,8 @@ def test_openapi_describes_every_route(client):
         "/v1/sites/{site_id}/summary", "/v1/sites/{site_id}/site-info", "/metrics", "/",
     }
     assert spec["components"]["schemas"]["Event"]["properties"]["type"]["enum"][0] == "subscription.created"
+    # The history the bridge imports says so (docs/PROTOCOL.md).
+    assert spec["components"]["schemas"]["Event"]["properties"]["imported"] == {"type": "boolean", "default": False}
 
 
 def test_every_route_of_the_app_is_in_the_openapi_document(app, client):

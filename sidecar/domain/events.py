@@ -46,6 +46,8 @@ EVENT_SCHEMA: dict = {
         "occurred_at": _DATE_TIME,
         "source": {"enum": list(SOURCES)},
         "initiated_by": {"enum": list(INITIATORS), "default": "system"},
+        # History the bridge read back from the membership plugin (Farewell → Import history).
+        "imported": {"type": "boolean", "default": False},
         "member": {
             "type": "object",
             "required": ["id", "email"],
@@ -174,7 +176,7 @@ class Event:
     # History recorded after the fact (the demo's twelve weeks; imported history later): it is
     # kept and counted like any event, but it plans no email, opens no contact request (so alerts
     # no one) and is credited to no email as a win-back. The rule lives in domain.ingest, survey
-    # and winbacks; the bridge's events are never imported.
+    # and winbacks. The bridge marks the history it imports with "imported": true.
     imported: bool = False
 
 
@@ -206,6 +208,7 @@ def parse_event(document: object) -> Event:
         occurred_at=parse_timestamp(document["occurred_at"]),
         source=document["source"],
         initiated_by=document.get("initiated_by") or "system",
+        imported=document.get("imported") is True,
         member=None
         if member is None
         else Member(
