@@ -1,42 +1,47 @@
 """Where work is claimed and emails are sent: the dispatcher the jobs process ticks.
 
-Each batch: claim due emails with a lease (one short transaction), then for each one evaluate the
-rules again, render, hand it to the transport, and record the outcome right after the server
-accepted it. Any number of dispatchers may run side by side: a row is claimed by one of them only
-(SKIP LOCKED on MariaDB, one writer at a time on SQLite), and a dispatcher that dies leaves leases
-that expire and are claimed again. A crash between "accepted" and "marked sent" re-sends that one
-message: at-least-once at the SMTP boundary, with the same Message-ID. Sends are one at a time and
-each is recorded right after its acceptance, so a dispatcher that dies duplicates at most one
-message; the emails it had claimed are counted in ``interrupted_sends`` when taken over.
+Each batch: claim due emails with a lease (one short transaction), read what they all need and
+evaluate the rules in two queries for the batch, render, then hand each message to the transport and
+record the outcome right after the server accepted it. Any number of dispatchers may run side by
+side: a row is claimed by one of them only (SKIP LOCKED on MariaDB, one writer at a time on SQLite),
+and a dispatcher that dies leaves leases that expire and are claimed again. A crash between
+"accepted" and "marked sent" re-sends that one message: at-least-once at the SMTP boundary, with the
+same Message-ID. Sends are one at a time and each is recorded right after its acceptance, so a
+dispatcher that dies duplicates at most one message; the emails it had claimed are counted in
+``interrupted_sends`` when taken over.
 
-The rules are read twice: once to decide and render, and once more right before the SMTP exchange
-(``_last_check``), holding the member's row on MariaDB until the server accepted the message, so
-an unsubscribe or a comeback is either seen or recorded after the message went out.
+The rules are read twice: once for the batch to decide and render, and once more right before the
+SMTP exchanges (``_last_check``, one query for the messages still to send), holding their members'
+rows on MariaDB until the server accepted them, so an unsubscribe or a comeback is either seen or
+recorded after the message went out. The members are let go, and the rest read again, once the
+check is ``recheck_after`` old: an unsubscribe waits for a few exchanges at most, not a batch.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, Mapping
+from typing import Callable, Iterator, Mapping
 
 from sqlalchemy.engine import Engine
 
 from ..db import UNAVAILABLE_ERRORS, is_mysql
 from ..mail.message import BadAddress, Outgoing
 from ..mail.transports import (
+    DeliveryError,
     PermanentFailure,
     RecipientRefused,
-    TransientFailure,
     Transport,
     TransportUnavailable,
 )
 from ..storage import emails as emails_store
 from ..storage import sites as sites_store
 from ..storage import subscriptions as subscriptions_store
+from ..storage import suppressions as suppressions_store
 from ..storage.leases import Term
 from . import compose, offers, sequences, unsubscribe
 from .email_status import EmailStatus, sources_of
@@ -64,6 +69,10 @@ class DispatchConfig:
     # A message the server accepted while the database was unreachable: how long (real seconds)
     # to keep trying to record it before leaving it to be taken over (and possibly sent again).
     record_patience: float = 60.0
+    # How old (real seconds) the last check may get before the messages still to send are checked
+    # again: on MariaDB it bounds how long an unsubscribe waits for the members this batch holds
+    # (plus one exchange), on SQLite how long before its exchange a message was last checked.
+    recheck_after: float = 0.5
     # FAREWELL_BRIDGE_ALLOWED_NETWORKS: the private networks a site's bridge may be in (coupons).
     bridge_networks: tuple = ()
 
@@ -132,15 +141,14 @@ def dispatch_batch(engine: Engine, transport: Transport, config: DispatchConfig,
     report = BatchReport(claimed=len(claimed))
     if not claimed:
         return report
-    cache = _Cache()
-    with transport.session() as session:
-        for position, email_id in enumerate(claimed):
-            try:
-                _dispatch_one(engine, session, email_id, token, config, clock, cache, report)
-            except TransportUnavailable as outage:
-                log.warning("mail transport unavailable, %d email(s) wait: %s", len(claimed) - position, outage)
-                report.released += _release(engine, claimed[position:], token, clock(), config, str(outage))
-                break
+    ready = _prepare(engine, claimed, token, config, clock(), report)
+    if not ready:
+        return report
+    try:
+        with transport.session() as session, _Recorder(engine) as recorder:
+            _send(engine, session, recorder, ready, token, config, clock, report)
+    except TransportUnavailable as outage:  # the session itself could not open (a mail folder)
+        _outage(engine, ready, token, config, clock(), outage, report)
     return report
 
 
@@ -157,157 +165,271 @@ def dispatch_due(engine: Engine, transport: Transport, config: DispatchConfig, c
             return total
 
 
-def _dispatch_one(engine, session, email_id, token, config, clock, cache, report) -> None:
-    now = clock()
-    try:
-        outgoing = _prepare(engine, email_id, token, config, now, cache, report)
-    except BadAddress:
-        outgoing = Skip(SkipReason.INVALID_ADDRESS)
-    except Exception as error:  # noqa: BLE001 - a bug in one email must not stop the others
-        log.exception("could not prepare scheduled email %s", email_id)
-        _retry_or_fail(engine, email_id, token, config, now, f"internal error: {type(error).__name__}", report)
-        return
-    if outgoing is None:
-        return  # lease lost, or already recorded
-    if isinstance(outgoing, Skip):
-        _finish(engine, email_id, token, EmailStatus.SKIPPED, now, report, skip_reason=outgoing.reason)
-        return
-    if isinstance(outgoing, Defer):
-        _finish(engine, email_id, token, EmailStatus.PENDING, now, report, due_at=outgoing.until,
-                attempts_back=True)
-        return
-    try:
-        stop = _send_unless_stopped(engine, session, email_id, token, outgoing, config)
-    except TransportUnavailable:
-        raise
-    except RecipientRefused as refusal:
-        with engine.begin() as conn:
-            email = emails_store.get_email(conn, email_id)
-            if email["step"] != OWNER_ALERT:
-                for address in outgoing.recipients:
-                    unsubscribe.suppress_address(conn, config.mail.secret_key, email["site_id"], address,
-                                                 "bounced", now)
-            _transition(conn, email_id, token, EmailStatus.FAILED, now, report, last_error=str(refusal)[:500])
-        return
-    except PermanentFailure as failure:
-        _finish(engine, email_id, token, EmailStatus.FAILED, now, report, last_error=str(failure)[:500])
-        return
-    except TransientFailure as failure:
-        _retry_or_fail(engine, email_id, token, config, now, str(failure), report)
-        return
-    if stop is _LEASE_LOST:
-        report.lost += 1
-        return
-    if stop is not None:
-        _finish(engine, email_id, token, EmailStatus.SKIPPED, clock(), report, skip_reason=stop.reason)
-        return
-    _record_sent(engine, email_id, token, config, clock, report)
+@dataclass(frozen=True)
+class _Ready:
+    """A message built and about to go out, with what its last check and its record need."""
+
+    email_id: int
+    outgoing: Outgoing
+    site_id: str
+    # The member held during the exchange and the address the message was built for; None for an
+    # owner alert, which is neither held nor checked against suppressions.
+    member_id: int | None
+    address: str | None
+    address_hash: str | None
+    contact_request_id: int | None
 
 
 _LEASE_LOST = object()
+_MOVED = object()  # the member's address changed since the batch was read: read it again
 
 
-def _send_unless_stopped(engine, session, email_id, token, outgoing, config) -> Skip | object | None:
-    """Check the rules once more, then hand the message to the server; returns why it was not
-    sent (a Skip, or _LEASE_LOST), or None once the server accepted it.
+def _prepare(engine, claimed: list[int], token, config, now, report) -> list[_Ready]:
+    """Read what the batch needs (two queries, plus a site's settings once per batch), apply the
+    rules and build each message; returns the messages to send, in claim order. What is skipped
+    or deferred is recorded here."""
+    cache = _Cache()
+    secret = config.mail.secret_key
+    with engine.connect() as conn:
+        contexts = emails_store.sequence_contexts(conn, claimed)
+        hashes = {email_id: unsubscribe.email_hash(secret, context["email"])
+                  for email_id, context in contexts.items() if context["step"] != OWNER_ALERT}
+        suppressed = suppressions_store.reasons(
+            conn, {(contexts[email_id]["site_id"], key) for email_id, key in hashes.items()})
+        requests, subscriptions = {}, {}
+        for email_id, context in contexts.items():
+            cache.site(conn, context["site_id"])
+            if context["step"] == OWNER_ALERT:
+                requests[email_id] = emails_store.contact_request_context(conn, context["contact_request_id"])
+            elif context["step"] == "offer":
+                subscriptions[email_id] = subscriptions_store.find_subscription(
+                    conn, context["site_id"], context["source"], context["subscription_external_id"])
+    ready = []
+    for email_id in claimed:
+        context = contexts.get(email_id)
+        if context is None or context["lease_token"] != token:
+            report.lost += 1
+            continue
+        try:
+            reason = suppressed.get((context["site_id"], hashes.get(email_id)))
+            outgoing = _build(engine, context, requests.get(email_id), subscriptions.get(email_id), reason,
+                              token, config, now, cache)
+        except BadAddress:
+            outgoing = Skip(SkipReason.INVALID_ADDRESS)
+        except Exception as error:  # noqa: BLE001 - a bug in one email must not stop the others
+            log.exception("could not prepare scheduled email %s", email_id)
+            _retry_or_fail(engine, email_id, token, config, now, f"internal error: {type(error).__name__}", report)
+            continue
+        if isinstance(outgoing, Skip):
+            _finish(engine, email_id, token, EmailStatus.SKIPPED, now, report, skip_reason=outgoing.reason)
+        elif isinstance(outgoing, Defer):
+            _finish(engine, email_id, token, EmailStatus.PENDING, now, report, due_at=outgoing.until,
+                    attempts_back=True)
+        else:
+            alert = context["step"] == OWNER_ALERT
+            ready.append(_Ready(email_id, outgoing, context["site_id"], None if alert else context["member_id"],
+                                None if alert else context["email"], hashes.get(email_id),
+                                context["contact_request_id"]))
+    return ready
 
-    MariaDB: the member's row stays locked from the check until the server's answer; unsubscribe
-    and comebacks lock it before recording, so they are either seen here or recorded after the
-    message was accepted. SQLite has one lock for the whole database: holding it during a network
-    exchange would stop every request, so there the check comes right before the exchange, and
-    an unsubscribe recorded during that one exchange (milliseconds; at most the transport's
-    timeout) does not stop it.
-    """
-    hold, sent = is_mysql(engine), False
-    try:
-        with engine.connect() as conn:
-            with conn.begin():
-                stop = _last_check(conn, email_id, token, config)
-                if stop is None and hold:
-                    session.send(outgoing)
-                    sent = True
-    except UNAVAILABLE_ERRORS:
-        if not sent:
+
+def _build(engine, context, request, subscription, suppression_reason, token, config, now,
+           cache) -> Outgoing | Skip | Defer:
+    """Apply the rules to one email of the batch and build its message (or say why not)."""
+    site, settings, steps = cache.sites[context["site_id"]]
+    if context["step"] == OWNER_ALERT:
+        if request is None:
+            return Skip(SkipReason.REQUEST_WITHDRAWN)
+        if request["answered_at"] is not None:
+            return Skip(SkipReason.REQUEST_ANSWERED)
+        outgoing = compose.owner_alert(context, request, site, settings, config.mail, now)
+        return outgoing if outgoing is not None else Skip(SkipReason.NO_OWNER_ADDRESS)
+    configured = steps[context["step"]]
+    decision = sequences.decide(
+        context, configured=configured, settings=settings, zone=sequences.member_timezone(site),
+        suppression={"reason": suppression_reason} if suppression_reason else None,
+        won_back=context["won_back"], sent_so_far=context["sent_so_far"], now=now,
+    )
+    if not isinstance(decision, sequences.Send):
+        return decision
+    # The coupon is asked for outside any transaction: a slow WordPress must not hold the database.
+    offer = (_offer(engine, context, subscription, site, settings, token, now, config.bridge_networks)
+             if context["step"] == "offer" else None)
+    return compose.sequence_email(context, site, settings, configured.copy_overrides, offer, config.mail, now)
+
+
+class _Recorder:
+    """Where a batch records what happened to its messages while it sends them: one connection for
+    the batch (no pool round trip per message), one short transaction per record. On MariaDB it
+    writes beside the transaction that holds the members (emails_store.check_members_on_write)."""
+
+    def __init__(self, engine: Engine):
+        self.engine, self.conn = engine, None
+
+    def __enter__(self) -> "_Recorder":
+        return self
+
+    @contextlib.contextmanager
+    def begin(self) -> Iterator:
+        if self.conn is None:
+            self.conn = self.engine.connect()
+            emails_store.check_members_on_write(self.conn, False)
+            self.conn.commit()
+        try:
+            with self.conn.begin():
+                yield self.conn
+        except UNAVAILABLE_ERRORS:
+            self._drop()  # the next record opens another connection
             raise
-        return None  # accepted; only ending the read-only transaction failed (the database went away)
-    if stop is None and not hold:
-        session.send(outgoing)
-    return stop
+
+    def _drop(self) -> None:
+        conn, self.conn = self.conn, None
+        with contextlib.suppress(Exception):
+            conn.invalidate()
+            conn.close()
+
+    def __exit__(self, *exc) -> None:
+        if self.conn is None:
+            return
+        try:
+            emails_store.check_members_on_write(self.conn, True)
+            self.conn.commit()
+            self.conn.close()
+            self.conn = None
+        except UNAVAILABLE_ERRORS:
+            self._drop()  # never back to the pool without its checks
 
 
-def _last_check(conn, email_id, token, config) -> Skip | object | None:
-    email = emails_store.get_email(conn, email_id)
-    if email is None or email["lease_token"] != token:
-        return _LEASE_LOST
-    if email["step"] == OWNER_ALERT:
-        return None
-    emails_store.hold_recipients(conn, [email["member_id"]])
-    context = emails_store.sequence_context(conn, email_id)
-    suppression = unsubscribe.suppression_of(conn, config.mail.secret_key, email["site_id"], context["email"])
-    if suppression is not None:
-        return Skip(SkipReason.BOUNCED if suppression["reason"] == "bounced" else SkipReason.UNSUBSCRIBED)
-    if context["resumed_at"] is not None or sequences.is_won_back(conn, email["cancellation_id"]):
-        return Skip(SkipReason.WON_BACK)
-    return None
+def _send(engine, session, recorder: _Recorder, ready: list[_Ready], token, config, clock, report) -> None:
+    """Check the messages once more and hand them to the server, one at a time, each recorded as
+    soon as it was accepted.
+
+    MariaDB: the members' rows stay locked from the check until the server accepted their
+    messages (or ``recheck_after`` has passed: the rest is then checked again); unsubscribe and
+    comebacks lock the member before recording, so they are either seen here or recorded after the
+    message was accepted. SQLite has one lock for the whole database: holding it during network
+    exchanges would stop every request, so there the check comes right before the exchanges, and
+    an unsubscribe recorded during them (at most ``recheck_after`` and one exchange) does not stop
+    the message.
+    """
+    hold = is_mysql(engine)
+    while ready:
+        with engine.connect() as conn:
+            transaction = conn.begin()
+            stops = _last_check(conn, ready, token, hold)
+            if hold:
+                ready, refused = _hand_over(recorder, session, ready, stops, token, config, clock, report)
+            try:
+                transaction.commit()  # read only: lets go of the members
+            except UNAVAILABLE_ERRORS:
+                if not hold:
+                    raise
+                # The database went away after the messages were handed over; each was recorded on its own.
+        if not hold:
+            ready, refused = _hand_over(recorder, session, ready, stops, token, config, clock, report)
+        if refused is not None:
+            item, error = refused
+            if isinstance(error, TransportUnavailable):
+                _outage(engine, ready, token, config, clock(), error, report)
+                return
+            _refused(engine, item, error, token, config, clock(), report)
 
 
-def _record_sent(engine, email_id, token, config: DispatchConfig, clock, report) -> None:
+def _last_check(conn, ready: list[_Ready], token, hold: bool) -> dict[int, object]:
+    """Why each message may no longer go out (a Skip, _LEASE_LOST or _MOVED), in one query for
+    all of them, after taking their members' rows (MariaDB)."""
+    if hold:
+        emails_store.hold_recipients(conn, sorted({r.member_id for r in ready if r.member_id is not None}))
+    now = emails_store.recheck(conn, [r.email_id for r in ready],
+                               {r.email_id: r.address_hash for r in ready if r.address_hash is not None})
+    stops: dict[int, object] = {}
+    for item in ready:
+        row = now.get(item.email_id)
+        if row is None or row["lease_token"] != token:
+            stops[item.email_id] = _LEASE_LOST
+        elif item.member_id is None:
+            continue  # an owner alert
+        elif row["email"] != item.address:
+            stops[item.email_id] = _MOVED
+        elif row["suppressed"] is not None:
+            stops[item.email_id] = Skip(SkipReason.BOUNCED if row["suppressed"] == "bounced"
+                                        else SkipReason.UNSUBSCRIBED)
+        elif row["resumed_at"] is not None or row["won_back"]:
+            stops[item.email_id] = Skip(SkipReason.WON_BACK)
+    return stops
+
+
+def _hand_over(recorder: _Recorder, session, ready: list[_Ready], stops, token, config, clock,
+               report) -> tuple[list[_Ready], tuple | None]:
+    """Send what the check let through, recording each outcome on ``recorder`` (never beside it:
+    on MariaDB a write elsewhere would wait for the members held); returns the messages left to send
+    (to be checked again) and the refused one with its error, if a refusal stopped the run: it is
+    recorded once the members are let go (a bounce suppresses the address, which takes them)."""
+    checked_at = time.monotonic()
+    for index, item in enumerate(ready):
+        stop = stops.get(item.email_id)
+        if stop is _LEASE_LOST:
+            report.lost += 1
+            continue
+        if stop is _MOVED:
+            _finish(recorder, item.email_id, token, EmailStatus.PENDING, clock(), report, due_at=clock(),
+                    attempts_back=True)
+            continue
+        if stop is not None:
+            _finish(recorder, item.email_id, token, EmailStatus.SKIPPED, clock(), report, skip_reason=stop.reason)
+            continue
+        try:
+            session.send(item.outgoing)
+        except TransportUnavailable as outage:
+            return ready[index:], (item, outage)
+        except DeliveryError as error:
+            return ready[index + 1:], (item, error)
+        _record_sent(recorder, item, token, config, clock, report)
+        if time.monotonic() - checked_at > config.recheck_after:
+            return ready[index + 1:], None
+    return [], None
+
+
+def _refused(engine, item: _Ready, error: DeliveryError, token, config, now, report) -> None:
+    if isinstance(error, RecipientRefused):
+        with engine.begin() as conn:
+            if item.member_id is not None:  # an owner's address is not suppressed
+                for address in item.outgoing.recipients:
+                    unsubscribe.suppress_address(conn, config.mail.secret_key, item.site_id, address, "bounced", now)
+            _transition(conn, item.email_id, token, EmailStatus.FAILED, now, report, last_error=str(error)[:500])
+    elif isinstance(error, PermanentFailure):
+        _finish(engine, item.email_id, token, EmailStatus.FAILED, now, report, last_error=str(error)[:500])
+    else:
+        _retry_or_fail(engine, item.email_id, token, config, now, str(error), report)
+
+
+def _outage(engine, ready: list[_Ready], token, config, now, outage, report) -> None:
+    log.warning("mail transport unavailable, %d email(s) wait: %s", len(ready), outage)
+    report.released += _release(engine, [r.email_id for r in ready], token, now, config, str(outage))
+
+
+def _record_sent(recorder: _Recorder, item: _Ready, token, config: DispatchConfig, clock, report) -> None:
     """Mark an accepted message sent. If the database is unreachable right then, keep trying for
     a while: giving up would leave the email to be taken over and sent a second time."""
     deadline, pause = time.monotonic() + config.record_patience, 0.2
     while True:
         sent_at = clock()
         try:
-            with engine.begin() as conn:
-                email = emails_store.get_email(conn, email_id)
-                if _transition(conn, email_id, token, EmailStatus.SENT, sent_at, report, sent_at=sent_at,
+            with recorder.begin() as conn:
+                if _transition(conn, item.email_id, token, EmailStatus.SENT, sent_at, report, sent_at=sent_at,
                                last_error=None):
-                    if email["contact_request_id"] is not None:
-                        emails_store.mark_contact_request_alerted(conn, email["contact_request_id"], sent_at)
+                    if item.contact_request_id is not None:
+                        emails_store.mark_contact_request_alerted(conn, item.contact_request_id, sent_at)
             return
         except UNAVAILABLE_ERRORS:
             if time.monotonic() + pause > deadline:
                 log.error("scheduled email %s was accepted by the mail server but could not be recorded as sent; "
-                          "it will be taken over when its lease ends and may reach the member twice", email_id)
+                          "it will be taken over when its lease ends and may reach the member twice", item.email_id)
                 raise
             log.warning("scheduled email %s was accepted; database unavailable, recording it again in %.1f s",
-                        email_id, pause)
+                        item.email_id, pause)
             time.sleep(pause)
             pause = min(pause * 2, 5.0)
-
-
-def _prepare(engine, email_id, token, config, now, cache, report) -> Outgoing | Skip | Defer | None:
-    """Read what the email needs, apply the rules, and build the message (or say why not)."""
-    with engine.connect() as conn:
-        email = emails_store.get_email(conn, email_id)
-        if email is None or email["lease_token"] != token:
-            report.lost += 1
-            return None
-        site, settings, steps = cache.site(conn, email["site_id"])
-        if email["step"] == OWNER_ALERT:
-            request = emails_store.contact_request_context(conn, email["contact_request_id"])
-            if request is None:
-                return Skip(SkipReason.REQUEST_WITHDRAWN)
-            if request["answered_at"] is not None:
-                return Skip(SkipReason.REQUEST_ANSWERED)
-            outgoing = compose.owner_alert(email, request, site, settings, config.mail, now)
-            return outgoing if outgoing is not None else Skip(SkipReason.NO_OWNER_ADDRESS)
-        context = emails_store.sequence_context(conn, email_id)
-        configured = steps[email["step"]]
-        decision = sequences.decide(
-            context, configured=configured, settings=settings, zone=sequences.member_timezone(site),
-            suppression=unsubscribe.suppression_of(conn, config.mail.secret_key, site["id"], context["email"]),
-            won_back=sequences.is_won_back(conn, email["cancellation_id"]),
-            sent_so_far=emails_store.sent_count(conn, email["cancellation_id"]), now=now,
-        )
-        if not isinstance(decision, sequences.Send):
-            return decision
-        subscription = subscriptions_store.find_subscription(
-            conn, site["id"], context["source"], context["subscription_external_id"])
-    # The coupon is asked for outside any transaction: a slow WordPress must not hold the database.
-    offer = (_offer(engine, context, subscription, site, settings, token, now, config.bridge_networks)
-             if email["step"] == sequences.OFFER.key else None)
-    return compose.sequence_email(context, site, settings, configured.copy_overrides, offer, config.mail, now)
 
 
 def _offer(engine, context, subscription, site, settings, token, now, bridge_networks) -> offers.Offer:
@@ -346,8 +468,9 @@ def _transition(conn, email_id, token, target: EmailStatus, now, report, attempt
     return True
 
 
-def _finish(engine, email_id, token, target, now, report, **values) -> None:
-    with engine.begin() as conn:
+def _finish(database, email_id, token, target, now, report, **values) -> None:
+    """``database``: the engine, or the batch's _Recorder while it sends."""
+    with database.begin() as conn:
         _transition(conn, email_id, token, target, now, report, **values)
 
 

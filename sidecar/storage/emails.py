@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, exists, func, null, or_, select, update
 from sqlalchemy.engine import Connection
 
 from . import leases
@@ -22,7 +22,9 @@ from .tables import (
     members,
     scheduled_emails,
     subscriptions,
+    suppressions,
     survey_answers,
+    winbacks,
 )
 
 _e = scheduled_emails
@@ -96,6 +98,22 @@ def hold_recipients(conn: Connection, member_ids: list[int]) -> None:
         conn.execute(query.with_for_update()).all()
 
 
+def check_members_on_write(conn: Connection, check: bool) -> None:
+    """Whether this connection's writes check the member a scheduled email names (MariaDB/MySQL;
+    nothing to do on SQLite, which has no row locks).
+
+    A dispatcher records its sends while its other transaction holds the members' rows
+    (``hold_recipients``). InnoDB checks the member of an email whose status changes, taking a
+    shared lock on the member's row, because the status is in the (member_id, status) index that
+    serves the foreign key, though member_id does not change: that check would wait for the
+    dispatcher's own hold until the lock wait timeout. Turned off only on the connection that
+    records, for writes that change no foreign key column (statuses, leases, times, errors), and
+    turned on again before that connection is used for anything else.
+    """
+    if conn.dialect.name in ("mysql", "mariadb"):
+        conn.exec_driver_sql(f"SET SESSION foreign_key_checks = {1 if check else 0}")
+
+
 def transition(
     conn: Connection, email_id: int, sources: tuple[str, ...], target: str, now: datetime, *,
     lease_token: str, give_back_attempt: bool = False, **values,
@@ -144,27 +162,68 @@ def get_email(conn: Connection, email_id: int) -> dict | None:
     return dict(row) if row else None
 
 
-def sequence_context(conn: Connection, email_id: int) -> dict | None:
-    """One claimed email with everything its rules and its copy need, in one query."""
-    c, m, s, a = cancellations, members, subscriptions, survey_answers
-    query = (
-        select(
-            _e,
-            m.c.external_id.label("member_external_id"), m.c.email, m.c.first_name, m.c.locale,
-            m.c.created_at.label("member_created_at"),
-            c.c.initiated_by, c.c.kind, c.c.cancelled_at, c.c.access_ends_at, c.c.resumed_at,
-            s.c.external_id.label("subscription_external_id"), s.c.source, s.c.plan_id, s.c.plan_name, s.c.amount,
-            s.c.currency, s.c.started_at,
-            a.c.id.label("answer_id"), a.c.reason, a.c.follow_up,
-        )
-        .join(m, m.c.id == _e.c.member_id)
-        .join(c, c.c.id == _e.c.cancellation_id)
-        .join(s, s.c.id == c.c.subscription_id)
-        .outerjoin(a, a.c.cancellation_id == c.c.id)
-        .where(_e.c.id == email_id)
+_c, _m, _s, _a = cancellations, members, subscriptions, survey_answers
+_sent = _e.alias("sent")
+# Built once: the dispatcher runs it for every batch it claims (the ids expand to the batch's).
+_SEQUENCE_CONTEXTS = (
+    select(
+        _e,
+        _m.c.external_id.label("member_external_id"), _m.c.email, _m.c.first_name, _m.c.locale,
+        _m.c.created_at.label("member_created_at"),
+        _c.c.initiated_by, _c.c.kind, _c.c.cancelled_at, _c.c.access_ends_at, _c.c.resumed_at,
+        _s.c.external_id.label("subscription_external_id"), _s.c.source, _s.c.plan_id, _s.c.plan_name,
+        _s.c.amount, _s.c.currency, _s.c.started_at,
+        _a.c.id.label("answer_id"), _a.c.reason, _a.c.follow_up,
+        exists().where(winbacks.c.cancellation_id == _e.c.cancellation_id).label("won_back"),
+        select(func.count()).where(_sent.c.cancellation_id == _e.c.cancellation_id, _sent.c.status == _SENT)
+        .scalar_subquery().label("sent_so_far"),
     )
-    row = conn.execute(query).mappings().first()
-    return dict(row) if row else None
+    .join(_m, _m.c.id == _e.c.member_id)
+    # Outer joins: an owner alert has no cancellation; it comes with its own columns.
+    .outerjoin(_c, _c.c.id == _e.c.cancellation_id)
+    .outerjoin(_s, _s.c.id == _c.c.subscription_id)
+    .outerjoin(_a, _a.c.cancellation_id == _c.c.id)
+    .where(_e.c.id.in_(bindparam("ids", expanding=True)))
+)
+
+
+def sequence_contexts(conn: Connection, email_ids: list[int]) -> dict[int, dict]:
+    """Claimed emails with everything their rules and their copy need, in one query for the
+    batch: each email's member, cancellation, subscription and answer, whether the cancellation
+    was won back (``won_back``) and how many of its emails were sent (``sent_so_far``)."""
+    if not email_ids:
+        return {}
+    rows = conn.execute(_SEQUENCE_CONTEXTS, {"ids": list(email_ids)}).mappings()
+    return {row["id"]: {**row, "won_back": bool(row["won_back"])} for row in rows}
+
+
+def sequence_context(conn: Connection, email_id: int) -> dict | None:
+    """``sequence_contexts`` of one email."""
+    return sequence_contexts(conn, [email_id]).get(email_id)
+
+
+def recheck(conn: Connection, email_ids: list[int], hashes: dict[int, str]) -> dict[int, dict]:
+    """What may have changed since a batch was read, for each of its emails, in one query: who
+    holds its lease, the member's address now, whether the cancellation was resumed or won back,
+    and the suppression of the address the batch was read with (``hashes``: email id -> the
+    address's key in ``suppressions``)."""
+    if not email_ids:
+        return {}
+    sup = suppressions
+    suppressed = (
+        select(sup.c.reason)
+        .where(sup.c.site_id == _e.c.site_id, sup.c.email_hash == case(hashes, value=_e.c.id))
+        .scalar_subquery() if hashes else null()
+    )
+    query = (
+        select(_e.c.id, _e.c.lease_token, _m.c.email, _c.c.resumed_at,
+               exists().where(winbacks.c.cancellation_id == _e.c.cancellation_id).label("won_back"),
+               suppressed.label("suppressed"))
+        .join(_m, _m.c.id == _e.c.member_id)
+        .outerjoin(_c, _c.c.id == _e.c.cancellation_id)
+        .where(_e.c.id.in_(list(email_ids)))
+    )
+    return {row["id"]: {**row, "won_back": bool(row["won_back"])} for row in conn.execute(query).mappings()}
 
 
 def recipient(conn: Connection, site_id: str, member_id: int) -> dict | None:

@@ -21,3 +21,13 @@ def suppression(conn: Connection, site_id: str, email_hash: str) -> dict | None:
     query = select(suppressions).where(suppressions.c.site_id == site_id, suppressions.c.email_hash == email_hash)
     row = conn.execute(query).mappings().first()
     return dict(row) if row else None
+
+
+def reasons(conn: Connection, keys: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """The suppressions among these (site id, email hash) keys, in one query: key -> reason."""
+    if not keys:
+        return {}
+    query = select(suppressions.c.site_id, suppressions.c.email_hash, suppressions.c.reason).where(
+        suppressions.c.site_id.in_({site for site, _ in keys}),
+        suppressions.c.email_hash.in_({key for _, key in keys}))
+    return {(site, key): reason for site, key, reason in conn.execute(query) if (site, key) in keys}
