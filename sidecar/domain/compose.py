@@ -23,6 +23,12 @@ class MailConfig:
     mail_from: str
 
 
+# What changes from one member to the next in a sequence email (its first name, dates, links and
+# coupon); the rest is the site's, and the page is inlined once for it (mail.render).
+MEMBER_VALUES = ("first_name", "plan_name", "access_ends", "survey_url", "unsubscribe_url", "code", "expires",
+                 "offer.code")
+
+
 def _sender(site: dict, settings: dict, config: MailConfig):
     return mime.address(config.mail_from, settings["sender_name"] or site["name"])
 
@@ -66,7 +72,8 @@ def sequence_email(email: dict, site: dict, settings: dict, overrides: dict, off
         "site_url": site["url"], "survey_url": survey_url, "access_ends": variables["access_ends"],
         "unsubscribe_url": unsubscribe_url, "postal_address": settings["postal_address"], "offer": offer_context,
     }
-    rendered = render(kind, language, variables, context, overrides, subject_block=subject_block)
+    rendered = render(kind, language, variables, context, overrides, subject_block=subject_block,
+                      member=MEMBER_VALUES)
     message_id = mime.message_id_for(email["id"], site["id"], config.mail_from)
     reply_to = mime.address(settings["support_email"], site["name"]) if settings["support_email"] else None
     message = mime.build(

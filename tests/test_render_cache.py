@@ -1,0 +1,94 @@
+"""The sequence emails' HTML is inlined once per email, language and site, and each member's page
+is that one with the member's values filled in (sidecar.mail.render._cached_html). What must hold:
+the page is byte for byte the one rendered from scratch, whatever the member's values (escaped
+by Jinja, then read and written again by css-inline), and CSS is not inlined again per member.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sidecar.domain.compose import MEMBER_VALUES
+from sidecar.mail import catalog, render
+
+SITE = {"site_name": "Le Club Hélène", "site_url": "https://club.example.org", "support_email": "aide@club.example",
+        "sender_name": "Hélène", "percent": 20, "news_url": None, "offer_text": None}
+
+# What members and sites send: accents, apostrophes, markup, ampersands, quotes, spaces at the
+# ends, joiners inside emoji, line breaks that came in before they were cleaned, nothing at all.
+NAMES = ["Zoë", "O'Brien", "Jean  Dupont", "<b>Bob</b>", "Tom & Jerry", 'Le "Boss"', " Zoé ", "Zoé\u00a0Li",
+         "👩\u200d💻 Ada", "日本語", "Zoë\nEve", "a&amp;b", "\ue0001\ue001", "", None]
+
+
+def variables_for(first_name, code="BIENVENUE20", survey=True) -> tuple[dict, dict]:
+    variables = {**SITE, "first_name": first_name, "plan_name": "Or & Argent" if first_name == "Tom & Jerry" else "Or",
+                 "access_ends": "1er janvier 2027", "survey_url": "https://club.example.org/?farewell_survey=tok.en"
+                 if survey else None, "code": code, "expires": "3 décembre 2026"}
+    context = {"site_url": SITE["site_url"], "survey_url": variables["survey_url"],
+               "access_ends": variables["access_ends"], "unsubscribe_url": "https://farewell.example.org/u/tok",
+               "postal_address": "1 rue de la Paix\n75002 Paris",
+               "offer": {"variant": "discount", "code": code, "percent": 20, "news_url": None, "text": None}}
+    return variables, context
+
+
+def from_scratch(kind, language, variables, context, subject_block="subject") -> str:
+    return render.render(kind, language, variables, context, None, subject_block).html
+
+
+@pytest.fixture
+def inlining(monkeypatch):
+    """Counts the pages css-inline reads."""
+    calls = []
+    inliner = render._inliner
+
+    class Counting:
+        def inline(self, html):
+            calls.append(html)
+            return inliner.inline(html)
+
+    monkeypatch.setattr(render, "_inliner", Counting())
+    monkeypatch.setattr(render, "_HTML_CACHE", {})
+    return calls
+
+
+@pytest.mark.parametrize("key", ["farewell", "feedback", "door_open", "offer"])
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_each_members_page_is_the_page_rendered_from_scratch(key, language, inlining):
+    kind = catalog.KINDS[key]
+    subject_block = "subject_discount" if key == "offer" else "subject"
+    for first_name in ["Ana", *NAMES, "Ana"]:
+        for code in ("BIENVENUE20", "A&B<1>", None):
+            variables, context = variables_for(first_name, code)
+            cached = render.render(kind, language, variables, context, None, subject_block, member=MEMBER_VALUES)
+            assert cached.html == from_scratch(kind, language, variables, context, subject_block), (first_name, code)
+
+
+def test_css_is_inlined_once_per_email_language_and_site_not_per_member(inlining):
+    kind = catalog.KINDS["farewell"]
+    members = [f"Membre {n}" for n in range(50)] + ["O'Brien", "Zoë", "日本語"]
+    for name in members:
+        variables, context = variables_for(name)
+        render.render(kind, "fr", variables, context, member=MEMBER_VALUES)
+    # The first member's page is inlined twice (with slots, and from scratch to compare them).
+    assert len(inlining) == 2
+    # A member without a survey link gets another page (the template leaves the survey out), once.
+    for name in members[:10]:
+        variables, context = variables_for(name, survey=False)
+        render.render(kind, "fr", variables, context, member=MEMBER_VALUES)
+    assert len(inlining) == 4
+    # A value that escaping would change is never filled into a kept page: its page is rendered.
+    variables, context = variables_for("Tom & Jerry")
+    render.render(kind, "fr", variables, context, member=MEMBER_VALUES)
+    assert len(inlining) == 5
+
+
+def test_a_site_whose_copy_breaks_the_slots_is_rendered_from_scratch(inlining):
+    """An owner's override holding the slot marker itself: the cached page would differ, so the
+    site's pages are rendered from scratch, and still right."""
+    kind = catalog.KINDS["farewell"]
+    overrides = {"fr": {"intro": "Merci \ue0000\ue001 !"}}
+    for name in ("Ana", "Bob", "Chloé"):
+        variables, context = variables_for(name)
+        page = render.render(kind, "fr", variables, context, overrides, member=MEMBER_VALUES).html
+        assert page == render.render(kind, "fr", variables, context, overrides).html
+        assert f"Merci \ue0000\ue001 !" in page
