@@ -17,8 +17,8 @@ from urllib.parse import unquote
 
 import requests
 
+from tests.support.wordpress import assert_no_php_errors, bridge_constants, cancellations, outbox
 from tests.wordpress.site import ADMIN_PASSWORD, ADMIN_USER
-from tests.wordpress.test_bridge_e2e import assert_no_php_errors, bridge_constants, cancellations, outbox
 
 # Every way into the plugin's admin side, as WordPress registers it, and how a subscriber tries it.
 ADMIN_POST = {

@@ -13,87 +13,27 @@ import re
 import secrets
 import socket
 import statistics
-import time
 
 import pytest
 import requests
 
 from tests.support.black_hole import BlackHole
+from tests.support.wordpress import (
+    assert_no_php_errors,
+    bridge_constants,
+    cancel,
+    cancellations,
+    make_members,
+    outbox,
+    wait_for,
+)
 from tests.wordpress.site import ADMIN_PASSWORD, ADMIN_USER, free_port
-
-CANCEL_PAGE = "Your subscription was cancelled."
-
 
 # --------------------------------------------------------------------------- helpers
 @pytest.fixture(params=["sqlite", "mariadb"])
 def sidecar(request, sidecar_server):
     database_url = request.getfixturevalue("fresh_mariadb_url") if request.param == "mariadb" else None
     return sidecar_server(database_url=database_url)
-
-
-def bridge_constants(sidecar) -> dict:
-    return {"FAREWELL_SIDECAR_URL": sidecar.url, "FAREWELL_SITE_ID": sidecar.site_id, "FAREWELL_SECRET": sidecar.secret}
-
-
-def make_members(site, members: int, subscriptions_each: int, plan="Or", price="29.00") -> list[dict]:
-    """Members with active MemberPress subscriptions, created in WordPress (a CLI request)."""
-    return site.wp_json(f"""
-        $product = farewell_test_mepr_product({plan!r}, {price!r}, 'months');
-        $out = array();
-        for ($m = 0; $m < {members}; $m++) {{
-            $login = 'member' . $m . '_' . wp_generate_password(6, false, false);
-            $id = wp_insert_user(array('user_login' => $login, 'user_pass' => $login . '-pw',
-                'user_email' => $login . '@example.org', 'first_name' => 'Anaïs ' . $m, 'locale' => 'fr_FR'));
-            $subs = array();
-            for ($s = 0; $s < {subscriptions_each}; $s++) {{
-                $subs[] = (int) farewell_test_mepr_subscribe($id, $product)->id;
-            }}
-            $out[] = array('id' => $id, 'login' => $login, 'password' => $login . '-pw',
-                'email' => $login . '@example.org', 'subscriptions' => $subs);
-        }}
-        return $out;
-    """)
-
-
-def cancel(session: requests.Session, site, subscription_id: int) -> float:
-    """The member cancels on the front end; returns how long WordPress took to answer."""
-    started = time.perf_counter()
-    response = session.get(f"{site.url}/?farewell_test_cancel={subscription_id}", timeout=30)
-    elapsed = time.perf_counter() - started
-    assert response.status_code == 200, response.text[:500]
-    assert CANCEL_PAGE in response.text
-    return elapsed
-
-
-def cancellations(sidecar) -> list[dict]:
-    response = sidecar.get(f"/v1/sites/{sidecar.site_id}/cancellations", limit=500)
-    assert response.status_code == 200, response.text
-    return response.json()["items"]
-
-
-def outbox(site) -> list[dict]:
-    return site.wp_json("""
-        global $wpdb;
-        return $wpdb->get_results('SELECT id, webhook_id, event_type, status, attempts, last_error FROM '
-            . Farewell_Bridge_Outbox::table() . ' ORDER BY id', ARRAY_A);
-    """)
-
-
-def wait_for(condition, timeout: float, interval: float = 0.5, describe=lambda: ""):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s: {describe()}")
-        time.sleep(interval)
-
-
-def assert_no_php_errors(site):
-    problems = [line for line in site.debug_log().splitlines()
-                if re.search(r"PHP (Fatal|Parse|Warning|Notice)", line) and "farewell" in line.lower()]
-    assert not problems, "\n".join(problems)
 
 
 def hidden_fields(page: str, names) -> dict:

@@ -21,8 +21,8 @@ import pytest
 import requests
 
 from sidecar.signing import InvalidSignature, sign, verify
+from tests.support.wordpress import assert_no_php_errors, bridge_constants, outbox
 from tests.wordpress.site import ADMIN_PASSWORD, ADMIN_USER
-from tests.wordpress.test_bridge_e2e import assert_no_php_errors, bridge_constants, outbox, wait_for
 
 
 def faketime_env(offset_seconds: int) -> dict:

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from sidecar import db
 from sidecar.storage.tables import cancellations, events
-from tests.wordpress.test_bridge_e2e import assert_no_php_errors, bridge_constants, cancel, make_members, wait_for
+from tests.support.wordpress import assert_no_php_errors, bridge_constants, cancel, make_members, wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ import time
 
 import sqlalchemy as sa
 
-from tests.wordpress.test_bridge_e2e import assert_no_php_errors, bridge_constants
+from tests.support.wordpress import assert_no_php_errors, bridge_constants
 
 ROWS = 10_000
 LIMITS = {"memory_limit": "48M", "max_execution_time": "16"}

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import requests
 
+from tests.support.wordpress import cancellations, make_members, wait_for
 from tests.wordpress.site import ADMIN_PASSWORD, ADMIN_USER
-from tests.wordpress.test_bridge_e2e import cancellations, make_members, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -24,22 +24,20 @@ import statistics
 import pytest
 
 from tests.support.black_hole import BlackHole
-from tests.wordpress.test_bridge_e2e import (
-    assert_no_php_errors,
-    cancel,
-    cancellations,
-    make_members,
-    outbox,
-    wait_for,
-)
-from tests.wordpress.test_survey_browser import (
+from tests.support.wordpress import (
     SURVEY,
     THANKS_FR,
     TITLE_FR,
     answered,
+    assert_no_php_errors,
+    cancel,
     cancel_in_browser,
+    cancellations,
     install_french,
+    make_members,
+    outbox,
     sign_in,
+    wait_for,
 )
 
 pytestmark = pytest.mark.slow

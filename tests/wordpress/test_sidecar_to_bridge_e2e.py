@@ -30,7 +30,7 @@ from sidecar.domain.events import parse_timestamp
 from sidecar.mail.transports import transport_from_url
 from sidecar.signing import sign
 from tests.support.net import LOOPBACK_NETWORKS
-from tests.wordpress.test_bridge_e2e import cancel, make_members, wait_for
+from tests.support.wordpress import cancel, make_members, wait_for
 
 CODE = re.compile(r"FAREWELL-[A-HJKMNP-Z2-9]{8}")
 

@@ -6,39 +6,29 @@ keyboard only, and while the sidecar is down; the answers reach the owner's admi
 from __future__ import annotations
 
 import socket
-import subprocess
-from urllib.parse import quote
 
 import pytest
 
-from tests.wordpress.test_bridge_e2e import (
+from tests.support.wordpress import (
+    CANCEL_PAGE,
+    SURVEY,
+    THANKS_FR,
+    TITLE_FR,
+    answered,
     assert_no_php_errors,
     bridge_constants,
+    cancel_in_browser,
     cancellations,
+    install_french,
     make_members,
     outbox,
+    sign_in,
     wait_for,
 )
 
-CANCEL_PAGE = "Your subscription was cancelled."
-TITLE_FR = "Avant de partir"
-THANKS_FR = "Merci — vos réponses nous aident à nous améliorer."
-SURVEY = "#farewell-survey"
 
 
 # --------------------------------------------------------------------------- helpers
-def install_french(site) -> None:
-    """Makes fr_FR an installed language of the site, as on a site whose members speak French
-    (WordPress only switches to installed languages). An empty catalogue stands in for
-    WordPress's own French files, which are not packaged here; the bridge brings its own."""
-    languages = site.docroot / "wp-content" / "languages"
-    languages.mkdir(parents=True, exist_ok=True)
-    po = languages / "fr_FR.po"
-    po.write_text('msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n"Language: fr_FR\\n"\n'
-                  '"Plural-Forms: nplurals=2; plural=(n > 1);\\n"\n', encoding="utf-8")
-    subprocess.run(["msgfmt", "-o", str(languages / "fr_FR.mo"), str(po)], check=True)
-
-
 def survey_site(wordpress_site, sidecar, version: str):
     """A site wired to the sidecar, one French member (Anaïs 0) with one subscription, and the
     page standing for MemberPress's account page."""
@@ -50,31 +40,6 @@ def survey_site(wordpress_site, sidecar, version: str):
             'post_content' => '<!-- wp:paragraph --><p>Votre espace membre.</p><!-- /wp:paragraph -->'));
     """)
     return site, member, f"{site.url}/?page_id={account}"
-
-
-def sign_in(page, site, member):
-    page.goto(f"{site.url}/wp-login.php?redirect_to={quote(site.url + '/', safe='')}")
-    page.fill("#user_login", member["login"])
-    page.fill("#user_pass", member["password"])
-    with page.expect_navigation():
-        page.click("#wp-submit")
-    assert any(c["name"].startswith("wordpress_logged_in_") for c in page.context.cookies()), page.content()[:500]
-
-
-def cancel_in_browser(page, site, member):
-    page.goto(f"{site.url}/?farewell_test_cancel={member['subscriptions'][0]}")
-    assert CANCEL_PAGE in page.content()
-
-
-def answered(sidecar, **expected):
-    """The sidecar's only cancellation, once it carries the expected answer fields."""
-    def check():
-        items = cancellations(sidecar)
-        if len(items) == 1 and all(items[0].get(k) == v for k, v in expected.items()):
-            return items[0]
-        return None
-
-    return check
 
 
 def survey_link(sidecar) -> str:

@@ -21,9 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.wordpress import assert_no_php_errors, bridge_constants, cancel, cancellations, make_members, outbox
 from tests.wordpress.site import REPO, free_port
-from tests.wordpress.test_bridge_e2e import (assert_no_php_errors, bridge_constants, cancel, cancellations, make_members,
-                                             outbox)
 
 WP_CLI = Path(os.environ.get("FAREWELL_WP_CLI", REPO.parent / "shared" / "wp-cli" / "wp-cli.phar"))
 
