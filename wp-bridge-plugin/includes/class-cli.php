@@ -173,6 +173,168 @@ class Farewell_Bridge_Cli {
 	}
 
 	/**
+	 * Imports the membership plugins' history (subscriptions started, cancelled, expired, resumed) into the sidecar, oldest first, with a progress bar: the same bounded steps as Farewell → Import history, run here to the end, each followed by sending what it queued. Imported events plan no email. Resumes an interrupted import; importing again adds nothing.
+	 *
+	 * ## OPTIONS
+	 *
+	 * [--since=<date>]
+	 * : Leave out what happened before this day (YYYY-MM-DD, UTC).
+	 *
+	 * [--source=<source>]
+	 * : Only this membership plugin (memberpress, paidmembershipspro, restrict-content, woocommerce-subscriptions).
+	 *
+	 * [--dry-run]
+	 * : Count what would be imported; write and send nothing.
+	 *
+	 * ## EXAMPLES
+	 *
+	 *     wp farewell import
+	 *     wp farewell import --since=2024-01-01 --source=memberpress --dry-run
+	 *
+	 * @param array $args       Positional arguments.
+	 * @param array $assoc_args Options.
+	 */
+	public function import( $args, $assoc_args ) {
+		$since = null;
+		$text  = (string) \WP_CLI\Utils\get_flag_value( $assoc_args, 'since', '' );
+		if ( '' !== $text ) {
+			$date = DateTimeImmutable::createFromFormat( '!Y-m-d', $text, new DateTimeZone( 'UTC' ) );
+			if ( false === $date || $date->format( 'Y-m-d' ) !== $text ) {
+				/* translators: %s: what was typed. */
+				WP_CLI::error( sprintf( __( '--since must be a day such as 2024-01-01, not "%s".', 'farewell-bridge' ), $text ) );
+			}
+			$since = $date->getTimestamp();
+		}
+		$only = \WP_CLI\Utils\get_flag_value( $assoc_args, 'source', null );
+		$only = null === $only ? null : (string) $only;
+		$dry  = (bool) \WP_CLI\Utils\get_flag_value( $assoc_args, 'dry-run', false );
+		if ( $dry ) {
+			self::import_dry_run( $since, $only );
+			return;
+		}
+		self::require_configured();
+		$paused = Farewell_Bridge_Outbox::paused();
+		if ( null !== $paused ) {
+			/* translators: %s: why delivery is paused. */
+			WP_CLI::error( sprintf( __( 'Delivery is paused: %s Resume it on Settings → Farewell.', 'farewell-bridge' ), $paused['reason'] ) );
+		}
+		$before = Farewell_Bridge_Importer::state();
+		$state  = Farewell_Bridge_Importer::start( $since, $only );
+		if ( is_wp_error( $state ) ) {
+			WP_CLI::error( $state->get_error_message() );
+		}
+		if ( 'running' === $before['status'] ) {
+			WP_CLI::log( __( 'Resuming the import that was started before (with its own --since and --source).', 'farewell-bridge' ) );
+		}
+		$total = 0;
+		$read  = 0;
+		foreach ( $state['sources'] as $progress ) {
+			$total += (int) $progress['subscriptions'];
+			$read  += (int) $progress['read'];
+		}
+		$bar     = \WP_CLI\Utils\make_progress_bar( __( 'Importing history', 'farewell-bridge' ), max( 1, $total ) );
+		$sent    = 0;
+		$failure = '';
+		$bar->tick( $read ); // A resumed import: what was read before.
+		while ( 'running' === $state['status'] && '' === $failure ) {
+			$state = Farewell_Bridge_Importer::step(
+				null,
+				array(
+					'deadline'       => microtime( true ) + Farewell_Bridge_Importer::STEP_SECONDS,
+					'ignore_backlog' => true, // Sent right below, before the next step.
+				)
+			);
+			if ( ! empty( $state['error'] ) ) {
+				$failure = (string) $state['error'];
+				break;
+			}
+			$now = 0;
+			foreach ( $state['sources'] as $progress ) {
+				$now += (int) $progress['read'];
+			}
+			$bar->tick( max( 0, $now - $read ) );
+			$read     = $now;
+			$delivery = self::deliver_backlog();
+			$sent    += $delivery['delivered'];
+			$failure  = $delivery['failure'];
+		}
+		$bar->finish();
+		$totals = Farewell_Bridge_Importer::progress()['totals'];
+		/* translators: 1: events added to the outbox, 2: events already known, 3: events sent now. */
+		$summary = sprintf( __( 'Events queued: %1$d (already known: %2$d). Sent now: %3$d.', 'farewell-bridge' ), $totals['queued'], $totals['known'], $sent );
+		if ( '' !== $failure ) {
+			/* translators: 1: the reason, 2: the counts so far. */
+			WP_CLI::error( sprintf( __( 'Stopped: %1$s Run the command again to go on; cron sends what is queued. %2$s', 'farewell-bridge' ), $failure, $summary ) );
+		}
+		WP_CLI::success( $summary );
+	}
+
+	/**
+	 * `wp farewell import --dry-run`: reads everything, counts, writes nothing.
+	 *
+	 * @param int|null    $since Unix seconds or null.
+	 * @param string|null $only  A source's slug or null.
+	 */
+	private static function import_dry_run( $since, $only ) {
+		$state = Farewell_Bridge_Importer::plan( $since, $only );
+		if ( is_wp_error( $state ) ) {
+			WP_CLI::error( $state->get_error_message() );
+		}
+		while ( 'running' === $state['status'] ) {
+			$state = Farewell_Bridge_Importer::step(
+				$state,
+				array(
+					'dry'      => true,
+					'deadline' => microtime( true ) + Farewell_Bridge_Importer::STEP_SECONDS,
+				)
+			);
+		}
+		$rows = array();
+		foreach ( $state['sources'] as $slug => $progress ) {
+			$rows[] = array(
+				'source'        => $slug,
+				'subscriptions' => $progress['subscriptions'],
+				'cancelled'     => $progress['cancelled'],
+				'events'        => $progress['queued'],
+			);
+		}
+		\WP_CLI\Utils\format_items( 'table', $rows, array( 'source', 'subscriptions', 'cancelled', 'events' ) );
+		WP_CLI::success( __( 'Dry run: nothing was written or sent.', 'farewell-bridge' ) );
+	}
+
+	/**
+	 * Sends every due row of the outbox (live ones first), as cron would, until none is left or a
+	 * temporary failure stops it.
+	 *
+	 * @return array delivered (int), failure (string, empty when none).
+	 */
+	private static function deliver_backlog() {
+		$delivered = 0;
+		while ( true ) {
+			$ids = Farewell_Bridge_Outbox::due_ids( Farewell_Bridge_Dispatcher::CRON_BATCH );
+			if ( empty( $ids ) ) {
+				break;
+			}
+			$done       = Farewell_Bridge_Dispatcher::deliver_ids( $ids, Farewell_Bridge_Dispatcher::CRON_TIMEOUT );
+			$delivered += $done['delivered'];
+			if ( $done['halted'] ) {
+				$error = Farewell_Bridge_Outbox::last_error();
+				return array(
+					'delivered' => $delivered,
+					'failure'   => null !== $error ? (string) $error['last_error'] : __( 'The sidecar did not accept the event.', 'farewell-bridge' ),
+				);
+			}
+			if ( 0 === $done['delivered'] + $done['pending'] + $done['dead'] ) {
+				break; // Everything due was claimed by another worker.
+			}
+		}
+		return array(
+			'delivered' => $delivered,
+			'failure'   => '',
+		);
+	}
+
+	/**
 	 * Moves dead events back to the waiting queue, due now.
 	 *
 	 * ## OPTIONS

@@ -32,7 +32,7 @@ class Farewell_Bridge_Outbox {
 	const STATUS_DELIVERED = 'delivered';
 	const STATUS_DEAD      = 'dead';
 
-	const SCHEMA_VERSION        = 1;
+	const SCHEMA_VERSION        = 2; // 2: the `imported` column (history import, sent after live rows).
 	const SCHEMA_OPTION         = 'farewell_bridge_schema_version';
 	const PAUSED_OPTION         = 'farewell_bridge_paused';
 	const LAST_DELIVERY_OPTION  = 'farewell_bridge_last_delivery';
@@ -100,10 +100,12 @@ class Farewell_Bridge_Outbox {
   created_at datetime NOT NULL,
   updated_at datetime NOT NULL,
   delivered_at datetime NULL DEFAULT NULL,
+  imported tinyint(1) unsigned NOT NULL DEFAULT 0,
   PRIMARY KEY  (id),
   UNIQUE KEY webhook_id (webhook_id),
   KEY status_next (status,next_attempt_at),
-  KEY delivered_at (delivered_at)";
+  KEY delivered_at (delivered_at),
+  KEY imported_status (imported,status)";
 	}
 
 	/**
@@ -112,23 +114,26 @@ class Farewell_Bridge_Outbox {
 	 * @param string $webhook_id Idempotency key.
 	 * @param string $event_type Event type, for the admin panel.
 	 * @param string $payload    JSON body exactly as it will be sent.
+	 * @param bool   $imported   History read back by Farewell_Bridge_Importer: delivered after every
+	 *                           live row that is due (claimable_ids()).
 	 * @return int|false New row id, 0 when the webhook-id already existed, false on a database error.
 	 */
-	public static function insert( $webhook_id, $event_type, $payload ) {
+	public static function insert( $webhook_id, $event_type, $payload, $imported = false ) {
 		global $wpdb;
 		$now      = self::now();
 		$table    = self::table();
 		$suppress = $wpdb->suppress_errors( true ); // Never print a database error into the member's page.
 		$result   = $wpdb->query(
 			$wpdb->prepare(
-				"INSERT IGNORE INTO {$table} (webhook_id, event_type, payload, status, attempts, next_attempt_at, created_at, updated_at) VALUES (%s, %s, %s, %s, 0, %s, %s, %s)", // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+				"INSERT IGNORE INTO {$table} (webhook_id, event_type, payload, status, attempts, next_attempt_at, created_at, updated_at, imported) VALUES (%s, %s, %s, %s, 0, %s, %s, %s, %d)", // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
 				$webhook_id,
 				$event_type,
 				$payload,
 				self::STATUS_PENDING,
 				$now,
 				$now,
-				$now
+				$now,
+				$imported ? 1 : 0
 			)
 		);
 		$wpdb->suppress_errors( $suppress );
@@ -184,8 +189,9 @@ class Farewell_Bridge_Outbox {
 	}
 
 	/**
-	 * Pending, due, unlocked rows, oldest first; only never-attempted rows created since
-	 * $created_since when it is given.
+	 * Pending, due, unlocked rows, live ones first (a member's cancel waits behind no imported
+	 * history), then oldest first; only never-attempted rows created since $created_since when it
+	 * is given.
 	 *
 	 * @param int         $limit         Maximum number.
 	 * @param string|null $created_since MySQL datetime, or null for every age.
@@ -204,7 +210,7 @@ class Farewell_Bridge_Outbox {
 		array_push( $args, $now, $now, max( 1, (int) $limit ) );
 		$ids = $wpdb->get_col(
 			$wpdb->prepare(
-				"SELECT id FROM {$table} WHERE status = %s{$fresh} AND next_attempt_at <= %s AND (locked_until IS NULL OR locked_until < %s) ORDER BY id ASC LIMIT %d", // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+				"SELECT id FROM {$table} WHERE status = %s{$fresh} AND next_attempt_at <= %s AND (locked_until IS NULL OR locked_until < %s) ORDER BY imported ASC, id ASC LIMIT %d", // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
 				$args
 			)
 		);
@@ -395,6 +401,28 @@ class Farewell_Bridge_Outbox {
 		$rows   = $wpdb->get_results( $wpdb->prepare( "SELECT status, COUNT(*) AS n FROM {$table} WHERE status IN (%s, %s, %s) GROUP BY status", self::STATUS_PENDING, self::STATUS_DELIVERED, self::STATUS_DEAD ), ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
 		foreach ( (array) $rows as $row ) {
 			$counts[ $row['status'] ] = (int) $row['n'];
+		}
+		return $counts;
+	}
+
+	/**
+	 * Imported rows per status (the history import's progress and its back-pressure).
+	 *
+	 * @return array<string,int> pending, delivered, dead.
+	 */
+	public static function imported_counts() {
+		global $wpdb;
+		$table  = self::table();
+		$counts = array(
+			self::STATUS_PENDING   => 0,
+			self::STATUS_DELIVERED => 0,
+			self::STATUS_DEAD      => 0,
+		);
+		$rows   = $wpdb->get_results( "SELECT status, COUNT(*) AS n FROM {$table} WHERE imported = 1 GROUP BY status", ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+		foreach ( (array) $rows as $row ) {
+			if ( isset( $counts[ $row['status'] ] ) ) {
+				$counts[ $row['status'] ] = (int) $row['n'];
+			}
 		}
 		return $counts;
 	}

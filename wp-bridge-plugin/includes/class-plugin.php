@@ -37,6 +37,7 @@ final class Farewell_Bridge_Plugin {
 		'Farewell_Bridge_Survey',
 		'Farewell_Bridge_Survey_Form',
 		'Farewell_Bridge_Source_Memberpress',
+		'Farewell_Bridge_Importer',
 	);
 
 	/**
@@ -175,6 +176,13 @@ final class Farewell_Bridge_Plugin {
 			add_action( 'admin_post_' . $action, array( 'Farewell_Bridge_Admin', $method ) );
 		}
 
+		// History import: Farewell → Import history starts it; it runs in bounded steps from cron
+		// and from the page's poll (and to the end in `wp farewell import`).
+		add_action( 'admin_menu', array( 'Farewell_Bridge_Import_Page', 'action_admin_menu' ), 20 );
+		add_action( 'admin_post_' . Farewell_Bridge_Importer::START_ACTION, array( 'Farewell_Bridge_Import_Page', 'action_admin_post_farewell_bridge_import_start' ) );
+		add_action( 'wp_ajax_' . Farewell_Bridge_Importer::AJAX_ACTION, array( 'Farewell_Bridge_Importer', 'action_wp_ajax_farewell_bridge_import_step' ) );
+		add_action( Farewell_Bridge_Importer::CRON_HOOK, array( 'Farewell_Bridge_Importer', 'action_farewell_bridge_import_step' ) );
+
 		// Dashboard: the Farewell menu (this week's figures) and "Open dashboard", which signs the
 		// admin in to the sidecar's dashboard with a single-use token.
 		add_action( 'admin_menu', array( 'Farewell_Bridge_Dashboard_Menu', 'action_admin_menu' ) );
@@ -205,6 +213,11 @@ final class Farewell_Bridge_Plugin {
 				continue;
 			}
 			$this->active_sources[ $source->slug() ] = $source;
+			try {
+				Farewell_Bridge_Importer::note_live( $source->slug() );
+			} catch ( Throwable $e ) {
+				Farewell_Bridge_Dispatcher::log( $e );
+			}
 			foreach ( $source->hooks() as $hook ) {
 				list( $name, $method, $args ) = $hook;
 				add_action( $name, self::guarded( $source, $method ), 10, $args );
@@ -258,5 +271,6 @@ final class Farewell_Bridge_Plugin {
 		Farewell_Bridge_Dispatcher::unschedule();
 		wp_clear_scheduled_hook( Farewell_Bridge_Site_Info::CRON_HOOK );
 		wp_clear_scheduled_hook( Farewell_Bridge_Rate_Limit::PRUNE_HOOK );
+		wp_clear_scheduled_hook( Farewell_Bridge_Importer::CRON_HOOK );
 	}
 }

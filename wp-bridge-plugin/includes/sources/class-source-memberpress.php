@@ -529,14 +529,16 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 	}
 
 	/**
-	 * The protocol's subscription object from a MeprSubscription.
+	 * The protocol's subscription object from a MeprSubscription — or from a row of MemberPress's
+	 * subscriptions table with its `expires_at` worked out (Farewell_Bridge_History_Memberpress,
+	 * whose imported events must carry the fields the live ones do).
 	 *
-	 * @param object   $sub         MeprSubscription.
+	 * @param object   $sub         MeprSubscription, or a row with the same property names.
 	 * @param string   $type        Event type (sets the status).
 	 * @param int|null $access_ends When access ends, when known better than MemberPress's stored expiry.
 	 * @return array
 	 */
-	private function subscription( $sub, $type, $access_ends = null ) {
+	public function subscription( $sub, $type, $access_ends = null ) {
 		$status_map = array(
 			'pending'   => 'pending',
 			'active'    => 'active',
