@@ -2,14 +2,19 @@
 is that one with the member's values filled in (sidecar.mail.render._cached_html). What must hold:
 the page is byte for byte the one rendered from scratch, whatever the member's values (escaped
 by Jinja, then read and written again by css-inline), and CSS is not inlined again per member.
+Likewise a header value is parsed and folded once (sidecar.mail.message), and the bytes are those
+of a message whose every header was parsed and folded afresh.
 """
 
 from __future__ import annotations
+
+from datetime import datetime, timezone
 
 import pytest
 
 from sidecar.domain.compose import MEMBER_VALUES
 from sidecar.mail import catalog, render
+from sidecar.mail import message as mime
 
 SITE = {"site_name": "Le Club Hélène", "site_url": "https://club.example.org", "support_email": "aide@club.example",
         "sender_name": "Hélène", "percent": 20, "news_url": None, "offer_text": None}
@@ -92,3 +97,39 @@ def test_a_site_whose_copy_breaks_the_slots_is_rendered_from_scratch(inlining):
         page = render.render(kind, "fr", variables, context, overrides, member=MEMBER_VALUES).html
         assert page == render.render(kind, "fr", variables, context, overrides).html
         assert f"Merci \ue0000\ue001 !" in page
+
+
+# --- headers: parsed and folded once per value -------------------------------------------------
+
+LONG_SUBJECT = "Votre résiliation « Le Club Hélène — Marie-Françoise de La Tour d’Auvergne » est confirmée " * 2
+
+
+def message_bytes(first_name: str, subject: str, n: int) -> bytes:
+    rendered = render.Rendered(subject=subject, text=f"Bonjour {first_name},\n", html=f"<p>Bonjour {first_name}</p>\n")
+    message = mime.build(
+        rendered, sender=mime.address("farewell@mail.example.org", "Le Club Hélène"),
+        to=[mime.address(f"m{n}@example.org", first_name)], message_id=f"<farewell.s.{n}@mail.example.org>",
+        date=datetime(2026, 12, 1, 9, 30, tzinfo=timezone.utc), reply_to=mime.address("aide@club.example", "Le Club"),
+        unsubscribe_url=f"https://farewell.example.org/u/{'t' * 80}{n}")
+    message.set_boundary("===boundary===")
+    as_in_a_maildir = message.as_bytes()  # the same headers folded with \n first
+    return as_in_a_maildir + message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+
+
+@pytest.mark.parametrize("first_name", ["Zoë", "O'Brien", 'Le "Boss"', "Anne, Marie", "日本語の名前", LONG_SUBJECT[:90]])
+@pytest.mark.parametrize("subject", ["Votre résiliation Le Club est confirmée", LONG_SUBJECT, "=?utf-8?q?abc?="])
+def test_headers_kept_from_earlier_messages_give_the_same_bytes(first_name, subject, monkeypatch):
+    warm = [message_bytes(first_name, subject, n) for n in range(3)]
+    # Nothing kept: every header parsed and folded afresh.
+    monkeypatch.setattr(mime, "_PARSED", {})
+    monkeypatch.setattr(mime, "_FOLDED", {})
+    monkeypatch.setattr(mime, "_remember", lambda cache, key, value: None)
+    assert warm == [message_bytes(first_name, subject, n) for n in range(3)]
+
+
+def test_a_header_value_seen_before_is_not_parsed_again():
+    first, second = (mime.build(render.Rendered("Sujet", "texte\n", "<p>html</p>\n"),
+                                sender=mime.address("farewell@mail.example.org", "Le Club"), to=[mime.address(a)],
+                                message_id=f"<{a}>", date=datetime(2026, 12, 1, tzinfo=timezone.utc))
+                     for a in ("a@example.org", "b@example.org"))
+    assert first["From"] is second["From"] and first["Subject"] is second["Subject"]

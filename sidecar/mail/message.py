@@ -58,7 +58,15 @@ class _Policy(EmailPolicy):
             text = str(value)
             if not _AS_IS_VALUE.fullmatch(text) or any(len(line) > MAX_LINE for line in _as_is_lines(name, text)):
                 raise ValueError(f"{name} must be printable ASCII that fits a {MAX_LINE}-octet line: {text[:100]!r}")
-        return super().header_store_parse(name, value)
+        key = _value_key(value)
+        if key is None:
+            return super().header_store_parse(name, value)
+        key = (name, key)
+        parsed = _PARSED.get(key)
+        if parsed is None:
+            parsed = super().header_store_parse(name, value)
+            _remember(_PARSED, key, parsed)
+        return parsed
 
     def fold(self, name, value):
         if self._as_is(name, value):
@@ -68,13 +76,48 @@ class _Policy(EmailPolicy):
     def fold_binary(self, name, value):
         if self._as_is(name, value):
             return self.fold(name, value).encode("ascii")
-        return super().fold_binary(name, value)
+        if not hasattr(value, "name"):
+            return super().fold_binary(name, value)
+        # The same header object (from _PARSED) folds the same way under the same policy.
+        key = (id(value), name, self.linesep, self.max_line_length, self.utf8, self.cte_type)
+        folded = _FOLDED.get(key)
+        if folded is None or folded[0] is not value:
+            folded = (value, super().fold_binary(name, value))
+            _remember(_FOLDED, key, folded)
+        return folded[1]
 
     @staticmethod
     def _as_is(name, value) -> bool:
         # A value checked by header_store_parse; a header read from a parsed message is left to the
         # default policy, which keeps its source lines.
         return name.lower() in AS_IS_HEADERS and hasattr(value, "name")
+
+
+# Parsing a header value into the email package's header object, and folding that object into
+# lines, were most of the time a message took to build and write: a batch repeats most headers
+# (From, Reply-To, the subject of a site's email, the parts' Content-Type …), so both are kept,
+# the parsed header by the value it was given (header objects are immutable), the folded lines by
+# the header object and the policy's settings. A bounded cache: emptied when full.
+_PARSED: dict = {}
+_FOLDED: dict = {}
+_CACHE_MAX = 4096
+
+
+def _value_key(value):
+    """A hashable key for a header value as given, or None for a value not worth keeping."""
+    if isinstance(value, str) and not hasattr(value, "name"):
+        return ("str", value)
+    if isinstance(value, Address):
+        return ("address", value.display_name, value.username, value.domain)
+    if isinstance(value, (list, tuple)) and all(isinstance(item, Address) for item in value):
+        return ("addresses", *((a.display_name, a.username, a.domain) for a in value))
+    return None
+
+
+def _remember(cache: dict, key, value) -> None:
+    if len(cache) >= _CACHE_MAX:
+        cache.clear()
+    cache[key] = value
 
 
 # Lines end with \n in the maildir's files; smtplib.send_message writes \r\n on the wire itself.
