@@ -222,17 +222,24 @@ def main(argv: list[str] | None = None) -> dict:
            "load_average_after": [round(x, 2) for x in os.getloadavg()], "servers": {}}
     print(f"WordPress {WORDPRESS} + MemberPress 1.12.11, {count} cancels per mode, alternating; "
           f"load average {row['load_average_before'][0]} → {row['load_average_after'][0]}")
-    print(f"{'server':<11}{'mode':<22}{'median ms':>11}{'p90 ms':>9}{'ratio':>8}   goal")
+    # The median's ratio is the figure; the lowest quartile's too, as the machine is shared and a
+    # request that met other work's load spike weighs less there.
+    print(f"{'server':<11}{'mode':<22}{'p25 ms':>8}{'median ms':>11}{'p90 ms':>9}{'ratio':>8}{'p25 ratio':>10}   goal")
     for server, timings in measured.items():
         base = statistics.median(timings["no bridge"])
-        modes = {mode: {"median_ms": round(statistics.median(t) * 1000, 1),
+        base_p25 = percentile(timings["no bridge"], 0.25)
+        modes = {mode: {"p25_ms": round(percentile(t, 0.25) * 1000, 1),
+                        "median_ms": round(statistics.median(t) * 1000, 1),
                         "p90_ms": round(percentile(t, 0.9) * 1000, 1),
-                        "ratio_to_no_bridge": round(statistics.median(t) / base, 3)} for mode, t in timings.items()}
+                        "ratio_to_no_bridge": round(statistics.median(t) / base, 3),
+                        "p25_ratio_to_no_bridge": round(percentile(t, 0.25) / base_p25, 3)}
+                 for mode, t in timings.items()}
         row["servers"][server] = modes
         goals = dict(zip(MODES[1:], GOALS[server]))
         for mode, r in modes.items():
             goal = f"<= {goals[mode]}" if mode in goals else ""
-            print(f"{server:<11}{mode:<22}{r['median_ms']:>11}{r['p90_ms']:>9}{r['ratio_to_no_bridge']:>8}   {goal}")
+            print(f"{server:<11}{mode:<22}{r['p25_ms']:>8}{r['median_ms']:>11}{r['p90_ms']:>9}"
+                  f"{r['ratio_to_no_bridge']:>8}{r['p25_ratio_to_no_bridge']:>10}   {goal}")
     results.append("bridge_cost", row)
     return row
 
