@@ -313,11 +313,14 @@ class RealPluginBed:
     setup: dict = field(default_factory=dict)
 
     @classmethod
-    def build(cls, spec: RealPlugin, wp_version: str, mariadb, root: Path) -> "RealPluginBed":
+    def build(cls, spec: RealPlugin, wp_version: str, mariadb, root: Path,
+              sidecar_env: dict | None = None) -> "RealPluginBed":
+        """``sidecar_env``: more environment for the sidecar (its FAREWELL_MAIL_URL, say)."""
         spec.skip_unless_available()
         source = ensure_wordpress(wp_version)
         root = Path(root)
-        sidecar = SidecarProcess(f"sqlite:///{root / 'sidecar' / 'farewell.db'}", root / "sidecar").start()
+        sidecar = SidecarProcess(f"sqlite:///{root / 'sidecar' / 'farewell.db'}", root / "sidecar",
+                                 extra_env=sidecar_env).start()
         name = f"wp_{uuid.uuid4().hex[:12]}"
         mariadb.create_database(name)
         site = WordPressSite(

@@ -1,0 +1,155 @@
+"""The history import with MemberPress 1.12.11 itself, on WordPress 6.8, into a real sidecar.
+
+Past subscriptions are seeded through MemberPress's own models (MeprSubscription,
+MeprTransaction, MeprEvent), as its checkout and its cancel would store them, with the bridge
+silenced meanwhile (that history happened before the bridge was installed). Then
+`wp farewell import` (the real WP-CLI) reads MemberPress's tables and sends the history; the
+sidecar's admin API shows the past cancellations with MemberPress's dates and plans. Importing
+again adds nothing, a live cancel after the import is counted once, and nothing plans or sends an
+email for the past (the sidecar sends its mail to a real SMTP sink here).
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from tests.wordpress.real_plugins import REAL_PLUGINS, Member, RealPluginBed, utc
+from tests.wordpress.test_real_memberpress import CANCELLED, account_action
+from tests.wordpress.test_wp_cli_e2e import WP_CLI, ok
+
+pytestmark = pytest.mark.skipif(not WP_CLI.exists(), reason=f"WP-CLI is missing: put wp-cli.phar at {WP_CLI}")
+
+
+def wp(bed, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["php", str(WP_CLI), f"--path={bed.site.docroot}", "--allow-root", "--no-color", *args],
+                          capture_output=True, text=True, timeout=600, cwd=bed.site.root)
+
+
+def seed(bed, member: Member, plan: str, start: str, expires: str, cancelled: str | None = None,
+         expired: str | None = None) -> int:
+    """A subscription of the past, stored by MemberPress's models: started and paid at `start`
+    (UTC, MemberPress's convention), access until `expires`; its subscription-stopped event at
+    `cancelled`, its subscription-expired event at `expired`. The bridge records nothing (its
+    farewell_bridge_event filter drops every event): it was not installed then."""
+    price, period = {"Or": ("29.00", "months"), "Argent": ("9.90", "weeks"), "Platine": ("290.00", "years")}[plan]
+    product = bed.setup["plans"][plan]
+    return int(bed.site.wp_json(f"""
+        global $wpdb;
+        add_filter('farewell_bridge_event', '__return_false');
+        $sub = new MeprSubscription();
+        $sub->user_id = {member.id}; $sub->product_id = {product}; $sub->price = '{price}'; $sub->total = '{price}';
+        $sub->period = 1; $sub->period_type = '{period}'; $sub->gateway = '{bed.setup['offline']}';
+        $sub->status = 'active'; $sub->created_at = '{start}';
+        $sub->store();
+        $txn = new MeprTransaction();
+        $txn->user_id = {member.id}; $txn->product_id = {product}; $txn->subscription_id = $sub->id;
+        $txn->amount = '{price}'; $txn->total = '{price}'; $txn->status = 'complete'; $txn->txn_type = 'payment';
+        $txn->gateway = '{bed.setup['offline']}'; $txn->created_at = '{start}'; $txn->expires_at = '{expires}';
+        $txn->store();
+        $events = $wpdb->prefix . 'mepr_events';
+        foreach (array('subscription-stopped' => {cancelled!r}, 'subscription-expired' => {expired!r}) as $name => $at) {{
+            if (!$at) continue;
+            if ('subscription-stopped' === $name) {{ $sub = new MeprSubscription($sub->id); $sub->status = 'cancelled'; $sub->store(); }}
+            MeprEvent::record($name, new MeprSubscription($sub->id));
+            $wpdb->update($events, array('created_at' => $at), array('evt_id' => $sub->id, 'evt_id_type' => 'subscriptions', 'event' => $name));
+        }}
+        return (int) $sub->id;
+    """.replace("None", "null")))
+
+
+def cancellations(bed, member: Member) -> list[dict]:
+    answer = bed.sidecar.get(f"/v1/sites/{bed.sidecar.site_id}/cancellations", limit="500")
+    assert answer.status_code == 200, answer.text
+    return [c for c in answer.json()["items"] if c["member"]["id"] == str(member.id)]
+
+
+def emails(bed, member: Member) -> list[dict]:
+    answer = bed.sidecar.get(f"/v1/sites/{bed.sidecar.site_id}/emails", member_id=str(member.id))
+    assert answer.status_code == 200, answer.text
+    return answer.json()["items"]
+
+
+def outbox_rows(bed) -> int:
+    return int(bed.site.wp_json("global $wpdb; return (int) $wpdb->get_var('SELECT COUNT(*) FROM ' . Farewell_Bridge_Outbox::table());"))
+
+
+def test_wp_farewell_import_sends_memberpress_history_once_and_plans_no_email(mariadb, tmp_path, smtp):
+    bed = RealPluginBed.build(REAL_PLUGINS["memberpress"], "6.8", mariadb, tmp_path,
+                              sidecar_env={"FAREWELL_MAIL_URL": smtp.url})
+    try:
+        left = Member(bed, "left")        # cancelled in 2024, access ended a month later
+        stays = Member(bed, "stays")      # still paying
+        older = Member(bed, "older")      # cancelled in 2023
+        left_sub = seed(bed, left, "Or", "2024-03-05 10:00:00", "2024-07-05 23:59:59",
+                        cancelled="2024-06-10 08:30:00", expired="2024-07-06 12:00:00")
+        stays_sub = seed(bed, stays, "Argent", "2024-09-01 09:00:00", "2099-01-01 23:59:59")
+        seed(bed, older, "Platine", "2023-01-15 12:00:00", "2024-01-15 23:59:59", cancelled="2023-05-01 07:00:00")
+        bed.deliver()
+        assert bed.events(left.id) == [] and outbox_rows(bed) == 0, "the seeding recorded live events"
+
+        # A dry run counts and writes nothing; --since leaves out what happened before that day.
+        everything = ok(wp(bed, "farewell", "import", "--dry-run", "--source=memberpress"))
+        recent = ok(wp(bed, "farewell", "import", "--dry-run", "--source=memberpress", "--since=2024-01-01"))
+        assert "Dry run" in everything and outbox_rows(bed) == 0
+
+        def counted(table: str) -> int:
+            [row] = [line for line in table.splitlines() if "memberpress" in line]
+            return int(row.replace("|", " ").split()[-1])
+        assert counted(everything) - counted(recent) == 2  # the 2023 start and cancel
+        bad = wp(bed, "farewell", "import", "--since=2024-13-01")
+        assert bad.returncode == 1 and "2024-01-01" in bad.stderr
+
+        output = ok(wp(bed, "farewell", "import"))
+        assert "Success" in output, output
+        events = bed.events(left.id)
+        assert [e["type"] for e in events] == ["subscription.created", "subscription.cancelled", "subscription.expired"]
+        assert all(e["imported"] is True and e["source"] == "memberpress" for e in events)
+        assert [utc(e["occurred_at"]).isoformat() for e in events] == [
+            "2024-03-05T10:00:00+00:00", "2024-06-10T08:30:00+00:00", "2024-07-05T23:59:59+00:00"]
+        sub = events[1]["subscription"]
+        assert (sub["id"], sub["plan_name"], sub["amount"], sub["currency"], sub["interval"]) == (
+            str(left_sub), "Or", "29.00", "EUR", "month")
+        assert [e["type"] for e in bed.events(stays.id)] == ["subscription.created"]
+        [cancelled] = cancellations(bed, left)
+        assert utc(cancelled["cancelled_at"]).isoformat() == "2024-06-10T08:30:00+00:00"
+        assert cancelled["subscription"]["plan_name"] == "Or" and cancelled["subscription"]["amount"] == "29.00"
+        assert utc(cancelled["access_ends_at"]).isoformat() == "2024-07-05T23:59:59+00:00"
+        assert [utc(c["cancelled_at"]).year for c in cancellations(bed, older)] == [2023]
+        for member in (left, stays, older):
+            assert emails(bed, member) == [], f"an imported event planned an email for {member.login}"
+        stored = len(bed.events())
+
+        # Again, with the outbox holding the rows it sent: nothing new.
+        ok(wp(bed, "farewell", "import"))
+        assert len(bed.events()) == stored
+        # Again, once the delivered rows are purged: sent again, and the sidecar knows them all.
+        bed.site.wp_eval("global $wpdb; $wpdb->query('DELETE FROM ' . Farewell_Bridge_Outbox::table());")
+        again = ok(wp(bed, "farewell", "import"))
+        assert "Sent now: 0" not in again, again  # they did go out…
+        assert len(bed.events()) == stored        # …and the sidecar counted nothing twice
+
+        assert smtp.messages() == []
+
+        # A live cancel after the import: one cancellation, live, and a later import adds none.
+        account_action(bed, stays, "cancel", stays_sub, CANCELLED)
+        bed.deliver()
+        # MemberPress records its subscription-stopped event after sending its notices
+        # (MeprUtils::send_cancelled_sub_notices): with a slow mail server, seconds after the
+        # cancel the live event is dated by. The import must not take it for another cancel.
+        bed.site.wp_eval(f"""global $wpdb; $wpdb->query("UPDATE {{$wpdb->prefix}}mepr_events SET created_at =
+            DATE_ADD(created_at, INTERVAL 5 SECOND) WHERE evt_id = {stays_sub} AND event = 'subscription-stopped'");""")
+        [live] = cancellations(bed, stays)
+        assert live["initiated_by"] == "member"
+        ok(wp(bed, "farewell", "import"))
+        assert len(cancellations(bed, stays)) == 1
+        live_events = [e for e in bed.events(stays.id) if e["type"] == "subscription.cancelled"]
+        assert len(live_events) == 1 and not live_events[0].get("imported")
+
+        # Nothing was sent to anyone for the past: the imported members have no email at all.
+        for member in (left, older):
+            assert emails(bed, member) == []
+        assert smtp.to(left.email) == [] and smtp.to(older.email) == []
+    finally:
+        bed.cleanup(mariadb)
