@@ -219,27 +219,82 @@ class ImporterTest extends Farewell_Test_Case {
 
 	public function test_the_page_poll_needs_the_nonce_and_the_capability() {
 		Farewell_Bridge_Importer::start();
-		wp_set_current_user( self::factory_subscriber() );
+		wp_set_current_user( $this->user( 'subscriber' ) );
 		$_REQUEST['_ajax_nonce'] = wp_create_nonce( Farewell_Bridge_Importer::AJAX_ACTION );
 		try {
 			Farewell_Bridge_Importer::action_wp_ajax_farewell_bridge_import_step();
 			$this->fail( 'A subscriber ran an import step' );
 		} catch ( Farewell_Test_Die $e ) {
+			$this->assertSame( 403, $e->status );
 			$this->assertCount( 0, $this->rows() );
 		} finally {
 			unset( $_REQUEST['_ajax_nonce'] );
 		}
 	}
 
-	private static function factory_subscriber() {
-		$id = username_exists( 'farewell_import_subscriber' );
-		return $id ? (int) $id : (int) wp_insert_user(
-			array(
-				'user_login' => 'farewell_import_subscriber',
-				'user_pass'  => wp_generate_password(),
-				'user_email' => 'import-subscriber@example.org',
-				'role'       => 'subscriber',
-			)
-		);
+	/** Posts the Start form; returns the Farewell_Test_Die or Farewell_Test_Redirect it ended with. */
+	private function press_start( $nonce, $since = '' ) {
+		$_POST    = array( 'since' => $since, '_wpnonce' => $nonce );
+		$_REQUEST = $_POST;
+		try {
+			do_action( 'admin_post_' . Farewell_Bridge_Importer::START_ACTION );
+		} catch ( Farewell_Test_Die $e ) {
+			return $e;
+		} catch ( Farewell_Test_Redirect $e ) {
+			return $e;
+		} finally {
+			$_POST    = array();
+			$_REQUEST = array();
+		}
+		$this->fail( 'Start neither redirected nor died' );
+	}
+
+	public function test_start_needs_the_capability_and_the_nonce_and_a_real_day() {
+		wp_set_current_user( $this->user( 'subscriber' ) );
+		$refused = $this->press_start( wp_create_nonce( Farewell_Bridge_Importer::START_ACTION ) );
+		$this->assertInstanceOf( Farewell_Test_Die::class, $refused );
+		$this->assertSame( 403, $refused->status );
+		wp_set_current_user( $this->user( 'administrator' ) );
+		$forged = $this->press_start( 'forged' );
+		$this->assertInstanceOf( Farewell_Test_Die::class, $forged );
+		$this->assertSame( 'idle', Farewell_Bridge_Importer::state()['status'] );
+
+		$bad = $this->press_start( wp_create_nonce( Farewell_Bridge_Importer::START_ACTION ), '2024-02-30' );
+		$this->assertInstanceOf( Farewell_Test_Redirect::class, $bad );
+		$this->assertStringContainsString( 'farewell_import_error=since', $bad->getMessage() );
+		$this->assertSame( 'idle', Farewell_Bridge_Importer::state()['status'] );
+
+		$started = $this->press_start( wp_create_nonce( Farewell_Bridge_Importer::START_ACTION ), '2024-01-01' );
+		$this->assertInstanceOf( Farewell_Test_Redirect::class, $started );
+		$this->assertStringContainsString( 'page=farewell-import', $started->getMessage() );
+		$this->assertStringNotContainsString( 'error', $started->getMessage() );
+		$state = Farewell_Bridge_Importer::state();
+		$this->assertSame( 'running', $state['status'] );
+		$this->assertSame( 1704067200, $state['since'] );
+	}
+
+	public function test_the_page_says_what_it_found_and_shows_the_progress() {
+		wp_set_current_user( $this->user( 'subscriber' ) );
+		try {
+			Farewell_Bridge_Import_Page::render_page();
+			$this->fail( 'A subscriber saw the import page' );
+		} catch ( Farewell_Test_Die $e ) {
+			$this->assertSame( 403, $e->status );
+		}
+		wp_set_current_user( $this->user( 'administrator' ) );
+		ob_start();
+		Farewell_Bridge_Import_Page::render_page();
+		$idle = ob_get_clean();
+		$this->assertStringContainsString( 'MemberPress: 120 subscriptions, 120 cancelled', $idle );
+		$this->assertStringContainsString( 'name="action" value="' . Farewell_Bridge_Importer::START_ACTION . '"', $idle );
+		$this->assertStringContainsString( 'name="_wpnonce"', $idle );
+
+		Farewell_Bridge_Importer::start();
+		$this->run_to_end();
+		ob_start();
+		Farewell_Bridge_Import_Page::render_page();
+		$done = ob_get_clean();
+		$this->assertStringContainsString( 'Import finished.', $done );
+		$this->assertMatchesRegularExpression( '/data-farewell-import="queued">240</', $done );
 	}
 }
