@@ -236,6 +236,8 @@ class Farewell_Bridge_Cli {
 		$sent    = 0;
 		$failure = '';
 		$bar->tick( $read ); // A resumed import: what was read before.
+		$idle = 0;
+		$last = null; // Where the readers stood after the previous step.
 		while ( 'running' === $state['status'] && '' === $failure ) {
 			$state = Farewell_Bridge_Importer::step(
 				null,
@@ -253,6 +255,18 @@ class Farewell_Bridge_Cli {
 				$now += (int) $progress['read'];
 			}
 			$bar->tick( max( 0, $now - $read ) );
+			// A step that read nothing: another one holds the lock (cron, the admin page), or
+			// memory is short. Wait for the other; give up after a minute of nothing.
+			$where = wp_json_encode( wp_list_pluck( $state['sources'], 'cursor' ) );
+			$idle  = $where === $last && 'running' === $state['status'] ? $idle + 1 : 0;
+			$last  = $where;
+			if ( $idle >= 60 ) {
+				$failure = __( 'The import made no progress for a minute (another import step running, or PHP short of memory).', 'farewell-bridge' );
+				break;
+			}
+			if ( $idle > 0 ) {
+				sleep( 1 );
+			}
 			$read     = $now;
 			$delivery = self::deliver_backlog();
 			$sent    += $delivery['delivered'];
