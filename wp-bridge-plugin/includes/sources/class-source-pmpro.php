@@ -308,7 +308,8 @@ class Farewell_Bridge_Source_Pmpro extends Farewell_Bridge_Source {
 	}
 
 	/**
-	 * The protocol's subscription object for a user's level.
+	 * The protocol's subscription object for a user's level — also for its history
+	 * (Farewell_Bridge_History_Pmpro), whose imported events must carry the fields live ones do.
 	 *
 	 * @param int         $user_id  User id.
 	 * @param int         $level_id Level id.
@@ -316,7 +317,7 @@ class Farewell_Bridge_Source_Pmpro extends Farewell_Bridge_Source {
 	 * @param object|null $row      The member's memberships_users row (their own price and dates).
 	 * @return array
 	 */
-	private function subscription( $user_id, $level_id, $status, $row = null ) {
+	public function subscription( $user_id, $level_id, $status, $row = null ) {
 		global $pmpro_currency;
 		$level  = function_exists( 'pmpro_getLevel' ) ? pmpro_getLevel( $level_id ) : null;
 		$source = is_object( $row ) ? $row : $level;

@@ -1,0 +1,210 @@
+"""Paid Memberships Pro's history read back (Farewell_Bridge_History_Pmpro), on the real PMPro 3.8.4
+(WordPress 6.8; the bed of test_real_pmpro.py, its helpers drive PMPro's own pages).
+
+Each scenario first lets the live source report what PMPro did (the events the sidecar received),
+then reads the same member's history with the reader, called directly as the importer would, and
+checks that each occurrence comes back once, with the webhook-id the live event had (so importing
+after go-live, or twice, counts nothing twice), the same subscription fields, and dates taken from
+PMPro's rows converted to UTC.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tests.wordpress.real_plugins import Member, changes, php_env_at, site_local, utc
+from tests.wordpress.test_real_pmpro import (
+    LEVELS,
+    SLUG,
+    cancel_page,
+    checkout,
+    expiry_run,
+    member_edit_panel,
+    membership,
+    press,
+)
+
+FIELDS = ("id", "plan_id", "plan_name", "amount", "currency", "interval", "status", "started_at")
+
+
+@pytest.fixture(scope="module")
+def bed(real_plugin_bed):
+    return real_plugin_bed(SLUG, "6.8")
+
+
+@pytest.fixture
+def site_timezone(bed):
+    def set_zone(name: str):
+        bed.site.wp_eval(f"update_option('timezone_string', '{name}'); update_option('gmt_offset', '');")
+    yield set_zone
+    set_zone("")
+
+
+def history(bed, member: Member, limit: int = 50, since: int | None = None) -> dict:
+    """The member's events as the reader gives them, read to the end from their first row, `limit`
+    rows a call: {"events": [event with its webhook_id], "calls": n}."""
+    return bed.site.wp_json(f"""
+        global $wpdb;
+        $first = (int) $wpdb->get_var("SELECT MIN(id) FROM {{$wpdb->pmpro_memberships_users}} WHERE user_id = {member.id}");
+        $reader = new Farewell_Bridge_History_Pmpro();
+        $cursor = (string) ($first - 1);
+        $out = array();
+        $calls = 0;
+        do {{
+            $batch = $reader->events($cursor, {int(limit)}, {'null' if since is None else int(since)});
+            foreach ($batch['events'] as $e) {{
+                $p = json_decode($e['payload'], true);
+                if ($p['member']['id'] === '{member.id}') {{
+                    $p['webhook_id'] = $e['webhook_id'];
+                    $p['listed_type'] = $e['type'];
+                    $out[] = $p;
+                }}
+            }}
+            $cursor = $batch['cursor'];
+            ++$calls;
+        }} while (null !== $cursor && $calls < 1000);
+        return array('events' => $out, 'calls' => $calls, 'slug' => $reader->slug(), 'available' => $reader->available());
+    """)
+
+
+def rows(bed, member: Member) -> list[dict]:
+    """PMPro's memberships_users rows of the member, oldest first, and their cancelled subscriptions."""
+    return bed.site.wp_json(f"""
+        global $wpdb;
+        return array(
+            'rows' => $wpdb->get_results("SELECT id, membership_id, status, startdate, enddate FROM {{$wpdb->pmpro_memberships_users}}
+                WHERE user_id = {member.id} ORDER BY id", ARRAY_A),
+            'cancelled' => $wpdb->get_col("SELECT enddate FROM {{$wpdb->pmpro_subscriptions}}
+                WHERE user_id = {member.id} AND status = 'cancelled' ORDER BY enddate"));
+    """)
+
+
+def same_as_live(live: list[dict], imported: list[dict]) -> None:
+    """Each live event comes back once, with its webhook-id, type and subscription fields."""
+    def brief(events):
+        return [(e["type"], e["webhook_id"][:12], e["occurred_at"], e["subscription"].get("access_ends_at")) for e in events]
+    assert sorted(e["webhook_id"] for e in imported) == sorted(e["webhook_id"] for e in live), (brief(live), brief(imported))
+    by_id = {e["webhook_id"]: e for e in live}
+    for event in imported:
+        sent = by_id[event["webhook_id"]]
+        assert event["type"] == event["listed_type"] == sent["type"]
+        assert event["source"] == "paidmembershipspro" and "imported" not in event
+        assert event["member"] == {k: v for k, v in sent["member"].items()}, (event, sent)
+        assert {k: event["subscription"].get(k) for k in FIELDS} == {k: sent["subscription"].get(k) for k in FIELDS}, (event, sent)
+
+
+def test_a_members_whole_story_comes_back_with_the_live_ids(bed):
+    """Bought, cancelled with time left on the Cancel page, bought again, removed by the
+    administrator on Edit Member: four occurrences live, the same four read back, oldest first,
+    in UTC, each dated by PMPro's own records."""
+    member = Member(bed, "story")
+    level_id = bed.setup["levels"]["Mensuel"]
+    live, _ = changes(bed, member, lambda: (checkout(bed, member), cancel_page(bed, member, level_id),
+                                            checkout(bed, member), press(bed, member, "cancel_level")))
+    assert [e["type"] for e in live] == ["subscription.created", "subscription.cancelled",
+                                         "subscription.created", "subscription.cancelled"], live
+    found = history(bed, member)
+    assert found["slug"] == "paidmembershipspro" and found["available"] is True
+    imported = found["events"]
+    same_as_live(live, imported)
+
+    stored = rows(bed, member)
+    first, second = stored["rows"]
+    assert (first["status"], second["status"]) == ("changed", "admin_cancelled"), stored
+    assert [e["type"] for e in imported] == ["subscription.created", "subscription.cancelled",
+                                             "subscription.created", "subscription.cancelled"]
+    created, cancelled, again, removed = imported
+    assert utc(created["occurred_at"]) == site_local(first["startdate"], "") == utc(created["subscription"]["started_at"])
+    # Cancelled when PMPro cancelled the payment subscription (UTC). The end date it set then is
+    # gone (buying again overwrote it with that moment): access_ends_at is when the row ended.
+    assert utc(cancelled["occurred_at"]) == site_local(stored["cancelled"][0], "")
+    assert utc(cancelled["subscription"]["access_ends_at"]) == site_local(first["enddate"], "") == utc(again["occurred_at"])
+    assert cancelled["initiated_by"] == "member"
+    # Bought again while the level ran: PMPro kept the first startdate, so the new row began when
+    # it replaced the first one.
+    assert utc(again["subscription"]["started_at"]) == site_local(second["startdate"], "") == utc(created["occurred_at"])
+    assert utc(again["occurred_at"]) == site_local(first["enddate"], "")
+    assert "access_ends_at" not in again["subscription"]
+    assert utc(removed["occurred_at"]) == site_local(second["enddate"], "") == utc(removed["subscription"]["access_ends_at"])
+    assert removed["initiated_by"] == "admin"  # PMPro wrote admin_cancelled
+    amount, interval = LEVELS["Mensuel"]
+    for event in imported:
+        assert (event["subscription"]["amount"], event["subscription"]["currency"], event["subscription"]["interval"],
+                event["subscription"]["plan_name"]) == (amount, "EUR", interval, "Mensuel"), event
+    assert [utc(e["occurred_at"]) for e in imported] == sorted(utc(e["occurred_at"]) for e in imported)
+
+    # Read again (a second import, or one resumed after a crash): the same events, the same ids.
+    assert history(bed, member)["events"] == imported
+    # One row a call: the same events, in bounded steps.
+    stepped = history(bed, member, limit=1)
+    assert stepped["events"] == imported and stepped["calls"] >= 2
+
+
+def test_a_level_change_is_the_new_levels_start_only(bed):
+    """Edit Member's "Change Membership": PMPro ends the old row as admin_changed with no removal
+    hook; live and history both report only the new level's start."""
+    member = Member(bed, "change")
+    new_id = bed.setup["levels"]["Annuel"]
+
+    def change():
+        checkout(bed, member)
+        _, form = member_edit_panel(bed, member)
+        group = re.search(r'name="pmpro-member-edit-memberships-panel-add_level_to_group"[^>]*value="(\d+)"', form).group(1)
+        press(bed, member, "add_level_to_group",
+              **{f"pmpro-member-edit-memberships-panel-add_level_to_group_{group}[level_id]": str(new_id)})
+
+    live, _ = changes(bed, member, change)
+    assert [e["type"] for e in live] == ["subscription.created", "subscription.created"], live
+    imported = history(bed, member)["events"]
+    same_as_live(live, imported)
+    assert [e["subscription"]["plan_name"] for e in imported] == ["Mensuel", "Annuel"]
+
+
+def test_an_expiry_in_the_sites_time_zone(bed, site_timezone):
+    """A level given by the administrator with an end date on a site in Europe/Paris, removed by
+    PMPro's expiry task: created and expired come back with the live ids, dated by the rows'
+    wall-clock dates read in the site's zone (not as UTC)."""
+    site_timezone("Europe/Paris")
+    member = Member(bed, "expiry")
+    level_id = bed.setup["levels"]["Mensuel"]
+    start = datetime(2026, 3, 20, 10, 0, tzinfo=timezone.utc)
+
+    def give():
+        bed.site.wp_eval(f"pmpro_changeMembershipLevel({level_id}, {member.id});"
+                         f"pmpro_set_expiration_date({member.id}, {level_id}, '2026-04-02 12:00:00');",
+                         env=php_env_at(start.strftime("%Y-%m-%d %H:%M:%S")))
+
+    live, _ = changes(bed, member, give)
+    ends = site_local("2026-04-02 12:00:00", "Europe/Paris")
+    more, run = changes(bed, member, lambda: expiry_run(bed, member, level_id, ends + timedelta(minutes=1)))
+    assert run["has_level"] is False, run
+    live += more
+    assert [e["type"] for e in live] == ["subscription.created", "subscription.expired"], live
+    imported = history(bed, member)["events"]
+    same_as_live(live, imported)
+    row = membership(bed, member, level_id)
+    created, expired = imported
+    assert utc(created["occurred_at"]) == site_local(row["startdate"], "Europe/Paris")
+    assert abs(utc(created["occurred_at"]) - start) < timedelta(minutes=1)  # the faked clock's start, in UTC
+    assert utc(expired["occurred_at"]) == site_local(row["enddate"], "Europe/Paris") >= ends
+    assert expired["initiated_by"] == "system" and expired["subscription"]["status"] == "expired"
+
+    # since: only what happened at or after it.
+    later = history(bed, member, since=int((ends - timedelta(days=1)).timestamp()))["events"]
+    assert [e["webhook_id"] for e in later] == [expired["webhook_id"]]
+
+
+def test_the_summary_counts_with_sql(bed):
+    """What the admin page shows before an import: rows and cancellations, counted by PMPro's tables."""
+    member = Member(bed, "summary")
+    level_id = bed.setup["levels"]["Annuel"]
+    before = bed.site.wp_json("return (new Farewell_Bridge_History_Pmpro())->summary(null);")
+    changes(bed, member, lambda: (checkout(bed, member, "Annuel"), cancel_page(bed, member, level_id)))
+    after = bed.site.wp_json("return (new Farewell_Bridge_History_Pmpro())->summary(null);")
+    assert after["subscriptions"] == before["subscriptions"] + 1
+    assert after["cancelled"] == before["cancelled"] + 1  # cancelled with time left
+    future = bed.site.wp_json(f"return (new Farewell_Bridge_History_Pmpro())->summary({int(datetime.now(timezone.utc).timestamp()) + 400 * 86400});")
+    assert future == {"subscriptions": 0, "cancelled": 0}
