@@ -202,14 +202,15 @@ class Farewell_Bridge_Source_Restrict_Content extends Farewell_Bridge_Source {
 	}
 
 	/**
-	 * The protocol's subscription object.
+	 * The protocol's subscription object — also for the history (Farewell_Bridge_History_Restrict_Content),
+	 * whose imported events must carry the fields live ones do.
 	 *
 	 * @param RCP_Membership $membership Membership.
 	 * @param string         $type       Event type.
 	 * @param int            $now        The event's moment.
 	 * @return array
 	 */
-	private function subscription( $membership, $type, $now ) {
+	public function subscription( $membership, $type, $now ) {
 		$status_map = array(
 			'pending'   => 'pending',
 			'active'    => 'active',
