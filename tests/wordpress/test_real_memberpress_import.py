@@ -22,9 +22,10 @@ from tests.wordpress.test_wp_cli_e2e import WP_CLI, ok
 pytestmark = pytest.mark.skipif(not WP_CLI.exists(), reason=f"WP-CLI is missing: put wp-cli.phar at {WP_CLI}")
 
 
-def wp(bed, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["php", str(WP_CLI), f"--path={bed.site.docroot}", "--allow-root", "--no-color", *args],
-                          capture_output=True, text=True, timeout=600, cwd=bed.site.root)
+def wp(bed, *args: str, php: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    """`wp ARGS` on the bed's site; `php`: options for PHP itself (-d memory_limit=64M)."""
+    return subprocess.run(["php", *php, str(WP_CLI), f"--path={bed.site.docroot}", "--allow-root", "--no-color", *args],
+                          capture_output=True, text=True, timeout=900, cwd=bed.site.root)
 
 
 def seed(bed, member: Member, plan: str, start: str, expires: str, cancelled: str | None = None,
@@ -151,5 +152,51 @@ def test_wp_farewell_import_sends_memberpress_history_once_and_plans_no_email(ma
         for member in (left, older):
             assert emails(bed, member) == []
         assert smtp.to(left.email) == [] and smtp.to(older.email) == []
+    finally:
+        bed.cleanup(mariadb)
+
+
+MANY = 20000
+
+
+def test_a_large_history_is_read_in_bounded_memory(mariadb, tmp_path):
+    """20,000 members with a subscription each, read back as the import reads them (a dry run's
+    steps, in one PHP process under memory_limit=64M, as WP-CLI's own unlimited memory would hide
+    a leak): each batch reads 50 subscriptions and nothing read stays in memory (WordPress's
+    runtime cache of users is flushed after each batch), so the peak grows by a few MB whatever
+    the history's size. The rows are written with SQL: MemberPress's models are far too slow for
+    this many."""
+    bed = RealPluginBed.build(REAL_PLUGINS["memberpress"], "6.8", mariadb, tmp_path)
+    try:
+        product = bed.setup["plans"]["Or"]
+        bed.site.wp_eval(f"""
+            global $wpdb;
+            $wpdb->query("INSERT INTO {{$wpdb->users}} (user_login, user_pass, user_nicename, user_email, user_registered, display_name)
+                SELECT CONCAT('many', seq), '', CONCAT('many', seq), CONCAT('many', seq, '@example.org'), '2023-01-01 00:00:00', CONCAT('Member ', seq)
+                FROM seq_1_to_{MANY}");
+            $wpdb->query("INSERT INTO {{$wpdb->prefix}}mepr_subscriptions (user_id, product_id, price, total, period, period_type, status, created_at, gateway)
+                SELECT ID, {product}, 29.00, 29.00, 1, 'months', IF(ID % 3 = 0, 'cancelled', 'active'), '2024-02-01 10:00:00', 'offline-test'
+                FROM {{$wpdb->users}} WHERE user_login LIKE 'many%'");
+            $wpdb->query("INSERT INTO {{$wpdb->prefix}}mepr_transactions (amount, total, user_id, product_id, subscription_id, status, txn_type, gateway, created_at, expires_at)
+                SELECT 29.00, 29.00, user_id, product_id, id, 'complete', 'payment', 'offline-test', '2024-02-01 10:00:00', '2099-03-01 23:59:59'
+                FROM {{$wpdb->prefix}}mepr_subscriptions");
+        """)
+        cancelled = int(bed.site.wp_json("global $wpdb; return (int) $wpdb->get_var(\"SELECT COUNT(*) FROM "
+                                         "{$wpdb->prefix}mepr_subscriptions WHERE status = 'cancelled'\");"))
+        assert cancelled > MANY // 4
+        read = bed.site.wp_json("""
+            ini_set('memory_limit', '64M');
+            $base = memory_get_usage();
+            $state = Farewell_Bridge_Importer::plan(null, 'memberpress');
+            for ($steps = 0; 'running' === $state['status'] && $steps < 1000; $steps++) {
+                $state = Farewell_Bridge_Importer::step($state, array('dry' => true));
+            }
+            return array('status' => $state['status'], 'events' => $state['sources']['memberpress']['queued'],
+                'subscriptions' => $state['sources']['memberpress']['subscriptions'],
+                'grew' => memory_get_peak_usage() - $base);
+        """)
+        # Each one started; the cancelled ones ended too (no MemberPress event: dated by their payment).
+        assert (read["status"], read["subscriptions"], read["events"]) == ("done", MANY, MANY + cancelled)
+        assert read["grew"] < 8 * 1024 * 1024, f"reading {MANY} subscriptions took {read['grew'] / 2**20:.1f} MB more"
     finally:
         bed.cleanup(mariadb)

@@ -295,13 +295,17 @@ class Farewell_Bridge_Cli {
 			WP_CLI::error( $state->get_error_message() );
 		}
 		while ( 'running' === $state['status'] ) {
-			$state = Farewell_Bridge_Importer::step(
+			$before = wp_json_encode( wp_list_pluck( $state['sources'], 'cursor' ) );
+			$state  = Farewell_Bridge_Importer::step(
 				$state,
 				array(
 					'dry'      => true,
 					'deadline' => microtime( true ) + Farewell_Bridge_Importer::STEP_SECONDS,
 				)
 			);
+			if ( 'running' === $state['status'] && wp_json_encode( wp_list_pluck( $state['sources'], 'cursor' ) ) === $before ) {
+				WP_CLI::error( __( 'The dry run could not go on: PHP is short of memory.', 'farewell-bridge' ) );
+			}
 		}
 		$rows = array();
 		foreach ( $state['sources'] as $slug => $progress ) {
