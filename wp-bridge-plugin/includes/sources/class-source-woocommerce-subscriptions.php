@@ -113,13 +113,15 @@ class Farewell_Bridge_Source_Woocommerce_Subscriptions extends Farewell_Bridge_S
 	}
 
 	/**
-	 * The protocol's subscription object.
+	 * The protocol's subscription object — also for the history
+	 * (Farewell_Bridge_History_Woocommerce_Subscriptions), whose imported events must carry the
+	 * fields live ones do.
 	 *
 	 * @param WC_Subscription $sub  Subscription.
 	 * @param string          $type Event type.
 	 * @return array
 	 */
-	private function subscription( $sub, $type ) {
+	public function subscription( $sub, $type ) {
 		$status_map = array(
 			'pending'        => 'pending',
 			'active'         => 'active',
