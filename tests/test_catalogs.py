@@ -104,3 +104,17 @@ def test_a_member_reads_their_locales_language_else_the_sites_else_english(local
 def test_a_category_the_catalog_does_not_spell_out_takes_the_other_form():
     assert plural_key("x", "fr", 1_000_000, {"x_one": "", "x_other": ""}) == "x_other"  # CLDR says "many"
     assert plural_key("x", "fr", 0, {"x_one": "", "x_other": ""}) == "x_one"
+
+
+@pytest.mark.parametrize("language", i18n.LANGUAGES)
+def test_the_email_editor_names_every_block_of_every_step_in_words_with_a_hint(language):
+    names = i18n.section(language, "email_blocks")
+    expected = set()
+    for step in STEPS:
+        for block in catalog.KINDS[step.key].blocks():
+            label, hint = names.get(f"{step.key}.{block}"), names.get(f"{step.key}.{block}.hint")
+            assert label and hint, f"{step.key}.{block} ({language}) needs a label and a hint"
+            assert label != block and "_" not in label, f"{step.key}.{block} ({language}): words, not the key"
+            expected |= {f"{step.key}.{block}", f"{step.key}.{block}.hint"}
+    # Nothing named for a block the emails do not have (a renamed block would leave its old label).
+    assert set(names) == expected

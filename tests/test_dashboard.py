@@ -509,3 +509,125 @@ def test_a_deeply_nested_token_is_refused_not_a_crash(client):
     nested = base64.urlsafe_b64encode(b"[" * 2500 + b"]" * 2500).decode().rstrip("=")[:3900]
     response = client.get("/admin/login", query_string={"token": nested + ".AAAA"})
     assert response.status_code in (400, 403)
+
+
+# --- screens an owner reads without a manual ------------------------------------------------------
+
+def test_the_email_editor_names_each_block_in_words_with_where_it_is_used(client, site, sign_in):
+    sign_in()
+    page = client.get("/admin/sequence/offer?lang=fr").text
+    assert '<label class="block" id="block-subject_discount">Objet quand une réduction est proposée' in page
+    assert "Quand le membre a trouvé le prix trop élevé" in page and "Bouton « nouveautés »" in page
+    assert "Quand la réduction du code n’est pas connue." in page  # code_only's hint
+    for block in ("subject_discount", "code_only", "whats_new_button"):
+        assert f">{block}" not in page and f"<label>{block}" not in page, block
+    sign_in(locale="en_US")
+    english = client.get("/admin/sequence/offer?lang=fr").text
+    assert "Subject when a discount is offered" in english and "When the member said it costs too much" in english
+    # The live preview's script, from the dashboard's own static folder (the CSP allows no inline script).
+    assert re.search(r'<script src="/admin/static/dashboard\.js[^"]*" defer></script>', english)
+    assert 'data-live-preview="preview-button"' in english
+    with client.get("/admin/static/dashboard.js") as script:
+        assert script.status_code == 200 and "requestSubmit" in script.text
+
+
+def test_a_too_long_block_is_named_in_words(client, site, sign_in):
+    sign_in()
+    token = csrf_token(client, "/admin/sequence/offer")
+    client.post("/admin/sequence/offer", data={"csrf_token": token, "lang": "fr", "delay": "30", "delay_unit": "days",
+                                               "copy.subject_discount": "x" * 300})
+    assert "« Objet quand une réduction est proposée » est trop long." in client.get("/admin/sequence/offer").text
+
+
+def test_delays_are_shown_and_entered_in_days_and_in_hours_below_one_day(client, site, sign_in, engine):
+    from sidecar.domain.sequences import configured_steps
+
+    sign_in()
+    page = client.get("/admin/sequence/offer").text  # 30 days by default
+    assert re.search(r'name="delay" id="delay" [^>]*value="30"', page)
+    assert '<option value="days" selected>jours</option>' in page
+    assert "30 jours" in client.get("/admin/sequence").text
+    token = csrf_token(client, "/admin/sequence/offer")
+
+    def save(value, unit):
+        return client.post("/admin/sequence/offer", data={"csrf_token": token, "lang": "fr", "enabled": "1",
+                                                          "delay": value, "delay_unit": unit})
+
+    def delay():
+        with engine.connect() as conn:
+            return configured_steps(conn, site["id"])["offer"].delay
+
+    save("3", "days")
+    assert delay() == timedelta(days=3)
+    save("6", "hours")
+    assert delay() == timedelta(hours=6)
+    page = client.get("/admin/sequence/offer").text
+    assert re.search(r'name="delay" id="delay" [^>]*value="6"', page)
+    assert '<option value="hours" selected>heures</option>' in page
+    assert "6 heures" in client.get("/admin/sequence").text
+    save("30", "hours")  # not a whole number of days: stays in hours, "1 jour 6 heures" in the list
+    assert delay() == timedelta(hours=30)
+    assert '<option value="hours" selected>' in client.get("/admin/sequence/offer").text
+    assert "1 jour 6 heures" in client.get("/admin/sequence").text
+    for value, unit in (("366", "days"), ("-1", "days"), ("1.5", "days"), ("deux", "days"), ("3", "weeks")):
+        save(value, unit)
+        assert delay() == timedelta(hours=30), (value, unit)
+        assert "Le délai doit être un nombre entier de jours" in client.get("/admin/sequence/offer").text
+
+
+def test_the_survey_editor_names_its_texts_and_reasons_in_words(client, site, sign_in):
+    sign_in()
+    page = client.get("/admin/survey").text
+    assert '<fieldset id="text-title"><legend>Titre</legend>' in page
+    assert "Posée au-dessus de la liste des raisons." in page  # reason_label's hint
+    assert '<fieldset class="reason" id="reason-too_expensive"><legend>C’est trop cher</legend>' in page
+    assert "L’e-mail d’offre propose une réduction" in page
+    for key in ("title", "reason_label", "contact_detail_label", "too_expensive"):
+        assert f"<legend>{key}</legend>" not in page, key
+    sign_in(locale="en_US")
+    english = client.get("/admin/survey").text
+    assert "<legend>It costs too much</legend>" in english and "<legend>Thank-you message</legend>" in english
+
+
+def test_empty_pages_say_what_to_do(client, post_event, site, sign_in):
+    sign_in()
+    overview = client.get("/admin/").text
+    assert 'id="no-cancellations"' in overview and "WordPress → Farewell → Importer l’historique" in overview
+    assert "questionnaire de départ sur la page qui suit la résiliation" in overview
+    assert 'id="no-answers"' in client.get("/admin/feedback").text
+    assert 'id="no-requests"' in client.get("/admin/contact-requests").text
+    cancel_and_answer(post_event, 1, reason="customer_service", contact=True)
+    assert 'id="no-cancellations"' not in client.get("/admin/").text
+    assert 'id="no-answers"' not in client.get("/admin/feedback").text
+    assert "Aucune réponse ne correspond" in client.get("/admin/feedback?reason=unused").text  # filters, not empty
+    assert 'id="no-requests"' not in client.get("/admin/contact-requests").text
+
+
+def test_dates_read_the_same_everywhere_and_the_time_zone_is_named_once(client, post_event, site, sign_in):
+    at = datetime(2026, 11, 30, 22, 54, tzinfo=timezone.utc)  # 23:54 in Paris
+    member = {"id": "m1", "email": "membre@example.org", "first_name": "Anaïs", "locale": "fr_FR"}
+    assert post_event(make_event(occurred_at=iso(at), member=member)).status_code == 202
+    event = make_event(type_="survey.submitted", occurred_at=iso(at), member=member)
+    del event["subscription"]
+    event["survey"] = {"version": 1, "subscription_id": make_event()["subscription"]["id"], "reason": "other",
+                       "contact_requested": True, "contact": "06 12 34 56 78", "locale": "fr_FR"}
+    assert post_event(event).status_code == 202
+    sign_in()
+    for path in ("/admin/feedback", "/admin/contact-requests"):
+        page = client.get(path).text
+        assert "30 nov. 2026, 23:54" in page, path
+        assert "30/11/2026" not in page and "11/30/26" not in page, path
+        assert page.count("Europe/Paris") == 1 and "Dates et heures : heure d’Europe centrale (Europe/Paris)." in page
+    sign_in(locale="en_US")
+    page = client.get("/admin/feedback").text
+    assert "30 Nov 2026, 23:54" in page and "Dates and times are in Central European Time (Europe/Paris)." in page
+
+
+def test_the_menu_folds_on_a_narrow_screen_without_script(client, site, sign_in):
+    sign_in()
+    page = client.get("/admin/").text
+    assert '<input type="checkbox" id="menu-toggle" class="menu-toggle">' in page
+    assert '<label for="menu-toggle" class="menu-button">Menu</label>' in page
+    with client.get("/admin/static/dashboard.css") as response:
+        css = response.text
+    assert ".menu-toggle:checked ~ nav { display: flex; }" in css and ".scroll { overflow-x: auto;" in css

@@ -4,13 +4,14 @@ is given and stores it in one transaction of its own, or refuses and changes not
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from sidecar.domain.digest import (DigestSettingsError, IsoWeek, browser_preview, digest_settings,
                                    update_digest_settings, update_wordpress_admin_email)
-from sidecar.domain.sequence_copy import StepEditError, overrides_after_edit, save_step
+from sidecar.domain.sequence_copy import StepEditError, delay_for_editor, delay_hours_from, overrides_after_edit, \
+    save_step
 from sidecar.domain.sequences import configured_steps
 from sidecar.domain.site_settings import SettingsError, SiteFieldError, effective_settings, save_site_settings
 from sidecar.domain.sites import create_site, site_problems
@@ -179,3 +180,17 @@ def test_the_wordpress_admin_email_reported_by_the_bridge_is_kept_by_the_domain(
         update_wordpress_admin_email(engine, club["id"], "not an address", now=NOW)
     with engine.connect() as conn:
         assert digest_settings(conn, club["id"])["recipients"] == ["admin@club.example.org"]
+
+
+def test_a_delay_is_edited_in_days_and_in_hours_below_one_day():
+    assert delay_for_editor(timedelta(days=30)) == (30, "days")
+    assert delay_for_editor(timedelta(days=1)) == (1, "days")
+    assert delay_for_editor(timedelta(hours=6)) == (6, "hours")
+    assert delay_for_editor(timedelta(0)) == (0, "hours")
+    assert delay_for_editor(timedelta(hours=30)) == (30, "hours")  # not 1.25 days
+    assert delay_hours_from("3", "days") == "72" and delay_hours_from(" 3 ", "days") == "72"
+    assert delay_hours_from("6", "hours") == "6"
+    # Anything else is left for save_step to refuse as invalid_delay, as it refuses bad hours.
+    for value, unit in (("1.5", "days"), ("-1", "days"), ("²", "days"), ("3", "weeks"), ("9" * 7, "days")):
+        assert delay_hours_from(value, unit) == "", (value, unit)
+    assert delay_hours_from("366", "days") == "8784"  # over MAX_STEP_DELAY: save_step refuses it

@@ -8,7 +8,7 @@ default text still reaches the sites that did not rewrite that block.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
@@ -42,6 +42,24 @@ def overrides_after_edit(kind, language: str, typed: dict[str, str], overrides: 
     kept[language] = {block: text for block, text in typed.items()
                       if text and text != defaults.get(block, "").strip()}
     return {lang: blocks for lang, blocks in kept.items() if blocks}
+
+
+def delay_for_editor(delay: timedelta) -> tuple[int, str]:
+    """How the editor shows a delay: in days, or in hours below one day or when it is not a whole
+    number of days (30 hours stays 30 hours rather than becoming 1.25 days)."""
+    hours = int(delay.total_seconds() // 3600)
+    return (hours // 24, "days") if hours >= 24 and hours % 24 == 0 else (hours, "hours")
+
+
+def delay_hours_from(value: str, unit: str) -> str:
+    """A delay typed as a number of ``unit`` ("days" or "hours"), as whole hours for save_step;
+    "" (refused there as invalid_delay) for anything else."""
+    value = (value or "").strip()
+    if unit == "hours":
+        return value
+    if unit == "days" and value.isascii() and value.isdigit() and len(value) <= 6:
+        return str(int(value) * 24)
+    return ""
 
 
 def save_step(engine: Engine, site_id: str, step: str, language: str, typed: dict[str, str], enabled: bool,

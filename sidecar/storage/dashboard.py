@@ -100,6 +100,16 @@ def count_answers(conn: Connection, site_id: str, filters: dict) -> int:
     return conn.execute(select(func.count()).select_from(_answers_query(site_id, filters).subquery())).scalar_one()
 
 
+def has_cancellations(conn: Connection, site_id: str) -> bool:
+    """Whether any cancellation of the site was ever recorded (imported history included)."""
+    return conn.execute(select(_c.c.id).where(_c.c.site_id == site_id).limit(1)).first() is not None
+
+
+def has_answers(conn: Connection, site_id: str) -> bool:
+    """Whether any exit-survey answer of the site was ever recorded."""
+    return conn.execute(select(_a.c.id).where(_a.c.site_id == site_id).limit(1)).first() is not None
+
+
 def plan_names(conn: Connection, site_id: str) -> list[str]:
     query = (select(_s.c.plan_name).where(_s.c.site_id == site_id, _s.c.plan_name.is_not(None))
              .distinct().order_by(_s.c.plan_name))

@@ -7,14 +7,14 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime, format_timedelta
+from babel.dates import format_datetime, format_timedelta, get_timezone_name
 from babel.numbers import format_currency, format_decimal, format_percent
 from flask import g
 
 from ...domain.sequences import member_timezone
 from ...domain.survey import DEFAULT_DEFINITION, current_definition
 from ...mail.render import babel_locale
-from . import t
+from . import bp, t
 
 
 def now() -> datetime:
@@ -29,8 +29,23 @@ def zone() -> ZoneInfo:
     return member_timezone(g.site)
 
 
+# Day, month in letters, year and a 24-hour time: "30 Nov 2026, 23:54", "30 nov. 2026, 23:54". The
+# locale's "short" format ("11/30/26, 11:54 PM") reads differently on either side of the Atlantic.
+WHEN_PATTERN = "d MMM y, HH:mm"
+
+
 def when(at: datetime | None) -> str:
-    return format_datetime(at.astimezone(zone()), "short", locale=locale()) if at else t("none")
+    """A moment in the site's time zone, which the page names once (``zone_name``)."""
+    return format_datetime(at.astimezone(zone()), WHEN_PATTERN, locale=locale()) if at else t("none")
+
+
+@bp.app_template_global("zone_name")
+def zone_name() -> str:
+    """The site's time zone as people say it ("Central European Time (Europe/Paris)"); the zone's
+    id alone where the language has no name for it (UTC, Etc/GMT+3)."""
+    site_zone = zone()
+    name = get_timezone_name(site_zone, "long", locale=locale(), zone_variant="generic")
+    return site_zone.key if "(" in name else f"{name} ({site_zone.key})"
 
 
 def number(value) -> str:

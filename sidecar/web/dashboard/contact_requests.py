@@ -16,7 +16,8 @@ def contact_requests():
     at = now()
     with get_engine().begin() as conn:
         open_rows = list_contact_requests(conn, g.site["id"], "open")
-        answered_rows = list_contact_requests(conn, g.site["id"], "answered")[-50:][::-1]
+        answered = list_contact_requests(conn, g.site["id"], "answered")
+        answered_rows = answered[-50:][::-1]
         labels = reason_labels(conn)
 
     def view(row):
@@ -25,7 +26,7 @@ def contact_requests():
                 "reason_label": reason_label(labels, row["reason"])}
 
     return render_template("dashboard/contact_requests.html", open_rows=[view(r) for r in open_rows],
-                           answered_rows=[view(r) for r in answered_rows])
+                           answered_rows=[view(r) for r in answered_rows], ever=bool(open_rows or answered))
 
 
 @bp.post("/contact-requests/<int:request_id>/answered")

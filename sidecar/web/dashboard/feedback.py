@@ -59,11 +59,13 @@ def feedback():
         rows = store.list_answers(conn, g.site["id"], filters, PAGE_SIZE, (page - 1) * PAGE_SIZE)
         plans = store.plan_names(conn, g.site["id"])
         labels = reason_labels(conn)
+        # Nothing at all yet (not nothing matching the filters): the page says how answers come.
+        ever = total > 0 or store.has_answers(conn, g.site["id"])
     answers = [{**row, "when": when(row["answered_at"]), "reason_label": reason_label(labels, row["reason"])}
                for row in rows]
     query = {k: v for k, v in typed.items() if v}
     return render_template("dashboard/feedback.html", answers=answers, total=total, page=page, pages=pages,
-                           typed=typed, query=query, plans=plans,
+                           typed=typed, query=query, plans=plans, ever=ever,
                            reasons=[(code, labels.get(code, code)) for code in REASON_CODES])
 
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 from flask import g, render_template
 
 from ...db import get_engine
+from ...storage.dashboard import has_cancellations
 from . import bp, t
 from .common import money, now, number, rate, reason_label, reason_labels
 from .summary import week_summary
@@ -18,6 +19,7 @@ def overview():
     with engine.begin() as conn:
         summary = week_summary(conn, g.site, now())
         labels = reason_labels(conn)
+        empty = not has_cancellations(conn, g.site["id"])
     digest = summary["digest"]
     h = digest["headline"]
     columns = (h["week"], h["previous"], h["average_4_weeks"])
@@ -31,7 +33,8 @@ def overview():
     ]
     return render_template("dashboard/overview.html", headline=headline, trend=_trend_chart(digest["trend"]),
                            reasons=_reason_chart(digest["reasons"], labels),
-                           revenue=_revenue_chart(h["week"]), open_requests=digest["contact_requests"]["open_count"])
+                           revenue=_revenue_chart(h["week"]), open_requests=digest["contact_requests"]["open_count"],
+                           empty=empty)
 
 
 def _trend_chart(trend: list[dict]) -> dict:

@@ -8,10 +8,11 @@ from datetime import timedelta
 from flask import abort, current_app, flash, g, render_template, request
 from markupsafe import escape
 
+from ... import i18n
 from ...db import get_engine
 from ...domain.digest import mail_config
 from ...domain.sample_emails import saved_sample, send_test_email
-from ...domain.sequence_copy import StepEditError, save_step
+from ...domain.sequence_copy import StepEditError, delay_for_editor, delay_hours_from, save_step
 from ...domain.sequences import STEPS, configured_steps
 from ...domain.survey import LANGUAGES
 from ...mail import catalog
@@ -42,8 +43,17 @@ def sequence():
 
 
 def _delay_text(delay: timedelta) -> str:
-    hours = int(delay.total_seconds() // 3600)
-    return t("days", count=hours // 24) if hours >= 48 and hours % 24 == 0 else t("hours", count=hours)
+    """In days, in hours below one day: "3 days", "12 hours", "1 day 6 hours"."""
+    days, hours = divmod(int(delay.total_seconds() // 3600), 24)
+    said = [t("days_count", count=days)] if days else []
+    return " ".join(said + [t("hours_count", count=hours)] if hours or not days else said)
+
+
+def _blocks(kind) -> list[dict]:
+    """Each copy block of the email, named in words with where the email uses it."""
+    names = i18n.section(g.language, "email_blocks")
+    return [{"key": block, "label": names[f"{kind.key}.{block}"], "hint": names[f"{kind.key}.{block}.hint"]}
+            for block in kind.blocks()]
 
 
 @bp.get("/sequence/<step>")
@@ -53,9 +63,10 @@ def sequence_step(step: str):
     with get_engine().begin() as conn:
         configured = configured_steps(conn, g.site["id"])[step]
     copy = copy_for(kind, language, configured.copy_overrides)
+    delay_value, delay_unit = delay_for_editor(configured.delay)
     return render_template("dashboard/sequence_step.html", step=step, kind=kind, language=language,
-                           configured=configured, copy=copy, delay_hours=int(configured.delay.total_seconds() // 3600),
-                           variables=", ".join("{" + v + "}" for v in kind.variables))
+                           configured=configured, copy=copy, blocks=_blocks(kind), delay_value=delay_value,
+                           delay_unit=delay_unit, variables=", ".join("{" + v + "}" for v in kind.variables))
 
 
 def _typed_copy(kind) -> dict[str, str]:
@@ -69,14 +80,25 @@ def save_sequence_step(step: str):
     language = _language_arg()
     try:
         save_step(get_engine(), g.site["id"], step, language, _typed_copy(kind),
-                  enabled=request.form.get("enabled") == "1", delay_hours=request.form.get("delay_hours", ""),
+                  enabled=request.form.get("enabled") == "1", delay_hours=_typed_delay_hours(),
                   now=now())
     except StepEditError as error:
+        labels = {block["key"]: block["label"] for block in _blocks(kind)}
         for key, values in error.problems:
+            if "field" in values:  # the block as the editor names it
+                values = {**values, "field": labels.get(values["field"], values["field"])}
             flash(t(key, **values), "error")
     else:
         flash(t("saved"))
     return go("dashboard.sequence_step", step=step, lang=language)
+
+
+def _typed_delay_hours() -> str:
+    """The delay as typed: a number of days or hours (the editor's), else whole hours (delay_hours)."""
+    form = request.form
+    if "delay_unit" in form:
+        return delay_hours_from(form.get("delay", ""), form["delay_unit"])
+    return form.get("delay_hours", "")
 
 
 @bp.get("/sequence/<step>/preview")

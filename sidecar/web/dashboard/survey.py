@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import flash, g, render_template, request
 
 from ...db import get_engine
-from ...domain.survey import LANGUAGES, SURVEY_TEXTS, SurveyEditError, current_definition, \
+from ...domain.offers import VARIANT_BY_REASON
+from ...domain.survey import LANGUAGES, REASON_CODES, SURVEY_TEXTS, SurveyEditError, current_definition, \
     save_survey as save_survey_version, survey_form
 from . import bp, go, t
 from .common import now
@@ -16,7 +17,8 @@ def survey():
     with get_engine().begin() as conn:
         version, definition = current_definition(conn, g.site["id"], now())
     return render_template("dashboard/survey.html", version=version, definition=definition,
-                           reasons=survey_form(definition), texts=SURVEY_TEXTS, languages=LANGUAGES)
+                           reasons=survey_form(definition), texts=SURVEY_TEXTS, languages=LANGUAGES,
+                           variants={code: VARIANT_BY_REASON.get(code, "default") for code in REASON_CODES})
 
 
 def _typed_labels() -> dict[str, dict]:
