@@ -197,6 +197,36 @@ class ImporterTest extends Farewell_Test_Case {
 		$this->assertSame( 'fwb_live', $this->requests[0]['headers']['webhook-id'] );
 	}
 
+	public function test_cron_runs_the_steps_and_schedules_the_next_while_the_import_runs() {
+		$this->add_filter(
+			'farewell_bridge_import_backlog',
+			function () {
+				return 30;
+			}
+		);
+		Farewell_Bridge_Importer::start();
+		wp_clear_scheduled_hook( Farewell_Bridge_Importer::CRON_HOOK );
+		do_action( Farewell_Bridge_Importer::CRON_HOOK );
+		$this->assertCount( 100, $this->rows() );
+		$next = wp_next_scheduled( Farewell_Bridge_Importer::CRON_HOOK );
+		$this->assertGreaterThanOrEqual( time() + Farewell_Bridge_Importer::CRON_INTERVAL - 5, $next, 'waiting for the outbox: a minute later' );
+		// Once the sidecar took the backlog, cron goes on to the end and schedules nothing more.
+		$this->remove_filters_for_backlog();
+		wp_clear_scheduled_hook( Farewell_Bridge_Importer::CRON_HOOK );
+		for ( $i = 0; $i < 20 && 'running' === Farewell_Bridge_Importer::state()['status']; $i++ ) {
+			do_action( Farewell_Bridge_Importer::CRON_HOOK );
+			wp_clear_scheduled_hook( Farewell_Bridge_Importer::CRON_HOOK );
+		}
+		$this->assertSame( 'done', Farewell_Bridge_Importer::state()['status'] );
+		$this->assertCount( 240, $this->rows() );
+		do_action( Farewell_Bridge_Importer::CRON_HOOK );
+		$this->assertFalse( wp_next_scheduled( Farewell_Bridge_Importer::CRON_HOOK ) );
+	}
+
+	private function remove_filters_for_backlog() {
+		remove_all_filters( 'farewell_bridge_import_backlog' );
+	}
+
 	public function test_a_dry_run_counts_and_writes_nothing() {
 		$state = Farewell_Bridge_Importer::plan();
 		while ( 'running' === $state['status'] ) {
