@@ -487,7 +487,12 @@ class Farewell_Bridge_Importer {
 		}
 		$state = self::state();
 		if ( 'running' === $state['status'] ) {
-			self::step( null, array( 'deadline' => min( self::deadline(), microtime( true ) + 5 ) ) );
+			$state = self::step( null, array( 'deadline' => min( self::deadline(), microtime( true ) + 5 ) ) );
+		}
+		if ( 'running' === $state['status'] ) {
+			// Cron goes on once the page is closed (its event was lost if the plugin was
+			// deactivated and activated again mid-way).
+			self::schedule( self::CRON_INTERVAL );
 		}
 		wp_send_json_success( self::progress() );
 	}

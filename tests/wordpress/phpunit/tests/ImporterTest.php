@@ -262,6 +262,43 @@ class ImporterTest extends Farewell_Test_Case {
 		}
 	}
 
+	public function test_the_page_poll_runs_a_step_answers_the_progress_and_leaves_cron_scheduled() {
+		Farewell_Bridge_Importer::start();
+		wp_clear_scheduled_hook( Farewell_Bridge_Importer::CRON_HOOK ); // Lost, as by a deactivation.
+		wp_set_current_user( $this->user( 'administrator' ) );
+		$_REQUEST['_ajax_nonce'] = wp_create_nonce( Farewell_Bridge_Importer::AJAX_ACTION );
+		$this->add_filter( 'wp_doing_ajax', '__return_true' );
+		$this->add_filter(
+			'wp_die_ajax_handler',
+			function () {
+				return function () {
+					throw new Farewell_Test_Die( '', 200 );
+				};
+			}
+		);
+		$this->add_filter(
+			'farewell_bridge_import_backlog',
+			function () {
+				return 30;
+			}
+		);
+		ob_start();
+		try {
+			Farewell_Bridge_Importer::action_wp_ajax_farewell_bridge_import_step();
+			$this->fail( 'The poll did not answer' );
+		} catch ( Farewell_Test_Die $e ) {
+			$answer = json_decode( (string) ob_get_contents(), true );
+		} finally {
+			ob_end_clean();
+			unset( $_REQUEST['_ajax_nonce'] );
+		}
+		$this->assertTrue( $answer['success'] );
+		$this->assertSame( 'running', $answer['data']['status'] );
+		$this->assertSame( 100, $answer['data']['totals']['queued'] );
+		$this->assertSame( 100, $answer['data']['waiting'] );
+		$this->assertNotFalse( wp_next_scheduled( Farewell_Bridge_Importer::CRON_HOOK ) );
+	}
+
 	/** Posts the Start form; returns the Farewell_Test_Die or Farewell_Test_Redirect it ended with. */
 	private function press_start( $nonce, $since = '' ) {
 		$_POST    = array( 'since' => $since, '_wpnonce' => $nonce );
