@@ -4,6 +4,8 @@ APScheduler is only the clock here: jobs registered with explicit ids, an in-mem
 every piece of work claimed in the database so that several job processes can run side by side.
 Every 30 s it queues owners' alerts and sends the emails that are due (sidecar.domain.dispatch).
 Every 5 minutes it sends the owners' weekly digests that are due (sidecar.domain.digest).
+Beside them, a thread applies the events the web processes stored (sidecar.jobs.applier), within a
+second of their arrival.
 ``--once`` runs one tick of each and exits; ``--drain`` ticks until nothing is due, then exits.
 """
 
@@ -16,6 +18,8 @@ import sys
 import threading
 
 from sidecar import config, db, logs
+from sidecar.domain.applier import apply_all_pending
+from sidecar.jobs.applier import Applier
 from sidecar.jobs.runner import Jobs, build_scheduler
 
 log = logging.getLogger("jobs")
@@ -40,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot reach the database at {db.redacted(url)}: {type(error).__name__}", file=sys.stderr)
         return 1
     if args.once or args.drain:
+        apply_all_pending(jobs.engine)
         while True:
             report = jobs.tick()
             log.info("dispatch: %s", report)
@@ -48,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         jobs.scheduled_digests()
         log.info("jobs stopped")
         return 0
+    applier = Applier(jobs.engine).start()
     scheduler = build_scheduler(jobs)
     scheduler.start()
     log.info("jobs started with %d scheduled job(s)", len(scheduler.get_jobs()))
@@ -56,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signum, lambda *_: stop.set())
     stop.wait()
     scheduler.shutdown(wait=True)
+    applier.stop()
     log.info("jobs stopped")
     return 0
 

@@ -70,7 +70,8 @@ def migrate():
 @click.option("--host", default=config.DEFAULT_HOST, show_default=True)
 @click.option("--port", default=config.DEFAULT_PORT, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
-@click.option("--no-jobs", is_flag=True, help="Do not send emails from this process (run `python -m jobs` instead).")
+@click.option("--no-jobs", is_flag=True, help="Do not apply events nor send emails from this process (run "
+                                            "`python -m jobs` instead).")
 @click.option("--demo", is_flag=True, help="A demo in its own data folder: sample data, an accelerated clock and "
                                            "a sample cancellation: watch the mail folder.")
 @_database_errors
@@ -93,9 +94,14 @@ def serve(host: str, port: int, threads: int, no_jobs: bool, demo: bool):
         from .demo import set_up
 
         started = set_up(engine)
-    scheduler = None
+    scheduler = applier = None
     if not no_jobs:
         scheduler = _start_jobs(app.config, engine, demo)
+        # The events this process accepts are applied by its own applier thread, woken by each 202.
+        from .jobs.applier import Applier
+
+        applier = Applier(engine).start()
+        app.extensions["farewell.wake_applier"] = applier.wake
     public_url = app.config["FAREWELL_PUBLIC_URL"]
     click.echo(f"serving on http://{host}:{port}", err=True)
     if config.is_wildcard(host) and public_url == config.served_url(host, port):
@@ -108,6 +114,8 @@ def serve(host: str, port: int, threads: int, no_jobs: bool, demo: bool):
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
+        if applier is not None:
+            applier.stop()
 
 
 def _start_jobs(app_config, engine, demo: bool):
@@ -317,4 +325,29 @@ def digest_send(site_id, week, to):
     click.echo(json.dumps({"site_id": result.site_id, "week": result.week, "status": result.status,
                            "recipients": list(result.recipients), "detail": result.detail}))
     if result.status not in ("sent",):
+        sys.exit(1)
+
+
+@main.group()
+def events():
+    """Events the bridges sent: re-apply those whose apply was parked."""
+
+
+@events.command("reapply")
+@click.option("--site", "site_id", help="Only this site's events (default: every site's).")
+@click.option("--since", help="Only events received at or after this moment (RFC 3339, e.g. 2026-12-01T00:00:00Z).")
+@_database_errors
+def events_reapply(site_id, since):
+    """Try the parked events again now (after a fix), each exactly once; prints what happened as JSON."""
+    from .domain.applier import reapply
+    from .domain.events import parse_timestamp
+
+    try:
+        since_at = parse_timestamp(since) if since else None
+    except ValueError as error:
+        _fail(f"--since {error}", code=2)
+    unparked, report = reapply(_engine(), site_id, since_at)
+    click.echo(json.dumps({"unparked": unparked, "applied": report.applied, "parked_again": report.parked,
+                           "retrying": report.retrying}))
+    if report.parked or report.retrying:
         sys.exit(1)

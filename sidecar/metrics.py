@@ -70,6 +70,7 @@ class DatabaseCollector:
         self.now = now
 
     def collect(self):
+        from .storage import events as events_store
         from .storage import operations
 
         now = self.now or datetime.now(timezone.utc)
@@ -78,6 +79,7 @@ class DatabaseCollector:
         try:
             with self.engine.connect() as conn:
                 figures = operations.fleet_figures(conn, now)
+                unapplied = events_store.unapplied_figures(conn)
         except UNAVAILABLE_ERRORS as error:
             log.warning("metrics: database unavailable: %s", error_kind(error))
             up.add_metric([], 0)
@@ -85,6 +87,13 @@ class DatabaseCollector:
             return
         up.add_metric([], 1)
         yield up
+        yield _gauge("farewell_events_unapplied", "Events stored (answered 202) and not applied yet, waiting for "
+                     "the applier or for their next attempt.", unapplied["pending"])
+        yield _gauge("farewell_events_unapplied_oldest_age_seconds", "How long the oldest event not applied yet "
+                     "has been waiting since it was received (0 when none waits).",
+                     age_seconds(unapplied["oldest_received_at"], now))
+        yield _gauge("farewell_events_parked", "Events whose apply failed every attempt (or contradicts what is "
+                     "stored), kept with their error until `python -m sidecar events reapply`.", unapplied["parked"])
         yield _gauge("farewell_emails_due", "Emails that should be leaving now: pending and due, plus being sent "
                      "under an expired lease (the dispatchers' backlog).", figures.due_backlog)
         yield _gauge("farewell_emails_due_oldest_age_seconds", "How long the oldest due email has been waiting "
@@ -119,6 +128,10 @@ class DatabaseCollector:
         yield age
         yield workers
         yield ok
+
+
+def age_seconds(since: datetime | None, now: datetime) -> float:
+    return round(max((now - since).total_seconds(), 0.0), 3) if since is not None else 0.0
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:

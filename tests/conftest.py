@@ -18,6 +18,7 @@ from sidecar import create_app, db
 from sidecar.domain.sites import create_site
 from sidecar.signing import sign
 from sidecar.storage.tables import metadata
+from tests.support.applier import apply_pending_events
 from tests.support.mariadb import MariaDB
 from tests.support.sidecar import SidecarProcess
 
@@ -91,6 +92,10 @@ def app(db_url, tmp_path):
         }
     )
     app.config["TESTING"] = True
+    # The applier, in tests: each 202 wakes it (as `serve` wakes its thread), and here it applies the
+    # pending events at once, in this process (tests.support.applier), so whatever posts an event
+    # through this app sees it applied when the response comes. post_event(apply=False) leaves it pending.
+    app.extensions["farewell.wake_applier"] = lambda: apply_pending_events(app.extensions["farewell.engine"])
     yield app
     app.extensions["farewell.engine"].dispose()
 
@@ -130,21 +135,29 @@ def make_event(type_="subscription.cancelled", occurred_at="2026-11-29T10:00:00Z
 
 
 @pytest.fixture
-def post_event(client, site):
-    """POST an event signed as the bridge would; every part can be overridden to test refusals."""
+def post_event(app, client, site):
+    """POST an event signed as the bridge would; every part can be overridden to test refusals.
+
+    An accepted event is applied before the response comes (the app fixture's applier);
+    ``apply=False`` leaves it pending."""
 
     def post(event=None, *, body=None, webhook_id=None, secret=None, at=None, site_id=None, headers=None,
-             content_type="application/json"):
+             content_type="application/json", apply=True):
         raw = body if body is not None else json.dumps(event if event is not None else make_event())
         text = raw.decode("utf-8", "surrogateescape") if isinstance(raw, bytes) else raw
         signed = sign(secret or site["secret"], webhook_id or f"msg_{uuid.uuid4().hex}", text,
                       at or datetime.now(timezone.utc)) if not isinstance(raw, bytes) else {}
         signed.update(headers or {})
-        return client.post(
-            f"/v1/sites/{site_id or site['id']}/events",
-            data=raw.encode("utf-8") if isinstance(raw, str) else raw,
-            headers={"Content-Type": content_type, **signed},
-        )
+        wake = app.extensions.pop("farewell.wake_applier") if not apply else None
+        try:
+            return client.post(
+                f"/v1/sites/{site_id or site['id']}/events",
+                data=raw.encode("utf-8") if isinstance(raw, str) else raw,
+                headers={"Content-Type": content_type, **signed},
+            )
+        finally:
+            if wake is not None:
+                app.extensions["farewell.wake_applier"] = wake
 
     return post
 

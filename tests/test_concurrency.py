@@ -13,6 +13,7 @@ from sidecar import db
 from sidecar.signing import sign
 from sidecar.storage.tables import cancellations, events, members
 from tests.conftest import make_event
+from tests.support.applier import wait_until_applied
 
 
 @pytest.fixture(params=["sqlite", "mariadb"])
@@ -40,6 +41,7 @@ def test_the_same_event_sent_twelve_times_at_once_is_applied_once(server):
         statuses = sorted(r.status_code for r in pool.map(lambda _: post(server, make_event(), "msg_race"), range(12)))
     assert statuses == [200] * 11 + [202]
     assert count(server, events) == 1
+    wait_until_applied(server.database_url)
     assert count(server, cancellations) == 1
 
 
@@ -56,5 +58,6 @@ def test_many_events_for_one_new_member_at_once_all_land(server):
     with ThreadPoolExecutor(12) as pool:
         statuses = list(pool.map(send, range(24)))
     assert statuses == [202] * 24
+    wait_until_applied(server.database_url)
     assert count(server, members) == 1
     assert count(server, cancellations) == 24

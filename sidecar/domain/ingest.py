@@ -1,7 +1,11 @@
-"""Recording an event and applying its effects, in one transaction.
+"""Accepting an event, and applying its effects.
 
-Events arrive late, twice and out of order (the bridge retries for days), so every rule here is
-written against ``occurred_at``, never against the order of arrival.
+A request only stores the event (``accept_event``: one insert); the applier
+(sidecar.domain.applier) applies it later with ``apply_event``, in the transaction that marks it
+applied. ``record_event`` does both at once, for callers in this process (the demo, imports).
+
+Events arrive late, twice and out of order (the bridge retries for days, and appliers run side by
+side), so every rule here is written against ``occurred_at``, never against the order of arrival.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 from ..storage import cancellations as cancellations_store
 from ..storage import events as events_store
 from ..storage import sites as sites_store
-from ..storage.members import upsert_member
+from ..storage.members import external_id_of, upsert_member
 from ..storage.subscriptions import find_subscription, upsert_subscription
 from . import sequences, survey, winbacks
 from .events import Event, InvalidEvent
@@ -38,6 +42,28 @@ class RetryLater(Exception):
     """A concurrent request won a race on a unique key; the same request will succeed if retried."""
 
 
+def accept_event(
+    engine: Engine,
+    site_id: str,
+    webhook_id: str,
+    raw_body: str,
+    event: Event,
+    now: datetime | None = None,
+    answered_cancellation_id: int | None = None,
+) -> Outcome:
+    """Store the event under its webhook id, to be applied by the applier, or report it as a
+    duplicate.
+
+    ``answered_cancellation_id`` is the cancellation named by a verified survey-link token. A
+    survey answer is checked against the survey it answers first (its version, reasons, lengths),
+    so a bad answer is refused now rather than parked later. Raises InvalidEvent, one of
+    ``sidecar.db.UNAVAILABLE_ERRORS`` when the database cannot take it, or RetryLater; in every
+    one of those cases nothing was written.
+    """
+    now = now or datetime.now(timezone.utc)
+    return _store(engine, site_id, webhook_id, raw_body, event, now, answered_cancellation_id, apply=False)
+
+
 def record_event(
     engine: Engine,
     site_id: str,
@@ -47,16 +73,22 @@ def record_event(
     now: datetime | None = None,
     answered_cancellation_id: int | None = None,
 ) -> Outcome:
-    """Store the event under its webhook id and apply it, or report it as a duplicate.
-
-    ``answered_cancellation_id`` is the cancellation named by a verified survey-link token.
-    Raises InvalidEvent when the event contradicts what is stored, one of
-    ``sidecar.db.UNAVAILABLE_ERRORS`` when the database cannot take it, or RetryLater; in every
-    one of those cases nothing was written.
-    """
+    """Store the event and apply it in one transaction, or report it as a duplicate: for callers
+    that hold the Event itself (the demo, imported history, whose ``imported`` is not in the
+    payload). Raises as ``accept_event`` does, and InvalidEvent when the event contradicts what
+    is stored."""
     now = now or datetime.now(timezone.utc)
+    return _store(engine, site_id, webhook_id, raw_body, event, now, answered_cancellation_id, apply=True)
+
+
+def _store(engine: Engine, site_id: str, webhook_id: str, raw_body: str, event: Event, now: datetime,
+           answered_cancellation_id: int | None, apply: bool) -> Outcome:
     try:
         with engine.begin() as conn:
+            if event.type == "survey.submitted" and not apply:
+                survey.check_answer(conn, site_id, event.survey, now)
+                if answered_cancellation_id is None:
+                    _check_subscription_is_theirs(conn, site_id, event)
             event_id = events_store.insert_event(
                 conn,
                 site_id=site_id,
@@ -67,11 +99,13 @@ def record_event(
                 occurred_at=event.occurred_at,
                 received_at=now,
                 payload=raw_body,
+                applied_at=now if apply else None,
+                apply_after=None if apply else now,
+                survey_cancellation_id=answered_cancellation_id,
+                imported=event.imported,
             )
-            if event.type == "survey.submitted":
-                _answer(conn, site_id, event_id, event, now, answered_cancellation_id)
-            else:
-                _apply(conn, site_id, event_id, event, now)
+            if apply:
+                apply_event(conn, site_id, event_id, event, now, answered_cancellation_id)
     except exc.IntegrityError as error:
         # The unique (site, webhook id) key turns a concurrent retry into this error.
         with engine.connect() as conn:
@@ -79,6 +113,28 @@ def record_event(
                 return Outcome.DUPLICATE
         raise RetryLater() from error
     return Outcome.ACCEPTED
+
+
+def _check_subscription_is_theirs(conn: Connection, site_id: str, event: Event) -> None:
+    """Refuse now an answer about a known subscription of another member (the applier would park
+    it: ``_answer`` checks it again, for a subscription not known yet)."""
+    subscription_external_id = event.survey.get("subscription_id")
+    if not subscription_external_id:
+        return
+    subscription = find_subscription(conn, site_id, event.source, subscription_external_id)
+    if subscription is not None and event.member is not None \
+            and external_id_of(conn, subscription["member_id"]) != event.member.id:
+        raise InvalidEvent({"survey.subscription_id": "is not a subscription of this member"})
+
+
+def apply_event(conn: Connection, site_id: str, event_id: int, event: Event, now: datetime,
+                answered_cancellation_id: int | None = None) -> None:
+    """Apply a stored event's effects (members, subscriptions, cancellations, planned emails,
+    survey answers). Raises InvalidEvent when the event contradicts what is stored."""
+    if event.type == "survey.submitted":
+        _answer(conn, site_id, event_id, event, now, answered_cancellation_id)
+    else:
+        _apply(conn, site_id, event_id, event, now)
 
 
 def _member(conn: Connection, site_id: str, event: Event, now: datetime) -> int:

@@ -14,6 +14,7 @@ from ..storage import cancellations as cancellations_store
 from ..storage import events as events_store
 from ..storage import members as members_store
 from ..storage import subscriptions as subscriptions_store
+from .applier import apply_all_pending
 from .sequences import SkipReason
 from .stops import stop_emails_for
 
@@ -32,6 +33,7 @@ def _text(value) -> str:
 def export_member_data(engine: Engine, site_id: str, email: str, locale: str | None = None) -> list[dict]:
     """Everything stored about the members with this address, as labelled groups of name/value pairs."""
     labels = i18n.section("fr" if (locale or "").lower().startswith("fr") else "en", "privacy")
+    apply_all_pending(engine)  # what was accepted is stored about them too, applied or not yet
 
     def group(kind: str, item_id: str, record: dict, fields: tuple[str, ...]) -> dict:
         return {"group": f"farewell-{kind}", "label": labels[kind], "id": item_id,
@@ -80,4 +82,7 @@ def erase_member_data(engine: Engine, site_id: str, email: str) -> int:
             members_store.anonymize_member(conn, member["id"])
         return len(found)
 
+    # The events accepted before the erasure are applied first (the applier runs in the background),
+    # so what they carry is found and erased here rather than applied after it.
+    apply_all_pending(engine)
     return in_transaction(engine, erase)

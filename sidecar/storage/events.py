@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from .tables import events
@@ -59,3 +59,74 @@ def events_of_member(conn: Connection, member_id: int) -> list[dict]:
 
 def replace_payloads_of_member(conn: Connection, member_id: int, payload: str) -> int:
     return conn.execute(update(events).where(events.c.member_id == member_id).values(payload=payload)).rowcount
+
+
+# The applier's side (sidecar.domain.applier): an unapplied event is due when apply_after has come;
+# unapplied with no apply_after, it is parked.
+_UNAPPLIED = events.c.applied_at.is_(None)
+_PARKED = and_(_UNAPPLIED, events.c.apply_after.is_(None))
+_CLAIMED_COLUMNS = (events.c.id, events.c.site_id, events.c.payload, events.c.received_at,
+                    events.c.apply_attempts, events.c.survey_cancellation_id)
+
+
+def claim_unapplied(conn: Connection, now: datetime, limit: int) -> list[dict]:
+    """Up to ``limit`` events due to be applied, oldest ``occurred_at`` first, locked until the
+    transaction ends.
+
+    MariaDB/MySQL: events another applier holds right now are skipped (FOR UPDATE SKIP LOCKED),
+    so appliers never wait on each other and never take the same event. SQLite: the engine's
+    BEGIN IMMEDIATE already makes the whole batch one writer at a time (as for the emails).
+    """
+    query = (
+        select(*_CLAIMED_COLUMNS)
+        .where(_UNAPPLIED, events.c.apply_after <= now)
+        .order_by(events.c.occurred_at, events.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def mark_applied(conn: Connection, event_id: int, now: datetime) -> None:
+    conn.execute(update(events).where(events.c.id == event_id)
+                 .values(applied_at=now, apply_after=None, apply_error=None))
+
+
+def record_apply_failure(conn: Connection, event_id: int, error: str, retry_at: datetime | None) -> None:
+    """Count a failed attempt; ``retry_at`` None parks the event."""
+    conn.execute(update(events).where(events.c.id == event_id, _UNAPPLIED)
+                 .values(apply_attempts=events.c.apply_attempts + 1, apply_error=error[:1000],
+                         apply_after=retry_at))
+
+
+def unpark(conn: Connection, now: datetime, site_id: str | None = None, since: datetime | None = None) -> int:
+    """Make the parked events (of a site, received since a moment) due again, with a fresh count
+    of attempts; returns how many."""
+    where = [_PARKED]
+    if site_id is not None:
+        where.append(events.c.site_id == site_id)
+    if since is not None:
+        where.append(events.c.received_at >= since)
+    return conn.execute(update(events).where(*where).values(apply_after=now, apply_attempts=0)).rowcount
+
+
+def unapplied_figures(conn: Connection, site_id: str | None = None) -> dict:
+    """How many events wait to be applied, since when (the oldest ``received_at``), and how many
+    are parked."""
+    where = [_UNAPPLIED] + ([events.c.site_id == site_id] if site_id is not None else [])
+    pending, oldest = conn.execute(
+        select(func.count(), func.min(events.c.received_at)).where(*where, events.c.apply_after.is_not(None))).one()
+    parked = conn.execute(select(func.count()).where(*where, events.c.apply_after.is_(None))).scalar_one()
+    return {"pending": pending, "oldest_received_at": oldest, "parked": parked}
+
+
+def unapplied_events(conn: Connection, site_id: str, limit: int) -> list[dict]:
+    """The site's events not applied yet (pending or parked), oldest first, without payloads."""
+    query = (
+        select(events.c.id, events.c.webhook_id, events.c.type, events.c.occurred_at, events.c.received_at,
+               events.c.apply_after, events.c.apply_attempts, events.c.apply_error)
+        .where(_UNAPPLIED, events.c.site_id == site_id)
+        .order_by(events.c.received_at, events.c.id)
+        .limit(limit)
+    )
+    return [dict(r) for r in conn.execute(query).mappings()]

@@ -38,3 +38,7 @@ def anonymize_member(conn: Connection, member_id: int) -> None:
         .values(external_id=f"erased-{member_id}", email=f"erased-{member_id}@erased.invalid", first_name=None,
                 locale=None)
     )
+
+
+def external_id_of(conn: Connection, member_id: int) -> str | None:
+    return conn.execute(select(members.c.external_id).where(members.c.id == member_id)).scalar_one_or_none()

@@ -108,8 +108,26 @@ events = Table(
     Column("subscription_id", Id, ForeignKey("subscriptions.id")),
     # The raw body exactly as signed, for audit and for replaying history into new features.
     Column("payload", LongText, nullable=False),
+    # The request only stores the event; the applier (sidecar.domain.applier) applies it later:
+    # applied_at set in the transaction of its effects. Unapplied, apply_after is when it is next
+    # tried; unapplied with no apply_after, it is parked (apply_error says why) until
+    # `events reapply`.
+    Column("applied_at", UTCDateTime()),
+    Column("apply_after", UTCDateTime()),
+    Column("apply_attempts", Integer, nullable=False, server_default="0"),
+    Column("apply_error", String(1000)),
+    # The cancellation a survey answer's email-link token named, verified in the request (the
+    # applier needs no secret key).
+    Column("survey_cancellation_id", Id),
+    # History recorded after the fact (events.Event.imported): counted like any event, but the
+    # dashboard and the digest say reasons are only known since the first live event.
+    Column("imported", Boolean, nullable=False, server_default="0"),
     UniqueConstraint("site_id", "webhook_id"),
     Index(None, "subscription_id", "type", "occurred_at"),
+    # The applier's claim and the unapplied gauges: applied_at IS NULL, then apply_after.
+    Index(None, "applied_at", "apply_after"),
+    # Whether a site has imported history, and its first live event: one index probe each.
+    Index(None, "site_id", "imported", "occurred_at"),
     **MYSQL_TABLE_ARGS,
 )
 

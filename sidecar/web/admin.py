@@ -13,7 +13,10 @@ from flask import Blueprint, current_app, request
 from ..db import get_engine
 from ..domain.events import parse_timestamp
 from ..domain.tokens import survey_token, survey_url
+from ..metrics import age_seconds
 from ..storage.cancellations import get_cancellation, list_cancellations
+from ..storage.events import unapplied_events as list_unapplied_events
+from ..storage.events import unapplied_figures
 from ..storage.surveys import list_contact_requests
 from ..storage.sites import get_site
 from .errors import ApiError
@@ -147,6 +150,36 @@ def contact_requests(site_id: str):
         }
         for row in rows
     ]}
+
+
+@bp.get("/v1/sites/<site_id>/unapplied-events")
+def unapplied_events(site_id: str):
+    """The site's events accepted (202) but not applied yet: pending (the applier will apply them
+    within moments, or retry them at ``next_attempt_at``) or parked after failing every attempt,
+    with their error (``python -m sidecar events reapply`` tries them again)."""
+    now = datetime.now(timezone.utc)
+    with get_engine().connect() as conn:
+        _site_or_404(conn, site_id)
+        figures = unapplied_figures(conn, site_id)
+        rows = list_unapplied_events(conn, site_id, MAX_PAGE)
+    return {
+        "pending": figures["pending"],
+        "parked": figures["parked"],
+        "oldest_unapplied_age_seconds": age_seconds(figures["oldest_received_at"], now),
+        "items": [
+            {
+                "webhook_id": row["webhook_id"],
+                "type": row["type"],
+                "occurred_at": iso(row["occurred_at"]),
+                "received_at": iso(row["received_at"]),
+                "status": "pending" if row["apply_after"] is not None else "parked",
+                "attempts": row["apply_attempts"],
+                "next_attempt_at": iso(row["apply_after"]),
+                "error": row["apply_error"],
+            }
+            for row in rows
+        ],
+    }
 
 
 # signed=True: a negative id is an unknown cancellation (JSON 404 unknown_cancellation), not an unknown route.

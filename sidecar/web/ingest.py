@@ -1,4 +1,8 @@
-"""Where events come in from the WordPress bridge: signed with Standard Webhooks, deduplicated."""
+"""Where events come in from the WordPress bridge: signed with Standard Webhooks, deduplicated.
+
+A 202 means the event is verified, valid and durably stored (one insert); the applier applies it
+moments later (sidecar.domain.applier). In ``serve`` this process's applier thread is woken at once.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from flask import Blueprint, current_app, request
 
 from ..db import get_engine
 from ..domain.events import Event, InvalidEvent, parse_event
-from ..domain.ingest import Outcome, record_event
+from ..domain.ingest import Outcome, accept_event
 from ..domain.tokens import TokenError, read_survey_token
 from . import metrics
 from .errors import ApiError
@@ -31,12 +35,15 @@ def _receive_event(site_id: str):
     document = json_body(body)
     try:
         event = parse_event(document)
-        outcome = record_event(get_engine(), site_id, request.headers["webhook-id"], body, event,
+        outcome = accept_event(get_engine(), site_id, request.headers["webhook-id"], body, event,
                                answered_cancellation_id=_survey_link_cancellation(site_id, event))
     except InvalidEvent as invalid:
         raise ApiError(400, "invalid_event", fields=invalid.fields) from None
     if outcome is Outcome.DUPLICATE:
         return {"status": "duplicate"}, 200
+    wake_applier = current_app.extensions.get("farewell.wake_applier")
+    if wake_applier is not None:
+        wake_applier()
     return {"status": "accepted"}, 202
 
 

@@ -191,6 +191,17 @@ _HEALTH_JOBS = {"type": "object", "additionalProperties": {"type": "object", "pr
     "age_seconds": {"type": ["number", "null"]},
     "workers": {"type": "integer", "minimum": 0},
     "interval_seconds": {"type": "number"}}}}
+_UNAPPLIED_EVENT = {"type": "object", "required": ["webhook_id", "type", "status", "attempts"], "properties": {
+    "webhook_id": {"type": "string"}, "type": {"type": "string"},
+    "occurred_at": {"type": "string", "format": "date-time"}, "received_at": {"type": "string", "format": "date-time"},
+    "status": {"enum": ["pending", "parked"]}, "attempts": {"type": "integer", "minimum": 0},
+    "next_attempt_at": {"type": ["string", "null"], "format": "date-time"},
+    "error": {"type": ["string", "null"]}}}
+_HEALTH_EVENTS = {"type": "object", "description": "Accepted events the applier has not applied yet (unapplied), "
+                  "how long the oldest of them has waited, and those parked after failing every attempt.",
+                  "properties": {"unapplied": {"type": "integer", "minimum": 0},
+                                 "oldest_unapplied_age_seconds": {"type": "number", "minimum": 0},
+                                 "parked": {"type": "integer", "minimum": 0}}}
 
 
 def build_spec(public_url: str) -> dict:
@@ -365,6 +376,23 @@ def build_spec(public_url: str) -> dict:
                     },
                 }
             },
+            "/v1/sites/{site_id}/unapplied-events": {
+                "get": {
+                    "summary": "Events accepted (202) and not applied yet: pending, or parked with their error",
+                    "description": "At most 500 items, oldest first. A parked event failed every attempt; "
+                                   "`python -m sidecar events reapply` tries it again.",
+                    "security": [{"adminToken": []}],
+                    "parameters": [_SITE_ID],
+                    "responses": {
+                        "200": _json({"type": "object", "required": ["pending", "parked", "items"], "properties": {
+                            "pending": {"type": "integer", "minimum": 0},
+                            "parked": {"type": "integer", "minimum": 0},
+                            "oldest_unapplied_age_seconds": {"type": "number", "minimum": 0},
+                            "items": {"type": "array", "items": _UNAPPLIED_EVENT}}}, "The events."),
+                        **_ADMIN_ERRORS, "503": unavailable,
+                    },
+                }
+            },
             "/v1/sites/{site_id}/cancellations/{cancellation_id}/survey-link": {
                 "get": {
                     "summary": "A 60-day link to answer the survey about one cancellation",
@@ -479,13 +507,13 @@ def build_spec(public_url: str) -> dict:
                     "parameters": [{"name": "jobs", "in": "query", "required": False,
                                     "schema": {"type": "string", "enum": ["required"]}}],
                     "responses": {
-                        "200": _json({"type": "object", "required": ["status", "database", "jobs"],
+                        "200": _json({"type": "object", "required": ["status", "database", "jobs", "events"],
                                       "properties": {"status": {"const": "ok"}, "database": {"const": "ok"},
-                                                     "jobs": _HEALTH_JOBS}}, "Healthy."),
+                                                     "jobs": _HEALTH_JOBS, "events": _HEALTH_EVENTS}}, "Healthy."),
                         "503": _json({"type": "object", "required": ["status", "database"],
                                       "properties": {"status": {"enum": ["unavailable", "jobs_late"]},
                                                      "database": {"enum": ["ok", "unavailable"]},
-                                                     "jobs": _HEALTH_JOBS}},
+                                                     "jobs": _HEALTH_JOBS, "events": _HEALTH_EVENTS}},
                                      "The database cannot be reached, or (jobs=required) a job is late."),
                     },
                 }

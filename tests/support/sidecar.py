@@ -11,6 +11,7 @@ from pathlib import Path
 
 import requests
 
+from .applier import settle
 from .net import LOOPBACK_ALLOWED, free_port, wait_for_http
 from .processes import stop_gracefully
 
@@ -77,7 +78,9 @@ class SidecarProcess:
         self.process = None
 
     def get(self, path: str, **params) -> requests.Response:
-        """A call to the admin API."""
+        """A call to the admin API, once the events this sidecar accepted are applied (by its own
+        applier thread; with --no-jobs, here, as a jobs process would)."""
+        settle(self.database_url, applier_running="--no-jobs" not in self.serve_args)
         return requests.get(
             self.url + path, params=params, headers={"Authorization": f"Bearer {self.admin_token}"}, timeout=10
         )

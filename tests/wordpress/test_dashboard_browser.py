@@ -23,6 +23,7 @@ from sidecar.demo import seed_dashboard_demo
 from sidecar.domain.sequences import configured_steps
 from sidecar.signing import sign
 from sidecar.storage.sites import get_site
+from tests.support.applier import wait_until_applied
 from tests.wordpress.site import ADMIN_PASSWORD, ADMIN_USER
 
 HOSTILE = '<script>window.farewellPwned = 1; alert("pwned")</script><img src=x onerror="window.farewellPwned = 2">'
@@ -34,6 +35,7 @@ def post_signed(sidecar, document: dict) -> None:
                              headers={"Content-Type": "application/json",
                                       **sign(sidecar.secret, f"msg_{uuid.uuid4().hex}", body)}, timeout=10)
     assert response.status_code == 202, response.text
+    wait_until_applied(sidecar.database_url)
 
 
 def hostile_answer(sidecar) -> None:

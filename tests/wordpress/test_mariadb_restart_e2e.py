@@ -27,6 +27,7 @@ import sqlalchemy as sa
 
 from sidecar import db
 from sidecar.storage.tables import cancellations, events
+from tests.support.applier import apply_pending_events
 from tests.support.wordpress import assert_no_php_errors, bridge_constants, cancel, make_members, wait_for
 
 pytestmark = pytest.mark.slow
@@ -136,6 +137,8 @@ def test_the_sidecars_database_restarted_mid_run_loses_and_duplicates_no_cancell
 
     engine = db.create_engine(sidecar.database_url)
     try:
+        # This sidecar runs no jobs (--no-jobs): its accepted events are applied here, as a jobs process would.
+        apply_pending_events(engine)
         counts = stored(engine)
     finally:
         engine.dispose()

@@ -11,6 +11,7 @@ email for the past (the sidecar sends its mail to a real SMTP sink here).
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
@@ -198,5 +199,48 @@ def test_a_large_history_is_read_in_bounded_memory(mariadb, tmp_path):
         # Each one started; the cancelled ones ended too (no MemberPress event: dated by their payment).
         assert (read["status"], read["subscriptions"], read["events"]) == ("done", MANY, MANY + cancelled)
         assert read["grew"] < 8 * 1024 * 1024, f"reading {MANY} subscriptions took {read['grew'] / 2**20:.1f} MB more"
+    finally:
+        bed.cleanup(mariadb)
+
+
+def test_the_import_history_page_starts_the_import_and_its_poll_runs_it(mariadb, tmp_path):
+    """Farewell → Import history over HTTP, as the administrator's browser uses it: the page says
+    what MemberPress holds, Start (its form, with its nonce) starts the import, the page's poll
+    (admin-ajax, with the nonce the page gave its script) runs it to the end, and the sidecar has
+    the history; a member is refused the page."""
+    import re
+
+    from tests.wordpress.site import ADMIN_PASSWORD, ADMIN_USER
+
+    bed = RealPluginBed.build(REAL_PLUGINS["memberpress"], "6.8", mariadb, tmp_path)
+    try:
+        member = Member(bed, "paged")
+        seed(bed, member, "Or", "2024-04-02 10:00:00", "2024-06-02 23:59:59", cancelled="2024-05-20 18:00:00")
+        page_url = f"{bed.site.url}/wp-admin/admin.php?page=farewell-import"
+        with member.session(bed) as session:
+            assert session.get(page_url, timeout=60).status_code == 403
+        with bed.site.login(ADMIN_USER, ADMIN_PASSWORD) as session:
+            page = session.get(page_url, timeout=60)
+            assert page.status_code == 200, page.text[:500]
+            assert "MemberPress: 1 subscriptions, 1 cancelled" in page.text
+            assert "admin/js/import.js" in page.text
+            nonce = re.search(r'name="_wpnonce" value="([0-9a-f]+)"', page.text).group(1)
+            started = session.post(f"{bed.site.url}/wp-admin/admin-post.php", timeout=60,
+                                   data={"action": "farewell_bridge_import_start", "_wpnonce": nonce, "since": ""})
+            assert started.status_code == 200 and "Import in progress" in started.text, started.text[-2000:]
+            poll = json.loads(re.search(r"var farewellImport = (\{.*?\});", started.text).group(1))
+            for _ in range(60):
+                answer = session.post(poll["url"], data={"action": poll["action"], "_ajax_nonce": poll["nonce"]},
+                                      timeout=60).json()
+                assert answer["success"], answer
+                if answer["data"]["status"] == "done":
+                    break
+            assert answer["data"]["status"] == "done" and answer["data"]["totals"]["queued"] == 2, answer
+            bed.deliver()
+            finished = session.get(page_url, timeout=60).text
+            assert "Last import" in finished and 'data-farewell-import="sent">2<' in finished
+        events = bed.events(member.id)
+        assert [(e["type"], e["occurred_at"], e.get("imported")) for e in events] == [
+            ("subscription.created", "2024-04-02T10:00:00Z", True), ("subscription.cancelled", "2024-05-20T18:00:00Z", True)]
     finally:
         bed.cleanup(mariadb)

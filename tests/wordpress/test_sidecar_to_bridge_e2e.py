@@ -29,6 +29,7 @@ from sidecar.domain.dispatch import DispatchConfig
 from sidecar.domain.events import parse_timestamp
 from sidecar.mail.transports import transport_from_url
 from sidecar.signing import sign
+from tests.support.applier import wait_until_applied
 from tests.support.net import LOOPBACK_NETWORKS
 from tests.support.wordpress import cancel, make_members, wait_for
 
@@ -91,6 +92,7 @@ def answer_survey(sidecar, site, created: dict, member: dict, subscription_id: s
                              headers={"Content-Type": "application/json",
                                       **sign(created["secret"], f"msg_{uuid.uuid4().hex}", body)})
     assert response.status_code == 202, response.text
+    wait_until_applied(sidecar.database_url)
 
 
 @pytest.mark.parametrize("wp_version", ["6.1", "6.8"])

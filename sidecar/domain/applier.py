@@ -1,0 +1,116 @@
+"""The applier: applies the events the requests stored (sidecar.domain.ingest.accept_event).
+
+It runs in the jobs process and in ``serve``'s background thread (sidecar.jobs.applier), and may
+run in any number of processes at once:
+
+- each batch is one transaction that claims the due events (MariaDB: FOR UPDATE SKIP LOCKED, so
+  two appliers never take the same event), applies each in ``occurred_at`` order inside its own
+  savepoint, and marks it applied in that same transaction: an event is applied exactly once,
+  and an applier killed mid-batch leaves its whole batch unapplied for the next one;
+- an event whose apply fails (a bug, a row that breaks a constraint) is rolled back to its
+  savepoint alone and tried again with a growing delay; after MAX_ATTEMPTS, or at once when it
+  contradicts what is stored (InvalidEvent: trying again cannot help), it is parked with its
+  error until ``python -m sidecar events reapply``;
+- a database that fails (unavailable, a deadlock, which rolls the whole transaction back) is no
+  event's fault: the batch is given up without counting an attempt, and tried again.
+
+The rules themselves are ingest's, unchanged: events arriving in any order give the same history.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import exc
+from sqlalchemy.engine import Engine
+
+from ..db import UNAVAILABLE_ERRORS, error_kind
+from ..storage import events as events_store
+from .events import InvalidEvent, parse_event
+from .ingest import apply_event
+
+BATCH = 100
+MAX_ATTEMPTS = 8
+# 2 s, 4 s, 8 s … : eight attempts spread over about four minutes, enough for a lock or a
+# deployment to pass, short enough that a bug is parked (and seen) the same hour.
+FIRST_RETRY = timedelta(seconds=2)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ApplyReport:
+    claimed: int = 0
+    applied: int = 0
+    retrying: int = 0
+    parked: int = 0
+
+
+def apply_pending(engine: Engine, now: datetime | None = None, limit: int = BATCH) -> ApplyReport:
+    """Apply one batch of due events; returns what happened. Raises one of
+    ``sidecar.db.UNAVAILABLE_ERRORS`` when the database failed (nothing of the batch was kept)."""
+    now = now or datetime.now(timezone.utc)
+    report = ApplyReport()
+    with engine.begin() as conn:
+        rows = events_store.claim_unapplied(conn, now, limit)
+        report.claimed = len(rows)
+        for row in rows:
+            try:
+                with conn.begin_nested():
+                    event = parse_event(json.loads(row["payload"]))
+                    # The event's own arrival is the "now" of its effects, as when a request applied
+                    # it: the same history whenever (and however often, after a reapply) it is applied.
+                    apply_event(conn, row["site_id"], row["id"], event, row["received_at"],
+                                row["survey_cancellation_id"])
+                    events_store.mark_applied(conn, row["id"], now)
+            except UNAVAILABLE_ERRORS:
+                raise
+            except Exception as error:  # noqa: BLE001 — any failure of one event is that event's
+                parked = _failed(conn, row, error, now)
+                report.parked += parked
+                report.retrying += not parked
+            else:
+                report.applied += 1
+    return report
+
+
+def apply_all_pending(engine: Engine, now: datetime | None = None) -> ApplyReport:
+    """Apply batches until none is due (the tests, ``events reapply``)."""
+    total = ApplyReport()
+    while True:
+        report = apply_pending(engine, now)
+        for field in ("claimed", "applied", "retrying", "parked"):
+            setattr(total, field, getattr(total, field) + getattr(report, field))
+        if report.claimed == 0:
+            return total
+
+
+def _failed(conn, row: dict, error: Exception, now: datetime) -> bool:
+    """Record a failed attempt; returns whether the event is now parked."""
+    attempts = row["apply_attempts"] + 1
+    if isinstance(error, InvalidEvent):
+        message, retry_at = f"invalid: {json.dumps(error.fields, ensure_ascii=False)}", None
+    elif isinstance(error, exc.SQLAlchemyError):
+        message = error_kind(error)  # its text may quote the statement's values: members' data
+    else:
+        message = f"{type(error).__name__}: {error}"
+        retry_at = None if attempts >= MAX_ATTEMPTS else now + FIRST_RETRY * 2 ** (attempts - 1)
+    log.log(logging.ERROR if retry_at is None else logging.WARNING,
+            "event %s of site %s not applied (attempt %d, %s): %s", row["id"], row["site_id"], attempts,
+            "parked" if retry_at is None else f"retry at {retry_at.isoformat(timespec='seconds')}",
+            type(error).__name__)
+    events_store.record_apply_failure(conn, row["id"], message, retry_at)
+    return retry_at is None
+
+
+def reapply(engine: Engine, site_id: str | None = None, since: datetime | None = None,
+            now: datetime | None = None) -> tuple[int, ApplyReport]:
+    """Make the parked events (of a site, received since a moment) due again and apply them now;
+    returns how many were unparked and what applying did."""
+    now = now or datetime.now(timezone.utc)
+    with engine.begin() as conn:
+        unparked = events_store.unpark(conn, now, site_id, since)
+    return unparked, apply_all_pending(engine, now)
