@@ -17,6 +17,7 @@ black hole) through the options, empties the outbox and uses new members.
 from __future__ import annotations
 
 import base64
+import os
 import re
 import secrets
 import statistics
@@ -217,3 +218,55 @@ def test_the_member_answers_the_survey_after_the_cancel(site, sidecar_server, pa
     assert item["follow_up"] == "15 € par mois"
     assert item["member"]["id"] == str(member["id"])
     assert_no_php_errors(site)
+
+
+# A later shutdown hook that waits for the test's word (a file; at most 15 s, less than the
+# cancel's own timeout), then says it has finished: a member's response that came only when PHP
+# ended would come after "finished".
+LATE_SHUTDOWN_HOOK = """<?php
+if ( isset( $_GET['farewell_test_cancel'] ) ) {
+    add_action( 'shutdown', function () {
+        $folder = %(folder)r;
+        for ( $i = 0; $i < 150 && ! file_exists( $folder . '/release' ); $i++ ) {
+            usleep( 100000 );
+        }
+        file_put_contents( $folder . '/finished', '1' );
+    }, 2000 );
+}
+"""
+
+
+def test_on_php_fpm_the_member_has_the_page_before_php_ends_even_with_the_circuit_open(served_site, request):
+    """With deliveries paused (the circuit open after a failure), the bridge still ends the
+    member's response on `shutdown` with fastcgi_finish_request(): the member does not wait for
+    what runs after it (later shutdown hooks, PHP's teardown). It used to end it only when it
+    was about to deliver, so a black-holed sidecar made every member's cancel slower."""
+    site = served_site("nginx-fpm")
+    hole = BlackHole()
+    request.addfinalizer(hole.close)
+    member = new_members(site, 1)
+    point_bridge_at(site, hole.url, "site_blackhole", "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode())
+    site.wp_eval("update_option(Farewell_Bridge_Dispatcher::CIRCUIT_OPTION, time() + 25, false);")
+    folder = site.root / "late-hook"
+    folder.mkdir(exist_ok=True)
+    os.chown(folder, *site_owner(site))
+    hook = site.docroot / "wp-content" / "mu-plugins" / "late-shutdown-hook.php"
+    hook.write_text(LATE_SHUTDOWN_HOOK % {"folder": str(folder)})
+    request.addfinalizer(lambda: hook.unlink(missing_ok=True))
+
+    with site.login(member["login"], member["password"]) as session:
+        cancel(session, site, member["subscriptions"][0])
+        finished_before_the_answer = (folder / "finished").exists()
+        (folder / "release").write_text("1")
+    wait_for(lambda: (folder / "finished").exists(), timeout=60, describe=site.logs_tail)
+    assert not finished_before_the_answer, "the member waited for the end of PHP's request"
+    rows = outbox(site)
+    assert [(r["event_type"], r["status"], r["attempts"]) for r in rows] == [("subscription.cancelled", "pending", "0")], rows
+    assert not hole.connections, "the circuit was open: nothing was tried"
+    assert_no_php_errors(site)
+
+
+def site_owner(site) -> tuple[int, int]:
+    """The uid and gid the site's files belong to (www-data when the tests run as root)."""
+    stat = site.root.stat()
+    return stat.st_uid, stat.st_gid

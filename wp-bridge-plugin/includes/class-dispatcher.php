@@ -310,15 +310,20 @@ class Farewell_Bridge_Dispatcher {
 		}
 		$ids = array_slice( array_unique( self::$inserted ), 0, self::SHUTDOWN_BATCH );
 		self::forget();
-		if ( empty( $ids ) || ! self::can_deliver() || self::circuit_open() ) {
-			return; // Cron delivers them.
+		if ( empty( $ids ) ) {
+			return;
 		}
 		try {
-			if ( function_exists( 'fastcgi_finish_request' ) ) {
-				fastcgi_finish_request();
-			} elseif ( function_exists( 'litespeed_finish_request' ) ) {
-				litespeed_finish_request();
-			} elseif ( apply_filters( 'farewell_bridge_use_loopback', true ) ) {
+			// Where the server can end the member's response here, it does so first, whatever
+			// follows: the checks below, a delivery, or nothing (circuit open, delivery paused:
+			// cron delivers). The member then never waits for those checks nor for PHP's own
+			// teardown; before, with the circuit open, they did (bench.bridge_cost: PHP-FPM
+			// with the sidecar black-holed at 1.10x, up at 1.01x).
+			$finished = self::finish_response();
+			if ( ! self::can_deliver() || self::circuit_open() ) {
+				return; // Cron delivers them.
+			}
+			if ( ! $finished && apply_filters( 'farewell_bridge_use_loopback', true ) ) {
 				if ( ! self::delivery_busy() && self::loopback_worth_trying() ) {
 					self::spawn_loopback( $ids );
 				}
@@ -328,6 +333,24 @@ class Farewell_Bridge_Dispatcher {
 		} catch ( Throwable $e ) {
 			self::log( $e );
 		}
+	}
+
+	/**
+	 * Ends the response to the client where the server allows it (PHP-FPM, LiteSpeed); PHP goes
+	 * on with the rest of the request.
+	 *
+	 * @return bool Whether the response was ended here.
+	 */
+	private static function finish_response() {
+		if ( function_exists( 'fastcgi_finish_request' ) ) {
+			fastcgi_finish_request();
+			return true;
+		}
+		if ( function_exists( 'litespeed_finish_request' ) ) {
+			litespeed_finish_request();
+			return true;
+		}
+		return false;
 	}
 
 	/**
