@@ -11,6 +11,7 @@ PMPro's rows converted to UTC.
 from __future__ import annotations
 
 import re
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -82,6 +83,24 @@ def rows(bed, member: Member) -> list[dict]:
     """)
 
 
+def import_history(bed, slug: str) -> dict:
+    """The importer (Farewell_Bridge_Importer) run to the end for one source, as `wp farewell
+    import --source=…` runs it, then the outbox delivered to the sidecar."""
+    state = bed.site.wp_json(f"""
+        delete_option(Farewell_Bridge_Importer::STATE_OPTION);
+        $state = Farewell_Bridge_Importer::start(null, '{slug}');
+        if (is_wp_error($state)) {{ fwrite(STDERR, $state->get_error_message()); exit(1); }}
+        for ($i = 0; $i < 200 && 'running' === $state['status']; $i++) {{
+            $state = Farewell_Bridge_Importer::step(null, array('ignore_backlog' => true, 'deadline' => microtime(true) + 30));
+        }}
+        wp_clear_scheduled_hook(Farewell_Bridge_Importer::CRON_HOOK);
+        return $state;
+    """)
+    assert state["status"] == "done", state
+    bed.deliver()
+    return state
+
+
 def same_as_live(live: list[dict], imported: list[dict]) -> None:
     """Each live event comes back once, with its webhook-id, type and subscription fields."""
     def brief(events):
@@ -102,8 +121,18 @@ def test_a_members_whole_story_comes_back_with_the_live_ids(bed):
     in UTC, each dated by PMPro's own records."""
     member = Member(bed, "story")
     level_id = bed.setup["levels"]["Mensuel"]
-    live, _ = changes(bed, member, lambda: (checkout(bed, member), cancel_page(bed, member, level_id),
-                                            checkout(bed, member), press(bed, member, "cancel_level")))
+    def story():
+        checkout(bed, member)
+        cancel_page(bed, member, level_id)
+        # PMPro's dates are to the second, and a subscription cancelled in the very second its row
+        # ends reads as that removal's own cancellation (see the reader): a member who bought the
+        # level again in the same second as they cancelled would lose the cancellation. Not what
+        # this story is about: the second checkout comes a second later.
+        time.sleep(1.1)
+        checkout(bed, member)
+        press(bed, member, "cancel_level")
+
+    live, _ = changes(bed, member, story)
     assert [e["type"] for e in live] == ["subscription.created", "subscription.cancelled",
                                          "subscription.created", "subscription.cancelled"], live
     found = history(bed, member)
@@ -141,6 +170,12 @@ def test_a_members_whole_story_comes_back_with_the_live_ids(bed):
     # One row a call: the same events, in bounded steps.
     stepped = history(bed, member, limit=1)
     assert stepped["events"] == imported and stepped["calls"] >= 2
+
+    # The importer itself, after go-live: every occurrence was sent live with the same id, so
+    # the sidecar has nothing more for this member (and a second import adds nothing either).
+    import_history(bed, "paidmembershipspro")
+    import_history(bed, "paidmembershipspro")
+    assert [e["webhook_id"] for e in bed.events(member.id)] == [e["webhook_id"] for e in live]
 
 
 def test_a_level_change_is_the_new_levels_start_only(bed):

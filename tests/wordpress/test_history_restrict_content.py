@@ -73,6 +73,24 @@ def history(bed, member: Member, *, before_go_live: bool, limit: int = 50) -> li
     """)
 
 
+def import_history(bed, slug: str) -> dict:
+    """The importer (Farewell_Bridge_Importer) run to the end for one source, as `wp farewell
+    import --source=…` runs it, then the outbox delivered to the sidecar."""
+    state = bed.site.wp_json(f"""
+        delete_option(Farewell_Bridge_Importer::STATE_OPTION);
+        $state = Farewell_Bridge_Importer::start(null, '{slug}');
+        if (is_wp_error($state)) {{ fwrite(STDERR, $state->get_error_message()); exit(1); }}
+        for ($i = 0; $i < 200 && 'running' === $state['status']; $i++) {{
+            $state = Farewell_Bridge_Importer::step(null, array('ignore_backlog' => true, 'deadline' => microtime(true) + 30));
+        }}
+        wp_clear_scheduled_hook(Farewell_Bridge_Importer::CRON_HOOK);
+        return $state;
+    """)
+    assert state["status"] == "done", state
+    bed.deliver()
+    return state
+
+
 def compare(live: list[dict], imported: list[dict]) -> int:
     """Same occurrences in the same order, same fields; each read back at the second RCP wrote
     with the change, which is the live event's second or just before it (the live source reads
@@ -126,6 +144,10 @@ def test_a_members_story_is_not_read_back_after_go_live_and_matches_before(bed, 
     assert {(e["subscription"]["amount"], e["subscription"]["interval"]) for e in imported} == {(amount, interval)}
     # Read again (a second import, one resumed after a crash), one membership a call: the same events.
     assert history(bed, member, before_go_live=True, limit=1) == imported
+
+    # The importer itself, after go-live: nothing more reaches the sidecar for this member.
+    import_history(bed, "restrict-content")
+    assert [e["webhook_id"] for e in bed.events(member.id)] == [e["webhook_id"] for e in live]
 
 
 def test_an_upgrade_is_the_new_memberships_start_only(bed):

@@ -20,7 +20,8 @@
  *   not a cancellation with time left. Only a payment service's handler saves the subscription
  *   cancelled a moment before it removes the level (status cancelled): GRACE allows for it there,
  *   so a cancellation with time left followed within GRACE seconds by a removal as "cancelled" is
- *   read as the removal alone.)
+ *   read as the removal alone. The dates are to the second: one followed in the same second by
+ *   any end of the row — the level bought again, removed — is read as that end alone too.)
  * - `subscription.cancelled` when PMPro removed the level (statuses cancelled, admin_cancelled,
  *   inactive; marker `removed-<row>`), dated by the row's enddate, which PMPro sets to that moment.
  * - `subscription.expired` when PMPro's expiry removed it (status expired; marker `expired-<row>`).
