@@ -97,7 +97,8 @@ def _the_menu_opens_and_the_preview_follows_the_typing(page, sidecar) -> None:
     page.frame(name="preview").wait_for_selector("text=Come back, Camille: 20% off")
     page.goto(f"{sidecar.url}/admin/sequence/offer")
     assert page.input_value("input[name='copy.subject_discount']") != "Come back, {first_name}: {percent}% off"
-    page.click("label.menu-button")
+    page.focus("#menu-toggle")  # from the keyboard too
+    page.keyboard.press("Space")
     link.click()
     page.wait_for_url(f"{sidecar.url}/admin/feedback")
 
