@@ -219,7 +219,7 @@ DASHBOARD = {
 # The sequence editor's name for each block of each step's email (sidecar.web.dashboard.sequence).
 EMAIL_BLOCKS = {
     "farewell.subject": "Objet",
-    "farewell.subject.hint": "L’e-mail envoyé dès qu’un membre résilie.",
+    "farewell.subject.hint": "Le premier e-mail après une résiliation : il la confirme.",
     "farewell.intro": "Ouverture",
     "farewell.intro.hint": "Premier paragraphe, après la salutation.",
     "farewell.access": "Jusqu’à quand l’accès reste ouvert",
@@ -235,7 +235,7 @@ EMAIL_BLOCKS = {
     "farewell.closing": "Conclusion",
     "farewell.closing.hint": "Dernier paragraphe, avant la signature.",
     "feedback.subject": "Objet",
-    "feedback.subject.hint": "Envoyé quelques jours plus tard, seulement aux membres qui n’ont pas répondu.",
+    "feedback.subject.hint": "Envoyé seulement si le membre n’a pas encore répondu au questionnaire de départ.",
     "feedback.intro": "La question",
     "feedback.intro.hint": "Premier paragraphe, après la salutation.",
     "feedback.survey_button": "Bouton du questionnaire",
@@ -243,7 +243,8 @@ EMAIL_BLOCKS = {
     "feedback.closing": "Conclusion",
     "feedback.closing.hint": "Dernier paragraphe : on ne leur redemandera pas.",
     "offer.subject": "Objet",
-    "offer.subject.hint": "Toutes les offres sauf une réduction avec un pourcentage.",
+    "offer.subject.hint": "Envoyé une fois l’accès payé terminé ; toutes les offres sauf une réduction avec un "
+                          "pourcentage.",
     "offer.subject_discount": "Objet quand une réduction est proposée",
     "offer.subject_discount.hint": "Quand le membre a trouvé le prix trop élevé et que l’offre a un pourcentage.",
     "offer.discount": "Quand le membre a trouvé le prix trop élevé",
@@ -269,7 +270,7 @@ EMAIL_BLOCKS = {
     "offer.closing": "Conclusion",
     "offer.closing.hint": "Dernier paragraphe, avant la signature.",
     "door_open.subject": "Objet",
-    "door_open.subject.hint": "Le dernier e-mail, deux mois environ après la résiliation.",
+    "door_open.subject.hint": "Le dernier e-mail de la séquence.",
     "door_open.intro": "Le message",
     "door_open.intro.hint": "Premier paragraphe, après la salutation.",
     "door_open.visit_button": "Bouton vers le site",
