@@ -22,6 +22,10 @@ Rules, so that every figure can be explained to an owner:
   the theme's keywords (English or French, accents ignored, word starts); a comment may have several.
 - Win-backs are counted when the member came back; each is attributed to the last follow-up email
   sent before it, and those after the offer email to the offer that fitted their reason.
+- Imported history (events.Event.imported: the membership plugin's past) counts in every figure
+  and in the trend like live events. Nobody was asked then, so when some was imported the digest
+  says that reasons are only known since the first live event's day (the site's time zone), or
+  since the site was connected when no live event came yet (``reasons_known_since``).
 """
 
 from __future__ import annotations
@@ -29,13 +33,13 @@ from __future__ import annotations
 import re
 import statistics
 import unicodedata
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Callable
 
 from sqlalchemy.engine import Connection
 
-from ..storage import reports
+from ..storage import history, reports
 from .digest_weeks import IsoWeek
 from .offers import variant_for
 from .sequences import OFFER, member_timezone
@@ -135,7 +139,21 @@ def build_digest(conn: Connection, site: dict, week: IsoWeek, now: datetime) -> 
         },
         "trend": [{"week": str(w), "cancellations": trend_cancellations.get(i, 0), "winbacks": trend_winbacks.get(i, 0)}
                   for i, w in enumerate(weeks)],
+        "reasons_known_since": _iso(reasons_known_since(conn, site)),
     }
+
+
+def reasons_known_since(conn: Connection, site: dict) -> date | None:
+    """None when no history was imported (every cancellation could be asked about); else the day,
+    in the site's time zone, since which reasons are known (see the rules above)."""
+    if not history.has_imported_events(conn, site["id"]):
+        return None
+    since = history.first_live_event_at(conn, site["id"]) or site.get("created_at")
+    return since.astimezone(member_timezone(site)).date() if since else None
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
 
 
 def _empty_figures() -> dict:

@@ -141,6 +141,7 @@ def _view(digest: dict, words: dict, locale, language: str) -> dict:
     trend = [{"label": t["week"].split("-")[1], "cancellations": t["cancellations"], "winbacks": t["winbacks"]}
              for t in digest["trend"]]
     lifetime = h["week"]["lifetime_excluded"]
+    since = digest.get("reasons_known_since")  # absent from digests stored before it existed
     return {
         "headline": headline, "lifetime_note": fill(words["lifetime_note"], {"count": lifetime}) if lifetime else None,
         "reasons": reasons, "plans": plans, "comments": comments,
@@ -151,6 +152,8 @@ def _view(digest: dict, words: dict, locale, language: str) -> dict:
         # A quiet week stays short: the sequence table only when something happened in it.
         "steps": step_rows if any(r["sent"] or r["winbacks"] for r in step_rows) or sequence["unsubscribes"] else [],
         "unsubscribes": fill(words["unsubscribes"], {"count": sequence["unsubscribes"]}), "trend": trend,
+        "reasons_since": fill(words["reasons_since"], {"date": format_date(date.fromisoformat(since), "d MMMM y",
+                                                                           locale=locale)}) if since else None,
     }
 
 

@@ -83,6 +83,22 @@ DASHBOARD = {
                           "questions under Survey.",
     "open_requests_one": "{count} contact request waiting for an answer",
     "open_requests_other": "{count} contact requests waiting for an answer",
+    # the last 24 months (imported history included)
+    "months_title": "The last 24 months",
+    "months_note": "Imported history included. Amounts are per month (as above), each currency on its own; "
+                   "the current month so far.",
+    "months_csv": "Export these months (CSV)",
+    "col_month": "Month",
+    "col_cancellations": "Cancellations",
+    "col_voluntary": "By the member",
+    "col_not_voluntary": "By others (admin, payment, expiry)",
+    "col_plans": "Plans",
+    "col_revenue_lost": "Monthly revenue lost",
+    "col_comebacks": "Came back",
+    "col_after_email": "After an email",
+    "col_lifetime": "Lifetime plans (no monthly value)",
+    "reasons_since": "History imported from your membership plugin counts in every figure, but reasons are "
+                     "only known since {date}, when the survey was installed.",
     # feedback
     "feedback_title": "Every answer",
     "f_reason": "Reason",
@@ -379,6 +395,8 @@ EMAIL_DIGEST = {
     "money_note": "Amounts are per month: daily prices × 365/12, weekly × 52/12, yearly ÷ 12. Each "
                   "currency is counted on its own.",
     "lifetime_note": "Lifetime plans have no monthly value and are left out: {count} this week.",
+    "reasons_since": "History imported from your membership plugin counts in every figure, but reasons are "
+                     "only known since {date}, when the survey was installed.",
     "reasons_title": "Why they left",
     "reasons_note": "Survey answers received this week, against the average of the 4 weeks before. "
                     "“Rising” or “falling” needs a change of at least 2 answers and of at least half; "

@@ -78,6 +78,23 @@ DASHBOARD = {
                           "sous Avis. Ses questions se modifient sous Questionnaire.",
     "open_requests_one": "{count} demande de contact en attente de réponse",
     "open_requests_other": "{count} demandes de contact en attente de réponse",
+    # les 24 derniers mois (historique importé compris)
+    "months_title": "Les 24 derniers mois",
+    "months_note": "Historique importé compris. Montants ramenés au mois (comme ci-dessus), chaque devise à "
+                   "part ; le mois en cours jusqu’à aujourd’hui.",
+    "months_csv": "Exporter ces mois (CSV)",
+    "col_month": "Mois",
+    "col_cancellations": "Résiliations",
+    "col_voluntary": "Par le membre",
+    "col_not_voluntary": "Par d’autres (admin, paiement, expiration)",
+    "col_plans": "Formules",
+    "col_revenue_lost": "Revenu mensuel perdu",
+    "col_comebacks": "Membres revenus",
+    "col_after_email": "Après un e-mail",
+    "col_lifetime": "Formules à vie (sans valeur mensuelle)",
+    "reasons_since": "L’historique importé de votre extension d’abonnements compte dans tous les chiffres, "
+                     "mais les raisons ne sont connues que depuis le {date}, quand le questionnaire a été "
+                     "installé.",
     "feedback_title": "Toutes les réponses",
     "f_reason": "Raison",
     "f_plan": "Formule",
@@ -375,6 +392,9 @@ EMAIL_DIGEST = {
                   "Chaque devise est comptée à part.",
     "lifetime_note": "Les formules à vie n’ont pas de valeur mensuelle et sont laissées de côté : {count} "
                      "cette semaine.",
+    "reasons_since": "L’historique importé de votre extension d’abonnements compte dans tous les chiffres, "
+                     "mais les raisons ne sont connues que depuis le {date}, quand le questionnaire a été "
+                     "installé.",
     "reasons_title": "Pourquoi ils sont partis",
     "reasons_note": "Réponses au questionnaire reçues cette semaine, comparées à la moyenne des 4 semaines "
                     "précédentes. « En hausse » ou « en baisse » demande un écart d’au moins 2 réponses et "

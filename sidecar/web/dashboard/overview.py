@@ -10,6 +10,7 @@ from ...db import get_engine
 from ...storage.dashboard import has_cancellations
 from . import bp, t
 from .common import money, now, number, rate, reason_label, reason_labels
+from .months import monthly_section
 from .summary import week_summary
 
 
@@ -20,6 +21,7 @@ def overview():
         summary = week_summary(conn, g.site, now())
         labels = reason_labels(conn)
         empty = not has_cancellations(conn, g.site["id"])
+        months = monthly_section(conn, summary["digest"]["reasons_known_since"])
     digest = summary["digest"]
     h = digest["headline"]
     columns = (h["week"], h["previous"], h["average_4_weeks"])
@@ -34,7 +36,7 @@ def overview():
     return render_template("dashboard/overview.html", headline=headline, trend=_trend_chart(digest["trend"]),
                            reasons=_reason_chart(digest["reasons"], labels),
                            revenue=_revenue_chart(h["week"]), open_requests=digest["contact_requests"]["open_count"],
-                           empty=empty)
+                           empty=empty, months=months)
 
 
 def _trend_chart(trend: list[dict]) -> dict:
