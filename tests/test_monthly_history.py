@@ -284,3 +284,38 @@ def test_the_months_csv_is_safe_in_a_spreadsheet(client, engine, site, sign_in):
     assert row[header.index("Monthly revenue lost (EUR)")] == "58.00"
     assert row[header.index("Monthly revenue lost (USD)")] == "10.00"
     assert all(not cell.startswith(("=", "+", "-", "@")) for r in rows for cell in r)
+
+
+# --- migration 0009 -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("backend", ["sqlite", "mariadb"])
+def test_migration_0009_marks_the_events_the_bridge_sent_as_imported(backend, request, tmp_path):
+    import sqlalchemy as sa
+
+    from sidecar import db
+    from sidecar.domain.sites import create_site
+    from sidecar.storage.types import UTCDateTime
+
+    url = f"sqlite:///{tmp_path / 'old.db'}" if backend == "sqlite" else request.getfixturevalue("fresh_mariadb_url")
+    engine = db.create_engine(url)
+    db.migrate(engine, "0008")
+    site = create_site(engine, "https://club.example.org", "Le Club", "Europe/Paris", "fr_FR")
+    old_events = sa.table("events", *(sa.column(name) for name in ("site_id", "webhook_id", "type", "source",
+                                                                     "initiated_by", "payload")),
+                          sa.column("occurred_at", UTCDateTime()), sa.column("received_at", UTCDateTime()),
+                          sa.column("applied_at", UTCDateTime()))
+    bodies = {"compact": '{"imported":true,"type":"subscription.cancelled"}',
+              "spaced": '{"imported": true, "type": "subscription.cancelled"}',
+              "live": '{"imported": false, "type": "subscription.cancelled"}',
+              "quoted": '{"member": {"first_name": "\\"imported\\": true"}}'}
+    with engine.begin() as conn:
+        conn.execute(sa.insert(old_events), [
+            {"site_id": site["id"], "webhook_id": name, "type": "subscription.cancelled", "source": "memberpress",
+             "initiated_by": "member", "payload": body, "occurred_at": NOW, "received_at": NOW, "applied_at": NOW}
+            for name, body in bodies.items()])
+    db.migrate(engine)
+    with engine.connect() as conn:
+        marked = dict(conn.execute(sa.text("SELECT webhook_id, imported FROM events")).all())
+    engine.dispose()
+    assert {name: bool(value) for name, value in marked.items()} == {
+        "compact": True, "spaced": True, "live": False, "quoted": False}
