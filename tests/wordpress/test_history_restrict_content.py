@@ -134,6 +134,7 @@ def test_a_members_story_is_not_read_back_after_go_live_and_matches_before(bed, 
     assert [e["type"] for e in live] == ["subscription.created", "subscription.cancelled",
                                          "subscription.expired", "subscription.resumed"], live
 
+    assert bed.site.wp_json("return (new Farewell_Bridge_History_Restrict_Content())->available();") is True
     # The bridge listened to all of it: nothing is read back, nothing counted twice.
     assert history(bed, member, before_go_live=False) == []
 

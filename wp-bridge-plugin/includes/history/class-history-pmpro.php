@@ -84,7 +84,12 @@ class Farewell_Bridge_History_Pmpro implements Farewell_Bridge_History_Source {
 	 */
 	public function available() {
 		global $wpdb;
-		return defined( 'PMPRO_VERSION' ) && ! empty( $wpdb->pmpro_memberships_users ) && ! empty( $wpdb->pmpro_subscriptions );
+		if ( ! defined( 'PMPRO_VERSION' ) || empty( $wpdb->pmpro_memberships_users ) || empty( $wpdb->pmpro_subscriptions ) ) {
+			return false;
+		}
+		// PMPro creates pmpro_subscriptions (3.0) on the first admin page load after an update.
+		$table = (string) $wpdb->pmpro_subscriptions;
+		return $table === $wpdb->get_var( $wpdb->prepare( 'SHOW TABLES LIKE %s', $wpdb->esc_like( $table ) ) ); // phpcs:ignore WordPress.DB.DirectDatabaseQuery
 	}
 
 	/**

@@ -63,7 +63,13 @@ class Farewell_Bridge_History_Restrict_Content implements Farewell_Bridge_Histor
 	 * {@inheritDoc}
 	 */
 	public function available() {
-		return function_exists( 'rcp_get_membership' ) && class_exists( 'RCP_Membership' );
+		global $wpdb;
+		if ( ! function_exists( 'rcp_get_membership' ) || ! class_exists( 'RCP_Membership' ) ) {
+			return false;
+		}
+		// Its tables appear on the first admin page load after activation, not before.
+		$table = self::table( 'memberships' );
+		return $table === $wpdb->get_var( $wpdb->prepare( 'SHOW TABLES LIKE %s', $wpdb->esc_like( $table ) ) ); // phpcs:ignore WordPress.DB.DirectDatabaseQuery
 	}
 
 	/**
