@@ -31,7 +31,9 @@ def monthly_section(conn, reasons_known_since: str | None) -> dict:
     rows = []
     for m in reversed(build_months(conn, g.site, now())):
         year, month = (int(part) for part in m["month"].split("-"))
-        rows.append({"month": m["month"], "label": format_date(date(year, month, 1), "MMM y", locale=locale()),
+        # A non-breaking space: "déc. 2026" on one line in a narrow column.
+        label = format_date(date(year, month, 1), "MMM y", locale=locale()).replace(" ", "\u00a0")
+        rows.append({"month": m["month"], "label": label,
                      "cancellations": number(m["cancellations"]), "voluntary": number(m["voluntary"]),
                      "not_voluntary": number(m["not_voluntary"]), "plans": _plans(m["plans"], TOP_PLANS),
                      "revenue_lost": money(m["revenue_lost"]), "comebacks": number(m["comebacks"]),
