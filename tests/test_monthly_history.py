@@ -189,6 +189,20 @@ def test_reasons_are_known_since_the_first_live_event_once_history_was_imported(
         assert reasons_known_since(conn, site) == date(2026, 10, 1)
 
 
+def test_reasons_are_known_since_the_first_answer_when_it_came_before_any_live_event(engine, old_site):
+    """History that carries its answers (the demo's weeks): reasons are known since the first."""
+    site = old_site
+    cancel(engine, site, datetime(2025, 2, 1, 9, 0, tzinfo=timezone.utc), "past")
+    answer = make_event(type_="survey.submitted", occurred_at=iso(datetime(2025, 2, 1, 23, 30, tzinfo=timezone.utc)))
+    del answer["subscription"]
+    answer["member"] = {**answer["member"], "id": "past", "email": "past@example.org"}
+    answer["survey"] = {"version": 1, "subscription_id": "sub-past", "reason": "too_expensive"}
+    record(engine, site, answer, imported=True)
+    cancel(engine, site, datetime(2026, 10, 1, 9, 0, tzinfo=timezone.utc), "live", imported=False)
+    with engine.connect() as conn:
+        assert reasons_known_since(conn, site) == date(2025, 2, 2)  # 00:30 on 2 Feb in Paris
+
+
 def test_with_only_imported_history_reasons_are_known_since_the_site_was_connected(engine, old_site):
     cancel(engine, old_site, datetime(2025, 2, 1, 9, 0, tzinfo=timezone.utc), "past")
     with engine.connect() as conn:

@@ -24,8 +24,9 @@ Rules, so that every figure can be explained to an owner:
   sent before it, and those after the offer email to the offer that fitted their reason.
 - Imported history (events.Event.imported: the membership plugin's past) counts in every figure
   and in the trend like live events. Nobody was asked then, so when some was imported the digest
-  says that reasons are only known since the first live event's day (the site's time zone), or
-  since the site was connected when no live event came yet (``reasons_known_since``).
+  says that reasons are only known since the day (the site's time zone) of the first survey answer
+  or the first live event, whichever came first, or since the site was connected when neither came
+  yet (``reasons_known_since``).
 """
 
 from __future__ import annotations
@@ -148,7 +149,9 @@ def reasons_known_since(conn: Connection, site: dict) -> date | None:
     in the site's time zone, since which reasons are known (see the rules above)."""
     if not history.has_imported_events(conn, site["id"]):
         return None
-    since = history.first_live_event_at(conn, site["id"]) or site.get("created_at")
+    firsts = [at for at in (history.first_answer_at(conn, site["id"]), history.first_live_event_at(conn, site["id"]))
+              if at is not None]
+    since = min(firsts) if firsts else site.get("created_at")
     return since.astimezone(member_timezone(site)).date() if since else None
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import false, func, literal_column, select, true
 from sqlalchemy.engine import Connection
 
 from .reports import Bounds, _bucket, _within
-from .tables import cancellations, events, subscriptions, winbacks
+from .tables import cancellations, events, subscriptions, survey_answers, winbacks
 
 _c, _s, _w = cancellations, subscriptions, winbacks
 
@@ -57,4 +57,10 @@ def has_imported_events(conn: Connection, site_id: str) -> bool:
 def first_live_event_at(conn: Connection, site_id: str) -> datetime | None:
     """When the first event the bridge sent live happened: since then, members were asked."""
     query = select(func.min(events.c.occurred_at)).where(events.c.site_id == site_id, events.c.imported == false())
+    return conn.execute(query).scalar_one()
+
+
+def first_answer_at(conn: Connection, site_id: str) -> datetime | None:
+    """When the site's first survey answer was given (on the (site_id, answered_at) index)."""
+    query = select(func.min(survey_answers.c.answered_at)).where(survey_answers.c.site_id == site_id)
     return conn.execute(query).scalar_one()
