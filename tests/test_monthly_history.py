@@ -257,8 +257,9 @@ def _months_ago(count: int) -> datetime:
 
 
 def test_the_overview_shows_the_months_and_the_line_only_once_history_was_imported(client, engine, site, sign_in):
-    cancel(engine, site, _months_ago(2), "live", imported=False)
     sign_in()
+    assert 'id="months"' not in client.get("/admin/").text  # nothing yet: the empty state says what to do
+    cancel(engine, site, _months_ago(2), "live", imported=False)
     page = client.get("/admin/").text
     assert 'id="months"' in page and page.count('<tr id="month-') == 24
     assert 'id="reasons-since"' not in page
