@@ -10,8 +10,8 @@ from babel.dates import format_date
 from flask import Response, g
 
 from ...db import get_engine
-from ...domain.monthly_history import build_months
 from ...domain.events import one_line
+from ...domain.monthly_history import build_months
 from . import bp, t
 from .common import locale, money, now, number, zone
 from .feedback import csv_cell
