@@ -245,7 +245,8 @@ def build_spec(public_url: str) -> dict:
                         "application/json": {"schema": {"$ref": "#/components/schemas/Event"}}}},
                     "responses": {
                         "202": _json({"type": "object", "properties": {"status": {"const": "accepted"}}},
-                                     "Stored and applied."),
+                                     "Verified and durably stored; applied moments later by the applier "
+                                     "(GET /v1/sites/{site_id}/unapplied-events lists it until then)."),
                         "200": _json({"type": "object", "properties": {"status": {"const": "duplicate"}}},
                                      "This webhook-id was received before; nothing changed."),
                         "415": {"description": "Not JSON.", **_error("unsupported_media_type")},
