@@ -23,6 +23,7 @@ from sidecar.domain.tokens import unsubscribe_token
 from sidecar.storage.tables import members, scheduled_emails
 from tests.reliability.bridge import BridgeSender
 from tests.reliability.conftest import SECRET_KEY, cancellation
+from tests.support.applier import apply_pending_events
 from tests.support.sidecar import JobsProcess
 
 pytestmark = pytest.mark.slow
@@ -36,6 +37,7 @@ def test_a_stop_during_the_smtp_exchange_is_recorded_after_the_message_was_accep
     bridge = BridgeSender(web.url, web.site_id, web.secret)
     assert bridge.deliver(cancellation(1, datetime.now(timezone.utc)), "cancel-1") == 202
     engine = db.create_engine(fresh_mariadb_url)
+    apply_pending_events(engine)  # no applier runs yet (--no-jobs, the jobs process starts below)
     with engine.connect() as conn:
         member_id = conn.execute(sa.select(members.c.id).where(members.c.external_id == "m1")).scalar_one()
     token = unsubscribe_token(SECRET_KEY, web.site_id, member_id)

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import time
 
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from sidecar import db
 from sidecar.domain.applier import ApplyReport, apply_all_pending
 from sidecar.storage import events as events_store
+from sidecar.storage.tables import events
 
 
 def _engine(engine_or_url: Engine | str) -> tuple[Engine, bool]:
@@ -29,15 +31,21 @@ def apply_pending_events(engine_or_url: Engine | str) -> ApplyReport:
             engine.dispose()
 
 
-def wait_until_applied(engine_or_url: Engine | str, timeout: float = 120) -> None:
+def wait_until_applied(engine_or_url: Engine | str, timeout: float = 120, webhook_ids: list[str] | None = None) -> None:
     """Wait until a real process's applier has applied every event (none pending; parked ones are
-    not waited for). ``timeout`` is a bound for a hang on a busy machine, not a timing."""
+    not waited for), or only the events of ``webhook_ids``. ``timeout`` is a bound for a hang on a
+    busy machine, not a timing."""
     engine, own = _engine(engine_or_url)
     try:
         deadline = time.monotonic() + timeout
         while True:
             with engine.connect() as conn:
-                if events_store.unapplied_figures(conn)["pending"] == 0:
+                if webhook_ids is not None:
+                    if conn.execute(select(func.count()).where(events.c.webhook_id.in_(webhook_ids),
+                                                               events.c.applied_at.is_not(None))).scalar_one() \
+                            == len(webhook_ids):
+                        return
+                elif events_store.unapplied_figures(conn)["pending"] == 0:
                     return
             if time.monotonic() > deadline:
                 raise AssertionError(f"events still unapplied after {timeout} s")
