@@ -50,6 +50,7 @@ from sidecar.storage.tables import (
 from tests.conftest import make_event
 from tests.reliability.bridge import BridgeSender
 from tests.reliability.conftest import SECRET_KEY, cancellation, iso
+from tests.support.applier import wait_until_applied
 from tests.support.sidecar import JobsProcess
 
 pytestmark = pytest.mark.slow
@@ -122,6 +123,7 @@ def test_two_web_and_two_jobs_processes_keep_every_invariant(fresh_mariadb_url, 
         address = f"member{m}@example.org"
         at = datetime.now(timezone.utc)
         if ending[m] == "unsubscribe":
+            wait_until_applied(engine, webhook_ids=[f"cancel-{m}"])  # the member is known once it is applied
             with engine.connect() as conn:
                 member_id = conn.execute(sa.select(members.c.id).where(
                     members.c.site_id == site_id, members.c.external_id == f"m{m}")).scalar_one()
@@ -135,11 +137,14 @@ def test_two_web_and_two_jobs_processes_keep_every_invariant(fresh_mariadb_url, 
             event["subscription"]["status"] = "active" if ending[m] == "resume" else "expired"
             deliver(event, f"{ending[m]}-{m}", twice=m % 4 == 2)
             if ending[m] == "resume":
+                # A comeback stops the emails when it is recorded: applied, moments after its 202.
+                wait_until_applied(engine, webhook_ids=[f"resume-{m}"])
                 stopped_at[address] = time.time()
         elif ending[m] == "resubscribe":
             event = cancellation(m, at, type_="subscription.created")
             event["subscription"].update(id=f"n{m}", status="active")
             deliver(event, f"resubscribe-{m}", twice=m % 4 == 3)
+            wait_until_applied(engine, webhook_ids=[f"resubscribe-{m}"])
             stopped_at[address] = time.time()
 
     try:
