@@ -146,6 +146,7 @@ class Farewell_Bridge_Admin {
 		$result = Farewell_Bridge_Client::from_settings()->ping( 5.0 );
 		Farewell_Bridge_Clock::note( $result );
 		if ( Farewell_Bridge_Client::DELIVERED === $result['kind'] ) {
+			Farewell_Bridge_Setup_Checklist::note_tested();
 			Farewell_Bridge_Site_Info::report();
 			$name = is_array( $result['body'] ) && isset( $result['body']['site_name'] ) ? (string) $result['body']['site_name'] : '';
 			/* translators: %s: the site's name on the sidecar. */
@@ -222,8 +223,20 @@ class Farewell_Bridge_Admin {
 			),
 			MINUTE_IN_SECONDS * 5
 		);
-		wp_safe_redirect( self::page_url() );
+		wp_safe_redirect( self::return_url() );
 		exit;
+	}
+
+	/**
+	 * Where an action goes back to: the settings page, or Farewell → Set-up when its button was
+	 * pressed there (farewell_return=setup).
+	 *
+	 * @return string
+	 */
+	private static function return_url() {
+		// phpcs:ignore WordPress.Security.NonceVerification.Recommended -- checked in guard(); compared only.
+		$return = isset( $_GET['farewell_return'] ) ? sanitize_key( wp_unslash( $_GET['farewell_return'] ) ) : '';
+		return 'setup' === $return ? Farewell_Bridge_Setup_Checklist::page_url() : self::page_url();
 	}
 
 	/**

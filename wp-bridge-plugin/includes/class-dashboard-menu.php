@@ -39,7 +39,7 @@ class Farewell_Bridge_Dashboard_Menu {
 	 * Adds the top-level Farewell menu. Hooked on admin_menu.
 	 */
 	public static function action_admin_menu() {
-		add_menu_page(
+		$hook = add_menu_page(
 			__( 'Farewell', 'farewell-bridge' ),
 			__( 'Farewell', 'farewell-bridge' ),
 			self::CAPABILITY,
@@ -48,6 +48,10 @@ class Farewell_Bridge_Dashboard_Menu {
 			'dashicons-chart-bar',
 			58
 		);
+		if ( $hook ) {
+			// The page opens on the set-up checklist until every step is done.
+			add_action( 'load-' . $hook, array( 'Farewell_Bridge_Setup_Checklist', 'enqueue' ) );
+		}
 	}
 
 	/**
@@ -96,6 +100,8 @@ class Farewell_Bridge_Dashboard_Menu {
 			'figures'    => $summary['figures'],
 			'error'      => $summary['error'],
 			'configured' => Farewell_Bridge_Settings::is_configured(),
+			'steps'      => Farewell_Bridge_Setup_Checklist::steps(),
+			'notice'     => null,
 		);
 		require FAREWELL_BRIDGE_DIR . '/admin/views/dashboard-menu.php';
 	}

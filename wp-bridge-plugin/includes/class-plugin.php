@@ -38,6 +38,7 @@ final class Farewell_Bridge_Plugin {
 		'Farewell_Bridge_Survey_Form',
 		'Farewell_Bridge_Source_Memberpress',
 		'Farewell_Bridge_Importer',
+		'Farewell_Bridge_Setup_Checklist',
 	);
 
 	/**
@@ -175,6 +176,9 @@ final class Farewell_Bridge_Plugin {
 		foreach ( Farewell_Bridge_Admin::ACTIONS as $action => $method ) {
 			add_action( 'admin_post_' . $action, array( 'Farewell_Bridge_Admin', $method ) );
 		}
+
+		// Farewell → Set-up: the checklist of what is left to set up, read from the site's state.
+		add_action( 'admin_menu', array( 'Farewell_Bridge_Setup_Checklist', 'action_admin_menu' ), 15 );
 
 		// History import: Farewell → Import history starts it; it runs in bounded steps from cron
 		// and from the page's poll (and to the end in `wp farewell import`).

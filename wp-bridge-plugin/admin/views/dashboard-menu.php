@@ -15,6 +15,13 @@ $farewell_figures = $view['figures'];
 <div class="wrap farewell-dashboard-menu">
 	<h1><?php esc_html_e( 'Farewell', 'farewell-bridge' ); ?></h1>
 
+	<?php if ( ! Farewell_Bridge_Setup_Checklist::complete( $view['steps'] ) ) : ?>
+		<h2><?php esc_html_e( 'Set up Farewell', 'farewell-bridge' ); ?></h2>
+		<?php require FAREWELL_BRIDGE_DIR . '/admin/views/setup-checklist.php'; ?>
+	<?php else : ?>
+		<p class="farewell-setup-done"><?php esc_html_e( 'Farewell is set up.', 'farewell-bridge' ); ?> <a href="<?php echo esc_url( Farewell_Bridge_Setup_Checklist::page_url() ); ?>"><?php esc_html_e( 'See the set-up checklist', 'farewell-bridge' ); ?></a></p>
+	<?php endif; ?>
+
 	<?php if ( '' !== $view['error'] ) : ?>
 		<div class="notice notice-warning inline farewell-summary-unavailable">
 			<p><?php esc_html_e( 'This week\'s figures are unavailable right now.', 'farewell-bridge' ); ?> <?php echo esc_html( $view['error'] ); ?></p>
