@@ -34,7 +34,9 @@ SIGNED_REST = {"/farewell/v1/mail", "/farewell/v1/coupons"}  # the sidecar's cal
 MEMBER_REST = {"/farewell/v1/survey"}  # members answer the survey: not an admin action (rate limited below)
 ADMIN_REST = {"/farewell/v1/site-health/reachable"}  # Site Health's background check: view_site_health_checks only
 PAGES = {"admin_page_farewell-bridge": "options-general.php?page=farewell-bridge",
-         "toplevel_page_farewell": "admin.php?page=farewell"}
+         "toplevel_page_farewell": "admin.php?page=farewell",
+         "farewell_page_farewell-setup": "admin.php?page=farewell-setup",
+         "farewell_page_farewell-import": "admin.php?page=farewell-import"}
 SETTINGS = {"farewell_bridge": ["farewell_bridge_settings", "farewell_bridge_secret"]}
 
 REGISTERED = """
