@@ -83,9 +83,17 @@ def test_the_owner_goes_through_the_checklist_on_a_fresh_site_with_memberpress(f
     assert not step(page, "membership").locator(".farewell-setup-body").is_visible()
     page.screenshot(path=str(screenshots_dir / "setup-checklist-fresh.png"), full_page=True)
 
-    # The survey's link opens the page email links use, as a visitor would reach it.
+    # The survey's link shows the administrator the form a member gets after cancelling, on the
+    # page email links use; the same address shows a visitor no form.
     survey_url = step(page, "survey").locator("a.button").get_attribute("href")
-    assert requests.get(survey_url, timeout=30).status_code == 200
+    assert "farewell_survey_preview=" in survey_url
+    preview = page.context.new_page()
+    preview.goto(survey_url)
+    assert preview.locator(".farewell-survey-preview-notice").is_visible()
+    assert preview.locator("#farewell-survey input[name=reason]").count() > 0
+    preview.close()
+    visitor = requests.get(survey_url, timeout=30)
+    assert visitor.status_code == 200 and 'name="reason"' not in visitor.text
 
     # Connect: the step's button leads to the settings form.
     step(page, "connect").get_by_role("link", name="Enter the connection").click()

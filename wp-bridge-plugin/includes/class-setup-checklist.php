@@ -254,7 +254,7 @@ class Farewell_Bridge_Setup_Checklist {
 					static function ( $page ) {
 						return array(
 							'title' => get_the_title( $page ),
-							'url'   => (string) get_permalink( $page ),
+							'url'   => Farewell_Bridge_Survey_Form::preview_url( (string) get_permalink( $page ) ),
 						);
 					},
 					self::survey_pages()
@@ -370,7 +370,7 @@ class Farewell_Bridge_Setup_Checklist {
 			'title'  => __( 'The exit survey', 'farewell-bridge' ),
 			'detail' => $detail,
 			'link'   => ! empty( $pages ) ? array(
-				'label' => __( 'See the survey page', 'farewell-bridge' ),
+				'label' => __( 'See it as a member would', 'farewell-bridge' ),
 				'url'   => $pages[0]['url'],
 			) : array(
 				'label' => __( 'Add a page', 'farewell-bridge' ),

@@ -30,6 +30,9 @@ class Farewell_Bridge_Survey_Form {
 	const TOKEN_ARG    = 'farewell_survey';
 	const DONE_ARG     = 'farewell_survey_done';
 	const WAIT_ARG     = 'farewell_survey_wait';
+	/** An administrator's preview of the form as a member sees it (Farewell → Set-up links to it). */
+	const PREVIEW_ARG    = 'farewell_survey_preview';
+	const PREVIEW_ACTION = 'farewell_bridge_survey_preview';
 	/** Transient prefix of the answer kept for a visitor who was asked to wait (one per client). */
 	const DRAFT_PREFIX = 'farewell_bridge_survey_draft_';
 	const PAGE_OPTION  = 'farewell_bridge_survey_page_id';
@@ -209,6 +212,27 @@ class Farewell_Bridge_Survey_Form {
 	}
 
 	/**
+	 * Whether this request is an administrator's preview, with its nonce.
+	 *
+	 * @return bool
+	 */
+	private static function is_preview() {
+		// phpcs:ignore WordPress.Security.NonceVerification.Recommended -- the nonce is verified here.
+		$nonce = isset( $_GET[ self::PREVIEW_ARG ] ) ? sanitize_text_field( wp_unslash( $_GET[ self::PREVIEW_ARG ] ) ) : '';
+		return '' !== $nonce && current_user_can( 'manage_options' ) && false !== wp_verify_nonce( $nonce, self::PREVIEW_ACTION );
+	}
+
+	/**
+	 * A page's address that previews the survey for the current administrator.
+	 *
+	 * @param string $url The page's address.
+	 * @return string
+	 */
+	public static function preview_url( $url ) {
+		return add_query_arg( self::PREVIEW_ARG, wp_create_nonce( self::PREVIEW_ACTION ), $url );
+	}
+
+	/**
 	 * Whether this request comes back from a submitted answer.
 	 *
 	 * @return bool
@@ -293,6 +317,23 @@ class Farewell_Bridge_Survey_Form {
 			}
 			$entry = Farewell_Bridge_Survey::definition( $locale );
 			return self::in_locale( $locale, array( __CLASS__, 'message_html' ), array( 'thanks', isset( $entry['definition']['thanks'] ) ? (string) $entry['definition']['thanks'] : '' ) );
+		}
+
+		if ( null === $token && self::is_preview() ) {
+			$notice = '<p class="farewell-survey-preview-notice"><strong>' . esc_html__( 'Preview: the survey as a member sees it after cancelling. Nothing sent from this preview is recorded.', 'farewell-bridge' ) . '</strong></p>';
+			return $notice . self::form_html(
+				Farewell_Bridge_Survey::definition( $locale ),
+				$locale,
+				'preview:' . $user_id,
+				array(
+					'token'      => '',
+					'first_name' => '',
+					'contact'    => '',
+					'answered'   => false,
+					'draft'      => null,
+					'preview'    => true,
+				)
+			);
 		}
 
 		$draft = self::take_draft();
@@ -409,7 +450,9 @@ class Farewell_Bridge_Survey_Form {
 		if ( '' !== $who['token'] ) {
 			$hidden['token'] = $who['token'];
 		}
-		if ( is_user_logged_in() ) {
+		// Without the REST nonce the route treats the sender as signed out and refuses the answer:
+		// a preview can never record one, whatever cancellation the administrator has.
+		if ( is_user_logged_in() && empty( $who['preview'] ) ) {
 			$hidden['_wpnonce'] = wp_create_nonce( 'wp_rest' );
 		}
 		$draft      = isset( $who['draft'] ) && is_array( $who['draft'] ) ? $who['draft'] : array();

@@ -136,7 +136,8 @@ class SetupChecklistTest extends Farewell_Test_Case {
 		$this->assertGreaterThan( 0, $id );
 		$step = $this->steps()['survey'];
 		$this->assertSame( 'done', $step['status'] );
-		$this->assertSame( get_permalink( $id ), $step['link']['url'] );
+		$this->assertStringStartsWith( get_permalink( $id ), $step['link']['url'] );
+		$this->assertStringContainsString( 'farewell_survey_preview=', $step['link']['url'] );
 
 		$this->hide_survey_pages();
 		$this->assertSame( 'todo', $this->steps()['survey']['status'], 'a draft shows nothing to a member' );
@@ -145,7 +146,7 @@ class SetupChecklistTest extends Farewell_Test_Case {
 		$this->made[] = $other;
 		$step         = $this->steps()['survey'];
 		$this->assertSame( 'done', $step['status'] );
-		$this->assertSame( get_permalink( $other ), $step['link']['url'] );
+		$this->assertStringStartsWith( get_permalink( $other ), $step['link']['url'] );
 	}
 
 	public function test_the_import_step_is_done_once_an_import_finished() {
@@ -175,6 +176,34 @@ class SetupChecklistTest extends Farewell_Test_Case {
 			Farewell_Bridge_Setup_Checklist::steps()
 		);
 		$this->assertTrue( Farewell_Bridge_Setup_Checklist::complete( $all_done ) );
+	}
+
+	/** The survey rendered for this request, with these query arguments. */
+	private function survey_with( array $get ) {
+		$_GET = $get;
+		try {
+			Farewell_Bridge_Survey_Form::reset();
+			return Farewell_Bridge_Survey_Form::render();
+		} finally {
+			$_GET = array();
+		}
+	}
+
+	public function test_the_survey_link_previews_the_form_for_an_administrator_only_and_cannot_record_an_answer() {
+		$admin = $this->user( 'administrator' );
+		wp_set_current_user( $admin );
+		$url   = Farewell_Bridge_Survey_Form::preview_url( home_url( '/farewell-survey/' ) );
+		parse_str( (string) wp_parse_url( $url, PHP_URL_QUERY ), $query );
+		$html = $this->survey_with( $query );
+		$this->assertStringContainsString( 'farewell-survey-preview-notice', $html );
+		$this->assertStringContainsString( 'name="reason"', $html, 'the form itself, with its reasons' );
+		$this->assertStringNotContainsString( 'name="_wpnonce"', $html, 'without the REST nonce the route refuses the answer' );
+
+		$this->assertStringNotContainsString( 'name="reason"', $this->survey_with( array( 'farewell_survey_preview' => 'forged' ) ) );
+		$subscriber = $this->user( 'subscriber' );
+		wp_set_current_user( $subscriber );
+		$query['farewell_survey_preview'] = wp_create_nonce( Farewell_Bridge_Survey_Form::PREVIEW_ACTION );
+		$this->assertStringNotContainsString( 'name="reason"', $this->survey_with( $query ), 'a member has no preview' );
 	}
 
 	public function test_a_subscriber_is_refused_the_page() {
