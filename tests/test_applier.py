@@ -152,3 +152,29 @@ def test_an_answer_about_another_members_subscription_not_applied_yet_is_parked_
     # Once the subscription is known, the same answer is refused in the request.
     response = post_event(answer_about("sub_7", member_id="666"), apply=False)
     assert response.status_code == 400 and "survey.subscription_id" in response.json["fields"]
+
+
+def test_an_apply_the_database_refuses_is_retried_not_a_crash(app, post_event, db_url):
+    """A statement the database refuses (here a trigger; in the fuzz, a value too long for its
+    column on MariaDB) fails that event alone: recorded with the driver's error class, tried again
+    later. The applier used to crash on it (retry_at unset), and so did the request that woke it."""
+    engine = app.extensions["farewell.engine"]
+    assert post_event(make_event(), apply=False).status_code == 202
+    mariadb = db_url.startswith("mysql")
+    refuse = ("CREATE TRIGGER refuse_members BEFORE INSERT ON members FOR EACH ROW "
+              "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused'") if mariadb else (
+              "CREATE TRIGGER refuse_members BEFORE INSERT ON members BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(refuse)
+    try:
+        at = datetime.now(timezone.utc)
+        report = apply_pending(engine, now=at)
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP TRIGGER refuse_members")
+    assert (report.claimed, report.applied, report.retrying, report.parked) == (1, 0, 1, 0)
+    row = event_row(engine)
+    assert row["apply_attempts"] == 1 and row["apply_after"] == at + FIRST_RETRY
+    assert row["apply_error"] in ("DatabaseError", "IntegrityError") and "refused" not in row["apply_error"]
+    assert apply_pending(engine, now=at + FIRST_RETRY).applied == 1
+    assert count(engine, cancellations) == 1

@@ -298,3 +298,14 @@ def test_unknown_paths_answer_json_404(client):
     response = client.get("/v1/nothing-here")
     assert response.status_code == 404
     assert response.json == {"error": "not_found"}
+
+
+def test_a_member_locale_longer_than_its_column_is_invalid(post_event, engine_of):
+    # The locale pattern alone lets 21 characters through; MariaDB would refuse to store them when
+    # the event is applied, after its 202 (the fuzz of the batch route found it).
+    event = make_event(member={"id": "42", "email": "ana@example.org", "locale": "fra_ABCDEFGH_IJKLMNOP"})
+    response = post_event(event)
+    assert response.status_code == 400
+    assert set(response.json["fields"]) == {"member.locale"}
+    assert count_rows(engine_of, events) == 0
+    assert post_event(make_event(member={"id": "42", "email": "ana@example.org", "locale": "fr_FR"})).status_code == 202

@@ -93,10 +93,11 @@ def _failed(conn, row: dict, error: Exception, now: datetime) -> bool:
     attempts = row["apply_attempts"] + 1
     if isinstance(error, InvalidEvent):
         message, retry_at = f"invalid: {json.dumps(error.fields, ensure_ascii=False)}", None
-    elif isinstance(error, exc.SQLAlchemyError):
-        message = error_kind(error)  # its text may quote the statement's values: members' data
     else:
-        message = f"{type(error).__name__}: {error}"
+        if isinstance(error, exc.SQLAlchemyError):
+            message = error_kind(error)  # its text may quote the statement's values: members' data
+        else:
+            message = f"{type(error).__name__}: {error}"
         retry_at = None if attempts >= MAX_ATTEMPTS else now + FIRST_RETRY * 2 ** (attempts - 1)
     log.log(logging.ERROR if retry_at is None else logging.WARNING,
             "event %s of site %s not applied (attempt %d, %s): %s", row["id"], row["site_id"], attempts,

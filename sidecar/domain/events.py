@@ -55,7 +55,9 @@ EVENT_SCHEMA: dict = {
                 "id": {"type": "string", "pattern": _NO_CONTROL % 64},
                 "email": {"type": "string", "format": "email", "maxLength": 254},
                 "first_name": {"type": ["string", "null"], "maxLength": 200},
-                "locale": {"type": ["string", "null"], "pattern": r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8}){0,2}$"},
+                # At most the column's 16: the pattern alone lets 21 through, which MariaDB refuses to store.
+                "locale": {"type": ["string", "null"], "maxLength": 16,
+                           "pattern": r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8}){0,2}$"},
             },
         },
         "subscription": {
