@@ -15,6 +15,9 @@ SMTP exchanges (``_last_check``, one query for the messages still to send), hold
 rows on MariaDB until the server accepted them, so an unsubscribe or a comeback is either seen or
 recorded after the message went out. The members are let go, and the rest read again, once the
 check is ``recheck_after`` old: an unsubscribe waits for a few exchanges at most, not a batch.
+
+One file although it is long: it is one batch's life (claim, read, check, send, record) with each
+of its failure paths (refused, outage, lease lost), which are only right when read together.
 """
 
 from __future__ import annotations
