@@ -24,6 +24,7 @@ test-stressed:
 # Full-size benchmarks (several minutes each); figures go to bench/results/ and BENCHMARKS.md.
 bench: venv-test
 	$(PY) -m bench.ingest
+	$(PY) -m bench.ingest --batch
 	$(PY) -m bench.bridge_cost
 	$(PY) -m bench.dispatch
 	$(PY) -m bench.digest

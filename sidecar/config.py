@@ -21,6 +21,10 @@ DEMO_FOLDER = "demo"
 
 # Events are small JSON documents; anything larger is a bug or an attack.
 EVENT_MAX_BYTES = 64 * 1024
+# A batch of events (POST …/events/batch: the bridge's import and backlog): at most this many
+# events in at most this many bytes, each event itself within EVENT_MAX_BYTES.
+BATCH_MAX_EVENTS = 500
+BATCH_MAX_BYTES = 1024 * 1024
 # Upper bound for any other request body (the dashboard's forms, the admin API's JSON).
 REQUEST_MAX_BYTES = 1024 * 1024
 # Standard Webhooks reference libraries use five minutes both ways.

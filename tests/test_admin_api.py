@@ -96,7 +96,7 @@ def test_openapi_describes_every_route(client):
         "/v1/sites/{site_id}/contact-requests", "/v1/sites/{site_id}/cancellations/{cancellation_id}/survey-link",
         "/v1/sites/{site_id}/emails", "/v1/sites/{site_id}/winbacks", "/v1/sites/{site_id}/digest", "/u/{token}",
         "/v1/sites/{site_id}/summary", "/v1/sites/{site_id}/site-info", "/metrics", "/",
-        "/v1/sites/{site_id}/unapplied-events",
+        "/v1/sites/{site_id}/unapplied-events", "/v1/sites/{site_id}/events/batch",
     }
     assert spec["components"]["schemas"]["Event"]["properties"]["type"]["enum"][0] == "subscription.created"
     # The history the bridge imports says so (docs/PROTOCOL.md).

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 SMOKE_RUNS = {
     "ingest": ["--small"],
+    "ingest_batch": ["--small", "--batch"],
     "dispatch": ["--emails", "40"],
     "digest": ["--small"],
     "memory": ["--small"],
@@ -32,7 +33,8 @@ def test_the_benchmark_runs_to_the_end(name, tmp_path):
         from tests.wordpress.real_plugins import REAL_PLUGINS
 
         REAL_PLUGINS["memberpress"].skip_unless_available()
-    result = subprocess.run([sys.executable, "-m", f"bench.{name}", *SMOKE_RUNS[name]], cwd=ROOT, env=env,
+    module = name.removesuffix("_batch")  # ingest_batch: bench.ingest --batch, recorded as ingest_batch
+    result = subprocess.run([sys.executable, "-m", f"bench.{module}", *SMOKE_RUNS[name]], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     assert result.stdout.strip(), "a benchmark prints its table"

@@ -11,6 +11,7 @@ side), so every rule here is written against ``occurred_at``, never against the 
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from sqlalchemy import exc
@@ -62,6 +63,68 @@ def accept_event(
     """
     now = now or datetime.now(timezone.utc)
     return _store(engine, site_id, webhook_id, raw_body, event, now, answered_cancellation_id, apply=False)
+
+
+@dataclass
+class BatchItem:
+    """One event of a batch (POST …/events/batch): its webhook id, the payload to store (the event
+    as its own JSON document, which the applier parses again), the parsed Event and, for a survey
+    answer from an email link, the cancellation its token names."""
+
+    webhook_id: str
+    raw: str
+    event: Event
+    answered_cancellation_id: int | None = None
+
+
+def accept_events(engine: Engine, site_id: str, items: list[BatchItem],
+                  now: datetime | None = None) -> list[Outcome | InvalidEvent]:
+    """Store a batch's valid events in one transaction, each once per (site, webhook id), to be
+    applied by the applier; returns, per item in order, ACCEPTED, DUPLICATE or the InvalidEvent
+    that refused it (a survey answer checked as ``accept_event`` checks it). One bad item never
+    refuses the others.
+
+    Set-wise rather than ``accept_event`` per item: one select of the ids already stored, one
+    multi-row insert that skips a (site, webhook id) already there, one select of what it stored.
+    An id that appears twice in the batch is stored from its first valid item; the later ones are
+    duplicates. Raises one of ``sidecar.db.UNAVAILABLE_ERRORS`` when the database cannot take it
+    (then nothing of the batch was written)."""
+    now = now or datetime.now(timezone.utc)
+    outcomes: list[Outcome | InvalidEvent | None] = [None] * len(items)
+    with engine.begin() as conn:
+        fresh: dict[str, int] = {}  # webhook id -> index of the item that stores it
+        for index, item in enumerate(items):
+            if item.event.type == "survey.submitted":
+                try:
+                    survey.check_answer(conn, site_id, item.event.survey, now)
+                    if item.answered_cancellation_id is None:
+                        _check_subscription_is_theirs(conn, site_id, item.event)
+                except InvalidEvent as invalid:
+                    outcomes[index] = invalid
+                    continue
+            if item.webhook_id in fresh:
+                outcomes[index] = Outcome.DUPLICATE
+            else:
+                fresh[item.webhook_id] = index
+        stored_before = events_store.stored_webhook_ids(conn, site_id, list(fresh))
+        rows = [_row(site_id, items[index], now) for webhook_id, index in fresh.items()
+                if webhook_id not in stored_before]
+        events_store.insert_events_if_absent(conn, rows)
+        # Normally every row above; a concurrent request that stored one of these ids between the
+        # two statements keeps its own (its received_at is not this batch's): a duplicate here.
+        stored_now = events_store.webhook_ids_received_at(conn, site_id, [r["webhook_id"] for r in rows], now)
+        for webhook_id, index in fresh.items():
+            outcomes[index] = Outcome.ACCEPTED if webhook_id in stored_now else Outcome.DUPLICATE
+    return outcomes  # type: ignore[return-value]
+
+
+def _row(site_id: str, item: BatchItem, now: datetime) -> dict:
+    """The events row of an accepted event: the single path's columns (``_store``), unapplied."""
+    event = item.event
+    return dict(site_id=site_id, webhook_id=item.webhook_id, type=event.type, source=event.source,
+                initiated_by=event.initiated_by, occurred_at=event.occurred_at, received_at=now,
+                payload=item.raw, applied_at=None, apply_after=now,
+                survey_cancellation_id=item.answered_cancellation_id, imported=event.imported)
 
 
 def record_event(

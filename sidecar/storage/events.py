@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 
+from ._upsert import insert_all_if_absent
 from .tables import events
 
 
@@ -13,6 +14,31 @@ def insert_event(conn: Connection, **values) -> int:
     # Values passed as parameters, not .values(): the statement (and its cache key) stays the same
     # on every call, which matters on the ingest path (see _upsert).
     return conn.execute(insert(events), values).inserted_primary_key[0]
+
+
+def stored_webhook_ids(conn: Connection, site_id: str, webhook_ids: list[str]) -> set[str]:
+    """Which of ``webhook_ids`` the site already has events under."""
+    if not webhook_ids:
+        return set()
+    query = select(events.c.webhook_id).where(events.c.site_id == site_id,
+                                              events.c.webhook_id.in_(bindparam("ids", expanding=True)))
+    return {row[0] for row in conn.execute(query, {"ids": webhook_ids})}
+
+
+def insert_events_if_absent(conn: Connection, rows: list[dict]) -> None:
+    """Insert the events of a batch in one multi-row statement; a row whose (site_id, webhook_id)
+    is already stored is skipped, never an error."""
+    insert_all_if_absent(conn, events, rows)
+
+
+def webhook_ids_received_at(conn: Connection, site_id: str, webhook_ids: list[str], received_at: datetime) -> set[str]:
+    """Which of ``webhook_ids`` the site has events under that were received at ``received_at``."""
+    if not webhook_ids:
+        return set()
+    query = select(events.c.webhook_id).where(events.c.site_id == site_id,
+                                              events.c.webhook_id.in_(bindparam("ids", expanding=True)),
+                                              events.c.received_at == received_at)
+    return {row[0] for row in conn.execute(query, {"ids": webhook_ids})}
 
 
 def event_exists(conn: Connection, site_id: str, webhook_id: str) -> bool:

@@ -6,15 +6,18 @@ moments later (sidecar.domain.applier). In ``serve`` this process's applier thre
 
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, current_app, request
 
+from ..config import BATCH_MAX_BYTES, BATCH_MAX_EVENTS, EVENT_MAX_BYTES
 from ..db import get_engine
 from ..domain.events import Event, InvalidEvent, parse_event
-from ..domain.ingest import Outcome, accept_event
+from ..domain.ingest import BatchItem, Outcome, accept_event, accept_events
 from ..domain.tokens import TokenError, read_survey_token
 from . import metrics
 from .errors import ApiError
-from .signed import json_body, signed_request
+from .signed import WEBHOOK_ID, json_body, signed_request
 
 bp = Blueprint("ingest", __name__)
 
@@ -45,6 +48,80 @@ def _receive_event(site_id: str):
     if wake_applier is not None:
         wake_applier()
     return {"status": "accepted"}, 202
+
+
+@bp.post("/v1/sites/<site_id>/events/batch")
+def receive_batch(site_id: str):
+    """Many events in one request (docs/PROTOCOL.md, "POST …/events/batch"): signed once with fw2,
+    each item ``{"webhook_id": …, "event": {…}}``, all stored in one transaction, the applier woken
+    once. The answer says, per item in order, what the single route would have said of it."""
+    try:
+        results = _receive_batch(site_id)
+    except Exception as error:
+        metrics.count_event_refusal(error)
+        raise
+    for result in results:
+        metrics.count_event(result["status"] if result["status"] != "invalid" else "rejected",
+                            "invalid" if result["status"] == "invalid" else "")
+    return {"results": results}, 200
+
+
+def _receive_batch(site_id: str) -> list[dict]:
+    _, body = signed_request(site_id, max_bytes=BATCH_MAX_BYTES)
+    entries = _batch_entries(json_body(body))
+    results: list[dict] = []
+    items: list[BatchItem] = []
+    for entry in entries:
+        webhook_id = entry.get("webhook_id") if isinstance(entry, dict) else None
+        result = {"webhook_id": webhook_id if isinstance(webhook_id, str) else None}
+        results.append(result)
+        try:
+            items.append(_batch_item(site_id, entry))
+        except InvalidEvent as invalid:
+            result.update(status="invalid", fields=invalid.fields)
+            continue
+        result["at"] = len(items) - 1
+    outcomes = accept_events(get_engine(), site_id, items) if items else []
+    for result in results:
+        if "at" in result:
+            outcome = outcomes[result.pop("at")]
+            if isinstance(outcome, InvalidEvent):
+                result.update(status="invalid", fields=outcome.fields)
+            else:
+                result["status"] = outcome.value
+    wake_applier = current_app.extensions.get("farewell.wake_applier")
+    if wake_applier is not None and any(r["status"] == "accepted" for r in results):
+        wake_applier()
+    return results
+
+
+def _batch_entries(document) -> list:
+    """The items of a batch body; the whole request is refused when it is not one."""
+    if not isinstance(document, dict) or not isinstance(document.get("events"), list):
+        raise ApiError(400, "invalid_batch", fields={"events": "must be a list of {webhook_id, event} items"})
+    entries = document["events"]
+    if len(entries) > BATCH_MAX_EVENTS:
+        raise ApiError(413, "too_many_events", max_events=BATCH_MAX_EVENTS,
+                       message=f"a batch holds at most {BATCH_MAX_EVENTS} events: split it")
+    return entries
+
+
+def _batch_item(site_id: str, entry) -> BatchItem:
+    """One item of a batch, checked as the single route checks its request; raises InvalidEvent."""
+    if not isinstance(entry, dict):
+        raise InvalidEvent({"": "must be an object with webhook_id and event"})
+    webhook_id = entry.get("webhook_id")
+    if not isinstance(webhook_id, str) or not WEBHOOK_ID.match(webhook_id):
+        raise InvalidEvent({"webhook_id": "must be 1-255 printable ASCII characters"})
+    if "event" not in entry:
+        raise InvalidEvent({"event": "is required"})
+    event = parse_event(entry["event"])
+    # Stored as the event's own document, the payload the applier parses again (the single route
+    # stores its whole signed body, which is that document too).
+    raw = json.dumps(entry["event"], ensure_ascii=False, separators=(",", ":"))
+    if len(raw.encode("utf-8")) > EVENT_MAX_BYTES:
+        raise InvalidEvent({"event": f"is over {EVENT_MAX_BYTES // 1024} KiB"})
+    return BatchItem(webhook_id, raw, event, _survey_link_cancellation(site_id, event))
 
 
 @bp.get("/v1/sites/<site_id>/ping")

@@ -254,6 +254,42 @@ def build_spec(public_url: str) -> dict:
                     },
                 }
             },
+            "/v1/sites/{site_id}/events/batch": {
+                "post": {
+                    "summary": "Receive up to 500 events in one request (the bridge's import and backlog)",
+                    "description": "Signed once with fw2 for this route; each item carries its own webhook-id, the "
+                                   "idempotency key of its event, as the single route's header does. Stored in one "
+                                   "transaction; one invalid item refuses no other.",
+                    "parameters": [_SITE_ID, *_SIGNATURE_HEADERS],
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["events"],
+                        "properties": {"events": {"type": "array", "maxItems": 500, "items": {
+                            "type": "object", "required": ["webhook_id", "event"],
+                            "properties": {"webhook_id": {"type": "string", "minLength": 1, "maxLength": 255,
+                                                          "pattern": "^[\\x21-\\x7e]+$"},
+                                           "event": {"$ref": "#/components/schemas/Event"}}}}}}}}},
+                    "responses": {
+                        "200": _json({"type": "object", "required": ["results"], "properties": {"results": {
+                            "type": "array", "description": "One per item, in order.", "items": {
+                                "type": "object", "required": ["webhook_id", "status"], "properties": {
+                                    "webhook_id": {"type": ["string", "null"],
+                                                   "description": "The item's, or null when it gave none."},
+                                    "status": {"enum": ["accepted", "duplicate", "invalid"]},
+                                    "fields": {"type": "object", "additionalProperties": {"type": "string"},
+                                               "description": "Only when invalid: every bad field, as the "
+                                                              "single route names them."}}}}}},
+                                     "Per event: accepted (verified and durably stored, applied moments later), "
+                                     "duplicate (this webhook-id was received before, or earlier in this batch) "
+                                     "or invalid (with its fields; not stored)."),
+                        "415": {"description": "Not JSON.", **_error("unsupported_media_type")},
+                        **bound_errors,
+                        "400": {"description": "Bad request: the body is not a batch.", **_error(
+                            "invalid_encoding", "invalid_webhook_id", "invalid_json", "invalid_batch", fields=True)},
+                        "413": {"description": "Body over 1 MiB, or more than 500 events.", **_error(
+                            "too_large", "too_many_events")},
+                    },
+                }
+            },
             "/v1/sites/{site_id}/ping": {
                 "get": {
                     "summary": "Check the connection and the secret (signed, empty body)",

@@ -19,7 +19,7 @@ from ..signing import ROUTE_BOUND, InvalidSignature, OutdatedScheme, verificatio
 from ..storage.sites import get_site
 from .errors import ApiError
 
-_WEBHOOK_ID = re.compile(r"^[\x21-\x7e]{1,255}$")
+WEBHOOK_ID = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
 # What an outdated sender is told (426): it signs with Standard Webhooks v1 where fw2 is needed.
@@ -27,13 +27,15 @@ OUTDATED_MESSAGE = ("this route takes signatures bound to its method and path (f
                     "update the Farewell bridge plugin")
 
 
-def signed_request(site_id: str, *, standard_webhooks: bool = False) -> tuple[dict, str]:
+def signed_request(site_id: str, *, standard_webhooks: bool = False,
+                   max_bytes: int = EVENT_MAX_BYTES) -> tuple[dict, str]:
     """The site and the verified body (as text) of a signed request; raises ApiError otherwise.
 
     ``standard_webhooks``: the request is signed with Standard Webhooks v1 (the events route only);
     otherwise with fw2, bound to this request's method and path as the sidecar routes it (without
-    the scheme, host, any prefix a reverse proxy strips, or the query string)."""
-    request.max_content_length = EVENT_MAX_BYTES
+    the scheme, host, any prefix a reverse proxy strips, or the query string). ``max_bytes``: the
+    largest body taken (413 past it)."""
+    request.max_content_length = max_bytes
     with get_engine().connect() as conn:
         site = get_site(conn, site_id)
     if site is None:
@@ -56,7 +58,7 @@ def signed_request(site_id: str, *, standard_webhooks: bool = False) -> tuple[di
         # A genuine signature outside the time window says how far apart the clocks are, so the bridge
         # can tell its admin to fix NTP and retry; a forged one learns nothing more.
         raise ApiError(401, "invalid_signature", **named, **refusal.details) from None
-    if not _WEBHOOK_ID.match(request.headers["webhook-id"]):
+    if not WEBHOOK_ID.match(request.headers["webhook-id"]):
         raise ApiError(400, "invalid_webhook_id", message="webhook-id must be 1-255 printable ASCII characters")
     return site, body
 
