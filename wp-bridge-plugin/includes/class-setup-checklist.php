@@ -43,21 +43,17 @@ class Farewell_Bridge_Setup_Checklist {
 	 * @var array<string,string>
 	 */
 	const UNSUPPORTED = array(
-		'paid-member-subscriptions'  => 'Paid Member Subscriptions',
-		'ultimate-member'            => 'Ultimate Member',
-		'simple-membership'          => 'Simple Membership',
-		's2member'                   => 's2Member',
-		'wishlist-member'            => 'WishList Member',
-		'membermouse'                => 'MemberMouse',
-		'woocommerce-memberships'    => 'WooCommerce Memberships',
-		'surecart'                   => 'SureCart',
-		'memberpress-courses'        => 'MemberPress Courses',
-		'restrict-user-access'       => 'Restrict User Access',
-		'members'                    => 'Members',
-		'armember-membership'        => 'ARMember',
-		'indeed-membership-pro'      => 'Ultimate Membership Pro',
-		'digital-access-pass'        => 'DAP',
-		'easy-digital-downloads-pro' => 'Easy Digital Downloads',
+		'paid-member-subscriptions' => 'Paid Member Subscriptions',
+		'ultimate-member'           => 'Ultimate Member',
+		'simple-membership'         => 'Simple Membership',
+		's2member'                  => 's2Member',
+		'wishlist-member'           => 'WishList Member',
+		'membermouse'               => 'MemberMouse',
+		'woocommerce-memberships'   => 'WooCommerce Memberships',
+		'surecart'                  => 'SureCart',
+		'armember-membership'       => 'ARMember',
+		'indeed-membership-pro'     => 'Ultimate Membership Pro',
+		'digital-access-pass'       => 'DAP',
 	);
 
 	/**
