@@ -19,6 +19,8 @@ EVENT_TYPES = (
     "subscription.resumed",
     "subscription.expired",
     "payment.failed",
+    # A renewal payment went through: it ends a run of failed renewals (domain.at_risk).
+    "payment.succeeded",
     "member.updated",
     "survey.submitted",
 )
@@ -94,7 +96,7 @@ EVENT_SCHEMA: dict = {
     "allOf": [
         {
             "if": {
-                "properties": {"type": {"enum": [t for t in EVENT_TYPES if t.startswith("subscription.")] + ["payment.failed"]}},
+                "properties": {"type": {"enum": [t for t in EVENT_TYPES if t.startswith(("subscription.", "payment."))]}},
                 "required": ["type"],
             },
             "then": {"required": ["subscription"]},

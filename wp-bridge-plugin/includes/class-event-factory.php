@@ -28,6 +28,7 @@ class Farewell_Bridge_Event_Factory {
 		'subscription.resumed',
 		'subscription.expired',
 		'payment.failed',
+		'payment.succeeded',
 		'member.updated',
 	);
 
