@@ -60,6 +60,7 @@ from tests.wordpress.site import (
     REPO,
     DatabaseInfo,
     WordPressSite,
+    _php_string,
     ensure_wordpress,
     free_port,
 )
@@ -476,3 +477,50 @@ def form_fields(page: str, marker: str) -> dict:
                     fields[attrs["name"]] = attrs.get("value", "")
             return fields
     raise AssertionError(f"no form with {marker!r} on the page:\n{page[-3000:]}")
+
+
+# --------------------------------------------------------------------------- MemberPress history
+MEMBERPRESS_PRICES = {"Or": ("29.00", "months"), "Argent": ("9.90", "weeks"), "Platine": ("290.00", "years")}
+
+
+def seed_memberpress_history(site: WordPressSite, setup: dict, subscriptions: list[dict],
+                             timeout: float = 600) -> list[dict]:
+    """Subscriptions of the past, stored by MemberPress's own models (MeprSubscription,
+    MeprTransaction, MeprEvent) in one PHP request, however many. Each is a dict: `plan` (Or,
+    Argent, Platine), `start` and `expires` (UTC "Y-m-d H:i:s", MemberPress's convention),
+    optionally `cancelled` / `expired` (the dates of its subscription-stopped / -expired events),
+    and `user_id` or `login` (a user made for it, with `login`@example.org). The bridge records
+    nothing meanwhile (its farewell_bridge_event filter drops every event): it was not installed
+    then. Returns [{"user_id", "sub_id"}] in the same order."""
+    rows = [{**s, "product": setup["plans"][s["plan"]], "price": MEMBERPRESS_PRICES[s["plan"]][0],
+             "period_type": MEMBERPRESS_PRICES[s["plan"]][1]} for s in subscriptions]
+    return site.wp_json(f"""
+        global $wpdb;
+        add_filter('farewell_bridge_event', '__return_false');
+        $events = $wpdb->prefix . 'mepr_events';
+        $out = array();
+        foreach (json_decode({_php_string(json.dumps(rows))}, true) as $row) {{
+            $user_id = isset($row['user_id']) ? (int) $row['user_id'] : wp_insert_user(array(
+                'user_login' => $row['login'], 'user_pass' => $row['login'] . '-pw', 'user_email' => $row['login'] . '@example.org',
+                'first_name' => 'Anaïs', 'locale' => 'fr_FR'));
+            if (is_wp_error($user_id)) {{ throw new Exception($user_id->get_error_message()); }}
+            $sub = new MeprSubscription();
+            $sub->user_id = $user_id; $sub->product_id = $row['product']; $sub->price = $row['price']; $sub->total = $row['price'];
+            $sub->period = 1; $sub->period_type = $row['period_type']; $sub->gateway = '{setup['offline']}';
+            $sub->status = 'active'; $sub->created_at = $row['start'];
+            $sub->store();
+            $txn = new MeprTransaction();
+            $txn->user_id = $user_id; $txn->product_id = $row['product']; $txn->subscription_id = $sub->id;
+            $txn->amount = $row['price']; $txn->total = $row['price']; $txn->status = 'complete'; $txn->txn_type = 'payment';
+            $txn->gateway = '{setup['offline']}'; $txn->created_at = $row['start']; $txn->expires_at = $row['expires'];
+            $txn->store();
+            foreach (array('subscription-stopped' => 'cancelled', 'subscription-expired' => 'expired') as $name => $key) {{
+                if (empty($row[$key])) continue;
+                if ('subscription-stopped' === $name) {{ $sub = new MeprSubscription($sub->id); $sub->status = 'cancelled'; $sub->store(); }}
+                MeprEvent::record($name, new MeprSubscription($sub->id));
+                $wpdb->update($events, array('created_at' => $row[$key]), array('evt_id' => $sub->id, 'evt_id_type' => 'subscriptions', 'event' => $name));
+            }}
+            $out[] = array('user_id' => (int) $user_id, 'sub_id' => (int) $sub->id);
+        }}
+        return $out;
+    """, timeout=timeout)

@@ -16,7 +16,7 @@ import subprocess
 
 import pytest
 
-from tests.wordpress.real_plugins import REAL_PLUGINS, Member, RealPluginBed, utc
+from tests.wordpress.real_plugins import REAL_PLUGINS, Member, RealPluginBed, seed_memberpress_history, utc
 from tests.wordpress.test_real_memberpress import CANCELLED, account_action
 from tests.wordpress.test_wp_cli_e2e import WP_CLI, ok
 
@@ -31,34 +31,13 @@ def wp(bed, *args: str, php: tuple[str, ...] = ()) -> subprocess.CompletedProces
 
 def seed(bed, member: Member, plan: str, start: str, expires: str, cancelled: str | None = None,
          expired: str | None = None) -> int:
-    """A subscription of the past, stored by MemberPress's models: started and paid at `start`
-    (UTC, MemberPress's convention), access until `expires`; its subscription-stopped event at
-    `cancelled`, its subscription-expired event at `expired`. The bridge records nothing (its
-    farewell_bridge_event filter drops every event): it was not installed then."""
-    price, period = {"Or": ("29.00", "months"), "Argent": ("9.90", "weeks"), "Platine": ("290.00", "years")}[plan]
-    product = bed.setup["plans"][plan]
-    return int(bed.site.wp_json(f"""
-        global $wpdb;
-        add_filter('farewell_bridge_event', '__return_false');
-        $sub = new MeprSubscription();
-        $sub->user_id = {member.id}; $sub->product_id = {product}; $sub->price = '{price}'; $sub->total = '{price}';
-        $sub->period = 1; $sub->period_type = '{period}'; $sub->gateway = '{bed.setup['offline']}';
-        $sub->status = 'active'; $sub->created_at = '{start}';
-        $sub->store();
-        $txn = new MeprTransaction();
-        $txn->user_id = {member.id}; $txn->product_id = {product}; $txn->subscription_id = $sub->id;
-        $txn->amount = '{price}'; $txn->total = '{price}'; $txn->status = 'complete'; $txn->txn_type = 'payment';
-        $txn->gateway = '{bed.setup['offline']}'; $txn->created_at = '{start}'; $txn->expires_at = '{expires}';
-        $txn->store();
-        $events = $wpdb->prefix . 'mepr_events';
-        foreach (array('subscription-stopped' => {cancelled!r}, 'subscription-expired' => {expired!r}) as $name => $at) {{
-            if (!$at) continue;
-            if ('subscription-stopped' === $name) {{ $sub = new MeprSubscription($sub->id); $sub->status = 'cancelled'; $sub->store(); }}
-            MeprEvent::record($name, new MeprSubscription($sub->id));
-            $wpdb->update($events, array('created_at' => $at), array('evt_id' => $sub->id, 'evt_id_type' => 'subscriptions', 'event' => $name));
-        }}
-        return (int) $sub->id;
-    """.replace("None", "null")))
+    """A subscription of the past, stored by MemberPress's models (real_plugins.seed_memberpress_history):
+    started and paid at `start` (UTC, MemberPress's convention), access until `expires`; its
+    subscription-stopped event at `cancelled`, its subscription-expired event at `expired`."""
+    [seeded] = seed_memberpress_history(bed.site, bed.setup, [
+        {"user_id": member.id, "plan": plan, "start": start, "expires": expires, "cancelled": cancelled,
+         "expired": expired}], timeout=120)
+    return seeded["sub_id"]
 
 
 def cancellations(bed, member: Member) -> list[dict]:
