@@ -1,11 +1,12 @@
 """Where the time goes, for the hot paths whose goal is missed (see BENCHMARKS.md).
 
-python -m bench.profile [ingest|dispatch] [--events 300]
+python -m bench.profile [ingest|apply|dispatch] [--events 300]
 
 Runs the real code in-process under pyinstrument on a throw-away MariaDB: `record_event` for
 distinct cancellations (ingest), and `dispatch_due` for seeded farewell emails into a local SMTP
-server (dispatch). Writes the text profile to bench/profiles/<name>.txt and prints its top;
-for ingest, also how many SQL statements each event ran (the cost that grows with each lookup).
+server (dispatch); for apply, the events are accepted first (one insert each, as a 202 does) and
+the applier's `apply_all_pending` is profiled alone. Writes the text profile to bench/profiles/<name>.txt and prints its top;
+for ingest and apply, also how many SQL statements each event ran (the cost that grows with each lookup).
 """
 
 from __future__ import annotations
@@ -54,6 +55,29 @@ def profile_ingest(engine, count: int) -> Profiler:
     return profiler
 
 
+def profile_apply(engine, count: int) -> Profiler:
+    from sidecar.domain.applier import apply_all_pending
+    from sidecar.domain.ingest import accept_event
+
+    site = create_site(engine, "https://bench.example.org", "Bench")
+    for n in range(count):
+        document = _event(n)
+        accept_event(engine, site["id"], f"profile_{n}", json.dumps(document), parse_event(document))
+    statements = []
+
+    def count_statement(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count_statement)
+    profiler = Profiler()
+    with profiler:
+        report = apply_all_pending(engine)
+    event.remove(engine, "before_cursor_execute", count_statement)
+    assert report.applied == count, report
+    print(f"{len(statements) / count:g} SQL statements per applied event (a cancellation by a new member)")
+    return profiler
+
+
 def profile_dispatch(engine, count: int) -> Profiler:
     from sidecar.domain.compose import MailConfig
     from sidecar.domain.dispatch import DispatchConfig, dispatch_due
@@ -79,7 +103,7 @@ def profile_dispatch(engine, count: int) -> Profiler:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.profile")
-    parser.add_argument("path", choices=["ingest", "dispatch"])
+    parser.add_argument("path", choices=["ingest", "apply", "dispatch"])
     parser.add_argument("--events", type=int, default=300)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
@@ -87,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
         try:
             engine = db.create_engine(mariadb.create_database("bench_profile"))
             db.migrate(engine)
-            run = profile_ingest if args.path == "ingest" else profile_dispatch
+            run = {"ingest": profile_ingest, "apply": profile_apply, "dispatch": profile_dispatch}[args.path]
             profiler = run(engine, args.events)
             engine.dispose()
         finally:

@@ -113,9 +113,17 @@ def claim_unapplied(conn: Connection, now: datetime, limit: int) -> list[dict]:
     return [dict(r) for r in conn.execute(query).mappings()]
 
 
-def mark_applied(conn: Connection, event_id: int, now: datetime) -> None:
-    conn.execute(update(events).where(events.c.id == event_id)
-                 .values(applied_at=now, apply_after=None, apply_error=None))
+_MARK_APPLIED = (
+    update(events)
+    .where(events.c.id.in_(bindparam("event_ids", expanding=True)))
+    .values(applied_at=bindparam("now"), apply_after=None, apply_error=None)
+)
+
+
+def mark_applied(conn: Connection, event_ids: list[int], now: datetime) -> None:
+    """Mark a batch's applied events in one statement (the applier: one UPDATE per batch, not per event)."""
+    if event_ids:
+        conn.execute(_MARK_APPLIED, {"event_ids": list(event_ids), "now": now})
 
 
 def record_apply_failure(conn: Connection, event_id: int, error: str, retry_at: datetime | None) -> None:

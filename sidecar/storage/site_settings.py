@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 
+from . import _reads
 from ._upsert import insert_if_absent
 from .tables import sequence_steps, site_settings
 
@@ -17,8 +18,10 @@ _STEPS = select(sequence_steps).where(sequence_steps.c.site_id == bindparam("sit
 
 
 def get_settings(conn: Connection, site_id: str) -> dict | None:
-    row = conn.execute(_SETTINGS, {"site_id": site_id}).mappings().first()
-    return dict(row) if row else None
+    def read() -> dict | None:
+        row = conn.execute(_SETTINGS, {"site_id": site_id}).mappings().first()
+        return dict(row) if row else None
+    return _reads.read(conn, ("settings", site_id), read)
 
 
 def save_settings(conn: Connection, site_id: str, values: dict, now: datetime) -> None:
@@ -27,7 +30,8 @@ def save_settings(conn: Connection, site_id: str, values: dict, now: datetime) -
 
 
 def get_steps(conn: Connection, site_id: str) -> dict[str, dict]:
-    return {row["step"]: dict(row) for row in conn.execute(_STEPS, {"site_id": site_id}).mappings()}
+    return _reads.read(conn, ("steps", site_id), lambda: {
+        row["step"]: dict(row) for row in conn.execute(_STEPS, {"site_id": site_id}).mappings()})
 
 
 def save_step(conn: Connection, site_id: str, step: str, values: dict, now: datetime) -> None:

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
+from . import _reads
 from .tables import sites
 
 
@@ -12,9 +13,14 @@ def insert_site(conn: Connection, **values) -> None:
     conn.execute(insert(sites).values(**values))
 
 
+_SITE = select(sites).where(sites.c.id == bindparam("site_id"))  # built once: the applier reads it per batch
+
+
 def get_site(conn: Connection, site_id: str) -> dict | None:
-    row = conn.execute(select(sites).where(sites.c.id == site_id)).mappings().first()
-    return dict(row) if row else None
+    def read() -> dict | None:
+        row = conn.execute(_SITE, {"site_id": site_id}).mappings().first()
+        return dict(row) if row else None
+    return _reads.read(conn, ("site", site_id), read)
 
 
 def list_sites(conn: Connection) -> list[dict]:

@@ -1,0 +1,40 @@
+"""Reads kept for the length of one transaction: the applier applies a batch of events of (mostly)
+the same site, and each cancellation read the site, its settings and its steps again (three of
+about twelve statements per event), rows no apply ever writes.
+
+Only inside ``kept_for_transaction`` (the applier's batch); everywhere else each read goes to the
+database as before. The values are those at the first read of the batch: a setting saved by the
+owner while a batch is being applied (under a second) applies from the next batch on, as if it had
+been saved a moment later.
+"""
+
+from __future__ import annotations
+
+import copy
+from contextlib import contextmanager
+from typing import Callable, Iterator, TypeVar
+
+from sqlalchemy.engine import Connection
+
+_KEY = "farewell.reads_kept"  # in conn.info, which outlives the transaction: removed at its end
+
+T = TypeVar("T")
+
+
+@contextmanager
+def kept_for_transaction(conn: Connection) -> Iterator[None]:
+    conn.info[_KEY] = {}
+    try:
+        yield
+    finally:
+        conn.info.pop(_KEY, None)
+
+
+def read(conn: Connection, key: tuple, read_it: Callable[[], T]) -> T:
+    """``read_it()``, or the value it gave earlier in this transaction (a copy: callers may change it)."""
+    kept = conn.info.get(_KEY)
+    if kept is None:
+        return read_it()
+    if key not in kept:
+        kept[key] = read_it()
+    return copy.deepcopy(kept[key])

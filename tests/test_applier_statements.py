@@ -1,0 +1,67 @@
+"""The applier applies a batch with a few statements per event: one UPDATE marks the whole batch
+applied, the batch is applied without a savepoint per event unless one fails, and the site, its
+settings and its steps are read once per batch: six statements fewer per cancellation (15 → 9
+when this was written). Counted on both databases; the effects are each event's, once, and a failing event still fails
+alone."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from sidecar.domain.applier import apply_pending
+from sidecar.domain.events import parse_event
+from sidecar.domain.ingest import accept_event
+from sidecar.domain.sites import create_site
+from sidecar.storage.tables import cancellations, events, scheduled_emails
+from tests.conftest import make_event
+
+
+def accept_cancellations(engine, count: int) -> str:
+    site = create_site(engine, "https://club.example.org", "Le Club", "Europe/Paris", "fr_FR")
+    for n in range(count):
+        document = make_event(occurred_at=f"2026-11-29T10:{n:02d}:00Z",
+                              member={"id": str(n), "email": f"m{n}@example.org", "locale": "fr_FR"},
+                              subscription={**make_event()["subscription"], "id": f"sub_{n}"})
+        accept_event(engine, site["id"], f"msg_{n}", json.dumps(document), parse_event(document))
+    return site["id"]
+
+
+def table(engine, *columns):
+    with engine.connect() as conn:
+        return conn.execute(sa.select(*columns)).all()
+
+
+def test_a_batch_runs_its_mark_and_its_site_reads_once_and_no_savepoint_per_event(engine):
+    accept_cancellations(engine, 20)
+    statements = []
+    sa.event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    report = apply_pending(engine)
+    assert (report.claimed, report.applied, report.retrying, report.parked) == (20, 20, 0, 0)
+    def ran(start: str) -> int:
+        return sum(statement.lstrip().upper().startswith(start) for statement in statements)
+    # Per batch, not per event: the mark, the site, its settings, its steps; no savepoint at all.
+    assert ran("UPDATE EVENTS SET APPLIED_AT") == 1, statements
+    assert (ran("SELECT SITES."), ran("SELECT SITE_SETTINGS."), ran("SELECT SEQUENCE_STEPS.")) == (1, 1, 1), statements
+    assert ran("SAVEPOINT") == 0, statements
+    assert all(applied_at is not None for (applied_at,) in table(engine, events.c.applied_at))
+    assert sorted(table(engine, cancellations.c.event_id)) == sorted(table(engine, events.c.id))
+    planned = [row[0] for row in table(engine, scheduled_emails.c.cancellation_id)]
+    assert planned and {planned.count(c) for c in set(planned)} == {len(planned) // 20}
+
+
+def test_one_failing_event_of_a_batch_fails_alone_and_the_others_are_applied_once(engine):
+    accept_cancellations(engine, 20)
+    with engine.begin() as conn:
+        bad = conn.execute(sa.select(events.c.id).where(events.c.webhook_id == "msg_10")).scalar_one()
+        conn.execute(sa.update(events).where(events.c.id == bad).values(payload="{not json"))
+    report = apply_pending(engine)
+    assert (report.claimed, report.applied, report.retrying, report.parked) == (20, 19, 1, 0)
+    rows = {id_: (applied_at, attempts) for id_, applied_at, attempts
+            in table(engine, events.c.id, events.c.applied_at, events.c.apply_attempts)}
+    assert rows[bad] == (None, 1)
+    assert all(applied_at is not None and attempts == 0 for id_, (applied_at, attempts) in rows.items() if id_ != bad)
+    assert sorted(table(engine, cancellations.c.event_id)) == sorted((id_,) for id_ in rows if id_ != bad)
+    assert apply_pending(engine).claimed == 0  # the failing one waits for its retry; nothing applied twice
