@@ -26,6 +26,7 @@ bench: venv-test
 	$(PY) -m bench.ingest
 	$(PY) -m bench.ingest --batch
 	$(PY) -m bench.bridge_cost
+	$(PY) -m bench.import
 	$(PY) -m bench.dispatch
 	$(PY) -m bench.digest
 	$(PY) -m bench.memory

@@ -1,0 +1,162 @@
+"""History import, end to end: a real MemberPress site's past subscriptions into the sidecar on MariaDB.
+
+python -m bench.import [--subscriptions 2000] [--small]
+
+One throw-away MariaDB (tests/support/mariadb.py) holds both the WordPress 6.8 site (with the real
+MemberPress 1.12.11, tests/wordpress/real_plugins.py; the archive from ../shared/wordpress-plugins
+or $FAREWELL_TEST_PLUGINS) and the real sidecar's database (`python -m sidecar serve`, its applier
+thread on). N past subscriptions, a third of them cancelled, spread over the last 24 months, are
+seeded through MemberPress's own models (real_plugins.seed_memberpress_history: a PHP loop in one
+request per 1,000), before the clock starts. Then `wp farewell import` (the real WP-CLI: the
+command line's Start, which runs the importer's steps and delivers its outbox itself) and, from
+that Start, the time until every event is applied and visible in the admin API: no event left
+unapplied (GET /unapplied-events) and every cancellation listed by GET /cancellations. Prints
+subscriptions/s and the time projected for 100,000 (issue 16's goal: ≤ 5 minutes); appends a JSON
+line to bench/results/import.jsonl. A measurement, never a test assertion.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import tempfile
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import requests
+
+from tests.support.mariadb import MariaDB
+from tests.support.sidecar import SidecarProcess
+from tests.wordpress.real_plugins import REAL_PLUGINS, install_real_plugin, seed_memberpress_history
+from tests.wordpress.site import DatabaseInfo, WordPressSite, ensure_wordpress, free_port, world_readable_root
+from tests.wordpress.test_wp_cli_e2e import WP_CLI
+
+from . import results
+from .bridge_cost import commit
+
+WORDPRESS = "6.8"
+MEMBERPRESS = REAL_PLUGINS["memberpress"]
+GOAL_SECONDS_FOR_100K = 300
+SEED_CHUNK = 1000
+PLANS = ("Or", "Argent", "Platine")
+
+
+def history(count: int, now: datetime) -> list[dict]:
+    """`count` subscriptions over the last 24 months; every third one cancelled 1 to 3 months after
+    its start, its access ending a few weeks later."""
+    subscriptions = []
+    for i in range(count):
+        index = now.year * 12 + now.month - 1 - (i % 24) - 4
+        year, month = index // 12, index % 12 + 1
+        row = {"login": f"past{i}", "plan": PLANS[i % 3], "start": f"{year:04d}-{month:02d}-{1 + i % 27:02d} 10:00:00",
+               "expires": "2099-01-01 23:59:59"}
+        if i % 3 == 0:
+            later = index + 1 + i % 3
+            cy, cm = later // 12, later % 12 + 1
+            ey, em = (later + 1) // 12, (later + 1) % 12 + 1
+            row.update(cancelled=f"{cy:04d}-{cm:02d}-15 08:00:00", expires=f"{ey:04d}-{em:02d}-05 23:59:59",
+                       expired=None)
+        subscriptions.append(row)
+    return subscriptions
+
+
+def admin_get(sidecar: SidecarProcess, path: str, **params) -> dict:
+    """The admin API as an operator's script calls it (no waiting for the applier: that is measured)."""
+    response = requests.get(f"{sidecar.url}/v1/sites/{sidecar.site_id}{path}", params=params, timeout=60,
+                            headers={"Authorization": f"Bearer {sidecar.admin_token}"})
+    response.raise_for_status()
+    return response.json()
+
+
+def visible_cancellations(sidecar: SidecarProcess) -> int:
+    total, cursor = 0, None
+    while True:
+        page = admin_get(sidecar, "/cancellations", limit="500", **({"cursor": cursor} if cursor else {}))
+        total += len(page["items"])
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return total
+
+
+def measure(count: int, work: Path) -> dict:
+    mariadb = MariaDB(work / "mariadb").start()
+    sidecar = None
+    site = None
+    try:
+        sidecar = SidecarProcess(mariadb.create_database("bench_import_sidecar"), work / "sidecar").start()
+        name = f"wp_{uuid.uuid4().hex[:12]}"
+        mariadb.create_database(name)
+        site = WordPressSite(wp_source=ensure_wordpress(WORDPRESS), root=world_readable_root("bench-import-"),
+                             db=DatabaseInfo(mariadb.host, mariadb.port, name, mariadb.user, mariadb.password),
+                             port=free_port(), constants={"FAREWELL_SIDECAR_URL": sidecar.url,
+                                                          "FAREWELL_SITE_ID": sidecar.site_id,
+                                                          "FAREWELL_SECRET": sidecar.secret})
+        site.build()
+        site.start()
+        setup = install_real_plugin(MEMBERPRESS, site)
+        subscriptions = history(count, datetime.now(timezone.utc))
+        cancelled = sum(1 for s in subscriptions if s.get("cancelled"))
+        seeding = time.monotonic()
+        for start in range(0, count, SEED_CHUNK):
+            seed_memberpress_history(site, setup, subscriptions[start:start + SEED_CHUNK], timeout=3600)
+        seeding = time.monotonic() - seeding
+
+        started = time.monotonic()
+        run = subprocess.run(["php", str(WP_CLI), f"--path={site.docroot}", "--allow-root", "--no-color",
+                              "farewell", "import"], capture_output=True, text=True, timeout=7200, cwd=site.root)
+        if run.returncode != 0:
+            raise RuntimeError(f"wp farewell import failed:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}")
+        cli_done = time.monotonic() - started
+        while True:
+            unapplied = admin_get(sidecar, "/unapplied-events")
+            if unapplied["parked"]:
+                raise RuntimeError(f"the sidecar parked imported events: {unapplied['items'][:3]}")
+            if unapplied["pending"] == 0 and visible_cancellations(sidecar) == cancelled:
+                break
+            time.sleep(0.2)
+        elapsed = time.monotonic() - started
+        return {"subscriptions": count, "cancelled": cancelled, "seeding_s": round(seeding, 1),
+                "import_command_s": round(cli_done, 1), "elapsed_s": round(elapsed, 1),
+                "subscriptions_per_s": round(count / elapsed, 1),
+                "projected_100k_s": round(100_000 * elapsed / count)}
+    finally:
+        if site is not None:
+            site.cleanup()
+        if sidecar is not None:
+            sidecar.stop()
+        mariadb.stop()
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m bench.import")
+    parser.add_argument("--subscriptions", type=int, default=2000, help="past subscriptions to import")
+    parser.add_argument("--small", action="store_true", help="a few subscriptions (CI smoke run)")
+    args = parser.parse_args(argv)
+    count = 30 if args.small else args.subscriptions
+    if not MEMBERPRESS.archive_path().is_file():
+        parser.exit(2, f"MemberPress is missing: {MEMBERPRESS.archive_path()} (copy the archives listed in "
+                       "../shared/wordpress-plugins/README.md, or set FAREWELL_TEST_PLUGINS)\n")
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory() as tmp:
+        measured = measure(count, Path(tmp))
+    row = {"wordpress": WORDPRESS, "plugin": "memberpress-1.12.11", "database": "MariaDB (throw-away)",
+           "driver": "wp farewell import", "commit": commit(), **measured,
+           "goal_100k_s": GOAL_SECONDS_FOR_100K,
+           "load_average_before": [round(x, 2) for x in load_before],
+           "load_average_after": [round(x, 2) for x in os.getloadavg()]}
+    print(f"WordPress {WORDPRESS} + MemberPress 1.12.11 → sidecar on MariaDB; load average "
+          f"{row['load_average_before'][0]} → {row['load_average_after'][0]}")
+    print(f"{'subscriptions':>14}{'cancelled':>11}{'seeding s':>11}{'command s':>11}{'applied s':>11}"
+          f"{'subs/s':>9}{'100k proj. s':>14}   goal")
+    print(f"{count:>14}{measured['cancelled']:>11}{measured['seeding_s']:>11}{measured['import_command_s']:>11}"
+          f"{measured['elapsed_s']:>11}{measured['subscriptions_per_s']:>9}{measured['projected_100k_s']:>14}"
+          f"   <= {GOAL_SECONDS_FOR_100K}")
+    results.append("import", row)
+    return row
+
+
+if __name__ == "__main__":
+    main()
