@@ -26,3 +26,180 @@ def test_a_renewal_payment_is_an_event_type_that_needs_its_subscription(post_eve
     assert count_rows(engine, events) == 1
     spec = client.get("/openapi.json").json
     assert "payment.succeeded" in str(spec)
+
+
+# --- the list's rules -------------------------------------------------------------------------
+
+import itertools  # noqa: E402
+import json  # noqa: E402
+from datetime import datetime, timedelta, timezone  # noqa: E402
+from decimal import Decimal  # noqa: E402
+
+import pytest  # noqa: E402
+
+from sidecar.domain import at_risk  # noqa: E402
+from sidecar.domain.events import parse_event  # noqa: E402
+from sidecar.domain.ingest import record_event  # noqa: E402
+from sidecar.domain.sites import create_site  # noqa: E402
+from sidecar.storage import at_risk as at_risk_store  # noqa: E402
+from sidecar.storage.subscriptions import find_subscription  # noqa: E402
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)  # a Monday
+
+
+def _at(hours: float) -> str:
+    return (T0 + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _event(type_: str, hours: float, member: str = "42", sub: str = "sub_7", imported: bool = False, **subscription):
+    document = make_event(type_, _at(hours), initiated_by="gateway")
+    document["member"]["id"] = member
+    document["member"]["email"] = f"m{member}@example.org"
+    document["subscription"].update(id=sub, status=None, **subscription)
+    if imported:
+        document["imported"] = True
+    return document
+
+
+@pytest.fixture
+def site_of(engine):
+    return create_site(engine, "https://club.example.org", "Le Club", "Europe/Paris", "fr_FR")
+
+
+def _record(engine, site, document, webhook_id=None):
+    event = parse_event(document)
+    record_event(engine, site["id"], webhook_id or f"w_{document['member']['id']}_{document['subscription']['id']}"
+                 f"_{document['type']}_{document['occurred_at']}", json.dumps(document), event, now=T0)
+
+
+def _state(engine, site, sub="sub_7"):
+    with engine.connect() as conn:
+        subscription = find_subscription(conn, site["id"], "memberpress", sub)
+        return at_risk_store.state_of(conn, subscription["id"]), at_risk_store.spells_of(conn, subscription["id"])
+
+
+def _on_list(engine, site):
+    with engine.connect() as conn:
+        return at_risk.members_at_risk(conn, site["id"])
+
+
+def test_a_failed_renewal_puts_the_member_on_the_list_with_what_the_owner_needs(engine, site_of):
+    _record(engine, site_of, _event("payment.failed", 1, access_ends_at="2026-11-20T00:00:00Z"))
+    _record(engine, site_of, _event("payment.failed", 25, access_ends_at="2026-11-20T00:00:00Z"))
+    [row] = _on_list(engine, site_of)
+    assert row["member_external_id"] == "42" and row["source"] == "memberpress"
+    assert row["email"] == "m42@example.org" and row["plan_name"] == "Or"
+    assert (row["amount"], row["currency"], row["interval"]) == (Decimal("29.00"), "EUR", "month")
+    assert row["since"] == T0 + timedelta(hours=1) and row["failing_since"] == T0 + timedelta(hours=1)
+    assert row["failed_attempts"] == 2 and row["reasons"] == ["failed"]
+    assert row["access_ends_at"] == datetime(2026, 11, 20, tzinfo=timezone.utc)
+    assert row["monthly"] == Decimal("29.00")
+
+
+def test_a_later_success_takes_the_member_off_and_a_new_failure_puts_them_back(engine, site_of):
+    _record(engine, site_of, _event("payment.failed", 1))
+    _record(engine, site_of, _event("payment.succeeded", 2))
+    assert _on_list(engine, site_of) == []
+    state, spells = _state(engine, site_of)
+    assert state["last_succeeded_at"] == T0 + timedelta(hours=2) and state["failed_attempts"] == 0
+    _record(engine, site_of, _event("payment.failed", 3))
+    [row] = _on_list(engine, site_of)
+    assert row["since"] == T0 + timedelta(hours=3) and row["failed_attempts"] == 1
+    assert [s["left_reason"] for s in _state(engine, site_of)[1]] == ["recovered", None]
+
+
+def test_a_pause_is_on_the_list_until_resumed_even_if_a_payment_succeeds(engine, site_of):
+    _record(engine, site_of, _event("subscription.paused", 1))
+    _record(engine, site_of, _event("payment.succeeded", 2))
+    [row] = _on_list(engine, site_of)
+    assert row["reasons"] == ["paused"] and row["paused_since"] == T0 + timedelta(hours=1)
+    _record(engine, site_of, _event("subscription.resumed", 3))
+    assert _on_list(engine, site_of) == []
+
+
+@pytest.mark.parametrize("ending,reason", [("subscription.cancelled", "cancelled"),
+                                           ("subscription.expired", "expired")])
+def test_cancelling_or_expiring_takes_the_member_off(engine, site_of, ending, reason):
+    _record(engine, site_of, _event("payment.failed", 1))
+    _record(engine, site_of, _event(ending, 2))
+    assert _on_list(engine, site_of) == []
+    assert _state(engine, site_of)[1] == [{"entered_at": T0 + timedelta(hours=1), "left_at": T0 + timedelta(hours=2),
+                                           "left_reason": reason}]
+
+
+def test_a_success_applied_before_the_failure_it_follows_leaves_the_member_off(post_event, app, site):
+    """Through the route and the applier: arrival order is not time order."""
+    engine = app.extensions["farewell.engine"]
+    assert post_event(_event("payment.succeeded", 2)).status_code == 202
+    assert post_event(_event("payment.failed", 1)).status_code == 202
+    assert _on_list(engine, site) == []
+    assert post_event(_event("payment.failed", 3)).status_code == 202
+    assert [r["member_external_id"] for r in _on_list(engine, site)] == ["42"]
+
+
+# Two timelines of the five kinds of event, each applied in all 120 orders (one member per order):
+# the outcome is the one of the time order every time.
+_ENDS_OFF = [("payment.failed", 1), ("payment.succeeded", 2), ("subscription.paused", 3),
+             ("subscription.resumed", 4), ("subscription.cancelled", 5)]
+_ENDS_ON = [("payment.succeeded", 1), ("subscription.paused", 2), ("subscription.resumed", 3),
+            ("payment.failed", 4), ("subscription.cancelled", 0)]
+
+
+@pytest.mark.parametrize("timeline", [_ENDS_OFF, _ENDS_ON], ids=["ends_off_the_list", "ends_on_the_list"])
+def test_every_arrival_order_gives_the_same_list(engine, site_of, timeline):
+    outcomes = set()
+    for n, order in enumerate(itertools.permutations(timeline)):
+        for type_, hours in order:
+            _record(engine, site_of, _event(type_, hours, member=f"p{n}", sub=f"sub_p{n}"))
+        state, spells = _state(engine, site_of, f"sub_p{n}")
+        state = {k: v for k, v in state.items() if k not in ("subscription_id", "site_id")}
+        outcomes.add((tuple(sorted(state.items())), tuple(tuple(sorted(s.items())) for s in spells)))
+    assert len(outcomes) == 1
+    [(state, spells)] = outcomes
+    state = dict(state)
+    if timeline is _ENDS_OFF:
+        assert state["since"] is None and state["last_succeeded_at"] == T0 + timedelta(hours=2)
+        assert [dict(s)["left_reason"] for s in spells] == ["recovered", "recovered"]
+        assert len(_on_list(engine, site_of)) == 0
+    else:
+        assert state["since"] == T0 + timedelta(hours=4) and state["failed_attempts"] == 1
+        assert [dict(s)["left_reason"] for s in spells] == ["recovered", None]  # the cancel came first
+        assert len(_on_list(engine, site_of)) == 120
+
+
+def test_imported_history_fills_the_list_only_with_what_is_still_open(engine, site_of):
+    # Over before Farewell knew the site: left out.
+    _record(engine, site_of, _event("payment.failed", 1, member="1", sub="s1", imported=True))
+    _record(engine, site_of, _event("payment.succeeded", 2, member="1", sub="s1", imported=True))
+    # Still failing today: on the list from its first failure.
+    _record(engine, site_of, _event("payment.failed", 3, member="2", sub="s2", imported=True))
+    # Imported, then ended by a live event: it was on the list until then.
+    _record(engine, site_of, _event("payment.failed", 4, member="3", sub="s3", imported=True))
+    _record(engine, site_of, _event("subscription.expired", 50, member="3", sub="s3"))
+    assert [r["member_external_id"] for r in _on_list(engine, site_of)] == ["2"]
+    assert _state(engine, site_of, "s1")[1] == []
+    assert _state(engine, site_of, "s1")[0]["last_succeeded_at"] == T0 + timedelta(hours=2)
+    assert [s["left_reason"] for s in _state(engine, site_of, "s3")[1]] == ["expired"]
+
+
+def test_the_week_figures(engine, site_of):
+    week = T0
+    before = -24 * 3  # the Friday before
+    _record(engine, site_of, _event("payment.failed", before, member="1", sub="s1"))  # open all week
+    _record(engine, site_of, _event("payment.failed", 10, member="2", sub="s2", amount="120.00", interval="year"))
+    _record(engine, site_of, _event("payment.failed", 11, member="3", sub="s3"))
+    _record(engine, site_of, _event("payment.succeeded", 30, member="3", sub="s3"))  # recovered
+    _record(engine, site_of, _event("subscription.paused", 12, member="4", sub="s4", currency="USD"))
+    _record(engine, site_of, _event("subscription.cancelled", 40, member="4", sub="s4"))  # cancelled
+    _record(engine, site_of, _event("payment.failed", before, member="5", sub="s5"))
+    _record(engine, site_of, _event("subscription.expired", 50, member="5", sub="s5"))  # expired
+    _record(engine, site_of, _event("payment.failed", 13, member="6", sub="s6", interval="lifetime"))
+    _record(engine, site_of, _event("payment.failed", 24 * 7 + 1, member="7", sub="s7"))  # next week
+    with engine.connect() as conn:
+        figures = at_risk.week_figures(conn, site_of["id"], week)
+        previous = at_risk.week_figures(conn, site_of["id"], week - timedelta(days=7))
+    assert figures == {"entered": 4, "left": {"recovered": 1, "cancelled": 1, "expired": 1}, "at_end": 3,
+                       "revenue_at_stake": {"EUR": Decimal("39.00")}, "revenue_excluded": 1}
+    assert previous["entered"] == 2 and previous["at_end"] == 2 and previous["left"] == dict.fromkeys(
+        ("recovered", "cancelled", "expired"), 0)
+    assert previous["revenue_at_stake"] == {"EUR": Decimal("58.00")}

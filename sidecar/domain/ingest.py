@@ -22,7 +22,7 @@ from ..storage import events as events_store
 from ..storage import sites as sites_store
 from ..storage.members import external_id_of, upsert_member
 from ..storage.subscriptions import find_subscription, upsert_subscription
-from . import sequences, survey, winbacks
+from . import at_risk, sequences, survey, winbacks
 from .events import Event, InvalidEvent
 
 # The subscription status each lifecycle event implies; other events leave the status alone.
@@ -268,6 +268,8 @@ def _apply(conn: Connection, site_id: str, event_id: int, event: Event, now: dat
         now,
     )
     events_store.link_event(conn, event_id, member_id, subscription_id)
+    if event.type in at_risk.TYPES:
+        at_risk.on_event_applied(conn, site_id, subscription_id)
     context = dict(site_id=site_id, member_id=member_id, subscription_id=subscription_id, event_id=event_id)
     if event.type == "subscription.cancelled":
         _open_cancellation(conn, event, now, **context)

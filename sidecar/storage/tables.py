@@ -418,3 +418,39 @@ job_heartbeats = Table(
     Column("last_report", String(500)),
     **MYSQL_TABLE_ARGS,
 )
+
+# Members at risk (issue 18; rules in sidecar.domain.at_risk): per subscription, what the list
+# needs and nothing of each renewal beyond the last success and the failures since. Recomputed
+# from the subscription's events on each one that concerns it, so arrival order never matters.
+at_risk = Table(
+    "at_risk",
+    metadata,
+    Column("subscription_id", Id, ForeignKey("subscriptions.id"), primary_key=True),
+    Column("site_id", String(32), ForeignKey("sites.id"), nullable=False),
+    # The first failure of the current run (failures since the last success), and how many.
+    Column("failing_since", UTCDateTime()),
+    Column("failed_attempts", Integer, nullable=False, server_default="0"),
+    Column("last_succeeded_at", UTCDateTime()),
+    Column("paused_since", UTCDateTime()),
+    # When the member entered the list they are on now; None when not on it.
+    Column("since", UTCDateTime()),
+    Index(None, "site_id", "since"),
+    **MYSQL_TABLE_ARGS,
+)
+
+# Each stay on the list, for the weekly figures (entered, left and why).
+at_risk_spells = Table(
+    "at_risk_spells",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("site_id", String(32), ForeignKey("sites.id"), nullable=False),
+    Column("subscription_id", Id, ForeignKey("subscriptions.id"), nullable=False),
+    Column("entered_at", UTCDateTime(), nullable=False),
+    Column("left_at", UTCDateTime()),
+    # recovered (a later payment succeeded, or the pause ended), cancelled or expired.
+    Column("left_reason", String(16)),
+    Index(None, "subscription_id"),
+    Index(None, "site_id", "entered_at"),
+    Index(None, "site_id", "left_at"),
+    **MYSQL_TABLE_ARGS,
+)
