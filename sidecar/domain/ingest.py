@@ -107,7 +107,9 @@ def accept_events(engine: Engine, site_id: str, items: list[BatchItem],
             else:
                 fresh[item.webhook_id] = index
         stored_before = events_store.stored_webhook_ids(conn, site_id, list(fresh))
-        rows = [_row(site_id, items[index], now) for webhook_id, index in fresh.items()
+        # In webhook-id order: two batches holding the same ids then lock their keys in the same
+        # order, and wait for each other instead of deadlocking (MariaDB).
+        rows = [_row(site_id, items[fresh[webhook_id]], now) for webhook_id in sorted(fresh)
                 if webhook_id not in stored_before]
         events_store.insert_events_if_absent(conn, rows)
         # Normally every row above; a concurrent request that stored one of these ids between the
