@@ -203,3 +203,71 @@ def test_the_week_figures(engine, site_of):
     assert previous["entered"] == 2 and previous["at_end"] == 2 and previous["left"] == dict.fromkeys(
         ("recovered", "cancelled", "expired"), 0)
     assert previous["revenue_at_stake"] == {"EUR": Decimal("58.00")}
+
+
+# --- the dashboard page -------------------------------------------------------------------------
+
+import csv as csv_module  # noqa: E402
+import io  # noqa: E402
+
+
+def _live(type_: str, days_ago: float, member: str, sub: str, **kwargs) -> dict:
+    document = _event(type_, 0, member=member, sub=sub, **kwargs)
+    document["occurred_at"] = (datetime.now(timezone.utc) - timedelta(days=days_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return document
+
+
+@pytest.fixture
+def at_risk_members(post_event):
+    first = _live("payment.failed", 3, "11", "s11")
+    first["member"]["first_name"] = "=Zoé <b>"
+    assert post_event(first).status_code == 202
+    second = _live("payment.failed", 2, "11", "s11")
+    second["member"]["first_name"] = "=Zoé <b>"
+    assert post_event(second).status_code == 202
+    paused = _live("subscription.paused", 1, "12", "s12", plan_name="Argent")
+    assert post_event(paused).status_code == 202
+    assert post_event(_live("payment.failed", 2, "13", "s13")).status_code == 202
+    assert post_event(_live("payment.succeeded", 1, "13", "s13")).status_code == 202  # recovered
+
+
+@pytest.mark.parametrize("locale, words", [("fr_FR", ("Membres à risque", "Renouvellement échoué", "En pause")),
+                                           ("en_US", ("Members at risk", "Renewal failed", "Paused"))])
+def test_the_page_lists_who_is_at_risk_in_both_languages(client, site, sign_in, at_risk_members, locale, words):
+    sign_in(locale=locale)
+    page = client.get("/admin/at-risk")
+    assert page.status_code == 200
+    for word in words:
+        assert word in page.text
+    assert "m11@example.org" in page.text and "m12@example.org" in page.text
+    assert "m13@example.org" not in page.text
+    assert "=Zoé &lt;b&gt;" in page.text and "=Zoé <b>" not in page.text
+    assert "https://club.example.org/wp-admin/user-edit.php?user_id=11" in page.text
+    assert 'href="/admin/at-risk"' in client.get("/admin/").text  # in the menu
+    paused_only = client.get("/admin/at-risk?reason=paused").text
+    assert "m12@example.org" in paused_only and "m11@example.org" not in paused_only
+    by_plan = client.get("/admin/at-risk?plan=Argent&q=m12").text
+    assert "m12@example.org" in by_plan and "m11@example.org" not in by_plan
+
+
+def test_the_csv_lists_the_filtered_members_with_no_formulas(client, site, sign_in, at_risk_members):
+    sign_in()
+    response = client.get("/admin/at-risk.csv?reason=failed")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert response.data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv_module.reader(io.StringIO(response.data.decode("utf-8-sig"))))
+    assert rows[0][0] == "email" and rows[0][6] == "Depuis"
+    assert len(rows) == 2
+    assert rows[1][0] == "m11@example.org" and rows[1][1] == "'=Zoé <b>" and rows[1][8] == "2"
+    assert rows[1][10:] == ["memberpress", "11"]
+
+
+def test_the_page_needs_a_session(client, site):
+    assert client.get("/admin/at-risk").status_code == 401
+    assert client.get("/admin/at-risk.csv").status_code == 401
+
+
+def test_with_no_one_at_risk_the_page_says_so(client, site, sign_in):
+    sign_in(locale="en_US")
+    page = client.get("/admin/at-risk")
+    assert page.status_code == 200 and 'id="no-one-at-risk"' in page.text

@@ -33,6 +33,7 @@ PAGES = {
     "survey": "/admin/survey",
     "digest": "/admin/digest",
     "settings": "/admin/settings",
+    "at-risk": "/admin/at-risk",
 }
 WIDTHS = (360, 1280)
 LOCALES = {"en": "en_US", "fr": "fr_FR"}
@@ -49,6 +50,13 @@ def _post_signed(sidecar, document: dict) -> None:
 def _someone_waits(sidecar) -> None:
     """A member cancels today, with a long comment and a long address, and asks to be contacted."""
     now = datetime.now(timezone.utc)
+    # And one whose renewal failed, for the At risk page (applied before the answer waited for below).
+    _post_signed(sidecar, {
+        "type": "payment.failed", "occurred_at": (now - timedelta(hours=30)).isoformat(), "source": "test",
+        "initiated_by": "gateway", "member": {"id": "at-risk", "email": "a.long.address.at.risk@subdomain.example.org",
+                                              "first_name": "Héloïse-Marguerite"},
+        "subscription": {"id": "sub-at-risk", "plan_name": "Premium annual membership", "amount": "120.00",
+                         "currency": "EUR", "interval": "year", "status": "active"}})
     member = {"id": "waiting", "email": "a.very.long.address.for.a.member@subdomain.example.org",
               "first_name": "Bérénice", "locale": "fr_FR"}
     _post_signed(sidecar, {

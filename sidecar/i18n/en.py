@@ -125,6 +125,32 @@ DASHBOARD = {
     "no_results": "No answer matches these filters.",
     "no_answers_ever": "No survey answers yet. Members are shown the exit survey right after they cancel, "
                        "and every answer appears here. Its questions can be changed under Survey.",
+    # at risk (issue 18)
+    "nav_at_risk": "At risk",
+    "at_risk_title": "Members at risk",
+    "at_risk_intro": "Members whose latest renewal failed and who have not paid since, and members on a pause. "
+                     "Farewell does not write to them about it (their membership plugin and payment service "
+                     "do); you may wish to reach out in person.",
+    "at_risk_week": "This week — entered the list: {entered} · recovered: {recovered} · cancelled: {cancelled} "
+                    "· expired: {expired} · monthly revenue at stake now: {at_stake}",
+    "at_risk_results_one": "{count} member",
+    "at_risk_results_other": "{count} members",
+    "at_risk_no_results": "No member at risk matches these filters.",
+    "at_risk_none": "No member is at risk right now: no renewal is failing and no subscription is paused.",
+    "risk_failed": "Renewal failed",
+    "risk_paused": "Paused",
+    "col_since": "Since",
+    "col_why": "Why",
+    "col_attempts": "Failed attempts",
+    "col_access_ends": "Access ends",
+    "col_amount": "Amount",
+    "col_currency": "Currency",
+    "col_interval": "Interval",
+    "interval_day": "day",
+    "interval_week": "week",
+    "interval_month": "month",
+    "interval_year": "year",
+    "interval_lifetime": "lifetime",
     # contact requests
     "contact_title": "Members who asked to be contacted",
     "contact_open": "Waiting for an answer",

@@ -120,6 +120,32 @@ DASHBOARD = {
     "no_results": "Aucune réponse ne correspond à ces filtres.",
     "no_answers_ever": "Pas encore de réponse au questionnaire. Les membres le voient juste après avoir "
                        "résilié, et chaque réponse apparaît ici. Ses questions se modifient sous Questionnaire.",
+    "nav_at_risk": "À risque",
+    "at_risk_title": "Membres à risque",
+    "at_risk_intro": "Les membres dont le dernier renouvellement a échoué et qui n’ont pas payé depuis, et les "
+                     "membres en pause. Farewell ne leur écrit pas à ce sujet (leur extension d’adhésion et "
+                     "leur service de paiement le font) ; vous pouvez les contacter vous-même.",
+    "at_risk_week": "Cette semaine — entrés dans la liste : {entered} · rétablis : {recovered} · résiliés : "
+                    "{cancelled} · expirés : {expired} · revenu mensuel en jeu aujourd’hui : {at_stake}",
+    "at_risk_results_one": "{count} membre",
+    "at_risk_results_other": "{count} membres",
+    "at_risk_no_results": "Aucun membre à risque ne correspond à ces filtres.",
+    "at_risk_none": "Aucun membre n’est à risque en ce moment : aucun renouvellement n’échoue et aucun "
+                    "abonnement n’est en pause.",
+    "risk_failed": "Renouvellement échoué",
+    "risk_paused": "En pause",
+    "col_since": "Depuis",
+    "col_why": "Pourquoi",
+    "col_attempts": "Tentatives échouées",
+    "col_access_ends": "Fin de l’accès",
+    "col_amount": "Montant",
+    "col_currency": "Devise",
+    "col_interval": "Période",
+    "interval_day": "jour",
+    "interval_week": "semaine",
+    "interval_month": "mois",
+    "interval_year": "an",
+    "interval_lifetime": "à vie",
     "contact_title": "Membres qui souhaitent être recontactés",
     "contact_open": "En attente de réponse",
     "contact_answered": "Répondu",

@@ -43,7 +43,8 @@ bp = Blueprint("dashboard", __name__, url_prefix="/admin", static_folder=str(STA
 csrf = CSRFProtect()
 
 # One module per page, each adding its routes to ``bp`` (``login``: signing in and out).
-PAGES = ("login", "overview", "feedback", "contact_requests", "sequence", "survey", "digest", "settings", "months")
+PAGES = ("login", "overview", "feedback", "contact_requests", "sequence", "survey", "digest", "settings", "months",
+         "at_risk")
 
 # Endpoints open without a session.
 PUBLIC_ENDPOINTS = {"dashboard.login", "dashboard.static", "dashboard.signed_out"}
