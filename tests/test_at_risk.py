@@ -271,3 +271,20 @@ def test_with_no_one_at_risk_the_page_says_so(client, site, sign_in):
     sign_in(locale="en_US")
     page = client.get("/admin/at-risk")
     assert page.status_code == 200 and 'id="no-one-at-risk"' in page.text
+
+
+def test_the_migration_fills_the_list_from_the_events_applied_before_it(engine, site_of):
+    """The bridge sent payment.failed and subscription.paused before the list existed."""
+    from alembic import command
+
+    from sidecar import db
+
+    _record(engine, site_of, _event("payment.failed", 1, member="1", sub="s1"))
+    _record(engine, site_of, _event("subscription.paused", 2, member="2", sub="s2"))
+    _record(engine, site_of, _event("payment.failed", 3, member="3", sub="s3"))
+    _record(engine, site_of, _event("subscription.cancelled", 4, member="3", sub="s3"))
+    before = {sub: _state(engine, site_of, sub) for sub in ("s1", "s2", "s3")}
+    command.downgrade(db.alembic_config(engine), "0009")
+    db.migrate(engine)
+    assert {sub: _state(engine, site_of, sub) for sub in ("s1", "s2", "s3")} == before
+    assert [r["member_external_id"] for r in _on_list(engine, site_of)] == ["1", "2"]

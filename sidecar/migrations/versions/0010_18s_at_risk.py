@@ -1,7 +1,8 @@
 """Members at risk (issue 18): per subscription, the current run of failed renewals, the last
 success and the pause (at_risk), and each stay on the list for the weekly figures
-(at_risk_spells). Both are filled as events are applied; events applied before this revision
-are not replayed into them.
+(at_risk_spells). Both are filled as events are applied; here from the events applied before
+this revision (the bridge has sent payment.failed and subscription.paused all along), with the
+rules of sidecar.domain.at_risk.compute, one subscription at a time.
 
 Revision ID: 0010
 Revises: 0009
@@ -54,6 +55,38 @@ def upgrade() -> None:
     op.create_index("ix_at_risk_spells_subscription_id", "at_risk_spells", ["subscription_id"])
     op.create_index("ix_at_risk_spells_site_id_entered_at", "at_risk_spells", ["site_id", "entered_at"])
     op.create_index("ix_at_risk_spells_site_id_left_at", "at_risk_spells", ["site_id", "left_at"])
+    _fill()
+
+
+def _fill() -> None:
+    from sidecar.domain.at_risk import TYPES, compute
+
+    events = sa.table("events", sa.column("site_id", sa.String()), sa.column("subscription_id", Id),
+                      sa.column("type", sa.String()), sa.column("occurred_at", UTCDateTime()),
+                      sa.column("imported", sa.Boolean()), sa.column("applied_at", UTCDateTime()),
+                      sa.column("id", Id))
+    state_table = sa.table("at_risk", *(sa.column(c) for c in ("subscription_id", "site_id", "failing_since",
+                                                               "failed_attempts", "last_succeeded_at",
+                                                               "paused_since", "since")))
+    spells_table = sa.table("at_risk_spells", *(sa.column(c) for c in ("site_id", "subscription_id", "entered_at",
+                                                                       "left_at", "left_reason")))
+    conn = op.get_bind()
+    query = (sa.select(events.c.site_id, events.c.subscription_id, events.c.type, events.c.occurred_at,
+                       events.c.imported)
+             .where(events.c.subscription_id.is_not(None), events.c.applied_at.is_not(None),
+                    events.c.type.in_(TYPES))
+             .order_by(events.c.subscription_id, events.c.occurred_at, events.c.id))
+    rows = [dict(r) for r in conn.execute(query).mappings()]
+    by_subscription: dict = {}
+    for row in rows:
+        by_subscription.setdefault((row["site_id"], row["subscription_id"]), []).append(row)
+    for (site_id, subscription_id), its_events in by_subscription.items():
+        state, spells = compute(its_events)
+        if not spells and not any(state.values()):
+            continue
+        conn.execute(state_table.insert().values(site_id=site_id, subscription_id=subscription_id, **state))
+        for spell in spells:
+            conn.execute(spells_table.insert().values(site_id=site_id, subscription_id=subscription_id, **spell))
 
 
 def downgrade() -> None:
