@@ -8,8 +8,8 @@ or $FAREWELL_TEST_PLUGINS) and the real sidecar's database (`python -m sidecar s
 thread on). N past subscriptions, a third of them cancelled, spread over the last 24 months, are
 seeded through MemberPress's own models (real_plugins.seed_memberpress_history: a PHP loop in one
 request per 1,000), before the clock starts. Then `wp farewell import` (the real WP-CLI: the
-command line's Start, which runs the importer's steps and delivers its outbox itself) and, from
-that Start, the time until every event is applied and visible in the admin API: no event left
+command line's Start, which runs the importer's steps and delivers its outbox itself; a
+`--dry-run` just before it times the reading alone) and, from that Start, the time until every event is applied and visible in the admin API: no event left
 unapplied (GET /unapplied-events) and every cancellation listed by GET /cancellations. Prints
 subscriptions/s and the time projected for 100,000 (issue 16's goal: ≤ 5 minutes); appends a JSON
 line to bench/results/import.jsonl. A measurement, never a test assertion.
@@ -104,12 +104,20 @@ def measure(count: int, work: Path) -> dict:
             seed_memberpress_history(site, setup, subscriptions[start:start + SEED_CHUNK], timeout=3600)
         seeding = time.monotonic() - seeding
 
+        def wp_farewell_import(*options: str) -> float:
+            began = time.monotonic()
+            run = subprocess.run(["php", str(WP_CLI), f"--path={site.docroot}", "--allow-root", "--no-color",
+                                  "farewell", "import", *options], capture_output=True, text=True, timeout=7200,
+                                 cwd=site.root)
+            if run.returncode != 0:
+                raise RuntimeError(f"wp farewell import failed:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}")
+            return time.monotonic() - began
+
+        # Reading alone first (a dry run reads every subscription and writes nothing), so that the
+        # import's time splits into reading MemberPress and queuing + delivering + applying.
+        dry_run = wp_farewell_import("--dry-run")
         started = time.monotonic()
-        run = subprocess.run(["php", str(WP_CLI), f"--path={site.docroot}", "--allow-root", "--no-color",
-                              "farewell", "import"], capture_output=True, text=True, timeout=7200, cwd=site.root)
-        if run.returncode != 0:
-            raise RuntimeError(f"wp farewell import failed:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}")
-        cli_done = time.monotonic() - started
+        cli_done = wp_farewell_import()
         while True:
             unapplied = admin_get(sidecar, "/unapplied-events")
             if unapplied["parked"]:
@@ -119,7 +127,7 @@ def measure(count: int, work: Path) -> dict:
             time.sleep(0.2)
         elapsed = time.monotonic() - started
         return {"subscriptions": count, "cancelled": cancelled, "seeding_s": round(seeding, 1),
-                "import_command_s": round(cli_done, 1), "elapsed_s": round(elapsed, 1),
+                "dry_run_s": round(dry_run, 1), "import_command_s": round(cli_done, 1), "elapsed_s": round(elapsed, 1),
                 "subscriptions_per_s": round(count / elapsed, 1),
                 "projected_100k_s": round(100_000 * elapsed / count)}
     finally:
@@ -149,9 +157,10 @@ def main(argv: list[str] | None = None) -> dict:
            "load_average_after": [round(x, 2) for x in os.getloadavg()]}
     print(f"WordPress {WORDPRESS} + MemberPress 1.12.11 → sidecar on MariaDB; load average "
           f"{row['load_average_before'][0]} → {row['load_average_after'][0]}")
-    print(f"{'subscriptions':>14}{'cancelled':>11}{'seeding s':>11}{'command s':>11}{'applied s':>11}"
-          f"{'subs/s':>9}{'100k proj. s':>14}   goal")
-    print(f"{count:>14}{measured['cancelled']:>11}{measured['seeding_s']:>11}{measured['import_command_s']:>11}"
+    print(f"{'subscriptions':>14}{'cancelled':>11}{'seeding s':>11}{'dry run s':>11}{'command s':>11}"
+          f"{'applied s':>11}{'subs/s':>9}{'100k proj. s':>14}   goal")
+    print(f"{count:>14}{measured['cancelled']:>11}{measured['seeding_s']:>11}{measured['dry_run_s']:>11}"
+          f"{measured['import_command_s']:>11}"
           f"{measured['elapsed_s']:>11}{measured['subscriptions_per_s']:>9}{measured['projected_100k_s']:>14}"
           f"   <= {GOAL_SECONDS_FOR_100K}")
     results.append("import", row)
