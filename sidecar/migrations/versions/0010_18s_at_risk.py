@@ -33,7 +33,8 @@ def upgrade() -> None:
         sa.Column("paused_since", UTCDateTime()),
         sa.Column("since", UTCDateTime()),
         sa.PrimaryKeyConstraint("subscription_id", name="pk_at_risk"),
-        sa.ForeignKeyConstraint(["subscription_id"], ["subscriptions.id"], name="fk_at_risk_subscription_id_subscriptions"),
+        sa.ForeignKeyConstraint(["subscription_id"], ["subscriptions.id"],
+                                name="fk_at_risk_subscription_id_subscriptions"),
         sa.ForeignKeyConstraint(["site_id"], ["sites.id"], name="fk_at_risk_site_id_sites"),
         **MYSQL,
     )
@@ -58,9 +59,52 @@ def upgrade() -> None:
     _fill()
 
 
-def _fill() -> None:
-    from sidecar.domain.at_risk import TYPES, compute
+# The rule of sidecar/domain/at_risk.py as it was at this revision, frozen here: a migration must
+# give the same result whatever the domain becomes later, and may not import a layer above it
+# (tests/test_layering.py). tests/test_at_risk.py checks the fill against the live rule today.
+_OPENS = ("payment.failed", "subscription.paused")
+_CLOSES = {"payment.succeeded": "recovered", "subscription.resumed": "recovered",
+           "subscription.cancelled": "cancelled", "subscription.expired": "expired"}
+TYPES = (*_OPENS, *_CLOSES)
 
+
+def _compute(events: list[dict]) -> tuple[dict, list[dict]]:
+    ordered = sorted(events, key=lambda e: (e["occurred_at"], e["type"] in _CLOSES))
+    spells: list[dict] = []
+    open_spell: dict | None = None
+    failing_since = paused_since = last_succeeded_at = None
+    failed_attempts = 0
+    for event in ordered:
+        at, type_ = event["occurred_at"], event["type"]
+        if type_ in _OPENS:
+            if open_spell is None:
+                open_spell = {"entered_at": at, "imported": event["imported"]}
+            if type_ == "payment.failed":
+                failing_since = failing_since or at
+                failed_attempts += 1
+            else:
+                paused_since = paused_since or at
+            continue
+        failing_since, failed_attempts = None, 0
+        if type_ == "payment.succeeded":
+            last_succeeded_at = at
+            if paused_since is not None:
+                continue  # still paused: on the list until resumed
+        else:
+            paused_since = None
+        if open_spell is not None:
+            if not (open_spell["imported"] and event["imported"]):
+                spells.append({"entered_at": open_spell["entered_at"], "left_at": at, "left_reason": _CLOSES[type_]})
+            open_spell = None
+    if open_spell is not None:
+        spells.append({"entered_at": open_spell["entered_at"], "left_at": None, "left_reason": None})
+    state = {"failing_since": failing_since, "failed_attempts": failed_attempts,
+             "last_succeeded_at": last_succeeded_at, "paused_since": paused_since,
+             "since": open_spell["entered_at"] if open_spell else None}
+    return state, spells
+
+
+def _fill() -> None:
     events = sa.table("events", sa.column("site_id", sa.String()), sa.column("subscription_id", Id),
                       sa.column("type", sa.String()), sa.column("occurred_at", UTCDateTime()),
                       sa.column("imported", sa.Boolean()), sa.column("applied_at", UTCDateTime()),
@@ -81,7 +125,7 @@ def _fill() -> None:
     for row in rows:
         by_subscription.setdefault((row["site_id"], row["subscription_id"]), []).append(row)
     for (site_id, subscription_id), its_events in by_subscription.items():
-        state, spells = compute(its_events)
+        state, spells = _compute(its_events)
         if not spells and not any(state.values()):
             continue
         conn.execute(state_table.insert().values(site_id=site_id, subscription_id=subscription_id, **state))
