@@ -20,14 +20,11 @@ is a smoke run for CI. A measurement, never a test assertion.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import random
 import statistics
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import sqlalchemy as sa

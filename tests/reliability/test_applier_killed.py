@@ -23,7 +23,7 @@ from sidecar.domain.events import parse_event
 from sidecar.domain.ingest import Outcome, accept_event
 from sidecar.domain.sites import create_site
 from sidecar.storage.tables import cancellations, events, members, scheduled_emails, subscriptions
-from tests.reliability.conftest import SECRET_KEY, cancellation, iso
+from tests.reliability.conftest import SECRET_KEY, cancellation
 from tests.support.applier import apply_pending_events
 from tests.support.sidecar import JobsProcess
 
