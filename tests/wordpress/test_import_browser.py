@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.wordpress.real_plugins import REAL_PLUGINS, RealPluginBed, seed_memberpress_history
