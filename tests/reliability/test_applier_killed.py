@@ -123,6 +123,7 @@ def test_two_sigkills_mid_batch_apply_every_event_once(mariadb, fresh_mariadb_ur
     # Each generation's batch stops at a member whose row the test holds: the 50th, then the 250th
     # in occurred_at order (the second applier commits the batches before it, then stops there).
     held_members = ["m50", "m250"]
+    holder = None
     try:
         for generation in range(KILLS + 1):
             holder = None
@@ -162,6 +163,8 @@ def test_two_sigkills_mid_batch_apply_every_event_once(mariadb, fresh_mariadb_ur
         for process in generations:
             if process.alive():
                 process.stop()
+        if holder is not None and not holder.closed:  # a failed wait left the member held
+            holder.close()
         engine.dispose()
     expected = history(reference)
     reference.dispose()
