@@ -11,6 +11,7 @@ the history is exactly the one an applier nobody killed gives from the same even
 from __future__ import annotations
 
 import json
+import re
 import signal
 import time
 from datetime import datetime, timedelta, timezone
@@ -76,11 +77,11 @@ def applied(engine) -> int:
 
 
 def blocked_batches(mariadb) -> int:
-    """Open InnoDB transactions that have written rows and wait for a lock: an applier stopped
-    inside a batch."""
-    result = mariadb.sql("SELECT COUNT(*) FROM information_schema.INNODB_TRX"
-                         " WHERE trx_state = 'LOCK WAIT' AND trx_rows_modified > 5")
-    return int(result.stdout.strip().splitlines()[-1])
+    """InnoDB transactions that have written rows and wait for a lock: an applier stopped inside a
+    batch. Read from SHOW ENGINE INNODB STATUS ("LOCK WAIT … undo log entries N"): the applier's
+    waiting transaction was seen there while information_schema.INNODB_TRX did not list it."""
+    status = mariadb.sql("SHOW ENGINE INNODB STATUS\\G").stdout
+    return sum(1 for written in re.findall(r"LOCK WAIT [^\n]*undo log entries (\d+)", status) if int(written) > 5)
 
 
 def open_transactions(mariadb) -> int:
