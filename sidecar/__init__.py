@@ -38,8 +38,8 @@ def create_app(environ: Mapping[str, str] | None = None, **options) -> Flask:
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from . import config, db, logs
-    from .web import (admin, admin_emails, errors, health, home, ingest, metrics, openapi, privacy, site_info,
-                      survey, unsubscribe)
+    from .web import (admin, admin_emails, errors, health, home, ingest, metrics, openapi, privacy, site_digest,
+                      site_info, survey, unsubscribe)
 
     app = _Sidecar(__name__)
     app.config.from_mapping(config.load(environ, **options))
@@ -53,8 +53,8 @@ def create_app(environ: Mapping[str, str] | None = None, **options) -> Flask:
     db.init_app(app)
     metrics.init_app(app)
     errors.init_app(app)
-    for blueprint in (ingest.bp, survey.bp, privacy.bp, site_info.bp, admin.bp, admin_emails.bp, unsubscribe.bp,
-                      health.bp, openapi.bp, home.bp):
+    for blueprint in (ingest.bp, survey.bp, privacy.bp, site_info.bp, site_digest.bp, admin.bp, admin_emails.bp,
+                      unsubscribe.bp, health.bp, openapi.bp, home.bp):
         app.register_blueprint(blueprint)
     from .web import dashboard  # the owner's dashboard under /admin, and its /v1 summary route
 

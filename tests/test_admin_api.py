@@ -97,6 +97,7 @@ def test_openapi_describes_every_route(client):
         "/v1/sites/{site_id}/emails", "/v1/sites/{site_id}/winbacks", "/v1/sites/{site_id}/digest", "/u/{token}",
         "/v1/sites/{site_id}/summary", "/v1/sites/{site_id}/site-info", "/metrics", "/",
         "/v1/sites/{site_id}/unapplied-events", "/v1/sites/{site_id}/events/batch",
+        "/v1/sites/{site_id}/digest/settings", "/v1/sites/{site_id}/digest/sample",
     }
     assert spec["components"]["schemas"]["Event"]["properties"]["type"]["enum"][0] == "subscription.created"
     # The history the bridge imports says so (docs/PROTOCOL.md).

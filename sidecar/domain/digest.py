@@ -185,12 +185,13 @@ def browser_preview(conn: Connection, site: dict, week: IsoWeek, now: datetime, 
 
 def send_digest(engine: Engine, transport: Transport, site_id: str, week: IsoWeek,
                 recipients: list[str] | None = None, now: datetime | None = None, *, mail: MailConfig,
-                clock: Callable[[], datetime] | None = None) -> DigestResult:
+                clock: Callable[[], datetime] | None = None, language: str | None = None) -> DigestResult:
     """Send ``week``'s digest of a site.
 
     Without ``recipients``: the scheduled digest to the configured recipients, claimed by (site,
     week) so it goes out once whatever the number of senders. With ``recipients`` ("send now", the
-    CLI's --to): a copy to those addresses only, which neither needs nor takes the claim.
+    CLI's --to): a copy to those addresses only, which neither needs nor takes the claim, written
+    in ``language`` when given (the reader's, e.g. a WordPress admin's), else in the site's.
     """
     clock = clock or (lambda: datetime.now(timezone.utc))
     now = now or clock()
@@ -200,7 +201,8 @@ def send_digest(engine: Engine, transport: Transport, site_id: str, week: IsoWee
             raise ValueError(f"no site with id {site_id!r}")
         configured = recipients_for(conn, site_id)
     if recipients is not None:
-        return _send_copy(engine, transport, site, week, [r.strip() for r in recipients if r.strip()], now, mail)
+        return _send_copy(engine, transport, site, week, [r.strip() for r in recipients if r.strip()], now, mail,
+                          language)
     token = secrets.token_hex(16)
     with engine.begin() as conn:
         if not digests_store.claim(conn, site_id, str(week), token, now, LEASE_TERM.end(now), MAX_ATTEMPTS,
@@ -224,21 +226,22 @@ def send_digest(engine: Engine, transport: Transport, site_id: str, week: IsoWee
     return DigestResult(site_id, str(week), "sent", tuple(configured))
 
 
-def _send_copy(engine, transport, site, week, recipients, now, mail) -> DigestResult:
+def _send_copy(engine, transport, site, week, recipients, now, mail, language=None) -> DigestResult:
     if not recipients:
         return DigestResult(site["id"], str(week), "skipped", detail="no recipients")
     message_id = f"<farewell.digest.{site['id']}.{week}.{secrets.token_hex(6)}@{mail.mail_from.rsplit('@', 1)[-1]}>"
-    outgoing = _outgoing(engine, site, week, recipients, now, mail, message_id)
+    outgoing = _outgoing(engine, site, week, recipients, now, mail, message_id, language)
     with transport.session() as session:
         session.send(outgoing)
     return DigestResult(site["id"], str(week), "sent", tuple(recipients))
 
 
-def _outgoing(engine, site, week, recipients, now, mail: MailConfig, message_id: str) -> mime.Outgoing:
+def _outgoing(engine, site, week, recipients, now, mail: MailConfig, message_id: str,
+              language: str | None = None) -> mime.Outgoing:
     with engine.connect() as conn:
         digest = build_digest(conn, site, week, now)
         settings = effective_settings(conn, site["id"])
-    language = _language(site)
+    language = language_of(language, site["locale"]) if language else _language(site)
     rendered = render_digest(digest, site, language, dashboard_url(mail))
     sender = mime.address(mail.mail_from, f"Farewell · {settings['sender_name'] or site['name']}")
     message = mime.build(rendered, sender=sender, to=[mime.address(r) for r in recipients], message_id=message_id,

@@ -31,8 +31,11 @@ UNSUBSCRIBE = Limit("unsubscribe", 20, 60)
 # Dashboard sign-in links, per client address: an owner uses one a minute at most; more is
 # someone trying tokens.
 LOGIN = Limit("login", 10, 60)
+# A sample digest the WordPress bridge asks for, per site (the request is signed, so the site is
+# the client): an owner looks at one or two; more would make the sidecar a mail cannon.
+DIGEST_SAMPLE = Limit("digest_sample", 5, 600)
 
-LIMITS = {limit.name: limit for limit in (UNSUBSCRIBE, LOGIN)}
+LIMITS = {limit.name: limit for limit in (UNSUBSCRIBE, LOGIN, DIGEST_SAMPLE)}
 # Windows older than this are pruned (the longest window, with room to spare).
 KEEP = timedelta(hours=1)
 

@@ -319,6 +319,55 @@ def build_spec(public_url: str) -> dict:
                     },
                 }
             },
+            "/v1/sites/{site_id}/digest/settings": {
+                "get": {
+                    "summary": "Who receives the weekly digest and how the sidecar's mail leaves, for the bridge's "
+                               "set-up checklist (signed, empty body; never a user name or password)",
+                    "parameters": [_SITE_ID, *_SIGNATURE_HEADERS],
+                    "responses": {
+                        "200": _json({"type": "object", "required": ["recipients", "transport"], "properties": {
+                            "recipients": {"type": "array", "items": {"type": "string", "format": "email"},
+                                           "description": "Who the digest goes to now (chosen, else the defaults)"},
+                            "recipients_customised": {"type": "boolean"},
+                            "wordpress_admin_email": {"type": ["string", "null"]},
+                            "weekday": {"type": "integer", "minimum": 1, "maximum": 7},
+                            "hour": {"type": "integer", "minimum": 0, "maximum": 23},
+                            "transport": {"type": "object", "required": ["kind"], "properties": {
+                                "kind": {"enum": ["smtp", "folder", "wordpress", "unknown"]},
+                                "host": {"type": "string"}, "port": {"type": "integer"},
+                                "security": {"enum": ["tls", "starttls", "none"]}}}}}, "The digest's settings."),
+                        **bound_errors,
+                    },
+                }
+            },
+            "/v1/sites/{site_id}/digest/sample": {
+                "post": {
+                    "summary": "Send last week's digest now to one address the site already knows (its recipients, "
+                               "the WordPress admin email, the owner emails): the checklist's \"send me a sample\"",
+                    "parameters": [_SITE_ID, *_SIGNATURE_HEADERS],
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["to"], "properties": {
+                            "to": {"type": "string", "format": "email", "maxLength": 254},
+                            "locale": {"type": "string", "description": "The reader's WordPress locale, e.g. "
+                                                                        "fr_FR; the site's when absent"}}}}}},
+                    "responses": {
+                        "200": _json({"type": "object", "properties": {
+                            "status": {"const": "sent"}, "week": {"type": "string"},
+                            "to": {"type": "array", "items": {"type": "string"}}}}, "Accepted by the mail transport."),
+                        "415": {"description": "Not JSON.", **_error("unsupported_media_type")},
+                        **bound_errors,
+                        "400": {"description": "Bad request.", **_error(
+                            "invalid_encoding", "invalid_webhook_id", "invalid_json", "invalid_request", fields=True)},
+                        "403": {"description": "Not an address the site knows: the sidecar is no open relay.",
+                                **_error("recipient_not_allowed")},
+                        "413": {"description": "Body over 4 KiB.", **_error("too_large")},
+                        "429": {"description": "More than 5 samples for this site in 10 minutes (refused ones "
+                                               "count); see Retry-After.", **_error("rate_limited")},
+                        "502": {"description": "The mail server refused the sample.", **_error("mail_refused")},
+                        "503": {"description": "The mail server cannot be reached.", **_error("mail_unavailable")},
+                    },
+                }
+            },
             "/v1/sites/{site_id}/summary": {
                 "get": {
                     "summary": "This week's headline figures so far, for the Farewell page in wp-admin (signed, empty body)",
