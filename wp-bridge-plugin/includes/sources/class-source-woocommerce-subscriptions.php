@@ -10,6 +10,10 @@
  *   -> on-hold         paused (suspended, e.g. awaiting a payment)
  *   -> active          from pending: created; from on-hold or pending-cancel: resumed
  * `woocommerce_subscription_renewal_payment_failed( $subscription, $order )` is payment.failed.
+ * `woocommerce_subscription_renewal_payment_complete( $subscription, $order )` is payment.succeeded:
+ * WC_Subscription::payment_complete() fires it after `woocommerce_subscription_payment_complete`
+ * only when the last order is a renewal order (wcs_order_contains_renewal()), so never for the
+ * parent order's first payment. Both payment events are marked by the renewal order.
  *
  * @package Farewell_Bridge
  */
@@ -44,6 +48,7 @@ class Farewell_Bridge_Source_Woocommerce_Subscriptions extends Farewell_Bridge_S
 		return array(
 			array( 'woocommerce_subscription_status_updated', 'action_woocommerce_subscription_status_updated', 3 ),
 			array( 'woocommerce_subscription_renewal_payment_failed', 'action_woocommerce_subscription_renewal_payment_failed', 2 ),
+			array( 'woocommerce_subscription_renewal_payment_complete', 'action_woocommerce_subscription_renewal_payment_complete', 2 ),
 		);
 	}
 
@@ -108,6 +113,25 @@ class Farewell_Bridge_Source_Woocommerce_Subscriptions extends Farewell_Bridge_S
 			'payment.failed',
 			(int) self::call( $subscription, 'get_user_id' ),
 			$this->subscription( $subscription, 'payment.failed' ),
+			array( 'marker' => null !== $order_id ? 'order-' . (int) $order_id : '' )
+		);
+	}
+
+	/**
+	 * A renewal payment went through.
+	 *
+	 * @param WC_Subscription $subscription Subscription (already active again).
+	 * @param WC_Order|null   $order        The paid renewal order.
+	 */
+	public function action_woocommerce_subscription_renewal_payment_complete( $subscription, $order = null ) {
+		if ( ! is_object( $subscription ) ) {
+			return;
+		}
+		$order_id = self::call( $order, 'get_id' );
+		$this->record(
+			'payment.succeeded',
+			(int) self::call( $subscription, 'get_user_id' ),
+			$this->subscription( $subscription, 'payment.succeeded' ),
 			array( 'marker' => null !== $order_id ? 'order-' . (int) $order_id : '' )
 		);
 	}

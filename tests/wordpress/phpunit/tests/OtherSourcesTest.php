@@ -199,6 +199,36 @@ class OtherSourcesTest extends Farewell_Test_Case {
 		);
 	}
 
+	public function test_woocommerce_renewal_paid_is_payment_succeeded_and_the_first_payment_is_not() {
+		$user = $this->user();
+		$sub  = $this->wc_subscription( $user, 'pending' );
+		$sub->payment_complete( 8000, false ); // The parent order: the subscription starts.
+		$this->assertSame( array( 'subscription.created' ), wp_list_pluck( $this->payloads(), 'type' ) );
+
+		$sub->payment_failed( 8001 );
+		Farewell_Bridge_Event_Factory::reset(); // The retry is paid in another request…
+		$sub->payment_complete( 8001 );
+		Farewell_Bridge_Event_Factory::reset(); // … and notified again in a third.
+		$sub->payment_complete( 8001 );
+		$this->assertSame(
+			array( 'subscription.created', 'subscription.paused', 'payment.failed', 'subscription.resumed', 'payment.succeeded' ),
+			wp_list_pluck( $this->payloads(), 'type' )
+		);
+		$paid = $this->of_type( 'payment.succeeded' )[0];
+		$this->assertSame( 'woocommerce-subscriptions', $paid['source'] );
+		$this->assertSame( (string) $user, $paid['member']['id'] );
+		$this->assert_subscription_fields( array( 'id', 'plan_id', 'plan_name', 'amount', 'currency', 'interval', 'status', 'started_at' ), $paid['subscription'] );
+		$this->assertSame( array( '501', 'active', '15.00', 'CHF', 'year' ), array( $paid['subscription']['id'], $paid['subscription']['status'], $paid['subscription']['amount'], $paid['subscription']['currency'], $paid['subscription']['interval'] ) );
+		$rows = wp_list_pluck( $this->rows(), 'webhook_id', 'event_type' );
+		$this->assertSame( Farewell_Bridge_Event_Factory::webhook_id( 'woocommerce-subscriptions', '501', 'payment.succeeded', 'order-8001' ), $rows['payment.succeeded'] );
+
+		// The next renewal, a year later: its own order, its own event.
+		Farewell_Bridge_Event_Factory::reset();
+		$sub->payment_complete( 8002 );
+		$this->assertCount( 2, $this->of_type( 'payment.succeeded' ) );
+		$this->assertCount( 1, $this->of_type( 'subscription.resumed' ) );
+	}
+
 	public function test_restrict_content_cancel_is_one_event_and_keeps_access_until_expiry() {
 		$user       = $this->user();
 		$membership = new RCP_Membership(
