@@ -1,0 +1,86 @@
+"""Round trips to MariaDB, counted by the server itself (its global status counters, on the tests'
+own throw-away server): mysql-connector pinged before every cursor on top of the pool's ping per
+checkout, and the pool sent a ROLLBACK with every connection given back after a commit. Now one
+ping per checkout and a rollback only for a transaction left open (sidecar/db.py); the applier's
+batch and a 202 are counted, and a connection given back mid-transaction is still rolled back."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from sidecar.domain.applier import apply_pending
+from sidecar.domain.events import parse_event
+from sidecar.domain.ingest import accept_event
+from sidecar.domain.sites import create_site
+from sidecar.storage.tables import events, sites
+from tests.conftest import make_event
+
+pytestmark = pytest.mark.parametrize("db_url", ["mariadb"], indirect=True)
+
+LEFT_OPEN = ("INSERT INTO sites (id, url, name, timezone, locale, secret, created_at) "
+             "VALUES ('left-open', 'https://open.example.org', 'Open', 'UTC', 'en_US', 's', NOW())")
+COUNTERS = ("Questions", "Com_admin_commands", "Com_rollback", "Com_commit")
+
+
+def server_counters(mariadb) -> dict[str, int]:
+    names = ", ".join(f"'{name}'" for name in COUNTERS)
+    lines = mariadb.sql(f"SHOW GLOBAL STATUS WHERE Variable_name IN ({names})").stdout.splitlines()[1:]
+    return {name: int(value) for name, value in (line.split("\t") for line in lines)}
+
+
+def counted(mariadb, work) -> dict[str, int]:
+    """What the server counted while ``work()`` ran, less what reading the counters costs."""
+    first = server_counters(mariadb)
+    idle = server_counters(mariadb)
+    work()
+    last = server_counters(mariadb)
+    return {name: (last[name] - idle[name]) - (idle[name] - first[name]) for name in COUNTERS}
+
+
+def test_a_batch_of_twenty_events_is_applied_with_one_ping_and_no_more_questions_than_statements(engine, mariadb):
+    site = create_site(engine, "https://club.example.org", "Le Club", "Europe/Paris", "fr_FR")
+    for n in range(20):
+        document = make_event(member={"id": str(n), "email": f"m{n}@example.org", "locale": "fr_FR"},
+                              subscription={**make_event()["subscription"], "id": f"sub_{n}"})
+        accept_event(engine, site["id"], f"msg_{n}", json.dumps(document), parse_event(document))
+    statements = []
+    sa.event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    reports = []
+    server = counted(mariadb, lambda: reports.append(apply_pending(engine)))
+    assert (reports[0].claimed, reports[0].applied) == (20, 20)
+    # One checkout, one ping (before: one more before each of the batch's 200-odd statements).
+    assert server["Com_admin_commands"] == 1, (server, len(statements))
+    # The statements and the batch's COMMIT, nothing besides (the pings are not "questions").
+    assert server["Com_commit"] == 1 and server["Questions"] == len(statements) + 1, (server, len(statements))
+    assert server["Com_rollback"] == 0, server
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).where(events.c.applied_at.is_(None))).scalar_one() == 0
+
+
+def test_a_202_pings_once_per_checkout_and_sends_no_rollback_after_its_commit(app, post_event, mariadb):
+    responses = []
+    server = counted(mariadb, lambda: responses.append(post_event(make_event(), apply=False)))
+    assert responses[0].status_code == 202
+    # Two checkouts: the site's secret (read, then its transaction rolled back: the connection's own
+    # rollback), then the event's INSERT and COMMIT. Before: a ping more per checkout (one per
+    # cursor) and a ROLLBACK more after the COMMIT.
+    assert server == {"Questions": 4, "Com_admin_commands": 2, "Com_rollback": 1, "Com_commit": 1}, server
+
+
+def test_a_connection_given_back_with_its_transaction_open_is_still_rolled_back(engine, mariadb):
+    # A raw connection (no SQLAlchemy transaction to end) writes, then goes back to the pool without
+    # commit or rollback: the pool's reset must roll it back, its row gone and its lock released.
+    raw = engine.raw_connection()
+    cursor = raw.cursor()
+    cursor.execute(LEFT_OPEN)
+    cursor.close()
+    server = counted(mariadb, raw.close)
+    assert server["Com_rollback"] == 1, server
+    with engine.begin() as conn:
+        conn.exec_driver_sql("SET SESSION innodb_lock_wait_timeout = 1")
+        assert conn.execute(sa.select(sa.func.count()).where(sites.c.id == "left-open")).scalar_one() == 0
+        # The key is free: the same row goes in at once instead of waiting for a lock.
+        conn.execute(sa.text(LEFT_OPEN))
