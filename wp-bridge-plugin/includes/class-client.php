@@ -27,6 +27,12 @@ class Farewell_Bridge_Client {
 	const GONE      = 'gone';
 
 	/**
+	 * The sidecar's caps for one POST …/events/batch (docs/PROTOCOL.md): events, and body bytes.
+	 */
+	const BATCH_MAX_EVENTS = 500;
+	const BATCH_MAX_BYTES  = 1048576;
+
+	/**
 	 * Sidecar base URL.
 	 *
 	 * @var string
@@ -108,6 +114,125 @@ class Farewell_Bridge_Client {
 	 */
 	public function send_event( $webhook_id, $body, $timeout = 5.0 ) {
 		return $this->request( 'POST', 'events', $webhook_id, $body, $timeout );
+	}
+
+	/**
+	 * The bytes one outbox row adds to a batch body (its item and the comma before the next),
+	 * so that the dispatcher can keep a batch under BATCH_MAX_BYTES before building it.
+	 *
+	 * @param string $webhook_id The row's webhook-id.
+	 * @param string $payload    The row's JSON object, as stored.
+	 * @return int
+	 */
+	public static function batch_item_bytes( $webhook_id, $payload ) {
+		return strlen( self::batch_item( $webhook_id, $payload ) ) + 1;
+	}
+
+	/**
+	 * The bytes of a batch body around its items.
+	 *
+	 * @return int
+	 */
+	public static function batch_overhead_bytes() {
+		return strlen( '{"events":[]}' );
+	}
+
+	/**
+	 * One item of a batch body. The stored payload goes in as it is (not decoded and encoded
+	 * again): the sidecar stores and checks the same event the single route would have had.
+	 *
+	 * @param string $webhook_id The row's webhook-id.
+	 * @param string $payload    The row's JSON object.
+	 * @return string
+	 */
+	private static function batch_item( $webhook_id, $payload ) {
+		return '{"webhook_id":' . wp_json_encode( (string) $webhook_id ) . ',"event":' . $payload . '}';
+	}
+
+	/**
+	 * Posts several outbox rows in one request to …/events/batch, signed with the route-bound
+	 * scheme for that route (docs/PROTOCOL.md, "POST …/events/batch"). The caller keeps the batch
+	 * within BATCH_MAX_EVENTS and BATCH_MAX_BYTES and sends only rows whose payload is a JSON object.
+	 *
+	 * @param array[] $items   Each array( 'webhook_id' => string, 'payload' => raw JSON object ).
+	 * @param float   $timeout Total timeout in seconds.
+	 * @return array The request's result (see result()) with 'results': one result per item, in
+	 *               order, when the sidecar answered each (accepted and duplicate are DELIVERED with
+	 *               the single route's 202 and 200, invalid is PERMANENT with the single route's 400
+	 *               message), else null; 'unsupported': the sidecar has no batch route (an older
+	 *               one); 'resend_singly': the sidecar refused the batch as a whole for its shape or
+	 *               size, not for any event in it.
+	 */
+	public function send_batch( array $items, $timeout = 10.0 ) {
+		$parts = array();
+		foreach ( $items as $item ) {
+			$parts[] = self::batch_item( $item['webhook_id'], $item['payload'] );
+		}
+		$body   = '{"events":[' . implode( ',', $parts ) . ']}';
+		$parts  = null;
+		$result = $this->request( 'POST', 'events/batch', 'fwb_batch_' . wp_generate_uuid4(), $body, $timeout );
+
+		$result['results']       = null;
+		$result['unsupported']   = false;
+		$result['resend_singly'] = false;
+		if ( self::DELIVERED === $result['kind'] ) {
+			$results = self::batch_results( $result['body'], $items );
+			if ( null === $results ) {
+				// Some events may be stored, some not: sending them all again later is safe (each is
+				// stored once per webhook-id), marking them delivered is not.
+				/* translators: %d: HTTP status code. */
+				return array_merge( $result, self::result( self::RETRY, $result['status'], 'invalid_batch_answer', sprintf( __( 'The sidecar\'s answer to a batch of events could not be read (HTTP %d). They will be sent again.', 'farewell-bridge' ), $result['status'] ), $result['body'] ) );
+			}
+			$result['results'] = $results;
+			return $result;
+		}
+		$code = is_array( $result['body'] ) && isset( $result['body']['error'] ) && is_string( $result['body']['error'] ) ? $result['body']['error'] : '';
+		// A sidecar older than the route answers 404 not_found (405 behind some routers); a 404
+		// for this site id says unknown_site, as the single route would.
+		$result['unsupported'] = 405 === $result['status'] || ( 404 === $result['status'] && 'unknown_site' !== $code );
+		// 413 (too_large, too_many_events), 415, 400 invalid_batch / invalid_json: the batch as
+		// built was refused, none of its events was judged; one by one each gets its own answer.
+		$result['resend_singly'] = in_array( $result['status'], array( 400, 413, 415 ), true );
+		return $result;
+	}
+
+	/**
+	 * The per-item results of a batch answer, or null when they do not answer these items
+	 * one for one, in order.
+	 *
+	 * @param mixed   $body  Decoded answer.
+	 * @param array[] $items The items sent.
+	 * @return array[]|null
+	 */
+	private static function batch_results( $body, array $items ) {
+		if ( ! is_array( $body ) || ! isset( $body['results'] ) || ! is_array( $body['results'] ) || count( $body['results'] ) !== count( $items ) ) {
+			return null;
+		}
+		$results = array();
+		foreach ( array_values( $items ) as $i => $item ) {
+			$answer = isset( $body['results'][ $i ] ) && is_array( $body['results'][ $i ] ) ? $body['results'][ $i ] : array();
+			$id     = isset( $answer['webhook_id'] ) ? $answer['webhook_id'] : null;
+			$status = isset( $answer['status'] ) ? $answer['status'] : '';
+			if ( (string) $item['webhook_id'] !== $id ) {
+				return null;
+			}
+			if ( 'accepted' === $status || 'duplicate' === $status ) {
+				$results[] = self::result( self::DELIVERED, 'accepted' === $status ? 202 : 200, '', '', array( 'status' => $status ) );
+			} elseif ( 'invalid' === $status ) {
+				$fields = isset( $answer['fields'] ) && is_array( $answer['fields'] ) ? $answer['fields'] : array();
+				$pairs  = array();
+				foreach ( $fields as $field => $why ) {
+					$pairs[] = $field . ': ' . ( is_scalar( $why ) ? $why : wp_json_encode( $why ) );
+				}
+				$detail = 'invalid_event' . ( empty( $pairs ) ? '' : ' (' . implode( '; ', $pairs ) . ')' );
+				// The single route's 400 and message, so the admin reads the same whichever way it went.
+				/* translators: 1: HTTP status code, 2: error detail from the sidecar. */
+				$results[] = self::result( self::PERMANENT, 400, 'invalid_event', sprintf( __( 'The sidecar rejected the request (HTTP %1$d): %2$s', 'farewell-bridge' ), 400, $detail ), $answer );
+			} else {
+				return null;
+			}
+		}
+		return $results;
 	}
 
 	/**

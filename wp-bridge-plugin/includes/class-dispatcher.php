@@ -20,6 +20,10 @@
  *   LOOPBACK_RETRY_SECONDS tries again, and Site Health says so.
  * - A WP-Cron event every minute retries due rows, oldest first, in bounded batches, within a time
  *   budget below max_execution_time and with memory that does not grow with the backlog.
+ * - Several due rows go in one request to the sidecar's batch route (up to its 500 events and
+ *   1 MiB), each row's answer recorded as a single send's would be; one row goes alone on the
+ *   single route. An older sidecar without the batch route is remembered for NO_BATCH_SECONDS
+ *   and the rows go one by one meanwhile (send_chunk()).
  * - One delivery after a response at a time, site-wide (a MySQL GET_LOCK taken without waiting):
  *   other requests leave their rows to the running one (or to cron), so concurrent cancellations
  *   never tie up several PHP workers on a slow sidecar.
@@ -53,6 +57,11 @@ class Farewell_Bridge_Dispatcher {
 	const CRON_BATCH = 20;
 	/** Total timeout of one request from cron. */
 	const CRON_TIMEOUT = 5.0;
+	/** Total timeout of a batch of more than SHUTDOWN_BATCH rows (one transaction on the sidecar), within the deadline. */
+	const BATCH_TIMEOUT = 15.0;
+	/** After an older sidecar answered that it has no batch route, rows go one by one this long before it is asked again. */
+	const NO_BATCH_SECONDS = HOUR_IN_SECONDS;
+	const BATCH_OPTION     = 'farewell_bridge_no_batch_until';
 	/** Stop starting new rows after this many seconds in one cron run (less under a max_execution_time). */
 	const CRON_BUDGET_SECONDS = 25;
 	/** A cron run stops when the process uses more than this share of its memory_limit. */
@@ -90,7 +99,7 @@ class Farewell_Bridge_Dispatcher {
 	 */
 	public static function owned() {
 		return array(
-			'options'    => array( self::CIRCUIT_OPTION, self::LOOPBACK_OPTION ),
+			'options'    => array( self::CIRCUIT_OPTION, self::LOOPBACK_OPTION, self::BATCH_OPTION ),
 			'cron_hooks' => array( self::CRON_HOOK ),
 		);
 	}
@@ -172,9 +181,12 @@ class Farewell_Bridge_Dispatcher {
 	}
 
 	/**
-	 * Delivers the given rows, each only if this worker can claim it. Stops at the first
-	 * temporary failure (the sidecar is probably unreachable: the others would wait too), at a
-	 * 410, and once $deadline has passed (no request is started that could outlast it).
+	 * Delivers the given rows, each only if this worker can claim it: several together through
+	 * the batch route, in batches within the sidecar's caps by count and by bytes, in the order
+	 * given (the outbox's: live rows first), or one by one. Stops at the first temporary failure
+	 * (the sidecar is probably unreachable: the others would wait too), at a 410, and once
+	 * $deadline has passed (no request is started that could outlast it; rows claimed for a batch
+	 * that is not sent are released at once).
 	 *
 	 * @param int[]      $ids      Row ids.
 	 * @param float      $timeout  Per-request timeout.
@@ -191,15 +203,14 @@ class Farewell_Bridge_Dispatcher {
 		if ( ! self::can_deliver() ) {
 			return $done;
 		}
-		$client = Farewell_Bridge_Client::from_settings();
+		$client   = Farewell_Bridge_Client::from_settings();
+		$batching = count( $ids ) > 1 && self::batch_route_usable();
+		$chunk    = array(); // Claimed rows that go together in the next batch.
+		$bytes    = Farewell_Bridge_Client::batch_overhead_bytes();
 		foreach ( $ids as $id ) {
-			if ( null !== $deadline ) {
-				$left = $deadline - microtime( true );
-				if ( $left < 1.0 || self::memory_tight() ) {
-					$done['halted'] = true;
-					break;
-				}
-				$timeout = min( (float) $timeout, $left );
+			if ( null !== $deadline && ( $deadline - microtime( true ) < 1.0 || self::memory_tight() ) ) {
+				$done['halted'] = true;
+				break;
 			}
 			if ( ! Farewell_Bridge_Outbox::claim( (int) $id ) ) {
 				continue; // Another worker has it, or it is no longer pending.
@@ -208,25 +219,199 @@ class Farewell_Bridge_Dispatcher {
 			if ( null === $row ) {
 				continue;
 			}
-			$result = $client->send_event( $row['webhook_id'], $row['payload'], $timeout );
-			unset( $row['payload'] ); // Up to 64 KiB each: nothing of it is kept past this row.
-			$status = Farewell_Bridge_Outbox::record_attempt( $row, $result );
-			Farewell_Bridge_Clock::note( $result );
-			++$done[ $status ];
-			if ( Farewell_Bridge_Client::RETRY === $result['kind'] ) {
-				update_option( self::CIRCUIT_OPTION, time() + self::CIRCUIT_SECONDS, false );
-				$done['halted'] = true;
-				break;
+			if ( ! $batching || ! is_object( json_decode( $row['payload'] ) ) ) {
+				// Alone on the single route: a payload that is not a JSON object would make the
+				// batch's body unreadable, and the sidecar answers for it alone this way.
+				if ( self::send_one( $client, $row, $timeout, $deadline, $done ) ) {
+					break;
+				}
+				continue;
 			}
-			if ( Farewell_Bridge_Client::GONE === $result['kind'] ) {
-				$done['halted'] = true;
-				break;
+			$size = Farewell_Bridge_Client::batch_item_bytes( $row['webhook_id'], $row['payload'] );
+			if ( ! empty( $chunk ) && ( count( $chunk ) >= Farewell_Bridge_Client::BATCH_MAX_EVENTS || $bytes + $size > Farewell_Bridge_Client::BATCH_MAX_BYTES ) ) {
+				$halted   = self::send_chunk( $client, $chunk, $timeout, $deadline, $done );
+				$chunk    = array();
+				$bytes    = Farewell_Bridge_Client::batch_overhead_bytes();
+				$batching = self::batch_route_usable();
+				if ( $halted ) {
+					Farewell_Bridge_Outbox::release( array( (int) $row['id'] ) );
+					break;
+				}
+				if ( ! $batching ) {
+					if ( self::send_one( $client, $row, $timeout, $deadline, $done ) ) {
+						break;
+					}
+					continue;
+				}
 			}
-			if ( Farewell_Bridge_Client::DELIVERED === $result['kind'] && false !== get_option( self::CIRCUIT_OPTION, false ) ) {
-				delete_option( self::CIRCUIT_OPTION );
+			$chunk[] = $row;
+			$bytes  += $size;
+		}
+		if ( ! empty( $chunk ) ) {
+			if ( $done['halted'] ) {
+				// Claimed but not sent (time or memory is up): due again for the next run at once.
+				Farewell_Bridge_Outbox::release( array_map( 'intval', wp_list_pluck( $chunk, 'id' ) ) );
+			} else {
+				self::send_chunk( $client, $chunk, $timeout, $deadline, $done );
 			}
 		}
 		return $done;
+	}
+
+	/**
+	 * The timeout of one request: $timeout, never past $deadline.
+	 *
+	 * @param float      $timeout  Timeout in seconds.
+	 * @param float|null $deadline microtime(true) value, or null.
+	 * @return float
+	 */
+	private static function request_timeout( $timeout, $deadline ) {
+		return null === $deadline ? (float) $timeout : min( (float) $timeout, max( 1.0, $deadline - microtime( true ) ) );
+	}
+
+	/**
+	 * Sends one claimed row on the single route and records the answer.
+	 *
+	 * @param Farewell_Bridge_Client $client   Client.
+	 * @param array                  $row      The claimed row.
+	 * @param float                  $timeout  Timeout in seconds.
+	 * @param float|null             $deadline See deliver_ids().
+	 * @param array                  $done     Counts, updated.
+	 * @return bool Whether delivery must stop here (see after_result()).
+	 */
+	private static function send_one( Farewell_Bridge_Client $client, array $row, $timeout, $deadline, array &$done ) {
+		$result = $client->send_event( $row['webhook_id'], $row['payload'], self::request_timeout( $timeout, $deadline ) );
+		unset( $row['payload'] ); // Up to 64 KiB each: nothing of it is kept past this row.
+		$status = Farewell_Bridge_Outbox::record_attempt( $row, $result );
+		Farewell_Bridge_Clock::note( $result );
+		++$done[ $status ];
+		return self::after_result( $result, $done );
+	}
+
+	/**
+	 * What an answer means for the rest of the delivery: a temporary failure opens the circuit
+	 * and stops it (the sidecar is probably unreachable: the other rows would wait too), a 410
+	 * stops it, a success closes the circuit.
+	 *
+	 * @param array $result A Farewell_Bridge_Client result.
+	 * @param array $done   Counts; 'halted' is set here.
+	 * @return bool Whether delivery must stop.
+	 */
+	private static function after_result( array $result, array &$done ) {
+		if ( Farewell_Bridge_Client::RETRY === $result['kind'] ) {
+			update_option( self::CIRCUIT_OPTION, time() + self::CIRCUIT_SECONDS, false );
+			$done['halted'] = true;
+			return true;
+		}
+		if ( Farewell_Bridge_Client::GONE === $result['kind'] ) {
+			$done['halted'] = true;
+			return true;
+		}
+		if ( Farewell_Bridge_Client::DELIVERED === $result['kind'] && false !== get_option( self::CIRCUIT_OPTION, false ) ) {
+			delete_option( self::CIRCUIT_OPTION );
+		}
+		return false;
+	}
+
+	/**
+	 * Sends claimed rows in one batch and records each row's result as a single send of it
+	 * would have been recorded: accepted or duplicate → delivered, invalid → dead with the
+	 * sidecar's fields. When the batch as a whole fails for a temporary reason (network, timeout,
+	 * 408/429/5xx), every row of it was in flight: each counts its attempt and waits its own
+	 * backoff, and delivery stops as after a single send. A whole-batch 401/404/410/426 is what
+	 * each row would have had. An older sidecar without the route (404 not_found, 405) is
+	 * remembered for NO_BATCH_SECONDS, and these rows go one by one now, as do the rows of a batch
+	 * refused for its shape or size (400, 413, 415). One row goes on the single route.
+	 *
+	 * @param Farewell_Bridge_Client $client   Client.
+	 * @param array[]                $rows     Claimed rows, with their payloads.
+	 * @param float                  $timeout  Timeout of a single send.
+	 * @param float|null             $deadline See deliver_ids().
+	 * @param array                  $done     Counts, updated.
+	 * @return bool Whether delivery must stop.
+	 */
+	private static function send_chunk( Farewell_Bridge_Client $client, array $rows, $timeout, $deadline, array &$done ) {
+		$rows = array_values( $rows );
+		if ( 1 === count( $rows ) ) {
+			return self::send_one( $client, $rows[0], $timeout, $deadline, $done );
+		}
+		if ( null !== $deadline && $deadline - microtime( true ) < 1.0 ) {
+			Farewell_Bridge_Outbox::release( array_map( 'intval', wp_list_pluck( $rows, 'id' ) ) );
+			$done['halted'] = true;
+			return true;
+		}
+		// The sidecar stores a whole batch in one transaction: a full one may take longer than
+		// one event, and a timeout would send it all again. The few rows of a member's request
+		// keep their short timeout.
+		$wait  = count( $rows ) > self::SHUTDOWN_BATCH ? max( (float) $timeout, self::BATCH_TIMEOUT ) : (float) $timeout;
+		$items = array();
+		foreach ( $rows as $row ) {
+			$items[] = array(
+				'webhook_id' => $row['webhook_id'],
+				'payload'    => $row['payload'],
+			);
+		}
+		$result = $client->send_batch( $items, self::request_timeout( $wait, $deadline ) );
+		$items  = null;
+		Farewell_Bridge_Clock::note( $result );
+
+		if ( null !== $result['results'] ) {
+			$delivered = array(); // HTTP status of the single route (202, 200) => row ids.
+			foreach ( $rows as $i => $row ) {
+				$answer = $result['results'][ $i ];
+				if ( Farewell_Bridge_Client::DELIVERED === $answer['kind'] ) {
+					$delivered[ $answer['status'] ][] = (int) $row['id'];
+					continue;
+				}
+				unset( $row['payload'] );
+				++$done[ Farewell_Bridge_Outbox::record_attempt( $row, $answer ) ];
+			}
+			foreach ( $delivered as $status => $ids ) {
+				$done[ Farewell_Bridge_Outbox::STATUS_DELIVERED ] += Farewell_Bridge_Outbox::record_delivered( $ids, $status );
+			}
+			return self::after_result( $result, $done );
+		}
+		if ( $result['unsupported'] || $result['resend_singly'] ) {
+			if ( $result['unsupported'] ) {
+				update_option( self::BATCH_OPTION, time() + self::NO_BATCH_SECONDS, false );
+			}
+			foreach ( $rows as $i => $row ) {
+				$stop = null !== $deadline && $deadline - microtime( true ) < 1.0;
+				if ( $stop || self::send_one( $client, $row, $timeout, $deadline, $done ) ) {
+					Farewell_Bridge_Outbox::release( array_map( 'intval', wp_list_pluck( array_slice( $rows, $stop ? $i : $i + 1 ), 'id' ) ) );
+					$done['halted'] = true;
+					return true;
+				}
+			}
+			return false;
+		}
+		foreach ( $rows as $row ) {
+			unset( $row['payload'] );
+			++$done[ Farewell_Bridge_Outbox::record_attempt( $row, $result ) ];
+		}
+		return self::after_result( $result, $done );
+	}
+
+	/**
+	 * Whether to send several due rows through the batch route: yes unless the sidecar answered
+	 * lately that it has none (an older one). A mark set further ahead than NO_BATCH_SECONDS was
+	 * written by a clock that has since gone back: it no longer counts.
+	 *
+	 * @return bool
+	 */
+	public static function batch_route_usable() {
+		$until = (int) get_option( self::BATCH_OPTION, 0 );
+		return ! ( $until > time() && $until <= time() + self::NO_BATCH_SECONDS );
+	}
+
+	/**
+	 * How many due rows one drain step takes: a full batch when the sidecar takes batches, else
+	 * CRON_BATCH rows sent one by one.
+	 *
+	 * @return int
+	 */
+	public static function drain_size() {
+		return self::batch_route_usable() ? Farewell_Bridge_Client::BATCH_MAX_EVENTS : self::CRON_BATCH;
 	}
 
 	/**
@@ -282,7 +467,7 @@ class Farewell_Bridge_Dispatcher {
 			Farewell_Bridge_Outbox::purge_delivered();
 			$deadline = self::cron_deadline();
 			while ( self::can_deliver() && microtime( true ) < $deadline ) {
-				$ids = Farewell_Bridge_Outbox::due_ids( self::CRON_BATCH );
+				$ids = Farewell_Bridge_Outbox::due_ids( self::drain_size() );
 				if ( empty( $ids ) ) {
 					break;
 				}
@@ -393,7 +578,7 @@ class Farewell_Bridge_Dispatcher {
 		}
 		try {
 			$deadline = self::cron_deadline();
-			foreach ( array_chunk( $ids, self::CRON_BATCH ) as $chunk ) {
+			foreach ( array_chunk( $ids, self::drain_size() ) as $chunk ) {
 				$done = self::deliver_ids( $chunk, self::CRON_TIMEOUT, $deadline );
 				foreach ( array( Farewell_Bridge_Outbox::STATUS_DELIVERED, Farewell_Bridge_Outbox::STATUS_PENDING, Farewell_Bridge_Outbox::STATUS_DEAD ) as $status ) {
 					$total[ $status ] += $done[ $status ];

@@ -345,6 +345,45 @@ class Farewell_Bridge_Outbox {
 	}
 
 	/**
+	 * Records claimed rows the sidecar took in one batch, with one UPDATE: what record_attempt()
+	 * writes for a DELIVERED result, row by row.
+	 *
+	 * @param int[] $ids    Claimed row ids.
+	 * @param int   $status The single route's HTTP status for them (202 accepted, 200 duplicate).
+	 * @return int Rows recorded.
+	 */
+	public static function record_delivered( array $ids, $status ) {
+		global $wpdb;
+		$ids = array_values( array_unique( array_map( 'intval', $ids ) ) );
+		if ( empty( $ids ) ) {
+			return 0;
+		}
+		$table = self::table();
+		$now   = self::now();
+		$list  = implode( ',', $ids ); // Integers only.
+		$wpdb->query( $wpdb->prepare( "UPDATE {$table} SET status = %s, attempts = attempts + 1, last_status = %d, last_error = NULL, delivered_at = %s, locked_until = NULL, updated_at = %s WHERE id IN ({$list})", self::STATUS_DELIVERED, (int) $status, $now, $now ) ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+		update_option( self::LAST_DELIVERY_OPTION, time(), false );
+		return count( $ids );
+	}
+
+	/**
+	 * Gives claimed rows back without an attempt (claimed for a batch that was not sent): due
+	 * again at once, for this worker or another.
+	 *
+	 * @param int[] $ids Row ids.
+	 */
+	public static function release( array $ids ) {
+		global $wpdb;
+		$ids = array_values( array_unique( array_map( 'intval', $ids ) ) );
+		if ( empty( $ids ) ) {
+			return;
+		}
+		$table = self::table();
+		$list  = implode( ',', $ids ); // Integers only.
+		$wpdb->query( $wpdb->prepare( "UPDATE {$table} SET locked_until = NULL WHERE status = %s AND id IN ({$list})", self::STATUS_PENDING ) ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+	}
+
+	/**
 	 * Moves dead rows back to pending, due now (the admin's "retry").
 	 *
 	 * @param int|null $id One row, or null for every dead row.

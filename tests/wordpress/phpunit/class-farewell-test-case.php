@@ -85,7 +85,8 @@ abstract class Farewell_Test_Case extends TestCase {
 
 	/**
 	 * Answers every HTTP request with the next of $answers (status int, or WP_Error, or
-	 * array(status, body)), the last one repeating. Records each request.
+	 * array(status, body)), the last one repeating. Records each request. A 2xx status alone
+	 * answers a batch (…/events/batch) with one result per item: 202 accepted, 200 duplicate.
 	 */
 	protected function fake_sidecar( array $answers ) {
 		$this->add_filter(
@@ -104,6 +105,17 @@ abstract class Farewell_Test_Case extends TestCase {
 				}
 				$status = is_array( $answer ) ? $answer[0] : $answer;
 				$body   = is_array( $answer ) ? $answer[1] : ( $status < 300 ? '{"status":"accepted"}' : '{"error":"x"}' );
+				if ( ! is_array( $answer ) && $status < 300 && '/events/batch' === substr( $url, -13 ) ) {
+					// A batch answered as the sidecar would: one result per item, each like the status.
+					$results = array();
+					foreach ( json_decode( $args['body'], true )['events'] as $item ) {
+						$results[] = array(
+							'webhook_id' => $item['webhook_id'],
+							'status'     => 200 === $status ? 'duplicate' : 'accepted',
+						);
+					}
+					$body = wp_json_encode( array( 'results' => $results ) );
+				}
 				return array(
 					'headers'  => array( 'content-type' => 'application/json' ),
 					'body'     => $body,

@@ -58,7 +58,7 @@ class AdminActionsTest extends Farewell_Test_Case {
 	public function test_retry_one_dead_row() {
 		$row   = $this->queue_event( 'one' );
 		$other = $this->queue_event( 'other' );
-		$this->fake_sidecar( array( 404, 404, 202 ) );
+		$this->fake_sidecar( array( array( 404, '{"error":"unknown_site"}' ), 202 ) ); // Both dead, in one batch.
 		Farewell_Bridge_Dispatcher::deliver_ids( array( (int) $row['id'], (int) $other['id'] ), 3.0 );
 		wp_set_current_user( $this->user( 'administrator' ) );
 		$this->call_admin_action(

@@ -72,9 +72,10 @@ class CliDeliveryTest extends Farewell_Test_Case {
 			$this->queue_event( 'cli' . $i ); // More than a web request's SHUTDOWN_BATCH.
 		}
 		Farewell_Bridge_Dispatcher::action_shutdown();
-		$this->assertCount( 7, $this->requests, 'every row of the process, sent by the process' );
+		$this->assertCount( 1, $this->requests, 'every row of the process, sent by the process in one batch' );
+		$this->assertCount( 7, json_decode( $this->requests[0]['body'], true )['events'] );
 		$this->assertSame( array( 'delivered' ), array_values( array_unique( wp_list_pluck( $this->rows(), 'status' ) ) ) );
-		$this->assertLessThanOrEqual( Farewell_Bridge_Dispatcher::CRON_TIMEOUT, $this->requests[0]['timeout'] );
+		$this->assertLessThanOrEqual( Farewell_Bridge_Dispatcher::BATCH_TIMEOUT, $this->requests[0]['timeout'] );
 		$this->assertFalse( $this->loopback_arrived(), 'never a loopback from the command line' );
 		$this->assertSame( array(), Farewell_Bridge_Dispatcher::remembered() );
 	}
@@ -86,7 +87,7 @@ class CliDeliveryTest extends Farewell_Test_Case {
 		$this->queue_event( 'b' );
 		Farewell_Bridge_Dispatcher::action_shutdown();
 		$this->assertCount( 1, $this->requests );
-		$this->assertSame( array( '1', '0' ), wp_list_pluck( $this->rows(), 'attempts' ) );
+		$this->assertSame( array( '1', '1' ), wp_list_pluck( $this->rows(), 'attempts' ), 'both were in the batch that failed' );
 		$this->assertSame( array( 'pending', 'pending' ), wp_list_pluck( $this->rows(), 'status' ) );
 	}
 

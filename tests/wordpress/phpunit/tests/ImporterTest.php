@@ -194,7 +194,7 @@ class ImporterTest extends Farewell_Test_Case {
 		$this->assertSame( $live, $due[0] );
 		$this->fake_sidecar( array( 202 ) );
 		Farewell_Bridge_Dispatcher::deliver_ids( Farewell_Bridge_Outbox::due_ids( 2 ), 3.0 );
-		$this->assertSame( 'fwb_live', $this->requests[0]['headers']['webhook-id'] );
+		$this->assertSame( 'fwb_live', json_decode( $this->requests[0]['body'], true )['events'][0]['webhook_id'] );
 	}
 
 	public function test_cron_runs_the_steps_and_schedules_the_next_while_the_import_runs() {

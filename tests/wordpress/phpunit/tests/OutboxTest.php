@@ -124,9 +124,9 @@ class OutboxTest extends Farewell_Test_Case {
 		$this->fake_sidecar( array( new WP_Error( 'http_request_failed', 'cURL error 28: Operation timed out after 3000 milliseconds' ), 202 ) );
 		$done = Farewell_Bridge_Dispatcher::deliver_ids( wp_list_pluck( $rows, 'id' ), 3.0 );
 		$this->assertTrue( $done['halted'] );
-		$this->assertCount( 1, $this->requests, 'the other rows do not each wait for a dead sidecar' );
+		$this->assertCount( 1, $this->requests, 'the rows went in one batch, and nothing more waits for a dead sidecar' );
 		$this->assertTrue( Farewell_Bridge_Dispatcher::circuit_open() );
-		$this->assertSame( '0', $this->reload( $rows[1] )['attempts'] );
+		$this->assertSame( '1', $this->reload( $rows[1] )['attempts'] );
 
 		// A member cancels meanwhile: nothing is attempted from their request.
 		Farewell_Bridge_Dispatcher::forget();
@@ -140,7 +140,7 @@ class OutboxTest extends Farewell_Test_Case {
 		Farewell_Bridge_Dispatcher::action_farewell_bridge_deliver();
 		$this->assertFalse( Farewell_Bridge_Dispatcher::circuit_open() );
 		$statuses = wp_list_pluck( $this->rows(), 'status' );
-		$this->assertSame( array( 'pending', 'delivered', 'delivered', 'delivered' ), $statuses, 'the failed row waits for its backoff' );
+		$this->assertSame( array( 'pending', 'pending', 'pending', 'delivered' ), $statuses, 'the failed batch\'s rows wait for their backoff' );
 	}
 
 	public function test_only_one_delivery_after_a_response_runs_at_a_time_and_it_takes_over_the_others() {
@@ -252,8 +252,10 @@ class OutboxTest extends Farewell_Test_Case {
 		$this->fake_sidecar( array( 202 ) );
 		$totals = Farewell_Bridge_Dispatcher::action_farewell_bridge_deliver();
 		$this->assertSame( 25, $totals['delivered'] );
-		$this->assertSame( 'fwb_batch_0', $this->requests[0]['headers']['webhook-id'] );
-		$this->assertSame( 'fwb_batch_24', $this->requests[24]['headers']['webhook-id'] );
+		$this->assertCount( 1, $this->requests, 'one batch' );
+		$sent = wp_list_pluck( json_decode( $this->requests[0]['body'], true )['events'], 'webhook_id' );
+		$this->assertSame( 'fwb_batch_0', $sent[0] );
+		$this->assertSame( 'fwb_batch_24', $sent[24] );
 	}
 
 	public function test_delivered_rows_are_kept_a_week_then_purged() {
