@@ -179,6 +179,7 @@ final class Farewell_Bridge_Plugin {
 
 		// Farewell → Set-up: the checklist of what is left to set up, read from the site's state.
 		add_action( 'admin_menu', array( 'Farewell_Bridge_Setup_Checklist', 'action_admin_menu' ), 15 );
+		add_action( 'admin_post_' . Farewell_Bridge_Setup_Checklist::SAMPLE_ACTION, array( 'Farewell_Bridge_Setup_Checklist', 'action_admin_post_farewell_bridge_send_sample_digest' ) );
 
 		// History import: Farewell → Import history starts it; it runs in bounded steps from cron
 		// and from the page's poll (and to the end in `wp farewell import`).

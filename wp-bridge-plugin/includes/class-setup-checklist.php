@@ -5,10 +5,10 @@
  * plugins, the survey page, the import's progress, the mails the sidecar sent through WordPress).
  * Nothing here is a to-do list the owner ticks: a step is done when the site says it is.
  *
- * The sidecar's signed routes the bridge may call (ping, summary, survey, site-info) say nothing of
- * the digest's chosen recipients nor of how the sidecar sends mail, so those two steps say what
- * the plugin itself knows and where to look in the dashboard. There is no "send me a sample
- * digest" step: the sidecar has no route the bridge could call for it.
+ * Who receives the digest and how the sidecar's mail leaves are the sidecar's to say: those two
+ * steps read its signed GET …/digest/settings (cached a minute), and say what the plugin itself
+ * knows when the sidecar cannot be asked. The last step sends the admin a sample digest now
+ * (signed POST …/digest/sample), which the sidecar sends only to an address it knows for the site.
  *
  * @package Farewell_Bridge
  */
@@ -31,6 +31,13 @@ class Farewell_Bridge_Setup_Checklist {
 	 * step is done only while the settings are the ones that were tested.
 	 */
 	const TESTED_OPTION = 'farewell_bridge_connection_tested';
+
+	/** Transient: the sidecar's answer to GET …/digest/settings, for DIGEST_TTL seconds. */
+	const DIGEST_TRANSIENT = 'farewell_bridge_digest_settings';
+	const DIGEST_TTL       = 60;
+
+	/** admin-post.php action (and nonce action) of "Send me a sample digest now". */
+	const SAMPLE_ACTION = 'farewell_bridge_send_sample_digest';
 
 	const DONE = 'done';
 	const TODO = 'todo';
@@ -63,7 +70,8 @@ class Farewell_Bridge_Setup_Checklist {
 	 */
 	public static function owned() {
 		return array(
-			'options' => array( self::TESTED_OPTION ),
+			'options'    => array( self::TESTED_OPTION ),
+			'transients' => array( self::DIGEST_TRANSIENT ),
 		);
 	}
 
@@ -115,6 +123,8 @@ class Farewell_Bridge_Setup_Checklist {
 			),
 			false
 		);
+		// The test reports the admin email to the sidecar: what it answered before may be stale.
+		delete_transient( self::DIGEST_TRANSIENT );
 	}
 
 	/**
@@ -213,6 +223,125 @@ class Farewell_Bridge_Setup_Checklist {
 	}
 
 	/**
+	 * The sidecar's digest settings (recipients, how mail leaves), cached for DIGEST_TTL seconds;
+	 * an error message instead when it cannot be asked, so that the checklist still renders.
+	 *
+	 * @return array{settings:array|null,error:string}
+	 */
+	public static function sidecar_digest() {
+		if ( ! Farewell_Bridge_Settings::is_configured() ) {
+			return array(
+				'settings' => null,
+				'error'    => '',
+			);
+		}
+		$cached = get_transient( self::DIGEST_TRANSIENT );
+		if ( is_array( $cached ) ) {
+			return array(
+				'settings' => $cached,
+				'error'    => '',
+			);
+		}
+		$result = Farewell_Bridge_Client::from_settings()->request( 'GET', 'digest/settings', 'fwb_digest_' . wp_generate_uuid4(), '', 3.0 );
+		$body   = $result['body'];
+		if ( Farewell_Bridge_Client::DELIVERED === $result['kind'] && is_array( $body ) && isset( $body['recipients'], $body['transport'] ) && is_array( $body['recipients'] ) && is_array( $body['transport'] ) ) {
+			set_transient( self::DIGEST_TRANSIENT, $body, self::DIGEST_TTL );
+			return array(
+				'settings' => $body,
+				'error'    => '',
+			);
+		}
+		if ( Farewell_Bridge_Client::DELIVERED === $result['kind'] ) {
+			$error = __( 'The sidecar sent an answer the bridge does not understand.', 'farewell-bridge' );
+		} elseif ( self::is_older_sidecar( $result ) ) {
+			$error = __( 'The sidecar is older than this plugin and cannot say it: update the Farewell sidecar.', 'farewell-bridge' );
+		} else {
+			$error = $result['message'];
+		}
+		return array(
+			'settings' => null,
+			'error'    => $error,
+		);
+	}
+
+	/**
+	 * Whether a 404 came from a sidecar without the route (its "not_found"), not from an unknown site.
+	 *
+	 * @param array $result See Farewell_Bridge_Client::request().
+	 * @return bool
+	 */
+	private static function is_older_sidecar( array $result ) {
+		return 404 === $result['status'] && is_array( $result['body'] ) && isset( $result['body']['error'] ) && 'not_found' === $result['body']['error'];
+	}
+
+	/**
+	 * "Send me a sample digest now": asks the sidecar to send last week's digest to the current
+	 * administrator's address, in their language, and comes back to the checklist with what it
+	 * said. Hooked on admin_post_farewell_bridge_send_sample_digest.
+	 */
+	public static function action_admin_post_farewell_bridge_send_sample_digest() {
+		if ( ! current_user_can( self::CAPABILITY ) ) {
+			wp_die( esc_html__( 'Sorry, you are not allowed to manage Farewell Bridge.', 'farewell-bridge' ), '', array( 'response' => 403 ) );
+		}
+		check_admin_referer( self::SAMPLE_ACTION );
+		if ( ! Farewell_Bridge_Settings::is_configured() ) {
+			self::back_with( 'error', __( 'Fill in the sidecar URL, site id and secret first.', 'farewell-bridge' ) );
+		}
+		$user   = wp_get_current_user();
+		$to     = (string) $user->user_email;
+		$result = Farewell_Bridge_Client::from_settings()->post_json(
+			'digest/sample',
+			array(
+				'to'     => $to,
+				'locale' => (string) get_user_locale( $user ),
+			),
+			30.0
+		);
+		Farewell_Bridge_Clock::note( $result );
+		if ( Farewell_Bridge_Client::DELIVERED === $result['kind'] ) {
+			/* translators: %s: an email address. */
+			self::back_with( 'success', sprintf( __( 'A sample digest is on its way to %s.', 'farewell-bridge' ), $to ) );
+		}
+		$code = is_array( $result['body'] ) && isset( $result['body']['error'] ) ? (string) $result['body']['error'] : '';
+		if ( 403 === $result['status'] && 'recipient_not_allowed' === $code ) {
+			/* translators: %s: an email address. */
+			$message = sprintf( __( 'The sidecar sends a sample only to an address it knows for this site (the digest\'s recipients, the administration email, the owner emails), and %s is not one of them: add it to the recipients in the dashboard, or test the connection again if it is this site\'s administration email.', 'farewell-bridge' ), $to );
+		} elseif ( 429 === $result['status'] ) {
+			$seconds = is_array( $result['body'] ) && isset( $result['body']['retry_after'] ) ? (int) $result['body']['retry_after'] : 600;
+			$minutes = max( 1, (int) ceil( $seconds / 60 ) );
+			/* translators: %d: minutes. */
+			$message = sprintf( _n( 'Several samples were asked for in the last minutes: try again in %d minute.', 'Several samples were asked for in the last minutes: try again in %d minutes.', $minutes, 'farewell-bridge' ), $minutes );
+		} elseif ( self::is_older_sidecar( $result ) ) {
+			$message = __( 'The sidecar is older than this plugin and cannot send a sample: update the Farewell sidecar.', 'farewell-bridge' );
+		} elseif ( in_array( $code, array( 'mail_refused', 'mail_unavailable' ), true ) ) {
+			$message = __( 'The sidecar could not send the sample: its mail server refused it or cannot be reached. Check FAREWELL_MAIL_URL on the sidecar.', 'farewell-bridge' );
+		} else {
+			$message = $result['message'];
+		}
+		self::back_with( 'error', $message );
+	}
+
+	/**
+	 * Leaves a notice for the current administrator (shown once, as the settings page's are) and
+	 * goes back to the checklist.
+	 *
+	 * @param string $type    success or error.
+	 * @param string $message Plain text.
+	 */
+	private static function back_with( $type, $message ) {
+		set_transient(
+			Farewell_Bridge_Admin::NOTICE_PREFIX . get_current_user_id(),
+			array(
+				'type'    => $type,
+				'message' => (string) $message,
+			),
+			MINUTE_IN_SECONDS * 5
+		);
+		wp_safe_redirect( self::page_url() );
+		exit;
+	}
+
+	/**
 	 * The slugs of the membership plugins the bridge listens to in this request.
 	 *
 	 * @return string[]
@@ -227,7 +356,8 @@ class Farewell_Bridge_Setup_Checklist {
 	 *
 	 * @return array[] Each: id, status (done, todo, info), title, detail (plain text, may be
 	 *                 several lines), and optional link (label, url), form (action, label) and
-	 *                 view (label, url) entries.
+	 *                 view (label, url) entries. The state also holds the sidecar's digest settings
+	 *                 (digest: see sidecar_digest()) and the current user's email (user_email).
 	 */
 	public static function steps() {
 		return self::build(
@@ -258,6 +388,8 @@ class Farewell_Bridge_Setup_Checklist {
 				'admin_email'    => (string) get_option( 'admin_email' ),
 				'import_status'  => Farewell_Bridge_Importer::progress()['status'],
 				'mails_via_wp'   => self::mails_sent_through_wordpress(),
+				'digest'         => self::sidecar_digest(),
+				'user_email'     => (string) wp_get_current_user()->user_email,
 			)
 		);
 	}
@@ -271,6 +403,13 @@ class Farewell_Bridge_Setup_Checklist {
 	public static function build( array $state ) {
 		$names = Farewell_Bridge_Import_Page::source_names();
 		$steps = array();
+		// What the sidecar said of its digest (null when it could not be asked, see sidecar_digest()).
+		$digest = isset( $state['digest'] ) && is_array( $state['digest'] ) ? $state['digest'] : array();
+		$known  = isset( $digest['settings'] ) && is_array( $digest['settings'] ) ? $digest['settings'] : null;
+		$unread = isset( $digest['error'] ) && '' !== $digest['error']
+			/* translators: %s: why the sidecar could not be asked. */
+			? "\n" . sprintf( __( 'The sidecar could not be asked: %s', 'farewell-bridge' ), $digest['error'] )
+			: '';
 
 		// 1. Connect.
 		$where = array();
@@ -374,20 +513,37 @@ class Farewell_Bridge_Setup_Checklist {
 			),
 		);
 
-		// 5. Who receives the digest. The sidecar learns the admin email at each successful test;
-		// recipients chosen in the dashboard replace it, and the bridge cannot read them back.
-		$steps[] = array(
-			'id'     => 'digest',
-			'status' => $state['tested_at'] > 0 ? self::DONE : self::TODO,
-			'title'  => __( 'Who receives the weekly digest', 'farewell-bridge' ),
-			'detail' => $state['tested_at'] > 0
+		// 5. Who receives the digest, as the sidecar says; without its answer, what the bridge told it.
+		$digest_form = $state['configured'] ? array(
+			'action' => Farewell_Bridge_Dashboard_Menu::OPEN_ACTION,
+			'label'  => __( 'Open dashboard', 'farewell-bridge' ),
+		) : null;
+		if ( null !== $known ) {
+			$recipients = array_values( array_filter( array_map( 'strval', $known['recipients'] ) ) );
+			if ( empty( $recipients ) ) {
+				$digest_status = self::TODO;
+				$digest_detail = __( 'Nobody receives the weekly digest yet: test the connection (the sidecar then learns this site\'s administration email), or choose recipients in the dashboard.', 'farewell-bridge' );
+			} else {
+				$digest_status = self::DONE;
+				/* translators: %s: email addresses. */
+				$digest_detail = sprintf( __( 'The weekly digest goes to %s.', 'farewell-bridge' ), implode( ', ', $recipients ) ) . "\n"
+					. ( ! empty( $known['recipients_customised'] )
+						? __( 'You chose these recipients in the dashboard (Settings).', 'farewell-bridge' )
+						: __( 'By default: this site\'s administration email as the sidecar was told, else the owner emails; you can choose other recipients in the dashboard (Settings).', 'farewell-bridge' ) );
+			}
+		} else {
+			$digest_status = $state['tested_at'] > 0 ? self::DONE : self::TODO;
+			$digest_detail = ( $state['tested_at'] > 0
 				/* translators: %s: an email address. */
 				? sprintf( __( 'The sidecar was told this site\'s administration email, %s: the digest goes there unless you chose other recipients in the dashboard (Settings).', 'farewell-bridge' ), $state['admin_email'] )
-				: __( 'The digest goes to this site\'s administration email once the connection has been tested; you can choose other recipients in the dashboard.', 'farewell-bridge' ),
-			'form'   => $state['configured'] ? array(
-				'action' => Farewell_Bridge_Dashboard_Menu::OPEN_ACTION,
-				'label'  => __( 'Open dashboard', 'farewell-bridge' ),
-			) : null,
+				: __( 'The digest goes to this site\'s administration email once the connection has been tested; you can choose other recipients in the dashboard.', 'farewell-bridge' ) ) . $unread;
+		}
+		$steps[] = array(
+			'id'     => 'digest',
+			'status' => $digest_status,
+			'title'  => __( 'Who receives the weekly digest', 'farewell-bridge' ),
+			'detail' => $digest_detail,
+			'form'   => $digest_form,
 		);
 
 		// 6. Import history.
@@ -405,15 +561,50 @@ class Farewell_Bridge_Setup_Checklist {
 			),
 		);
 
-		// 7. How emails leave: the sidecar does not tell the bridge, so say what WordPress saw.
+		// 7. How emails leave, as the sidecar says (never its SMTP password); else what WordPress saw.
+		$via_wp    = $state['mails_via_wp'] > 0
+			/* translators: %s: number of emails. */
+			? sprintf( _n( 'The sidecar sent %s email through WordPress in the last 8 days: Farewell\'s emails leave the way this site\'s own do.', 'The sidecar sent %s emails through WordPress in the last 8 days: Farewell\'s emails leave the way this site\'s own do.', $state['mails_via_wp'], 'farewell-bridge' ), number_format_i18n( $state['mails_via_wp'] ) )
+			: '';
+		$transport = null !== $known && isset( $known['transport']['kind'] ) ? $known['transport'] : array( 'kind' => '' );
+		$mail      = self::INFO;
+		if ( 'smtp' === $transport['kind'] && isset( $transport['host'], $transport['port'] ) ) {
+			/* translators: 1: a mail server's host name, 2: its port. */
+			$mail_detail = sprintf( __( 'The sidecar sends Farewell\'s emails through the SMTP server %1$s, port %2$d.', 'farewell-bridge' ), (string) $transport['host'], (int) $transport['port'] );
+			if ( isset( $transport['security'] ) && 'none' === $transport['security'] ) {
+				$mail_detail .= "\n" . __( 'Without TLS: fine on the sidecar\'s own machine or network, not across the Internet.', 'farewell-bridge' );
+			}
+		} elseif ( 'wordpress' === $transport['kind'] ) {
+			$mail_detail = __( 'The sidecar sends Farewell\'s emails through this WordPress (wp_mail), the way this site\'s own emails leave.', 'farewell-bridge' )
+				. ( '' !== $via_wp ? "\n" . $via_wp : '' );
+		} elseif ( 'folder' === $transport['kind'] ) {
+			$mail        = self::TODO;
+			$mail_detail = __( 'The sidecar writes Farewell\'s emails into a folder on its own disk: none reaches anybody. Set FAREWELL_MAIL_URL on the sidecar to smtp://… (your mail server) or wordpress:// (through this site).', 'farewell-bridge' );
+		} else {
+			$mail_detail = ( '' !== $via_wp ? $via_wp : __( 'No email went through WordPress in the last 8 days: either the sidecar sends with its own SMTP server, or none was due yet. The sidecar\'s FAREWELL_MAIL_URL says which (wordpress: or smtp://).', 'farewell-bridge' ) ) . $unread;
+		}
 		$steps[] = array(
 			'id'     => 'mail',
-			'status' => self::INFO,
+			'status' => $mail,
 			'title'  => __( 'How emails are sent', 'farewell-bridge' ),
-			'detail' => $state['mails_via_wp'] > 0
-				/* translators: %s: number of emails. */
-				? sprintf( _n( 'The sidecar sent %s email through WordPress in the last 8 days: Farewell\'s emails leave the way this site\'s own do.', 'The sidecar sent %s emails through WordPress in the last 8 days: Farewell\'s emails leave the way this site\'s own do.', $state['mails_via_wp'], 'farewell-bridge' ), number_format_i18n( $state['mails_via_wp'] ) )
-				: __( 'No email went through WordPress in the last 8 days: either the sidecar sends with its own SMTP server, or none was due yet. The sidecar\'s FAREWELL_MAIL_URL says which (wordpress: or smtp://).', 'farewell-bridge' ),
+			'detail' => $mail_detail,
+		);
+
+		// 8. A sample digest, to see what arrives each week; the sidecar sends it only to an address
+		// it knows for the site.
+		$user_email = isset( $state['user_email'] ) ? (string) $state['user_email'] : '';
+		$steps[]    = array(
+			'id'     => 'sample',
+			'status' => self::INFO,
+			'title'  => __( 'A sample digest', 'farewell-bridge' ),
+			'detail' => $state['configured']
+				/* translators: %s: an email address. */
+				? sprintf( __( 'Last week\'s digest, sent now to your address, %s, as the recipients receive it each week.', 'farewell-bridge' ), $user_email )
+				: __( 'Connect first: the sidecar sends the digest.', 'farewell-bridge' ),
+			'form'   => $state['configured'] ? array(
+				'action' => self::SAMPLE_ACTION,
+				'label'  => __( 'Send me a sample digest now', 'farewell-bridge' ),
+			) : null,
 		);
 
 		return $steps;

@@ -13,6 +13,7 @@ class SetupChecklistTest extends Farewell_Test_Case {
 		parent::setUp();
 		delete_option( Farewell_Bridge_Setup_Checklist::TESTED_OPTION );
 		delete_option( Farewell_Bridge_Importer::STATE_OPTION );
+		delete_transient( Farewell_Bridge_Setup_Checklist::DIGEST_TRANSIENT );
 		global $wpdb;
 		$wpdb->query( 'DELETE FROM ' . Farewell_Bridge_Request_Log::table() );
 	}
@@ -27,6 +28,7 @@ class SetupChecklistTest extends Farewell_Test_Case {
 		$this->hidden = array();
 		delete_option( Farewell_Bridge_Setup_Checklist::TESTED_OPTION );
 		delete_option( Farewell_Bridge_Importer::STATE_OPTION );
+		delete_transient( Farewell_Bridge_Setup_Checklist::DIGEST_TRANSIENT );
 		parent::tearDown();
 	}
 
@@ -60,14 +62,17 @@ class SetupChecklistTest extends Farewell_Test_Case {
 	}
 
 	public function test_a_fresh_site_without_settings_has_connect_and_test_to_do() {
+		$this->fake_sidecar( array( 200 ) );
 		update_option( Farewell_Bridge_Settings::OPTION, Farewell_Bridge_Settings::defaults() );
 		update_option( Farewell_Bridge_Settings::SECRET_OPTION, '' );
 		$steps = $this->steps();
-		$this->assertSame( array( 'connect', 'test', 'membership', 'survey', 'digest', 'import', 'mail' ), array_keys( $steps ) );
+		$this->assertSame( array( 'connect', 'test', 'membership', 'survey', 'digest', 'import', 'mail', 'sample' ), array_keys( $steps ) );
 		$this->assertSame( 'todo', $steps['connect']['status'] );
 		$this->assertSame( 'todo', $steps['test']['status'] );
 		$this->assertNull( $steps['test']['link'], 'nothing to test before the connection is entered' );
 		$this->assertNull( $steps['digest']['form'], 'no dashboard to open before the connection is entered' );
+		$this->assertNull( $steps['sample']['form'], 'no sample to ask for before the connection is entered' );
+		$this->assertSame( array(), $this->requests, 'nothing asked of a sidecar that is not set' );
 		$this->assertFalse( Farewell_Bridge_Setup_Checklist::complete( Farewell_Bridge_Setup_Checklist::steps() ) );
 	}
 
@@ -238,6 +243,159 @@ class SetupChecklistTest extends Farewell_Test_Case {
 		$this->assertMatchesRegularExpression( '/data-step="connect" data-status="done">\s*<details >/', $html );
 		$this->assertMatchesRegularExpression( '/data-step="test" data-status="todo">\s*<details open>/', $html );
 		$this->assertStringContainsString( 'name="_wpnonce"', $html, 'the dashboard button carries its nonce' );
+	}
+
+	/** The sidecar's answer to GET …/digest/settings, with some fields replaced. */
+	private function digest_settings( array $over = array() ) {
+		return (string) wp_json_encode(
+			array_merge(
+				array(
+					'recipients'            => array( 'owner@example.org', 'partner@example.org' ),
+					'recipients_customised' => true,
+					'wordpress_admin_email' => 'owner@example.org',
+					'weekday'               => 1,
+					'hour'                  => 8,
+					'transport'             => array(
+						'kind'     => 'smtp',
+						'host'     => 'mail.example.org',
+						'port'     => 587,
+						'security' => 'starttls',
+					),
+				),
+				$over
+			)
+		);
+	}
+
+	public function test_the_digest_and_mail_steps_show_what_the_sidecar_says_and_ask_it_once_a_minute() {
+		$this->fake_sidecar( array( array( 200, $this->digest_settings() ) ) );
+		$steps = $this->steps();
+		$this->assertSame( 'done', $steps['digest']['status'] );
+		$this->assertStringContainsString( 'The weekly digest goes to owner@example.org, partner@example.org.', $steps['digest']['detail'] );
+		$this->assertStringContainsString( 'You chose these recipients in the dashboard', $steps['digest']['detail'] );
+		$this->assertSame( 'info', $steps['mail']['status'] );
+		$this->assertStringContainsString( 'through the SMTP server mail.example.org, port 587.', $steps['mail']['detail'] );
+		$this->assertCount( 1, $this->requests );
+		$this->assertSame( 'GET', $this->requests[0]['method'] );
+		$this->assertStringEndsWith( '/v1/sites/site_test/digest/settings', $this->requests[0]['url'] );
+		$this->assertStringStartsWith( 'fw2,', $this->requests[0]['headers']['webhook-signature'], 'signed for its route' );
+
+		$this->steps();
+		$this->assertCount( 1, $this->requests, 'the answer is kept a minute' );
+		Farewell_Bridge_Setup_Checklist::note_tested();
+		$this->steps();
+		$this->assertCount( 2, $this->requests, 'a new connection test asks again' );
+	}
+
+	public function test_no_recipient_and_a_mail_folder_are_steps_to_do() {
+		$this->fake_sidecar(
+			array(
+				array(
+					200,
+					$this->digest_settings(
+						array(
+							'recipients'            => array(),
+							'recipients_customised' => false,
+							'transport'             => array( 'kind' => 'folder' ),
+						)
+					),
+				),
+			)
+		);
+		$steps = $this->steps();
+		$this->assertSame( 'todo', $steps['digest']['status'] );
+		$this->assertStringContainsString( 'Nobody receives the weekly digest yet', $steps['digest']['detail'] );
+		$this->assertSame( 'todo', $steps['mail']['status'] );
+		$this->assertStringContainsString( 'none reaches anybody', $steps['mail']['detail'] );
+	}
+
+	public function test_an_unreachable_sidecar_is_said_and_the_checklist_still_renders() {
+		$this->fake_sidecar( array( new WP_Error( 'http_request_failed', 'cURL error 7: Failed to connect to 127.0.0.1 port 9' ) ) );
+		Farewell_Bridge_Setup_Checklist::note_tested();
+		wp_set_current_user( $this->user( 'administrator' ) );
+		ob_start();
+		try {
+			Farewell_Bridge_Setup_Checklist::render_page();
+		} finally {
+			$html = (string) ob_get_clean();
+		}
+		$this->assertStringContainsString( 'The sidecar could not be asked: The connection to the sidecar was refused', $html );
+		$this->assertStringContainsString( 'data-step="digest" data-status="done"', $html, 'what the bridge told the sidecar, still' );
+		$this->assertStringContainsString( 'data-step="sample"', $html );
+		$this->assertStringContainsString( 'value="' . Farewell_Bridge_Setup_Checklist::SAMPLE_ACTION . '"', $html );
+		$this->assertFalse( get_transient( Farewell_Bridge_Setup_Checklist::DIGEST_TRANSIENT ), 'a failure is not kept' );
+	}
+
+	public function test_the_sample_button_asks_the_sidecar_to_send_to_the_admins_address_in_their_language() {
+		$admin = $this->user( 'administrator', 'Ana', 'fr_FR' );
+		wp_set_current_user( $admin );
+		$email = get_userdata( $admin )->user_email;
+		$this->fake_sidecar( array( array( 200, '{"status":"sent","week":"2026-W48","to":["' . $email . '"]}' ) ) );
+		$result = $this->call_admin_action( Farewell_Bridge_Setup_Checklist::SAMPLE_ACTION, array( '_wpnonce' => wp_create_nonce( Farewell_Bridge_Setup_Checklist::SAMPLE_ACTION ) ) );
+		$this->assertInstanceOf( Farewell_Test_Redirect::class, $result );
+		$this->assertStringContainsString( 'admin.php?page=farewell-setup', $result->getMessage() );
+		$this->assertCount( 1, $this->requests );
+		$this->assertSame( 'POST', $this->requests[0]['method'] );
+		$this->assertStringEndsWith( '/v1/sites/site_test/digest/sample', $this->requests[0]['url'] );
+		$this->assertStringStartsWith( 'fw2,', $this->requests[0]['headers']['webhook-signature'] );
+		$this->assertSame(
+			array(
+				'to'     => $email,
+				'locale' => 'fr_FR',
+			),
+			json_decode( $this->requests[0]['body'], true )
+		);
+		$notice = Farewell_Bridge_Admin::take_notice();
+		$this->assertSame( 'success', $notice['type'] );
+		$this->assertSame( "A sample digest is on its way to $email.", $notice['message'] );
+	}
+
+	public function test_the_sidecars_refusals_of_a_sample_are_said_plainly() {
+		wp_set_current_user( $this->user( 'administrator' ) );
+		$nonce = array( '_wpnonce' => wp_create_nonce( Farewell_Bridge_Setup_Checklist::SAMPLE_ACTION ) );
+		$this->fake_sidecar(
+			array(
+				array( 403, '{"error":"recipient_not_allowed","message":"x"}' ),
+				array( 429, '{"error":"rate_limited","retry_after":241}' ),
+				array( 503, '{"error":"mail_unavailable"}' ),
+				array( 404, '{"error":"not_found"}' ),
+			)
+		);
+		$said = array();
+		foreach ( range( 1, 4 ) as $attempt ) {
+			$this->call_admin_action( Farewell_Bridge_Setup_Checklist::SAMPLE_ACTION, $nonce );
+			$notice = Farewell_Bridge_Admin::take_notice();
+			$this->assertSame( 'error', $notice['type'] );
+			$said[] = $notice['message'];
+		}
+		$this->assertStringContainsString( 'is not one of them', $said[0] );
+		$this->assertStringContainsString( 'try again in 5 minutes', $said[1] );
+		$this->assertStringContainsString( 'its mail server refused it or cannot be reached', $said[2] );
+		$this->assertStringContainsString( 'update the Farewell sidecar', $said[3] );
+	}
+
+	public function test_the_sample_button_needs_the_capability_and_its_nonce() {
+		$this->fake_sidecar( array( 200 ) );
+		wp_set_current_user( $this->user( 'editor' ) );
+		$refused = $this->call_admin_action( Farewell_Bridge_Setup_Checklist::SAMPLE_ACTION, array( '_wpnonce' => wp_create_nonce( Farewell_Bridge_Setup_Checklist::SAMPLE_ACTION ) ) );
+		$this->assertInstanceOf( Farewell_Test_Die::class, $refused );
+		$this->assertSame( 403, $refused->status );
+		wp_set_current_user( $this->user( 'administrator' ) );
+		$forged = $this->call_admin_action( Farewell_Bridge_Setup_Checklist::SAMPLE_ACTION, array( '_wpnonce' => wp_create_nonce( 'farewell_bridge_test_connection' ) ) );
+		$this->assertInstanceOf( Farewell_Test_Die::class, $forged );
+		$this->assertSame( array(), $this->requests, 'nothing was asked of the sidecar' );
+	}
+
+	public function test_the_new_steps_speak_french() {
+		$this->fake_sidecar( array( array( 200, $this->digest_settings() ) ) );
+		$steps = $this->in_french(
+			function () {
+				return $this->steps();
+			}
+		);
+		$this->assertStringContainsString( 'owner@example.org, partner@example.org', $steps['digest']['detail'] );
+		$this->assertStringNotContainsString( 'The weekly digest goes to', $steps['digest']['detail'] );
+		$this->assertStringNotContainsString( 'Send me a sample digest now', $steps['sample']['form']['label'] );
 	}
 
 	/** A snapshot of a configured site, with some fields replaced. */
