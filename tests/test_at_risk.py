@@ -288,3 +288,160 @@ def test_the_migration_fills_the_list_from_the_events_applied_before_it(engine, 
     db.migrate(engine)
     assert {sub: _state(engine, site_of, sub) for sub in ("s1", "s2", "s3")} == before
     assert [r["member_external_id"] for r in _on_list(engine, site_of)] == ["1", "2"]
+
+
+# --- the weekly digest's section (rules at the top of sidecar/domain/digest_figures.py) -----------
+
+from sidecar.domain.digest import IsoWeek, build_digest, render_digest, week_of  # noqa: E402
+from sidecar.domain.sequences import member_timezone  # noqa: E402
+from tests.support.cli import run  # noqa: E402
+
+W45 = IsoWeek.parse("2026-W45")  # Monday 2 November 2026 (T0's week), Paris time
+
+
+@pytest.fixture
+def risky_weeks(engine, site_of):
+    """Week 45 and the four before it, every at-risk figure chosen by hand (T0 is Monday 09:00 UTC)."""
+    def record(*args, **kwargs):
+        _record(engine, site_of, _event(*args, **kwargs))
+
+    record("payment.failed", -72, member="1", sub="s1")  # week 44, still failing: the oldest
+    record("payment.failed", -48, member="1", sub="s1")
+    document = _event("payment.failed", 10, member="2", sub="s2", amount="120.00", interval="year")  # 10.00 a month
+    document["member"]["first_name"] = "<b>Zoé</b>"
+    _record(engine, site_of, document)
+    record("payment.failed", 11, member="3", sub="s3")
+    record("payment.succeeded", 30, member="3", sub="s3")  # recovered
+    record("subscription.paused", 12, member="4", sub="s4", currency="USD")
+    record("subscription.cancelled", 40, member="4", sub="s4")  # cancelled
+    record("payment.failed", -72, member="5", sub="s5")  # week 44…
+    record("subscription.expired", 50, member="5", sub="s5")  # …expired in week 45
+    record("payment.failed", 13, member="6", sub="s6", interval="lifetime")  # no monthly value
+    record("subscription.paused", 20, member="8", sub="s8")
+    record("payment.failed", 100, member="9", sub="s9")
+    record("payment.failed", 24 * 7 + 1, member="7", sub="s7")  # week 46, no cancellation in it
+    return T0 + timedelta(days=8)  # the digest is built on Tuesday of week 46
+
+
+def test_the_digest_counts_who_entered_and_left_the_list_beside_last_week_and_the_average(
+        engine, site_of, risky_weeks):
+    with engine.connect() as conn:
+        d = build_digest(conn, site_of, W45, risky_weeks)
+    risk = d["at_risk"]
+    assert risk["week"] == {"entered": 6, "left": {"recovered": 1, "cancelled": 1, "expired": 1}, "at_end": 5,
+                            "revenue_at_stake": {"EUR": Decimal("97.00")}, "revenue_excluded": 1}
+    assert risk["previous"] == {"entered": 2, "left": {"recovered": 0, "cancelled": 0, "expired": 0}, "at_end": 2,
+                                "revenue_at_stake": {"EUR": Decimal("58.00")}, "revenue_excluded": 0}
+    assert risk["average_4_weeks"] == {"entered": 0.5, "left": {"recovered": 0, "cancelled": 0, "expired": 0},
+                                       "at_end": 0.5, "revenue_at_stake": {"EUR": Decimal("14.50")},
+                                       "revenue_excluded": 0}
+    # Now (week 46): six on the list, the five there longest shown, oldest first.
+    assert risk["on_list_count"] == 6
+    assert [m["email"] for m in risk["oldest"]] == [f"m{n}@example.org" for n in (1, 2, 6, 8, 9)]
+    assert risk["oldest"][0] == {"first_name": "Ana", "email": "m1@example.org", "plan": "Or",
+                                 "since": (T0 - timedelta(hours=72)).isoformat(), "failed_attempts": 2,
+                                 "reasons": ["failed"]}
+    assert risk["oldest"][3]["reasons"] == ["paused"] and not d["quiet"]
+
+
+def test_revenue_at_stake_is_never_added_across_currencies(engine, site_of):
+    _record(engine, site_of, _event("payment.failed", 1, member="1", sub="s1"))
+    _record(engine, site_of, _event("payment.failed", 2, member="2", sub="s2", currency="USD", amount="10.00",
+                                    interval="week"))
+    with engine.connect() as conn:
+        d = build_digest(conn, site_of, W45, T0 + timedelta(days=8))
+    assert d["at_risk"]["week"]["revenue_at_stake"] == {"EUR": Decimal("29.00"), "USD": Decimal("43.33")}
+    text = render_digest(d, {**site_of, "locale": "en_GB"}, "en", "http://sidecar.test/admin").text
+    assert "Monthly revenue at stake: €29.00 · US$43.33" in text
+
+
+@pytest.mark.parametrize("language, lines", [
+    ("fr", ("MEMBRES À RISQUE", "Entrés dans la liste : 6  (semaine précédente 2; moyenne sur 4 semaines 0,5)",
+            "Sortis de la liste : 3", "  rétablis : 1", "  résiliés : 1", "  expirés : 1",
+            "Dans la liste en fin de semaine : 5",
+            "Revenu mensuel en jeu : 97,00\u00a0€  (semaine précédente 58,00\u00a0€; moyenne sur 4 semaines "
+            "14,50\u00a0€)",
+            "- Ana <m1@example.org> — Or, depuis le 30 oct. 2026, 2 tentatives échouées",
+            "- <b>Zoé</b> <m2@example.org> — Or, depuis le 2 nov. 2026, 1 tentative échouée",
+            "- Ana <m8@example.org> — Or, depuis le 3 nov. 2026, en pause",
+            "…et 1 autre dans le tableau de bord.")),
+    ("en", ("MEMBERS AT RISK", "Entered the list: 6  (previous week 2; 4-week average 0.5)", "Left the list: 3",
+            "  recovered: 1", "Monthly revenue at stake: €97.00  (previous week €58.00; 4-week average €14.50)",
+            "- Ana <m1@example.org> — Or, since 30 Oct 2026, 2 failed attempts",
+            "- Ana <m8@example.org> — Or, since 3 Nov 2026, paused", "…and 1 more in the dashboard.")),
+])
+def test_the_digest_shows_the_section_in_both_languages(engine, site_of, risky_weeks, language, lines):
+    with engine.connect() as conn:
+        d = build_digest(conn, site_of, W45, risky_weeks)
+    site = site_of if language == "fr" else {**site_of, "locale": "en_GB"}
+    rendered = render_digest(d, site, language, "http://sidecar.test/admin")
+    text_lines = rendered.text.splitlines()
+    for line in lines:  # each the start of one line of the text part
+        assert any(shown.startswith(line) for shown in text_lines), line
+    assert 'id="at-risk"' in rendered.html and "m9@example.org" in rendered.html
+    # A member's name is their own words: escaped in the HTML, as written in the text part.
+    assert "&lt;b&gt;Zoé&lt;/b&gt;" in rendered.html and "<b>Zoé" not in rendered.html
+    assert 'id="at-risk-quiet"' not in rendered.html  # not a quiet week
+
+
+def test_a_quiet_week_says_how_many_members_are_on_the_list(engine, site_of, risky_weeks):
+    with engine.connect() as conn:
+        d = build_digest(conn, site_of, W45.shifted(1), risky_weeks)
+    assert d["quiet"] and d["at_risk"]["on_list_count"] == 6
+    french = render_digest(d, site_of, "fr", "http://sidecar.test/admin")
+    english = render_digest(d, {**site_of, "locale": "en_GB"}, "en", "http://sidecar.test/admin")
+    assert ("6 membres sont toutefois dans la liste des membres à risque (renouvellements échoués ou pauses) : "
+            "voir plus bas.") in " ".join(french.text.split())
+    assert 'id="at-risk-quiet"' in french.html and 'id="at-risk"' in french.html
+    assert "6 members are on the at-risk list now, though" in " ".join(english.text.split())
+    assert english.text.index("at-risk list now") < english.text.index("THE WEEK AT A GLANCE")
+
+
+def test_one_member_on_the_list_is_said_in_the_singular(engine, site_of):
+    _record(engine, site_of, _event("payment.failed", -24 * 14, member="1", sub="s1"))
+    with engine.connect() as conn:
+        d = build_digest(conn, site_of, W45, T0 + timedelta(days=8))
+    assert d["quiet"]
+    french = render_digest(d, site_of, "fr", "http://sidecar.test/admin")
+    english = render_digest(d, {**site_of, "locale": "en_GB"}, "en", "http://sidecar.test/admin")
+    assert "1 membre est toutefois dans la liste" in " ".join(french.text.split())
+    assert "1 member is on the at-risk list now, though" in " ".join(english.text.split())
+
+
+def test_with_nobody_ever_at_risk_the_digest_leaves_the_section_out(engine, site_of):
+    with engine.connect() as conn:
+        d = build_digest(conn, site_of, W45, T0 + timedelta(days=8))
+    assert d["quiet"] and not d["at_risk"]["shown"] and d["at_risk"]["on_list_count"] == 0
+    rendered = render_digest(d, {**site_of, "locale": "en_GB"}, "en", "http://sidecar.test/admin")
+    assert "MEMBERS AT RISK" not in rendered.text and "at-risk list" not in rendered.text
+    assert 'id="at-risk"' not in rendered.html and 'id="at-risk-quiet"' not in rendered.html
+
+
+def test_the_dashboard_preview_and_the_text_preview_show_the_section(app, client, site, sign_in, post_event,
+                                                                     db_url, tmp_path):
+    """The preview an owner opens (Dashboard → Digest → Preview) and `digest preview --text`."""
+    now = datetime.now(timezone.utc)
+    zone = member_timezone(site)
+    last_week = week_of(now, zone).previous()
+    tuesday = last_week.bounds(zone)[0] + timedelta(days=1, hours=12)
+
+    def at(document, moment):
+        document["occurred_at"] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return document
+
+    assert post_event(at(_event("payment.failed", 0, member="21", sub="s21"), tuesday)).status_code == 202
+    assert post_event(at(_event("payment.failed", 0, member="22", sub="s22"), tuesday)).status_code == 202
+    assert post_event(at(_event("payment.succeeded", 0, member="22", sub="s22"),
+                         tuesday + timedelta(days=1))).status_code == 202
+    sign_in(locale="fr_FR")
+    html = client.get(f"/admin/digest/preview?week={last_week}").text
+    assert 'id="at-risk"' in html and "Membres à risque" in html and "m21@example.org" in html
+    assert "m22@example.org" not in html  # recovered: counted, not listed
+    result = run("digest", "preview", "--site", site["id"], "--week", str(last_week), "--text",
+                 env_extra={"FAREWELL_DATABASE_URL": db_url}, data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "MEMBRES À RISQUE" in lines
+    assert any(line.startswith("Entrés dans la liste : 2  ") for line in lines)
+    assert any(line.startswith("  rétablis : 1  ") for line in lines)
+    assert any(line.startswith("- Ana <m21@example.org> — Or, depuis le ") for line in lines)

@@ -21,7 +21,7 @@ The rules:
   today: a stay that both began and ended in imported events is left out (it was over before
   Farewell knew the site); one still open, or ended by a live event, is kept from its start.
 - Figures for a week [start, start + 7 days): stays that entered in it, stays that left in it by
-  reason, and the monthly revenue at stake: the monthly amount (digest_figures.MONTHLY_FACTOR) of
+  reason, and the monthly revenue at stake: the monthly amount (monthly_amounts.MONTHLY_FACTOR) of
   every stay still open at the week's end, per currency, with the subscription's current amount;
   lifetime plans and unknown intervals are left out of the revenue (and counted).
 """
@@ -34,7 +34,7 @@ from decimal import Decimal
 from sqlalchemy.engine import Connection
 
 from ..storage import at_risk as store
-from .digest_figures import CENTS, MONTHLY_FACTOR
+from .monthly_amounts import CENTS, MONTHLY_FACTOR
 
 OPENS = ("payment.failed", "subscription.paused")
 CLOSES = {"payment.succeeded": "recovered", "subscription.resumed": "recovered",
@@ -102,10 +102,11 @@ def members_at_risk(conn: Connection, site_id: str) -> list[dict]:
     return rows
 
 
-def week_figures(conn: Connection, site_id: str, start: datetime) -> dict:
+def week_figures(conn: Connection, site_id: str, start: datetime, end: datetime | None = None) -> dict:
     """Entered, left by reason, still on the list at the week's end and the monthly revenue at
-    stake then (per currency), for [start, start + 7 days)."""
-    end = start + timedelta(days=7)
+    stake then (per currency), for [start, end): by default start + 7 days; the digest gives its
+    week's own end, an hour off across a DST change."""
+    end = end or start + timedelta(days=7)
     figures = {"entered": 0, "left": dict.fromkeys(LEFT_REASONS, 0), "at_end": 0, "revenue_at_stake": {},
                "revenue_excluded": 0}
     for spell in store.spells_between(conn, site_id, start, end):

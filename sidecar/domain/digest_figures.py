@@ -27,6 +27,17 @@ Rules, so that every figure can be explained to an owner:
   says that reasons are only known since the day (the site's time zone) of the first survey answer
   or the first live event, whichever came first, or since the site was connected when neither came
   yet (``reasons_known_since``).
+- At risk (who is on the list, and why, is sidecar.domain.at_risk's rules): for each week, the
+  members who entered the list in it; those who left it, by why: recovered (a later payment
+  succeeded, or the subscription resumed), cancelled, expired; how many were still on it at the
+  week's end; and the monthly revenue at stake then: the monthly amount of every subscription
+  still on the list at the week's end, one total per currency (lifetime plans and unknown amounts
+  left out, and counted). The 4-week average is each figure's mean over the 4 weeks before, a
+  currency missing from a week counting 0 there. "Still on the list" is now, when the digest is
+  built (as the contact requests waiting): the MAX_AT_RISK members on it longest, with how many
+  are on it; the quiet-week email says that number when it is not 0. The section is left out
+  when there is nothing to say (no figure and nobody on the list): a site whose plugin sends no
+  renewal events gets no empty table every week.
 """
 
 from __future__ import annotations
@@ -41,7 +52,10 @@ from typing import Callable
 from sqlalchemy.engine import Connection
 
 from ..storage import history, reports
+from . import at_risk
 from .digest_weeks import IsoWeek
+# In a module of their own so that at_risk needs not import the digest; monthly_history reads them here.
+from .monthly_amounts import CENTS, MONTHLY_FACTOR
 from .offers import variant_for
 from .sequences import OFFER, member_timezone
 
@@ -51,9 +65,7 @@ MAX_COMMENTS = 5
 COMMENT_MAX_CHARS = 500
 MAX_PLANS = 5
 MAX_WAITING = 10
-
-CENTS = Decimal("0.01")
-MONTHLY_FACTOR = {"day": Decimal(365) / 12, "week": Decimal(52) / 12, "month": Decimal(1), "year": Decimal(1) / 12}
+MAX_AT_RISK = 5
 
 # Keyword stems per theme, lower-case and without accents; matched at the start of a word.
 THEMES: dict[str, tuple[str, ...]] = {
@@ -101,6 +113,8 @@ def build_digest(conn: Connection, site: dict, week: IsoWeek, now: datetime) -> 
     waiting_total, waiting = reports.open_contact_requests(conn, site["id"], MAX_WAITING)
     answered = reports.contact_requests_answered(conn, site["id"], start, end)
     comebacks = reports.winbacks_with_reason(conn, site["id"], start, end)
+    risk_weeks = {i: at_risk.week_figures(conn, site["id"], *bounds[i]) for i in (current, *compared)}
+    on_list = at_risk.members_at_risk(conn, site["id"])
 
     this_week = _money_as_cents(figures[current])
     return {
@@ -141,6 +155,7 @@ def build_digest(conn: Connection, site: dict, week: IsoWeek, now: datetime) -> 
         "trend": [{"week": str(w), "cancellations": trend_cancellations.get(i, 0), "winbacks": trend_winbacks.get(i, 0)}
                   for i, w in enumerate(weeks)],
         "reasons_known_since": _iso(reasons_known_since(conn, site)),
+        "at_risk": _at_risk(risk_weeks[current], risk_weeks[previous], [risk_weeks[i] for i in compared], on_list),
     }
 
 
@@ -153,6 +168,27 @@ def reasons_known_since(conn: Connection, site: dict) -> date | None:
               if at is not None]
     since = min(firsts) if firsts else site.get("created_at")
     return since.astimezone(member_timezone(site)).date() if since else None
+
+
+def _at_risk(week: dict, previous: dict, before: list[dict], on_list: list[dict]) -> dict:
+    """The At risk section (rules above): the week, the one before, the 4-week average, and who is
+    on the list now, longest first."""
+    n = len(before)
+    currencies = sorted({c for w in before for c in w["revenue_at_stake"]})
+    average = {
+        "entered": round(sum(w["entered"] for w in before) / n, 2),
+        "left": {r: round(sum(w["left"][r] for w in before) / n, 2) for r in at_risk.LEFT_REASONS},
+        "at_end": round(sum(w["at_end"] for w in before) / n, 2),
+        "revenue_at_stake": {c: _cents(sum((w["revenue_at_stake"].get(c, Decimal(0)) for w in before), Decimal(0)) / n)
+                             for c in currencies},
+        "revenue_excluded": round(sum(w["revenue_excluded"] for w in before) / n, 2),
+    }
+    oldest = [{"first_name": r["first_name"], "email": r["email"], "plan": r["plan_name"],
+               "since": r["since"].isoformat(), "failed_attempts": r["failed_attempts"], "reasons": r["reasons"]}
+              for r in on_list[:MAX_AT_RISK]]
+    shown = any(w["entered"] or any(w["left"].values()) or w["at_end"] for w in (week, previous, *before))
+    return {"shown": shown or bool(on_list), "week": week, "previous": previous, "average_4_weeks": average,
+            "on_list_count": len(on_list), "oldest": oldest}
 
 
 def _iso(day: date | None) -> str | None:

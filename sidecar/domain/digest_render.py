@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_timedelta
 from babel.numbers import format_currency, format_decimal, format_percent
@@ -142,6 +143,7 @@ def _view(digest: dict, words: dict, locale, language: str) -> dict:
              for t in digest["trend"]]
     lifetime = h["week"]["lifetime_excluded"]
     since = digest.get("reasons_known_since")  # absent from digests stored before it existed
+    at_risk = _at_risk(digest, words, locale, number, money, counted)
     return {
         "headline": headline, "lifetime_note": fill(words["lifetime_note"], {"count": lifetime}) if lifetime else None,
         "reasons": reasons, "plans": plans, "comments": comments,
@@ -154,7 +156,41 @@ def _view(digest: dict, words: dict, locale, language: str) -> dict:
         "unsubscribes": fill(words["unsubscribes"], {"count": sequence["unsubscribes"]}), "trend": trend,
         "reasons_since": fill(words["reasons_since"], {"date": format_date(date.fromisoformat(since), "d MMMM y",
                                                                            locale=locale)}) if since else None,
+        **at_risk,
     }
+
+
+def _at_risk(digest: dict, words: dict, locale, number, money, counted) -> dict:
+    """The At risk section's rows (None when build_digest leaves it out) and the quiet week's line."""
+    risk = digest.get("at_risk")  # absent from digests built before it existed
+    if not risk or not risk["shown"]:
+        return {"at_risk": None, "at_risk_quiet": None}
+    columns = (risk["week"], risk["previous"], risk["average_4_weeks"])
+    rows = [
+        {"label": words["at_risk_row_entered"], "cells": [number(c["entered"]) for c in columns], "sub": False},
+        {"label": words["at_risk_row_left"], "cells": [number(sum(c["left"].values())) for c in columns], "sub": False},
+        *({"label": words[f"at_risk_row_{reason}"], "cells": [number(c["left"][reason]) for c in columns], "sub": True}
+          for reason in ("recovered", "cancelled", "expired")),
+        {"label": words["at_risk_row_at_end"], "cells": [number(c["at_end"]) for c in columns], "sub": False},
+        {"label": words["at_risk_row_revenue"], "cells": [money(c["revenue_at_stake"]) for c in columns], "sub": False},
+    ]
+    zone = ZoneInfo(digest["timezone"])
+    oldest = []
+    for r in risk["oldest"]:
+        since = datetime.fromisoformat(r["since"]).astimezone(zone).date()
+        why = ([counted("at_risk_attempts", r["failed_attempts"])] if r["failed_attempts"] else []) + \
+              ([words["at_risk_paused"]] if "paused" in r["reasons"] else [])
+        # One line each, as the contact requests waiting (events.one_line).
+        oldest.append({"name": one_line(r["first_name"] or "") or r["email"], "email": r["email"],
+                       "plan": one_line(r["plan"] or "") or "–",
+                       "since": fill(words["at_risk_since"], {"date": format_date(since, "d MMM y", locale=locale)}),
+                       "why": " · ".join(why)})
+    more = risk["on_list_count"] - len(oldest)
+    excluded = risk["week"]["revenue_excluded"]
+    return {"at_risk": {"rows": rows, "oldest": oldest, "more": counted("at_risk_more", more) if more > 0 else None,
+                        "excluded": fill(words["at_risk_excluded"], {"count": excluded}) if excluded else None},
+            "at_risk_quiet": counted("at_risk_quiet", risk["on_list_count"])
+            if digest["quiet"] and risk["on_list_count"] else None}
 
 
 def _width(count: int, top: int) -> int:

@@ -450,6 +450,31 @@ EMAIL_DIGEST = {
     "waiting_more_one": "…et {count} autre dans le tableau de bord.",
     "waiting_more_other": "…et {count} autres dans le tableau de bord.",
     "median_response": "Demandes traitées cette semaine : {count} ; délai de réponse médian : {duration}.",
+    # à risque (issue 18)
+    "at_risk_title": "Membres à risque",
+    "at_risk_row_entered": "Entrés dans la liste",
+    "at_risk_row_left": "Sortis de la liste",
+    "at_risk_row_recovered": "rétablis",
+    "at_risk_row_cancelled": "résiliés",
+    "at_risk_row_expired": "expirés",
+    "at_risk_row_at_end": "Dans la liste en fin de semaine",
+    "at_risk_row_revenue": "Revenu mensuel en jeu",
+    "at_risk_note": "Les membres dont le dernier renouvellement a échoué sans paiement depuis, ou dont "
+                    "l’abonnement est en pause. Rétablis : un paiement est passé ou l’abonnement a repris. "
+                    "Farewell ne leur écrit pas à ce sujet ; vous pouvez les contacter vous-même.",
+    "at_risk_excluded": "Les formules à vie et les montants inconnus sont laissés hors du revenu en jeu : {count} "
+                        "cette semaine.",
+    "at_risk_oldest_title": "Depuis le plus longtemps dans la liste, aujourd’hui",
+    "at_risk_since": "depuis le {date}",
+    "at_risk_attempts_one": "{count} tentative échouée",
+    "at_risk_attempts_other": "{count} tentatives échouées",
+    "at_risk_paused": "en pause",
+    "at_risk_more_one": "…et {count} autre dans le tableau de bord.",
+    "at_risk_more_other": "…et {count} autres dans le tableau de bord.",
+    "at_risk_quiet_one": "{count} membre est toutefois dans la liste des membres à risque (un renouvellement "
+                         "échoué ou une pause) : voir plus bas.",
+    "at_risk_quiet_other": "{count} membres sont toutefois dans la liste des membres à risque (renouvellements "
+                           "échoués ou pauses) : voir plus bas.",
     "sequence_title": "E-mails de suivi",
     "col_step": "E-mail",
     "col_sent": "Envoyés",
