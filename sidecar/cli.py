@@ -199,8 +199,10 @@ def sites_add(url, name, timezone_name, locale, if_none):
             click.echo(f"site {existing[0]['id']} exists already; nothing to add", err=True)
             return
     try:
+        settings = config.load()
         site = site_domain.create_site(engine, url, name, timezone_name, locale,
-                                       allowed_networks=config.load()["FAREWELL_BRIDGE_ALLOWED_NETWORKS"])
+                                       allowed_networks=settings["FAREWELL_BRIDGE_ALLOWED_NETWORKS"],
+                                       holdout_percent=settings["FAREWELL_HOLDOUT_PERCENT"])
     except site_domain.SiteError as error:
         _fail(str(error), code=2)
     click.echo(json.dumps({"site_id": site["id"], "secret": site["secret"]}))
@@ -220,6 +222,8 @@ def sites_add(url, name, timezone_name, locale, if_none):
 @click.option("--winback-window-days", help="A comeback this long after a cancellation is a win-back (1-730).")
 @click.option("--min-account-age-days", help="No marketing emails to accounts younger than this (0-365).")
 @click.option("--max-emails", "max_emails_per_cancellation", help="At most this many emails per cancellation (1-10).")
+@click.option("--holdout-percent", help="The share of voluntary cancellations that get the farewell and no "
+                                        "follow-up, to measure what the follow-ups bring back (0-50, default 10).")
 @_database_errors
 def sites_set(site_id, **changes):
     """Change a site's email settings ("" resets one to its default); prints them all as JSON."""

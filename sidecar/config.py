@@ -91,6 +91,9 @@ def load(environ: Mapping[str, str] | None = None, *, demo: bool = False,
         # Networks the sidecar may call a site in although they are not public (sidecar/safe_http.py):
         # a self-hosted WordPress on the same private network. Empty: public addresses only.
         "FAREWELL_BRIDGE_ALLOWED_NETWORKS": bridge_allowed_networks(env.get("FAREWELL_BRIDGE_ALLOWED_NETWORKS")),
+        # The holdout share a site starts with when `sites add` creates it (0 to 50; unset: the
+        # default of sidecar.domain.site_settings, 10). The owner changes it afterwards.
+        "FAREWELL_HOLDOUT_PERCENT": _holdout_percent(env.get("FAREWELL_HOLDOUT_PERCENT")),
         "MAX_CONTENT_LENGTH": REQUEST_MAX_BYTES,
         "JSON_SORT_KEYS": False,
     }
@@ -173,6 +176,14 @@ def _proxy_count(value: str | None) -> int:
         return 0
     if not value.isdigit() or int(value) > 5:
         raise ValueError(f"FAREWELL_TRUSTED_PROXIES must be a whole number from 0 to 5, not {value!r}")
+    return int(value)
+
+
+def _holdout_percent(value: str | None) -> int | None:
+    if not value:
+        return None
+    if not value.isdigit() or int(value) > 50:
+        raise ValueError(f"FAREWELL_HOLDOUT_PERCENT must be a whole number from 0 to 50, not {value!r}")
     return int(value)
 
 

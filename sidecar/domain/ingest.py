@@ -22,7 +22,7 @@ from ..storage import events as events_store
 from ..storage import sites as sites_store
 from ..storage.members import external_id_of, upsert_member
 from ..storage.subscriptions import find_subscription, upsert_subscription
-from . import at_risk, sequences, survey, winbacks
+from . import at_risk, holdout, sequences, survey, winbacks
 from .events import Event, InvalidEvent
 
 # The subscription status each lifecycle event implies; other events leave the status alone.
@@ -302,6 +302,9 @@ def _open_cancellation(
     if later and later["kind"] == "expired" and resumed_at is None:
         # The expiry arrived first and was recorded as a reason-less ending; now that the cancel
         # that caused it is known, the record becomes that cancellation (one ending, not two).
+        group = holdout.assign(conn, site_id, {**later, "kind": "cancelled", "cancelled_at": at,
+                                               "initiated_by": event.initiated_by},
+                               event.source, event.subscription.id, event.imported)
         cancellations_store.update_cancellation(
             conn,
             later["id"],
@@ -310,6 +313,7 @@ def _open_cancellation(
             initiated_by=event.initiated_by,
             event_id=event_id,
             access_ends_at=access_ends_at or later["access_ends_at"],
+            followup_group=group,
         )
         survey.attach_early_answers(conn, site_id, member_id, later["id"], event.subscription.id, at, now)
         _plan_follow_ups(conn, site_id, cancellations_store.get_cancellation(conn, site_id, later["id"]), event, now)
@@ -328,6 +332,9 @@ def _open_cancellation(
         ended_at=ended_at if resumed_at is None or (ended_at and ended_at < resumed_at) else None,
         created_at=now,
     )
+    # Drawn before anything else about this cancellation is known to us (sidecar.domain.holdout).
+    values["followup_group"] = holdout.assign(conn, site_id, values, event.source, event.subscription.id,
+                                              event.imported)
     # Every column is known here, so the new record is planned from these values, not re-read.
     cancellation = {"id": cancellations_store.insert_cancellation(conn, **values), **values}
     survey.attach_early_answers(conn, site_id, member_id, cancellation["id"], event.subscription.id, at, now)

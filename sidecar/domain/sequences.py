@@ -21,6 +21,7 @@ from ..storage import emails as emails_store
 from ..storage import site_settings as settings_store
 from ..storage import winbacks as winbacks_store
 from .email_status import EmailStatus
+from .holdout import HOLDOUT
 
 # Marketing emails only go out in the daytime of the member's time zone.
 OPENING = time(9, 0)
@@ -149,6 +150,9 @@ def plan_sequence(conn: Connection, site: dict, cancellation: dict, now: datetim
     if cancellation["resumed_at"] is not None:
         return 0  # the cancellation arrived after the resume that undid it
     zone = member_timezone(site)
+    # The holdout gets the farewell (service: it confirms the cancel) and no marketing step, so
+    # that sidecar.domain.holdout can tell what the follow-ups themselves bring back.
+    held_out = cancellation.get("followup_group") == HOLDOUT
     emails = [
         dict(
             site_id=site["id"], member_id=cancellation["member_id"], cancellation_id=cancellation["id"],
@@ -157,7 +161,7 @@ def plan_sequence(conn: Connection, site: dict, cancellation: dict, now: datetim
             updated_at=now,
         )
         for configured in configured_steps(conn, site["id"]).values()
-        if configured.enabled
+        if configured.enabled and not (held_out and configured.step.marketing)
     ]
     emails_store.plan_all(conn, emails)
     return len(emails)

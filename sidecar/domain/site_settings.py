@@ -16,6 +16,8 @@ from ..storage import sites as sites_store
 from .events import is_email
 from .sites import site_problems
 
+DEFAULT_HOLDOUT_PERCENT = 10
+
 DEFAULTS: dict = {
     "sender_name": None,  # the site's name
     "support_email": None,  # Reply-To of the members' emails; none = replies go to the sender
@@ -29,12 +31,15 @@ DEFAULTS: dict = {
     "winback_window_days": 90,  # a comeback this long after a cancellation counts as a win-back
     "min_account_age_days": 5,  # no marketing emails to accounts younger than this when they cancelled
     "max_emails_per_cancellation": 4,
+    # The share of voluntary cancellations that get the farewell and no follow-up, to measure
+    # whether the follow-ups bring anyone back (sidecar.domain.holdout); 0 turns the holdout off.
+    "holdout_percent": DEFAULT_HOLDOUT_PERCENT,
 }
 
 _TEXT_LIMITS = {"sender_name": 200, "postal_address": 500, "default_offer_text": 2000, "default_offer_code": 64,
                 "news_url": 500}
 _NUMBER_LIMITS = {"discount_percent": (1, 90), "coupon_days": (1, 365), "winback_window_days": (1, 730),
-                  "min_account_age_days": (0, 365), "max_emails_per_cancellation": (1, 10)}
+                  "min_account_age_days": (0, 365), "max_emails_per_cancellation": (1, 10), "holdout_percent": (0, 50)}
 
 
 class SettingsError(ValueError):

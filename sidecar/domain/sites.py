@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 from .. import safe_http
 from ..config import SECRET_ROTATION_GRACE_SECONDS
+from ..storage import site_settings as settings_store
 from ..storage import sites as sites_store
 from . import dashboard_sessions
 
@@ -67,9 +68,12 @@ def new_secret() -> str:
 
 
 def create_site(
-    engine: Engine, url: str, name: str, timezone_name: str = "UTC", locale: str = "en_US", allowed_networks=()
+    engine: Engine, url: str, name: str, timezone_name: str = "UTC", locale: str = "en_US", allowed_networks=(),
+    holdout_percent: int | None = None,
 ) -> dict:
-    """``allowed_networks``: FAREWELL_BRIDGE_ALLOWED_NETWORKS, where a literal private address may be."""
+    """``allowed_networks``: FAREWELL_BRIDGE_ALLOWED_NETWORKS, where a literal private address may be.
+    ``holdout_percent``: the share the site starts with (FAREWELL_HOLDOUT_PERCENT; None: the default)."""
+    from .site_settings import DEFAULTS  # it imports this module
     url, name = url.strip(), name.strip()
     problems = site_problems(name, url, timezone_name, locale, allowed_networks)
     if "url" in problems:
@@ -88,9 +92,18 @@ def create_site(
         "locale": locale,
         "secret": new_secret(),
         "created_at": datetime.now(timezone.utc),
+        # Draws the holdout's groups (sidecar.domain.holdout); never shown, like the secret.
+        "holdout_seed": secrets.token_hex(32),
     }
+    if holdout_percent is not None and not 0 <= holdout_percent <= 50:
+        raise SiteError("the holdout share must be from 0 to 50")
     with engine.begin() as conn:
         sites_store.insert_site(conn, **site)
+        # Stored from the start, unlike the other settings: a later version with another default
+        # must not move the share of a comparison already under way (sidecar.domain.holdout).
+        settings_store.save_settings(conn, site["id"], {"holdout_percent": DEFAULTS["holdout_percent"]
+                                                        if holdout_percent is None else holdout_percent},
+                                     site["created_at"])
     return site
 
 

@@ -49,6 +49,8 @@ sites = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     # Dashboard sessions issued before this moment are refused (sidecar/domain/dashboard_sessions.py).
     Column("sessions_valid_after", UTCDateTime()),
+    # Draws each voluntary cancellation's group for the holdout (sidecar.domain.holdout); secret.
+    Column("holdout_seed", String(64)),
     **MYSQL_TABLE_ARGS,
 )
 
@@ -147,6 +149,9 @@ cancellations = Table(
     Column("resumed_at", UTCDateTime()),
     Column("ended_at", UTCDateTime()),
     Column("created_at", UTCDateTime(), nullable=False),
+    # "followups" or "holdout", drawn once when it opens (sidecar.domain.holdout); none: outside
+    # the comparison (not voluntary, imported, unsubscribed before, or opened before issue 20).
+    Column("followup_group", String(16)),
     # The same cancellation reported twice (two webhook ids, one occurrence) is one record.
     UniqueConstraint("subscription_id", "cancelled_at"),
     Index(None, "site_id", "cancelled_at"),
@@ -229,6 +234,7 @@ site_settings = Table(
     Column("winback_window_days", Integer),
     Column("min_account_age_days", Integer),
     Column("max_emails_per_cancellation", Integer),
+    Column("holdout_percent", Integer),
     Column("updated_at", UTCDateTime(), nullable=False),
     **MYSQL_TABLE_ARGS,
 )
