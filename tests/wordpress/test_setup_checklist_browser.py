@@ -6,8 +6,10 @@ survey's page is placed, while the connection and its test are still to do (no t
 there is something to test). "Enter the connection" leads to the settings form; once it is saved
 the connection step is done; the checklist's own "Test connection" sends the signed ping to the
 real sidecar and comes back to the checklist, where the test and the digest's recipient are done
-and collapsed. The survey's link opens the page email links use. In French the checklist speaks
-French. A subscriber is refused the page.
+and collapsed, read from the sidecar with the SMTP server it sends through (a real one, aiosmtpd).
+"Send me a sample digest now" makes the sidecar send last week's digest, which arrives at the
+administrator's address and nowhere else. The survey's link opens the page email links use. In
+French the checklist speaks French. A subscriber is refused the page.
 
 The site is built here rather than taken from the shared ``real_plugin_bed``: that bed is connected
 through wp-config.php constants from the start, and this test needs a site that is not.
@@ -30,10 +32,11 @@ PAGE_TIMEOUT_MS = 90_000
 
 
 @pytest.fixture
-def fresh_memberpress_site(mariadb, tmp_path):
+def fresh_memberpress_site(mariadb, tmp_path, smtp):
     spec = REAL_PLUGINS["memberpress"]
     spec.skip_unless_available()
-    sidecar = SidecarProcess(f"sqlite:///{tmp_path / 'sidecar' / 'farewell.db'}", tmp_path / "sidecar").start()
+    sidecar = SidecarProcess(f"sqlite:///{tmp_path / 'sidecar' / 'farewell.db'}", tmp_path / "sidecar",
+                             extra_env={"FAREWELL_MAIL_URL": smtp.url}).start()
     name = f"wp_{uuid.uuid4().hex[:12]}"
     mariadb.create_database(name)
     site = WordPressSite(wp_source=ensure_wordpress("6.8"), root=tmp_path / "wordpress",
@@ -59,7 +62,7 @@ def status(page, step_id: str) -> str:
 
 
 def test_the_owner_goes_through_the_checklist_on_a_fresh_site_with_memberpress(fresh_memberpress_site, page,
-                                                                             screenshots_dir):
+                                                                             screenshots_dir, smtp):
     site, sidecar = fresh_memberpress_site
     page.set_default_timeout(PAGE_TIMEOUT_MS)
     page.set_default_navigation_timeout(PAGE_TIMEOUT_MS)
@@ -125,7 +128,21 @@ def test_the_owner_goes_through_the_checklist_on_a_fresh_site_with_memberpress(f
         stored = conn.execute("SELECT wordpress_admin_email FROM digest_settings WHERE site_id = ?",
                               (sidecar.site_id,)).fetchone()
     assert stored == (admin_email,)
+    # Both steps say what the sidecar says: the recipient it knows, the SMTP server it sends through.
+    assert f"The weekly digest goes to {admin_email}." in step(page, "digest").text_content()
+    assert status(page, "mail") == "info"
+    assert f"through the SMTP server 127.0.0.1, port {smtp.port}." in step(page, "mail").text_content()
     page.screenshot(path=str(screenshots_dir / "setup-checklist-connected.png"), full_page=True)
+
+    # A sample digest: the sidecar sends last week's to the administrator, through its SMTP server.
+    assert smtp.received == []
+    step(page, "sample").get_by_role("button", name="Send me a sample digest now").click()
+    page.wait_for_url("**/admin.php?page=farewell-setup")
+    assert page.locator(".farewell-bridge-notice").inner_text() == f"A sample digest is on its way to {admin_email}."
+    [sample] = smtp.received  # the sidecar answers once its SMTP server accepted the message
+    assert sample.recipients == [admin_email] and sample.message["To"] == admin_email
+    assert sample.message["Subject"].startswith("E2E site: ")  # the sidecar's name for the site, in English
+    assert sample.message.get_body(("html",)) is not None
 
     # The menu keeps the checklist reachable.
     assert page.locator("#adminmenu a[href='admin.php?page=farewell-setup']").count() == 1
@@ -136,6 +153,7 @@ def test_the_owner_goes_through_the_checklist_on_a_fresh_site_with_memberpress(f
     assert page.locator("h1").inner_text() == "Configurer Farewell"
     assert "Fait" in step(page, "test").inner_text()  # the badge, in the summary
     assert "Tester la connexion" in step(page, "test").inner_text()
+    assert step(page, "sample").get_by_role("button", name="M’envoyer un exemple de résumé maintenant").count() == 1
 
 
     # A subscriber is refused the page.
