@@ -33,7 +33,7 @@ if ( ! defined( 'ABSPATH' ) ) {
 /**
  * MemberPress's past subscriptions as events.
  */
-class Farewell_Bridge_History_Memberpress implements Farewell_Bridge_History_Source {
+class Farewell_Bridge_History_Memberpress extends Farewell_Bridge_History_Source_Base {
 
 	/** The live source's slug. */
 	const SLUG = 'memberpress';
@@ -55,21 +55,9 @@ class Farewell_Bridge_History_Memberpress implements Farewell_Bridge_History_Sou
 	/**
 	 * {@inheritDoc}
 	 */
-	public function slug() {
-		return self::SLUG;
-	}
-
-	/**
-	 * {@inheritDoc}
-	 */
 	public function available() {
-		global $wpdb;
-		if ( ! class_exists( 'MeprSubscription' ) || ! class_exists( 'MeprEvent' ) ) {
-			return false;
-		}
 		// Its tables are created on activation: a copy whose tables are gone has no history.
-		$table = self::table( 'subscriptions' );
-		return $table === $wpdb->get_var( $wpdb->prepare( 'SHOW TABLES LIKE %s', $wpdb->esc_like( $table ) ) ); // phpcs:ignore WordPress.DB.DirectDatabaseQuery
+		return class_exists( 'MeprSubscription' ) && class_exists( 'MeprEvent' ) && self::table_exists( self::table( 'subscriptions' ) );
 	}
 
 	/**
@@ -111,22 +99,15 @@ class Farewell_Bridge_History_Memberpress implements Farewell_Bridge_History_Sou
 	 * {@inheritDoc}
 	 */
 	public function events( $cursor, $limit, $since ) {
-		global $wpdb;
-		$after = max( 0, (int) $cursor );
 		$limit = max( 1, (int) $limit );
-		$subs  = self::table( 'subscriptions' );
-		// phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery -- MemberPress's own table.
-		$rows = $wpdb->get_results( $wpdb->prepare( "SELECT id, user_id, product_id, price, period_type, status, created_at FROM {$subs} WHERE id > %d ORDER BY id ASC LIMIT %d", $after, $limit ) );
+		$rows  = self::rows_after( self::table( 'subscriptions' ), 'id, user_id, product_id, price, period_type, status, created_at', $cursor, $limit );
 		if ( empty( $rows ) ) {
-			return array(
-				'events' => array(),
-				'cursor' => null,
-			);
+			return self::answer( array(), 0, $limit, null );
 		}
 		$ids     = array_map( 'intval', wp_list_pluck( $rows, 'id' ) );
 		$access  = self::access( $ids );
 		$history = self::recorded( $ids );
-		$live    = Farewell_Bridge_Importer::live_since( self::SLUG );
+		$live    = self::live_since();
 		$source  = new Farewell_Bridge_Source_Memberpress();
 		$out     = array();
 		foreach ( $rows as $row ) {
@@ -138,12 +119,10 @@ class Farewell_Bridge_History_Memberpress implements Farewell_Bridge_History_Sou
 			$planned         = self::occurrences( $row, $access[ $id ], isset( $history[ $id ] ) ? $history[ $id ] : array(), $live );
 			foreach ( $planned as $occurrence ) {
 				list( $type, $at, $options, $access_ends ) = $occurrence;
-				if ( null !== $since && $at < (int) $since ) {
+				if ( ! self::wanted( $at, $since ) ) {
 					continue;
 				}
-				Farewell_Bridge_Event_Factory::reset(); // Two occurrences of one type are two events.
-				$event = Farewell_Bridge_Event_Factory::build(
-					self::SLUG,
+				$event = self::event(
 					$type,
 					(int) $row->user_id,
 					$source->subscription( $row, $type, $access_ends ),
@@ -152,20 +131,12 @@ class Farewell_Bridge_History_Memberpress implements Farewell_Bridge_History_Sou
 						'initiated_by' => 'system',
 					)
 				);
-				if ( null === $event ) {
-					continue; // No user or no email, as live.
+				if ( null !== $event ) {
+					$out[] = $event;
 				}
-				$out[] = array(
-					'webhook_id' => $event['webhook_id'],
-					'type'       => $event['type'],
-					'payload'    => (string) wp_json_encode( $event['payload'], JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE ),
-				);
 			}
 		}
-		return array(
-			'events' => $out,
-			'cursor' => count( $rows ) < $limit ? null : (string) end( $ids ),
-		);
+		return self::answer( $out, count( $rows ), $limit, end( $ids ) );
 	}
 
 	/**

@@ -54,7 +54,7 @@ if ( ! defined( 'ABSPATH' ) ) {
 /**
  * Paid Memberships Pro's past memberships as events.
  */
-class Farewell_Bridge_History_Pmpro implements Farewell_Bridge_History_Source {
+class Farewell_Bridge_History_Pmpro extends Farewell_Bridge_History_Source_Base {
 
 	/** The live source's slug. */
 	const SLUG = 'paidmembershipspro';
@@ -75,21 +75,13 @@ class Farewell_Bridge_History_Pmpro implements Farewell_Bridge_History_Source {
 	/**
 	 * {@inheritDoc}
 	 */
-	public function slug() {
-		return self::SLUG;
-	}
-
-	/**
-	 * {@inheritDoc}
-	 */
 	public function available() {
 		global $wpdb;
 		if ( ! defined( 'PMPRO_VERSION' ) || empty( $wpdb->pmpro_memberships_users ) || empty( $wpdb->pmpro_subscriptions ) ) {
 			return false;
 		}
 		// PMPro creates pmpro_subscriptions (3.0) on the first admin page load after an update.
-		$table = (string) $wpdb->pmpro_subscriptions;
-		return $table === $wpdb->get_var( $wpdb->prepare( 'SHOW TABLES LIKE %s', $wpdb->esc_like( $table ) ) ); // phpcs:ignore WordPress.DB.DirectDatabaseQuery
+		return self::table_exists( (string) $wpdb->pmpro_subscriptions );
 	}
 
 	/**
@@ -110,17 +102,6 @@ class Farewell_Bridge_History_Pmpro implements Farewell_Bridge_History_Source {
 	 */
 	private static function local_time( $value ) {
 		$date = Farewell_Bridge_Source_Pmpro::local_date( $value );
-		return null === $date ? null : (int) strtotime( $date );
-	}
-
-	/**
-	 * A pmpro_subscriptions date (UTC) as Unix seconds, or null for none.
-	 *
-	 * @param string|null $value Stored value.
-	 * @return int|null
-	 */
-	private static function utc_time( $value ) {
-		$date = Farewell_Bridge_Event_Factory::rfc3339( is_string( $value ) && (int) substr( $value, 0, 4 ) >= 1971 ? $value : null );
 		return null === $date ? null : (int) strtotime( $date );
 	}
 
@@ -160,16 +141,10 @@ class Farewell_Bridge_History_Pmpro implements Farewell_Bridge_History_Source {
 	 */
 	public function events( $cursor, $limit, $since ) {
 		global $wpdb;
-		$after = max( 0, (int) $cursor );
 		$limit = max( 1, (int) $limit );
-		$table = $wpdb->pmpro_memberships_users;
-		// phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery -- PMPro's own table.
-		$rows = $wpdb->get_results( $wpdb->prepare( "SELECT id, user_id, membership_id, status, initial_payment, billing_amount, cycle_number, cycle_period, startdate, enddate FROM {$table} WHERE id > %d ORDER BY id ASC LIMIT %d", $after, $limit ) );
+		$rows  = self::rows_after( $wpdb->pmpro_memberships_users, 'id, user_id, membership_id, status, initial_payment, billing_amount, cycle_number, cycle_period, startdate, enddate', $cursor, $limit );
 		if ( empty( $rows ) ) {
-			return array(
-				'events' => array(),
-				'cursor' => null,
-			);
+			return self::answer( array(), 0, $limit, null );
 		}
 		$users   = array_map( 'intval', wp_list_pluck( $rows, 'user_id' ) );
 		$cancels = self::cancelled_subscriptions( $users );
@@ -179,28 +154,19 @@ class Farewell_Bridge_History_Pmpro implements Farewell_Bridge_History_Source {
 		foreach ( $rows as $row ) {
 			$key = (int) $row->user_id . '-' . (int) $row->membership_id;
 			foreach ( self::occurrences( $row, isset( $cancels[ $key ] ) ? $cancels[ $key ] : array(), isset( $renewed[ $key ] ) ? $renewed[ $key ] : array() ) as $occurrence ) {
-				if ( null === $since || $occurrence['at'] >= (int) $since ) {
-					$planned[] = array( $row, $occurrence );
+				if ( self::wanted( $occurrence['at'], $since ) ) {
+					$planned[] = array( (int) $row->id, $occurrence, $row );
 				}
 			}
 		}
-		// Oldest first within the call (PHP 7.4's usort is not stable: the row id breaks ties).
-		usort(
-			$planned,
-			static function ( $a, $b ) {
-				return array( $a[1]['at'], (int) $a[0]->id, $a[1]['order'] ) <=> array( $b[1]['at'], (int) $b[0]->id, $b[1]['order'] );
-			}
-		);
 		$out = array();
-		foreach ( $planned as $item ) {
-			list( $row, $occurrence ) = $item;
-			$subscription             = $source->subscription( (int) $row->user_id, (int) $row->membership_id, $occurrence['status'], $row );
+		foreach ( self::oldest_first( $planned ) as $item ) {
+			list( , $occurrence, $row ) = $item;
+			$subscription               = $source->subscription( (int) $row->user_id, (int) $row->membership_id, $occurrence['status'], $row );
 			if ( array_key_exists( 'access_ends_at', $occurrence ) ) {
 				$subscription['access_ends_at'] = $occurrence['access_ends_at'];
 			}
-			Farewell_Bridge_Event_Factory::reset(); // Two occurrences of one type (two cancellations of a row) are two events.
-			$event = Farewell_Bridge_Event_Factory::build(
-				self::SLUG,
+			$event = self::event(
 				$occurrence['type'],
 				(int) $row->user_id,
 				$subscription,
@@ -210,19 +176,11 @@ class Farewell_Bridge_History_Pmpro implements Farewell_Bridge_History_Source {
 					'initiated_by' => $occurrence['by'],
 				)
 			);
-			if ( null === $event ) {
-				continue; // No user or no email, as live.
+			if ( null !== $event ) {
+				$out[] = $event;
 			}
-			$out[] = array(
-				'webhook_id' => $event['webhook_id'],
-				'type'       => $event['type'],
-				'payload'    => (string) wp_json_encode( $event['payload'], JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE ),
-			);
 		}
-		return array(
-			'events' => $out,
-			'cursor' => count( $rows ) < $limit ? null : (string) (int) end( $rows )->id,
-		);
+		return self::answer( $out, count( $rows ), $limit, (int) end( $rows )->id );
 	}
 
 	/**

@@ -41,7 +41,7 @@ if ( ! defined( 'ABSPATH' ) ) {
 /**
  * Restrict Content's past memberships as events.
  */
-class Farewell_Bridge_History_Restrict_Content implements Farewell_Bridge_History_Source {
+class Farewell_Bridge_History_Restrict_Content extends Farewell_Bridge_History_Source_Base {
 
 	/** The live source's slug. */
 	const SLUG = 'restrict-content';
@@ -55,21 +55,9 @@ class Farewell_Bridge_History_Restrict_Content implements Farewell_Bridge_Histor
 	/**
 	 * {@inheritDoc}
 	 */
-	public function slug() {
-		return self::SLUG;
-	}
-
-	/**
-	 * {@inheritDoc}
-	 */
 	public function available() {
-		global $wpdb;
-		if ( ! function_exists( 'rcp_get_membership' ) || ! class_exists( 'RCP_Membership' ) ) {
-			return false;
-		}
 		// Its tables appear on the first admin page load after activation, not before.
-		$table = self::table( 'memberships' );
-		return $table === $wpdb->get_var( $wpdb->prepare( 'SHOW TABLES LIKE %s', $wpdb->esc_like( $table ) ) ); // phpcs:ignore WordPress.DB.DirectDatabaseQuery
+		return function_exists( 'rcp_get_membership' ) && class_exists( 'RCP_Membership' ) && self::table_exists( self::table( 'memberships' ) );
 	}
 
 	/**
@@ -95,17 +83,6 @@ class Farewell_Bridge_History_Restrict_Content implements Farewell_Bridge_Histor
 	}
 
 	/**
-	 * A UTC date of BerlinDB as Unix seconds, or null.
-	 *
-	 * @param mixed $value Stored value.
-	 * @return int|null
-	 */
-	private static function utc_time( $value ) {
-		$date = is_string( $value ) && (int) substr( $value, 0, 4 ) >= 1971 ? Farewell_Bridge_Event_Factory::rfc3339( substr( $value, 0, 19 ) ) : null;
-		return null === $date ? null : (int) strtotime( $date );
-	}
-
-	/**
 	 * {@inheritDoc}
 	 */
 	public function summary( $since ) {
@@ -127,46 +104,30 @@ class Farewell_Bridge_History_Restrict_Content implements Farewell_Bridge_Histor
 	 * {@inheritDoc}
 	 */
 	public function events( $cursor, $limit, $since ) {
-		global $wpdb;
-		$after = max( 0, (int) $cursor );
 		$limit = max( 1, (int) $limit );
-		$table = self::table( 'memberships' );
-		// phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery -- RCP's own table.
-		$rows = $wpdb->get_results( $wpdb->prepare( "SELECT id, user_id, status, activated_date, created_date, cancellation_date, disabled, date_modified FROM {$table} WHERE id > %d ORDER BY id ASC LIMIT %d", $after, $limit ) );
+		$rows  = self::rows_after( self::table( 'memberships' ), 'id, user_id, status, activated_date, created_date, cancellation_date, disabled, date_modified', $cursor, $limit );
 		if ( empty( $rows ) ) {
-			return array(
-				'events' => array(),
-				'cursor' => null,
-			);
+			return self::answer( array(), 0, $limit, null );
 		}
 		$ids   = array_map( 'intval', wp_list_pluck( $rows, 'id' ) );
 		$logs  = self::logs( $ids );
 		$later = self::later_memberships( $rows );
-		$live  = class_exists( 'Farewell_Bridge_Importer' ) ? Farewell_Bridge_Importer::live_since( self::SLUG ) : null;
+		$live  = self::live_since();
 
 		$planned = array();
 		foreach ( $rows as $row ) {
 			$id = (int) $row->id;
 			foreach ( self::occurrences( $row, isset( $logs[ $id ] ) ? $logs[ $id ] : array(), ! empty( $later[ $id ] ) ) as $occurrence ) {
-				if ( null !== $since && $occurrence['at'] < (int) $since ) {
-					continue;
+				// What happened since go-live was sent live (see the class comment).
+				if ( self::wanted( $occurrence['at'], $since, $live ) ) {
+					$planned[] = array( $id, $occurrence );
 				}
-				if ( null !== $live && $occurrence['at'] >= $live ) {
-					continue; // Sent live (see the class comment).
-				}
-				$planned[] = array( $id, $occurrence );
 			}
 		}
-		usort(
-			$planned,
-			static function ( $a, $b ) {
-				return array( $a[1]['at'], $a[0], $a[1]['order'] ) <=> array( $b[1]['at'], $b[0], $b[1]['order'] );
-			}
-		);
 
 		$source = new Farewell_Bridge_Source_Restrict_Content();
 		$out    = array();
-		foreach ( $planned as $item ) {
+		foreach ( self::oldest_first( $planned ) as $item ) {
 			list( $id, $occurrence ) = $item;
 			$membership              = rcp_get_membership( $id );
 			if ( ! is_object( $membership ) ) {
@@ -183,21 +144,12 @@ class Farewell_Bridge_History_Restrict_Content implements Farewell_Bridge_Histor
 			if ( isset( $occurrence['marker'] ) ) {
 				$options['marker'] = $occurrence['marker'];
 			}
-			Farewell_Bridge_Event_Factory::reset(); // Two expiries of one membership are two events.
-			$event = Farewell_Bridge_Event_Factory::build( self::SLUG, $occurrence['type'], (int) $membership->get_user_id(), $subscription, $options );
-			if ( null === $event ) {
-				continue; // No user or no email, as live.
+			$event = self::event( $occurrence['type'], (int) $membership->get_user_id(), $subscription, $options );
+			if ( null !== $event ) {
+				$out[] = $event;
 			}
-			$out[] = array(
-				'webhook_id' => $event['webhook_id'],
-				'type'       => $event['type'],
-				'payload'    => (string) wp_json_encode( $event['payload'], JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE ),
-			);
 		}
-		return array(
-			'events' => $out,
-			'cursor' => count( $rows ) < $limit ? null : (string) end( $ids ),
-		);
+		return self::answer( $out, count( $rows ), $limit, end( $ids ) );
 	}
 
 	/**
@@ -292,8 +244,7 @@ class Farewell_Bridge_History_Restrict_Content implements Farewell_Bridge_Histor
 	private static function logs( array $ids ) {
 		global $wpdb;
 		$table = self::table( 'logs' );
-		// phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery
-		if ( $wpdb->get_var( $wpdb->prepare( 'SHOW TABLES LIKE %s', $table ) ) !== $table ) {
+		if ( ! self::table_exists( $table ) ) {
 			return array(); // Before Restrict Content 3.4.
 		}
 		$in = implode( ',', array_map( 'intval', $ids ) );

@@ -38,7 +38,7 @@ if ( ! defined( 'ABSPATH' ) ) {
 /**
  * WooCommerce Subscriptions' past subscriptions as events.
  */
-class Farewell_Bridge_History_Woocommerce_Subscriptions implements Farewell_Bridge_History_Source {
+class Farewell_Bridge_History_Woocommerce_Subscriptions extends Farewell_Bridge_History_Source_Base {
 
 	/** The live source's slug. */
 	const SLUG = 'woocommerce-subscriptions';
@@ -48,13 +48,6 @@ class Farewell_Bridge_History_Woocommerce_Subscriptions implements Farewell_Brid
 
 	/** Statuses of a subscription that was active at some point. */
 	const STARTED = array( 'active', 'on-hold', 'pending-cancel', 'cancelled', 'expired' );
-
-	/**
-	 * {@inheritDoc}
-	 */
-	public function slug() {
-		return self::SLUG;
-	}
 
 	/**
 	 * {@inheritDoc}
@@ -153,32 +146,23 @@ class Farewell_Bridge_History_Woocommerce_Subscriptions implements Farewell_Brid
 		$offset = max( 0, (int) $cursor );
 		$limit  = max( 1, (int) $limit );
 		$page   = self::page( $offset, $limit );
-		$live   = class_exists( 'Farewell_Bridge_Importer' ) ? Farewell_Bridge_Importer::live_since( self::SLUG ) : null;
+		$live   = self::live_since();
 		$source = new Farewell_Bridge_Source_Woocommerce_Subscriptions();
 
 		$planned = array();
 		foreach ( $page as $sub ) {
 			foreach ( self::occurrences( $sub ) as $occurrence ) {
-				if ( null !== $since && $occurrence['at'] < (int) $since ) {
-					continue;
+				// What happened since go-live was sent live (see the class comment).
+				if ( self::wanted( $occurrence['at'], $since, $live ) ) {
+					$planned[] = array( (int) $sub->get_id(), $occurrence, $sub );
 				}
-				if ( null !== $live && $occurrence['at'] >= $live ) {
-					continue; // Sent live (see the class comment).
-				}
-				$planned[] = array( $sub, $occurrence );
 			}
 		}
-		usort(
-			$planned,
-			static function ( $a, $b ) {
-				return array( $a[1]['at'], (int) $a[0]->get_id(), $a[1]['order'] ) <=> array( $b[1]['at'], (int) $b[0]->get_id(), $b[1]['order'] );
-			}
-		);
 
 		$out = array();
-		foreach ( $planned as $item ) {
-			list( $sub, $occurrence ) = $item;
-			$subscription             = $source->subscription( $sub, $occurrence['type'] );
+		foreach ( self::oldest_first( $planned ) as $item ) {
+			list( , $occurrence, $sub ) = $item;
+			$subscription               = $source->subscription( $sub, $occurrence['type'] );
 			if ( 'subscription.created' === $occurrence['type'] ) {
 				$subscription['status'] = 'active'; // As it was then.
 				if ( 'active' !== $sub->get_status() ) {
@@ -187,9 +171,7 @@ class Farewell_Bridge_History_Woocommerce_Subscriptions implements Farewell_Brid
 			} elseif ( 'subscription.cancelled' === $occurrence['type'] ) {
 				$subscription['status'] = 'cancelled';
 			}
-			Farewell_Bridge_Event_Factory::reset();
-			$event = Farewell_Bridge_Event_Factory::build(
-				self::SLUG,
+			$event = self::event(
 				$occurrence['type'],
 				(int) $sub->get_user_id(),
 				$subscription,
@@ -199,19 +181,11 @@ class Farewell_Bridge_History_Woocommerce_Subscriptions implements Farewell_Brid
 					'initiated_by' => 'system',
 				)
 			);
-			if ( null === $event ) {
-				continue; // No user or no email, as live.
+			if ( null !== $event ) {
+				$out[] = $event;
 			}
-			$out[] = array(
-				'webhook_id' => $event['webhook_id'],
-				'type'       => $event['type'],
-				'payload'    => (string) wp_json_encode( $event['payload'], JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE ),
-			);
 		}
-		return array(
-			'events' => $out,
-			'cursor' => count( $page ) < $limit ? null : (string) ( $offset + count( $page ) ),
-		);
+		return self::answer( $out, count( $page ), $limit, $offset + count( $page ) );
 	}
 
 	/**
