@@ -7,6 +7,7 @@ Farewell Bridge plugin and the test-only membership stand-ins active, and remove
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from tests.wordpress.site import (
     WORDPRESS_SOURCES,
     DatabaseInfo,
     WordPressSite,
+    _php_string,
     ensure_wordpress,
     free_port,
     world_readable_root,
@@ -90,6 +92,21 @@ def real_plugin_bed(mariadb, tmp_path_factory):
     yield get
     for bed in beds.values():
         bed.cleanup(mariadb)
+
+
+@pytest.fixture
+def site_timezone(bed):
+    """``site_timezone("Europe/Paris")`` sets the time zone of the module's ``bed`` (a real-plugin
+    bed, Settings → General) for one test, and gives the site its previous zone back afterwards:
+    the bed is shared by the module's tests, which read dates in the zone they expect."""
+    site = bed.site
+    saved = site.wp_json("return array('timezone_string' => get_option('timezone_string'), 'gmt_offset' => get_option('gmt_offset'));")
+
+    def set_zone(name: str):
+        site.wp_eval(f"update_option('timezone_string', {_php_string(name)}); update_option('gmt_offset', '');")
+
+    yield set_zone
+    site.wp_eval(f"foreach (json_decode({_php_string(json.dumps(saved))}, true) as $name => $value) {{ update_option($name, $value); }}")
 
 
 @pytest.fixture(scope="session")

@@ -524,3 +524,66 @@ def seed_memberpress_history(site: WordPressSite, setup: dict, subscriptions: li
         }}
         return $out;
     """, timeout=timeout)
+
+
+# --------------------------------------------------------------------------- history readers
+# The subscription fields an imported event must carry as the live one did (test_history_*.py).
+HISTORY_FIELDS = ("id", "plan_id", "plan_name", "amount", "currency", "interval", "status", "started_at")
+
+
+def read_history(bed: RealPluginBed, reader: str, table_php: str, member: Member, *, limit: int = 50,
+                 since: int | None = None, live_since: int | None = None) -> dict:
+    """One member's events as a history reader (`reader`: Farewell_Bridge_History_Pmpro, …) gives
+    them, called directly as the importer would, from the member's first row of `table_php` (a PHP
+    expression naming the plugin's table) to the end, `limit` rows a call. live_since: as if the
+    bridge had started listening to the source then (for this read only). Returns {"events": the
+    member's events with their webhook_id and listed_type, "calls", "slug", "available"}."""
+    return bed.site.wp_json(f"""
+        global $wpdb;
+        $reader = new {reader}();
+        $live_since = {'null' if live_since is None else int(live_since)};
+        $saved = get_option('farewell_bridge_live_since', array());
+        if (null !== $live_since) {{
+            update_option('farewell_bridge_live_since', array_merge((array) $saved, array($reader->slug() => $live_since)));
+        }}
+        $table = {table_php};
+        $first = (int) $wpdb->get_var("SELECT MIN(id) FROM {{$table}} WHERE user_id = {int(member.id)}");
+        $cursor = (string) ($first - 1);
+        $out = array();
+        $calls = 0;
+        do {{
+            $batch = $reader->events($cursor, {int(limit)}, {'null' if since is None else int(since)});
+            foreach ($batch['events'] as $e) {{
+                $p = json_decode($e['payload'], true);
+                if ($p['member']['id'] === '{int(member.id)}') {{
+                    $p['webhook_id'] = $e['webhook_id'];
+                    $p['listed_type'] = $e['type'];
+                    $out[] = $p;
+                }}
+            }}
+            $cursor = $batch['cursor'];
+            ++$calls;
+        }} while (null !== $cursor && $calls < 1000);
+        if (null !== $live_since) {{
+            update_option('farewell_bridge_live_since', $saved);
+        }}
+        return array('events' => $out, 'calls' => $calls, 'slug' => $reader->slug(), 'available' => $reader->available());
+    """)
+
+
+def import_history(bed: RealPluginBed, slug: str) -> dict:
+    """The importer (Farewell_Bridge_Importer) run to the end for one source, as `wp farewell
+    import --source=…` runs it, then the outbox delivered to the sidecar."""
+    state = bed.site.wp_json(f"""
+        delete_option(Farewell_Bridge_Importer::STATE_OPTION);
+        $state = Farewell_Bridge_Importer::start(null, {_php_string(slug)});
+        if (is_wp_error($state)) {{ fwrite(STDERR, $state->get_error_message()); exit(1); }}
+        for ($i = 0; $i < 200 && 'running' === $state['status']; $i++) {{
+            $state = Farewell_Bridge_Importer::step(null, array('ignore_backlog' => true, 'deadline' => microtime(true) + 30));
+        }}
+        wp_clear_scheduled_hook(Farewell_Bridge_Importer::CRON_HOOK);
+        return $state;
+    """)
+    assert state["status"] == "done", state
+    bed.deliver()
+    return state

@@ -5,7 +5,8 @@ Each scenario first lets the live source report what PMPro did (the events the s
 then reads the same member's history with the reader, called directly as the importer would, and
 checks that each occurrence comes back once, with the webhook-id the live event had (so importing
 after go-live, or twice, counts nothing twice), the same subscription fields, and dates taken from
-PMPro's rows converted to UTC.
+PMPro's rows converted to UTC. The reading loop and the importer's run are real_plugins.read_history
+and import_history, shared with test_history_restrict_content.py; site_timezone is tests/wordpress/conftest.py's.
 """
 
 from __future__ import annotations
@@ -16,7 +17,16 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.wordpress.real_plugins import Member, changes, php_env_at, site_local, utc
+from tests.wordpress.real_plugins import (
+    HISTORY_FIELDS,
+    Member,
+    changes,
+    import_history,
+    php_env_at,
+    read_history,
+    site_local,
+    utc,
+)
 from tests.wordpress.test_real_pmpro import (
     LEVELS,
     SLUG,
@@ -28,47 +38,16 @@ from tests.wordpress.test_real_pmpro import (
     press,
 )
 
-FIELDS = ("id", "plan_id", "plan_name", "amount", "currency", "interval", "status", "started_at")
-
-
 @pytest.fixture(scope="module")
 def bed(real_plugin_bed):
     return real_plugin_bed(SLUG, "6.8")
 
 
-@pytest.fixture
-def site_timezone(bed):
-    def set_zone(name: str):
-        bed.site.wp_eval(f"update_option('timezone_string', '{name}'); update_option('gmt_offset', '');")
-    yield set_zone
-    set_zone("")
-
-
 def history(bed, member: Member, limit: int = 50, since: int | None = None) -> dict:
     """The member's events as the reader gives them, read to the end from their first row, `limit`
-    rows a call: {"events": [event with its webhook_id], "calls": n}."""
-    return bed.site.wp_json(f"""
-        global $wpdb;
-        $first = (int) $wpdb->get_var("SELECT MIN(id) FROM {{$wpdb->pmpro_memberships_users}} WHERE user_id = {member.id}");
-        $reader = new Farewell_Bridge_History_Pmpro();
-        $cursor = (string) ($first - 1);
-        $out = array();
-        $calls = 0;
-        do {{
-            $batch = $reader->events($cursor, {int(limit)}, {'null' if since is None else int(since)});
-            foreach ($batch['events'] as $e) {{
-                $p = json_decode($e['payload'], true);
-                if ($p['member']['id'] === '{member.id}') {{
-                    $p['webhook_id'] = $e['webhook_id'];
-                    $p['listed_type'] = $e['type'];
-                    $out[] = $p;
-                }}
-            }}
-            $cursor = $batch['cursor'];
-            ++$calls;
-        }} while (null !== $cursor && $calls < 1000);
-        return array('events' => $out, 'calls' => $calls, 'slug' => $reader->slug(), 'available' => $reader->available());
-    """)
+    rows a call: {"events": [event with its webhook_id], "calls": n, "slug", "available"}."""
+    return read_history(bed, "Farewell_Bridge_History_Pmpro", "$wpdb->pmpro_memberships_users", member,
+                        limit=limit, since=since)
 
 
 def rows(bed, member: Member) -> list[dict]:
@@ -83,24 +62,6 @@ def rows(bed, member: Member) -> list[dict]:
     """)
 
 
-def import_history(bed, slug: str) -> dict:
-    """The importer (Farewell_Bridge_Importer) run to the end for one source, as `wp farewell
-    import --source=…` runs it, then the outbox delivered to the sidecar."""
-    state = bed.site.wp_json(f"""
-        delete_option(Farewell_Bridge_Importer::STATE_OPTION);
-        $state = Farewell_Bridge_Importer::start(null, '{slug}');
-        if (is_wp_error($state)) {{ fwrite(STDERR, $state->get_error_message()); exit(1); }}
-        for ($i = 0; $i < 200 && 'running' === $state['status']; $i++) {{
-            $state = Farewell_Bridge_Importer::step(null, array('ignore_backlog' => true, 'deadline' => microtime(true) + 30));
-        }}
-        wp_clear_scheduled_hook(Farewell_Bridge_Importer::CRON_HOOK);
-        return $state;
-    """)
-    assert state["status"] == "done", state
-    bed.deliver()
-    return state
-
-
 def same_as_live(live: list[dict], imported: list[dict]) -> None:
     """Each live event comes back once, with its webhook-id, type and subscription fields."""
     def brief(events):
@@ -112,7 +73,7 @@ def same_as_live(live: list[dict], imported: list[dict]) -> None:
         assert event["type"] == event["listed_type"] == sent["type"]
         assert event["source"] == "paidmembershipspro" and "imported" not in event
         assert event["member"] == {k: v for k, v in sent["member"].items()}, (event, sent)
-        assert {k: event["subscription"].get(k) for k in FIELDS} == {k: sent["subscription"].get(k) for k in FIELDS}, (event, sent)
+        assert {k: event["subscription"].get(k) for k in HISTORY_FIELDS} == {k: sent["subscription"].get(k) for k in HISTORY_FIELDS}, (event, sent)
 
 
 def test_a_members_whole_story_comes_back_with_the_live_ids(bed):

@@ -8,16 +8,19 @@ Restrict Content. The tests check both halves: what the bridge already sent live
 (importing after go-live counts nothing twice), and the same story, read as if it had happened
 before the bridge was installed, comes back with the same types, fields and moments (RCP's
 wall-clock dates read in the site's zone), and with the live ids where RCP wrote the same second.
+The reading loop and the importer's run are real_plugins.read_history and import_history, shared
+with test_history_pmpro.py; site_timezone is tests/wordpress/conftest.py's.
 """
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from urllib.parse import urljoin
 
 import pytest
 
-from tests.wordpress.real_plugins import Member, changes, utc
+from tests.wordpress.real_plugins import HISTORY_FIELDS, Member, changes, import_history, read_history, utc
 from tests.wordpress.test_real_restrict_content import (
     LEVELS,
     admin_get,
@@ -30,65 +33,16 @@ from tests.wordpress.test_real_restrict_content import (
     subscribe,
 )
 
-FIELDS = ("id", "plan_id", "plan_name", "amount", "currency", "interval", "status", "started_at")
-
-
 @pytest.fixture(scope="module")
 def bed(real_plugin_bed):
     return real_plugin_bed("restrict-content", "6.8")
 
 
-@pytest.fixture
-def site_timezone(bed):
-    def set_zone(name: str):
-        bed.site.wp_eval(f"update_option('timezone_string', '{name}'); update_option('gmt_offset', '');")
-    yield set_zone
-    set_zone("UTC")
-
-
 def history(bed, member: Member, *, before_go_live: bool, limit: int = 50) -> list[dict]:
     """The member's events as the reader gives them, read to the end. before_go_live: as if the
     bridge had started listening to Restrict Content tomorrow (its live_since moved, for this read only)."""
-    return bed.site.wp_json(f"""
-        global $wpdb;
-        $saved = get_option('farewell_bridge_live_since', array());
-        if ({'true' if before_go_live else 'false'}) {{
-            update_option('farewell_bridge_live_since', array_merge((array) $saved, array('restrict-content' => time() + 86400)));
-        }}
-        $first = (int) $wpdb->get_var("SELECT MIN(id) FROM {{$wpdb->prefix}}rcp_memberships WHERE user_id = {member.id}");
-        $reader = new Farewell_Bridge_History_Restrict_Content();
-        $cursor = (string) ($first - 1);
-        $out = array();
-        $calls = 0;
-        do {{
-            $batch = $reader->events($cursor, {int(limit)}, null);
-            foreach ($batch['events'] as $e) {{
-                $p = json_decode($e['payload'], true);
-                if ($p['member']['id'] === '{member.id}') {{ $p['webhook_id'] = $e['webhook_id']; $out[] = $p; }}
-            }}
-            $cursor = $batch['cursor'];
-        }} while (null !== $cursor && ++$calls < 1000);
-        update_option('farewell_bridge_live_since', $saved);
-        return $out;
-    """)
-
-
-def import_history(bed, slug: str) -> dict:
-    """The importer (Farewell_Bridge_Importer) run to the end for one source, as `wp farewell
-    import --source=…` runs it, then the outbox delivered to the sidecar."""
-    state = bed.site.wp_json(f"""
-        delete_option(Farewell_Bridge_Importer::STATE_OPTION);
-        $state = Farewell_Bridge_Importer::start(null, '{slug}');
-        if (is_wp_error($state)) {{ fwrite(STDERR, $state->get_error_message()); exit(1); }}
-        for ($i = 0; $i < 200 && 'running' === $state['status']; $i++) {{
-            $state = Farewell_Bridge_Importer::step(null, array('ignore_backlog' => true, 'deadline' => microtime(true) + 30));
-        }}
-        wp_clear_scheduled_hook(Farewell_Bridge_Importer::CRON_HOOK);
-        return $state;
-    """)
-    assert state["status"] == "done", state
-    bed.deliver()
-    return state
+    return read_history(bed, "Farewell_Bridge_History_Restrict_Content", "$wpdb->prefix . 'rcp_memberships'", member,
+                        limit=limit, live_since=int(time.time()) + 86400 if before_go_live else None)["events"]
 
 
 def compare(live: list[dict], imported: list[dict]) -> int:
@@ -101,7 +55,7 @@ def compare(live: list[dict], imported: list[dict]) -> int:
     for sent, event in zip(live, imported):
         assert event["source"] == "restrict-content" and "imported" not in event
         assert event["member"] == sent["member"]
-        assert {k: event["subscription"].get(k) for k in FIELDS} == {k: sent["subscription"].get(k) for k in FIELDS}, (event, sent)
+        assert {k: event["subscription"].get(k) for k in HISTORY_FIELDS} == {k: sent["subscription"].get(k) for k in HISTORY_FIELDS}, (event, sent)
         gap = utc(sent["occurred_at"]) - utc(event["occurred_at"])
         # Not hours (a wall-clock date read as UTC would be off by the zone's offset).
         assert timedelta(seconds=-1) <= gap <= timedelta(seconds=30), (sent, event)
