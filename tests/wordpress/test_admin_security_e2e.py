@@ -29,6 +29,7 @@ ADMIN_POST = {
     "farewell_bridge_resume": "GET",
     "farewell_bridge_open_dashboard": "POST",
     "farewell_bridge_import_start": "POST",
+    "farewell_bridge_send_sample_digest": "POST",
 }
 AJAX = {"farewell_bridge_deliver"}  # the loopback delivery: logged in or not, an HMAC token is required
 ADMIN_AJAX = {"farewell_bridge_import_step"}  # Import history's poll: signed in, its nonce and manage_options
