@@ -329,7 +329,8 @@ class Farewell_Bridge_Cli {
 	private static function deliver_backlog() {
 		$delivered = 0;
 		while ( true ) {
-			$ids = Farewell_Bridge_Outbox::due_ids( Farewell_Bridge_Dispatcher::CRON_BATCH );
+			// A full batch per request where the sidecar takes batches (deliver_ids() splits it).
+			$ids = Farewell_Bridge_Outbox::due_ids( Farewell_Bridge_Dispatcher::drain_size() );
 			if ( empty( $ids ) ) {
 				break;
 			}

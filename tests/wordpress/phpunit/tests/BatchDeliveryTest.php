@@ -378,6 +378,18 @@ class BatchDeliveryTest extends Farewell_Test_Case {
 		$this->assertSame( array( (int) end( $ids ) ), Farewell_Bridge_Outbox::due_ids( 10 ) );
 	}
 
+	public function test_wp_farewell_import_sends_its_backlog_in_full_batches() {
+		$this->insert_rows( 1200, 'fwb_imp_', true );
+		$this->fake_sidecar( array( 202 ) );
+		// What `wp farewell import` runs after each step of reading (private: WP-CLI's command).
+		$deliver = new ReflectionMethod( 'Farewell_Bridge_Cli', 'deliver_backlog' );
+		$deliver->setAccessible( true );
+		$outcome = $deliver->invoke( null );
+		$this->assertSame( 1200, $outcome['delivered'] );
+		$this->assertSame( '', $outcome['failure'] );
+		$this->assertSame( array( 'batch', 'batch', 'batch' ), $this->routes(), '500, 500 and 200, not 60 batches of CRON_BATCH' );
+	}
+
 	public function test_the_shutdown_delivery_of_a_few_rows_keeps_its_short_timeout() {
 		$this->add_filter( 'farewell_bridge_use_loopback', '__return_false' );
 		$this->add_filter( 'farewell_bridge_in_cli', '__return_false' );
