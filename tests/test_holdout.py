@@ -309,3 +309,72 @@ def test_per_reason_only_with_enough_in_each_group_and_only_reasons_given_before
     [reason] = result["reasons"]
     assert reason["reason"] == "too_expensive"
     assert (reason["groups"][FOLLOWUPS]["n"], reason["groups"][HOLDOUT]["n"]) == (21, 21)
+
+
+# --- the dashboard ---------------------------------------------------------------------------------
+
+def test_the_sequence_page_shows_the_section_in_english_and_french_and_sets_the_share(client, site, sign_in, engine):
+    from tests.support.dashboard import csrf_token
+
+    update_settings(engine, site["id"], {"holdout_percent": 20})
+    judged = datetime.now(timezone.utc) - timedelta(days=120)
+    _seed_groups(engine, site, followups=(25, 15), held=(25, 5), at=judged)
+    _seed_groups(engine, site, followups=(1, 0), held=(0, 0), start=5000, at=judged + timedelta(days=100))
+    d, low, high = newcombe_difference(15, 25, 5, 25)
+    sign_in("en_US")
+    page = client.get("/admin/sequence").text
+    assert "Do the emails work?" in page and "20% of the members who cancel" in page
+    assert (f"The follow-ups brought back about 40 more members per 100 cancellations "
+            f"(between {math.floor(low * 100)} and {math.ceil(high * 100)}).") in page
+    assert (round(low * 100, 1), round(high * 100, 1)) == (12.9, 60.0)
+    assert "Difference: +40 percentage points (95% interval: +12.9 to +60)." in page
+    assert "1 more cancellation is waiting for its window to pass." in page
+    assert "€1,740.00" in page and "60%" in page and "20%" in page
+    sign_in("fr_FR")
+    page = client.get("/admin/sequence").text
+    assert "Les e-mails servent-ils ?" in page
+    assert (f"Les relances ont fait revenir environ 40 membres de plus pour 100 résiliations "
+            f"(entre {math.floor(low * 100)} et {math.ceil(high * 100)}).") in page
+    token = csrf_token(client, "/admin/sequence")
+    assert client.post("/admin/sequence/holdout", data={"holdout_percent": "60"}).status_code == 400  # no token
+    refused = client.post("/admin/sequence/holdout", data={"csrf_token": token, "holdout_percent": "60"},
+                          follow_redirects=True).text
+    assert "La part du groupe témoin doit être un nombre entier de 0 à 50." in refused
+    with engine.connect() as conn:
+        assert effective_settings(conn, site["id"])["holdout_percent"] == 20
+    saved = client.post("/admin/sequence/holdout", data={"csrf_token": token, "holdout_percent": "0"},
+                        follow_redirects=True).text
+    assert "Le groupe témoin est désactivé (0 %)" in saved
+    with engine.connect() as conn:
+        assert effective_settings(conn, site["id"])["holdout_percent"] == 0
+
+
+def _answer(engine, site, member: str, at: datetime, reason: str = "too_expensive"):
+    answer = make_event("survey.submitted", at.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    answer["member"].update(id=member, email=f"m{member}@example.org")
+    answer["survey"] = {"version": 1, "reason": reason, "subscription_id": f"sub_{member}"}
+    del answer["subscription"]
+    record_event(engine, site["id"], f"a_{member}", json.dumps(answer), parse_event(answer), now=at)
+
+
+def test_the_answers_csv_carries_each_cancellations_group_and_the_overview_its_line(client, site, sign_in, engine):
+    import csv
+    import io
+
+    at = datetime.now(timezone.utc) - timedelta(days=10)
+    members = _seed_groups(engine, site, followups=(1, 0), held=(1, 0), at=at)
+    _cancel(engine, site, "7000", at, initiated_by="admin")
+    for n, member in enumerate([*members, "7000"]):
+        _answer(engine, site, member, at + timedelta(minutes=30 + n))
+    sign_in("en_US")
+    rows = list(csv.reader(io.StringIO(client.get("/admin/feedback.csv").data.decode("utf-8-sig"))))
+    assert rows[0][-2:] == ["group", "Group"]
+    by_email = {row[1]: row[-2:] for row in rows[1:]}
+    assert by_email == {f"m{members[0]}@example.org": ["followups", "Follow-ups"],
+                        f"m{members[1]}@example.org": ["holdout", "Holdout (farewell only)"],
+                        "m7000@example.org": ["", ""]}
+    update_settings(engine, site["id"], {"holdout_percent": 10})
+    assert "Do the emails work? Too early to tell (n = 0)." in client.get("/admin/").text
+    update_settings(engine, site["id"], {"holdout_percent": 0})
+    sign_in("fr_FR")
+    assert "Les e-mails servent-ils ? Le groupe témoin est désactivé (0 %)" in client.get("/admin/").text

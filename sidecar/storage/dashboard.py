@@ -62,7 +62,7 @@ def _answers_query(site_id: str, filters: dict):
             _a.c.id, _a.c.answered_at, _a.c.reason, _a.c.follow_up, _a.c.comment, _a.c.contact_requested,
             _a.c.contact, _a.c.locale, _a.c.definition_version, _m.c.email, _m.c.first_name,
             _m.c.external_id.label("member_external_id"), _s.c.plan_name, _s.c.amount, _s.c.currency,
-            _s.c.interval, _c.c.cancelled_at,
+            _s.c.interval, _c.c.cancelled_at, _c.c.followup_group,
         )
         .select_from(_a.join(_m, _m.c.id == _a.c.member_id)
                      .outerjoin(_c, _c.c.id == _a.c.cancellation_id)

@@ -15,6 +15,7 @@ from ...domain.survey import REASON_CODES
 from ...storage import dashboard as store
 from . import bp, t
 from .common import now, reason_label, reason_labels, when, zone
+from .holdout import text as holdout_text
 
 PAGE_SIZE = 25
 SEARCH_MAX = 200
@@ -92,14 +93,16 @@ def feedback_csv():
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([t("col_date"), "email", t("col_member"), t("col_plan"), "reason", t("col_reason"),
                      t("col_follow_up"), t("col_comment"), t("col_contact"), "contact", t("col_language"),
-                     t("col_version")])
+                     t("col_version"), "group", holdout_text("col_group")])
     for row in rows:
         writer.writerow([csv_cell(v) for v in (
             row["answered_at"].astimezone(site_zone).strftime("%Y-%m-%d %H:%M"), row["email"],
             _line(row["first_name"]), _line(row["plan_name"]), row["reason"],
             reason_label(labels, row["reason"]) if row["reason"] else "", row["follow_up"], row["comment"],
             t("yes") if row["contact_requested"] else t("no"), _line(row["contact"]), row["locale"],
-            row["definition_version"])])
+            row["definition_version"], row["followup_group"] or "",
+            # The holdout's group (sidecar.domain.holdout); empty: outside the comparison.
+            holdout_text(f"group_{row['followup_group']}") if row["followup_group"] else "")])
     name = f"farewell-feedback-{now().astimezone(site_zone).date().isoformat()}.csv"
     # The BOM tells Excel the file is UTF-8 (without it, French accents come out garbled).
     return Response(("\ufeff" + out.getvalue()).encode("utf-8"), mimetype="text/csv",

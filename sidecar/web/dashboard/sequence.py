@@ -19,6 +19,7 @@ from ...mail import catalog
 from ...mail.render import copy_for
 from ...mail.transports import SiteUnreachable, transport_from_url
 from . import bp, go, t
+from . import holdout as holdout_section  # its routes too: the share's form
 from .common import now, preview_response
 
 
@@ -37,9 +38,10 @@ def _language_arg() -> str:
 def sequence():
     with get_engine().begin() as conn:
         steps = configured_steps(conn, g.site["id"])
+        holdout = holdout_section.section(conn)
     rows = [{"key": key, "label": t(f"step_{key}"), "enabled": c.enabled, "delay": _delay_text(c.delay),
              "overridden": bool(c.copy_overrides)} for key, c in steps.items()]
-    return render_template("dashboard/sequence.html", rows=rows)
+    return render_template("dashboard/sequence.html", rows=rows, holdout=holdout, h=holdout_section.text)
 
 
 def _delay_text(delay: timedelta) -> str:
