@@ -580,10 +580,6 @@ SURVEY = {
     "thanks": "Thank you — your answers help us do better.",
 }
 
-SECTIONS = {
-    "steps": STEPS,
-    "dashboard": DASHBOARD,
-    "email_blocks": EMAIL_BLOCKS,
 # The holdout's section, on the dashboard's sequence page and overview and in the digest
 # (sidecar.domain.holdout); the sentence keys are the verdicts.
 HOLDOUT = {
@@ -620,6 +616,10 @@ HOLDOUT = {
     "line": "Do the emails work? {sentence}",
 }
 
+SECTIONS = {
+    "steps": STEPS,
+    "dashboard": DASHBOARD,
+    "email_blocks": EMAIL_BLOCKS,
     "email.farewell": EMAIL_FAREWELL,
     "email.feedback": EMAIL_FEEDBACK,
     "email.offer": EMAIL_OFFER,
@@ -631,5 +631,5 @@ HOLDOUT = {
     "privacy": PRIVACY,
     "home": HOME,
     "survey": SURVEY,
-}
     "holdout": HOLDOUT,
+}

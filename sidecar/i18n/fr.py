@@ -586,10 +586,6 @@ SURVEY = {
     "thanks": "Merci — vos réponses nous aident à nous améliorer.",
 }
 
-SECTIONS = {
-    "steps": STEPS,
-    "dashboard": DASHBOARD,
-    "email_blocks": EMAIL_BLOCKS,
 # La section du groupe témoin (voir en.py).
 HOLDOUT = {
     "title": "Les e-mails servent-ils ?",
@@ -627,6 +623,10 @@ HOLDOUT = {
     "line": "Les e-mails servent-ils ? {sentence}",
 }
 
+SECTIONS = {
+    "steps": STEPS,
+    "dashboard": DASHBOARD,
+    "email_blocks": EMAIL_BLOCKS,
     "email.farewell": EMAIL_FAREWELL,
     "email.feedback": EMAIL_FEEDBACK,
     "email.offer": EMAIL_OFFER,
@@ -638,5 +638,5 @@ HOLDOUT = {
     "privacy": PRIVACY,
     "home": HOME,
     "survey": SURVEY,
-}
     "holdout": HOLDOUT,
+}
