@@ -385,6 +385,34 @@ class RealPluginBed:
                 events.append(event)
         return events
 
+    def at_risk(self, subscription_id: int | str) -> dict:
+        """What the sidecar keeps about a subscription of this plugin for the members at risk, once
+        its applier has applied every event it accepted: `on_list` (whether the dashboard's At risk
+        page lists it: sidecar.storage.at_risk.members_at_risk) and the state beside it
+        (sidecar.storage.at_risk.state_of: failing_since, failed_attempts, last_succeeded_at,
+        paused_since, since), all None / 0 when nothing was kept."""
+        from sqlalchemy import select
+
+        from sidecar import db
+        from sidecar.storage import at_risk as store
+        from sidecar.storage.tables import subscriptions
+        from tests.support.applier import settle
+
+        source = {"paid-memberships-pro": "paidmembershipspro"}.get(self.spec.slug, self.spec.slug)
+        settle(self.sidecar.database_url, applier_running=True)
+        engine = db.create_engine(self.sidecar.database_url)
+        try:
+            with engine.connect() as conn:
+                internal = conn.execute(select(subscriptions.c.id).where(
+                    subscriptions.c.site_id == self.sidecar.site_id, subscriptions.c.source == source,
+                    subscriptions.c.external_id == str(subscription_id))).scalar_one()
+                state = store.state_of(conn, internal) or {"failed_attempts": 0}
+                listed = {row["subscription_id"] for row in store.members_at_risk(conn, self.sidecar.site_id)}
+        finally:
+            engine.dispose()
+        keys = ("failing_since", "failed_attempts", "last_succeeded_at", "paused_since", "since")
+        return {"on_list": internal in listed, **{key: state.get(key) for key in keys}}
+
     def cleanup(self, mariadb=None) -> None:
         self.site.cleanup()
         self.sidecar.stop()

@@ -302,11 +302,19 @@ def test_paypal_cancels_the_subscription(bed):
     assert events == []
 
 
-def test_a_renewal_paid_gives_no_event_a_renewal_failed_ends_access_once_and_its_retry_resumes_it(bed):
+def test_a_renewal_paid_is_one_payment_succeeded_a_renewal_failed_ends_access_once_and_its_retry_resumes_it(bed):
     member = Member(bed, "renewal")
-    sub_id, profile = paypal_subscription(bed, member)
+    # The first payment (PayPal's first IPN) starts the subscription: no renewal.
+    events, (sub_id, profile) = changes(bed, member, lambda: paypal_subscription(bed, member))
+    only(events, "subscription.created")
     renewal = dict(txn_type="subscr_payment", subscr_id=profile, mc_gross="29.00", mc_currency="EUR",
                    payment_status="Completed", txn_id=f"PAY-{secrets.token_hex(6)}")
+    events, _ = changes(bed, member, lambda: paypal_ipn(bed, **renewal))
+    succeeded = only(events, "payment.succeeded")
+    assert_subscription(succeeded, member, sub_id, "Or", "active", "gateway")
+    assert_access_ends_as_memberpress_says(bed, succeeded, sub_id)
+    assert bed.at_risk(sub_id)["last_succeeded_at"] == utc(succeeded["occurred_at"])
+    # PayPal sends the same IPN again: MemberPress stores nothing new, nor do we.
     events, _ = changes(bed, member, lambda: paypal_ipn(bed, **renewal))
     assert events == []
 
@@ -324,18 +332,27 @@ def test_a_renewal_paid_gives_no_event_a_renewal_failed_ends_access_once_and_its
     assert_subscription(ended, member, sub_id, "Or", "expired", "system")
     assert utc(ended["occurred_at"]) == utc(ended["subscription"]["access_ends_at"]) == utc(failed["occurred_at"])
 
+    # So the sidecar never lists this member as at risk: the lapse, at the failure's instant, counts
+    # after it and ends that stay at once as an expiry (sidecar/domain/at_risk.py's rules).
     # Its expiry cron then finds the transactions it back-dated by a day: already reported.
     events, _ = changes(bed, member, lambda: bed.site.wp_eval(
         "define('DOING_CRON', true); do_action('mepr_send_txn_expire_events');"))
     assert events == []
 
-    # PayPal's retry goes through: access is back.
+    # PayPal's retry goes through: access is back, and the payment is a renewal.
     retry = dict(renewal, txn_id=f"PAY-{secrets.token_hex(6)}")
     events, _ = changes(bed, member, lambda: paypal_ipn(bed, **retry))
-    resumed = only(events, "subscription.resumed")
+    assert sorted(e["type"] for e in events) == ["payment.succeeded", "subscription.resumed"], events
+    resumed, = (e for e in events if e["type"] == "subscription.resumed")
+    succeeded, = (e for e in events if e["type"] == "payment.succeeded")
     assert_subscription(resumed, member, sub_id, "Or", "active", "gateway")
     assert_access_ends_as_memberpress_says(bed, resumed, sub_id)
+    assert_subscription(succeeded, member, sub_id, "Or", "active", "gateway")
+    assert_access_ends_as_memberpress_says(bed, succeeded, sub_id)
     assert subscription_state(bed, sub_id)["active"]
+    at_risk = bed.at_risk(sub_id)
+    assert not at_risk["on_list"] and at_risk["failed_attempts"] == 0, at_risk
+    assert at_risk["last_succeeded_at"] == utc(succeeded["occurred_at"]), at_risk
 
 
 
@@ -471,7 +488,10 @@ def test_a_renewal_that_never_comes_ends_access_once_and_a_late_payment_resumes_
     late = dict(first_payment, txn_id=f"PAY-{secrets.token_hex(6)}", ipn_track_id=secrets.token_hex(6))
     del late["custom"]
     events, _ = changes(bed, member, lambda: paypal_ipn(bed, **late))
-    resumed = only(events, "subscription.resumed")
+    assert sorted(e["type"] for e in events) == ["payment.succeeded", "subscription.resumed"], events
+    resumed, = (e for e in events if e["type"] == "subscription.resumed")
+    assert_subscription(next(e for e in events if e["type"] == "payment.succeeded"), member, sub_id, "Argent",
+                        "active", "gateway")
     assert_subscription(resumed, member, sub_id, "Argent", "active", "gateway")
     assert_access_ends_as_memberpress_says(bed, resumed, sub_id)
     assert utc(resumed["subscription"]["access_ends_at"]) > datetime.now(timezone.utc)

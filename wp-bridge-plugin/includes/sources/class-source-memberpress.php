@@ -43,6 +43,15 @@
  * meta (LAPSED_META), so that a later payment on that subscription that gives access again (a
  * late renewal, a retried payment) is reported once as `subscription.resumed`.
  *
+ * A renewal: a transaction of a subscription stored as `complete` (`mepr_txn_transition_status`)
+ * when the subscription already had a complete one, reported as `payment.succeeded`, marked by the
+ * transaction id. That is MemberPress's own test for its `renewal-transaction-completed` event
+ * (MeprUtils::send_transaction_receipt_notices(): txn_count > 1, counting this one), but that event
+ * is recorded only on the gateways' receipt path: an administrator adding a payment on the
+ * Transactions screen records none. The first payment is the start (`subscription.created`); with
+ * a paid trial, the trial's payment is the first and the first full one counts as a renewal, as
+ * MemberPress counts it.
+ *
  * Dates: MemberPress stores every date as UTC "Y-m-d H:i:s" (MeprUtils::db_now(), gmdate), whatever
  * the site's time zone; "0000-00-00 00:00:00" is a lifetime (no end).
  * We never filter `mepr_account_action` or `mepr_custom_cancel_link`: the cancel flow is theirs.
@@ -260,8 +269,10 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 	}
 
 	/**
-	 * Remembers a subscription's access end when one of its transactions fails: MemberPress's
-	 * gateways then expire all its transactions (access ends now), before recording the failure.
+	 * A transaction's status changed. Complete: a renewal is reported, and a payment on a lapsed
+	 * subscription checked for a resume. Failed: remembers the subscription's access end, as
+	 * MemberPress's gateways then expire all its transactions (access ends now), before recording
+	 * the failure.
 	 *
 	 * @param string $old_status Status before.
 	 * @param string $new_status Status after.
@@ -273,6 +284,7 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 		}
 		$sub_id = (int) self::prop( $txn, 'subscription_id' );
 		if ( 'complete' === (string) $new_status && $sub_id > 0 ) {
+			$this->on_completed_transaction( $txn, $sub_id );
 			$user_id = (int) self::prop( $txn, 'user_id' );
 			if ( null !== self::lapsed( $user_id, $sub_id ) ) {
 				// Checked at the end of the request, once MemberPress has stored everything.
@@ -295,6 +307,35 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 		if ( $sub_id > 0 && class_exists( 'MeprSubscription' ) && ! array_key_exists( $sub_id, self::$expiry_before_failure ) ) {
 			self::$expiry_before_failure[ $sub_id ] = self::timestamp( self::prop( new MeprSubscription( $sub_id ), 'expires_at' ) );
 		}
+	}
+
+	/**
+	 * payment.succeeded when a complete transaction renews its subscription (see the class
+	 * comment). Recorded at once, not put off like a start: MemberPress stored the transaction
+	 * before firing the hook, so the subscription's access end already counts it, and a renewal
+	 * needs nothing that comes later in the request.
+	 *
+	 * @param object $txn    MeprTransaction, as stored.
+	 * @param int    $sub_id Its subscription id.
+	 */
+	private function on_completed_transaction( $txn, $sub_id ) {
+		if ( ! class_exists( 'MeprSubscription' ) ) {
+			return;
+		}
+		$sub = new MeprSubscription( $sub_id );
+		// txn_count: the subscription's complete transactions, read from its table now.
+		if ( (int) self::prop( $sub, 'id' ) <= 0 || (int) self::prop( $sub, 'txn_count' ) < 2 ) {
+			return; // Its first payment: no renewal.
+		}
+		$this->record(
+			'payment.succeeded',
+			(int) self::prop( $txn, 'user_id' ),
+			$this->subscription( $sub, 'payment.succeeded' ),
+			array(
+				'marker'      => 'txn-' . (int) self::prop( $txn, 'id' ),
+				'occurred_at' => time(),
+			)
+		);
 	}
 
 	/**
