@@ -227,6 +227,42 @@ def test_a_renewal_payment_fails(bed):
     assert membership(bed, member, level_id)["has_level"]  # PMPro keeps the level; PayPal retries
 
 
+def test_a_renewal_paid_is_payment_succeeded_and_takes_a_failed_member_off_the_at_risk_list(bed):
+    """subscr_payment Completed for a subscription PMPro knows: pmpro_ipnSaveOrder() →
+    pmpro_handle_recurring_payment_succeeded_at_gateway() → pmpro_subscription_payment_completed.
+    The first payment completes the checkout instead: no renewal."""
+    member = Member(bed, "renews")
+    level_id = bed.setup["levels"]["Mensuel"]
+    events, state = changes(bed, member, lambda: checkout(bed, member))
+    only(events, "subscription.created")
+    sub_id = f"{member.id}-{level_id}"
+    payment = dict(txn_type="subscr_payment", subscr_id=state["subscription"]["subscription_transaction_id"],
+                   mc_gross="10.00", mc_currency="EUR")
+
+    events, log = changes(bed, member, lambda: ipn(bed, **payment, payment_status="Failed",
+                                                   txn_id=f"PAY-{secrets.token_hex(6)}"))
+    only(events, "payment.failed")
+    at_risk = bed.at_risk(sub_id)
+    assert at_risk["on_list"] and at_risk["failed_attempts"] == 1, (at_risk, log)
+
+    paid = f"PAY-{secrets.token_hex(6)}"
+    events, log = changes(bed, member, lambda: ipn(bed, **payment, payment_status="Completed", txn_id=paid))
+    succeeded = only(events, "payment.succeeded")
+    assert_subscription(succeeded, member, "Mensuel", level_id, "active", "gateway")
+    assert membership(bed, member, level_id)["has_level"]
+    at_risk = bed.at_risk(sub_id)
+    assert not at_risk["on_list"] and at_risk["failed_attempts"] == 0, at_risk
+    assert at_risk["last_succeeded_at"] == utc(succeeded["occurred_at"]), at_risk
+
+    # PayPal sends the same IPN again: PMPro has processed that payment, nothing new.
+    events, log = changes(bed, member, lambda: ipn(bed, **payment, payment_status="Completed", txn_id=paid))
+    assert events == [], log
+    # The next month's payment: a renewal of its own.
+    events, log = changes(bed, member, lambda: ipn(bed, **payment, payment_status="Completed",
+                                                   txn_id=f"PAY-{secrets.token_hex(6)}"))
+    assert_subscription(only(events, "payment.succeeded"), member, "Mensuel", level_id, "active", "gateway")
+
+
 # --------------------------------------------------------------------------- the administrator
 # Memberships → Members → Edit Member (admin.php?page=pmpro-member), its Memberships panel
 # (adminpages/member-edit/pmpro-class-member-edit-panel-memberships.php): one form with the

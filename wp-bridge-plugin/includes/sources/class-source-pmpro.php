@@ -20,6 +20,12 @@
  *   membership (checkout, a level given by the administrator). During an expiry PMPro calls it
  *   with 0 too: reported as expired instead (`pmpro_membership_{pre,post}_membership_expiry`).
  * - `pmpro_subscription_payment_failed( $order )`: a failed recurring payment.
+ * - `pmpro_subscription_payment_completed( $order )`: a recurring payment went through
+ *   (pmpro_handle_recurring_payment_succeeded_at_gateway(), from PayPal's IPN, Stripe's
+ *   invoice.payment_succeeded…; the first payment completes the checkout instead), reported as
+ *   `payment.succeeded` marked by the order. Not when no older order of the same subscription was
+ *   paid: Stripe's first invoice, arriving before its checkout's own notification, completes the
+ *   checkout's pending order through that same path.
  * We never use `pmpro_cancel_should_process` (it can stop a cancel).
  *
  * Dates: PMPro keeps memberships_users.startdate/enddate as wall-clock times of the site's time
@@ -82,6 +88,7 @@ class Farewell_Bridge_Source_Pmpro extends Farewell_Bridge_Source {
 			array( 'pmpro_membership_pre_membership_expiry', 'action_pmpro_membership_pre_membership_expiry', 2 ),
 			array( 'pmpro_membership_post_membership_expiry', 'action_pmpro_membership_post_membership_expiry', 2 ),
 			array( 'pmpro_subscription_payment_failed', 'action_pmpro_subscription_payment_failed', 1 ),
+			array( 'pmpro_subscription_payment_completed', 'action_pmpro_subscription_payment_completed', 1 ),
 			array( 'pmpro_added_subscription', 'action_pmpro_added_subscription', 1 ),
 			array( 'pmpro_updated_subscription', 'action_pmpro_updated_subscription', 1 ),
 			array( 'shutdown', 'action_shutdown', 0 ),
@@ -239,6 +246,46 @@ class Farewell_Bridge_Source_Pmpro extends Farewell_Bridge_Source {
 			$sub['amount'] = $total;
 		}
 		$this->record( 'payment.failed', $user_id, $sub, array( 'marker' => 'order-' . (int) self::prop( $order, 'id' ) ) );
+	}
+
+	/**
+	 * A recurring payment went through (see the class comment).
+	 *
+	 * @param object $order MemberOrder, saved as success.
+	 */
+	public function action_pmpro_subscription_payment_completed( $order ) {
+		$user_id  = (int) self::prop( $order, 'user_id' );
+		$level_id = (int) self::prop( $order, 'membership_id' );
+		if ( $user_id <= 0 || $level_id <= 0 || ! $this->renews( $order ) ) {
+			return;
+		}
+		$row   = $this->membership_row( $user_id, $level_id, true );
+		$sub   = $this->subscription( $user_id, $level_id, null === $row ? null : 'active', $row );
+		$total = Farewell_Bridge_Event_Factory::amount( self::prop( $order, 'total' ) );
+		if ( null !== $total && (float) $total > 0 ) {
+			$sub['amount'] = $total;
+		}
+		$this->record( 'payment.succeeded', $user_id, $sub, array( 'marker' => 'order-' . (int) self::prop( $order, 'id' ) ) );
+	}
+
+	/**
+	 * Whether a paid order renews its subscription: an older order of the same payment-service
+	 * subscription (PMPro's own key: subscription_transaction_id, gateway, environment) was paid.
+	 * Without that key PMPro could not have found the subscription, so the hook's word is taken.
+	 *
+	 * @param object $order MemberOrder.
+	 * @return bool
+	 */
+	private function renews( $order ) {
+		global $wpdb;
+		$profile = (string) self::prop( $order, 'subscription_transaction_id' );
+		if ( '' === $profile || empty( $wpdb->pmpro_membership_orders ) ) {
+			return true;
+		}
+		$table = $wpdb->pmpro_membership_orders;
+		$sql   = "SELECT id FROM {$table} WHERE subscription_transaction_id = %s AND gateway = %s AND gateway_environment = %s AND id < %d AND status IN ('success', 'refunded') LIMIT 1";
+		$older = $wpdb->get_var( $wpdb->prepare( $sql, $profile, (string) self::prop( $order, 'gateway' ), (string) self::prop( $order, 'gateway_environment' ), (int) self::prop( $order, 'id' ) ) ); // phpcs:ignore WordPress.DB.PreparedSQL.NotPrepared,WordPress.DB.DirectDatabaseQuery -- PMPro's own table name; one indexed read per renewal.
+		return null !== $older;
 	}
 
 	/**
