@@ -397,13 +397,22 @@ def test_the_payment_service_cancels_the_subscription(bed):
     assert events == []
 
 
-def test_a_renewal_paid_gives_no_event_and_a_renewal_failed_gives_one(bed):
+def test_a_renewal_paid_is_payment_succeeded_a_failed_one_puts_the_member_at_risk_and_the_retry_takes_them_off(bed):
+    """The payment service's renewal: RCP_Membership::renew(), then a `renewal` payment inserted
+    complete (as RCP's Stripe gateway does). The first payment (`new`) only starts the membership."""
     member = Member(bed, "renewal")
-    membership_id, profile = subscribe(bed, member)
+    events, (membership_id, profile) = changes(bed, member, lambda: subscribe(bed, member))
+    only(events, "subscription.created")
     before = state(bed, membership_id)["expiration_date"]
-    events, _ = changes(bed, member, lambda: notify(bed, "invoice.payment_succeeded", profile))
-    assert events == []
+    event_id = f"evt_{secrets.token_hex(8)}"
+    events, _ = changes(bed, member, lambda: notify(bed, "invoice.payment_succeeded", profile, event_id))
+    succeeded = only(events, "payment.succeeded")
     assert state(bed, membership_id)["expiration_date"] > before  # renewed by RCP
+    assert_membership_event(succeeded, member, membership_id, "Mensuel", "active", "gateway")
+    assert_access_ends_as_rcp_says(bed, succeeded, membership_id)  # the renewed date
+    # The same notification again: RCP knows that payment (rcp_ipn_duplicate_payment), nor do we send it twice.
+    events, _ = changes(bed, member, lambda: notify(bed, "invoice.payment_succeeded", profile, event_id))
+    assert events == []
 
     event_id = f"evt_{secrets.token_hex(8)}"
     events, _ = changes(bed, member, lambda: notify(bed, "invoice.payment_failed", profile, event_id))
@@ -413,6 +422,30 @@ def test_a_renewal_paid_gives_no_event_and_a_renewal_failed_gives_one(bed):
     # The same notification again, seconds later: the same failure, no second event.
     events, _ = changes(bed, member, lambda: notify(bed, "invoice.payment_failed", profile, event_id))
     assert events == []
+    at_risk = bed.at_risk(membership_id)
+    assert at_risk["on_list"] and at_risk["failed_attempts"] == 1, at_risk
+
+    # The service's retry goes through: a renewal again, and the member leaves the list.
+    events, _ = changes(bed, member, lambda: notify(bed, "invoice.payment_succeeded", profile))
+    retried = only(events, "payment.succeeded")
+    assert_membership_event(retried, member, membership_id, "Mensuel", "active", "gateway")
+    at_risk = bed.at_risk(membership_id)
+    assert not at_risk["on_list"] and at_risk["failed_attempts"] == 0, at_risk
+    assert at_risk["last_succeeded_at"] == utc(retried["occurred_at"]), at_risk
+
+
+def test_an_administrator_records_a_renewal_payment_one_payment_succeeded(bed):
+    """Restrict → Memberships → Edit → "Record Payment Only" (a renewal paid by hand, the form's
+    status left at Complete): RCP inserts a complete `renewal` payment; no gateway hook fires."""
+    member = Member(bed, "adminrecords")
+    membership_id, _ = subscribe(bed, member)
+    fields = admin_form(bed, edit_path(membership_id), "rcp_add_membership_payment_nonce")
+    assert fields["status"] == "complete" and float(fields["amount"]) == 12.0, fields
+    fields["add_payment_only"] = "Record Payment Only"
+    events, _ = changes(bed, member, lambda: admin_post(bed, edit_path(membership_id), fields))
+    succeeded = only(events, "payment.succeeded")
+    assert_membership_event(succeeded, member, membership_id, "Mensuel", "active", "admin")
+    assert_access_ends_as_rcp_says(bed, succeeded, membership_id)
 
 
 def test_a_refund_expires_the_membership_now(bed):
@@ -431,9 +464,10 @@ def test_an_expired_membership_paid_again_is_resumed(bed):
     membership_id, profile = subscribe(bed, member)
     admin_get(bed, admin_link(bed, membership_id, "expire_membership"))
     events, _ = changes(bed, member, lambda: notify(bed, "invoice.payment_succeeded", profile))
-    resumed = only(events, "subscription.resumed")
-    assert_membership_event(resumed, member, membership_id, "Mensuel", "active", "gateway")
-    assert_access_ends_as_rcp_says(bed, resumed, membership_id)
+    assert sorted(e["type"] for e in events) == ["payment.succeeded", "subscription.resumed"], events
+    for event in events:  # the renewal payment, and the access it gives back
+        assert_membership_event(event, member, membership_id, "Mensuel", "active", "gateway")
+        assert_access_ends_as_rcp_says(bed, event, membership_id)
 
 
 def test_a_member_buys_again_after_the_end_one_created_event(bed):

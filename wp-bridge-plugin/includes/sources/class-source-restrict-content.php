@@ -25,6 +25,13 @@
  * - `rcp_recurring_payment_failed( $member, $gateway )`: payment.failed, using the gateway's
  *   membership; the gateway's webhook_event_id (Stripe's event id) identifies the occurrence, so a
  *   notification sent again gives no second event.
+ * - A renewal: a payment whose transaction_type is `renewal` stored as complete
+ *   (`rcp_update_payment_status_complete( $payment_id )`, fired when RCP_Payments inserts it
+ *   complete or updates it to complete), reported as `payment.succeeded` marked by the payment.
+ *   Every renewal pays that way: the gateways' webhooks (which then also fire
+ *   `rcp_webhook_recurring_payment_processed`), the administrator's "Add payment" with renewal
+ *   on the membership screen and a member renewing on the registration page (a pending renewal
+ *   payment completed), the last two without that webhook hook. The first payment is `new`.
  *
  * @package Farewell_Bridge
  */
@@ -67,6 +74,7 @@ class Farewell_Bridge_Source_Restrict_Content extends Farewell_Bridge_Source {
 		return array(
 			array( 'rcp_transition_membership_status', 'action_rcp_transition_membership_status', 3 ),
 			array( 'rcp_recurring_payment_failed', 'action_rcp_recurring_payment_failed', 2 ),
+			array( 'rcp_update_payment_status_complete', 'action_rcp_update_payment_status_complete', 1 ),
 			array( 'rcp_membership_post_disable', 'action_rcp_membership_post_disable', 2 ),
 			array( 'shutdown', 'action_shutdown', 0 ),
 		);
@@ -171,6 +179,25 @@ class Farewell_Bridge_Source_Restrict_Content extends Farewell_Bridge_Source {
 		}
 		$event_id = (string) self::prop( $gateway, 'webhook_event_id' );
 		$this->emit( 'payment.failed', $membership, array( 'marker' => '' !== $event_id ? 'evt@' . $event_id : 'pf@' . time() ) );
+	}
+
+	/**
+	 * A payment is complete: payment.succeeded when it renews its membership (see the class
+	 * comment). RCP fires this hook after renewing the membership (its own rcp_complete_registration()
+	 * runs before us on it), so the event carries the new expiration date.
+	 *
+	 * @param int $payment_id Payment id.
+	 */
+	public function action_rcp_update_payment_status_complete( $payment_id ) {
+		if ( ! class_exists( 'RCP_Payments' ) ) {
+			return;
+		}
+		$payments = new RCP_Payments();
+		$payment  = $payments->get_payment( (int) $payment_id );
+		if ( 'renewal' !== (string) self::prop( $payment, 'transaction_type' ) || (int) self::prop( $payment, 'membership_id' ) <= 0 ) {
+			return;
+		}
+		$this->emit( 'payment.succeeded', rcp_get_membership( (int) self::prop( $payment, 'membership_id' ) ), array( 'marker' => 'payment-' . (int) $payment_id ) );
 	}
 
 	/**
