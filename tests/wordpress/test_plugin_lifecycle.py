@@ -131,6 +131,7 @@ USED_SITE = """
     set_transient(Farewell_Bridge_Survey_Form::DRAFT_PREFIX . 'abc', array(), HOUR_IN_SECONDS);
     set_transient(Farewell_Bridge_Admin::NOTICE_PREFIX . 1, array('type' => 'success', 'message' => 'ok'), HOUR_IN_SECONDS);
     set_transient(Farewell_Bridge_Dashboard_Menu::TRANSIENT, array(), HOUR_IN_SECONDS);
+    set_transient(Farewell_Bridge_Setup_Checklist::DIGEST_TRANSIENT, array(), HOUR_IN_SECONDS);
     update_user_meta($user, Farewell_Bridge_Survey::PENDING_META, time());
     update_user_meta($user, Farewell_Bridge_Source_Memberpress::LAPSED_META, array(7 => time()));
 """
