@@ -126,8 +126,11 @@ events = Table(
     Column("imported", Boolean, nullable=False, server_default="0"),
     UniqueConstraint("site_id", "webhook_id"),
     Index(None, "subscription_id", "type", "occurred_at"),
-    # The applier's claim and the unapplied gauges: applied_at IS NULL, then apply_after.
+    # The unapplied gauges: applied_at IS NULL, then apply_after.
     Index(None, "applied_at", "apply_after"),
+    # The applier's claim reads the unapplied in the order it applies them and stops at its limit,
+    # locking its batch only (migration 0012).
+    Index(None, "applied_at", "occurred_at", "id"),
     # Whether a site has imported history, and its first live event: one index probe each.
     Index(None, "site_id", "imported", "occurred_at"),
     **MYSQL_TABLE_ARGS,
