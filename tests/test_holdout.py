@@ -378,3 +378,30 @@ def test_the_answers_csv_carries_each_cancellations_group_and_the_overview_its_l
     update_settings(engine, site["id"], {"holdout_percent": 0})
     sign_in("fr_FR")
     assert "Les e-mails servent-ils ? Le groupe témoin est désactivé (0 %)" in client.get("/admin/").text
+
+
+# --- the digest ------------------------------------------------------------------------------------
+
+def test_the_first_digest_of_each_month_carries_the_sentence_once_there_is_something_to_say(
+        client, site, sign_in, engine):
+    from sidecar.domain.digest import IsoWeek, MailConfig, browser_preview
+
+    update_settings(engine, site["id"], {"holdout_percent": 20})
+    judged = datetime.now(timezone.utc) - timedelta(days=120)
+    sign_in("en_US")
+    # Monday 2 November 2026: the first digest of November. Nothing to say yet: no line.
+    assert "holdout-line" not in client.get("/admin/digest/preview?week=2026-W45").text
+    _seed_groups(engine, site, followups=(25, 15), held=(25, 5), at=judged)
+    d, low, high = newcombe_difference(15, 25, 5, 25)
+    # The digest speaks the site's language (French here); the text version in English below.
+    french = (f"Les e-mails servent-ils ? Les relances ont fait revenir environ 40 membres de plus pour "
+              f"100 résiliations (entre {math.floor(low * 100)} et {math.ceil(high * 100)}).")
+    assert french in client.get("/admin/digest/preview?week=2026-W45").text
+    # Monday 9 November: not the month's first digest.
+    assert "holdout-line" not in client.get("/admin/digest/preview?week=2026-W46").text
+    mail = MailConfig(secret_key=SECRET, public_url="http://sidecar.test", mail_from="farewell@example.org")
+    with engine.connect() as conn:
+        text = browser_preview(conn, {**site, "locale": "en_US"}, IsoWeek.parse("2026-W45"),
+                               datetime.now(timezone.utc), mail).text
+    assert (f"Do the emails work? The follow-ups brought back about 40 more members per 100 cancellations "
+            f"(between {math.floor(low * 100)} and {math.ceil(high * 100)}).") in text

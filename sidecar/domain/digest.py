@@ -13,6 +13,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
+from functools import partial
 from typing import Callable
 
 from sqlalchemy.engine import Connection, Engine
@@ -24,7 +25,7 @@ from ..storage import digests as digests_store
 from ..storage import sites as sites_store
 from ..storage.leases import Term
 from ..storage.statuses import DigestStatus
-from . import dashboard_sessions
+from . import dashboard_sessions, holdout
 from .compose import MailConfig
 from .digest_figures import build_digest
 from .digest_render import RenderedDigest, render_digest
@@ -32,6 +33,7 @@ from .digest_weeks import IsoWeek, week_of
 from .events import is_email
 from .sequences import member_timezone
 from .site_settings import effective_settings, owner_addresses
+from .unsubscribe import email_hash
 
 __all__ = [
     "IsoWeek", "week_of", "build_digest", "render_digest", "browser_preview", "send_digest", "digest_settings",
@@ -175,7 +177,8 @@ def dashboard_url(mail: MailConfig) -> str:
 def browser_preview(conn: Connection, site: dict, week: IsoWeek, now: datetime, mail: MailConfig) -> RenderedDigest:
     """The digest as a browser shows it (the dashboard's preview, ``digest preview``): the chart
     as a data: URI in the HTML instead of the cid: an email client resolves from the message."""
-    rendered = render_digest(build_digest(conn, site, week, now), site, _language(site), dashboard_url(mail))
+    digest = with_holdout(conn, site, week, now, mail, build_digest(conn, site, week, now))
+    rendered = render_digest(digest, site, _language(site), dashboard_url(mail))
     html = rendered.html
     for image in rendered.images:
         html = html.replace(f"cid:{image.cid}",
@@ -239,7 +242,7 @@ def _send_copy(engine, transport, site, week, recipients, now, mail, language=No
 def _outgoing(engine, site, week, recipients, now, mail: MailConfig, message_id: str,
               language: str | None = None) -> mime.Outgoing:
     with engine.connect() as conn:
-        digest = build_digest(conn, site, week, now)
+        digest = with_holdout(conn, site, week, now, mail, build_digest(conn, site, week, now))
         settings = effective_settings(conn, site["id"])
     language = language_of(language, site["locale"]) if language else _language(site)
     rendered = render_digest(digest, site, language, dashboard_url(mail))
@@ -253,6 +256,23 @@ def _outgoing(engine, site, week, recipients, now, mail: MailConfig, message_id:
                               filename=image.filename, disposition="inline")
     return mime.Outgoing(message=message, sender=mail.mail_from, recipients=tuple(recipients), site=site,
                          message_id=message_id)
+
+
+# The verdicts worth a line in the digest: "too early" and "off" would repeat every month.
+_HOLDOUT_SAID = ("no_effect", "more", "fewer")
+
+
+def with_holdout(conn: Connection, site: dict, week: IsoWeek, now: datetime, mail: MailConfig, digest: dict) -> dict:
+    """The digest with the holdout's sentence (sidecar.domain.holdout) in the first digest of each
+    month (the week whose Monday is among the month's first seven days: one week a month), and only
+    once there is something to say. A sentence that changes slowly, read weekly, would be noise."""
+    said = None
+    if week.monday().day <= 7:
+        result = holdout.effect(conn, site["id"], partial(email_hash, mail.secret_key), now)
+        if result["verdict"] in _HOLDOUT_SAID:
+            key, values = holdout.sentence(result)
+            said = {"key": key, "values": values}
+    return {**digest, "holdout": said}
 
 
 def _language(site: dict) -> str:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_timedelta
 from babel.numbers import format_currency, format_decimal, format_percent
 
+from .. import i18n
 from ..mail import catalog
 from ..mail.chart import trend_png
 from ..mail.render import babel_locale, fill, render
@@ -56,10 +57,18 @@ def render_digest(digest: dict, site: dict, language: str, dashboard_url: str) -
                           [row["winbacks"] for row in view["trend"]],
                           (words["legend_cancellations"], words["legend_winbacks"])))
     context = {**view, "words": words, "dashboard_url": dashboard_url, "chart_src": f"cid:{chart.cid}",
-               "quiet": digest["quiet"]}
+               "quiet": digest["quiet"], "holdout_line": _holdout_line(digest.get("holdout"), locale, language)}
     rendered = render(catalog.DIGEST, language, variables, context,
                       subject_block="subject_quiet" if digest["quiet"] else "subject")
     return RenderedDigest(subject=rendered.subject, text=rendered.text, html=rendered.html, images=(chart,))
+
+
+def _holdout_line(said: dict | None, locale, language: str) -> str | None:
+    """The holdout's sentence (sidecar.domain.holdout), when the digest carries it this week."""
+    if not said:
+        return None
+    values = {name: format_decimal(value, format="#,##0.#", locale=locale) for name, value in said["values"].items()}
+    return i18n.text(language, "holdout", "line", sentence=i18n.text(language, "holdout", said["key"], **values))
 
 
 def _local_day(iso_start: str, digest: dict) -> str:
