@@ -445,3 +445,26 @@ def test_the_dashboard_preview_and_the_text_preview_show_the_section(app, client
     assert any(line.startswith("Entrés dans la liste : 2  ") for line in lines)
     assert any(line.startswith("  rétablis : 1  ") for line in lines)
     assert any(line.startswith("- Ana <m21@example.org> — Or, depuis le ") for line in lines)
+
+
+# --- the overview ---------------------------------------------------------------------------------
+
+import re  # noqa: E402
+
+
+@pytest.mark.parametrize("locale, label, at_stake", [("fr_FR", "Membres à risque", "58,00\u00a0€"),
+                                                     ("en_US", "Members at risk", "€58.00")])
+def test_the_overview_shows_who_is_at_risk_beside_the_cancellations_and_links_to_them(
+        client, site, sign_in, at_risk_members, locale, label, at_stake):
+    sign_in(locale=locale)
+    page = client.get("/admin/").text
+    # This week's column is now: two on the list (one failing, one paused), 29.00 a month each.
+    rows = re.findall(r'<tr class="at-risk"><th scope="row"><a href="/admin/at-risk">([^<]*)</a></th><td>([^<]*)</td>',
+                      page)
+    assert [(text.startswith(label), cell) for text, cell in rows] == [(True, "2"), (False, at_stake)]
+    assert page.index('class="at-risk"') > page.index('class="figures"')  # in the week's table
+
+
+def test_the_overview_leaves_the_rows_out_while_nobody_was_ever_at_risk(client, site, sign_in):
+    sign_in(locale="en_US")
+    assert 'class="at-risk"' not in client.get("/admin/").text

@@ -10,7 +10,6 @@ from ...db import get_engine
 from ...storage.dashboard import has_cancellations
 from . import bp, t
 from .common import money, now, number, rate, reason_label, reason_labels
-from .holdout import overview_line
 from .months import monthly_section
 from .summary import week_summary
 
@@ -23,7 +22,6 @@ def overview():
         labels = reason_labels(conn)
         empty = not has_cancellations(conn, g.site["id"])
         months = monthly_section(conn, summary["digest"]["reasons_known_since"])
-        holdout_line = overview_line(conn)
     digest = summary["digest"]
     h = digest["headline"]
     columns = (h["week"], h["previous"], h["average_4_weeks"])
@@ -35,10 +33,19 @@ def overview():
         (t("row_winbacks"), [number(c["winbacks"]) for c in columns]),
         (t("row_revenue_won"), [money(c["revenue_won_back"]) for c in columns]),
     ]
-    return render_template("dashboard/overview.html", headline=headline, trend=_trend_chart(digest["trend"]),
+    # Members at risk beside the cancellations they may become (rules: domain.at_risk, digest_figures);
+    # left out, as in the digest, while there is nothing to say.
+    risk = digest["at_risk"]
+    risk_columns = (risk["week"], risk["previous"], risk["average_4_weeks"])
+    at_risk_rows = [
+        (t("row_at_risk"), [number(c["at_end"]) for c in risk_columns]),
+        (t("row_revenue_at_stake"), [money(c["revenue_at_stake"]) for c in risk_columns]),
+    ] if risk["shown"] else []
+    return render_template("dashboard/overview.html", headline=headline, at_risk_rows=at_risk_rows,
+                           trend=_trend_chart(digest["trend"]),
                            reasons=_reason_chart(digest["reasons"], labels),
                            revenue=_revenue_chart(h["week"]), open_requests=digest["contact_requests"]["open_count"],
-                           empty=empty, months=months, holdout_line=holdout_line)
+                           empty=empty, months=months)
 
 
 def _trend_chart(trend: list[dict]) -> dict:
