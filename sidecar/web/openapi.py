@@ -10,7 +10,7 @@ import copy
 
 from flask import Blueprint, jsonify
 
-from ..domain.events import EVENT_SCHEMA
+from ..domain.events import EVENT_SCHEMA, INITIATORS
 from ..domain.sequences import EMAIL_KEYS
 
 bp = Blueprint("openapi", __name__)
@@ -82,7 +82,7 @@ _CANCELLATION = {
                            for k in ("id", "plan_id", "plan_name", "amount", "currency", "interval", "status")},
         },
         "source": {"type": "string"},
-        "initiated_by": {"enum": ["member", "admin", "gateway", "system"]},
+        "initiated_by": {"enum": list(INITIATORS)},
         "kind": {"enum": ["cancelled", "expired"]},
         "cancelled_at": {"type": "string", "format": "date-time"},
         "access_ends_at": {**_NULLABLE_STRING, "format": "date-time"},
@@ -360,7 +360,7 @@ def build_spec(public_url: str) -> dict:
                             "invalid_encoding", "invalid_webhook_id", "invalid_json", "invalid_request", fields=True)},
                         "403": {"description": "Not an address the site knows: the sidecar is no open relay.",
                                 **_error("recipient_not_allowed")},
-                        "413": {"description": "Body over 4 KiB.", **_error("too_large")},
+                        "413": {"description": "Body over 64 KiB.", **_error("too_large")},
                         "429": {"description": "More than 5 samples for this site in 10 minutes (refused ones "
                                                "count); see Retry-After.", **_error("rate_limited")},
                         "502": {"description": "The mail server refused the sample.", **_error("mail_refused")},

@@ -13,7 +13,7 @@ from sidecar.signing import sign
 from sidecar.storage.tables import metadata, rate_limit_hits
 from tests.conftest import count_rows, make_event
 
-SIGNED_ENDPOINTS = ["events", "privacy/export", "privacy/erase", "site-info"]
+SIGNED_ENDPOINTS = ["events", "privacy/export", "privacy/erase", "site-info", "digest/sample"]
 EVENT = make_event()
 
 
