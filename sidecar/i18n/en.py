@@ -582,6 +582,42 @@ SURVEY = {
     "thanks": "Thank you — your answers help us do better.",
 }
 
+# The holdout's section, on the dashboard's sequence page and overview and in the digest
+# (sidecar.domain.holdout); the sentence keys are the verdicts.
+HOLDOUT = {
+    "title": "Do the emails work?",
+    "intro": "{percent}% of the members who cancel, drawn at random, get the farewell email and nothing else "
+             "(the holdout); the others get the follow-ups. Both groups are compared once their {days}-day "
+             "win-back window has passed.",
+    "off": "The holdout is off (0%): every member gets the follow-ups, so what they bring back cannot be measured.",
+    "too_early": "Too early to tell (n = {n}).",
+    "no_effect": "No measurable effect yet.",
+    "more": "The follow-ups brought back about {about} more members per 100 cancellations (between {low} and {high}).",
+    "fewer": "Members who got the follow-ups came back less: about {about} fewer per 100 cancellations "
+             "(between {low} and {high}).",
+    "col_group": "Group",
+    "group_followups": "Follow-ups",
+    "group_holdout": "Holdout (farewell only)",
+    "col_judged": "Cancellations judged",
+    "col_winbacks": "Won back",
+    "col_rate": "Win-back rate",
+    "col_revenue": "Monthly revenue won back per 100 cancellations",
+    "difference": "Difference: {points} percentage points (95% interval: {low} to {high}).",
+    "waiting_one": "{count} more cancellation is waiting for its window to pass.",
+    "waiting_other": "{count} more cancellations are waiting for their window to pass.",
+    "left_out_one": "{count} member who had unsubscribed before cancelling is left out.",
+    "left_out_other": "{count} members who had unsubscribed before cancelling are left out.",
+    "by_reason": "By reason given before the first follow-up (reasons with at least {min} judged cancellations "
+                 "in each group)",
+    "col_reason": "Reason",
+    "col_verdict": "What it shows",
+    "per_step": "Each email's own effect cannot be measured: the holdout receives none of them.",
+    "share_label": "Holdout share (0 to 50%)",
+    "share_help": "A larger share gives an answer sooner, and sends the follow-ups to fewer members.",
+    "share_invalid": "The holdout share must be a whole number from 0 to 50.",
+    "line": "Do the emails work? {sentence}",
+}
+
 SECTIONS = {
     "steps": STEPS,
     "dashboard": DASHBOARD,
@@ -597,4 +633,5 @@ SECTIONS = {
     "privacy": PRIVACY,
     "home": HOME,
     "survey": SURVEY,
+    "holdout": HOLDOUT,
 }

@@ -588,6 +588,43 @@ SURVEY = {
     "thanks": "Merci — vos réponses nous aident à nous améliorer.",
 }
 
+# La section du groupe témoin (voir en.py).
+HOLDOUT = {
+    "title": "Les e-mails servent-ils ?",
+    "intro": "{percent} % des membres qui résilient, tirés au sort, reçoivent l’e-mail d’au revoir et rien "
+             "d’autre (le groupe témoin) ; les autres reçoivent les relances. Les deux groupes sont comparés une "
+             "fois passée leur période de retour de {days} jours.",
+    "off": "Le groupe témoin est désactivé (0 %) : tous les membres reçoivent les relances, leur effet ne peut "
+           "donc pas être mesuré.",
+    "too_early": "Trop tôt pour le dire (n = {n}).",
+    "no_effect": "Pas d’effet mesurable pour l’instant.",
+    "more": "Les relances ont fait revenir environ {about} membres de plus pour 100 résiliations "
+            "(entre {low} et {high}).",
+    "fewer": "Les membres qui ont reçu les relances sont moins revenus : environ {about} de moins pour "
+             "100 résiliations (entre {low} et {high}).",
+    "col_group": "Groupe",
+    "group_followups": "Relances",
+    "group_holdout": "Témoin (au revoir seulement)",
+    "col_judged": "Résiliations jugées",
+    "col_winbacks": "Revenus",
+    "col_rate": "Taux de retour",
+    "col_revenue": "Revenu mensuel regagné pour 100 résiliations",
+    "difference": "Écart : {points} points de pourcentage (intervalle à 95 % : {low} à {high}).",
+    "waiting_one": "{count} autre résiliation attend la fin de sa période.",
+    "waiting_other": "{count} autres résiliations attendent la fin de leur période.",
+    "left_out_one": "{count} membre désabonné avant de résilier est laissé de côté.",
+    "left_out_other": "{count} membres désabonnés avant de résilier sont laissés de côté.",
+    "by_reason": "Par raison donnée avant la première relance (raisons comptant au moins {min} résiliations "
+                 "jugées dans chaque groupe)",
+    "col_reason": "Raison",
+    "col_verdict": "Ce que cela montre",
+    "per_step": "L’effet propre à chaque e-mail ne peut pas être mesuré : le groupe témoin n’en reçoit aucun.",
+    "share_label": "Part du groupe témoin (0 à 50 %)",
+    "share_help": "Une part plus grande donne une réponse plus tôt, et envoie les relances à moins de membres.",
+    "share_invalid": "La part du groupe témoin doit être un nombre entier de 0 à 50.",
+    "line": "Les e-mails servent-ils ? {sentence}",
+}
+
 SECTIONS = {
     "steps": STEPS,
     "dashboard": DASHBOARD,
@@ -603,4 +640,5 @@ SECTIONS = {
     "privacy": PRIVACY,
     "home": HOME,
     "survey": SURVEY,
+    "holdout": HOLDOUT,
 }

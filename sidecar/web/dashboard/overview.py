@@ -10,6 +10,7 @@ from ...db import get_engine
 from ...storage.dashboard import has_cancellations
 from . import bp, t
 from .common import money, now, number, rate, reason_label, reason_labels
+from .holdout import overview_line
 from .months import monthly_section
 from .summary import week_summary
 
@@ -22,6 +23,7 @@ def overview():
         labels = reason_labels(conn)
         empty = not has_cancellations(conn, g.site["id"])
         months = monthly_section(conn, summary["digest"]["reasons_known_since"])
+        holdout_line = overview_line(conn)
     digest = summary["digest"]
     h = digest["headline"]
     columns = (h["week"], h["previous"], h["average_4_weeks"])
@@ -45,7 +47,7 @@ def overview():
                            trend=_trend_chart(digest["trend"]),
                            reasons=_reason_chart(digest["reasons"], labels),
                            revenue=_revenue_chart(h["week"]), open_requests=digest["contact_requests"]["open_count"],
-                           empty=empty, months=months)
+                           empty=empty, months=months, holdout_line=holdout_line)
 
 
 def _trend_chart(trend: list[dict]) -> dict:
