@@ -124,3 +124,11 @@ def test_a_mail_server_that_cannot_be_reached_is_said(app, signed):
     app.config["FAREWELL_MAIL_URL"] = f"smtp://127.0.0.1:{free_port()}?timeout=5"
     answer = signed("POST", "digest/sample", {"to": ADMIN})
     assert answer.status_code == 503 and answer.json["error"] == "mail_unavailable"
+
+
+def test_a_mail_url_the_sidecar_cannot_use_is_said_not_a_500(app, signed):
+    report_admin_email(signed)
+    app.config["FAREWELL_MAIL_URL"] = "pigeon://loft.example.org"
+    assert signed("GET", "digest/settings").json["transport"] == {"kind": "unknown"}
+    answer = signed("POST", "digest/sample", {"to": ADMIN})
+    assert answer.status_code == 503 and answer.json["error"] == "mail_unavailable"

@@ -21,8 +21,13 @@ log = logging.getLogger(__name__)
 
 
 def _transport():
+    """The configured transport; None when FAREWELL_MAIL_URL cannot be used (said, never a 500)."""
     config = current_app.config
-    return transport_from_url(config["FAREWELL_MAIL_URL"], config["FAREWELL_BRIDGE_ALLOWED_NETWORKS"])
+    try:
+        return transport_from_url(config["FAREWELL_MAIL_URL"], config["FAREWELL_BRIDGE_ALLOWED_NETWORKS"])
+    except ValueError as error:
+        log.error("%s", error)
+        return None
 
 
 @bp.get("/v1/sites/<site_id>/digest/settings")
@@ -38,9 +43,12 @@ def digest_sample(site_id: str):
     document = json_body(body)
     if not isinstance(document, dict):
         raise ApiError(400, "invalid_request", fields={"to": "must be an email address"})
+    transport = _transport()
+    if transport is None:
+        raise ApiError(503, "mail_unavailable", message="the sidecar's FAREWELL_MAIL_URL cannot be used")
     try:
         result = digest_bridge.send_sample(
-            get_engine(), _transport(), site_id, document.get("to"), document.get("locale"),
+            get_engine(), transport, site_id, document.get("to"), document.get("locale"),
             datetime.now(timezone.utc), mail=digest_domain.mail_config(current_app.config),
             secret_key=current_app.config["SECRET_KEY"])
     except digest_bridge.SampleRateLimited as limited:
