@@ -405,3 +405,26 @@ def test_the_first_digest_of_each_month_carries_the_sentence_once_there_is_somet
                                datetime.now(timezone.utc), mail).text
     assert (f"Do the emails work? The follow-ups brought back about 40 more members per 100 cancellations "
             f"(between {math.floor(low * 100)} and {math.ceil(high * 100)}).") in text
+
+
+# --- the command line -------------------------------------------------------------------------------
+
+def test_sites_add_starts_at_the_configured_share_and_sites_set_changes_it(db_url, tmp_path):
+    from tests.support.cli import run
+
+    def cli(*args, **env):
+        return run(*args, env_extra={"FAREWELL_DATABASE_URL": db_url, **env}, data_dir=tmp_path)
+
+    # Unset, a new site starts at the default 10 %; FAREWELL_HOLDOUT_PERCENT chooses another.
+    added = cli("sites", "add", "--url", "https://a.example.org", "--name", "A", FAREWELL_HOLDOUT_PERCENT="")
+    site_id = json.loads(added.stdout)["site_id"]
+    other = json.loads(cli("sites", "add", "--url", "https://b.example.org", "--name", "B",
+                           FAREWELL_HOLDOUT_PERCENT="25").stdout)["site_id"]
+    assert json.loads(cli("sites", "set", site_id).stdout)["holdout_percent"] == 10
+    assert json.loads(cli("sites", "set", other).stdout)["holdout_percent"] == 25
+    assert json.loads(cli("sites", "set", site_id, "--holdout-percent", "0").stdout)["holdout_percent"] == 0
+    refused = cli("sites", "set", site_id, "--holdout-percent", "51")
+    assert refused.returncode == 2 and "holdout_percent must be from 0 to 50" in refused.stderr
+    assert json.loads(cli("sites", "set", site_id, "--holdout-percent", "").stdout)["holdout_percent"] == 10
+    bad = cli("sites", "add", "--url", "https://c.example.org", "--name", "C", FAREWELL_HOLDOUT_PERCENT="60")
+    assert bad.returncode != 0 and "FAREWELL_HOLDOUT_PERCENT must be a whole number from 0 to 50" in bad.stderr
