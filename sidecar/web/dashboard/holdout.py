@@ -52,7 +52,8 @@ def section(conn) -> dict:
         "intro": text("intro", percent=result["holdout_percent"], days=result["judged_after_days"]),
         "sentence": sentence(result), "verdict": result["verdict"], "groups": groups, "difference": difference,
         "waiting": text("waiting", count=result["waiting"]) if result["waiting"] else None,
-        "left_out": text("left_out", count=result["left_out_unsubscribed"]) if result["left_out_unsubscribed"] else None,
+        "left_out": (text("left_out", count=result["left_out_unsubscribed"])
+                     if result["left_out_unsubscribed"] else None),
         "by_reason": text("by_reason", min=holdout.MIN_PER_GROUP),
         "reasons": [{"label": reason_label(labels, row["reason"]),
                      "n": " / ".join(number(row["groups"][group]["n"]) for group in holdout.GROUPS),
