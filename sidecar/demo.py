@@ -133,7 +133,8 @@ def seed_dashboard_demo(engine: Engine, site: dict, now: datetime | None = None,
     something to show. Recorded as history (imported events): they count in every figure, but plan
     no email and open no contact request, as imported history will. The same for every site (a fixed
     seed: the pages it fills never depend on the site's random id), and done once per site; returns
-    how many cancellations it recorded (0 when the site has them already)."""
+    how many cancellations it recorded (0 when the site has them already). Then a few members at
+    risk, whose renewal events come live (``_seed_at_risk``)."""
     import random
 
     from .storage.members import members_by_email
@@ -183,13 +184,44 @@ def seed_dashboard_demo(engine: Engine, site: dict, now: datetime | None = None,
                     "initiated_by": "member", "member": member,
                     "subscription": {**subscription, "id": f"sub2-{member_id}", "status": "active",
                                      "started_at": back_at.isoformat(), "access_ends_at": None}}, back_at)
+    _seed_at_risk(engine, site, now)
     return made
+
+
+# Members at risk (domain.at_risk): two renewals failing, one of them twice; a pause; and one
+# member whose card failed and then went through, who has recovered. (name, plan, events as
+# (type, days ago)).
+_AT_RISK = (
+    ("Margaux", _PLANS[0], (("payment.failed", 9), ("payment.failed", 2))),
+    ("Théo", _PLANS[2], (("payment.failed", 3),)),
+    ("Alice", _PLANS[1], (("subscription.paused", 20),)),
+    ("Nathan", _PLANS[0], (("payment.failed", 4), ("payment.succeeded", 1))),
+)
+
+
+def _seed_at_risk(engine: Engine, site: dict, now: datetime) -> None:
+    """Sent live, as the bridge sends renewals once connected: imported history keeps only stays
+    still open (the recovered member's would be left out). They plan no email: Farewell never
+    writes to a member about a payment."""
+    for n, (name, (plan, amount, interval), happened) in enumerate(_AT_RISK):
+        member_id = f"{DEMO_PREFIX}risk-{n}"
+        member = {"id": member_id, "email": _demo_email(name, 1000 + n), "first_name": name, "locale": site["locale"]}
+        for type_, days in happened:
+            at = now - timedelta(days=days, hours=n)
+            subscription = {"id": f"sub-{member_id}", "plan_id": plan.lower(), "plan_name": plan, "amount": amount,
+                            "currency": "EUR", "interval": interval,
+                            "status": "paused" if type_ == "subscription.paused" else "active",
+                            "started_at": (now - timedelta(days=200 + 40 * n)).isoformat(),
+                            "access_ends_at": (now + timedelta(days=5 + n)).isoformat()}
+            _record(engine, site, f"{member_id}-{type_}-{days}", {
+                "type": type_, "occurred_at": at.isoformat(), "source": "test", "initiated_by": "gateway",
+                "member": member, "subscription": subscription}, at, imported=False)
 
 
 def _demo_email(name: str, n: int) -> str:
     return f"{name.lower().replace('é', 'e').replace('è', 'e')}.{n}@example.org"
 
 
-def _record(engine: Engine, site: dict, webhook_id: str, document: dict, at: datetime) -> None:
-    event = dataclasses.replace(parse_event(document), imported=True)
+def _record(engine: Engine, site: dict, webhook_id: str, document: dict, at: datetime, imported: bool = True) -> None:
+    event = dataclasses.replace(parse_event(document), imported=imported)
     record_event(engine, site["id"], f"demo_{webhook_id}", json.dumps(document), event, now=at)

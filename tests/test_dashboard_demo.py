@@ -143,3 +143,26 @@ def test_the_demo_data_fills_the_dashboard_once(app, site, client):
     assert asked > 0 and 'class="request"' not in client.get("/admin/contact-requests").text
     overview = client.get("/admin/").text
     assert overview.count('<rect x=') >= 24 and "Regagné" in overview
+
+
+def test_the_demo_has_members_at_risk_and_one_who_recovered(app, site, client):
+    """Issue 18: the At risk page, the overview and the digest have someone to show."""
+    from sidecar.domain import at_risk
+    from sidecar.domain.login_tokens import mint
+
+    engine = app.extensions["farewell.engine"]
+    now = datetime.now(timezone.utc)
+    seed_dashboard_demo(engine, site, now)
+    with engine.connect() as conn:
+        listed = at_risk.members_at_risk(conn, site["id"])
+        last_week = at_risk.week_figures(conn, site["id"], now - timedelta(days=7), now)
+        planned = conn.execute(sa.select(sa.func.count()).select_from(scheduled_emails)).scalar_one()
+    assert [(row["first_name"], row["reasons"], row["failed_attempts"]) for row in listed] == [
+        ("Alice", ["paused"], 0), ("Margaux", ["failed"], 2), ("Théo", ["failed"], 1)]
+    assert last_week["left"] == {"recovered": 1, "cancelled": 0, "expired": 0}
+    assert planned == 0  # Farewell writes to nobody about a payment
+    token = mint(site["secret"], site["id"], 1, "o@example.org", "O", "en_US")
+    client.get("/admin/login", query_string={"token": token})
+    page = client.get("/admin/at-risk").text
+    assert "margaux.1000@example.org" in page and "nathan.1003@example.org" not in page
+    assert 'class="at-risk"' in client.get("/admin/").text
