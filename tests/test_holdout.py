@@ -428,3 +428,26 @@ def test_sites_add_starts_at_the_configured_share_and_sites_set_changes_it(db_ur
     assert json.loads(cli("sites", "set", site_id, "--holdout-percent", "").stdout)["holdout_percent"] == 10
     bad = cli("sites", "add", "--url", "https://c.example.org", "--name", "C", FAREWELL_HOLDOUT_PERCENT="60")
     assert bad.returncode != 0 and "FAREWELL_HOLDOUT_PERCENT must be a whole number from 0 to 50" in bad.stderr
+
+
+def test_an_event_applied_again_by_the_applier_keeps_its_cancellations_group(engine, club):
+    """The applier applies an event again (a batch rolled back, ``events reapply``): the
+    cancellation it opened is found again, and its group stays, whatever the share is now."""
+    from sidecar.domain.applier import apply_all_pending
+    from sidecar.domain.ingest import accept_event
+    from sidecar.storage.tables import events
+
+    update_settings(engine, club["id"], {"holdout_percent": 50})
+    member = next(str(m) for m in range(600, 800)
+                  if 0.1 <= draw(SEED, club["id"], "memberpress", f"sub_{m}", T0) < 0.5)
+    document = make_event("subscription.cancelled", T0.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    document["member"].update(id=member, email=f"m{member}@example.org")
+    document["subscription"]["id"] = f"sub_{member}"
+    accept_event(engine, club["id"], "once", json.dumps(document), parse_event(document), now=T0)
+    assert apply_all_pending(engine, now=T0).applied == 1
+    assert _group_and_steps(engine, member) == (HOLDOUT, ["farewell"])
+    update_settings(engine, club["id"], {"holdout_percent": 10})  # the draw would now say follow-ups
+    with engine.begin() as conn:
+        conn.execute(update(events).where(events.c.webhook_id == "once").values(applied_at=None, apply_after=T0))
+    assert apply_all_pending(engine, now=T0).applied == 1
+    assert _group_and_steps(engine, member) == (HOLDOUT, ["farewell"])
