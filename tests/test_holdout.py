@@ -102,6 +102,7 @@ def test_the_holdout_share_holds_and_the_group_is_independent_of_what_the_member
 def test_the_draw_depends_on_the_seed_and_on_each_part_of_the_cancellation():
     base = draw("s", "site", "memberpress", "sub_1", T0)
     assert base == draw("s", "site", "memberpress", "sub_1", T0.replace(tzinfo=None))
+    assert base == draw("s", "site", "memberpress", "sub_1", T0.astimezone(timezone(timedelta(hours=2))))
     others = {draw("t", "site", "memberpress", "sub_1", T0), draw("s", "site2", "memberpress", "sub_1", T0),
               draw("s", "site", "stripe", "sub_1", T0), draw("s", "site", "memberpress", "sub_2", T0),
               draw("s", "site", "memberpress", "sub_1", T0 + timedelta(seconds=1))}

@@ -44,7 +44,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from sqlalchemy.engine import Connection
@@ -69,7 +69,10 @@ def draw(seed: str, site_id: str, source: str, subscription_id: str, cancelled_a
 
 
 def _utc_text(at: datetime) -> str:
-    # Naive datetimes are UTC in this code base (UTCDateTime); the text must not depend on which.
+    # The same moment gives the same text whichever offset it was written with; a naive datetime
+    # is UTC in this code base (UTCDateTime).
+    if at.tzinfo is not None:
+        at = at.astimezone(timezone.utc)
     return at.replace(tzinfo=None).isoformat(timespec="microseconds")
 
 
