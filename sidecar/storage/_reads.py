@@ -10,7 +10,6 @@ been saved a moment later.
 
 from __future__ import annotations
 
-import copy
 from contextlib import contextmanager
 from typing import Callable, Iterator, TypeVar
 
@@ -37,4 +36,15 @@ def read(conn: Connection, key: tuple, read_it: Callable[[], T]) -> T:
         return read_it()
     if key not in kept:
         kept[key] = read_it()
-    return copy.deepcopy(kept[key])
+    return _copied(kept[key])
+
+
+def _copied(value):
+    """A copy of the dicts and lists in ``value``, sharing the values in them. The rows kept here hold
+    only immutable values (strings, numbers, datetimes, None), and copy.deepcopy rebuilt each
+    datetime through __reduce_ex__: about a tenth of the applier's CPU per event (five reads each)."""
+    if isinstance(value, dict):
+        return {key: _copied(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copied(item) for item in value]
+    return value
