@@ -112,3 +112,21 @@ def test_the_bridge_marks_imported_history_and_the_ingest_plans_nothing_for_it(a
     assert post_event(cancel(CANCELLED_AT, "live")).status_code == 202
     assert count_rows(engine, cancellations) == 2 and count_rows(engine, scheduled_emails) > 0
     assert smtp.messages() == []
+
+
+def test_a_cancellation_whose_initiator_the_plugin_did_not_record_is_stored_as_unknown(app, client, post_event, smtp):
+    """The bridge imports MemberPress's and Restrict Content's cancellations with initiated_by
+    "unknown" (docs/PROTOCOL.md): accepted through the signed endpoint, stored as such (the
+    dashboard counts it apart), and like any initiator but the member it plans no email, imported
+    or not; /openapi.json lists the value for the admin API's cancellations too."""
+    engine = app.extensions["farewell.engine"]
+    assert post_event({**cancel(CANCELLED_AT, "imported"), "initiated_by": "unknown", "imported": True}).status_code == 202
+    assert post_event({**cancel(CANCELLED_AT, "live"), "initiated_by": "unknown"}).status_code == 202
+    assert post_event({**cancel(CANCELLED_AT, "nobody"), "initiated_by": "nobody"}).status_code == 400
+    with engine.connect() as conn:
+        stored = conn.execute(sa.select(cancellations.c.initiated_by)).scalars().all()
+    assert stored == ["unknown", "unknown"]
+    assert count_rows(engine, scheduled_emails) == 0
+    schema = client.get("/openapi.json").get_json()
+    assert "unknown" in schema["components"]["schemas"]["Cancellation"]["properties"]["initiated_by"]["enum"]
+    assert smtp.messages() == []

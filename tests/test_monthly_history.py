@@ -120,7 +120,7 @@ def test_months_count_imported_and_live_cancellations_by_local_month(engine, old
     december = month(months, "2026-12")
     assert (december["cancellations"], december["voluntary"], december["not_voluntary"]) == (1, 0, 1)
     quiet = month(months, "2026-06")  # a month with none
-    assert quiet == {"month": "2026-06", "cancellations": 0, "voluntary": 0, "not_voluntary": 0, "plans": [],
+    assert quiet == {"month": "2026-06", "cancellations": 0, "voluntary": 0, "not_voluntary": 0, "unknown": 0, "plans": [],
                      "revenue_lost": {}, "lifetime_excluded": 0, "comebacks": 0, "after_email": 0,
                      "revenue_won_back": {}}
 
@@ -288,14 +288,15 @@ def test_the_months_csv_is_safe_in_a_spreadsheet(client, engine, site, sign_in):
     assert "attachment" in response.headers["Content-Disposition"]
     assert response.data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
-    assert rows[0][:5] == ["Month", "Cancellations", "By the member", "By others (admin, payment, expiry)", "Plans"]
+    assert rows[0][:6] == ["Month", "Cancellations", "By the member", "By others (admin, payment, expiry)",
+                           "Who: not recorded (imported)", "Plans"]
     assert "Monthly revenue lost (EUR)" in rows[0] and "Monthly revenue lost (USD)" in rows[0]
     assert len(rows) == 25  # the header and 24 months, oldest first
     local = at.astimezone(PARIS)
     [row] = [r for r in rows if r[0] == f"{local.year}-{local.month:02d}"]
     header = rows[0]
     assert row[1] == "3"
-    assert row[4] == "'=HYPERLINK(\"http://evil\") (2), Gold, \"Plus\" (1)"
+    assert row[5] == "'=HYPERLINK(\"http://evil\") (2), Gold, \"Plus\" (1)"
     assert row[header.index("Monthly revenue lost (EUR)")] == "58.00"
     assert row[header.index("Monthly revenue lost (USD)")] == "10.00"
     assert all(not cell.startswith(("=", "+", "-", "@")) for r in rows for cell in r)
@@ -334,3 +335,59 @@ def test_migration_0009_marks_the_events_the_bridge_sent_as_imported(backend, re
     engine.dispose()
     assert {name: bool(value) for name, value in marked.items()} == {
         "compact": True, "spaced": True, "live": False, "quoted": False}
+
+
+# --- who cancelled, when the membership plugin did not record it -------------------------------
+
+def test_cancellations_whose_initiator_was_not_recorded_are_counted_apart(engine, old_site):
+    """Imported MemberPress and Restrict Content cancellations say initiated_by "unknown" (the
+    plugin keeps no initiator): the 24 months and the digest count them apart, neither the
+    member's nor "by others", and the digest shows that row only when there are some."""
+    site = old_site
+    week = week_of(NOW, PARIS).previous()  # 23–29 Nov 2026
+    cancel(engine, site, datetime(2026, 11, 24, 9, 0, tzinfo=timezone.utc), "admin", by="admin")
+    cancel(engine, site, datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc), "live", imported=False)
+    with engine.connect() as conn:
+        without = build_digest(conn, site, week, NOW)
+    assert "who: not recorded" not in render_digest(without, site, "en", "http://sidecar.test/admin/").text
+
+    cancel(engine, site, datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc), "mp1", by="unknown")
+    cancel(engine, site, datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc), "mp2", by="unknown")
+    with engine.connect() as conn:
+        months = build_months(conn, site, NOW)
+        digest = build_digest(conn, site, week, NOW)
+    november = month(months, "2026-11")
+    assert (november["cancellations"], november["voluntary"], november["not_voluntary"], november["unknown"]) == (4, 1, 1, 2)
+    headline = digest["headline"]["week"]
+    assert (headline["cancellations"], headline["by_member"], headline["by_others"], headline["by_unknown"]) == (4, 1, 1, 2)
+    assert headline["asked"] == 1  # only the member's own cancellation is asked the survey
+    english = render_digest(digest, site, "en", "http://sidecar.test/admin/")
+    french = render_digest(digest, site, "fr", "http://sidecar.test/admin/")
+    for rendered, label in ((english, "who: not recorded (imported history)"),
+                            (french, "auteur non enregistré (historique importé)")):
+        assert label in rendered.text and label in rendered.html
+    # A digest stored before the count existed still renders, without the row.
+    old = {**digest, "headline": {k: {f: v for f, v in c.items() if f != "by_unknown"} if isinstance(c, dict) else c
+                                  for k, c in digest["headline"].items()}}
+    assert "who: not recorded" not in render_digest(old, site, "en", "http://sidecar.test/admin/").text
+
+
+def test_the_overview_and_its_csv_show_not_recorded_initiators_apart(client, engine, site, sign_in):
+    at = _months_ago(2)
+    cancel(engine, site, at, "gateway", by="gateway")
+    sign_in()
+    page = client.get("/admin/").text
+    assert "Auteur non enregistré" not in page  # no such history: no column of zeros
+    cancel(engine, site, at + timedelta(hours=1), "mp", by="unknown")
+    cancel(engine, site, at + timedelta(hours=2), "member")
+    page = client.get("/admin/").text
+    assert "Auteur non enregistré (importé)" in page
+    local = at.astimezone(PARIS)
+    row = page.split(f'<tr id="month-{local.year}-{local.month:02d}"')[1].split("</tr>")[0]
+    assert "<td>3</td><td>1</td><td>1</td><td>1</td>" in row
+    sign_in(locale="en_US")
+    rows = list(csv.reader(io.StringIO(client.get("/admin/months.csv").data.decode("utf-8-sig"))))
+    assert rows[0][:6] == ["Month", "Cancellations", "By the member", "By others (admin, payment, expiry)",
+                           "Who: not recorded (imported)", "Plans"]
+    [row] = [r for r in rows if r[0] == f"{local.year}-{local.month:02d}"]
+    assert row[1:5] == ["3", "1", "1", "1"]

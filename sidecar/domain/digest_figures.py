@@ -6,7 +6,9 @@ Rules, so that every figure can be explained to an owner:
 - The week is Monday 00:00 to the next Monday 00:00 in the site's time zone (``IsoWeek.bounds``).
   A digest sent on week W reports on W-1, the last full week.
 - Cancellations are counted when they happened; "by the member" is ``initiated_by = member``,
-  "by others" is everything else (admin, payment gateway, system, expiry).
+  "not recorded" is ``initiated_by = unknown`` (imported history whose plugin kept no initiator:
+  neither the member's nor another's), "by others" is everything else (admin, payment gateway,
+  system, expiry).
 - Monthly revenue lost: the cancelled subscriptions' prices turned into a month — daily × 365/12,
   weekly × 52/12, monthly × 1, yearly ÷ 12; lifetime plans have no monthly value and are left out
   (and counted, so the digest can say so). One total per currency: currencies are never added.
@@ -196,7 +198,7 @@ def _iso(day: date | None) -> str | None:
 
 
 def _empty_figures() -> dict:
-    return {"cancellations": 0, "by_member": 0, "by_others": 0, "revenue_lost": {}, "lifetime_excluded": 0,
+    return {"cancellations": 0, "by_member": 0, "by_others": 0, "by_unknown": 0, "revenue_lost": {}, "lifetime_excluded": 0,
             "asked": 0, "answered": 0, "answer_rate": None, "winbacks": 0, "revenue_won_back": {}}
 
 
@@ -216,6 +218,8 @@ def _add_cancellations(f: dict, row: dict) -> None:
         f["by_member"] += row["count"]
         f["asked"] += row["count"]
         f["answered"] += row["answered"]
+    elif row["initiated_by"] == "unknown":
+        f["by_unknown"] += row["count"]
     else:
         f["by_others"] += row["count"]
     if row["interval"] == "lifetime":
@@ -245,7 +249,7 @@ def _rate(part: int, whole: int) -> float | None:
 def _average(weeks: list[dict]) -> dict:
     n = len(weeks)
     counts = {key: round(sum(w[key] for w in weeks) / n, 2)
-              for key in ("cancellations", "by_member", "by_others", "lifetime_excluded", "winbacks")}
+              for key in ("cancellations", "by_member", "by_others", "by_unknown", "lifetime_excluded", "winbacks")}
     money = {}
     for key in ("revenue_lost", "revenue_won_back"):
         currencies = sorted({c for w in weeks for c in w[key]})

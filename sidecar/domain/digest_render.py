@@ -108,6 +108,10 @@ def _view(digest: dict, words: dict, locale, language: str) -> dict:
         {"label": words["row_cancellations"], "cells": [number(c["cancellations"]) for c in columns], "sub": False},
         {"label": words["row_by_member"], "cells": [number(c["by_member"]) for c in columns], "sub": True},
         {"label": words["row_by_others"], "cells": [number(c["by_others"]) for c in columns], "sub": True},
+        # Only when imported history without an initiator falls in these weeks, not on every digest
+        # (.get: a digest stored before by_unknown existed still renders).
+        *([{"label": words["row_by_unknown"], "cells": [number(c.get("by_unknown", 0)) for c in columns], "sub": True}]
+          if any(c.get("by_unknown") for c in columns) else []),
         {"label": words["row_revenue_lost"], "cells": [money(c["revenue_lost"]) for c in columns], "sub": False},
         {"label": words["row_answer_rate"], "cells": [rate(c["answer_rate"]) for c in columns], "sub": False},
         {"label": words["row_winbacks"], "cells": [number(c["winbacks"]) for c in columns], "sub": False},

@@ -25,7 +25,10 @@ EVENT_TYPES = (
     "survey.submitted",
 )
 SOURCES = ("memberpress", "paidmembershipspro", "woocommerce-subscriptions", "restrict-content", "test")
-INITIATORS = ("member", "admin", "gateway", "system")
+# "unknown": the membership plugin did not record who ended it (the bridge's imported history of
+# MemberPress, Restrict Content, WooCommerce Subscriptions). Counted apart from "system" so that the
+# owner's 24-month view does not call the members' own cancellations "by others".
+INITIATORS = ("member", "admin", "gateway", "system", "unknown")
 INTERVALS = ("day", "week", "month", "year", "lifetime")
 SUBSCRIPTION_STATUSES = ("pending", "active", "paused", "cancelled", "expired")
 

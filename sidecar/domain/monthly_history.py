@@ -5,8 +5,11 @@ Rules, as the digest's (domain.digest_figures):
 
 - A month runs from the 1st 00:00 to the next 1st 00:00 in the site's time zone. The 24 months
   end with the current one, counted so far.
-- Cancellations are counted when they happened; "voluntary" is ``initiated_by = member``, the
-  rest (admin, payment gateway, system, expiry) is not.
+- Cancellations are counted when they happened; "voluntary" is ``initiated_by = member``;
+  "unknown" is ``initiated_by = unknown``, imported history whose plugin did not record who
+  cancelled (MemberPress, Restrict Content): neither the member's nor someone else's, so counted
+  apart rather than as "not voluntary"; the rest (admin, payment gateway, system, expiry) is not
+  voluntary.
 - Monthly revenue lost: the cancelled subscriptions' prices as a month (digest_figures'
   MONTHLY_FACTOR); lifetime plans are left out and counted. One total per currency.
 - Comebacks are the win-backs: members who came back (a resume, a new subscription), imported
@@ -29,6 +32,9 @@ from .digest_figures import CENTS, MONTHLY_FACTOR
 from .sequences import member_timezone
 
 MONTHS = 24
+
+# Which count an initiator goes to; every other one is "not_voluntary".
+_WHO = {"member": "voluntary", "unknown": "unknown"}
 
 
 def month_starts(today: date, count: int = MONTHS) -> list[date]:
@@ -65,12 +71,12 @@ def build_months(conn: Connection, site: dict, now: datetime) -> list[dict]:
     starts = month_starts(now.astimezone(zone).date())
     bounds = month_bounds(starts, zone)
     months = [{"month": f"{day.year:04d}-{day.month:02d}", "cancellations": 0, "voluntary": 0, "not_voluntary": 0,
-               "plans": {}, "revenue_lost": {}, "lifetime_excluded": 0, "comebacks": 0, "after_email": 0,
+               "unknown": 0, "plans": {}, "revenue_lost": {}, "lifetime_excluded": 0, "comebacks": 0, "after_email": 0,
                "revenue_won_back": {}} for day in starts]
     for row in history.cancellations_by_month(conn, site["id"], bounds):
         m = months[row["bucket"]]
         m["cancellations"] += row["count"]
-        m["voluntary" if row["initiated_by"] == "member" else "not_voluntary"] += row["count"]
+        m[_WHO.get(row["initiated_by"], "not_voluntary")] += row["count"]
         plan = row["plan"] or ""
         m["plans"][plan] = m["plans"].get(plan, 0) + row["count"]
         if row["interval"] == "lifetime":
