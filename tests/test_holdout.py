@@ -452,3 +452,18 @@ def test_an_event_applied_again_by_the_applier_keeps_its_cancellations_group(eng
         conn.execute(update(events).where(events.c.webhook_id == "once").values(applied_at=None, apply_after=T0))
     assert apply_all_pending(engine, now=T0).applied == 1
     assert _group_and_steps(engine, member) == (HOLDOUT, ["farewell"])
+
+
+def test_migration_0011_gives_existing_sites_a_seed_and_leaves_earlier_cancellations_outside(engine, club):
+    from alembic import command
+
+    from sidecar import db
+
+    _cancel(engine, club, "900", T0)
+    command.downgrade(db.alembic_config(engine), "0010")
+    db.migrate(engine)
+    with engine.connect() as conn:
+        seed = conn.execute(select(sites.c.holdout_seed).where(sites.c.id == club["id"])).scalar_one()
+        assert seed and seed != SEED and len(seed) == 64
+        assert effective_settings(conn, club["id"])["holdout_percent"] == DEFAULTS["holdout_percent"]
+    assert _group_and_steps(engine, "900")[0] is None  # followed up before the holdout existed

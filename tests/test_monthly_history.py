@@ -309,13 +309,19 @@ def test_migration_0009_marks_the_events_the_bridge_sent_as_imported(backend, re
     import sqlalchemy as sa
 
     from sidecar import db
-    from sidecar.domain.sites import create_site
     from sidecar.storage.types import UTCDateTime
 
     url = f"sqlite:///{tmp_path / 'old.db'}" if backend == "sqlite" else request.getfixturevalue("fresh_mariadb_url")
     engine = db.create_engine(url)
     db.migrate(engine, "0008")
-    site = create_site(engine, "https://club.example.org", "Le Club", "Europe/Paris", "fr_FR")
+    # The site as revision 0008 stores it: create_site writes what later ones add (the holdout's seed).
+    site = {"id": "site_before0009"}
+    old_sites = sa.table("sites", *(sa.column(name) for name in ("id", "name", "url", "timezone", "locale", "secret")),
+                         sa.column("created_at", UTCDateTime()))
+    with engine.begin() as conn:
+        conn.execute(sa.insert(old_sites), {"id": site["id"], "name": "Le Club", "url": "https://club.example.org",
+                                            "timezone": "Europe/Paris", "locale": "fr_FR", "secret": "whsec_old",
+                                            "created_at": NOW})
     old_events = sa.table("events", *(sa.column(name) for name in ("site_id", "webhook_id", "type", "source",
                                                                      "initiated_by", "payload")),
                           sa.column("occurred_at", UTCDateTime()), sa.column("received_at", UTCDateTime()),

@@ -33,9 +33,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("cancellations") as batch:
-        batch.drop_column("followup_group")
-    with op.batch_alter_table("site_settings") as batch:
-        batch.drop_column("holdout_percent")
-    with op.batch_alter_table("sites") as batch:
-        batch.drop_column("holdout_seed")
+    # ALTER TABLE … DROP COLUMN in place (SQLite 3.35+ has it): a batch operation would copy and
+    # drop sites and cancellations, which other tables' foreign keys forbid.
+    op.drop_column("cancellations", "followup_group")
+    op.drop_column("site_settings", "holdout_percent")
+    op.drop_column("sites", "holdout_seed")
