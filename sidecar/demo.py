@@ -62,7 +62,9 @@ def set_up(engine: Engine, now: datetime | None = None) -> Demo:
     from .domain.sites import create_site
 
     now = now or datetime.now(timezone.utc)
-    site = create_site(engine, DEMO_SITE_URL, DEMO_SITE_NAME)
+    # No holdout: the demo shows the four emails, and its sample member must get them. Its history
+    # is imported, outside any comparison, so a holdout would have nothing to measure anyway.
+    site = create_site(engine, DEMO_SITE_URL, DEMO_SITE_NAME, holdout_percent=0)
     update_settings(engine, site["id"], _DEMO_SETTINGS, now)
     history = seed_dashboard_demo(engine, site, now)
     return Demo(site=site, member_id=record_demo_cancellation(engine, site, now), history=history)

@@ -467,3 +467,21 @@ def test_migration_0011_gives_existing_sites_a_seed_and_leaves_earlier_cancellat
         assert seed and seed != SEED and len(seed) == 64
         assert effective_settings(conn, club["id"])["holdout_percent"] == DEFAULTS["holdout_percent"]
     assert _group_and_steps(engine, "900")[0] is None  # followed up before the holdout existed
+
+
+def test_the_demos_sample_member_always_gets_the_four_emails(engine, monkeypatch):
+    from sidecar import demo
+
+    monkeypatch.setitem(DEFAULTS, "holdout_percent", DEFAULT_HOLDOUT_PERCENT)  # as outside the tests
+    made = demo.set_up(engine)
+    with engine.connect() as conn:
+        assert effective_settings(conn, made.site["id"])["holdout_percent"] == 0
+    with engine.connect() as conn:
+        sub = conn.execute(select(subscriptions.c.id)
+                           .where(subscriptions.c.external_id == f"sub-{made.member_id}")).scalar_one()
+        group = conn.execute(select(cancellations.c.followup_group)
+                             .where(cancellations.c.subscription_id == sub)).scalar_one()
+        steps = conn.execute(select(scheduled_emails.c.step).join(
+            cancellations, cancellations.c.id == scheduled_emails.c.cancellation_id)
+            .where(cancellations.c.subscription_id == sub)).scalars().all()
+    assert group == FOLLOWUPS and sorted(steps) == ["door_open", "farewell", "feedback", "offer"]
