@@ -485,3 +485,16 @@ def test_the_demos_sample_member_always_gets_the_four_emails(engine, monkeypatch
             cancellations, cancellations.c.id == scheduled_emails.c.cancellation_id)
             .where(cancellations.c.subscription_id == sub)).scalars().all()
     assert group == FOLLOWUPS and sorted(steps) == ["door_open", "farewell", "feedback", "offer"]
+
+
+def test_a_cancel_that_arrives_after_its_expiry_gets_its_group_too(engine, club):
+    update_settings(engine, club["id"], {"holdout_percent": 50})
+    member = next(str(m) for m in range(800, 1000) if draw(SEED, club["id"], "memberpress", f"sub_{m}", T0) < 0.5)
+    expiry = make_event("subscription.expired", (T0 + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        initiated_by="system")
+    expiry["member"].update(id=member, email=f"m{member}@example.org")
+    expiry["subscription"].update(id=f"sub_{member}", status="expired")
+    record_event(engine, club["id"], f"e_{member}", json.dumps(expiry), parse_event(expiry), now=T0)
+    assert _group_and_steps(engine, member) == (None, [])  # an ending with no cancel seen: no group
+    _cancel(engine, club, member, T0)
+    assert _group_and_steps(engine, member) == (HOLDOUT, ["farewell"])
