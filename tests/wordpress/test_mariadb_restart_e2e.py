@@ -10,7 +10,9 @@ What is promised (issue 8): the members never see the outage; the sidecar answer
 rather than giving up on it; and once WP-Cron has run a few times, every event is stored once.
 Few refusals are expected, by design: the bridge stops a batch at its first temporary failure
 and then pauses deliveries from members' requests (its circuit breaker), so the outage costs one
-refused request per delivery attempt (a loopback, a cron run), not one per event.
+refused request per delivery attempt (a loopback, a cron run), not one per event. Since issue 16 a
+cron run sends its due rows in one batch: a refused batch costs each of its rows an attempt, which
+the bridge's own log of its requests (an mu-plugin) counts.
 
 WordPress's own database is the shared test server (``mariadb`` fixture), which stays up: the
 outage is the sidecar's alone, as when the sidecar's database lives on another host.
@@ -36,7 +38,20 @@ MEMBERS = 6
 SUBSCRIPTIONS_EACH = 5
 CANCELS = MEMBERS * SUBSCRIPTIONS_EACH  # 30: 10 before, 10 during and 10 after the outage
 DOWN_AT_LEAST = 3.0  # seconds the sidecar's database stays down, however fast the cancels are
-EVENTS_ROUTE = "/v1/sites/<site_id>/events"
+EVENTS_ROUTES = ("/v1/sites/<site_id>/events", "/v1/sites/<site_id>/events/batch")
+
+# Each delivery request of the bridge (web requests and cron alike), with how many outbox rows it
+# carried and the status it got (0: no answer), one JSON line each.
+DELIVERY_LOG_PLUGIN = """<?php
+add_action('http_api_debug', function ($response, $context, $class, $args, $url) {
+    if (!preg_match('#/v1/sites/[^/]+/events(/batch)?$#', (string) $url, $batch)) {
+        return;
+    }
+    $rows = empty($batch[1]) ? 1 : count((array) json_decode($args['body'], true)['events']);
+    $status = is_wp_error($response) ? 0 : (int) wp_remote_retrieve_response_code($response);
+    file_put_contents(LOG, wp_json_encode(array('rows' => $rows, 'status' => $status)) . "\n", FILE_APPEND | LOCK_EX);
+}, 10, 5);
+"""
 # The first retry of a refused row waits 7.5 to 15 s (Farewell_Bridge_Outbox::backoff_delay(1)):
 # the drain is bounded well above that, and in count.
 DRAIN_TIMEOUT = 40
@@ -59,7 +74,7 @@ def events_answers(sidecar) -> list[int]:
         if not line.startswith("{"):
             continue
         record = json.loads(line)
-        if record.get("logger") == "sidecar.access" and record.get("route") == EVENTS_ROUTE:
+        if record.get("logger") == "sidecar.access" and record.get("route") in EVENTS_ROUTES:
             statuses.append(int(record["status"]))
     return statuses
 
@@ -76,10 +91,14 @@ def stored(engine) -> dict:
 
 
 def test_the_sidecars_database_restarted_mid_run_loses_and_duplicates_no_cancellation(
-        wordpress_site, sidecar_server, own_mariadb, figures):
+        wordpress_site, sidecar_server, own_mariadb, figures, tmp_path):
     sidecar = sidecar_server(database_url=own_mariadb.create_database("farewell"),
                              extra_env={"FAREWELL_LOG_FORMAT": "json"}, serve_args=("--no-jobs",))
     site = wordpress_site("6.8", constants=bridge_constants(sidecar))
+    deliveries = tmp_path / "deliveries.jsonl"
+    deliveries.touch()
+    (site.docroot / "wp-content" / "mu-plugins" / "delivery-log.php").write_text(
+        DELIVERY_LOG_PLUGIN.replace("LOG", repr(str(deliveries))))
     members = make_members(site, MEMBERS, SUBSCRIPTIONS_EACH)
     cron_runs = {"before": 0, "during": 0, "after": 0}
 
@@ -143,12 +162,15 @@ def test_the_sidecars_database_restarted_mid_run_loses_and_duplicates_no_cancell
     finally:
         engine.dispose()
     answers = events_answers(sidecar)
+    requests_made = [json.loads(line) for line in deliveries.read_text().splitlines()]
     figures.update(
         cancels=len(timings), outbox_rows=len(rows), seconds_down=round(seconds_down, 1),
         answers_503=answers.count(503), answers_503_before_outage=answers[:answers_before].count(503),
         answers={str(code): answers.count(code) for code in sorted(set(answers))},
         cron_runs=cron_runs, refused_rows_seen_during_outage=len(refused),
         failed_attempts=sum(int(r["attempts"]) for r in rows) - len(rows),
+        refused_requests={"single": sum(1 for r in requests_made if r["status"] == 503 and r["rows"] == 1),
+                          "batch": sum(1 for r in requests_made if r["status"] == 503 and r["rows"] > 1)},
         member_request_ms={"median": round(statistics.median(timings) * 1000),
                            "max": round(max(timings) * 1000)},
         stored={k: (len(v) if isinstance(v, set) else v) for k, v in counts.items()},
@@ -159,8 +181,10 @@ def test_the_sidecars_database_restarted_mid_run_loses_and_duplicates_no_cancell
     assert answers.count(503) > 0, figures["answers"]
     assert figures["answers_503_before_outage"] == 0, figures["answers"]
     assert 500 not in answers and set(answers) <= {200, 202, 503}, figures["answers"]
-    # Every refusal the sidecar sent was taken by the bridge as a reason to retry, and nothing else failed.
-    assert figures["failed_attempts"] == answers.count(503), figures
+    # Every refusal the sidecar sent was taken by the bridge as a reason to retry (each row of a
+    # refused batch), and nothing else failed.
+    assert sorted(r["status"] for r in requests_made if r["status"] >= 300 or r["status"] == 0) == [503] * answers.count(503)
+    assert figures["failed_attempts"] == sum(r["rows"] for r in requests_made if r["status"] == 503), figures
     # Nothing given up on, everything delivered.
     assert {r["status"] for r in rows} == {"delivered"}, [r for r in rows if r["status"] != "delivered"]
     # Every event stored once: as many rows as distinct webhook ids as outbox rows, and the same ids.
