@@ -3,13 +3,14 @@ run with two bare Flask apps on the same server (bench/bare_app.py): one that ve
 nothing, and the floor of any durable receiver, one that stores each body with one INSERT on the
 same MariaDB. All three are loaded by wrk from a second process.
 
-python -m bench.ingest [--seconds 10] [--connections 16] [--small]
+python -m bench.ingest [--seconds 10] [--connections 16] [--jobs 1] [--small]
 python -m bench.ingest --batch [--seconds 10] [--connections 4] [--small]
 
 Every request of the sidecar's run is a new event (its own webhook-id, signed just before the
 run), so what is measured is verify + validate + one insert per event, not deduplication. A jobs
 process applies the events meanwhile, as in production; how long each waited between its 202
-and its apply (p50, p99, max) is read from the events table once all are applied. Prints
+and its apply (p50, p99, max) is read from the events table once all are applied; ``--jobs N``
+runs N jobs processes side by side (their appliers claim different events). Prints
 requests/s and p99 for each and the ratios; appends a JSON line to bench/results/ingest.jsonl.
 A measurement, never a test assertion.
 
@@ -107,7 +108,7 @@ def stop(process: subprocess.Popen) -> None:
     process.wait(timeout=30)
 
 
-def measure(seconds: float, connections: int, presigned: int, work: Path) -> dict:
+def measure(seconds: float, connections: int, presigned: int, work: Path, jobs_count: int = 1) -> dict:
     mariadb = MariaDB(work / "mariadb").start()
     try:
         url = mariadb.create_database("bench_ingest")
@@ -121,7 +122,7 @@ def measure(seconds: float, connections: int, presigned: int, work: Path) -> dic
         BODIES.create(engine)
         # Started first, so that it is up (imports, migration) well before the sidecar's run; it
         # only polls an empty table meanwhile.
-        jobs = jobs_process(env, work / "jobs.log")
+        jobs = [jobs_process(env, work / f"jobs{n}.log") for n in range(jobs_count)]
         try:
             bare_port, store_port, sidecar_port = free_port(), free_port(), free_port()
             bare = gunicorn("bench.bare_app:app", bare_port, env, work / "bare.log")
@@ -144,7 +145,8 @@ def measure(seconds: float, connections: int, presigned: int, work: Path) -> dic
                 stop(sidecar)
             sidecar_result.update(apply_lag(engine))
         finally:
-            stop(jobs)
+            for process in jobs:
+                stop(process)
         engine.dispose()
     finally:
         mariadb.stop()
@@ -175,13 +177,18 @@ def apply_lag(engine, timeout: float = 300) -> dict:
             break
         time.sleep(0.2)
     with engine.connect() as conn:
-        lags = sorted((applied - received).total_seconds() for received, applied in conn.execute(
-            sa.select(events.c.received_at, events.c.applied_at).where(events.c.applied_at.is_not(None))))
+        times = conn.execute(sa.select(events.c.received_at, events.c.applied_at)
+                             .where(events.c.applied_at.is_not(None))).all()
+    lags = sorted((applied - received).total_seconds() for received, applied in times)
+    # The applier's rate over the run: events applied / from the first 202 to the last apply. Below
+    # the rate the web workers accept, the lag grows through the run.
+    span = (max(a for _, a in times) - min(r for r, _ in times)).total_seconds() if times else 0
     def pick(q: float) -> float | None:
         return round(lags[min(len(lags) - 1, int(q * len(lags)))] * 1000, 1) if lags else None
 
     return {"events_stored": stored, "events_unapplied_at_end": waiting, "apply_lag_p50_ms": pick(0.5),
-            "apply_lag_p99_ms": pick(0.99), "apply_lag_max_ms": pick(1.0)}
+            "apply_lag_p99_ms": pick(0.99), "apply_lag_max_ms": pick(1.0),
+            "applied_per_second": round(len(times) / span, 1) if span > 0 else None}
 
 
 BATCH_SIZE = 500
@@ -331,6 +338,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--connections", type=int, default=None, help="16 (wrk), 4 with --batch")
     parser.add_argument("--small", action="store_true", help="a 2-second smoke run (CI)")
+    parser.add_argument("--jobs", type=int, default=1, help="jobs processes applying side by side")
     parser.add_argument("--batch", action="store_true", help="the batch route beside the one-insert floor")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
@@ -340,8 +348,13 @@ def main(argv: list[str] | None = None) -> dict:
     args.connections = args.connections or 16
     seconds = 2 if args.small else args.seconds
     presigned = 2_000 if args.small else 20_000
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
-        row = measure(seconds, args.connections, presigned, Path(tmp))
+        row = measure(seconds, args.connections, presigned, Path(tmp), args.jobs)
+    # The machine is shared: its load says how far the figures are from a quiet machine's.
+    row["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+    row["code"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                 text=True).stdout.strip() or None
     print(f"{'app (gunicorn, 2 workers)':<28}{'req/s':>10}{'p99 ms':>10}{'non-2xx':>9}")
     for name in ("bare_flask", "bare_flask_one_insert", "sidecar_mariadb"):
         r = row[name]
@@ -351,8 +364,9 @@ def main(argv: list[str] | None = None) -> dict:
           f"sidecar / bare = {row['ratio']}")
     print(f"events stored: {sidecar['events_stored']}, unapplied at the end: {sidecar['events_unapplied_at_end']}; "
           f"202 to applied: p50 {sidecar['apply_lag_p50_ms']} ms, p99 {sidecar['apply_lag_p99_ms']} ms "
-          f"(goal <= 2000), max {sidecar['apply_lag_max_ms']} ms")
-    results.append("ingest", {"seconds": seconds, "connections": args.connections, **row})
+          f"(goal <= 2000), max {sidecar['apply_lag_max_ms']} ms; applied {sidecar['applied_per_second']} events/s")
+    print(f"load average (1 min) before / after: {row['load_average'][0]} / {row['load_average'][1]}")
+    results.append("ingest", {"seconds": seconds, "connections": args.connections, "jobs": args.jobs, **row})
     return row
 
 
