@@ -113,6 +113,7 @@ def test_a_members_whole_story_comes_back_with_the_live_ids(bed):
     assert utc(cancelled["occurred_at"]) == site_local(stored["cancelled"][0], "")
     assert utc(cancelled["subscription"]["access_ends_at"]) == site_local(first["enddate"], "") == utc(again["occurred_at"])
     assert cancelled["initiated_by"] == "member"
+    assert created["initiated_by"] == "unknown"  # PMPro does not record who gave a level
     # Bought again while the level ran: PMPro kept the first startdate, so the new row began when
     # it replaced the first one.
     assert utc(again["subscription"]["started_at"]) == site_local(second["startdate"], "") == utc(created["occurred_at"])
@@ -204,3 +205,24 @@ def test_the_summary_counts_with_sql(bed):
     assert after["cancelled"] == before["cancelled"] + 1  # cancelled with time left
     future = bed.site.wp_json(f"return (new Farewell_Bridge_History_Pmpro())->summary({int(datetime.now(timezone.utc).timestamp()) + 400 * 86400});")
     assert future == {"subscriptions": 0, "cancelled": 0}
+
+
+def test_a_level_removed_with_no_author_recorded_is_unknown(bed):
+    """A level PMPro removed as "inactive" (what a deleted level, the REST API or an integration
+    writes: PMPro records no author) comes back as a cancellation by "unknown", the protocol's "not
+    recorded", which the dashboard counts apart — not as "system", "by others"."""
+    member = Member(bed, "inactive")
+    level_id = bed.setup["levels"]["Mensuel"]
+
+    def give_then_remove():
+        bed.site.wp_eval(f"pmpro_changeMembershipLevel({level_id}, {member.id});")
+        time.sleep(1.1)  # its end a second after its start, as in life
+        bed.site.wp_eval(f"pmpro_changeMembershipLevel(0, {member.id}, 'inactive');")
+
+    live, _ = changes(bed, member, give_then_remove)
+    assert [e["type"] for e in live] == ["subscription.created", "subscription.cancelled"], live
+    assert [r["status"] for r in rows(bed, member)["rows"]] == ["inactive"]
+    imported = history(bed, member)["events"]
+    same_as_live(live, imported)
+    assert [(e["type"], e["initiated_by"]) for e in imported] == [
+        ("subscription.created", "unknown"), ("subscription.cancelled", "unknown")]

@@ -95,6 +95,10 @@ def test_wp_farewell_import_sends_memberpress_history_once_and_plans_no_email(ma
         assert [e["type"] for e in bed.events(stays.id)] == ["subscription.created"]
         [cancelled] = cancellations(bed, left)
         assert utc(cancelled["cancelled_at"]).isoformat() == "2024-06-10T08:30:00+00:00"
+        # MemberPress does not record who cancelled: "unknown", which the dashboard counts apart,
+        # not "by others" (docs/PROTOCOL.md); its expiry is the site's own.
+        assert [e["initiated_by"] for e in events] == ["unknown", "unknown", "system"]
+        assert cancelled["initiated_by"] == "unknown"
         assert cancelled["subscription"]["plan_name"] == "Or" and cancelled["subscription"]["amount"] == "29.00"
         assert utc(cancelled["access_ends_at"]).isoformat() == "2024-07-05T23:59:59+00:00"
         assert [utc(c["cancelled_at"]).year for c in cancellations(bed, older)] == [2023]

@@ -12,7 +12,8 @@
  * - `subscription.cancelled` for a cancelled subscription that gave access, dated by MemberPress's
  *   `subscription-stopped` event (else by its last paid transaction: the Subscriptions screen's
  *   drop-down records no event). MemberPress does not record who cancelled: `initiated_by` is
- *   `system`, the protocol's "not known".
+ *   `unknown` (the protocol's "not recorded"), as for its pauses, resumes and starts; an expiry is
+ *   `system`.
  * - `subscription.paused` / `subscription.resumed` from its `subscription-paused` /
  *   `subscription-resumed` events.
  * - `subscription.expired` for each `subscription-expired` event (marker `evt-<id>`, as live), and
@@ -128,7 +129,7 @@ class Farewell_Bridge_History_Memberpress extends Farewell_Bridge_History_Source
 					$source->subscription( $row, $type, $access_ends ),
 					$options + array(
 						'occurred_at'  => $at,
-						'initiated_by' => 'system',
+						'initiated_by' => self::not_recorded_by( $type ),
 					)
 				);
 				if ( null !== $event ) {

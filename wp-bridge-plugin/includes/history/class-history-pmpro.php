@@ -34,11 +34,12 @@
  * Who: PMPro records it only in the status of a removed row. admin_cancelled is the
  * administrator's Edit Member; cancelled is what PMPro's Cancel page and its handler of a payment
  * service's cancellation write — the member's decision, at the site or at PayPal/Stripe — so
- * `member`; inactive (a level deleted, the REST API, an integration) is `system`, the protocol's
- * "not known". A cancellation with time left leaves no status behind: `member` too, as PMPro
- * itself only takes that path from its Cancel page and a payment service's notice (an
- * administrator's end date on Edit Member is the exception this cannot tell). The live event
- * says who for certain; when it was sent, the sidecar keeps it and ignores the imported copy.
+ * `member`; inactive (a level deleted, the REST API, an integration) is `unknown`, the protocol's
+ * "not recorded", as is a start (a checkout or an administrator's). A cancellation with time left
+ * leaves no status behind: `member` too, as PMPro itself only takes that path from its Cancel page
+ * and a payment service's notice (an administrator's end date on Edit Member is the exception this
+ * cannot tell). The live event says who for certain; when it was sent, the sidecar keeps it and
+ * ignores the imported copy.
  *
  * Dates: memberships_users.startdate/enddate are wall-clock times of the site's time zone
  * (converted as the live source does, Farewell_Bridge_Source_Pmpro::local_date());
@@ -69,7 +70,7 @@ class Farewell_Bridge_History_Pmpro extends Farewell_Bridge_History_Source_Base 
 	const REMOVED = array(
 		'cancelled'       => 'member',
 		'admin_cancelled' => 'admin',
-		'inactive'        => 'system',
+		'inactive'        => 'unknown',
 	);
 
 	/**
@@ -228,7 +229,7 @@ class Farewell_Bridge_History_Pmpro extends Farewell_Bridge_History_Source_Base 
 				'type'   => 'subscription.created',
 				'at'     => $began,
 				'marker' => 'start-' . $id,
-				'by'     => 'system',
+				'by'     => self::not_recorded_by( 'subscription.created' ),
 				'status' => 'active',
 				'order'  => 0,
 			);

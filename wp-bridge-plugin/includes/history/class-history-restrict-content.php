@@ -17,8 +17,9 @@
  *   over, at the moment it was disabled (date_modified: nothing changes a disabled membership).
  * - `subscription.resumed` at the first "membership_renewed" log after an expiry or the
  *   cancellation, when the membership is active again.
- * Who: RCP does not record who cancelled or expired a membership: `system`, the protocol's "not
- * known". Failed payments are not read back (RCP keeps no record naming the occurrence).
+ * Who: RCP does not record who started, cancelled or renewed a membership: `unknown`, the
+ * protocol's "not recorded"; an expiry is `system`. Failed payments are not read back (RCP keeps
+ * no record naming the occurrence).
  *
  * Webhook-ids: every live Restrict Content event is marked by the second it was recorded (the
  * factory's "t<Unix second>"; "disabled@<second>" for a deletion), which no table keeps exactly.
@@ -139,7 +140,7 @@ class Farewell_Bridge_History_Restrict_Content extends Farewell_Bridge_History_S
 			}
 			$options = array(
 				'occurred_at'  => $occurrence['at'],
-				'initiated_by' => 'system',
+				'initiated_by' => self::not_recorded_by( $occurrence['type'] ),
 			);
 			if ( isset( $occurrence['marker'] ) ) {
 				$options['marker'] = $occurrence['marker'];

@@ -128,6 +128,18 @@ abstract class Farewell_Bridge_History_Source_Base implements Farewell_Bridge_Hi
 	}
 
 	/**
+	 * Who did it, for an occurrence whose author the membership plugin did not record: an expiry
+	 * is the site's own doing (`system`), anything else `unknown` (docs/PROTOCOL.md), so that the
+	 * owner's 24 months count a member's own cancellation neither as theirs nor as someone else's.
+	 *
+	 * @param string $type Event type.
+	 * @return string
+	 */
+	protected static function not_recorded_by( $type ) {
+		return 'subscription.expired' === $type ? 'system' : 'unknown';
+	}
+
+	/**
 	 * A call's answer: its events, and where the next call starts (null once a call read fewer
 	 * than its limit: nothing is left).
 	 *

@@ -16,7 +16,7 @@
  *   otherwise one `subscription.cancelled` at its cancelled date;
  * - expired: `subscription.expired` at its end.
  * Not read back: pauses and resumes (on-hold keeps no date), earlier cancellations undone by a
- * resume (WooCommerce keeps one cancelled date), failed renewals. Who: not recorded: `system`.
+ * resume (WooCommerce keeps one cancelled date), failed renewals. Who: not recorded: `unknown` (an expiry: `system`).
  *
  * Webhook-ids: the live source marks a change "<old status>><new status>@<Unix second>". The
  * reader derives the same from the stored date and the transition the status implies (the
@@ -178,7 +178,7 @@ class Farewell_Bridge_History_Woocommerce_Subscriptions extends Farewell_Bridge_
 				array(
 					'marker'       => $occurrence['marker'],
 					'occurred_at'  => $occurrence['at'],
-					'initiated_by' => 'system',
+					'initiated_by' => self::not_recorded_by( $occurrence['type'] ),
 				)
 			);
 			if ( null !== $event ) {
