@@ -155,11 +155,12 @@ def test_checkout_with_paypal_gives_one_created_event(bed):
     assert utc(event["subscription"]["started_at"]) == site_local(state["startdate"], "")
     assert "access_ends_at" not in event["subscription"], event
 
-    # A renewal PayPal took: nothing changed for the member, nothing is sent.
+    # A renewal PayPal took: the member keeps their level, the payment is all that is sent.
     events, _ = changes(bed, member, lambda: ipn(
         bed, txn_type="subscr_payment", subscr_id=state["subscription"]["subscription_transaction_id"],
         mc_gross="10.00", mc_currency="EUR", payment_status="Completed", txn_id=f"PAY-{secrets.token_hex(6)}"))
-    assert events == []
+    assert_subscription(only(events, "payment.succeeded"), member, "Mensuel", bed.setup["levels"]["Mensuel"],
+                        "active", "gateway")
 
 
 # --------------------------------------------------------------------------- ends
