@@ -127,6 +127,26 @@ def test_cancelling_or_expiring_takes_the_member_off(engine, site_of, ending, re
                                            "left_reason": reason}]
 
 
+@pytest.mark.parametrize("arrival", ["expiry_last", "expiry_first"])
+def test_access_ended_at_the_failure_keeps_the_member_on_the_list_until_the_retry_pays(engine, site_of, arrival):
+    """MemberPress ends access at a failed renewal (its gateways expire the transactions) and the
+    payment service retries: the lapse it reports at that instant is no way off the list."""
+    failed = _event("payment.failed", 1, access_ends_at="2026-11-02T10:00:00Z")
+    lapsed = _event("subscription.expired", 1, access_ends_at="2026-11-02T10:00:00Z")
+    for document in ([failed, lapsed] if arrival == "expiry_last" else [lapsed, failed]):
+        _record(engine, site_of, document)
+    [row] = _on_list(engine, site_of)
+    assert row["failed_attempts"] == 1 and row["since"] == T0 + timedelta(hours=1)
+    _record(engine, site_of, _event("payment.succeeded", 30))
+    assert _on_list(engine, site_of) == []
+    assert [s["left_reason"] for s in _state(engine, site_of)[1]] == ["recovered"]
+    # An expiry later than the failure is an end, as before.
+    _record(engine, site_of, _event("payment.failed", 40))
+    _record(engine, site_of, _event("subscription.expired", 41))
+    assert _on_list(engine, site_of) == []
+    assert [s["left_reason"] for s in _state(engine, site_of)[1]] == ["recovered", "expired"]
+
+
 def test_a_success_applied_before_the_failure_it_follows_leaves_the_member_off(post_event, app, site):
     """Through the route and the applier: arrival order is not time order."""
     engine = app.extensions["farewell.engine"]
@@ -283,11 +303,14 @@ def test_the_migration_fills_the_list_from_the_events_applied_before_it(engine, 
     _record(engine, site_of, _event("subscription.paused", 2, member="2", sub="s2"))
     _record(engine, site_of, _event("payment.failed", 3, member="3", sub="s3"))
     _record(engine, site_of, _event("subscription.cancelled", 4, member="3", sub="s3"))
-    before = {sub: _state(engine, site_of, sub) for sub in ("s1", "s2", "s3")}
+    _record(engine, site_of, _event("payment.failed", 5, member="4", sub="s4"))  # access ended at the failure
+    _record(engine, site_of, _event("subscription.expired", 5, member="4", sub="s4"))
+    subs = ("s1", "s2", "s3", "s4")
+    before = {sub: _state(engine, site_of, sub) for sub in subs}
     command.downgrade(db.alembic_config(engine), "0009")
     db.migrate(engine)
-    assert {sub: _state(engine, site_of, sub) for sub in ("s1", "s2", "s3")} == before
-    assert [r["member_external_id"] for r in _on_list(engine, site_of)] == ["1", "2"]
+    assert {sub: _state(engine, site_of, sub) for sub in subs} == before
+    assert [r["member_external_id"] for r in _on_list(engine, site_of)] == ["1", "2", "4"]
 
 
 # --- the weekly digest's section (rules at the top of sidecar/domain/digest_figures.py) -----------

@@ -10,6 +10,11 @@ The rules:
 - They leave the list when a later payment succeeds (recovered; a paused subscription stays on
   it until resumed), the subscription is resumed (recovered), cancelled or expires (cancelled,
   expired). A failure after that puts them back on it: a new stay.
+- An expiry at the very instant of a failed renewal is the plugin ending access *because of* that
+  failure while the subscription goes on (MemberPress's gateways expire its transactions when a
+  renewal fails, and the payment service retries): the member stays on the list, access ended,
+  until a payment succeeds, the subscription is resumed or cancelled, or a later expiry ends it.
+  Counted as leaving, it would keep every MemberPress member off the list.
 - "Later" is by occurred_at, never by arrival: the state is recomputed from the subscription's
   applied events each time one of them is applied, so a ``payment.succeeded`` applied before the
   ``payment.failed`` it follows still leaves the member off the list. At the same instant a
@@ -58,7 +63,7 @@ def compute(events: list[dict]) -> tuple[dict, list[dict]]:
     ordered = sorted(events, key=lambda e: (e["occurred_at"], e["type"] in CLOSES))
     spells: list[dict] = []
     open_spell: dict | None = None
-    failing_since = paused_since = last_succeeded_at = None
+    failing_since = paused_since = last_succeeded_at = last_failed_at = None
     failed_attempts = 0
     for event in ordered:
         at, type_ = event["occurred_at"], event["type"]
@@ -68,9 +73,12 @@ def compute(events: list[dict]) -> tuple[dict, list[dict]]:
             if type_ == "payment.failed":
                 failing_since = failing_since or at
                 failed_attempts += 1
+                last_failed_at = at
             else:
                 paused_since = paused_since or at
             continue
+        if type_ == "subscription.expired" and failing_since is not None and at == last_failed_at:
+            continue  # access ended for this failure: still at risk (see the rules)
         failing_since, failed_attempts = None, 0
         if type_ == "payment.succeeded":
             last_succeeded_at = at

@@ -332,8 +332,10 @@ def test_a_renewal_paid_is_one_payment_succeeded_a_renewal_failed_ends_access_on
     assert_subscription(ended, member, sub_id, "Or", "expired", "system")
     assert utc(ended["occurred_at"]) == utc(ended["subscription"]["access_ends_at"]) == utc(failed["occurred_at"])
 
-    # So the sidecar never lists this member as at risk: the lapse, at the failure's instant, counts
-    # after it and ends that stay at once as an expiry (sidecar/domain/at_risk.py's rules).
+    # The lapse at the failure's instant is access ended for that failure, not a way off the list
+    # (sidecar/domain/at_risk.py's rules): the member is at risk until PayPal's retry pays.
+    at_risk = bed.at_risk(sub_id)
+    assert at_risk["on_list"] and at_risk["failed_attempts"] == 1, at_risk
     # Its expiry cron then finds the transactions it back-dated by a day: already reported.
     events, _ = changes(bed, member, lambda: bed.site.wp_eval(
         "define('DOING_CRON', true); do_action('mepr_send_txn_expire_events');"))

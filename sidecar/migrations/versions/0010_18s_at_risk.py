@@ -72,7 +72,7 @@ def _compute(events: list[dict]) -> tuple[dict, list[dict]]:
     ordered = sorted(events, key=lambda e: (e["occurred_at"], e["type"] in _CLOSES))
     spells: list[dict] = []
     open_spell: dict | None = None
-    failing_since = paused_since = last_succeeded_at = None
+    failing_since = paused_since = last_succeeded_at = last_failed_at = None
     failed_attempts = 0
     for event in ordered:
         at, type_ = event["occurred_at"], event["type"]
@@ -82,9 +82,12 @@ def _compute(events: list[dict]) -> tuple[dict, list[dict]]:
             if type_ == "payment.failed":
                 failing_since = failing_since or at
                 failed_attempts += 1
+                last_failed_at = at
             else:
                 paused_since = paused_since or at
             continue
+        if type_ == "subscription.expired" and failing_since is not None and at == last_failed_at:
+            continue  # access ended for this failure: still at risk
         failing_since, failed_attempts = None, 0
         if type_ == "payment.succeeded":
             last_succeeded_at = at
