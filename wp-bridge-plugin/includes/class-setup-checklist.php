@@ -236,6 +236,14 @@ class Farewell_Bridge_Setup_Checklist {
 			);
 		}
 		$cached = get_transient( self::DIGEST_TRANSIENT );
+		if ( is_array( $cached ) && isset( $cached['unreachable'] ) ) {
+			// A failure is kept too: a sidecar whose host drops connections would otherwise make
+			// every load of this page wait for the request's timeout.
+			return array(
+				'settings' => null,
+				'error'    => (string) $cached['unreachable'],
+			);
+		}
 		if ( is_array( $cached ) ) {
 			return array(
 				'settings' => $cached,
@@ -258,6 +266,7 @@ class Farewell_Bridge_Setup_Checklist {
 		} else {
 			$error = $result['message'];
 		}
+		set_transient( self::DIGEST_TRANSIENT, array( 'unreachable' => $error ), self::DIGEST_TTL );
 		return array(
 			'settings' => null,
 			'error'    => $error,

@@ -323,7 +323,13 @@ class SetupChecklistTest extends Farewell_Test_Case {
 		$this->assertStringContainsString( 'data-step="digest" data-status="done"', $html, 'what the bridge told the sidecar, still' );
 		$this->assertStringContainsString( 'data-step="sample"', $html );
 		$this->assertStringContainsString( 'value="' . Farewell_Bridge_Setup_Checklist::SAMPLE_ACTION . '"', $html );
-		$this->assertFalse( get_transient( Farewell_Bridge_Setup_Checklist::DIGEST_TRANSIENT ), 'a failure is not kept' );
+		$asked = count( $this->requests );
+		$again = Farewell_Bridge_Setup_Checklist::sidecar_digest();
+		$this->assertStringContainsString( 'The connection to the sidecar was refused', $again['error'] );
+		$this->assertCount( $asked, $this->requests, 'a failure is kept a minute too: no page waits for the timeout each time' );
+		Farewell_Bridge_Setup_Checklist::note_tested();
+		Farewell_Bridge_Setup_Checklist::sidecar_digest();
+		$this->assertCount( $asked + 1, $this->requests, 'a new connection test asks again' );
 	}
 
 	public function test_the_sample_button_asks_the_sidecar_to_send_to_the_admins_address_in_their_language() {
