@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import random
 import time
 from pathlib import Path
@@ -12,6 +13,16 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 T = TypeVar("T")
+
+# mysql-connector's C extension must be loaded before the rest of the sidecar's libraries: loaded
+# after them (create_app imports the web and digest modules before it makes the engine, the jobs
+# process its scheduler), dlopen fails with "cannot allocate memory in static TLS block" and
+# mysql.connector silently falls back to its pure-Python protocol, several times slower per
+# statement. Every entry point imports this module first.
+try:
+    importlib.import_module("_mysql_connector")
+except ImportError:  # not installed or not loadable here: the pure-Python protocol, as before
+    pass
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 

@@ -7,6 +7,8 @@ batch and a 202 are counted, and a connection given back mid-transaction is stil
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 import sqlalchemy as sa
@@ -16,7 +18,7 @@ from sidecar.domain.events import parse_event
 from sidecar.domain.ingest import accept_event
 from sidecar.domain.sites import create_site
 from sidecar.storage.tables import events, sites
-from tests.conftest import make_event
+from tests.conftest import ROOT, make_event
 
 pytestmark = pytest.mark.parametrize("db_url", ["mariadb"], indirect=True)
 
@@ -84,3 +86,25 @@ def test_a_connection_given_back_with_its_transaction_open_is_still_rolled_back(
         assert conn.execute(sa.select(sa.func.count()).where(sites.c.id == "left-open")).scalar_one() == 0
         # The key is free: the same row goes in at once instead of waiting for a lock.
         conn.execute(sa.text(LEFT_OPEN))
+
+
+ENTRY_POINTS = {
+    # gunicorn's sidecar:create_app(): the web and digest modules are imported before the engine is made.
+    "web": "from sidecar import create_app\n"
+           "app = create_app({'FAREWELL_DATABASE_URL': URL, 'FAREWELL_DATA_DIR': DATA, 'FAREWELL_ADMIN_TOKEN': 'a' * 24,"
+           " 'FAREWELL_SECRET_KEY': 's' * 24, 'FAREWELL_PUBLIC_URL': 'http://sidecar.test'})\n"
+           "engine = app.extensions['farewell.engine']\n",
+    # python -m jobs: its scheduler's modules are imported before the engine is made.
+    "jobs": "import jobs.__main__\nfrom sidecar import db\nengine = db.create_engine(URL)\n",
+}
+
+
+@pytest.mark.parametrize("entry_point", sorted(ENTRY_POINTS))
+def test_the_web_app_and_the_jobs_process_talk_to_mariadb_through_the_c_extension(db_url, entry_point, tmp_path):
+    # Loaded after the sidecar's other libraries, the extension failed ("cannot allocate memory in
+    # static TLS block") and mysql-connector fell back to its pure-Python protocol without a word.
+    script = (f"URL, DATA = {db_url!r}, {str(tmp_path)!r}\n" + ENTRY_POINTS[entry_point]
+              + "with engine.connect() as conn:\n    print(type(conn.connection.dbapi_connection).__name__)\n")
+    run = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.split()[-1] == "CMySQLConnection", run.stdout
