@@ -66,3 +66,49 @@ def test_one_failing_event_of_a_batch_fails_alone_and_the_others_are_applied_onc
     assert all(applied_at is not None and attempts == 0 for id_, (applied_at, attempts) in rows.items() if id_ != bad)
     assert sorted(table(engine, cancellations.c.event_id)) == sorted((id_,) for id_ in rows if id_ != bad)
     assert apply_pending(engine).claimed == 0  # the failing one waits for its retry; nothing applied twice
+
+
+class CountingValidator:
+    """The events module's JSON Schema validator, counting the documents it validates."""
+
+    def __init__(self, validator):
+        self.validator, self.runs, self.documents = validator, 0, []
+
+    def iter_errors(self, document):
+        self.runs += 1
+        self.documents.append(document)
+        return self.validator.iter_errors(document)
+
+
+def test_an_event_validated_at_its_202_is_not_validated_again_when_applied(engine, monkeypatch):
+    from sidecar.domain import events as events_module
+    accept_cancellations(engine, 20)
+    validator = CountingValidator(events_module._validator)
+    monkeypatch.setattr(events_module, "_validator", validator)
+    report = apply_pending(engine)
+    assert (report.claimed, report.applied, report.parked) == (20, 20, 0)
+    assert validator.runs == 0  # before: 20, each payload validated again
+    assert sorted(table(engine, cancellations.c.event_id)) == sorted(table(engine, events.c.id))
+
+
+def test_an_event_stored_by_an_older_sidecar_or_under_other_rules_is_validated_again_and_parked_if_invalid(
+        engine, monkeypatch):
+    from sidecar.domain import events as events_module
+    accept_cancellations(engine, 3)
+    broken = json.dumps(make_event(occurred_at="29/11/2026"))  # valid JSON, not a valid event
+    with engine.begin() as conn:
+        # msg_0 as an older sidecar stored it (no record of its validation), msg_1 validated under
+        # rules since changed (an upgrade, then `events reapply`); both break today's rules.
+        for webhook_id, validated_with in (("msg_0", None), ("msg_1", "0123456789abcdef")):
+            conn.execute(sa.update(events).where(events.c.webhook_id == webhook_id)
+                         .values(payload=broken, validated_with=validated_with))
+    validator = CountingValidator(events_module._validator)
+    monkeypatch.setattr(events_module, "_validator", validator)
+    report = apply_pending(engine)
+    assert (report.claimed, report.applied, report.retrying, report.parked) == (3, 1, 0, 2)
+    # Only the two (the batch applied whole first, then event by event, validates them more than once).
+    assert validator.runs >= 2 and {d["occurred_at"] for d in validator.documents} == {"29/11/2026"}
+    with engine.connect() as conn:
+        errors = dict(conn.execute(sa.select(events.c.webhook_id, events.c.apply_error)).all())
+    assert errors["msg_2"] is None
+    assert errors["msg_0"] == errors["msg_1"] and errors["msg_0"].startswith('invalid: {"occurred_at"'), errors

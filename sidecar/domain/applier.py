@@ -30,7 +30,7 @@ from sqlalchemy.engine import Engine
 from ..db import UNAVAILABLE_ERRORS, error_kind
 from ..storage import events as events_store
 from ..storage._reads import kept_for_transaction
-from .events import InvalidEvent, parse_event
+from .events import InvalidEvent, parse_stored_event
 from .ingest import apply_event
 
 BATCH = 100
@@ -73,7 +73,7 @@ def apply_pending(engine: Engine, now: datetime | None = None, limit: int = BATC
 
 
 def _apply_row(conn, row: dict) -> None:
-    event = parse_event(json.loads(row["payload"]))
+    event = parse_stored_event(json.loads(row["payload"]), row["validated_with"])
     # The event's own arrival is the "now" of its effects, as when a request applied it: the same
     # history whenever (and however often, after a reapply) it is applied.
     apply_event(conn, row["site_id"], row["id"], event, row["received_at"], row["survey_cancellation_id"])

@@ -23,7 +23,7 @@ from ..storage import sites as sites_store
 from ..storage.members import external_id_of, upsert_member
 from ..storage.subscriptions import find_subscription, upsert_subscription
 from . import at_risk, holdout, sequences, survey, winbacks
-from .events import Event, InvalidEvent
+from .events import SCHEMA_DIGEST, Event, InvalidEvent
 
 # The subscription status each lifecycle event implies; other events leave the status alone.
 STATUS_AFTER = {
@@ -53,7 +53,8 @@ def accept_event(
     answered_cancellation_id: int | None = None,
 ) -> Outcome:
     """Store the event under its webhook id, to be applied by the applier, or report it as a
-    duplicate.
+    duplicate. ``event`` is ``parse_event`` of ``raw_body``'s JSON document: it is stored as
+    validated (the applier does not validate it again under the same rules).
 
     ``answered_cancellation_id`` is the cancellation named by a verified survey-link token. A
     survey answer is checked against the survey it answers first (its version, reasons, lengths),
@@ -126,7 +127,8 @@ def _row(site_id: str, item: BatchItem, now: datetime) -> dict:
     return dict(site_id=site_id, webhook_id=item.webhook_id, type=event.type, source=event.source,
                 initiated_by=event.initiated_by, occurred_at=event.occurred_at, received_at=now,
                 payload=item.raw, applied_at=None, apply_after=now,
-                survey_cancellation_id=item.answered_cancellation_id, imported=event.imported)
+                survey_cancellation_id=item.answered_cancellation_id, imported=event.imported,
+                validated_with=SCHEMA_DIGEST)
 
 
 def record_event(
@@ -168,6 +170,10 @@ def _store(engine: Engine, site_id: str, webhook_id: str, raw_body: str, event: 
                 apply_after=None if apply else now,
                 survey_cancellation_id=answered_cancellation_id,
                 imported=event.imported,
+                # Accepted, the event is ``raw_body`` validated by parse_event: the applier need not
+                # validate it again under the same rules. Applied here, it may not be its payload
+                # (the demo's, imported history's "imported"), and is never applied again.
+                validated_with=None if apply else SCHEMA_DIGEST,
             )
             if apply:
                 apply_event(conn, site_id, event_id, event, now, answered_cancellation_id)

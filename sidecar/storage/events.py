@@ -92,7 +92,7 @@ def replace_payloads_of_member(conn: Connection, member_id: int, payload: str) -
 _UNAPPLIED = events.c.applied_at.is_(None)
 _PARKED = and_(_UNAPPLIED, events.c.apply_after.is_(None))
 _CLAIMED_COLUMNS = (events.c.id, events.c.site_id, events.c.payload, events.c.received_at,
-                    events.c.apply_attempts, events.c.survey_cancellation_id)
+                    events.c.apply_attempts, events.c.survey_cancellation_id, events.c.validated_with)
 
 
 # (applied_at, occurred_at, id), migration 0012: the claim reads the unapplied in the order it

@@ -124,6 +124,10 @@ events = Table(
     # History recorded after the fact (events.Event.imported): counted like any event, but the
     # dashboard and the digest say reasons are only known since the first live event.
     Column("imported", Boolean, nullable=False, server_default="0"),
+    # The rules the request validated the payload with before its 202 (events.SCHEMA_DIGEST): the
+    # applier validates it again only when they changed since, or when this is NULL (stored by an
+    # older sidecar, or applied in its own request by record_event).
+    Column("validated_with", String(16)),
     UniqueConstraint("site_id", "webhook_id"),
     Index(None, "subscription_id", "type", "occurred_at"),
     # The unapplied gauges: applied_at IS NULL, then apply_after.
