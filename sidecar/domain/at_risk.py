@@ -46,14 +46,28 @@ CLOSES = {"payment.succeeded": "recovered", "subscription.resumed": "recovered",
           "subscription.cancelled": "cancelled", "subscription.expired": "expired"}
 TYPES = (*OPENS, *CLOSES)
 LEFT_REASONS = ("recovered", "cancelled", "expired")
+# The ends that record nothing of their own (a success records when it was): applied to a
+# subscription without a state row, they cannot change the list (on_event_applied).
+ENDS_ONLY = ("subscription.resumed", "subscription.cancelled", "subscription.expired")
 
 
-def on_event_applied(conn: Connection, site_id: str, subscription_id: int) -> None:
+def on_event_applied(conn: Connection, site_id: str, subscription_id: int, event_type: str | None = None) -> None:
     """Recompute the subscription's place on the list; called in the transaction that applies an
-    event of TYPES."""
+    event of TYPES (``event_type``).
+
+    A state row is kept as soon as one event has opened a stay or recorded a success, even a stay
+    left out as imported history. So without one, the subscription's applied events are ends of
+    ENDS_ONLY alone, and another one of them changes nothing: its recompute (the subscription's
+    events read back, about a third of the applier's CPU for cancellations, BENCHMARKS.md) is
+    skipped. Read after the lock: an applier applying this subscription's opening event meanwhile
+    has committed its row by then, or reads this event when it recomputes after us."""
     store.lock_subscription(conn, subscription_id)
-    state, spells = compute(store.subscription_events(conn, subscription_id, TYPES))
-    if spells or any(v for v in state.values()) or store.state_of(conn, subscription_id) is not None:
+    if event_type in ENDS_ONLY and store.state_of(conn, subscription_id) is None:
+        return
+    events = store.subscription_events(conn, subscription_id, TYPES)
+    state, spells = compute(events)
+    if (spells or any(v for v in state.values()) or any(e["type"] in OPENS for e in events)
+            or store.state_of(conn, subscription_id) is not None):
         store.replace_state(conn, site_id, subscription_id, state, spells)
 
 

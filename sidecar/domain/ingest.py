@@ -277,7 +277,7 @@ def _apply(conn: Connection, site_id: str, event_id: int, event: Event, now: dat
     )
     events_store.link_event(conn, event_id, member_id, subscription_id)
     if event.type in at_risk.TYPES:
-        at_risk.on_event_applied(conn, site_id, subscription_id)
+        at_risk.on_event_applied(conn, site_id, subscription_id, event.type)
     context = dict(site_id=site_id, member_id=member_id, subscription_id=subscription_id, event_id=event_id)
     if event.type == "subscription.cancelled":
         _open_cancellation(conn, event, now, **context)

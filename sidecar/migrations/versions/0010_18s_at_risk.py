@@ -129,7 +129,9 @@ def _fill() -> None:
         by_subscription.setdefault((row["site_id"], row["subscription_id"]), []).append(row)
     for (site_id, subscription_id), its_events in by_subscription.items():
         state, spells = _compute(its_events)
-        if not spells and not any(state.values()):
+        # As domain.at_risk.on_event_applied keeps it: a row once anything opened a stay, even a
+        # stay left out as imported history (it relies on that to skip recomputes).
+        if not spells and not any(state.values()) and not any(e["type"] in _OPENS for e in its_events):
             continue
         conn.execute(state_table.insert().values(site_id=site_id, subscription_id=subscription_id, **state))
         for spell in spells:
