@@ -62,14 +62,31 @@ def test_a_batch_of_twenty_events_is_applied_with_one_ping_and_no_more_questions
         assert conn.execute(sa.select(sa.func.count()).where(events.c.applied_at.is_(None))).scalar_one() == 0
 
 
-def test_a_202_pings_once_per_checkout_and_sends_no_rollback_after_its_commit(app, post_event, mariadb):
+def test_a_202_is_one_checkout_one_ping_and_sends_no_rollback_after_its_commit(app, post_event, mariadb):
     responses = []
     server = counted(mariadb, lambda: responses.append(post_event(make_event(), apply=False)))
     assert responses[0].status_code == 202
-    # Two checkouts: the site's secret (read, then its transaction rolled back: the connection's own
-    # rollback), then the event's INSERT and COMMIT. Before: a ping more per checkout (one per
-    # cursor) and a ROLLBACK more after the COMMIT.
-    assert server == {"Questions": 4, "Com_admin_commands": 2, "Com_rollback": 1, "Com_commit": 1}, server
+    # One checkout: its ping, the site's secret, the event's INSERT and the COMMIT. Before: two
+    # checkouts (6 round trips: a ping each, and the site read's transaction rolled back), and
+    # before that a ping per cursor and a ROLLBACK after the COMMIT.
+    assert server == {"Questions": 3, "Com_admin_commands": 1, "Com_rollback": 0, "Com_commit": 1}, server
+
+
+def test_a_duplicate_and_a_refused_event_each_take_one_checkout_and_leave_nothing_open(app, post_event, mariadb):
+    engine = app.extensions["farewell.engine"]
+    assert post_event(make_event(), webhook_id="msg_once", apply=False).status_code == 202
+    responses = []
+    server = counted(mariadb, lambda: responses.append(post_event(make_event(), webhook_id="msg_once", apply=False)))
+    # The INSERT refused by the unique key, rolled back; the duplicate read in a transaction of its
+    # own, rolled back: one checkout still.
+    assert responses[0].status_code == 200 and responses[0].json == {"status": "duplicate"}
+    assert server["Com_admin_commands"] == 1 and server["Com_commit"] == 0, server
+    server = counted(mariadb, lambda: responses.append(post_event(make_event(occurred_at="yesterday"), apply=False)))
+    assert responses[-1].status_code == 400 and server["Com_admin_commands"] == 1, server
+    assert server["Com_commit"] == 0 and server["Com_rollback"] == 1, server  # the site read's transaction
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one() == 1
+    assert engine.pool.checkedout() == 0
 
 
 def test_a_connection_given_back_with_its_transaction_open_is_still_rolled_back(engine, mariadb):

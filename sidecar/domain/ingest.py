@@ -62,8 +62,25 @@ def accept_event(
     ``sidecar.db.UNAVAILABLE_ERRORS`` when the database cannot take it, or RetryLater; in every
     one of those cases nothing was written.
     """
+    with engine.connect() as conn:
+        return accept_event_on(conn, site_id, webhook_id, raw_body, event, now, answered_cancellation_id)
+
+
+def accept_event_on(
+    conn: Connection,
+    site_id: str,
+    webhook_id: str,
+    raw_body: str,
+    event: Event,
+    now: datetime | None = None,
+    answered_cancellation_id: int | None = None,
+) -> Outcome:
+    """``accept_event`` on a connection the caller checked out, for the events route: it read the
+    site's secret on it, and the event is stored in that same transaction, committed here (one
+    checkout, one ping, no second transaction: 6 round trips to MariaDB per 202 became 4). Raises
+    as ``accept_event``; the transaction is then rolled back, nothing written."""
     now = now or datetime.now(timezone.utc)
-    return _store(engine, site_id, webhook_id, raw_body, event, now, answered_cancellation_id, apply=False)
+    return _store(conn, site_id, webhook_id, raw_body, event, now, answered_cancellation_id, apply=False)
 
 
 @dataclass
@@ -145,44 +162,53 @@ def record_event(
     payload). Raises as ``accept_event`` does, and InvalidEvent when the event contradicts what
     is stored."""
     now = now or datetime.now(timezone.utc)
-    return _store(engine, site_id, webhook_id, raw_body, event, now, answered_cancellation_id, apply=True)
+    with engine.connect() as conn:
+        return _store(conn, site_id, webhook_id, raw_body, event, now, answered_cancellation_id, apply=True)
 
 
-def _store(engine: Engine, site_id: str, webhook_id: str, raw_body: str, event: Event, now: datetime,
+def _store(conn: Connection, site_id: str, webhook_id: str, raw_body: str, event: Event, now: datetime,
            answered_cancellation_id: int | None, apply: bool) -> Outcome:
+    """The event stored (and applied if ``apply``) in the connection's transaction, begun or not,
+    then committed; on any error rolled back."""
     try:
-        with engine.begin() as conn:
-            if event.type == "survey.submitted" and not apply:
-                survey.check_answer(conn, site_id, event.survey, now)
-                if answered_cancellation_id is None:
-                    _check_subscription_is_theirs(conn, site_id, event)
-            event_id = events_store.insert_event(
-                conn,
-                site_id=site_id,
-                webhook_id=webhook_id,
-                type=event.type,
-                source=event.source,
-                initiated_by=event.initiated_by,
-                occurred_at=event.occurred_at,
-                received_at=now,
-                payload=raw_body,
-                applied_at=now if apply else None,
-                apply_after=None if apply else now,
-                survey_cancellation_id=answered_cancellation_id,
-                imported=event.imported,
-                # Accepted, the event is ``raw_body`` validated by parse_event: the applier need not
-                # validate it again under the same rules. Applied here, it may not be its payload
-                # (the demo's, imported history's "imported"), and is never applied again.
-                validated_with=None if apply else SCHEMA_DIGEST,
-            )
-            if apply:
-                apply_event(conn, site_id, event_id, event, now, answered_cancellation_id)
+        if event.type == "survey.submitted" and not apply:
+            survey.check_answer(conn, site_id, event.survey, now)
+            if answered_cancellation_id is None:
+                _check_subscription_is_theirs(conn, site_id, event)
+        event_id = events_store.insert_event(
+            conn,
+            site_id=site_id,
+            webhook_id=webhook_id,
+            type=event.type,
+            source=event.source,
+            initiated_by=event.initiated_by,
+            occurred_at=event.occurred_at,
+            received_at=now,
+            payload=raw_body,
+            applied_at=now if apply else None,
+            apply_after=None if apply else now,
+            survey_cancellation_id=answered_cancellation_id,
+            imported=event.imported,
+            # Accepted, the event is ``raw_body`` validated by parse_event: the applier need not
+            # validate it again under the same rules. Applied here, it may not be its payload
+            # (the demo's, imported history's "imported"), and is never applied again.
+            validated_with=None if apply else SCHEMA_DIGEST,
+        )
+        if apply:
+            apply_event(conn, site_id, event_id, event, now, answered_cancellation_id)
+        conn.commit()
     except exc.IntegrityError as error:
-        # The unique (site, webhook id) key turns a concurrent retry into this error.
-        with engine.connect() as conn:
-            if events_store.event_exists(conn, site_id, webhook_id):
-                return Outcome.DUPLICATE
+        conn.rollback()
+        # The unique (site, webhook id) key turns a concurrent retry into this error; read in a
+        # transaction of its own, which sees the retry's commit.
+        duplicate = events_store.event_exists(conn, site_id, webhook_id)
+        conn.rollback()
+        if duplicate:
+            return Outcome.DUPLICATE
         raise RetryLater() from error
+    except BaseException:
+        conn.rollback()
+        raise
     return Outcome.ACCEPTED
 
 

@@ -13,7 +13,7 @@ from flask import Blueprint, current_app, request
 from ..config import BATCH_MAX_BYTES, BATCH_MAX_EVENTS, EVENT_MAX_BYTES
 from ..db import get_engine
 from ..domain.events import Event, InvalidEvent, parse_event
-from ..domain.ingest import BatchItem, Outcome, accept_event, accept_events
+from ..domain.ingest import BatchItem, Outcome, accept_event_on, accept_events
 from ..domain.tokens import TokenError, read_survey_token
 from . import metrics
 from .errors import ApiError
@@ -34,14 +34,17 @@ def receive_event(site_id: str):
 
 
 def _receive_event(site_id: str):
-    _, body = signed_request(site_id, standard_webhooks=True)
-    document = json_body(body)
-    try:
-        event = parse_event(document)
-        outcome = accept_event(get_engine(), site_id, request.headers["webhook-id"], body, event,
-                               answered_cancellation_id=_survey_link_cancellation(site_id, event))
-    except InvalidEvent as invalid:
-        raise ApiError(400, "invalid_event", fields=invalid.fields) from None
+    # One connection for the request: the site's secret is read on the one the event is stored on
+    # (one checkout and its ping, one transaction: 4 round trips to MariaDB instead of 6).
+    with get_engine().connect() as conn:
+        _, body = signed_request(site_id, standard_webhooks=True, conn=conn)
+        document = json_body(body)
+        try:
+            event = parse_event(document)
+            outcome = accept_event_on(conn, site_id, request.headers["webhook-id"], body, event,
+                                      answered_cancellation_id=_survey_link_cancellation(site_id, event))
+        except InvalidEvent as invalid:
+            raise ApiError(400, "invalid_event", fields=invalid.fields) from None
     if outcome is Outcome.DUPLICATE:
         return {"status": "duplicate"}, 200
     wake_applier = current_app.extensions.get("farewell.wake_applier")

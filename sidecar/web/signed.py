@@ -12,6 +12,7 @@ import re
 from datetime import datetime, timezone
 
 from flask import request
+from sqlalchemy.engine import Connection
 
 from ..config import EVENT_MAX_BYTES
 from ..db import get_engine
@@ -28,19 +29,25 @@ OUTDATED_MESSAGE = ("this route takes signatures bound to its method and path (f
 
 
 def signed_request(site_id: str, *, standard_webhooks: bool = False,
-                   max_bytes: int = EVENT_MAX_BYTES) -> tuple[dict, str]:
+                   max_bytes: int = EVENT_MAX_BYTES, conn: Connection | None = None) -> tuple[dict, str]:
     """The site and the verified body (as text) of a signed request; raises ApiError otherwise.
 
     ``standard_webhooks``: the request is signed with Standard Webhooks v1 (the events route only);
     otherwise with fw2, bound to this request's method and path as the sidecar routes it (without
     the scheme, host, any prefix a reverse proxy strips, or the query string). ``max_bytes``: the
-    largest body taken (413 past it)."""
+    largest body taken (413 past it). ``conn``: the site is read on it, the connection the route
+    then stores on (the events route: one checkout per request), instead of one of its own."""
     request.max_content_length = max_bytes
-    with get_engine().connect() as conn:
+    # The body first: a ``conn``'s transaction (on SQLite, the database's one writer) must not wait
+    # on a slow client's upload.
+    raw = request.get_data(cache=False)  # raises 413 past max_content_length
+    if conn is not None:
         site = get_site(conn, site_id)
+    else:
+        with get_engine().connect() as own:
+            site = get_site(own, site_id)
     if site is None:
         raise ApiError(404, "unknown_site")
-    raw = request.get_data(cache=False)  # raises 413 past max_content_length
     try:
         body = raw.decode("utf-8")
     except UnicodeDecodeError:
