@@ -77,9 +77,11 @@ def test_ten_thousand_undelivered_events_drain_oldest_first_within_memory_and_ti
     print(f"\n{len(runs)} cron runs: " + ", ".join(
         f"{r['delivered']} in {r['seconds']:.1f} s, peak {r['peak'] / 2**20:.1f} MiB" for r in runs))
 
-    # Each run ended on its own, inside the budget it takes under max_execution_time=16 (8 s,
-    # counted from the start of the request) rather than being killed by PHP.
-    assert len(runs) >= 2, "the time budget split the work over several runs"
+    # Each run ended on its own (it answered), inside the budget it takes under
+    # max_execution_time=16 (8 s, counted from the start of the request), rather than being killed
+    # by PHP. How many runs that takes depends on the machine's speed (one on an idle machine since
+    # the batch drain, three under load), so it is not asserted; the budget itself is tested with a
+    # clock in PHPUnit.
     # Memory does not grow with the backlog: the run facing 10,000 rows peaks like the last one.
     peaks = [r["peak"] for r in runs]
     assert max(peaks) < 40 * 2**20, peaks
