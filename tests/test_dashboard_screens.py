@@ -111,6 +111,22 @@ def _the_menu_opens_and_the_preview_follows_the_typing(page, sidecar) -> None:
     page.wait_for_url(f"{sidecar.url}/admin/feedback")
 
 
+AT_RISK_WORDS = {"en": ("Members at risk", "Renewal failed", "Paused"),
+                 "fr": ("Membres à risque", "Renouvellement échoué", "En pause")}
+
+
+def _the_at_risk_page_lists_the_members(page, language: str) -> None:
+    """The demo's members at risk and the one this module adds, each row with its reason, in words."""
+    heading, failed, paused = AT_RISK_WORDS[language]
+    assert page.locator("h1").inner_text() == heading
+    rows = page.locator("table tbody tr")
+    texts = [rows.nth(i).inner_text() for i in range(rows.count())]
+    assert any("a.long.address.at.risk@subdomain.example.org" in t and failed in t for t in texts), texts
+    assert any(paused in t for t in texts), texts
+    link = rows.first.locator("a").first
+    assert link.get_attribute("href").startswith("http"), "a link to the member in WordPress"
+
+
 def test_every_page_fits_a_phone_and_a_laptop_in_both_languages(seeded, browser, screenshots_dir):
     sidecar = seeded
     folder = screenshots_dir / "screens"
@@ -136,6 +152,8 @@ def test_every_page_fits_a_phone_and_a_laptop_in_both_languages(seeded, browser,
                         "[document.documentElement.scrollWidth, window.innerWidth]")
                     if scroll > inner:
                         too_wide.append(f"{path} ({language}, {width} px): {scroll} px wide")
+                    if name == "at-risk":  # issue 18: the page, read in the browser, in each language
+                        _the_at_risk_page_lists_the_members(page, language)
             if language == "en":
                 _the_menu_opens_and_the_preview_follows_the_typing(page, sidecar)
         finally:
