@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from tests.conftest import make_event
@@ -113,3 +115,51 @@ def test_every_route_of_the_app_is_in_the_openapi_document(app, client):
     routes = {re.sub(r"<(?:[^>]*:)?(\w+)>", r"{\1}", rule.rule) for rule in app.url_map.iter_rules()
               if rule.endpoint not in ("static", "openapi.openapi") and not rule.endpoint.startswith("dashboard.")}
     assert routes == spec_paths
+
+
+def test_each_cancellation_and_win_back_says_its_holdout_group_as_the_openapi_document_describes(
+        app, client, post_event, admin_get, site):
+    """Issue 20: the admin API gives the group the answers' CSV gives, "followups" or "holdout"
+    as drawn when the cancellation opened, null outside the comparison (here: an admin's cancel)."""
+    from jsonschema import Draft202012Validator
+    from sqlalchemy import select
+
+    from sidecar.domain.holdout import FOLLOWUPS, HOLDOUT, draw
+    from sidecar.domain.site_settings import update_settings
+    from sidecar.storage.tables import sites
+
+    engine = app.extensions["farewell.engine"]
+    update_settings(engine, site["id"], {"holdout_percent": 50})
+    with engine.connect() as conn:
+        seed = conn.execute(select(sites.c.holdout_seed).where(sites.c.id == site["id"])).scalar_one()
+    expected = {}
+    for n in range(8):
+        at = f"2026-11-0{n + 1}T10:00:00Z"
+        cancel(post_event, str(n), at)
+        number = draw(seed, site["id"], "memberpress", f"sub_{n}", datetime.fromisoformat(at.replace("Z", "+00:00")))
+        expected[str(n)] = HOLDOUT if number < 0.5 else FOLLOWUPS
+    assert set(expected.values()) == {FOLLOWUPS, HOLDOUT}, "eight draws at 50 % give both groups"
+    by_admin = make_event(occurred_at="2026-11-09T10:00:00Z", initiated_by="admin")
+    by_admin["member"]["id"], by_admin["subscription"]["id"] = "admin", "sub_admin"
+    assert post_event(by_admin).status_code == 202
+    expected["admin"] = None
+    for member in ("0", "1"):  # both come back, in whichever group they were drawn
+        resumed = make_event("subscription.resumed", f"2026-11-2{member}T10:00:00Z")
+        resumed["member"]["id"] = member
+        resumed["subscription"].update(id=f"sub_{member}", status="active")
+        assert post_event(resumed).status_code == 202
+
+    spec = client.get("/openapi.json").json
+    schemas = spec["components"]["schemas"]
+    listed = admin_get(f"/v1/sites/{site['id']}/cancellations").json["items"]
+    assert {item["member"]["id"]: item["group"] for item in listed} == expected
+    for item in listed:
+        Draft202012Validator(schemas["Cancellation"]).validate(item)
+    winbacks_page = spec["paths"]["/v1/sites/{site_id}/winbacks"]["get"]["responses"]["200"]
+    winback_schema = winbacks_page["content"]["application/json"]["schema"]
+    won = admin_get(f"/v1/sites/{site['id']}/winbacks").json
+    assert {item["member"]["id"]: item["group"] for item in won["items"]} == {m: expected[m] for m in ("0", "1")}
+    Draft202012Validator({**winback_schema, "components": spec["components"]}).validate(won)
+    # The document says what the values mean and that null is a value, not a missing field.
+    assert "group" in schemas["Cancellation"]["required"]
+    assert schemas["Cancellation"]["properties"]["group"]["enum"] == [FOLLOWUPS, HOLDOUT, None]

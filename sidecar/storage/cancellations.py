@@ -65,6 +65,7 @@ def list_cancellations(
             _c.c.access_ends_at,
             _c.c.resumed_at,
             _c.c.ended_at,
+            _c.c.followup_group,
             m.c.external_id.label("member_id"),
             m.c.email.label("member_email"),
             m.c.first_name.label("member_first_name"),

@@ -56,7 +56,7 @@ def list_winbacks(conn: Connection, site_id: str, limit: int) -> list[dict]:
     m = members
     query = (
         select(_w, m.c.external_id.label("member_external_id"), m.c.email, m.c.first_name,
-               _c.c.cancelled_at)
+               _c.c.cancelled_at, _c.c.followup_group)
         .join(m, m.c.id == _w.c.member_id)
         .join(_c, _c.c.id == _w.c.cancellation_id)
         .where(_w.c.site_id == site_id)

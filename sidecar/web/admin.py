@@ -108,6 +108,8 @@ def _cancellation(row: dict) -> dict:
         "comment": row["comment"],
         "contact_requested": bool(row["contact_requested"]),
         "answered_at": iso(row["answered_at"]),
+        # The holdout group, as the answers' CSV has it (sidecar.domain.holdout): None is outside the comparison.
+        "group": row["followup_group"],
     }
 
 

@@ -69,6 +69,8 @@ def winbacks(site_id: str):
             "member": {"id": row["member_external_id"], "email": row["email"], "first_name": row["first_name"]},
             "cancellation_id": row["cancellation_id"],
             "cancelled_at": iso(row["cancelled_at"]),
+            # A win-back in the holdout came back with no follow-up email (sidecar.domain.holdout).
+            "group": row["followup_group"],
             "won_back_at": iso(row["won_back_at"]),
             "event_type": row["event_type"],
             "amount": money(row["amount"]),

@@ -64,9 +64,17 @@ _ADMIN_ERRORS = {
 _SITE_ID = {"name": "site_id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}}
 _NULLABLE_STRING = {"type": ["string", "null"]}
 
+# The holdout group (sidecar.domain.holdout), as the dashboard's answers CSV has it.
+_GROUP = {"type": ["string", "null"], "enum": ["followups", "holdout", None],
+          "description": "The cancellation's group in the holdout comparison, drawn once when it opened: "
+                         "`followups` (the follow-up emails) or `holdout` (the farewell only); null: outside "
+                         "the comparison (not cancelled by the member, imported history, or opened before "
+                         "the holdout existed)."}
+
 _CANCELLATION = {
     "type": "object",
-    "required": ["id", "member", "subscription", "source", "initiated_by", "cancelled_at", "access_ends_at"],
+    "required": ["id", "member", "subscription", "source", "initiated_by", "cancelled_at", "access_ends_at",
+                 "group"],
     "properties": {
         "id": {"type": "integer"},
         "member": {
@@ -93,6 +101,7 @@ _CANCELLATION = {
         "comment": _NULLABLE_STRING,
         "contact_requested": {"type": "boolean"},
         "answered_at": {**_NULLABLE_STRING, "format": "date-time"},
+        "group": _GROUP,
     },
 }
 
@@ -161,13 +170,15 @@ _SCHEDULED_EMAIL = {
 
 _WINBACK = {
     "type": "object",
-    "required": ["id", "member", "cancellation_id", "won_back_at", "amount", "currency", "last_email", "coupon_code"],
+    "required": ["id", "member", "cancellation_id", "group", "won_back_at", "amount", "currency", "last_email",
+                 "coupon_code"],
     "properties": {
         "id": {"type": "integer"},
         "member": {"type": "object", "properties": {"id": {"type": "string"}, "email": {"type": "string"},
                                                     "first_name": _NULLABLE_STRING}},
         "cancellation_id": {"type": "integer"},
         "cancelled_at": {"type": "string", "format": "date-time"},
+        "group": _GROUP,
         "won_back_at": {"type": "string", "format": "date-time"},
         "event_type": {"enum": ["subscription.created", "subscription.resumed"]},
         "amount": _NULLABLE_STRING,
