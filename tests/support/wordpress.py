@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import subprocess
 import time
+import warnings
 from urllib.parse import quote
 
 import pytest
@@ -95,13 +96,80 @@ def install_french(site) -> None:
     subprocess.run(["msgfmt", "-o", str(languages / "fr_FR.mo"), str(po)], check=True)
 
 
-def sign_in(page, site, member):
-    page.goto(f"{site.url}/wp-login.php?redirect_to={quote(site.url + '/', safe='')}")
-    page.fill("#user_login", member["login"])
-    page.fill("#user_pass", member["password"])
-    with page.expect_navigation():
-        page.click("#wp-submit")
-    assert any(c["name"].startswith("wordpress_logged_in_") for c in page.context.cookies()), page.content()[:500]
+# WordPress's own login page runs scripts of its own after it loads: user-profile.js binds the
+# password field (and disables it when it is hidden), and wp_attempt_focus() moves the focus to
+# the user name 200 ms later. A form filled while they run was, twice in CI on a loaded machine,
+# submitted without signing in or not submitted at all; so the form is filled once they are done.
+LOGIN_PAGE_SETTLED = """() => document.readyState === 'complete'
+    && (document.activeElement && document.activeElement.id === 'user_login')"""
+
+
+def sign_in(page, site, member, then: str | None = None) -> None:
+    """Signs `member` (a dict or an object with login and password) in through wp-login.php,
+    asking to land on `then` (the site's front page by default)."""
+    login, password = (member["login"], member["password"]) if isinstance(member, dict) else (member.login,
+                                                                                              member.password)
+    page.goto(f"{site.url}/wp-login.php?redirect_to={quote(then or site.url + '/', safe='')}")
+    submit_login_form(page, site, login, password)
+
+
+def submit_login_form(page, site, login: str, password: str) -> None:
+    """Fills and submits the login form the browser is on, and returns once it has left
+    wp-login.php with WordPress's session cookie.
+
+    The form is WordPress's, not ours: when a first try does not sign in, what the page and the
+    server said is kept as a warning, and the form is loaded and sent once more. A second
+    failure fails the test with both accounts, so a sign-in that is really broken still fails."""
+    login_url = page.url
+    first = _try_login_form(page, site, login, password)
+    if first is None:
+        return
+    warnings.warn(f"signing in through wp-login.php failed once and was tried again: {first}")
+    page.goto(login_url)
+    second = _try_login_form(page, site, login, password)
+    if second is not None:
+        pytest.fail(f"could not sign {login} in through wp-login.php, twice.\nFirst: {first}\nSecond: {second}")
+
+
+def _try_login_form(page, site, login: str, password: str) -> str | None:
+    """One sign-in through the form; None when signed in, else what went wrong."""
+    requests_seen = []
+
+    def seen(request):
+        requests_seen.append(f"{request.method} {request.url}")
+
+    page.on("request", seen)
+    try:
+        return _fill_and_send(page, site, login, password, requests_seen)
+    finally:
+        page.remove_listener("request", seen)
+
+
+def _fill_and_send(page, site, login: str, password: str, requests_seen: list) -> str | None:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    try:
+        page.wait_for_function(LOGIN_PAGE_SETTLED, timeout=15_000)
+    except PlaywrightTimeoutError:
+        pass  # a login page without the autofocus (an error shown, a plugin's filter): fill it anyway
+    page.fill("#user_login", login)
+    page.fill("#user_pass", password)
+    state = page.evaluate("""() => ({login: document.getElementById('user_login').value,
+        password: document.getElementById('user_pass').value.length,
+        disabled: document.getElementById('user_pass').disabled})""")
+    page.press("#user_pass", "Enter")
+    try:
+        page.wait_for_url(lambda url: "wp-login.php" not in url, wait_until="commit")
+    except PlaywrightTimeoutError:
+        pass
+    if "wp-login.php" not in page.url and any(c["name"].startswith("wordpress_logged_in_")
+                                              for c in page.context.cookies()):
+        return None
+    error = page.locator("#login_error")
+    said = error.inner_text() if error.count() else "nothing"
+    cookies = sorted(c["name"] for c in page.context.cookies())
+    return (f"the browser is at {page.url}; the form held {state} when sent; the login page says {said!r}; "
+            f"cookies {cookies}; requests {requests_seen[-8:]}\n{site.logs_tail()}")
 
 
 def cancel_in_browser(page, site, member):

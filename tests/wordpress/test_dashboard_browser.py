@@ -16,7 +16,6 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from sidecar import db
 from sidecar.demo import seed_dashboard_demo
@@ -24,6 +23,7 @@ from sidecar.domain.sequences import configured_steps
 from sidecar.signing import sign
 from sidecar.storage.sites import get_site
 from tests.support.applier import wait_until_applied
+from tests.support.wordpress import sign_in
 from tests.wordpress.site import ADMIN_PASSWORD, ADMIN_USER
 
 HOSTILE = '<script>window.farewellPwned = 1; alert("pwned")</script><img src=x onerror="window.farewellPwned = 2">'
@@ -76,19 +76,8 @@ def setup(sidecar_server, wordpress_site):
 
 
 def wp_login(page, wp) -> None:
-    """Signs in through wp-login.php's form. Signed in means wp-admin answered: its page need not
-    finish loading. When it does not answer, the failure says what the login page and the server
-    said (a CI run once waited 30 s here with nothing else to go on)."""
-    page.goto(f"{wp.url}/wp-login.php")
-    page.fill("#user_login", ADMIN_USER)
-    page.fill("#user_pass", ADMIN_PASSWORD)
-    page.click("#wp-submit")
-    try:
-        page.wait_for_url("**/wp-admin/**", wait_until="commit")
-    except PlaywrightTimeoutError:
-        error = page.locator("#login_error")
-        pytest.fail(f"wp-admin did not open after signing in; the browser is at {page.url}; "
-                    f"the login page says {error.inner_text() if error.count() else 'nothing'!r}\n{wp.logs_tail()}")
+    """Signs the site's administrator in through wp-login.php's form, landing in wp-admin."""
+    sign_in(page, wp, {"login": ADMIN_USER, "password": ADMIN_PASSWORD}, then=f"{wp.url}/wp-admin/")
 
 
 def test_the_owner_works_in_the_dashboard_from_wp_admin(setup, page, browser, screenshots_dir, tmp_path):

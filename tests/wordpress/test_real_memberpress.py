@@ -23,6 +23,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
+from tests.support.wordpress import sign_in
 from tests.wordpress.real_plugins import Member, assert_event, changes, form_fields, only, php_env_at, utc
 from tests.wordpress.site import ADMIN_PASSWORD, ADMIN_USER
 
@@ -366,12 +367,7 @@ def test_the_member_cancels_on_the_account_page_in_a_browser(bed, page):
     delim = "&" if "?" in url else "?"
 
     def cancel_in_the_browser():
-        page.goto(f"{bed.site.url}/wp-login.php")
-        page.fill("#user_login", member.login)
-        page.fill("#user_pass", member.password)
-        with page.expect_navigation():
-            page.click("#wp-submit")
-        page.goto(f"{url}{delim}action=subscriptions")
+        sign_in(page, bed.site, member, then=f"{url}{delim}action=subscriptions")
         page.click(f"#mepr-action-{sub_id}")  # the row's actions menu (ReadyLaunch account template)
         page.click(f"a[href='#mepr-cancel-sub-{sub_id}']")
         with page.expect_navigation():

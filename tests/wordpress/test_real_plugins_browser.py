@@ -20,11 +20,9 @@ bed.deliver() (tests/wordpress/real_plugins.py).
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from tests.support.wordpress import sign_in
 from tests.wordpress import test_real_pmpro as pmpro
 from tests.wordpress import test_real_restrict_content as rcp
 from tests.wordpress.real_plugins import Member, changes, only, site_local, utc
@@ -41,24 +39,6 @@ def member_page(page):
     page.set_default_timeout(PAGE_TIMEOUT_MS)
     page.set_default_navigation_timeout(PAGE_TIMEOUT_MS)
     return page
-
-
-def sign_in(page, site, member, then: str) -> None:
-    """Signs in through wp-login.php's own form, asking to land on `then` afterwards. Signed in
-    means the browser left wp-login.php with WordPress's session cookie; when it does not, the
-    failure says what the login page and the server said."""
-    page.goto(f"{site.url}/wp-login.php?redirect_to={quote(then, safe='')}")
-    page.fill("#user_login", member.login)
-    page.fill("#user_pass", member.password)
-    page.click("#wp-submit")
-    try:
-        page.wait_for_url(lambda url: "wp-login.php" not in url, wait_until="commit")
-    except PlaywrightTimeoutError:
-        error = page.locator("#login_error")
-        pytest.fail(f"the member was not signed in; the browser is at {page.url}; the login page says "
-                    f"{error.inner_text() if error.count() else 'nothing'!r}\n{site.logs_tail()}")
-    page.wait_for_load_state()
-    assert any(c["name"].startswith("wordpress_logged_in_") for c in page.context.cookies()), page.url
 
 
 def assert_survey_once(page, leave) -> None:

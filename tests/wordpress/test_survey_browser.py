@@ -23,6 +23,7 @@ from tests.support.wordpress import (
     make_members,
     outbox,
     sign_in,
+    submit_login_form,
     wait_for,
 )
 
@@ -149,11 +150,10 @@ def test_a_tampered_link_shows_a_polite_message_and_a_way_to_sign_in(wordpress_s
     sign_in_link = message.get_by_role("link")
     assert "wp-login.php" in sign_in_link.get_attribute("href")
 
-    sign_in_link.click()
-    page.fill("#user_login", member["login"])
-    page.fill("#user_pass", member["password"])
     with page.expect_navigation():
-        page.click("#wp-submit")
+        sign_in_link.click()
+    submit_login_form(page, site, member["login"], member["password"])
+    page.wait_for_load_state()
     assert page.get_by_role("heading", name=TITLE_FR).is_visible(), "signed in, the member answers after all"
     assert survey_rows(site) == []
 
