@@ -51,7 +51,16 @@ LEFT_REASONS = ("recovered", "cancelled", "expired")
 ENDS_ONLY = ("subscription.resumed", "subscription.cancelled", "subscription.expired")
 
 
-def on_event_applied(conn: Connection, site_id: str, subscription_id: int, event_type: str | None = None) -> None:
+def lock_for_batch(conn: Connection, subscription_ids: list[int]) -> set[int]:
+    """Take ``on_event_applied``'s lock of each subscription for a batch of events at once and
+    return which have a state row, read after the locks: what the applier passes on as
+    ``has_state`` (its events are each the only one of their subscription in the batch, so no
+    event of the batch changes another's answer)."""
+    return store.lock_subscriptions_with_state(conn, subscription_ids)
+
+
+def on_event_applied(conn: Connection, site_id: str, subscription_id: int, event_type: str | None = None,
+                     has_state: bool | None = None) -> None:
     """Recompute the subscription's place on the list; called in the transaction that applies an
     event of TYPES (``event_type``).
 
@@ -61,9 +70,12 @@ def on_event_applied(conn: Connection, site_id: str, subscription_id: int, event
     events read back, about a third of the applier's CPU for cancellations, BENCHMARKS.md) is
     skipped. Read after the lock: an applier applying this subscription's opening event meanwhile
     has committed its row by then, or reads this event when it recomputes after us."""
-    store.lock_subscription(conn, subscription_id)
-    if event_type in ENDS_ONLY and store.state_of(conn, subscription_id) is None:
-        return
+    if has_state is None:
+        store.lock_subscription(conn, subscription_id)
+        if event_type in ENDS_ONLY and store.state_of(conn, subscription_id) is None:
+            return
+    elif event_type in ENDS_ONLY and not has_state:
+        return  # lock_for_batch took the lock and read the state row
     events = store.subscription_events(conn, subscription_id, TYPES)
     state, spells = compute(events)
     if (spells or any(v for v in state.values()) or any(e["type"] in OPENS for e in events)

@@ -20,8 +20,8 @@ from sqlalchemy.engine import Connection, Engine
 from ..storage import cancellations as cancellations_store
 from ..storage import events as events_store
 from ..storage import sites as sites_store
-from ..storage.members import external_id_of, upsert_member
-from ..storage.subscriptions import find_subscription, upsert_subscription
+from ..storage.members import external_id_of, upsert_member, upsert_members
+from ..storage.subscriptions import find_subscription, upsert_subscription, upsert_subscriptions
 from . import at_risk, holdout, sequences, survey, winbacks
 from .events import SCHEMA_DIGEST, Event, InvalidEvent
 
@@ -224,22 +224,93 @@ def _check_subscription_is_theirs(conn: Connection, site_id: str, event: Event) 
         raise InvalidEvent({"survey.subscription_id": "is not a subscription of this member"})
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What ``prepare_batch`` already did for one event: its member and subscription written and
+    the event linked to them, and, for an event of at_risk.TYPES, the subscription locked and
+    whether it has an at-risk state row."""
+
+    member_id: int
+    subscription_id: int | None
+    has_at_risk_state: bool | None
+
+
+def prepare_batch(conn: Connection, batch: list[tuple[str, int, Event, datetime]]) -> dict[int, Prepared]:
+    """For the applier's batch of (site_id, event_id, event, now) in the order they will be
+    applied: the first steps of ``apply_event`` done set-wise, a few statements for the batch
+    instead of five per event (member and subscription upserts, the event's link, the at-risk
+    lock and state read); returns them by event id, for ``apply_event``'s ``prepared``.
+
+    Only for an event whose member and subscription no other event of the batch names: its rows
+    then hold, when its rules run, exactly what they would hold had each event been applied whole
+    before the next (nothing else of the batch writes them, and its rules read only its own
+    member's and subscription's rows and links), so the order and the out-of-order rules are
+    unchanged. The other events are applied step by step, and a batch holding a survey answer
+    (whose member a token may name) entirely so."""
+    if any(event.type == "survey.submitted" for _, _, event, _ in batch):
+        return {}
+    member_keys: dict[tuple, int] = {}
+    subscription_keys: dict[tuple, int] = {}
+    for site_id, _, event, _ in batch:
+        member_keys[(site_id, event.member.id)] = member_keys.get((site_id, event.member.id), 0) + 1
+        if event.subscription is not None:
+            key = (site_id, event.source, event.subscription.id)
+            subscription_keys[key] = subscription_keys.get(key, 0) + 1
+    alone = [(site_id, event_id, event, now) for site_id, event_id, event, now in batch
+             if member_keys[(site_id, event.member.id)] == 1
+             and (event.subscription is None or subscription_keys[(site_id, event.source, event.subscription.id)] == 1)]
+    if len(alone) < 2:
+        return {}  # nothing to gain: the set-wise reads cost more than one event's own
+    member_ids = upsert_members(conn, [(site_id, event.member.id, _member_details(event), event.occurred_at, now)
+                                       for site_id, _, event, now in alone])
+    with_subscription = [item for item in alone if item[2].subscription is not None]
+    subscription_ids = upsert_subscriptions(conn, [
+        (site_id, event.source, event.subscription.id, member_ids[(site_id, event.member.id)],
+         *_subscription_change(event), event.occurred_at, now)
+        for site_id, _, event, now in with_subscription])
+    prepared = {}
+    for site_id, event_id, event, _ in alone:
+        subscription_id = (subscription_ids[(site_id, event.source, event.subscription.id)]
+                           if event.subscription is not None else None)
+        prepared[event_id] = (member_ids[(site_id, event.member.id)], subscription_id)
+    events_store.link_events(conn, [(event_id, m, s) for event_id, (m, s) in prepared.items()])
+    at_risk_ids = [prepared[event_id][1] for _, event_id, event, _ in with_subscription if event.type in at_risk.TYPES]
+    with_state = at_risk.lock_for_batch(conn, at_risk_ids)
+    return {event_id: Prepared(m, s, (s in with_state) if s in at_risk_ids else None)
+            for event_id, (m, s) in prepared.items()}
+
+
 def apply_event(conn: Connection, site_id: str, event_id: int, event: Event, now: datetime,
-                answered_cancellation_id: int | None = None) -> None:
+                answered_cancellation_id: int | None = None, prepared: Prepared | None = None) -> None:
     """Apply a stored event's effects (members, subscriptions, cancellations, planned emails,
-    survey answers). Raises InvalidEvent when the event contradicts what is stored."""
+    survey answers). Raises InvalidEvent when the event contradicts what is stored. ``prepared``:
+    what ``prepare_batch`` did of it already."""
     if event.type == "survey.submitted":
         _answer(conn, site_id, event_id, event, now, answered_cancellation_id)
     else:
-        _apply(conn, site_id, event_id, event, now)
+        _apply(conn, site_id, event_id, event, now, prepared)
 
 
 def _member(conn: Connection, site_id: str, event: Event, now: datetime) -> int:
+    return upsert_member(conn, site_id, event.member.id, _member_details(event), event.occurred_at, now)
+
+
+def _member_details(event: Event) -> dict:
     member = event.member
     # A field the event leaves out is unknown, not erased: keep what an earlier event told us.
-    details = {k: v for k, v in (("email", member.email), ("first_name", member.first_name),
-                                 ("locale", member.locale)) if v is not None}
-    return upsert_member(conn, site_id, member.id, details, event.occurred_at, now)
+    return {k: v for k, v in (("email", member.email), ("first_name", member.first_name),
+                              ("locale", member.locale)) if v is not None}
+
+
+def _subscription_change(event: Event) -> tuple[dict, str | None]:
+    """The subscription's details and the status the event implies (None: left alone)."""
+    sub = event.subscription
+    status = STATUS_AFTER.get(event.type)
+    if event.type == "subscription.created":
+        status = sub.status or "active"
+    return ({"plan_id": sub.plan_id, "plan_name": sub.plan_name, "amount": sub.amount, "currency": sub.currency,
+             "interval": sub.interval, "started_at": sub.started_at, "access_ends_at": sub.access_ends_at},
+            status)
 
 
 def _answer(
@@ -272,38 +343,25 @@ def _answer(
                          imported=event.imported)
 
 
-def _apply(conn: Connection, site_id: str, event_id: int, event: Event, now: datetime) -> None:
+def _apply(conn: Connection, site_id: str, event_id: int, event: Event, now: datetime,
+           prepared: Prepared | None = None) -> None:
     at = event.occurred_at
-    member_id = _member(conn, site_id, event, now)
     sub = event.subscription
-    if sub is None:
-        events_store.link_event(conn, event_id, member_id, None)
-        return
-    status = STATUS_AFTER.get(event.type)
-    if event.type == "subscription.created":
-        status = sub.status or "active"
-    subscription_id = upsert_subscription(
-        conn,
-        site_id,
-        event.source,
-        sub.id,
-        member_id,
-        {
-            "plan_id": sub.plan_id,
-            "plan_name": sub.plan_name,
-            "amount": sub.amount,
-            "currency": sub.currency,
-            "interval": sub.interval,
-            "started_at": sub.started_at,
-            "access_ends_at": sub.access_ends_at,
-        },
-        status,
-        at,
-        now,
-    )
-    events_store.link_event(conn, event_id, member_id, subscription_id)
+    if prepared is not None:
+        member_id, subscription_id = prepared.member_id, prepared.subscription_id
+        if sub is None:
+            return
+    else:
+        member_id = _member(conn, site_id, event, now)
+        if sub is None:
+            events_store.link_event(conn, event_id, member_id, None)
+            return
+        details, status = _subscription_change(event)
+        subscription_id = upsert_subscription(conn, site_id, event.source, sub.id, member_id, details, status, at, now)
+        events_store.link_event(conn, event_id, member_id, subscription_id)
     if event.type in at_risk.TYPES:
-        at_risk.on_event_applied(conn, site_id, subscription_id, event.type)
+        at_risk.on_event_applied(conn, site_id, subscription_id, event.type,
+                                 prepared.has_at_risk_state if prepared is not None else None)
     context = dict(site_id=site_id, member_id=member_id, subscription_id=subscription_id, event_id=event_id)
     if event.type == "subscription.cancelled":
         _open_cancellation(conn, event, now, **context)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from sqlalchemy import Column, Table, bindparam, case, func
+from sqlalchemy import Column, Table, bindparam, case, func, select
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -46,6 +46,39 @@ def upsert_as_of(
     return result.scalar_one() if conn.dialect.name == "sqlite" else result.lastrowid
 
 
+def upsert_all_as_of(conn: Connection, table: Table, key: tuple[Column, ...],
+                     rows: list[tuple[dict, list[tuple[Column, list[str]]]]]) -> None:
+    """``upsert_as_of`` of each ``(values, updates)`` of ``rows``, in their order, without the ids
+    (read them after with ``ids_by_key``): consecutive rows of one shape are one executemany, a
+    single multi-row statement on MySQL, whose rows the server applies one after the other as
+    separate statements would be."""
+    run: list[dict] = []
+    run_shape = None
+    for values, updates in [*rows, (None, None)]:
+        shape = None if values is None else (
+            tuple(values), tuple((as_of.name, tuple(columns)) for as_of, columns in updates))
+        if run and shape != run_shape:
+            names, updates_shape = run_shape
+            conn.execute(_upsert_as_of(conn.dialect.name, table, tuple(c.name for c in key), names, updates_shape,
+                                       returning=False), run)
+            run = []
+        if values is not None:
+            run.append(values)
+            run_shape = shape
+
+
+def ids_by_key(conn: Connection, table: Table, key: tuple[Column, ...], keys: list[tuple]) -> dict[tuple, int]:
+    """The ids of the rows whose unique ``key`` is one of ``keys``, by key: one query, each key
+    column matched IN its values, the pairs that were not asked for left out."""
+    if not keys:
+        return {}
+    wanted = set(keys)
+    query = select(table.c.id, *key).where(
+        *(column.in_(bindparam(f"key_{n}", expanding=True)) for n, column in enumerate(key)))
+    params = {f"key_{n}": sorted({k[n] for k in wanted}) for n in range(len(key))}
+    return {tuple(row[1:]): row[0] for row in conn.execute(query, params) if tuple(row[1:]) in wanted}
+
+
 def _insert(dialect: str, table: Table, names: tuple[str, ...]):
     insert = sqlite.insert if dialect == "sqlite" else mysql.insert
     return insert(table).values({name: bindparam(name, type_=table.c[name].type) for name in names})
@@ -62,7 +95,7 @@ def _insert_if_absent(dialect: str, table: Table, names: tuple[str, ...]):
 
 @lru_cache(maxsize=512)
 def _upsert_as_of(dialect: str, table: Table, key: tuple[str, ...], names: tuple[str, ...],
-                  updates: tuple[tuple[str, tuple[str, ...]], ...]):
+                  updates: tuple[tuple[str, tuple[str, ...]], ...], returning: bool = True):
     statement = _insert(dialect, table, names)
     new = statement.excluded if dialect == "sqlite" else statement.inserted
     assignments: list[tuple[str, object]] = []
@@ -76,7 +109,7 @@ def _upsert_as_of(dialect: str, table: Table, key: tuple[str, ...], names: tuple
         # Nothing to update still has to be an update, so that RETURNING gives the existing row.
         statement = statement.on_conflict_do_update(
             index_elements=list(key), set_=dict(assignments or [(key[0], table.c[key[0]])]))
-        return statement.returning(table.c.id)
+        return statement.returning(table.c.id) if returning else statement
     # LAST_INSERT_ID(id) makes the server report the existing row's id as the "inserted" one.
     assignments.append(("id", func.last_insert_id(table.c.id)))
     return statement.on_duplicate_key_update(assignments)

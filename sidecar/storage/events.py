@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from ._upsert import insert_all_if_absent
@@ -63,6 +63,17 @@ _FIRST_EVENTS_BETWEEN = _FIRST_EVENTS_AFTER.where(events.c.occurred_at < bindpar
 
 def link_event(conn: Connection, event_id: int, member_id: int, subscription_id: int | None) -> None:
     conn.execute(_LINK, {"event_id": event_id, "new_member_id": member_id, "new_subscription_id": subscription_id})
+
+
+def link_events(conn: Connection, links: list[tuple[int, int, int | None]]) -> None:
+    """``link_event`` of each (event_id, member_id, subscription_id), in one statement and one
+    round trip (an executemany UPDATE is one round trip per row on MySQL)."""
+    if not links:
+        return
+    members = case({event_id: member_id for event_id, member_id, _ in links}, value=events.c.id)
+    subscriptions = case({event_id: subscription_id for event_id, _, subscription_id in links}, value=events.c.id)
+    conn.execute(update(events).where(events.c.id.in_([event_id for event_id, _, _ in links]))
+                 .values(member_id=members, subscription_id=subscriptions))
 
 
 def first_events_between(
