@@ -29,6 +29,7 @@ bench: venv-test
 	$(PY) -m bench.import
 	$(PY) -m bench.dispatch
 	$(PY) -m bench.digest
+	$(PY) -m bench.holdout
 	$(PY) -m bench.memory
 
 # Refreshes the screenshots kept in git (test-output/screenshots/) by running the browser tests that

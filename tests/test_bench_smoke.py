@@ -19,6 +19,7 @@ SMOKE_RUNS = {
     "ingest_batch": ["--small", "--batch"],
     "dispatch": ["--emails", "40"],
     "digest": ["--small"],
+    "holdout": ["--small"],
     "memory": ["--small"],
     # Apache + mod_php: the real server whose hand-over (a loopback request) has the most parts.
     "bridge_cost": ["--small", "--server", "apache"],
