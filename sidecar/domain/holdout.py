@@ -110,16 +110,18 @@ def effect(conn: Connection, site_id: str, email_hash, now: datetime) -> dict:
     settings = effective_settings(conn, site_id)
     window = timedelta(days=settings["winback_window_days"])
     judged_until = now - window
-    rows = store.grouped_cancellations(conn, site_id, judged_until)
-    suppressed = store.suppressed_since(conn, site_id)
-    compared = [row for row in rows if not _unsubscribed_before(row, suppressed, email_hash)]
+    rows = store.grouped_cancellations(conn, site_id, judged_until, GROUPS)
+    keys = {row["email"]: email_hash(row["email"]) for row in rows if row["email"]}
+    # Only the compared members' addresses: the site's whole list grows with its history.
+    suppressed = store.suppressed_since(conn, site_id, keys.values())
+    compared = [row for row in rows if not _unsubscribed_before(row, suppressed, keys)]
     marketing = [c.delay for c in configured_steps(conn, site_id).values() if c.step.marketing and c.enabled]
     reason_cutoff = min(marketing) if marketing else window
     result = _compare(compared)
     result.update(
         holdout_percent=settings["holdout_percent"], judged_after_days=window.days, judged_until=judged_until,
         left_out_unsubscribed=len(rows) - len(compared),
-        waiting=store.grouped_count_since(conn, site_id, judged_until),
+        waiting=store.grouped_count_since(conn, site_id, judged_until, GROUPS),
     )
     if settings["holdout_percent"] == 0:
         result["verdict"] = "off"
@@ -135,8 +137,8 @@ def effect(conn: Connection, site_id: str, email_hash, now: datetime) -> dict:
     return result
 
 
-def _unsubscribed_before(row: dict, suppressed: dict, email_hash) -> bool:
-    since = suppressed.get(email_hash(row["email"])) if row["email"] else None
+def _unsubscribed_before(row: dict, suppressed: dict, keys: dict) -> bool:
+    since = suppressed.get(keys[row["email"]]) if row["email"] else None
     return since is not None and since <= row["cancelled_at"]
 
 
