@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 from ..storage import cancellations as cancellations_store
 from ..storage import events as events_store
 from ..storage import sites as sites_store
+from ..storage import winbacks as winbacks_store
 from ..storage.members import external_id_of, upsert_member, upsert_members
 from ..storage.subscriptions import find_subscription, upsert_subscription, upsert_subscriptions
 from . import at_risk, holdout, sequences, survey, winbacks
@@ -233,6 +234,12 @@ class Prepared:
     member_id: int
     subscription_id: int | None
     has_at_risk_state: bool | None
+    # What its rules read, read for the whole batch (None: not read, the rules read it themselves):
+    # every cancellation of its subscription, the subscription's resumes and expiries, and the
+    # member's comebacks (subscription.created/resumed events).
+    cancellations: list[dict] | None = None
+    ends: list[dict] | None = None
+    comebacks: list[dict] | None = None
 
 
 def prepare_batch(conn: Connection, batch: list[tuple[str, int, Event, datetime]]) -> dict[int, Prepared]:
@@ -276,8 +283,54 @@ def prepare_batch(conn: Connection, batch: list[tuple[str, int, Event, datetime]
     events_store.link_events(conn, [(event_id, m, s) for event_id, (m, s) in prepared.items()])
     at_risk_ids = [prepared[event_id][1] for _, event_id, event, _ in with_subscription if event.type in at_risk.TYPES]
     with_state = at_risk.lock_for_batch(conn, at_risk_ids)
-    return {event_id: Prepared(m, s, (s in with_state) if s in at_risk_ids else None)
+    # The reads of the rules below, for the whole batch. Read after the upserts, which hold the
+    # member's and the subscription's rows until the batch commits: no other applier can apply an
+    # event of them meanwhile (it would upsert them first), and no other event of the batch names
+    # them, so what is read here is what the rules would read when they run.
+    ending = [prepared[event_id][1] for _, event_id, event, _ in with_subscription if event.type in _ENDINGS]
+    cancelled = {event_id for _, event_id, event, _ in with_subscription if event.type == "subscription.cancelled"}
+    cancellations = cancellations_store.cancellations_of_subscriptions(conn, ending)
+    ends = events_store.events_of_subscriptions(conn, [prepared[e][1] for e in cancelled], _LATER_ENDS)
+    comebacks = winbacks_store.comebacks_of_members(conn, [prepared[e][0] for e in cancelled])
+    return {event_id: Prepared(m, s, (s in with_state) if s in at_risk_ids else None,
+                               cancellations=cancellations.get(s), ends=ends.get(s) if event_id in cancelled else None,
+                               comebacks=comebacks.get(m) if event_id in cancelled else None)
             for event_id, (m, s) in prepared.items()}
+
+
+_ENDINGS = ("subscription.cancelled", "subscription.resumed", "subscription.expired")
+_LATER_ENDS = ("subscription.resumed", "subscription.expired")
+
+
+def _earliest_cancellation_from(conn: Connection, subscription_id: int, at: datetime,
+                                prepared: Prepared | None) -> dict | None:
+    if prepared is None or prepared.cancellations is None:
+        return cancellations_store.earliest_cancellation_from(conn, subscription_id, at)
+    found = min((c for c in prepared.cancellations if c["cancelled_at"] >= at),
+                key=lambda c: c["cancelled_at"], default=None)
+    return dict(found) if found else None
+
+
+def _latest_cancellation_before(conn: Connection, subscription_id: int, at: datetime, prepared: Prepared | None,
+                                inclusive: bool = False) -> dict | None:
+    if prepared is None or prepared.cancellations is None:
+        return cancellations_store.latest_cancellation_before(conn, subscription_id, at, inclusive=inclusive)
+    found = max((c for c in prepared.cancellations
+                 if (c["cancelled_at"] <= at if inclusive else c["cancelled_at"] < at)),
+                key=lambda c: c["cancelled_at"], default=None)
+    return dict(found) if found else None
+
+
+def _first_events_between(conn: Connection, subscription_id: int, types: tuple[str, ...], after: datetime,
+                          before: datetime | None, prepared: Prepared | None) -> dict[str, datetime]:
+    if prepared is None or prepared.ends is None:
+        return events_store.first_events_between(conn, subscription_id, types, after, before)
+    first: dict[str, datetime] = {}
+    for event in prepared.ends:
+        at = event["occurred_at"]
+        if event["type"] in types and at > after and (before is None or at < before):
+            first[event["type"]] = min(at, first.get(event["type"], at))
+    return first
 
 
 def apply_event(conn: Connection, site_id: str, event_id: int, event: Event, now: datetime,
@@ -364,11 +417,11 @@ def _apply(conn: Connection, site_id: str, event_id: int, event: Event, now: dat
                                  prepared.has_at_risk_state if prepared is not None else None)
     context = dict(site_id=site_id, member_id=member_id, subscription_id=subscription_id, event_id=event_id)
     if event.type == "subscription.cancelled":
-        _open_cancellation(conn, event, now, **context)
+        _open_cancellation(conn, event, now, prepared, **context)
     elif event.type == "subscription.resumed":
-        _close_by_resume(conn, subscription_id, at)
+        _close_by_resume(conn, subscription_id, at, prepared)
     elif event.type == "subscription.expired":
-        _end(conn, event, now, **context)
+        _end(conn, event, now, prepared, **context)
     if event.type in winbacks.COMEBACK_EVENTS:
         # After _close_by_resume, so a resume both closes its cancellation and counts as a comeback.
         winbacks.record_comeback(conn, event_type=event.type, at=at, amount=sub.amount, currency=sub.currency,
@@ -376,17 +429,16 @@ def _apply(conn: Connection, site_id: str, event_id: int, event: Event, now: dat
 
 
 def _open_cancellation(
-    conn: Connection, event: Event, now: datetime, *, site_id, member_id, subscription_id, event_id
+    conn: Connection, event: Event, now: datetime, prepared: Prepared | None, *, site_id, member_id, subscription_id,
+    event_id
 ) -> None:
     at = event.occurred_at
-    later = cancellations_store.earliest_cancellation_from(conn, subscription_id, at)
+    later = _earliest_cancellation_from(conn, subscription_id, at, prepared)
     if later and later["cancelled_at"] == at:
         return  # the same cancellation, reported again under another webhook id
     # Both out-of-order lookups in one query: a resume or an expiry that arrived before this cancel.
-    first = events_store.first_events_between(
-        conn, subscription_id, ("subscription.resumed", "subscription.expired"), at,
-        later["cancelled_at"] if later else None,
-    )
+    first = _first_events_between(conn, subscription_id, _LATER_ENDS, at, later["cancelled_at"] if later else None,
+                                  prepared)
     resumed_at = first.get("subscription.resumed")
     access_ends_at = event.subscription.access_ends_at if event.subscription else None
     if later and later["kind"] == "expired" and resumed_at is None:
@@ -406,7 +458,8 @@ def _open_cancellation(
             followup_group=group,
         )
         survey.attach_early_answers(conn, site_id, member_id, later["id"], event.subscription.id, at, now)
-        _plan_follow_ups(conn, site_id, cancellations_store.get_cancellation(conn, site_id, later["id"]), event, now)
+        _plan_follow_ups(conn, site_id, cancellations_store.get_cancellation(conn, site_id, later["id"]), event, now,
+                         prepared)
         return
     ended_at = first.get("subscription.expired")
     values = dict(
@@ -428,31 +481,34 @@ def _open_cancellation(
     # Every column is known here, so the new record is planned from these values, not re-read.
     cancellation = {"id": cancellations_store.insert_cancellation(conn, **values), **values}
     survey.attach_early_answers(conn, site_id, member_id, cancellation["id"], event.subscription.id, at, now)
-    _plan_follow_ups(conn, site_id, cancellation, event, now)
+    _plan_follow_ups(conn, site_id, cancellation, event, now, prepared)
 
 
-def _plan_follow_ups(conn: Connection, site_id: str, cancellation: dict, event: Event, now: datetime) -> None:
+def _plan_follow_ups(conn: Connection, site_id: str, cancellation: dict, event: Event, now: datetime,
+                     prepared: Prepared | None = None) -> None:
     """Plan the member's follow-up emails in the transaction that opens the cancellation, unless
     they already came back (a comeback that reached us first) or the cancellation is history: an
     imported one is a win-back like any other, but a farewell weeks late is no farewell."""
-    if winbacks.comeback_before_cancellation_arrived(conn, site_id, cancellation, now):
+    if winbacks.comeback_before_cancellation_arrived(conn, site_id, cancellation, now,
+                                                     prepared.comebacks if prepared is not None else None):
         return
     if event.imported:
         return
     sequences.plan_sequence(conn, sites_store.get_site(conn, site_id), cancellation, now)
 
 
-def _close_by_resume(conn: Connection, subscription_id: int, at: datetime) -> None:
-    previous = cancellations_store.latest_cancellation_before(conn, subscription_id, at)
+def _close_by_resume(conn: Connection, subscription_id: int, at: datetime, prepared: Prepared | None) -> None:
+    previous = _latest_cancellation_before(conn, subscription_id, at, prepared)
     if previous is None or (previous["ended_at"] and previous["ended_at"] <= at):
         return  # nothing open to resume: a plain status change
     if previous["resumed_at"] is None or previous["resumed_at"] > at:
         cancellations_store.update_cancellation(conn, previous["id"], resumed_at=at)
 
 
-def _end(conn: Connection, event: Event, now: datetime, *, site_id, member_id, subscription_id, event_id) -> None:
+def _end(conn: Connection, event: Event, now: datetime, prepared: Prepared | None, *, site_id, member_id,
+         subscription_id, event_id) -> None:
     at = event.occurred_at
-    previous = cancellations_store.latest_cancellation_before(conn, subscription_id, at, inclusive=True)
+    previous = _latest_cancellation_before(conn, subscription_id, at, prepared, inclusive=True)
     if previous and (previous["resumed_at"] is None or previous["resumed_at"] > at):
         if previous["ended_at"] is None or previous["ended_at"] > at:
             cancellations_store.update_cancellation(conn, previous["id"], ended_at=at)

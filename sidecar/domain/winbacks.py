@@ -45,14 +45,20 @@ def record_comeback(
     return True
 
 
-def comeback_before_cancellation_arrived(conn: Connection, site_id: str, cancellation: dict, now: datetime) -> bool:
+def comeback_before_cancellation_arrived(conn: Connection, site_id: str, cancellation: dict, now: datetime,
+                                         comebacks: list[dict] | None = None) -> bool:
     """A cancellation that reaches us after the member already came back (the bridge delivers out
-    of order) is a win-back at once, and gets no sequence."""
+    of order) is a win-back at once, and gets no sequence. ``comebacks``: the member's
+    ``comebacks_of_members``, when the applier's batch read them already."""
     if cancellation["kind"] != "cancelled":
         return False
     window = timedelta(days=effective_settings(conn, site_id)["winback_window_days"])
-    comeback = winbacks_store.comeback_after(
-        conn, cancellation["member_id"], cancellation["cancelled_at"], cancellation["cancelled_at"] + window)
+    after, until = cancellation["cancelled_at"], cancellation["cancelled_at"] + window
+    if comebacks is None:
+        comeback = winbacks_store.comeback_after(conn, cancellation["member_id"], after, until)
+    else:  # comeback_after's choice: the first in (after, until] by (occurred_at, id)
+        comeback = min((c for c in comebacks if after < c["occurred_at"] <= until),
+                       key=lambda c: (c["occurred_at"], c["id"]), default=None)
     if comeback is None:
         return False
     subscription = next((s for s in subscriptions_of_member(conn, cancellation["member_id"])

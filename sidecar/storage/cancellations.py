@@ -46,6 +46,17 @@ def earliest_cancellation_from(conn: Connection, subscription_id: int, at: datet
     return dict(row) if row else None
 
 
+def cancellations_of_subscriptions(conn: Connection, subscription_ids: list[int]) -> dict[int, list[dict]]:
+    """Every cancellation of each of the subscriptions, by subscription (the applier's batch reads
+    them once, then picks as ``earliest_cancellation_from`` and ``latest_cancellation_before``)."""
+    found: dict[int, list[dict]] = {subscription_id: [] for subscription_id in subscription_ids}
+    if subscription_ids:
+        query = select(_c).where(_c.c.subscription_id.in_(bindparam("ids", expanding=True)))
+        for row in conn.execute(query, {"ids": sorted(set(subscription_ids))}).mappings():
+            found[row["subscription_id"]].append(dict(row))
+    return found
+
+
 def list_cancellations(
     conn: Connection,
     site_id: str,

@@ -52,6 +52,20 @@ def comeback_after(conn: Connection, member_id: int, after: datetime, until: dat
     return dict(row) if row else None
 
 
+def comebacks_of_members(conn: Connection, member_ids: list[int]) -> dict[int, list[dict]]:
+    """Each member's subscription.created/resumed events, as ``comeback_after`` returns them, by
+    member (the applier's batch reads them once, then picks as ``comeback_after``)."""
+    found: dict[int, list[dict]] = {member_id: [] for member_id in member_ids}
+    if member_ids:
+        query = (select(events.c.member_id, *_COMEBACK_AFTER.selected_columns)
+                 .where(events.c.member_id.in_(bindparam("ids", expanding=True)),
+                        events.c.type.in_(("subscription.created", "subscription.resumed"))))
+        for row in conn.execute(query, {"ids": sorted(set(member_ids))}).mappings():
+            row = dict(row)
+            found[row.pop("member_id")].append(row)
+    return found
+
+
 def list_winbacks(conn: Connection, site_id: str, limit: int) -> list[dict]:
     m = members
     query = (
