@@ -138,8 +138,10 @@ def claim(engine: Engine, now: datetime, config: DispatchConfig) -> tuple[str, l
     return token, ids
 
 
-def dispatch_batch(engine: Engine, transport: Transport, config: DispatchConfig, clock: Clock) -> BatchReport:
-    """Claim one batch and send it; returns what happened."""
+def dispatch_batch(engine: Engine, transport: Transport, config: DispatchConfig, clock: Clock,
+                   session=None) -> BatchReport:
+    """Claim one batch and send it; returns what happened. ``session``: the transport's session
+    to send on (dispatch_due keeps one for its batches); else the batch opens its own."""
     token, claimed = claim(engine, clock(), config)
     report = BatchReport(claimed=len(claimed))
     if not claimed:
@@ -148,7 +150,8 @@ def dispatch_batch(engine: Engine, transport: Transport, config: DispatchConfig,
     if not ready:
         return report
     try:
-        with transport.session() as session, _Recorder(engine) as recorder:
+        with (contextlib.nullcontext(session) if session is not None else transport.session()) as session, \
+                _Recorder(engine) as recorder:
             _send(engine, session, recorder, ready, token, config, clock, report)
     except TransportUnavailable as outage:  # the session itself could not open (a mail folder)
         _outage(engine, ready, token, config, clock(), outage, report)
@@ -158,14 +161,22 @@ def dispatch_batch(engine: Engine, transport: Transport, config: DispatchConfig,
 def dispatch_due(engine: Engine, transport: Transport, config: DispatchConfig, clock: Clock,
                  time_budget: float = 25.0) -> BatchReport:
     """Send batches until nothing is due or the budget (seconds, real time) is spent, so one tick
-    never runs into the next."""
+    never runs into the next.
+
+    The batches share one session: one SMTP connection for the run, not a connect, EHLO and QUIT
+    per batch (the session opens a new one when the server closed it or capped it)."""
     total = BatchReport()
     deadline = time.monotonic() + time_budget
-    while True:
-        report = dispatch_batch(engine, transport, config, clock)
-        total.add(report)
-        if report.claimed < config.batch_size or report.released or time.monotonic() > deadline:
-            return total
+    with contextlib.ExitStack() as stack:
+        try:
+            session = stack.enter_context(transport.session())
+        except TransportUnavailable:
+            session = None  # the batch opens its own, which records the outage
+        while True:
+            report = dispatch_batch(engine, transport, config, clock, session)
+            total.add(report)
+            if report.claimed < config.batch_size or report.released or time.monotonic() > deadline:
+                return total
 
 
 @dataclass(frozen=True)

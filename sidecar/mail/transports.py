@@ -4,7 +4,7 @@
     maildir:///path/to/folder                .eml files in a Maildir (the embedded default)
     wordpress://                             the site's own wp_mail, through the bridge
 
-A transport opens one ``session()`` per batch (one SMTP connection for the whole batch) whose
+A transport opens one ``session()`` per run of the dispatcher (one SMTP connection for its batches) whose
 ``send(outgoing)`` returns when the message was accepted, or raises one of the errors below; the
 dispatcher decides what each means for the email's status.
 """
@@ -88,13 +88,12 @@ class SmtpTransport:
         finally:
             session.close()
 
-    def connect(self) -> smtplib.SMTP:
+    def connect(self) -> "_Smtp | _SmtpSsl":
         try:
             if self.implicit_tls:
-                connection = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
-                                              context=ssl.create_default_context())
+                connection = _SmtpSsl(self.host, self.port, timeout=self.timeout, context=ssl.create_default_context())
             else:
-                connection = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+                connection = _Smtp(self.host, self.port, timeout=self.timeout)
                 if self.starttls:
                     connection.starttls(context=ssl.create_default_context())
             if self.username:
@@ -104,40 +103,93 @@ class SmtpTransport:
             raise TransportUnavailable(f"cannot connect to {self.host}:{self.port}: {_describe(error)}") from None
 
 
+class _SenderSeen:
+    """Knows whether the server took the current message's MAIL FROM: until it has, nothing of
+    that message can have been delivered, whatever happens to the connection."""
+
+    sender_accepted = False
+
+    def mail(self, *args, **kwargs):
+        self.sender_accepted = False
+        code, reply = super().mail(*args, **kwargs)
+        self.sender_accepted = code == 250
+        return code, reply
+
+
+class _Smtp(_SenderSeen, smtplib.SMTP):
+    pass
+
+
+class _SmtpSsl(_SenderSeen, smtplib.SMTP_SSL):
+    pass
+
+
 class _SmtpSession:
-    """One connection, opened on the first message and reused for the batch."""
+    """One connection, opened on the first message and reused for every message the session
+    sends (the dispatcher keeps a session across its batches).
+
+    A server may close a connection it finds idle, or take only so many messages on one (Exim's
+    smtp_accept_max_per_connection answers 421 to the next MAIL FROM): neither is an outage. So
+    when a connection that already carried a message fails before the server took this message's
+    MAIL FROM, nothing of the message was delivered, and it is sent once more on a new connection;
+    only a failure there is the outage. A failure after MAIL FROM is never retried here: the
+    server may have taken the message (at-least-once, see TransportUnavailable)."""
 
     def __init__(self, transport: SmtpTransport):
         self.transport = transport
-        self.connection: smtplib.SMTP | None = None
+        self.connection: _Smtp | _SmtpSsl | None = None
+        self.carried = 0  # messages the current connection carried
 
     def send(self, outgoing: Outgoing) -> None:
+        if self.connection is not None and self.carried:
+            try:
+                self._send_on_connection(outgoing)
+                return
+            except _NotTaken:
+                self._drop()  # closed or capped by the server: once more on a new connection
+        try:
+            self._send_on_connection(outgoing)
+        except _NotTaken as not_taken:
+            raise not_taken.error from None
+
+    def _send_on_connection(self, outgoing: Outgoing) -> None:
         if self.connection is None:
             self.connection = self.transport.connect()
+            self.carried = 0
+        connection = self.connection
+        connection.sender_accepted = False
         try:
-            refused = self.connection.send_message(outgoing.message, from_addr=outgoing.sender,
-                                                   to_addrs=list(outgoing.recipients))
-        except smtplib.SMTPRecipientsRefused as error:
+            refused = connection.send_message(outgoing.message, from_addr=outgoing.sender,
+                                              to_addrs=list(outgoing.recipients))
+        except (smtplib.SMTPException, OSError) as error:
+            meaning = self._error(error)
+            if not connection.sender_accepted and _closing(error):
+                raise _NotTaken(meaning) from None
+            raise meaning from None
+        self.carried += 1
+        if refused:
+            log.warning("some recipients refused %s: %s", outgoing.message_id, refused)
+
+    def _error(self, error: BaseException) -> DeliveryError:
+        """What a failed exchange means for the email (the connection dropped where it is gone)."""
+        if isinstance(error, smtplib.SMTPRecipientsRefused):
             codes = [code for code, _ in error.recipients.values()]
             reason = "; ".join(f"{code} {_text(msg)}" for code, msg in error.recipients.values())
             if codes and all(500 <= code < 600 for code in codes):
-                raise RecipientRefused(f"recipient refused: {reason}") from None
-            raise TransientFailure(f"recipient deferred: {reason}") from None
-        except smtplib.SMTPResponseException as error:  # sender refused, data refused, 421…
+                return RecipientRefused(f"recipient refused: {reason}")
+            return TransientFailure(f"recipient deferred: {reason}")
+        if isinstance(error, smtplib.SMTPResponseException):  # sender refused, data refused, 421…
             reason = f"{error.smtp_code} {_text(error.smtp_error)}"
             if error.smtp_code == 421:
                 self._drop()
-                raise TransportUnavailable(f"server closing: {reason}") from None
+                return TransportUnavailable(f"server closing: {reason}")
             if 500 <= error.smtp_code < 600 and not isinstance(error, smtplib.SMTPSenderRefused):
-                raise PermanentFailure(f"refused: {reason}") from None
-            raise TransientFailure(f"refused for now: {reason}") from None
-        except (smtplib.SMTPException, OSError) as error:
-            # Disconnected or timed out, possibly after the server took the message: it will be
-            # sent again (at-least-once; the stable Message-ID makes the duplicate recognisable).
-            self._drop()
-            raise TransportUnavailable(f"connection lost: {_describe(error)}") from None
-        if refused:
-            log.warning("some recipients refused %s: %s", outgoing.message_id, refused)
+                return PermanentFailure(f"refused: {reason}")
+            return TransientFailure(f"refused for now: {reason}")
+        # Disconnected or timed out, possibly after the server took the message: it will be
+        # sent again (at-least-once; the stable Message-ID makes the duplicate recognisable).
+        self._drop()
+        return TransportUnavailable(f"connection lost: {_describe(error)}")
 
     def _drop(self) -> None:
         connection, self.connection = self.connection, None
@@ -150,6 +202,22 @@ class _SmtpSession:
             with contextlib.suppress(smtplib.SMTPException, OSError):
                 self.connection.quit()
             self._drop()
+
+
+class _NotTaken(Exception):
+    """The server closed the connection, or said it would (421), before it took the message's
+    MAIL FROM: nothing of it was delivered. ``error``: what it means if no new connection helps."""
+
+    def __init__(self, error: DeliveryError):
+        super().__init__(str(error))
+        self.error = error
+
+
+def _closing(error: BaseException) -> bool:
+    """The connection is gone or going: closed, reset, timed out, or a 421."""
+    if isinstance(error, smtplib.SMTPResponseException):
+        return error.smtp_code == 421
+    return isinstance(error, (smtplib.SMTPServerDisconnected, OSError))
 
 
 # --- Maildir ------------------------------------------------------------------------------------
