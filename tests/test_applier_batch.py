@@ -190,3 +190,41 @@ def test_a_batch_prepares_its_lone_events_and_applies_the_others_step_by_step(en
                               .join(tables.members, tables.members.c.id == tables.events.c.member_id)).all()
         assert sorted(linked) == [("msg_0", "0"), ("msg_1", "1"), ("msg_2", "2"), ("msg_3", "2")]
         assert conn.execute(sa.select(sa.func.count()).select_from(tables.cancellations)).scalar_one() == 4
+
+
+def test_an_event_that_moves_its_subscription_to_another_member_is_applied_step_by_step(engine, monkeypatch):
+    """Member 1 takes over member 2's subscription in a batch where member 2 also cancels another
+    one first: member 2's rules must still see the subscription as theirs, so the move waits for
+    its turn (its upsert is its own statement) and the history is the step-by-step one."""
+    def sub(id_):
+        return {**make_event()["subscription"], "id": id_, "status": "active"}
+
+    def member(id_):
+        return {"id": id_, "email": f"m{id_}@example.org", "locale": "fr_FR"}
+
+    before = [("msg_0", make_event("subscription.created", _at(0), member=member("2"), subscription=sub("S")))]
+    batch = [("msg_1", make_event(occurred_at=_at(5), member=member("2"), subscription=sub("U"))),
+             ("msg_2", make_event("subscription.created", _at(6), member=member("1"), subscription=sub("S"))),
+             ("msg_3", make_event(occurred_at=_at(7), member=member("3"), subscription=sub("T")))]
+    step_by_step = create_site(engine, "https://one.example.org", "One")["id"]
+    prepared = create_site(engine, "https://batched.example.org", "Batched")["id"]
+    with monkeypatch.context() as patch:
+        patch.setattr(applier, "prepare_batch", lambda conn, batch: {})
+        _apply(engine, step_by_step, before + batch, [1, 3])
+    _apply(engine, prepared, before, [1])
+    for webhook_id, document in batch:
+        received = START + timedelta(days=400, seconds=int(webhook_id.split("_")[1]))
+        accept_event(engine, prepared, webhook_id, json.dumps(document), parse_event(document), now=received)
+    statements = []
+    sa.event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    report = apply_pending(engine, APPLY_NOW)
+    assert (report.claimed, report.applied) == (3, 3)
+    upserts = [s for s in statements if s.lstrip().upper().startswith("INSERT INTO SUBSCRIPTIONS")]
+    assert len(upserts) == 2, statements  # members 2 and 3 together, then the move on its own
+    assert _history(engine, prepared) == _history(engine, step_by_step)
+    with engine.connect() as conn:
+        owner = conn.execute(sa.select(tables.members.c.external_id)
+                             .join(tables.subscriptions, tables.subscriptions.c.member_id == tables.members.c.id)
+                             .where(tables.subscriptions.c.site_id == prepared,
+                                    tables.subscriptions.c.external_id == "S")).scalar_one()
+    assert owner == "1"

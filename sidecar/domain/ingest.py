@@ -22,7 +22,12 @@ from ..storage import events as events_store
 from ..storage import sites as sites_store
 from ..storage import winbacks as winbacks_store
 from ..storage.members import external_id_of, upsert_member, upsert_members
-from ..storage.subscriptions import find_subscription, upsert_subscription, upsert_subscriptions
+from ..storage.subscriptions import (
+    find_subscription,
+    members_of_subscriptions,
+    upsert_subscription,
+    upsert_subscriptions,
+)
 from . import at_risk, holdout, sequences, survey, winbacks
 from .events import SCHEMA_DIGEST, Event, InvalidEvent
 
@@ -252,8 +257,9 @@ def prepare_batch(conn: Connection, batch: list[tuple[str, int, Event, datetime]
     then hold, when its rules run, exactly what they would hold had each event been applied whole
     before the next (nothing else of the batch writes them, and its rules read only its own
     member's and subscription's rows and links), so the order and the out-of-order rules are
-    unchanged. The other events are applied step by step, and a batch holding a survey answer
-    (whose member a token may name) entirely so."""
+    unchanged. The other events are applied step by step (and one that moves its subscription to
+    another member), and a batch holding a survey answer (whose member a token may name) entirely
+    so."""
     if any(event.type == "survey.submitted" for _, _, event, _ in batch):
         return {}
     member_keys: dict[tuple, int] = {}
@@ -270,6 +276,15 @@ def prepare_batch(conn: Connection, batch: list[tuple[str, int, Event, datetime]
         return {}  # nothing to gain: the set-wise reads cost more than one event's own
     member_ids = upsert_members(conn, [(site_id, event.member.id, _member_details(event), event.occurred_at, now)
                                        for site_id, _, event, now in alone])
+    # An event that moves its subscription to another member is applied step by step: that other
+    # member's events of this batch must see the subscription as theirs until its turn. (Its own
+    # member, written above, no other event names.)
+    holders = members_of_subscriptions(conn, [(site_id, event.source, event.subscription.id)
+                                              for site_id, _, event, _ in alone if event.subscription is not None])
+    alone = [(site_id, event_id, event, now) for site_id, event_id, event, now in alone
+             if event.subscription is None
+             or holders.get((site_id, event.source, event.subscription.id), member_ids[(site_id, event.member.id)])
+             == member_ids[(site_id, event.member.id)]]
     with_subscription = [item for item in alone if item[2].subscription is not None]
     subscription_ids = upsert_subscriptions(conn, [
         (site_id, event.source, event.subscription.id, member_ids[(site_id, event.member.id)],

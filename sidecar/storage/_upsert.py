@@ -67,13 +67,14 @@ def upsert_all_as_of(conn: Connection, table: Table, key: tuple[Column, ...],
             run_shape = shape
 
 
-def ids_by_key(conn: Connection, table: Table, key: tuple[Column, ...], keys: list[tuple]) -> dict[tuple, int]:
-    """The ids of the rows whose unique ``key`` is one of ``keys``, by key: one query, each key
-    column matched IN its values, the pairs that were not asked for left out."""
+def ids_by_key(conn: Connection, table: Table, key: tuple[Column, ...], keys: list[tuple],
+               value: Column | None = None) -> dict[tuple, int]:
+    """The ids (or ``value``) of the rows whose unique ``key`` is one of ``keys``, by key: one
+    query, each key column matched IN its values, the pairs that were not asked for left out."""
     if not keys:
         return {}
     wanted = set(keys)
-    query = select(table.c.id, *key).where(
+    query = select(table.c.id if value is None else value, *key).where(
         *(column.in_(bindparam(f"key_{n}", expanding=True)) for n, column in enumerate(key)))
     params = {f"key_{n}": sorted({k[n] for k in wanted}) for n in range(len(key))}
     return {tuple(row[1:]): row[0] for row in conn.execute(query, params) if tuple(row[1:]) in wanted}

@@ -37,6 +37,11 @@ def upsert_subscriptions(conn: Connection, rows: list[tuple]) -> dict[tuple[str,
     return ids_by_key(conn, subscriptions, _KEY, [tuple(row[:3]) for row in rows])
 
 
+def members_of_subscriptions(conn: Connection, keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], int]:
+    """The member_id of each existing subscription of ``keys`` (site_id, source, external_id)."""
+    return ids_by_key(conn, subscriptions, _KEY, keys, value=subscriptions.c.member_id)
+
+
 _KEY = (subscriptions.c.site_id, subscriptions.c.source, subscriptions.c.external_id)
 
 
