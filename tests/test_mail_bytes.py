@@ -174,3 +174,47 @@ def test_no_header_can_be_injected_and_a_link_that_cannot_be_written_as_is_is_re
     with pytest.raises(mime.BadAddress):
         mime.address("ana@example.org\r\nBcc: victim@example.org")
     assert isinstance(mime.address("ana@example.org", "Ana\r\nBcc: x"), Address)  # the name is one line
+
+
+# Texts that test the fixed boundary and quoted-printable: the boundary itself as a line, "=_",
+# "=" at line ends, trailing spaces and tabs, lines of 75 to 77 characters (where soft breaks
+# fall), a line longer than 998 octets, dots and "From " at line starts, non-ASCII and emoji.
+TRICKY_TEXTS = [
+    f"--{mime.BOUNDARY}\n--{mime.BOUNDARY}--\n=_ =_farewell-alternative =3D =\n",
+    "Bonjour Zoë,\n\n" + "é" * 40 + "\n" + "x" * 75 + "\n" + "y" * 76 + "\n" + "z" * 77 + "=\n",
+    "fin d'espace   \ntab\t\n.\n..\nFrom here\n" + "👩‍💻 " * 30 + "\n" + "w" * 1200 + "\n",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY_TEXTS)
+@pytest.mark.parametrize("name", ["Zoë", LONG_NAME, ""])
+def test_the_fixed_boundary_gives_the_bytes_of_the_email_packages_own(text, name, monkeypatch):
+    """mime.build names the alternative's boundary instead of letting the email package draw and
+    search for one per message: the bytes are the package's own, but for that boundary and the
+    Content-Type line that carries it, and it occurs only where it separates the parts."""
+    def built() -> tuple[bytes, str]:
+        message = mime.build(Rendered(subject=f"Merci {name}", text=text, html=f"<p>{text}</p>"),
+                             sender=mime.address(MAIL_FROM, name), to=[mime.address("ana@example.org", name)],
+                             message_id="<farewell.s.1@mail.club-helene.example.org>", date=CANCELLED_AT,
+                             unsubscribe_url=PUBLIC_URL + "/u/tok")
+        raw = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+        assert message.get_body(("plain",)).get_content() == (text if text.endswith("\n") else text + "\n")
+        return raw, message.get_boundary()
+
+    fixed, boundary = built()
+    assert boundary == mime.BOUNDARY
+    assert fixed.count(f"--{boundary}".encode()) == 3  # two parts and the end, nothing inside them
+    monkeypatch.setattr(mime, "BOUNDARY", None)
+    drawn, other = built()
+    assert other != boundary
+    head, body = fixed.split(b"\r\n\r\n", 1)
+    drawn_head, drawn_body = drawn.split(b"\r\n\r\n", 1)
+    assert body == drawn_body.replace(other.encode(), boundary.encode())
+
+    def without_content_type(head: bytes) -> bytes:
+        return re.sub(rb"Content-Type: multipart/alternative;(\r\n)?\s*boundary=\"[^\"]+\"", b"", head)
+
+    assert without_content_type(head) == without_content_type(drawn_head)
+    parsed = check_as_providers_read(fixed, unsubscribe_url=PUBLIC_URL + "/u/tok")
+    assert parsed.get_body(("html",)).get_content().replace("\r\n", "\n") == f"<p>{text}</p>\n"

@@ -133,3 +133,39 @@ def test_a_header_value_seen_before_is_not_parsed_again():
                                 message_id=f"<{a}>", date=datetime(2026, 12, 1, tzinfo=timezone.utc))
                      for a in ("a@example.org", "b@example.org"))
     assert first["From"] is second["From"] and first["Subject"] is second["Subject"]
+
+
+def test_a_message_like_the_one_before_builds_no_header_class(monkeypatch):
+    """The email package made a header class for every header set, only to read how many of that
+    header a message may carry (the answer is the name's): kept by name now."""
+    def build(n: int):
+        return mime.build(render.Rendered("Sujet", "texte\n", "<p>html</p>\n"),
+                          sender=mime.address("farewell@mail.example.org", "Le Club"), to=[mime.address("a@example.org")],
+                          message_id="<farewell.s.1@mail.example.org>", date=datetime(2026, 12, 1, tzinfo=timezone.utc),
+                          unsubscribe_url="https://farewell.example.org/u/tok")
+
+    first = build(1).as_bytes()
+    made = []
+    registry = type(mime.POLICY.header_factory)
+    lookup = registry.__getitem__
+    monkeypatch.setattr(registry, "__getitem__", lambda self, name: made.append(name) or lookup(self, name))
+    assert build(2).as_bytes() == first
+    assert made == []
+
+
+# --- the text part: lines wrapped once ----------------------------------------------------------
+
+
+def test_the_text_part_wraps_only_the_lines_that_differ_from_one_member_to_the_next(monkeypatch):
+    kind = catalog.KINDS["farewell"]
+    for name in ["Ana", *NAMES]:  # warm, and each text as from scratch
+        variables, context = variables_for(name)
+        text = render.render(kind, "fr", variables, context, member=MEMBER_VALUES).text
+        render._wrapped.cache_clear()
+        assert text == render.render(kind, "fr", variables, context, member=MEMBER_VALUES).text, name
+    wrapped = []
+    fill = render.textwrap.fill
+    monkeypatch.setattr(render.textwrap, "fill", lambda line, *a, **k: wrapped.append(line) or fill(line, *a, **k))
+    variables, context = variables_for("Bérénice")
+    render.render(kind, "fr", variables, context, member=MEMBER_VALUES)
+    assert all("Bérénice" in line for line in wrapped), wrapped  # the others were wrapped before

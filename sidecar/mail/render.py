@@ -7,11 +7,12 @@ right for a text/plain part and wrong for anything else: never feed them to a br
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import textwrap
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -46,8 +47,14 @@ def _as_paragraphs(text: str) -> Markup:
 def _as_text(text: str) -> str:
     """Text wrapped at 72 columns, paragraphs separated by a blank line."""
     paragraphs = [p.strip() for p in _BLANK_LINES.split(text or "") if p.strip()]
-    return "\n\n".join("\n".join(textwrap.fill(line, 72, break_on_hyphens=False, break_long_words=False)
-                                 for line in p.split("\n")) for p in paragraphs)
+    return "\n\n".join("\n".join(_wrapped(line) for line in p.split("\n")) for p in paragraphs)
+
+
+@functools.lru_cache(maxsize=4096)
+def _wrapped(line: str) -> str:
+    # Kept by line: most lines of an email are the same for every member of a site (only those
+    # with a name, a date or a link differ), and wrapping was most of the text part's time.
+    return textwrap.fill(line, 72, break_on_hyphens=False, break_long_words=False)
 
 
 _env = Environment(
@@ -74,6 +81,7 @@ class Rendered:
 language_of = i18n.language_of
 
 
+@functools.lru_cache(maxsize=256)
 def babel_locale(locale: str | None, language: str) -> Locale:
     """The member's own locale for dates and money (fr_CA formats unlike fr_FR) when it speaks
     the email's language; else the language alone."""
@@ -88,7 +96,12 @@ def day(at: datetime | None, zone: ZoneInfo, locale: Locale) -> str | None:
     """A date as the member reads it ("3 décembre 2026"), on their side of midnight."""
     if at is None:
         return None
-    local = at.astimezone(zone).date()
+    return _long_date(at.astimezone(zone).date(), locale)
+
+
+@functools.lru_cache(maxsize=1024)
+def _long_date(local: date, locale: Locale) -> str:
+    # Kept by day and locale: a batch's members mostly share a few dates (their access ends).
     text = format_date(local, format="long", locale=locale)
     if locale.language == "fr" and local.day == 1:
         text = "1er" + text[1:]  # "1er décembre", as French writes the first of the month
