@@ -31,7 +31,7 @@ from ..db import UNAVAILABLE_ERRORS, error_kind
 from ..storage import events as events_store
 from ..storage._reads import kept_for_transaction
 from .events import Event, InvalidEvent, parse_stored_event
-from .ingest import Prepared, apply_event, prepare_batch
+from .ingest import Prepared, apply_event, finish_batch, prepare_batch
 
 BATCH = 100
 MAX_ATTEMPTS = 8
@@ -68,6 +68,7 @@ def apply_pending(engine: Engine, now: datetime | None = None, limit: int = BATC
                                             for row, event in parsed])
             for row, event in parsed:
                 _apply_parsed(conn, row, event, prepared.get(row["id"]))
+            finish_batch(conn, prepared)
             events_store.mark_applied(conn, [row["id"] for row in rows], now)
     except UNAVAILABLE_ERRORS:
         raise

@@ -245,6 +245,10 @@ class Prepared:
     cancellations: list[dict] | None = None
     ends: list[dict] | None = None
     comebacks: list[dict] | None = None
+    # The batch's planned emails (one list for all its events), inserted together by finish_batch:
+    # no other event of the batch reads or stops this member's emails, nothing outside it sees
+    # them before the commit.
+    planned: list[dict] | None = None
 
 
 def prepare_batch(conn: Connection, batch: list[tuple[str, int, Event, datetime]]) -> dict[int, Prepared]:
@@ -307,10 +311,19 @@ def prepare_batch(conn: Connection, batch: list[tuple[str, int, Event, datetime]
     cancellations = cancellations_store.cancellations_of_subscriptions(conn, ending)
     ends = events_store.events_of_subscriptions(conn, [prepared[e][1] for e in cancelled], _LATER_ENDS)
     comebacks = winbacks_store.comebacks_of_members(conn, [prepared[e][0] for e in cancelled])
+    planned: list[dict] = []
     return {event_id: Prepared(m, s, (s in with_state) if s in at_risk_ids else None,
                                cancellations=cancellations.get(s), ends=ends.get(s) if event_id in cancelled else None,
-                               comebacks=comebacks.get(m) if event_id in cancelled else None)
+                               comebacks=comebacks.get(m) if event_id in cancelled else None, planned=planned)
             for event_id, (m, s) in prepared.items()}
+
+
+def finish_batch(conn: Connection, prepared: dict[int, Prepared]) -> None:
+    """What ``prepare_batch``'s events left for the end of the batch: their planned emails, in one
+    multi-row insert."""
+    planned = next((p.planned for p in prepared.values() if p.planned is not None), None)
+    if planned:
+        sequences.plan_emails(conn, planned)
 
 
 _ENDINGS = ("subscription.cancelled", "subscription.resumed", "subscription.expired")
@@ -509,7 +522,8 @@ def _plan_follow_ups(conn: Connection, site_id: str, cancellation: dict, event: 
         return
     if event.imported:
         return
-    sequences.plan_sequence(conn, sites_store.get_site(conn, site_id), cancellation, now)
+    sequences.plan_sequence(conn, sites_store.get_site(conn, site_id), cancellation, now,
+                            prepared.planned if prepared is not None else None)
 
 
 def _close_by_resume(conn: Connection, subscription_id: int, at: datetime, prepared: Prepared | None) -> None:

@@ -139,11 +139,13 @@ def due_at(configured: ConfiguredStep, cancelled_at: datetime, access_ends_at: d
     return next_opening(at, zone) if configured.step.marketing else at
 
 
-def plan_sequence(conn: Connection, site: dict, cancellation: dict, now: datetime) -> int:
+def plan_sequence(conn: Connection, site: dict, cancellation: dict, now: datetime,
+                  planned: list[dict] | None = None) -> int:
     """One pending email per enabled step of a member-initiated cancellation; returns how many.
 
     Idempotent: the unique (cancellation, step) key makes planning twice harmless. Cancellations
-    by an admin, the payment gateway or the system get no sequence.
+    by an admin, the payment gateway or the system get no sequence. ``planned``: the applier's
+    batch, which inserts its events' emails together before it commits (ingest.finish_batch).
     """
     if cancellation["initiated_by"] != "member" or cancellation["kind"] != "cancelled":
         return 0
@@ -163,8 +165,16 @@ def plan_sequence(conn: Connection, site: dict, cancellation: dict, now: datetim
         for configured in configured_steps(conn, site["id"]).values()
         if configured.enabled and not (held_out and configured.step.marketing)
     ]
-    emails_store.plan_all(conn, emails)
+    if planned is not None:
+        planned.extend(emails)
+    else:
+        emails_store.plan_all(conn, emails)
     return len(emails)
+
+
+def plan_emails(conn: Connection, emails: list[dict]) -> None:
+    """Insert what ``plan_sequence`` left in its ``planned`` (every row of one shape)."""
+    emails_store.plan_all(conn, emails)
 
 
 @dataclass(frozen=True)
