@@ -50,7 +50,7 @@ abstract class Farewell_Rest_Test_Case extends Farewell_Test_Case {
 		global $wpdb;
 		parent::setUp();
 		Farewell_Bridge_Request_Log::maybe_upgrade();
-		$wpdb->query( 'TRUNCATE TABLE ' . Farewell_Bridge_Request_Log::table() );
+		$wpdb->query( 'DELETE FROM ' . Farewell_Bridge_Request_Log::table() ); // Not TRUNCATE, a DDL: see Farewell_Test_Case.
 		$this->saved_mailer  = isset( $GLOBALS['phpmailer'] ) ? $GLOBALS['phpmailer'] : null;
 		$this->mailer        = new Farewell_Test_Mailer( true );
 		$GLOBALS['phpmailer'] = $this->mailer;

@@ -33,8 +33,11 @@ abstract class Farewell_Test_Case extends TestCase {
 	protected function setUp(): void {
 		global $wpdb;
 		parent::setUp();
-		$wpdb->query( 'TRUNCATE TABLE ' . Farewell_Bridge_Outbox::table() );
-		$wpdb->query( 'TRUNCATE TABLE ' . Farewell_Bridge_Rate_Limit::table() );
+		// DELETE, not TRUNCATE: TRUNCATE recreates the table (DDL, about 14 ms on the test MariaDB
+		// against 2 ms), twice per test for 300-odd tests on each WordPress version. No test relies on
+		// the ids starting again at 1.
+		$wpdb->query( 'DELETE FROM ' . Farewell_Bridge_Outbox::table() );
+		$wpdb->query( 'DELETE FROM ' . Farewell_Bridge_Rate_Limit::table() );
 		foreach ( array( Farewell_Bridge_Clock::OPTION, Farewell_Bridge_Outbox::PAUSED_OPTION, Farewell_Bridge_Outbox::LAST_DELIVERY_OPTION, Farewell_Bridge_Dispatcher::CIRCUIT_OPTION, 'farewell_test_meprsubscription', 'farewell_test_meprtransaction', 'farewell_test_meprevent', 'farewell_test_pmpro_memberships' ) as $option ) {
 			delete_option( $option );
 		}
