@@ -78,17 +78,19 @@ def _stories(members: int = 20) -> list[tuple[str, dict]]:
     return [(f"msg_{n}", event) for n, event in enumerate(events)]
 
 
-def _latest_first() -> tuple[list[tuple[str, dict]], list[int]]:
-    """Every story's events from its last to its first, a member's events in separate batches:
-    the first batch holds each member's last event, the next each member's one before, and so
-    on. Every event of a batch is its member's only one, so each is prepared, and each arrives
-    after what happened later (the out-of-order rules read what the batch read for them)."""
+def _one_per_batch(latest_first: bool) -> tuple[list[tuple[str, dict]], list[int]]:
+    """A member's events in separate batches: the first batch holds each member's last event
+    (``latest_first``; else its first), the next each member's one before (after), and so on.
+    Every event of a batch is its member's only one, so each is prepared; latest first, each
+    arrives after what happened later (the out-of-order rules read what the batch read for them),
+    earliest first, after what happened before (the comebacks find the cancellations they win back)."""
     by_member: dict[str, list[tuple[str, dict]]] = {}
     for webhook_id, event in _stories():
         by_member.setdefault(event["member"]["id"], []).append((webhook_id, event))
     arrivals, chunks = [], []
     for position in range(max(len(story) for story in by_member.values())):
-        batch = [story[-1 - position] for story in by_member.values() if position < len(story)]
+        batch = [story[-1 - position if latest_first else position] for story in by_member.values()
+                 if position < len(story)]
         arrivals += batch
         chunks.append(len(batch))
     return arrivals, chunks
@@ -139,10 +141,10 @@ def _history(engine, site_id: str) -> dict:
     return history
 
 
-@pytest.mark.parametrize("arrival", ["latest_first", *range(4)])
+@pytest.mark.parametrize("arrival", ["latest_first", "earliest_first", *range(4)])
 def test_prepared_batches_leave_the_history_that_batches_applied_step_by_step_leave(engine, arrival, monkeypatch):
-    if arrival == "latest_first":
-        arrivals, chunks = _latest_first()
+    if arrival in ("latest_first", "earliest_first"):
+        arrivals, chunks = _one_per_batch(latest_first=arrival == "latest_first")
     else:  # a random arrival order, in random batches
         arrivals = _stories()
         random.Random(arrival).shuffle(arrivals)

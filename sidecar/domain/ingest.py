@@ -249,6 +249,8 @@ class Prepared:
     # no other event of the batch reads or stops this member's emails, nothing outside it sees
     # them before the commit.
     planned: list[dict] | None = None
+    # For a comeback (subscription.created/resumed): the member's cancellations not won back yet.
+    not_won_back: list[dict] | None = None
 
 
 def prepare_batch(conn: Connection, batch: list[tuple[str, int, Event, datetime]]) -> dict[int, Prepared]:
@@ -311,10 +313,13 @@ def prepare_batch(conn: Connection, batch: list[tuple[str, int, Event, datetime]
     cancellations = cancellations_store.cancellations_of_subscriptions(conn, ending)
     ends = events_store.events_of_subscriptions(conn, [prepared[e][1] for e in cancelled], _LATER_ENDS)
     comebacks = winbacks_store.comebacks_of_members(conn, [prepared[e][0] for e in cancelled])
+    returning = {event_id for _, event_id, event, _ in with_subscription if event.type in winbacks.COMEBACK_EVENTS}
+    not_won_back = winbacks_store.cancellations_not_won_back_of_members(conn, [prepared[e][0] for e in returning])
     planned: list[dict] = []
     return {event_id: Prepared(m, s, (s in with_state) if s in at_risk_ids else None,
                                cancellations=cancellations.get(s), ends=ends.get(s) if event_id in cancelled else None,
-                               comebacks=comebacks.get(m) if event_id in cancelled else None, planned=planned)
+                               comebacks=comebacks.get(m) if event_id in cancelled else None, planned=planned,
+                               not_won_back=not_won_back.get(m) if event_id in returning else None)
             for event_id, (m, s) in prepared.items()}
 
 
@@ -453,7 +458,8 @@ def _apply(conn: Connection, site_id: str, event_id: int, event: Event, now: dat
     if event.type in winbacks.COMEBACK_EVENTS:
         # After _close_by_resume, so a resume both closes its cancellation and counts as a comeback.
         winbacks.record_comeback(conn, event_type=event.type, at=at, amount=sub.amount, currency=sub.currency,
-                                 now=now, imported=event.imported, **context)
+                                 now=now, imported=event.imported,
+                                 not_won_back=prepared.not_won_back if prepared is not None else None, **context)
 
 
 def _open_cancellation(

@@ -23,18 +23,28 @@ COMEBACK_EVENTS = ("subscription.created", "subscription.resumed")
 def record_comeback(
     conn: Connection, *, site_id: str, member_id: int, subscription_id: int, event_id: int, event_type: str,
     at: datetime, amount, currency: str | None, now: datetime, imported: bool = False,
+    not_won_back: list[dict] | None = None,
 ) -> bool:
     """Called with a subscription.created/resumed event; returns whether it was a win-back.
 
     An imported comeback (history) is a win-back too, but no email gets the credit for it: what
-    brought that member back was never seen."""
-    # Wait for a message to this member being handed to the mail server right now (the dispatcher
-    # holds its recipient): once this transaction commits, no more of the sequence leaves. Taken
-    # before the reads below, so two comebacks of one member take turns; stop_emails_for takes it
-    # again (a no-op for the holder).
-    emails_store.hold_recipients(conn, [member_id])
+    brought that member back was never seen. ``not_won_back``: the member's
+    ``cancellations_not_won_back_of_members``, read by the applier's batch after the member's row
+    was written (and so held) in this transaction."""
+    if not_won_back is None:
+        # Wait for a message to this member being handed to the mail server right now (the
+        # dispatcher holds its recipient): once this transaction commits, no more of the sequence
+        # leaves. Taken before the reads below, so two comebacks of one member take turns;
+        # stop_emails_for takes it again (a no-op for the holder). The applier's batch holds it
+        # already: its upsert of the member's row locked that row until the commit.
+        emails_store.hold_recipients(conn, [member_id])
     window = timedelta(days=effective_settings(conn, site_id)["winback_window_days"])
-    recent = winbacks_store.cancellations_not_won_back(conn, member_id, at - window, at)
+    since = at - window
+    if not_won_back is None:
+        recent = winbacks_store.cancellations_not_won_back(conn, member_id, since, at)
+    else:  # cancellations_not_won_back's choice and order
+        recent = sorted((c for c in not_won_back if since <= c["cancelled_at"] <= at),
+                        key=lambda c: (c["cancelled_at"], c["id"]), reverse=True)
     recent = [c for c in recent if c["kind"] == "cancelled"]
     if not recent:
         return False

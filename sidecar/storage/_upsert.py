@@ -51,7 +51,14 @@ def upsert_all_as_of(conn: Connection, table: Table, key: tuple[Column, ...],
     """``upsert_as_of`` of each ``(values, updates)`` of ``rows``, in their order, without the ids
     (read them after with ``ids_by_key``): consecutive rows of one shape are one executemany, a
     single multi-row statement on MySQL, whose rows the server applies one after the other as
-    separate statements would be."""
+    separate statements would be. Rows whose keys are all different (the applier's batch) do not
+    depend on each other's order: they are taken shape by shape, one statement per shape."""
+    keys = [tuple(values[c.name] for c in key) for values, _ in rows]
+    if len(set(keys)) == len(keys):
+        shapes: dict = {}
+        for values, updates in rows:
+            shapes.setdefault((tuple(values), tuple((a.name, tuple(c)) for a, c in updates)), []).append((values, updates))
+        rows = [row for same in shapes.values() for row in same]
     run: list[dict] = []
     run_shape = None
     for values, updates in [*rows, (None, None)]:

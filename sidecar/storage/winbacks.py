@@ -25,6 +25,18 @@ def cancellations_not_won_back(conn: Connection, member_id: int, since: datetime
     return [dict(r) for r in conn.execute(query).mappings()]
 
 
+def cancellations_not_won_back_of_members(conn: Connection, member_ids: list[int]) -> dict[int, list[dict]]:
+    """Each member's cancellations not yet counted as won back, by member (the applier's batch
+    reads them once, then picks as ``cancellations_not_won_back``)."""
+    found: dict[int, list[dict]] = {member_id: [] for member_id in member_ids}
+    if member_ids:
+        query = (select(_c).outerjoin(_w, _w.c.cancellation_id == _c.c.id)
+                 .where(_c.c.member_id.in_(bindparam("ids", expanding=True)), _w.c.id.is_(None)))
+        for row in conn.execute(query, {"ids": sorted(set(member_ids))}).mappings():
+            found[row["member_id"]].append(dict(row))
+    return found
+
+
 def record(conn: Connection, **values) -> None:
     insert_if_absent(conn, _w, values)
 
