@@ -1,19 +1,25 @@
 """Where the time goes, for the hot paths whose goal is missed (see BENCHMARKS.md).
 
-python -m bench.profile [ingest|apply|dispatch] [--events 300]
+python -m bench.profile [ingest|apply|dispatch] [--events 300] [--imported]
 
 Runs the real code in-process under pyinstrument on a throw-away MariaDB: `record_event` for
 distinct cancellations (ingest), and `dispatch_due` for seeded farewell emails into a local SMTP
 server (dispatch); for apply, the events are accepted first (one insert each, as a 202 does) and
 the applier's `apply_all_pending` is profiled alone. Writes the text profile to bench/profiles/<name>.txt and prints its top;
 for ingest and apply, also how many SQL statements each event ran (the cost that grows with each lookup).
+``apply --imported``: instead of live cancellations, the history bench.import seeds for
+``--events`` subscriptions as the bridge sends it (imported subscription.created for each, and
+subscription.cancelled for every third), to bench/profiles/apply_imported.txt; also prints the
+applier's wall and CPU time per event.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import tempfile
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -55,14 +61,37 @@ def profile_ingest(engine, count: int) -> Profiler:
     return profiler
 
 
-def profile_apply(engine, count: int) -> Profiler:
+def imported_history(count: int) -> list[tuple[str, dict]]:
+    """(webhook id, event) of bench.import's ``count`` past subscriptions as the bridge's history
+    reader sends them: imported, initiator unknown, oldest first."""
+    history = importlib.import_module("bench.import").history  # "import" is a keyword
+
+    def utc(text: str) -> str:
+        return text.replace(" ", "T") + "Z"
+
+    events = []
+    for i, row in enumerate(history(count, datetime.now(timezone.utc))):
+        member = {"id": str(1000 + i), "email": f"{row['login']}@example.org", "first_name": "Zoë", "locale": "fr_FR"}
+        subscription = {"id": f"mp_{i}", "plan_id": str(i % 3), "plan_name": row["plan"], "amount": "29.00",
+                        "currency": "EUR", "interval": "month", "status": "active", "started_at": utc(row["start"])}
+        common = {"source": "memberpress", "initiated_by": "unknown", "imported": True, "member": member}
+        events.append((f"created_{i}", {**common, "type": "subscription.created", "occurred_at": utc(row["start"]),
+                                        "subscription": subscription}))
+        if "cancelled" in row:
+            events.append((f"cancelled_{i}", {
+                **common, "type": "subscription.cancelled", "occurred_at": utc(row["cancelled"]),
+                "subscription": {**subscription, "status": "cancelled", "access_ends_at": utc(row["expires"])}}))
+    return events
+
+
+def profile_apply(engine, count: int, imported: bool = False) -> Profiler:
     from sidecar.domain.applier import apply_all_pending
     from sidecar.domain.ingest import accept_event
 
     site = create_site(engine, "https://bench.example.org", "Bench")
-    for n in range(count):
-        document = _event(n)
-        accept_event(engine, site["id"], f"profile_{n}", json.dumps(document), parse_event(document))
+    documents = imported_history(count) if imported else [(f"profile_{n}", _event(n)) for n in range(count)]
+    for webhook_id, document in documents:
+        accept_event(engine, site["id"], webhook_id, json.dumps(document), parse_event(document))
     statements = []
 
     def count_statement(conn, cursor, statement, parameters, context, executemany):
@@ -70,11 +99,16 @@ def profile_apply(engine, count: int) -> Profiler:
 
     event.listen(engine, "before_cursor_execute", count_statement)
     profiler = Profiler()
+    wall, cpu = time.perf_counter(), time.process_time()
     with profiler:
         report = apply_all_pending(engine)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     event.remove(engine, "before_cursor_execute", count_statement)
-    assert report.applied == count, report
-    print(f"{len(statements) / count:g} SQL statements per applied event (a cancellation by a new member)")
+    assert report.applied == len(documents), report
+    what = "imported history: created, every third cancelled" if imported else "a cancellation by a new member"
+    print(f"{len(statements) / len(documents):g} SQL statements per applied event ({what}); {len(documents)} "
+          f"applied in {wall:.2f} s ({len(documents) / wall:.0f}/s), CPU {cpu / len(documents) * 1000:.2f} ms per "
+          "event (under the profiler)")
     return profiler
 
 
@@ -105,6 +139,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.profile")
     parser.add_argument("path", choices=["ingest", "apply", "dispatch"])
     parser.add_argument("--events", type=int, default=300)
+    parser.add_argument("--imported", action="store_true", help="apply: bench.import's history, not live cancels")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         mariadb = MariaDB(Path(tmp) / "mariadb").start()
@@ -112,13 +147,15 @@ def main(argv: list[str] | None = None) -> None:
             engine = db.create_engine(mariadb.create_database("bench_profile"))
             db.migrate(engine)
             run = {"ingest": profile_ingest, "apply": profile_apply, "dispatch": profile_dispatch}[args.path]
-            profiler = run(engine, args.events)
+            profiler = (profile_apply(engine, args.events, imported=True) if args.path == "apply" and args.imported
+                        else run(engine, args.events))
             engine.dispose()
         finally:
             mariadb.stop()
     text = profiler.output_text(unicode=False, color=False, show_all=False)
     PROFILES.mkdir(exist_ok=True)
-    (PROFILES / f"{args.path}.txt").write_text(text)
+    name = "apply_imported" if args.path == "apply" and args.imported else args.path
+    (PROFILES / f"{name}.txt").write_text(text)
     print("\n".join(text.splitlines()[:60]))
 
 
