@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import subprocess
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -79,8 +80,14 @@ def applied(engine) -> int:
 def blocked_batches(mariadb) -> int:
     """InnoDB transactions that have written rows and wait for a lock: an applier stopped inside a
     batch. Read from SHOW ENGINE INNODB STATUS ("LOCK WAIT … undo log entries N"): the applier's
-    waiting transaction was seen there while information_schema.INNODB_TRX did not list it."""
-    status = mariadb.sql("SHOW ENGINE INNODB STATUS\\G").stdout
+    waiting transaction was seen there while information_schema.INNODB_TRX did not list it.
+
+    Read as bytes: the status quotes each transaction's statement cut at a byte count, which may
+    split a character, and the applier's batch now waits inside a multi-row upsert of members'
+    names (ingest.prepare_batch); decoded strictly, that cut made this helper raise now and then."""
+    status = subprocess.run(
+        ["mariadb", "--no-defaults", f"--socket={mariadb.socket}", "-uroot", "-e", "SHOW ENGINE INNODB STATUS\\G"],
+        check=True, capture_output=True).stdout.decode("utf-8", "replace")
     return sum(1 for written in re.findall(r"LOCK WAIT [^\n]*undo log entries (\d+)", status) if int(written) > 5)
 
 
