@@ -34,6 +34,9 @@ class BridgeSender:
         # Every answer seen (status code, or "network"), and the attempts per webhook id.
         self.answers: collections.Counter = collections.Counter()
         self.attempts: collections.Counter = collections.Counter()
+        # Attempts whose answer never came (a timeout, a reset), per webhook id: the sidecar may
+        # have stored the event and answered 202 to nobody, so a retry's 200 is that event's answer.
+        self.unanswered: collections.Counter = collections.Counter()
         self.slowest = 0.0  # seconds, the longest single attempt
 
     def backoff(self, failures: int) -> float:
@@ -56,6 +59,7 @@ class BridgeSender:
             with self.lock:
                 self.slowest = max(self.slowest, time.monotonic() - started)
                 self.answers["network"] += 1
+                self.unanswered[webhook_id] += 1
             return None
         with self.lock:
             self.slowest = max(self.slowest, time.monotonic() - started)

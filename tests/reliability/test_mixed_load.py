@@ -8,7 +8,8 @@ feedback emails come due while all this happens. Then three `python -m jobs --on
 run the weekly digest at the same moment.
 
 Invariants at the end:
-- each event applied once: one events row per webhook id, one 202 per webhook id, each effect
+- each event applied once: one events row per webhook id, one 202 per webhook id (unless that
+  answer was lost on the way and the retry heard 200, already stored), each effect
   (cancellation, answer, suppression, win-back) counted once;
 - each email reached the SMTP server once, and every 'sent' row did;
 - no email to a member was accepted by the SMTP server after the sidecar answered their
@@ -90,7 +91,10 @@ def test_two_web_and_two_jobs_processes_keep_every_invariant(fresh_mariadb_url, 
             conn.execute(sa.update(sites).where(sites.c.id == each).values(created_at=now - timedelta(days=30)))
         current_definition(conn, site_id, now)  # the survey's version 1, as the bridge's first fetch makes it
 
-    jobs_env = {**env, "FAREWELL_CLOCK_SPEED": "86400", "FAREWELL_DISPATCH_INTERVAL": "1",
+    # Ticks 0.7 s apart are 0.7 of a day apart on that clock. At 1 s, each tick fell at the same hour
+    # of the site's day: when that hour was in the quiet hours, every tick deferred every email,
+    # and the sequences stood still until the machine's jitter moved the ticks out of the night.
+    jobs_env = {**env, "FAREWELL_CLOCK_SPEED": "86400", "FAREWELL_DISPATCH_INTERVAL": "0.7",
                 "FAREWELL_DISPATCH_LEASE": "10"}
     workers = [JobsProcess(url, tmp_path / f"jobs-{n}", smtp.url, extra_env=jobs_env).start() for n in (1, 2)]
     bridge = BridgeSender(web_a.url, site_id, web_a.secret, seed=8)
@@ -195,7 +199,7 @@ def test_two_web_and_two_jobs_processes_keep_every_invariant(fresh_mariadb_url, 
     sent_before_stop = [stopped_at[m.recipients[0]] - m.accepted_at for m in messages if m.recipients[0] in stopped_at]
     figures.update(members=MEMBERS, web_processes=2, jobs_processes=2, digest_processes=3,
                    events_posted=sum(len(v) for v in final.values()), webhook_ids=len(final),
-                   http_answers=dict(bridge.answers),
+                   http_answers={str(k): v for k, v in bridge.answers.items()},
                    retries=sum(bridge.attempts.values()) - sum(len(v) for v in final.values()), load_seconds=round(load_seconds, 1),
                    smtp_deliveries=len(messages), email_statuses=statuses, stops=len(stopped_at),
                    emails_to_stopped_members_before_their_stop=len(sent_before_stop),
@@ -204,8 +208,12 @@ def test_two_web_and_two_jobs_processes_keep_every_invariant(fresh_mariadb_url, 
 
     # Each event applied once.
     assert counts["events"] == len(final)
-    assert all(sorted(answers)[-1] == 202 and answers.count(202) == 1 and set(answers) <= {200, 202}
-               for answers in final.values()), final
+    # Every final answer says stored (202) or already stored (200), and one says 202, unless the
+    # one 202 went to an attempt whose answer was lost on the way (a timeout on a loaded machine):
+    # the retry's 200 then says the event was stored already, as the bridge reads it.
+    assert all(set(answers) <= {200, 202} and answers.count(202) <= 1
+               and (202 in answers or bridge.unanswered[webhook_id] > 0)
+               for webhook_id, answers in final.items()), (final, dict(bridge.unanswered))
     assert counts["cancellations"] == MEMBERS
     assert counts["answers"] == len(answered)
     assert counts["suppressions"] == sum(1 for e in ending.values() if e == "unsubscribe")
