@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -30,7 +29,6 @@ from tests.support.mariadb import MariaDB
 from tests.support.sidecar import SidecarProcess
 from tests.wordpress.real_plugins import REAL_PLUGINS, install_real_plugin
 from tests.wordpress.site import (
-    REPO,
     SERVERS,
     DatabaseInfo,
     WordPressSite,
@@ -119,18 +117,6 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def commit() -> str:
-    """The commit measured: $FAREWELL_BENCH_COMMIT when run from an exported tree (`git archive`,
-    so that other work in progress in the checkout cannot change what runs), else the checkout's."""
-    if os.environ.get("FAREWELL_BENCH_COMMIT"):
-        return os.environ["FAREWELL_BENCH_COMMIT"]
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                              text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
 def measure_server(mariadb: MariaDB, server: str, count: int, work: Path) -> dict[str, list[float]]:
     """Builds the three sites of one server, lets their members cancel alternately; the timings."""
     tag = server.replace("-", "")
@@ -217,7 +203,7 @@ def main(argv: list[str] | None = None) -> dict:
                 measured[server] = measure_server(mariadb, server, count, work)
         finally:
             mariadb.stop()
-    row = {"wordpress": WORDPRESS, "plugin": "memberpress-1.12.11", "commit": commit(),
+    row = {"wordpress": WORDPRESS, "plugin": "memberpress-1.12.11", "commit": results.commit(),
            "requests_per_mode": count, "load_average_before": [round(x, 2) for x in load_before],
            "load_average_after": [round(x, 2) for x in os.getloadavg()], "servers": {}}
     print(f"WordPress {WORDPRESS} + MemberPress 1.12.11, {count} cancels per mode, alternating; "

@@ -202,9 +202,23 @@ def measure(url: str, in_week: int, older: int, repeats: int = 5, into_window: b
             "seed_seconds": round(seeded, 1)}
 
 
-def main(argv: list[str] | None = None) -> None:
+def at_each_size(name: str, sizes, measure) -> list[dict]:
+    """``measure(database_url, older)`` for each history size, each in a database of its own on one
+    throw-away MariaDB, side by side in one run."""
     from tests.support.mariadb import MariaDB
 
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        server = MariaDB(Path(tmp) / "mariadb").start()
+        try:
+            for index, older in enumerate(sizes):
+                results.append(measure(server.create_database(f"farewell_{name}_{index}"), older))
+        finally:
+            server.stop()
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.digest")
     parser.add_argument("--small", action="store_true", help="100 in the week on 1,000 and 20,000 older (CI smoke)")
     parser.add_argument("--in-week", type=int, default=1000)
@@ -213,15 +227,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="spread the history up to the week, through the 12-week window the digest reads")
     args = parser.parse_args(argv)
     in_week, sizes = (100, (1_000, 20_000)) if args.small else (args.in_week, tuple(args.older))
-    results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        server = MariaDB(Path(tmp) / "mariadb").start()
-        try:
-            for index, older in enumerate(sizes):
-                url = server.create_database(f"farewell_digest_{index}")
-                results.append(measure(url, in_week, older, into_window=args.into_window))
-        finally:
-            server.stop()
+    results = at_each_size("digest", sizes, lambda url, older: measure(url, in_week, older,
+                                                                         into_window=args.into_window))
     small, large = results
     ratio = round(large["build_ms_median"] / small["build_ms_median"], 2)
     print(f"{'in week':>8}{'older':>11}{'build (median ms)':>19}{'min ms':>9}{'render ms':>11}{'seed s':>8}")

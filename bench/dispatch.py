@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import smtplib
-import subprocess
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
@@ -148,17 +147,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{backend:<10}{r['emails']:>8}{r['dispatcher_per_second']:>15}{r['bare_smtplib_per_second']:>17}"
               f"{r['ratio']:>8}{r['cpu_ratio']:>11}")
     bench_results.append("dispatch", {"smtp_server": "aiosmtpd 1.4 (same process, own thread)", "batch": args.batch,
-                                      "commit": _commit(), "load_average": [round(x, 2) for x in os.getloadavg()],
-                                      "results": results})
-
-
-def _commit() -> str | None:
-    """The commit of the tree being measured (a worktree of an older one, for a side-by-side run)."""
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
-                              text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
+                                      "commit": bench_results.commit(),
+                                      "load_average": [round(x, 2) for x in os.getloadavg()], "results": results})
 
 
 if __name__ == "__main__":

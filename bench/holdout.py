@@ -29,12 +29,9 @@ import argparse
 import os
 import random
 import statistics
-import subprocess
-import tempfile
 import time
 from datetime import timedelta
 from functools import partial
-from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -49,7 +46,7 @@ from sidecar.storage.tables import (
 )
 
 from . import results as bench_results
-from .digest import REASONS, WEEK, ZONE, seed_history
+from .digest import REASONS, WEEK, ZONE, at_each_size, seed_history
 
 SECRET_KEY = "bench-secret-key-24-chars!"
 # The figures are read on the Monday after bench.digest's week, like its digest.
@@ -150,17 +147,7 @@ def measure(url: str, grouped: int, older: int, repeats: int = 5, grouped_histor
             "effect_ms_min": round(min(timings) * 1000, 1), "seed_seconds": round(seeded, 1)}
 
 
-def _commit() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent,
-                              capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
 def main(argv: list[str] | None = None) -> None:
-    from tests.support.mariadb import MariaDB
-
     parser = argparse.ArgumentParser(prog="python -m bench.holdout")
     parser.add_argument("--small", action="store_true", help="200 grouped on 1,000 and 20,000 older (CI smoke)")
     parser.add_argument("--grouped", type=int, default=2000)
@@ -170,15 +157,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     grouped, sizes = (200, (1_000, 20_000)) if args.small else (args.grouped, tuple(args.older))
     load_before = os.getloadavg()[0]
-    results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        server = MariaDB(Path(tmp) / "mariadb").start()
-        try:
-            for index, older in enumerate(sizes):
-                url = server.create_database(f"farewell_holdout_{index}")
-                results.append(measure(url, grouped, older, grouped_history=args.grouped_history))
-        finally:
-            server.stop()
+    results = at_each_size("holdout", sizes, lambda url, older: measure(url, grouped, older,
+                                                                          grouped_history=args.grouped_history))
     small, large = results
     ratio = round(large["effect_ms_median"] / small["effect_ms_median"], 2)
     print(f"{'grouped':>8}{'older':>11}{'judged':>8}{'effect (median ms)':>20}{'min ms':>9}{'seed s':>8}  verdict")
@@ -187,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
               f"{r['seed_seconds']:>8}  {r['verdict']}")
     print(f"ratio {large['older']:,} / {small['older']:,} older: {ratio}")
     bench_results.append("holdout", {
-        "database": "MariaDB (throw-away, tests/support/mariadb.py)", "commit": _commit(),
+        "database": "MariaDB (throw-away, tests/support/mariadb.py)", "commit": bench_results.commit(),
         "history": "grouped too (--grouped-history)" if args.grouped_history else "no group",
         "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)], "results": results, "ratio": ratio})
 

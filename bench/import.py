@@ -35,7 +35,6 @@ from tests.wordpress.site import DatabaseInfo, WordPressSite, ensure_wordpress, 
 from tests.wordpress.test_wp_cli_e2e import WP_CLI
 
 from . import results
-from .bridge_cost import commit
 
 WORDPRESS = "6.8"
 MEMBERPRESS = REAL_PLUGINS["memberpress"]
@@ -151,7 +150,7 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         measured = measure(count, Path(tmp))
     row = {"wordpress": WORDPRESS, "plugin": "memberpress-1.12.11", "database": "MariaDB (throw-away)",
-           "driver": "wp farewell import", "commit": commit(), **measured,
+           "driver": "wp farewell import", "commit": results.commit(), **measured,
            "goal_100k_s": GOAL_SECONDS_FOR_100K,
            "load_average_before": [round(x, 2) for x in load_before],
            "load_average_after": [round(x, 2) for x in os.getloadavg()]}

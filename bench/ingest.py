@@ -353,8 +353,7 @@ def main(argv: list[str] | None = None) -> dict:
         row = measure(seconds, args.connections, presigned, Path(tmp), args.jobs)
     # The machine is shared: its load says how far the figures are from a quiet machine's.
     row["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
-    row["code"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                 text=True).stdout.strip() or None
+    row["code"] = results.commit()
     print(f"{'app (gunicorn, 2 workers)':<28}{'req/s':>10}{'p99 ms':>10}{'non-2xx':>9}")
     for name in ("bare_flask", "bare_flask_one_insert", "sidecar_mariadb"):
         r = row[name]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
 DIRECTORY = Path(__file__).parent / "results"
+REPO = Path(__file__).resolve().parents[1]
 
 
 def append(name: str, row: dict) -> Path:
@@ -21,3 +23,16 @@ def append(name: str, row: dict) -> Path:
     with open(path, "a") as out:
         out.write(json.dumps(record, default=str) + "\n")
     return path
+
+
+def commit() -> str | None:
+    """The commit measured: $FAREWELL_BENCH_COMMIT when run from an exported tree (`git archive`,
+    so that other work in progress in the checkout cannot change what runs), else the checkout's
+    (a worktree of an older commit, for a side-by-side run); None when neither says."""
+    if os.environ.get("FAREWELL_BENCH_COMMIT"):
+        return os.environ["FAREWELL_BENCH_COMMIT"]
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                              check=True, timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
