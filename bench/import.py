@@ -1,24 +1,33 @@
 """History import, end to end: a real MemberPress site's past subscriptions into the sidecar on MariaDB.
 
-python -m bench.import [--subscriptions 2000] [--small]
+python -m bench.import [--subscriptions 2000] [--small] [--jobs N] [--no-cache]
 
 One throw-away MariaDB (tests/support/mariadb.py) holds both the WordPress 6.8 site (with the real
 MemberPress 1.12.11, tests/wordpress/real_plugins.py; the archive from ../shared/wordpress-plugins
 or $FAREWELL_TEST_PLUGINS) and the real sidecar's database (`python -m sidecar serve`, its applier
 thread on). N past subscriptions, a third of them cancelled, spread over the last 24 months, are
 seeded through MemberPress's own models (real_plugins.seed_memberpress_history: a PHP loop in one
-request per 1,000), before the clock starts. Then `wp farewell import` (the real WP-CLI: the
+request per 1,000), before the clock starts; the seeded database is kept as a mysqldump
+(seed_cache_path(), $FAREWELL_BENCH_CACHE or the temp folder) and loaded again by the next run of
+the same N and seeding code, so that a change can be measured several times. Then `wp farewell import` (the real WP-CLI: the
 command line's Start, which runs the importer's steps and delivers its outbox itself; a
 `--dry-run` just before it times the reading alone) and, from that Start, the time until every event is applied and visible in the admin API: no event left
 unapplied (GET /unapplied-events) and every cancellation listed by GET /cancellations. Prints
 subscriptions/s and the time projected for 100,000 (issue 16's goal: ≤ 5 minutes); appends a JSON
-line to bench/results/import.jsonl. A measurement, never a test assertion.
+line to bench/results/import.jsonl, with the command's own time per phase (FAREWELL_IMPORT_PROFILE,
+Farewell_Bridge_Import_Profile). `--jobs N` adds N jobs processes (appliers) beside `serve`'s
+applier thread, as the compose deployment runs them (JOBS_REPLICAS). A measurement, never a test
+assertion.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import inspect
+import json
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -29,8 +38,8 @@ from pathlib import Path
 import requests
 
 from tests.support.mariadb import MariaDB
-from tests.support.sidecar import SidecarProcess
-from tests.wordpress.real_plugins import REAL_PLUGINS, install_real_plugin, seed_memberpress_history
+from tests.support.sidecar import JobsProcess, SidecarProcess
+from tests.wordpress.real_plugins import REAL_PLUGINS, install_real_plugin, seed_memberpress_history, unpack
 from tests.wordpress.site import DatabaseInfo, WordPressSite, ensure_wordpress, free_port, world_readable_root
 from tests.wordpress.test_wp_cli_e2e import WP_CLI
 
@@ -62,6 +71,24 @@ def history(count: int, now: datetime) -> list[dict]:
     return subscriptions
 
 
+def seed_cache_path(count: int, now: datetime) -> Path:
+    """Where the seeded WordPress database of this N is kept between runs: a mysqldump keyed by N,
+    the month (history() dates from it), MemberPress's archive and the code that seeds (history()
+    and seed_memberpress_history()), so that a change to any of them seeds again. Seeding takes
+    minutes per 1,000 subscriptions; the clock starts after it either way."""
+    key = hashlib.sha256("\n".join([
+        str(count), now.strftime("%Y-%m"), MEMBERPRESS.archive_path().name, str(MEMBERPRESS.archive_path().stat().st_size),
+        inspect.getsource(history), inspect.getsource(seed_memberpress_history), inspect.getsource(install_real_plugin),
+    ]).encode()).hexdigest()[:16]
+    base = Path(os.environ.get("FAREWELL_BENCH_CACHE") or Path(tempfile.gettempdir()) / "farewell-bench-cache")
+    return base / f"import-{count}-{key}.sql"
+
+
+def _client(mariadb: MariaDB, tool: str, *args: str) -> list[str]:
+    """mariadb or mariadb-dump on the throw-away server's socket."""
+    return [shutil.which(tool) or f"/usr/bin/{tool}", "--no-defaults", f"--socket={mariadb.socket}", "-uroot", *args]
+
+
 def admin_get(sidecar: SidecarProcess, path: str, **params) -> dict:
     """The admin API as an operator's script calls it (no waiting for the applier: that is measured)."""
     response = requests.get(f"{sidecar.url}/v1/sites/{sidecar.site_id}{path}", params=params, timeout=60,
@@ -80,12 +107,14 @@ def visible_cancellations(sidecar: SidecarProcess) -> int:
             return total
 
 
-def measure(count: int, work: Path) -> dict:
+def measure(count: int, work: Path, jobs: int = 0, use_cache: bool = True) -> dict:
     mariadb = MariaDB(work / "mariadb").start()
     sidecar = None
     site = None
+    job_processes: list[JobsProcess] = []
     try:
-        sidecar = SidecarProcess(mariadb.create_database("bench_import_sidecar"), work / "sidecar").start()
+        sidecar_url = mariadb.create_database("bench_import_sidecar")
+        sidecar = SidecarProcess(sidecar_url, work / "sidecar").start()
         name = f"wp_{uuid.uuid4().hex[:12]}"
         mariadb.create_database(name)
         site = WordPressSite(wp_source=ensure_wordpress(WORDPRESS), root=world_readable_root("bench-import-"),
@@ -95,21 +124,50 @@ def measure(count: int, work: Path) -> dict:
                                                           "FAREWELL_SECRET": sidecar.secret})
         site.build()
         site.start()
-        setup = install_real_plugin(MEMBERPRESS, site)
-        subscriptions = history(count, datetime.now(timezone.utc))
+        now = datetime.now(timezone.utc)
+        subscriptions = history(count, now)
         cancelled = sum(1 for s in subscriptions if s.get("cancelled"))
+        cache = seed_cache_path(count, now) if use_cache else None
         seeding = time.monotonic()
-        for start in range(0, count, SEED_CHUNK):
-            seed_memberpress_history(site, setup, subscriptions[start:start + SEED_CHUNK], timeout=3600)
+        if cache is not None and cache.is_file():
+            # The site as seeded before: MemberPress's files, then its database (the bridge's
+            # settings are constants in wp-config.php, this run's sidecar).
+            unpack(MEMBERPRESS, site)
+            with cache.open("rb") as dump:
+                subprocess.run(_client(mariadb, "mariadb", name), stdin=dump, check=True, capture_output=True)
+            seeded_from = "cache"
+        else:
+            setup = install_real_plugin(MEMBERPRESS, site)
+            for start in range(0, count, SEED_CHUNK):
+                seed_memberpress_history(site, setup, subscriptions[start:start + SEED_CHUNK], timeout=3600)
+            seeded_from = "models"
+            if cache is not None:
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                partial = cache.with_suffix(".part")
+                with partial.open("wb") as dump:
+                    subprocess.run(_client(mariadb, "mariadb-dump", "--single-transaction", name), stdout=dump,
+                                   check=True)
+                partial.replace(cache)
         seeding = time.monotonic() - seeding
+        # More appliers beside serve's thread, as the compose deployment runs them (JOBS_REPLICAS).
+        # Imported events send no email: the mail URL is never used.
+        job_processes += [JobsProcess(sidecar_url, work / f"jobs-{i}", "smtp://127.0.0.1:9").start()
+                          for i in range(jobs)]
+
+        phases: dict[str, dict] = {}
 
         def wp_farewell_import(*options: str) -> float:
             began = time.monotonic()
+            # FAREWELL_IMPORT_PROFILE: the command prints where its time went, phase by phase
+            # (Farewell_Bridge_Import_Profile; a bridge older than it prints nothing).
             run = subprocess.run(["php", str(WP_CLI), f"--path={site.docroot}", "--allow-root", "--no-color",
                                   "farewell", "import", *options], capture_output=True, text=True, timeout=7200,
-                                 cwd=site.root)
+                                 cwd=site.root, env={**os.environ, "FAREWELL_IMPORT_PROFILE": "1"})
             if run.returncode != 0:
                 raise RuntimeError(f"wp farewell import failed:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}")
+            for line in run.stdout.splitlines():
+                if line.startswith("FAREWELL_IMPORT_PROFILE "):
+                    phases["dry_run" if "--dry-run" in options else "command"] = json.loads(line.split(" ", 1)[1])
             return time.monotonic() - began
 
         # Reading alone first (a dry run reads every subscription and writes nothing), so that the
@@ -125,11 +183,14 @@ def measure(count: int, work: Path) -> dict:
                 break
             time.sleep(0.2)
         elapsed = time.monotonic() - started
-        return {"subscriptions": count, "cancelled": cancelled, "seeding_s": round(seeding, 1),
+        return {"subscriptions": count, "cancelled": cancelled, "seeding_s": round(seeding, 1), "seeded_from": seeded_from,
+                "jobs_processes": jobs,
                 "dry_run_s": round(dry_run, 1), "import_command_s": round(cli_done, 1), "elapsed_s": round(elapsed, 1),
-                "subscriptions_per_s": round(count / elapsed, 1),
+                "subscriptions_per_s": round(count / elapsed, 1), "phases": phases,
                 "projected_100k_s": round(100_000 * elapsed / count)}
     finally:
+        for process in job_processes:
+            process.stop()
         if site is not None:
             site.cleanup()
         if sidecar is not None:
@@ -141,6 +202,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m bench.import")
     parser.add_argument("--subscriptions", type=int, default=2000, help="past subscriptions to import")
     parser.add_argument("--small", action="store_true", help="a few subscriptions (CI smoke run)")
+    parser.add_argument("--jobs", type=int, default=0,
+                        help="jobs processes (appliers) beside serve's applier thread, as JOBS_REPLICAS deploys them")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="seed through MemberPress's models even when a dump of the same seeding is cached")
     args = parser.parse_args(argv)
     count = 30 if args.small else args.subscriptions
     if not MEMBERPRESS.archive_path().is_file():
@@ -148,7 +213,7 @@ def main(argv: list[str] | None = None) -> dict:
                        "../shared/wordpress-plugins/README.md, or set FAREWELL_TEST_PLUGINS)\n")
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
-        measured = measure(count, Path(tmp))
+        measured = measure(count, Path(tmp), jobs=args.jobs, use_cache=not args.no_cache)
     row = {"wordpress": WORDPRESS, "plugin": "memberpress-1.12.11", "database": "MariaDB (throw-away)",
            "driver": "wp farewell import", "commit": results.commit(), **measured,
            "goal_100k_s": GOAL_SECONDS_FOR_100K,

@@ -195,6 +195,9 @@ class Farewell_Bridge_Cli {
 	 * @param array $assoc_args Options.
 	 */
 	public function import( $args, $assoc_args ) {
+		if ( isset( $_SERVER['REQUEST_TIME_FLOAT'] ) ) {
+			Farewell_Bridge_Import_Profile::add( 'boot', microtime( true ) - (float) $_SERVER['REQUEST_TIME_FLOAT'] );
+		}
 		$since = null;
 		$text  = (string) \WP_CLI\Utils\get_flag_value( $assoc_args, 'since', '' );
 		if ( '' !== $text ) {
@@ -210,6 +213,7 @@ class Farewell_Bridge_Cli {
 		$dry  = (bool) \WP_CLI\Utils\get_flag_value( $assoc_args, 'dry-run', false );
 		if ( $dry ) {
 			self::import_dry_run( $since, $only );
+			self::log_profile();
 			return;
 		}
 		self::require_configured();
@@ -239,6 +243,7 @@ class Farewell_Bridge_Cli {
 		$idle = 0;
 		$last = null; // Where the readers stood after the previous step.
 		while ( 'running' === $state['status'] && '' === $failure ) {
+			Farewell_Bridge_Import_Profile::start( 'step' );
 			$state = Farewell_Bridge_Importer::step(
 				null,
 				array(
@@ -246,6 +251,7 @@ class Farewell_Bridge_Cli {
 					'ignore_backlog' => true, // Sent right below, before the next step.
 				)
 			);
+			Farewell_Bridge_Import_Profile::stop( 'step' );
 			if ( ! empty( $state['error'] ) ) {
 				$failure = (string) $state['error'];
 				break;
@@ -268,11 +274,14 @@ class Farewell_Bridge_Cli {
 				sleep( 1 );
 			}
 			$read     = $now;
+			Farewell_Bridge_Import_Profile::start( 'deliver' );
 			$delivery = self::deliver_backlog();
+			Farewell_Bridge_Import_Profile::stop( 'deliver' );
 			$sent    += $delivery['delivered'];
 			$failure  = $delivery['failure'];
 		}
 		$bar->finish();
+		self::log_profile();
 		$totals = Farewell_Bridge_Importer::progress()['totals'];
 		/* translators: 1: events added to the outbox, 2: events already known, 3: events sent now. */
 		$summary = sprintf( __( 'Events queued: %1$d (already known: %2$d). Sent now: %3$d.', 'farewell-bridge' ), $totals['queued'], $totals['known'], $sent );
@@ -281,6 +290,20 @@ class Farewell_Bridge_Cli {
 			WP_CLI::error( sprintf( __( 'Stopped: %1$s Run the command again to go on; cron sends what is queued. %2$s', 'farewell-bridge' ), $failure, $summary ) );
 		}
 		WP_CLI::success( $summary );
+	}
+
+	/**
+	 * With FAREWELL_IMPORT_PROFILE set: one line of where the command's time went (per phase, as
+	 * JSON, for bench/import.py), with the whole process's time so far.
+	 */
+	private static function log_profile() {
+		if ( ! Farewell_Bridge_Import_Profile::on() ) {
+			return;
+		}
+		if ( isset( $_SERVER['REQUEST_TIME_FLOAT'] ) ) {
+			Farewell_Bridge_Import_Profile::add( 'total', microtime( true ) - (float) $_SERVER['REQUEST_TIME_FLOAT'] );
+		}
+		WP_CLI::log( 'FAREWELL_IMPORT_PROFILE ' . wp_json_encode( Farewell_Bridge_Import_Profile::report() ) );
 	}
 
 	/**
@@ -330,7 +353,9 @@ class Farewell_Bridge_Cli {
 		$delivered = 0;
 		while ( true ) {
 			// A full batch per request where the sidecar takes batches (deliver_ids() splits it).
+			Farewell_Bridge_Import_Profile::start( 'due_ids' );
 			$ids = Farewell_Bridge_Outbox::due_ids( Farewell_Bridge_Dispatcher::drain_size() );
+			Farewell_Bridge_Import_Profile::stop( 'due_ids' );
 			if ( empty( $ids ) ) {
 				break;
 			}

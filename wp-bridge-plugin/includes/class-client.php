@@ -164,19 +164,23 @@ class Farewell_Bridge_Client {
 	 *               size, not for any event in it.
 	 */
 	public function send_batch( array $items, $timeout = 10.0 ) {
+		Farewell_Bridge_Import_Profile::start( 'batch_body' );
 		$parts = array();
 		foreach ( $items as $item ) {
 			$parts[] = self::batch_item( $item['webhook_id'], $item['payload'] );
 		}
 		$body   = '{"events":[' . implode( ',', $parts ) . ']}';
 		$parts  = null;
+		Farewell_Bridge_Import_Profile::stop( 'batch_body' );
 		$result = $this->request( 'POST', 'events/batch', 'fwb_batch_' . wp_generate_uuid4(), $body, $timeout );
 
 		$result['results']       = null;
 		$result['unsupported']   = false;
 		$result['resend_singly'] = false;
 		if ( self::DELIVERED === $result['kind'] ) {
+			Farewell_Bridge_Import_Profile::start( 'batch_answer' );
 			$results = self::batch_results( $result['body'], $items );
+			Farewell_Bridge_Import_Profile::stop( 'batch_answer' );
 			if ( null === $results ) {
 				// Some events may be stored, some not: sending them all again later is safe (each is
 				// stored once per webhook-id), marking them delivered is not.
@@ -278,7 +282,9 @@ class Farewell_Bridge_Client {
 		}
 		// The outbox's events stay plain Standard Webhooks; every other request is bound to its route.
 		$scope                   = ( 'POST' === $method && 'events' === $route ) ? null : Farewell_Bridge_Signer::scope( $method, $this->site_path( $route ) );
+		Farewell_Bridge_Import_Profile::start( 'sign' );
 		$headers                 = $this->signer->headers( $webhook_id, time(), $body, $scope );
+		Farewell_Bridge_Import_Profile::stop( 'sign' );
 		$headers['Content-Type'] = 'application/json';
 		$headers['Accept']       = 'application/json';
 
@@ -291,6 +297,7 @@ class Farewell_Bridge_Client {
 			}
 		};
 		add_action( 'http_api_curl', $connect, 10, 3 );
+		Farewell_Bridge_Import_Profile::start( 'http' );
 		$response = wp_safe_remote_request(
 			$url,
 			array(
@@ -302,6 +309,7 @@ class Farewell_Bridge_Client {
 				'user-agent'  => 'FarewellBridge/' . ( defined( 'FAREWELL_BRIDGE_VERSION' ) ? FAREWELL_BRIDGE_VERSION : '0' ) . '; ' . home_url( '/' ),
 			)
 		);
+		Farewell_Bridge_Import_Profile::stop( 'http' );
 		remove_action( 'http_api_curl', $connect, 10 );
 		if ( is_wp_error( $response ) && self::is_unresolvable( $this->base_url ) ) {
 			// wp_safe_remote_request() reports a host that does not resolve as "not a valid URL".

@@ -359,7 +359,10 @@ class Farewell_Bridge_Importer {
 					$waiting = true;
 					break 2;
 				}
+				Farewell_Bridge_Import_Profile::start( 'read' );
 				$batch = $readers[ $slug ]->events( $state['sources'][ $slug ]['cursor'], self::BATCH, $state['since'] );
+				Farewell_Bridge_Import_Profile::stop( 'read' );
+				Farewell_Bridge_Import_Profile::start( 'outbox_insert' );
 				foreach ( $batch['events'] as $event ) {
 					if ( $dry ) {
 						++$state['sources'][ $slug ]['queued'];
@@ -373,7 +376,9 @@ class Farewell_Bridge_Importer {
 					}
 					++$state['sources'][ $slug ][ $id > 0 ? 'queued' : 'known' ];
 				}
+				Farewell_Bridge_Import_Profile::stop( 'outbox_insert' );
 				unset( $state['error'] );
+				Farewell_Bridge_Import_Profile::start( 'state_save' );
 				// WordPress caches every user and post it reads for the rest of the process: read
 				// 100,000 members in one `wp farewell import` and that is hundreds of MB.
 				if ( function_exists( 'wp_cache_flush_runtime' ) && wp_cache_supports( 'flush_runtime' ) ) {
@@ -386,6 +391,7 @@ class Farewell_Bridge_Importer {
 				if ( ! $dry ) {
 					update_option( self::STATE_OPTION, $state, false );
 				}
+				Farewell_Bridge_Import_Profile::stop( 'state_save' );
 			}
 		}
 		$done = true;

@@ -152,6 +152,7 @@ class Farewell_Bridge_Outbox {
 	 * @return bool Whether this worker owns the row until the lock expires.
 	 */
 	public static function claim( $id ) {
+		Farewell_Bridge_Import_Profile::start( 'claim' );
 		global $wpdb;
 		$now   = self::now();
 		$table = self::table();
@@ -164,6 +165,7 @@ class Farewell_Bridge_Outbox {
 				$now
 			)
 		);
+		Farewell_Bridge_Import_Profile::stop( 'claim' );
 		return 1 === (int) $rows;
 	}
 
@@ -225,8 +227,10 @@ class Farewell_Bridge_Outbox {
 	 */
 	public static function get( $id ) {
 		global $wpdb;
+		Farewell_Bridge_Import_Profile::start( 'get_row' );
 		$table = self::table();
 		$row   = $wpdb->get_row( $wpdb->prepare( "SELECT * FROM {$table} WHERE id = %d", (int) $id ), ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+		Farewell_Bridge_Import_Profile::stop( 'get_row' );
 		return is_array( $row ) ? $row : null;
 	}
 
@@ -361,8 +365,10 @@ class Farewell_Bridge_Outbox {
 		$table = self::table();
 		$now   = self::now();
 		$list  = implode( ',', $ids ); // Integers only.
+		Farewell_Bridge_Import_Profile::start( 'mark_delivered' );
 		$wpdb->query( $wpdb->prepare( "UPDATE {$table} SET status = %s, attempts = attempts + 1, last_status = %d, last_error = NULL, delivered_at = %s, locked_until = NULL, updated_at = %s WHERE id IN ({$list})", self::STATUS_DELIVERED, (int) $status, $now, $now ) ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
 		update_option( self::LAST_DELIVERY_OPTION, time(), false );
+		Farewell_Bridge_Import_Profile::stop( 'mark_delivered' );
 		return count( $ids );
 	}
 

@@ -101,6 +101,7 @@ class Farewell_Bridge_History_Memberpress extends Farewell_Bridge_History_Source
 	 */
 	public function events( $cursor, $limit, $since ) {
 		$limit = max( 1, (int) $limit );
+		Farewell_Bridge_Import_Profile::start( 'read_sql' );
 		$rows  = self::rows_after( self::table( 'subscriptions' ), 'id, user_id, product_id, price, period_type, status, created_at', $cursor, $limit );
 		if ( empty( $rows ) ) {
 			return self::answer( array(), 0, $limit, null );
@@ -109,6 +110,8 @@ class Farewell_Bridge_History_Memberpress extends Farewell_Bridge_History_Source
 		$access  = self::access( $ids );
 		$history = self::recorded( $ids );
 		$live    = self::live_since();
+		Farewell_Bridge_Import_Profile::stop( 'read_sql' );
+		Farewell_Bridge_Import_Profile::start( 'build' );
 		$source  = new Farewell_Bridge_Source_Memberpress();
 		$out     = array();
 		foreach ( $rows as $row ) {
@@ -137,6 +140,7 @@ class Farewell_Bridge_History_Memberpress extends Farewell_Bridge_History_Source
 				}
 			}
 		}
+		Farewell_Bridge_Import_Profile::stop( 'build' );
 		return self::answer( $out, count( $rows ), $limit, end( $ids ) );
 	}
 
