@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from sidecar.storage.tables import cancellations, events, members, subscriptions
+from sidecar.storage.tables import cancellations, events, members, sites, subscriptions
 from tests.conftest import count_rows, make_event
 
 
@@ -285,6 +285,43 @@ def test_the_previous_secret_stops_verifying_after_24_hours(app, post_event, eng
 
     rotate_secret(engine_of, site["id"], now=datetime.now(timezone.utc) - timedelta(hours=25))
     assert post_event(make_event(), secret=site["secret"]).status_code == 401
+
+
+def test_a_secret_revoked_after_the_process_kept_the_site_is_refused_at_once(app, post_event, engine_of, site):
+    from sidecar.domain.sites import rotate_secret
+
+    # The first 202 keeps the site's row in the process (web/ingest.py); the next ones verify against it.
+    assert post_event(make_event(), secret=site["secret"]).status_code == 202
+    assert post_event(make_event(occurred_at="2026-11-29T11:00:00Z"), secret=site["secret"]).status_code == 202
+    new = rotate_secret(engine_of, site["id"], immediately=True)  # a leaked secret: no grace
+    refused = post_event(make_event(occurred_at="2026-11-29T12:00:00Z"), secret=site["secret"], webhook_id="msg_old")
+    assert refused.status_code == 401 and refused.json["error"] == "invalid_signature"
+    # Refused again with a bad event, as 401 (not the 400 the kept row alone would have led to).
+    assert post_event(make_event(occurred_at="yesterday"), secret=site["secret"]).status_code == 401
+    assert post_event(make_event(occurred_at="2026-11-29T12:00:00Z"), secret=new, webhook_id="msg_new").status_code == 202
+    assert post_event(make_event(occurred_at="2026-11-29T13:00:00Z"), secret=new).status_code == 202
+    assert post_event(make_event(occurred_at="2026-11-29T14:00:00Z"), secret=site["secret"]).status_code == 401
+    with engine_of.connect() as conn:
+        stored = {row[0] for row in conn.execute(events.select().with_only_columns(events.c.webhook_id))}
+    assert len(stored) == 4 and "msg_old" not in stored and "msg_new" in stored
+
+
+def test_a_site_kept_by_the_process_takes_the_new_secret_and_the_previous_one_after_a_rotation(
+        app, post_event, engine_of, site):
+    from sidecar.domain.sites import rotate_secret
+
+    assert post_event(make_event(), secret=site["secret"]).status_code == 202
+    new = rotate_secret(engine_of, site["id"])
+    # The kept row knows neither the new secret nor the old one's expiry: both are read again.
+    assert post_event(make_event(occurred_at="2026-11-29T11:00:00Z"), secret=new).status_code == 202
+    assert post_event(make_event(occurred_at="2026-11-29T12:00:00Z"), secret=site["secret"]).status_code == 202
+    assert post_event(make_event(occurred_at="2026-11-29T13:00:00Z"), secret=site["secret"]).status_code == 202
+    with engine_of.begin() as conn:  # the previous secret's day is over
+        conn.execute(sites.update().where(sites.c.id == site["id"]).values(
+            previous_secret_expires_at=datetime.now(timezone.utc) - timedelta(seconds=1)))
+    assert post_event(make_event(occurred_at="2026-11-29T14:00:00Z"), secret=site["secret"]).status_code == 401
+    assert post_event(make_event(occurred_at="2026-11-29T14:00:00Z"), secret=new).status_code == 202
+    assert count_rows(engine_of, events) == 5
 
 
 def test_healthz_reports_the_database(client):

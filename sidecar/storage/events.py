@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy import and_, bindparam, case, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from ._upsert import insert_all_if_absent
-from .tables import events
+from .sites import SITE_SECRET_COLUMNS
+from .tables import events, sites
 
 
 def insert_event(conn: Connection, **values) -> int:
@@ -14,6 +16,29 @@ def insert_event(conn: Connection, **values) -> int:
     # Values passed as parameters, not .values(): the statement (and its cache key) stays the same
     # on every call, which matters on the ingest path (see _upsert).
     return conn.execute(insert(events), values).inserted_primary_key[0]
+
+
+@lru_cache(maxsize=8)
+def _insert_if_secrets_are(columns: tuple[str, ...]):
+    # INSERT … SELECT the values FROM the site's row WHERE its secrets are those given: one statement
+    # shape per set of columns, built once (see _upsert).
+    secrets_are = [sites.c.id == bindparam("site_id_now")] + [
+        sites.c[name].is_not_distinct_from(bindparam(f"{name}_now", type_=sites.c[name].type))
+        for name in SITE_SECRET_COLUMNS]
+    values = select(*[bindparam(name, type_=events.c[name].type) for name in columns]).where(*secrets_are)
+    return insert(events).from_select(list(columns), values)
+
+
+def insert_event_if_site_secrets_are(conn: Connection, site: dict, **values) -> int | None:
+    """``insert_event``, done only if the site's row still holds the secrets of ``site`` (a row read
+    earlier, which a signature was verified against): the id, or None when the site's secrets
+    changed or the site is gone since, and nothing was inserted. The check is part of the INSERT,
+    not a read before it: a 202 costs the round trips of a plain insert. Raises IntegrityError when
+    (site_id, webhook_id) was stored before."""
+    names = tuple(values)
+    checked = {f"{name}_now": site[name] for name in SITE_SECRET_COLUMNS}
+    result = conn.execute(_insert_if_secrets_are(names), {**values, **checked, "site_id_now": site["id"]})
+    return result.lastrowid if result.rowcount == 1 else None
 
 
 def stored_webhook_ids(conn: Connection, site_id: str, webhook_ids: list[str]) -> set[str]:

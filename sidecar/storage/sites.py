@@ -13,6 +13,11 @@ def insert_site(conn: Connection, **values) -> None:
     conn.execute(insert(sites).values(**values))
 
 
+# What a site's signatures are verified against (signing.verification_secrets): the events route
+# keeps a site's row per process and stores an event only if these are still the row's
+# (events.insert_event_if_site_secrets_are).
+SITE_SECRET_COLUMNS = ("secret", "previous_secret", "previous_secret_expires_at")
+
 _SITE = select(sites).where(sites.c.id == bindparam("site_id"))  # built once: the applier reads it per batch
 
 

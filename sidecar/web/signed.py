@@ -12,7 +12,6 @@ import re
 from datetime import datetime, timezone
 
 from flask import request
-from sqlalchemy.engine import Connection
 
 from ..config import EVENT_MAX_BYTES
 from ..db import get_engine
@@ -29,25 +28,32 @@ OUTDATED_MESSAGE = ("this route takes signatures bound to its method and path (f
 
 
 def signed_request(site_id: str, *, standard_webhooks: bool = False,
-                   max_bytes: int = EVENT_MAX_BYTES, conn: Connection | None = None) -> tuple[dict, str]:
+                   max_bytes: int = EVENT_MAX_BYTES) -> tuple[dict, str]:
     """The site and the verified body (as text) of a signed request; raises ApiError otherwise.
 
     ``standard_webhooks``: the request is signed with Standard Webhooks v1 (the events route only);
     otherwise with fw2, bound to this request's method and path as the sidecar routes it (without
     the scheme, host, any prefix a reverse proxy strips, or the query string). ``max_bytes``: the
-    largest body taken (413 past it). ``conn``: the site is read on it, the connection the route
-    then stores on (the events route: one checkout per request), instead of one of its own."""
-    request.max_content_length = max_bytes
-    # The body first: a ``conn``'s transaction (on SQLite, the database's one writer) must not wait
-    # on a slow client's upload.
-    raw = request.get_data(cache=False)  # raises 413 past max_content_length
-    if conn is not None:
+    largest body taken (413 past it). The events route does the same with parts of its own
+    (read_body, verified_body): see web/ingest.py."""
+    raw = read_body(max_bytes)
+    with get_engine().connect() as conn:
         site = get_site(conn, site_id)
-    else:
-        with get_engine().connect() as own:
-            site = get_site(own, site_id)
     if site is None:
         raise ApiError(404, "unknown_site")
+    return site, verified_body(site, raw, standard_webhooks=standard_webhooks)
+
+
+def read_body(max_bytes: int) -> bytes:
+    """The request's body, read before any connection is checked out: a transaction (on SQLite, the
+    database's one writer) must not wait on a slow client's upload. 413 past ``max_bytes``."""
+    request.max_content_length = max_bytes
+    return request.get_data(cache=False)  # raises 413 past max_content_length
+
+
+def verified_body(site: dict, raw: bytes, *, standard_webhooks: bool = False) -> str:
+    """The body as text, once its signature is verified against ``site``'s secrets (see
+    signed_request); raises ApiError otherwise."""
     try:
         body = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -67,7 +73,7 @@ def signed_request(site_id: str, *, standard_webhooks: bool = False,
         raise ApiError(401, "invalid_signature", **named, **refusal.details) from None
     if not WEBHOOK_ID.match(request.headers["webhook-id"]):
         raise ApiError(400, "invalid_webhook_id", message="webhook-id must be 1-255 printable ASCII characters")
-    return site, body
+    return body
 
 
 def json_body(body: str):
