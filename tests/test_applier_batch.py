@@ -22,6 +22,7 @@ from sidecar.domain.applier import apply_all_pending, apply_pending
 from sidecar.domain.events import parse_event
 from sidecar.domain.ingest import accept_event
 from sidecar.domain.sites import create_site
+from sidecar.domain.survey import current_definition
 from sidecar.storage import tables
 from tests.conftest import make_event
 
@@ -50,9 +51,26 @@ def _story(member: int, kind: str) -> list[dict]:
         "two_subscriptions": [("subscription.cancelled", 4, "a"), ("subscription.cancelled", 4.5, "b")],
         "expired_at_its_cancel": [("subscription.cancelled", 6, "a"), ("subscription.expired", 6, "a")],
         "expire_then_cancel": [("subscription.expired", 8, "a"), ("subscription.cancelled", 9, "a")],
+        # Answers that arrive before their cancellation: one about it, one about no subscription
+        # in particular, one about another subscription and one given before it (never its own);
+        # latest first, the answers come in batches before the cancellation's, which then takes
+        # the early ones.
+        "answered_first": [("subscription.cancelled", 5, "a"), ("survey.submitted", 5.3, "b"),
+                           ("survey.submitted", 4, None),
+                           ("survey.submitted", 5.2, None), ("survey.submitted", 5.1, "a")],
     }[kind]
     events = []
     for type_, day, suffix, *imported in steps:
+        if type_ == "survey.submitted":
+            event = make_event(type_, _at(day + member / 100),
+                               member={"id": str(member), "email": f"m{member}@example.org", "locale": "fr_FR"},
+                               survey={"version": 1, "reason": "too_expensive", "contact_requested": day > 5.15,
+                                       "contact": "0601020304" if day > 5.15 else None,
+                                       **({"subscription_id": f"sub_{member}_{suffix}"} if suffix else {})})
+            del event["subscription"]
+            event["survey"] = {k: v for k, v in event["survey"].items() if v is not None}
+            events.append(event)
+            continue
         subscription = {**make_event()["subscription"], "id": f"sub_{member}_{suffix}",
                         "status": "active" if type_ in ("subscription.created", "payment.failed") else None,
                         "amount": f"{10 + member}.00"}
@@ -70,10 +88,15 @@ def _story(member: int, kind: str) -> list[dict]:
 
 KINDS = ("cancel_resume", "failed_then_cancel", "cancel_expire", "expire_alone", "pause",
          "imported_then_comeback", "cancel_comeback", "two_subscriptions", "expired_at_its_cancel",
-         "expire_then_cancel")
+         "expire_then_cancel", "answered_first")
 
 
-def _stories(members: int = 20) -> list[tuple[str, dict]]:
+# Two members of each of the first kinds, "answered_first" among them: latest first, their two
+# cancellations share the last batch, so that it is prepared.
+MEMBERS = 2 * len(KINDS)
+
+
+def _stories(members: int = MEMBERS) -> list[tuple[str, dict]]:
     events = [event for member in range(members) for event in _story(member, KINDS[member % len(KINDS)])]
     return [(f"msg_{n}", event) for n, event in enumerate(events)]
 
@@ -123,9 +146,12 @@ def _history(engine, site_id: str) -> dict:
         emails = {r["id"]: (cancellations.get(r["cancellation_id"]), r["step"]) for r in rows(tables.scheduled_emails)}
         names = {"member_id": members, "subscription_id": subscriptions, "event_id": events,
                  "cancellation_id": cancellations, "last_email_id": emails}
+        answers = {r["id"]: (members[r["member_id"]], r["answered_at"]) for r in rows(tables.survey_answers)}
+        names["answer_id"] = answers
         history = {}
         for table in (tables.members, tables.subscriptions, tables.events, tables.cancellations,
-                      tables.scheduled_emails, tables.winbacks, tables.at_risk, tables.at_risk_spells):
+                      tables.scheduled_emails, tables.winbacks, tables.at_risk, tables.at_risk_spells,
+                      tables.survey_answers, tables.contact_requests):
             kept = []
             for row in rows(table):
                 row.pop("id", None)
@@ -154,6 +180,9 @@ def test_prepared_batches_leave_the_history_that_batches_applied_step_by_step_le
             chunks.append(min(rng.choice((1, 3, 8, 20, 60)), len(arrivals) - sum(chunks)))
     step_by_step = create_site(engine, "https://one.example.org", "One")["id"]
     prepared = create_site(engine, "https://batched.example.org", "Batched")["id"]
+    with engine.begin() as conn:
+        for site_id in (step_by_step, prepared):
+            current_definition(conn, site_id, START)  # the version the answers name
     with monkeypatch.context() as patch:
         patch.setattr(applier, "prepare_batch", lambda conn, batch: {})
         _apply(engine, step_by_step, arrivals, chunks)
@@ -168,6 +197,9 @@ def test_prepared_batches_leave_the_history_that_batches_applied_step_by_step_le
     assert {t: len(r) for t, r in got.items()} == {t: len(r) for t, r in expected.items()}
     assert got == expected
     assert all(expected[t] for t in ("at_risk_spells", "winbacks", "scheduled_emails")), {t: len(r) for t, r in expected.items()}
+    # the early answers were taken by their cancellation (the later one kept), in both histories
+    attached = [row for row in expected["survey_answers"] if "('cancellation_id', None)" not in row]
+    assert len(attached) == len([m for m in range(MEMBERS) if KINDS[m % len(KINDS)] == "answered_first"]), expected["survey_answers"]
 
 
 def test_a_batch_prepares_its_lone_events_and_applies_the_others_step_by_step(engine):

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from ..storage import cancellations as cancellations_store
 from ..storage import events as events_store
 from ..storage import sites as sites_store
+from ..storage import surveys as surveys_store
 from ..storage import winbacks as winbacks_store
 from ..storage.members import external_id_of, upsert_member, upsert_members
 from ..storage.subscriptions import (
@@ -268,6 +269,14 @@ class Prepared:
     planned: list[dict] | None = None
     # For a comeback (subscription.created/resumed): the member's cancellations not won back yet.
     not_won_back: list[dict] | None = None
+    # For a cancellation: the member's survey answers tied to no cancellation yet (the early
+    # answers it may take).
+    unattached: list[dict] | None = None
+    # The batch's new cancellations (one list for all its events) as (values, their planned
+    # emails), inserted together by finish_batch: a cancellation that takes no early answer and
+    # that no comeback wins back at once needs its id only for its emails, which are inserted
+    # after it, and no other event of the batch reads its member's or subscription's cancellations.
+    new_cancellations: list[tuple[dict, list[dict]]] | None = None
 
 
 def prepare_batch(conn: Connection, batch: list[tuple[str, int, Event, datetime]]) -> dict[int, Prepared]:
@@ -332,18 +341,29 @@ def prepare_batch(conn: Connection, batch: list[tuple[str, int, Event, datetime]
     comebacks = winbacks_store.comebacks_of_members(conn, [prepared[e][0] for e in cancelled])
     returning = {event_id for _, event_id, event, _ in with_subscription if event.type in winbacks.COMEBACK_EVENTS}
     not_won_back = winbacks_store.cancellations_not_won_back_of_members(conn, [prepared[e][0] for e in returning])
+    unattached = surveys_store.unattached_answers_of_members(conn, [prepared[e][0] for e in cancelled])
     planned: list[dict] = []
+    new_cancellations: list[tuple[dict, list[dict]]] = []
     return {event_id: Prepared(m, s, (s in with_state) if s in at_risk_ids else None,
                                cancellations=cancellations.get(s), ends=ends.get(s) if event_id in cancelled else None,
                                comebacks=comebacks.get(m) if event_id in cancelled else None, planned=planned,
-                               not_won_back=not_won_back.get(m) if event_id in returning else None)
+                               not_won_back=not_won_back.get(m) if event_id in returning else None,
+                               unattached=unattached.get(m) if event_id in cancelled else None,
+                               new_cancellations=new_cancellations)
             for event_id, (m, s) in prepared.items()}
 
 
 def finish_batch(conn: Connection, prepared: dict[int, Prepared]) -> None:
-    """What ``prepare_batch``'s events left for the end of the batch: their planned emails, in one
-    multi-row insert."""
+    """What ``prepare_batch``'s events left for the end of the batch: their new cancellations, then
+    their planned emails, each in one multi-row insert."""
     planned = next((p.planned for p in prepared.values() if p.planned is not None), None)
+    new_cancellations = next((p.new_cancellations for p in prepared.values() if p.new_cancellations), None)
+    if new_cancellations:
+        ids = cancellations_store.insert_cancellations(conn, [values for values, _ in new_cancellations])
+        for values, emails in new_cancellations:
+            for email in emails:
+                email["cancellation_id"] = ids[values["event_id"]]
+            planned.extend(emails)
     if planned:
         sequences.plan_emails(conn, planned)
 
@@ -529,6 +549,16 @@ def _open_cancellation(
     # Drawn before anything else about this cancellation is known to us (sidecar.domain.holdout).
     values["followup_group"] = holdout.assign(conn, site_id, values, event.source, event.subscription.id,
                                               event.imported)
+    if prepared is not None and prepared.new_cancellations is not None and prepared.unattached is not None \
+            and not survey.early_answers(conn, member_id, event.subscription.id, at, prepared.unattached) \
+            and winbacks.comeback_after_cancellation(conn, site_id, values, prepared.comebacks) is None:
+        # What the steps below do when there is no early answer to attach and no comeback, with
+        # the insert left to finish_batch (and the emails' cancellation_id filled in there).
+        emails: list[dict] = []
+        if not event.imported:
+            sequences.plan_sequence(conn, sites_store.get_site(conn, site_id), {"id": None, **values}, now, emails)
+        prepared.new_cancellations.append((values, emails))
+        return
     # Every column is known here, so the new record is planned from these values, not re-read.
     cancellation = {"id": cancellations_store.insert_cancellation(conn, **values), **values}
     survey.attach_early_answers(conn, site_id, member_id, cancellation["id"], event.subscription.id, at, now)

@@ -254,14 +254,15 @@ def record_answer(
 
 def attach_early_answers(
     conn: Connection, site_id: str, member_id: int, cancellation_id: int, subscription_external_id: str,
-    cancelled_at: datetime, now: datetime,
+    cancelled_at: datetime, now: datetime, unattached: list[dict] | None = None,
 ) -> None:
     """Tie the answers that came before this cancellation to it, where they are: an answer keeps
     its id, so its contact request (or its lack of one, for an imported answer) and the owner's
     alert about it stay as they were; an alert already sent is not sent again. When the
     cancellation already has an answer, the newest by ``answered_at`` stays, as for any
-    replacement, and the other goes with its contact request."""
-    for early in surveys_store.unattached_answers(conn, member_id, subscription_external_id, cancelled_at):
+    replacement, and the other goes with its contact request. ``unattached``: the member's
+    ``unattached_answers_of_members``, when the applier's batch read them already."""
+    for early in early_answers(conn, member_id, subscription_external_id, cancelled_at, unattached):
         kept = surveys_store.answer_of_cancellation(conn, cancellation_id)
         if kept is not None and kept["answered_at"] > early["answered_at"]:
             surveys_store.delete_answer(conn, early["id"])
@@ -269,6 +270,17 @@ def attach_early_answers(
         if kept is not None:
             surveys_store.delete_answer(conn, kept["id"])
         surveys_store.attach_answer(conn, early["id"], cancellation_id, now)
+
+
+def early_answers(conn: Connection, member_id: int, subscription_external_id: str, cancelled_at: datetime,
+                  unattached: list[dict] | None = None) -> list[dict]:
+    """The answers ``attach_early_answers`` ties to a cancellation at ``cancelled_at``; picked from
+    ``unattached`` (the member's answers not tied to any cancellation) as the query picks."""
+    if unattached is None:
+        return surveys_store.unattached_answers(conn, member_id, subscription_external_id, cancelled_at)
+    return sorted((a for a in unattached if a["answered_at"] >= cancelled_at
+                   and a["subscription_external_id"] in (subscription_external_id, None)),
+                  key=lambda a: (a["answered_at"], a["id"]))
 
 
 def _save(conn, site_id, member_id, cancellation_id, subscription_external_id, event_id, answered_at, answer, now,

@@ -60,15 +60,7 @@ def comeback_before_cancellation_arrived(conn: Connection, site_id: str, cancell
     """A cancellation that reaches us after the member already came back (the bridge delivers out
     of order) is a win-back at once, and gets no sequence. ``comebacks``: the member's
     ``comebacks_of_members``, when the applier's batch read them already."""
-    if cancellation["kind"] != "cancelled":
-        return False
-    window = timedelta(days=effective_settings(conn, site_id)["winback_window_days"])
-    after, until = cancellation["cancelled_at"], cancellation["cancelled_at"] + window
-    if comebacks is None:
-        comeback = winbacks_store.comeback_after(conn, cancellation["member_id"], after, until)
-    else:  # comeback_after's choice: the first in (after, until] by (occurred_at, id)
-        comeback = min((c for c in comebacks if after < c["occurred_at"] <= until),
-                       key=lambda c: (c["occurred_at"], c["id"]), default=None)
+    comeback = comeback_after_cancellation(conn, site_id, cancellation, comebacks)
     if comeback is None:
         return False
     subscription = next((s for s in subscriptions_of_member(conn, cancellation["member_id"])
@@ -78,6 +70,22 @@ def comeback_before_cancellation_arrived(conn: Connection, site_id: str, cancell
             at=comeback["occurred_at"], amount=subscription["amount"] if subscription else None,
             currency=subscription["currency"] if subscription else None, now=now)
     return True
+
+
+def comeback_after_cancellation(conn: Connection, site_id: str, cancellation: dict,
+                                comebacks: list[dict] | None = None) -> dict | None:
+    """The comeback that wins back this cancellation as soon as it arrives, if any: the member's
+    first subscription.created/resumed event in the window after it (None for a reason-less
+    ending). Needs only the cancellation's values, not its id."""
+    if cancellation["kind"] != "cancelled":
+        return None
+    window = timedelta(days=effective_settings(conn, site_id)["winback_window_days"])
+    after, until = cancellation["cancelled_at"], cancellation["cancelled_at"] + window
+    if comebacks is None:
+        return winbacks_store.comeback_after(conn, cancellation["member_id"], after, until)
+    # comeback_after's choice: the first in (after, until] by (occurred_at, id)
+    return min((c for c in comebacks if after < c["occurred_at"] <= until),
+               key=lambda c: (c["occurred_at"], c["id"]), default=None)
 
 
 def _record(conn: Connection, cancellation: dict, *, site_id, member_id, subscription_id, event_id, event_type, at,

@@ -15,6 +15,22 @@ def insert_cancellation(conn: Connection, **values) -> int:
     return conn.execute(insert(_c), values).inserted_primary_key[0]
 
 
+def insert_cancellations(conn: Connection, rows: list[dict]) -> dict[int, int]:
+    """Insert the applier's batch of new cancellations (every row of one shape) in one statement;
+    returns their ids by event_id, read back in one query (a multi-row INSERT reports only its
+    first id, and InnoDB need not give the others consecutively)."""
+    if not rows:
+        return {}
+    conn.execute(insert(_c), rows)
+    query = select(_c.c.event_id, _c.c.id).where(
+        # subscription_id first: the unique (subscription_id, cancelled_at) key finds them.
+        _c.c.subscription_id.in_(bindparam("subscription_ids", expanding=True)),
+        _c.c.event_id.in_(bindparam("event_ids", expanding=True)))
+    found = conn.execute(query, {"subscription_ids": sorted({r["subscription_id"] for r in rows}),
+                                 "event_ids": [r["event_id"] for r in rows]}).all()
+    return {event_id: cancellation_id for event_id, cancellation_id in found}
+
+
 def update_cancellation(conn: Connection, cancellation_id: int, **values) -> None:
     conn.execute(update(_c).where(_c.c.id == cancellation_id).values(**values))
 

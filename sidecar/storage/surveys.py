@@ -121,6 +121,17 @@ def unattached_answers(
     return [dict(r) for r in conn.execute(_UNATTACHED, params).mappings()]
 
 
+def unattached_answers_of_members(conn: Connection, member_ids: list[int]) -> dict[int, list[dict]]:
+    """Every answer of each of the members not yet tied to a cancellation, by member (the
+    applier's batch reads them once, then picks as ``unattached_answers``)."""
+    found: dict[int, list[dict]] = {member_id: [] for member_id in member_ids}
+    if member_ids:
+        query = select(_a).where(_a.c.member_id.in_(bindparam("ids", expanding=True)), _a.c.cancellation_id.is_(None))
+        for row in conn.execute(query, {"ids": sorted(set(member_ids))}).mappings():
+            found[row["member_id"]].append(dict(row))
+    return found
+
+
 def delete_answer(conn: Connection, answer_id: int) -> None:
     """Remove an answer merged into another one, with its contact request."""
     _delete_requests(conn, _r.c.answer_id == answer_id)
