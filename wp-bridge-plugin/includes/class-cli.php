@@ -249,6 +249,9 @@ class Farewell_Bridge_Cli {
 				array(
 					'deadline'       => microtime( true ) + Farewell_Bridge_Importer::STEP_SECONDS,
 					'ignore_backlog' => true, // Sent right below, before the next step.
+					// A full batch is sent as soon as it is queued: the sidecar applies it while
+					// the next one is read (a whole step's rows at once left it idle meanwhile).
+					'queue_limit'    => Farewell_Bridge_Dispatcher::drain_size(),
 				)
 			);
 			Farewell_Bridge_Import_Profile::stop( 'step' );
@@ -275,7 +278,8 @@ class Farewell_Bridge_Cli {
 			}
 			$read     = $now;
 			Farewell_Bridge_Import_Profile::start( 'deliver' );
-			$delivery = self::deliver_backlog();
+			// While reading goes on, full batches only: the rest rides with the next step's rows.
+			$delivery = self::deliver_backlog( 'running' !== $state['status'] );
 			Farewell_Bridge_Import_Profile::stop( 'deliver' );
 			$sent    += $delivery['delivered'];
 			$failure  = $delivery['failure'];
@@ -347,16 +351,18 @@ class Farewell_Bridge_Cli {
 	 * Sends every due row of the outbox (live ones first), as cron would, until none is left or a
 	 * temporary failure stops it.
 	 *
+	 * @param bool $all Whether to send the last, partial batch too (else it waits for more rows).
 	 * @return array delivered (int), failure (string, empty when none).
 	 */
-	private static function deliver_backlog() {
+	private static function deliver_backlog( $all = true ) {
 		$delivered = 0;
 		while ( true ) {
 			// A full batch per request where the sidecar takes batches (deliver_ids() splits it).
 			Farewell_Bridge_Import_Profile::start( 'due_ids' );
-			$ids = Farewell_Bridge_Outbox::due_ids( Farewell_Bridge_Dispatcher::drain_size() );
+			$size = Farewell_Bridge_Dispatcher::drain_size();
+			$ids  = Farewell_Bridge_Outbox::due_ids( $size );
 			Farewell_Bridge_Import_Profile::stop( 'due_ids' );
-			if ( empty( $ids ) ) {
+			if ( empty( $ids ) || ( ! $all && count( $ids ) < $size ) ) {
 				break;
 			}
 			$done       = Farewell_Bridge_Dispatcher::deliver_ids( $ids, Farewell_Bridge_Dispatcher::CRON_TIMEOUT );

@@ -207,18 +207,19 @@ class Farewell_Bridge_Dispatcher {
 		$batching = count( $ids ) > 1 && self::batch_route_usable();
 		$chunk    = array(); // Claimed rows that go together in the next batch.
 		$bytes    = Farewell_Bridge_Client::batch_overhead_bytes();
-		foreach ( $ids as $id ) {
+		$queue    = array_values( $ids );
+		$claimed  = array(); // Rows claimed a group at a time (Outbox::claim_rows()), not yet taken.
+		while ( ! empty( $claimed ) || ! empty( $queue ) ) {
 			if ( null !== $deadline && ( $deadline - microtime( true ) < 1.0 || self::memory_tight() ) ) {
 				$done['halted'] = true;
 				break;
 			}
-			if ( ! Farewell_Bridge_Outbox::claim( (int) $id ) ) {
-				continue; // Another worker has it, or it is no longer pending.
-			}
-			$row = Farewell_Bridge_Outbox::get( (int) $id );
-			if ( null === $row ) {
+			if ( empty( $claimed ) ) {
+				// Rows another worker has, or no longer pending, are not among them.
+				$claimed = Farewell_Bridge_Outbox::claim_rows( array_splice( $queue, 0, Farewell_Bridge_Outbox::CLAIM_GROUP ) );
 				continue;
 			}
+			$row = array_shift( $claimed );
 			if ( ! $batching || ! is_object( json_decode( $row['payload'] ) ) ) {
 				// Alone on the single route: a payload that is not a JSON object would make the
 				// batch's body unreadable, and the sidecar answers for it alone this way.
@@ -246,6 +247,10 @@ class Farewell_Bridge_Dispatcher {
 			}
 			$chunk[] = $row;
 			$bytes  += $size;
+		}
+		if ( ! empty( $claimed ) ) {
+			// Claimed but not reached (time is up, or delivery stopped): due again at once.
+			Farewell_Bridge_Outbox::release( array_map( 'intval', wp_list_pluck( $claimed, 'id' ) ) );
 		}
 		if ( ! empty( $chunk ) ) {
 			if ( $done['halted'] ) {

@@ -48,6 +48,20 @@ class Farewell_Bridge_Outbox {
 	const LOCK_SECONDS = 120;
 	/** How long delivered rows are kept for the admin panel. */
 	const DELIVERED_KEEP_DAYS = 7;
+	/**
+	 * insert_many(): payload bytes per INSERT statement, well under MySQL's smallest
+	 * max_allowed_packet of 1 MiB once escaped and quoted (up to twice the bytes for a payload
+	 * all quotes and backslashes, which wpdb escapes).
+	 */
+	const MANY_BYTES = 262144;
+	/** insert_many(): rows per INSERT statement at most. */
+	const MANY_ROWS = 500;
+	/**
+	 * claim_rows(): rows claimed and read together at most. Their payloads (up to 64 KiB each)
+	 * are held at once: 16 of the largest are 1 MiB, where a drain of 500 small rows takes 32
+	 * statements instead of 1,000.
+	 */
+	const CLAIM_GROUP = 16;
 
 	/**
 	 * What this class keeps in WordPress, which uninstall.php removes (see Farewell_Bridge_Plugin::DATA_OWNERS).
@@ -145,6 +159,69 @@ class Farewell_Bridge_Outbox {
 	}
 
 	/**
+	 * Inserts several events with one INSERT per MANY_BYTES of payloads (the history import's
+	 * rows, a reader's batch at a time): what insert() does row by row, in one statement, so that
+	 * the rows of a chunk are all stored or, when the database refuses the statement, none is.
+	 * A webhook-id the outbox holds already (or twice in the list) is ignored, as by insert().
+	 *
+	 * @param array[] $events   Each with webhook_id, type, payload (as insert() takes them).
+	 * @param bool    $imported See insert().
+	 * @return array|false added (rows inserted), known (webhook-ids already there); false when the
+	 *                     database refused a chunk (the chunks before it are stored).
+	 */
+	public static function insert_many( array $events, $imported = false ) {
+		global $wpdb;
+		$added = 0;
+		$known = 0;
+		$chunk = array();
+		$bytes = 0;
+		$last  = count( $events ) - 1;
+		foreach ( array_values( $events ) as $i => $event ) {
+			$chunk[] = $event;
+			$bytes  += strlen( (string) $event['payload'] ) + strlen( (string) $event['webhook_id'] );
+			if ( $i < $last && $bytes < self::MANY_BYTES && count( $chunk ) < self::MANY_ROWS ) {
+				continue;
+			}
+			$result = self::insert_chunk( $chunk, $imported );
+			if ( false === $result ) {
+				update_option( self::INSERT_FAILURE_OPTION, (int) get_option( self::INSERT_FAILURE_OPTION, 0 ) + 1, false );
+				return false;
+			}
+			$added += $result;
+			$known += count( $chunk ) - $result;
+			$chunk  = array();
+			$bytes  = 0;
+		}
+		return array(
+			'added' => $added,
+			'known' => $known,
+		);
+	}
+
+	/**
+	 * One multi-row INSERT IGNORE of insert_many().
+	 *
+	 * @param array[] $chunk    Events.
+	 * @param bool    $imported See insert().
+	 * @return int|false Rows inserted, or false on a database error.
+	 */
+	private static function insert_chunk( array $chunk, $imported ) {
+		global $wpdb;
+		$now    = self::now();
+		$table  = self::table();
+		$rows   = array();
+		$values = array();
+		foreach ( $chunk as $event ) {
+			$rows[] = '(%s, %s, %s, %s, 0, %s, %s, %s, %d)';
+			array_push( $values, (string) $event['webhook_id'], (string) $event['type'], (string) $event['payload'], self::STATUS_PENDING, $now, $now, $now, $imported ? 1 : 0 );
+		}
+		$suppress = $wpdb->suppress_errors( true ); // As insert(): no database error printed into a page.
+		$result   = $wpdb->query( $wpdb->prepare( "INSERT IGNORE INTO {$table} (webhook_id, event_type, payload, status, attempts, next_attempt_at, created_at, updated_at, imported) VALUES " . implode( ', ', $rows ), $values ) ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.PreparedSQL.NotPrepared -- placeholders only.
+		$wpdb->suppress_errors( $suppress );
+		return false === $result ? false : (int) $result;
+	}
+
+	/**
 	 * Claims one pending row for this worker. Safe against a concurrent cron run and
 	 * shutdown delivery: only the UPDATE that changes the row wins.
 	 *
@@ -167,6 +244,60 @@ class Farewell_Bridge_Outbox {
 		);
 		Farewell_Bridge_Import_Profile::stop( 'claim' );
 		return 1 === (int) $rows;
+	}
+
+	/**
+	 * Claims several pending rows for this worker and reads them: what claim() then get() do row
+	 * by row (two statements each, the larger part of a drain's own time), in one transaction of
+	 * three statements. The rows this worker can claim are read with FOR UPDATE, so that a
+	 * concurrent claim of the same rows waits for this one's commit, then finds them locked.
+	 * (Were the table not InnoDB, two workers could both send a row: the sidecar stores a
+	 * webhook-id once and answers the second "duplicate", which is recorded as delivered.)
+	 *
+	 * @param int[] $ids Row ids (at most CLAIM_GROUP: their payloads are held in memory).
+	 * @return array[] The claimed rows, in the order of $ids; rows another worker holds, or no
+	 *                 longer pending, are left out.
+	 */
+	public static function claim_rows( array $ids ) {
+		global $wpdb;
+		$ids = array_values( array_unique( array_map( 'intval', $ids ) ) );
+		if ( empty( $ids ) ) {
+			return array();
+		}
+		if ( 1 === count( $ids ) ) {
+			// A member's request hands over a row or two: no transaction of ours in their request.
+			$row = self::claim( $ids[0] ) ? self::get( $ids[0] ) : null;
+			return null === $row ? array() : array( $row );
+		}
+		Farewell_Bridge_Import_Profile::start( 'claim' );
+		$table = self::table();
+		$now   = self::now();
+		$list  = implode( ',', $ids ); // Integers only.
+		$wpdb->query( 'START TRANSACTION' );
+		$free = array_map( 'intval', (array) $wpdb->get_col( $wpdb->prepare( "SELECT id FROM {$table} WHERE id IN ({$list}) AND status = %s AND (locked_until IS NULL OR locked_until < %s) FOR UPDATE", self::STATUS_PENDING, $now ) ) ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+		if ( ! empty( $free ) ) {
+			$mine = implode( ',', $free ); // Integers only.
+			$wpdb->query( $wpdb->prepare( "UPDATE {$table} SET locked_until = %s WHERE id IN ({$mine})", self::now( self::LOCK_SECONDS ) ) ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+		}
+		$wpdb->query( 'COMMIT' );
+		Farewell_Bridge_Import_Profile::stop( 'claim' );
+		if ( empty( $free ) ) {
+			return array();
+		}
+		Farewell_Bridge_Import_Profile::start( 'get_row' );
+		$rows = (array) $wpdb->get_results( "SELECT * FROM {$table} WHERE id IN ({$mine})", ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.PreparedSQL.NotPrepared -- integers only.
+		Farewell_Bridge_Import_Profile::stop( 'get_row' );
+		$by_id = array();
+		foreach ( $rows as $row ) {
+			$by_id[ (int) $row['id'] ] = $row;
+		}
+		$out = array();
+		foreach ( $ids as $id ) { // In the caller's order (the outbox's: live rows first).
+			if ( isset( $by_id[ $id ] ) ) {
+				$out[] = $by_id[ $id ];
+			}
+		}
+		return $out;
 	}
 
 	/**

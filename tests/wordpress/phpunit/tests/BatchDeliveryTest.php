@@ -378,6 +378,39 @@ class BatchDeliveryTest extends Farewell_Test_Case {
 		$this->assertSame( array( (int) end( $ids ) ), Farewell_Bridge_Outbox::due_ids( 10 ) );
 	}
 
+	public function test_a_drain_claims_and_reads_its_rows_a_group_at_a_time_and_skips_those_another_worker_holds() {
+		global $wpdb;
+		$ids = $this->insert_rows( 40 );
+		// Another worker (cron, a member's request) holds two of them.
+		$held = array( $ids[3], $ids[20] );
+		$wpdb->query( $wpdb->prepare( 'UPDATE ' . Farewell_Bridge_Outbox::table() . ' SET locked_until = %s WHERE id IN (' . implode( ',', $held ) . ')', Farewell_Bridge_Outbox::now( 60 ) ) ); // phpcs:ignore
+		$this->fake_sidecar( array( 202 ) );
+		$table = Farewell_Bridge_Outbox::table();
+		$seen  = array();
+		$spy   = function ( $query ) use ( &$seen, $table ) {
+			if ( false !== strpos( $query, $table ) && preg_match( '/^\s*(UPDATE|SELECT)\b/', $query ) ) {
+				$seen[] = $query;
+			}
+			return $query;
+		};
+		add_filter( 'query', $spy );
+		$done = Farewell_Bridge_Dispatcher::deliver_ids( $ids, 3.0 );
+		remove_filter( 'query', $spy );
+		$this->assertSame( 38, $done['delivered'] );
+		$sent = wp_list_pluck( json_decode( $this->requests[0]['body'], true )['events'], 'webhook_id' );
+		$this->assertCount( 38, $sent );
+		$this->assertNotContains( 'fwb_b_00003', $sent );
+		$this->assertNotContains( 'fwb_b_00020', $sent );
+		foreach ( $held as $id ) {
+			$row = Farewell_Bridge_Outbox::get( $id );
+			$this->assertSame( 'pending', $row['status'] );
+			$this->assertNotNull( $row['locked_until'], 'still the other worker\'s' );
+		}
+		// Claimed and read 16 rows at a time (Outbox::CLAIM_GROUP; three statements per group),
+		// then one UPDATE marks them delivered: 10, not a claim and a read per row (81 before).
+		$this->assertLessThanOrEqual( 10, count( $seen ), implode( "\n", $seen ) );
+	}
+
 	public function test_wp_farewell_import_sends_its_backlog_in_full_batches() {
 		$this->insert_rows( 1200, 'fwb_imp_', true );
 		$this->fake_sidecar( array( 202 ) );

@@ -164,6 +164,72 @@ class ImporterTest extends Farewell_Test_Case {
 		$this->assertSame( 2, $this->reader->calls - $calls, 'the first batch is not read again' );
 	}
 
+	/** The SQL statements run while $callback runs that match $pattern. */
+	private function statements( $pattern, callable $callback ) {
+		$seen = array();
+		$spy  = function ( $query ) use ( &$seen, $pattern ) {
+			if ( preg_match( $pattern, $query ) ) {
+				$seen[] = $query;
+			}
+			return $query;
+		};
+		add_filter( 'query', $spy );
+		try {
+			$callback();
+		} finally {
+			remove_filter( 'query', $spy );
+		}
+		return $seen;
+	}
+
+	public function test_a_step_queues_each_batch_of_the_reader_in_one_insert() {
+		Farewell_Bridge_Importer::start();
+		$inserts = $this->statements(
+			'/^\s*INSERT\b.*' . preg_quote( Farewell_Bridge_Outbox::table(), '/' ) . '/s',
+			function () {
+				Farewell_Bridge_Importer::step();
+			}
+		);
+		$this->assertCount( 240, $this->rows() );
+		// 120 subscriptions read 50 at a time: three batches, one INSERT each (240 before).
+		$this->assertCount( 3, $inserts );
+		$this->assertSame( 240, Farewell_Bridge_Importer::state()['sources']['memberpress']['queued'] );
+	}
+
+	public function test_a_batch_the_database_refuses_is_stored_not_at_all_and_read_again() {
+		Farewell_Bridge_Importer::start();
+		// The database refuses the second INSERT into the outbox.
+		$inserts = 0;
+		$this->add_filter(
+			'query',
+			function ( $query ) use ( &$inserts ) {
+				if ( 0 === strpos( $query, 'INSERT IGNORE INTO ' . Farewell_Bridge_Outbox::table() ) && 2 === ++$inserts ) {
+					return 'INSERT IGNORE INTO ' . Farewell_Bridge_Outbox::table() . ' (no_such_column) VALUES (1)';
+				}
+				return $query;
+			}
+		);
+		$state = Farewell_Bridge_Importer::step();
+		$this->assertNotEmpty( $state['error'] );
+		$this->assertCount( 100, $this->rows(), 'the first batch stored, nothing of the second' );
+		$this->assertSame( '50', Farewell_Bridge_Importer::state()['sources']['memberpress']['cursor'] );
+		remove_all_filters( 'query' );
+		$state = $this->run_to_end();
+		$this->assertSame( 'done', $state['status'] );
+		$this->assertCount( 240, $this->rows() );
+	}
+
+	public function test_a_step_with_a_queue_limit_ends_after_the_batch_that_reaches_it() {
+		Farewell_Bridge_Importer::start();
+		$state = Farewell_Bridge_Importer::step( null, array( 'queue_limit' => 150 ) );
+		$this->assertSame( 'running', $state['status'] );
+		$this->assertCount( 200, $this->rows(), 'two batches of 50 subscriptions (100 rows each), then the limit' );
+		$this->assertSame( '100', $state['sources']['memberpress']['cursor'] );
+		$state = Farewell_Bridge_Importer::step( null, array( 'queue_limit' => 150 ) );
+		$this->assertSame( 'done', $state['status'] );
+		$this->assertCount( 240, $this->rows() );
+	}
+
 	public function test_a_step_adds_nothing_while_the_imported_backlog_waits() {
 		$this->add_filter(
 			'farewell_bridge_import_backlog',
