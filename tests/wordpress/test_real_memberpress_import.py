@@ -169,19 +169,26 @@ def test_a_large_history_is_read_in_bounded_memory(mariadb, tmp_path):
                                          "{$wpdb->prefix}mepr_subscriptions WHERE status = 'cancelled'\");"))
         assert cancelled > MANY // 4
         read = bed.site.wp_json("""
+            global $wpdb;
             ini_set('memory_limit', '64M');
             $base = memory_get_usage();
+            $queries = $wpdb->num_queries;
             $state = Farewell_Bridge_Importer::plan(null, 'memberpress');
             for ($steps = 0; 'running' === $state['status'] && $steps < 1000; $steps++) {
                 $state = Farewell_Bridge_Importer::step($state, array('dry' => true));
             }
             return array('status' => $state['status'], 'events' => $state['sources']['memberpress']['queued'],
                 'subscriptions' => $state['sources']['memberpress']['subscriptions'],
-                'grew' => memory_get_peak_usage() - $base);
+                'grew' => memory_get_peak_usage() - $base, 'queries' => $wpdb->num_queries - $queries);
         """)
         # Each one started; the cancelled ones ended too (no MemberPress event: dated by their payment).
         assert (read["status"], read["subscriptions"], read["events"]) == ("done", MANY, MANY + cancelled)
         assert read["grew"] < 8 * 1024 * 1024, f"reading {MANY} subscriptions took {read['grew'] / 2**20:.1f} MB more"
+        # A batch's members come in one query and their meta in another (cache_users), and each
+        # product is loaded once per batch: queries grow with the batches, not with the members
+        # (two or more per member before, issue 16).
+        batches = MANY // 50
+        assert read["queries"] < 30 * batches, f"{read['queries']} queries for {batches} batches of 50"
     finally:
         bed.cleanup(mariadb)
 

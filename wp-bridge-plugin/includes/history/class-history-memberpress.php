@@ -112,7 +112,10 @@ class Farewell_Bridge_History_Memberpress extends Farewell_Bridge_History_Source
 		$live    = self::live_since();
 		Farewell_Bridge_Import_Profile::stop( 'read_sql' );
 		Farewell_Bridge_Import_Profile::start( 'build' );
-		$source  = new Farewell_Bridge_Source_Memberpress();
+		// The batch's members and their meta in two queries, not two per member (get_userdata()
+		// and get_user_meta() below then read WordPress's cache).
+		cache_users( array_values( array_unique( array_map( 'intval', wp_list_pluck( $rows, 'user_id' ) ) ) ) );
+		$source = ( new Farewell_Bridge_Source_Memberpress() )->keep_product_names();
 		$out     = array();
 		foreach ( $rows as $row ) {
 			$id = (int) $row->id;

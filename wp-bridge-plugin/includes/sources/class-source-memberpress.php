@@ -69,6 +69,26 @@ if ( ! defined( 'ABSPATH' ) ) {
 class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 
 	/**
+	 * Product id => title, once keep_product_names() was called; null: read each time.
+	 *
+	 * @var array<int,string|null>|null
+	 */
+	private $product_names = null;
+
+	/**
+	 * Keeps each product's title once read, for this object's life: the history reader's batch
+	 * asks for the same few products once per event, and a MeprProduct loads its post and all
+	 * its settings each time. Live events read it each time (a title changed since is the one
+	 * the member saw).
+	 *
+	 * @return $this
+	 */
+	public function keep_product_names() {
+		$this->product_names = array();
+		return $this;
+	}
+
+	/**
 	 * MemberPress event => normalized type (see the class comment for status changes).
 	 *
 	 * @var array<string,string>
@@ -652,6 +672,25 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 	 * @return string|null
 	 */
 	private function product_name( $product_id, $sub = null ) {
+		$key = (int) $product_id;
+		if ( null !== $this->product_names && $key > 0 && array_key_exists( $key, $this->product_names ) ) {
+			return $this->product_names[ $key ];
+		}
+		$name = $this->load_product_name( $product_id, $sub );
+		if ( null !== $this->product_names && $key > 0 ) {
+			$this->product_names[ $key ] = $name;
+		}
+		return $name;
+	}
+
+	/**
+	 * The membership's title, read (see product_name()).
+	 *
+	 * @param mixed       $product_id Product id.
+	 * @param object|null $sub        Subscription, to use its product().
+	 * @return string|null
+	 */
+	private function load_product_name( $product_id, $sub ) {
 		$product = self::call( $sub, 'product' );
 		if ( ! is_object( $product ) && (int) $product_id > 0 && class_exists( 'MeprProduct' ) ) {
 			$product = new MeprProduct( (int) $product_id );
