@@ -178,3 +178,51 @@ def test_an_apply_the_database_refuses_is_retried_not_a_crash(app, post_event, d
     assert row["apply_error"] in ("DatabaseError", "IntegrityError") and "refused" not in row["apply_error"]
     assert apply_pending(engine, now=at + FIRST_RETRY).applied == 1
     assert count(engine, cancellations) == 1
+
+
+def test_applied_at_is_when_the_batch_was_applied_not_when_it_was_claimed(engine, monkeypatch):
+    """202 → applied (the issue's p99) counts the batch's own work too: an event is stamped when
+    its batch is done, after every apply of it, not at the claim."""
+    from sidecar.domain import applier
+    from tests.test_applier_statements import accept_cancellations
+
+    accept_cancellations(engine, 3)
+    done = []
+    finish = applier.finish_batch
+    monkeypatch.setattr(applier, "finish_batch",
+                        lambda conn, prepared: (finish(conn, prepared), done.append(datetime.now(timezone.utc))))
+    assert apply_pending(engine).applied == 3
+    with engine.connect() as conn:
+        stamps = list(conn.execute(sa.select(events.c.applied_at)).scalars())
+    assert len(done) == 1 and len(stamps) == 3 and all(stamp >= done[0] for stamp in stamps), (done, stamps)
+
+
+def test_the_applier_thread_takes_larger_batches_while_a_backlog_lasts(engine, monkeypatch):
+    """A full batch means more are waiting: the next ones are BACKLOG_BATCH, sharing the claim,
+    the batch's fixed statements and the commit among more events, until one comes back short."""
+    from sidecar.jobs import applier as thread
+    from tests.test_applier_statements import accept_cancellations
+
+    accept_cancellations(engine, 12)
+    monkeypatch.setattr(thread, "BATCH", 2)
+    monkeypatch.setattr(thread, "BACKLOG_BATCH", 5)
+    limits, reports = [], []
+
+    def spy(engine, limit):
+        limits.append(limit)
+        reports.append(apply_pending(engine, limit=limit))
+        return reports[-1]
+
+    monkeypatch.setattr(thread, "apply_pending", spy)
+    running = thread.Applier(engine, poll_seconds=0.01).start()
+    try:
+        for _ in range(3000):  # bounded: the thread applies them, however slow the machine
+            if count(engine, events, events.c.applied_at.is_(None)) == 0 and len(limits) >= 5:
+                break
+            running._stop.wait(0.01)
+    finally:
+        running.stop()
+    assert count(engine, events, events.c.applied_at.is_(None)) == 0
+    # 2 (full: a backlog), 5, 5 (the 12 applied), then 5 finds none and the size goes back to 2
+    assert limits[:5] == [2, 5, 5, 5, 2], limits
+    assert [r.applied for r in reports[:4]] == [2, 5, 5, 0], reports
