@@ -255,3 +255,23 @@ def test_a_genuine_but_expired_link_still_leads_back_to_wordpress(client, site):
     response = client.get("/admin/login", query_string={"token": token})
     assert response.status_code == 403 and "expiré" in response.text
     assert re.search(r'href="https://club\.example\.org/wp-admin/admin\.php\?page=farewell"', response.text)
+
+
+# --- requests without the cookie ---------------------------------------------------------------
+
+def test_a_request_without_the_cookie_builds_no_signing_serializer_and_a_signed_in_one_still_reads_its_session(
+        app, client, site, sign_in, post_event, monkeypatch):
+    # Flask builds the session cookie's serializer (hashlib, itsdangerous) for every request before it
+    # looks for the cookie; the bridge's events never carry it (issue 15: a few percent of a 202).
+    built = []
+    original = type(app.session_interface).get_signing_serializer
+    monkeypatch.setattr(type(app.session_interface), "get_signing_serializer",
+                        lambda self, app_: built.append(1) or original(self, app_))
+    assert post_event(make_event(), apply=False).status_code == 202
+    assert client.get("/healthz").status_code == 200
+    assert built == []
+    sign_in()
+    assert signed_in(client)
+    built.clear()
+    assert signed_in(thief(app, copy_of_cookie(client)))  # read from the cookie alone
+    assert built

@@ -56,6 +56,14 @@ class _SessionInterface(SecureCookieSessionInterface):
     def get_cookie_secure(self, app) -> bool:
         return bool(app.config.get("SESSION_COOKIE_SECURE")) or request.is_secure
 
+    def open_session(self, app, request):
+        # Flask builds the cookie's signing serializer on every request, before it looks for the
+        # cookie: a few percent of every bridge event's time (issue 15). Without the cookie the
+        # session is the same new, empty one, built without it.
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
 
 def init_app(app: Flask) -> None:
     from . import summary
