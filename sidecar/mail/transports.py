@@ -22,7 +22,7 @@ import socket
 import ssl
 import time
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Callable, Iterator, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .. import bridge, safe_http
@@ -58,7 +58,12 @@ class RecipientRefused(PermanentFailure):
 
 
 class Sender(Protocol):
-    def send(self, outgoing: Outgoing) -> None: ...
+    def send(self, outgoing: Outgoing, before_end: Callable[[], None] | None = None) -> None:
+        """``before_end``: called once more of the message than its end went out, right before the
+        point where the receiver takes it (SMTP: the "." that ends its data); what the caller must
+        have made durable before another message can be taken (the previous one's record) is waited
+        for there. If it raises, the message is left unended, so not delivered, and the error goes
+        on to the caller."""
 
 
 class Transport(Protocol):
@@ -98,6 +103,10 @@ class SmtpTransport:
                     connection.starttls(context=ssl.create_default_context())
             if self.username:
                 connection.login(self.username, self.password or "")
+            # The end of data goes in a write of its own (_SenderSeen.data): without this, Nagle's
+            # algorithm holds it until the server acknowledges the data, which a server delaying
+            # its ACKs does 40 ms later, per message.
+            connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             return connection
         except (smtplib.SMTPException, OSError) as error:
             raise TransportUnavailable(f"cannot connect to {self.host}:{self.port}: {_describe(error)}") from None
@@ -105,15 +114,35 @@ class SmtpTransport:
 
 class _SenderSeen:
     """Knows whether the server took the current message's MAIL FROM: until it has, nothing of
-    that message can have been delivered, whatever happens to the connection."""
+    that message can have been delivered, whatever happens to the connection. And calls
+    ``before_end`` between a message's data and the "." that ends it (Sender.send): the server
+    takes the message only on the ".", so the exchange before it (MAIL FROM, RCPT TO, DATA and
+    the data itself) can overlap with what the caller waits for."""
 
     sender_accepted = False
+    before_end: Callable[[], None] | None = None
 
     def mail(self, *args, **kwargs):
         self.sender_accepted = False
         code, reply = super().mail(*args, **kwargs)
         self.sender_accepted = code == 250
         return code, reply
+
+    def data(self, msg):
+        if self.before_end is None:
+            return super().data(msg)
+        # smtplib's data(), with the end of data sent on its own after before_end.
+        self.putcmd("data")
+        code, reply = self.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        quoted = smtplib._quote_periods(msg)
+        if quoted[-2:] != smtplib.bCRLF:
+            quoted += smtplib.bCRLF
+        self.send(quoted)
+        self.before_end()
+        self.send(b"." + smtplib.bCRLF)
+        return self.getreply()
 
 
 class _Smtp(_SenderSeen, smtplib.SMTP):
@@ -140,24 +169,25 @@ class _SmtpSession:
         self.connection: _Smtp | _SmtpSsl | None = None
         self.carried = 0  # messages the current connection carried
 
-    def send(self, outgoing: Outgoing) -> None:
+    def send(self, outgoing: Outgoing, before_end: Callable[[], None] | None = None) -> None:
         if self.connection is not None and self.carried:
             try:
-                self._send_on_connection(outgoing)
+                self._send_on_connection(outgoing, before_end)
                 return
             except _NotTaken:
                 self._drop()  # closed or capped by the server: once more on a new connection
         try:
-            self._send_on_connection(outgoing)
+            self._send_on_connection(outgoing, before_end)
         except _NotTaken as not_taken:
             raise not_taken.error from None
 
-    def _send_on_connection(self, outgoing: Outgoing) -> None:
+    def _send_on_connection(self, outgoing: Outgoing, before_end) -> None:
         if self.connection is None:
             self.connection = self.transport.connect()
             self.carried = 0
         connection = self.connection
         connection.sender_accepted = False
+        connection.before_end = before_end
         try:
             refused = connection.send_message(outgoing.message, from_addr=outgoing.sender,
                                               to_addrs=list(outgoing.recipients))
@@ -166,6 +196,13 @@ class _SmtpSession:
             if not connection.sender_accepted and _closing(error):
                 raise _NotTaken(meaning) from None
             raise meaning from None
+        except BaseException:
+            # before_end failed with the message's data sent but not ended: closing the connection
+            # without the "." makes the server discard it (RFC 5321 §4.1.1.4).
+            self._drop()
+            raise
+        finally:
+            connection.before_end = None
         self.carried += 1
         if refused:
             log.warning("some recipients refused %s: %s", outgoing.message_id, refused)
@@ -242,7 +279,7 @@ class MaildirTransport:
             raise TransportUnavailable(f"cannot use the mail folder {self.path}: {error}") from None
         yield self
 
-    def send(self, outgoing: Outgoing) -> None:
+    def send(self, outgoing: Outgoing, before_end: Callable[[], None] | None = None) -> None:
         unique = f"{time.time_ns()}.P{os.getpid()}Q{next(self._counter)}.{socket.gethostname()[:40]}"
         temporary, final = self.path / "tmp" / f"{unique}.eml", self.path / "new" / f"{unique}.eml"
         try:
@@ -250,11 +287,15 @@ class MaildirTransport:
                 file.write(outgoing.message.as_bytes())
                 file.flush()
                 os.fsync(file.fileno())
+            if before_end is not None:
+                before_end()  # the rename is what delivers it
             os.replace(temporary, final)
-        except OSError as error:
+        except BaseException as error:
             with contextlib.suppress(OSError):
                 temporary.unlink()
-            raise TransportUnavailable(f"cannot write to {self.path}: {error}") from None
+            if isinstance(error, OSError):
+                raise TransportUnavailable(f"cannot write to {self.path}: {error}") from None
+            raise
 
 
 # --- WordPress (wp_mail through the bridge) -----------------------------------------------------
@@ -282,7 +323,9 @@ class _WordPressSession:
     def __init__(self, transport: WordPressTransport, http):
         self.transport, self.http = transport, http
 
-    def send(self, outgoing: Outgoing) -> None:
+    def send(self, outgoing: Outgoing, before_end: Callable[[], None] | None = None) -> None:
+        if before_end is not None:
+            before_end()  # the site may send it as soon as it hears of it
         payload = mail_payload(outgoing)
         webhook_id = "mail_" + hashlib.sha256(outgoing.message_id.encode()).hexdigest()[:40]
         try:
