@@ -218,3 +218,39 @@ def test_the_fixed_boundary_gives_the_bytes_of_the_email_packages_own(text, name
     assert without_content_type(head) == without_content_type(drawn_head)
     parsed = check_as_providers_read(fixed, unsubscribe_url=PUBLIC_URL + "/u/tok")
     assert parsed.get_body(("html",)).get_content().replace("\r\n", "\n") == f"<p>{text}</p>\n"
+
+
+# Display names as members type them: accents, quotes, commas, brackets, CJK, emoji, an encoded
+# word's look-alike, and lengths around where the package starts folding; addresses short and long.
+MEMBER_NAMES = ["", "Zoë", "Ana", "Doe, John", 'Jo "JJ" Smith', "O'Brien", "José (Pepe)", "Émile; <x>", "back\\slash",
+                "Anne.Marie", "a@b", "=?utf-8?q?x?=", "山田太郎", "李 小龍 ü", "👩‍💻 Zoé", "Zoë Éva Ñandú",
+                LONG_NAME, "Ünïcödé " * 8, "a" * 40, "a" * 55, "a" * 90, "é" * 20, "é" * 30,
+                "Marie-Hélène de La Tour", "Ana María García-López Fernández"]
+MEMBER_ADDRESSES = ["ana@example.org", "x+tag@a.co", "member123456@example.org",
+                    "very.long.local.part.of.an.address.that.goes.on@sub.domain.example.org", "bob@[127.0.0.1]",
+                    "a b@example.org"]
+
+
+@pytest.mark.parametrize("address", MEMBER_ADDRESSES)
+def test_the_per_member_headers_written_without_parsing_are_the_email_packages_own_bytes(address, monkeypatch):
+    """To, Date, Message-ID and List-Unsubscribe differ per member: mime keeps their values as
+    given and writes them without building the email package's header objects, which parse the
+    value back (mime._Lazy); the bytes are those the package's objects write, for every name."""
+    def built(name: str):
+        message = mime.build(Rendered(subject="Merci", text="Bonjour", html="<p>Bonjour</p>"),
+                             sender=mime.address(MAIL_FROM, "Le Club"), to=[mime.address(address, name)],
+                             message_id="<farewell.s.1@mail.club-helene.example.org>", date=CANCELLED_AT,
+                             unsubscribe_url=PUBLIC_URL + "/u/" + "t" * 60)
+        return message, [message.as_bytes(policy=message.policy.clone(linesep=sep)) for sep in ("\r\n", "\n")]
+
+    for name in MEMBER_NAMES:
+        monkeypatch.setattr(mime, "LAZY_HEADERS", True)
+        lazy, lazy_bytes = built(name)
+        monkeypatch.setattr(mime, "LAZY_HEADERS", False)
+        own, own_bytes = built(name)
+        assert lazy_bytes == own_bytes, name
+        # What reads the headers (the wordpress:// transport) gets what the package's objects say.
+        assert [a.addr_spec for a in lazy["To"].addresses] == [a.addr_spec for a in own["To"].addresses]
+        assert lazy["To"].addresses[0].display_name == own["To"].addresses[0].display_name
+        assert str(lazy["To"]) == str(own["To"]) and lazy["Date"].datetime == own["Date"].datetime
+        assert str(lazy["Message-ID"]) == str(own["Message-ID"])

@@ -61,6 +61,11 @@ class _Policy(EmailPolicy):
         key = _value_key(value)
         if key is None:
             return super().header_store_parse(name, value)
+        if LAZY_HEADERS and key[0] == "addresses" and len(value) == 1 and _DOT_ATOMS.fullmatch(value[0].addr_spec):
+            return name, _Mailbox(self, name, value)
+        if LAZY_HEADERS and key[0] == "str" and (name.lower() in AS_IS_HEADERS
+                                                 or (name.lower() == "date" and _DATE.fullmatch(value))):
+            return name, _AsWritten(self, name, value)
         key = (name, key)
         parsed = _PARSED.get(key)
         if parsed is None:
@@ -101,6 +106,95 @@ class _Policy(EmailPolicy):
         # default policy, which keeps its source lines.
         return name.lower() in AS_IS_HEADERS and hasattr(value, "name")
 
+
+class _Lazy(str):
+    """A header value set with the email package's header object left unbuilt until something
+    other than writing the message reads it (``message["To"].addresses``): parsing the value back
+    was half of the time a message took to build, for headers that differ per member (To, Date,
+    Message-ID, List-Unsubscribe). Writing it gives the bytes the header object would give
+    (tests/test_mail_bytes.py compares them for many names)."""
+
+    def __new__(cls, policy, name, value, text):
+        self = str.__new__(cls, text)
+        self._policy, self._name, self._value, self._header = policy, name, value, None
+        return self
+
+    @property
+    def name(self):
+        return self._name
+
+    def __getattr__(self, attribute):
+        if attribute.startswith("__"):
+            raise AttributeError(attribute)
+        if self._header is None:
+            self._header = EmailPolicy.header_store_parse(self._policy, self._name, self._value)[1]
+        return getattr(self._header, attribute)
+
+    def fold(self, *, policy):
+        return self.__getattr__("fold")(policy=policy)
+
+
+class _AsWritten(_Lazy):
+    """AS_IS_HEADERS (Message-ID, List-Unsubscribe…: written as they are, _Policy.fold) and a Date
+    as format_datetime writes it, which the header object would format back to the same text:
+    one line, as given."""
+
+    def __new__(cls, policy, name, value):
+        return super().__new__(cls, policy, name, value, value)
+
+    def fold(self, *, policy):
+        if self._name.lower() == "date" and len(self._name) + 2 + len(self) <= policy.max_line_length:
+            return f"{self._name}: {self}{policy.linesep}"
+        return super().fold(policy=policy)
+
+
+class _Mailbox(_Lazy):
+    """One address with a plain addr-spec (dot-atoms: never quoted): its display name is written
+    as the email package writes it after "To: " (RFC 2047 words for a non-ASCII name, a quoted
+    string for one with commas or quotes), kept per name; a line that would not fit in
+    max_line_length, which the package would fold, is left to the package."""
+
+    def __new__(cls, policy, name, value):
+        return super().__new__(cls, policy, name, value, str(value[0]))
+
+    def fold(self, *, policy):
+        address = self._value[0]
+        if not address.display_name:
+            line = f"{self._name}: {address.addr_spec}"
+        else:
+            key = (self._name, address.display_name, policy.max_line_length, policy.utf8)
+            phrase = _PHRASES.get(key)
+            if phrase is None:
+                phrase = _phrase(self._name, address.display_name, policy)
+                _remember(_PHRASES, key, phrase)
+            line = f"{self._name}: {phrase} <{address.addr_spec}>" if phrase else None
+        if line is None or len(line) > policy.max_line_length:
+            return super().fold(policy=policy)
+        return line + policy.linesep
+
+
+_PHRASE_SAMPLE = "a@b.c"  # shorter than any address: whatever is written before it fits as well
+
+
+def _phrase(name: str, display_name: str, policy) -> str | None:
+    """The display name as the package writes it at the start of the ``name`` header, or None if it
+    does not fit one line there."""
+    folded = EmailPolicy.header_store_parse(policy, name, [Address(display_name, addr_spec=_PHRASE_SAMPLE)])[1] \
+        .fold(policy=policy)
+    head, tail = f"{name}: ", f" <{_PHRASE_SAMPLE}>{policy.linesep}"
+    if folded.count(policy.linesep) != 1 or not folded.startswith(head) or not folded.endswith(tail):
+        return None
+    return folded[len(head):-len(tail)]
+
+
+# Tests set it to False to compare with the bytes of the email package's own header objects.
+LAZY_HEADERS = True
+# A date as email.utils.format_datetime writes it, which the header object would write back alike.
+_DATE = re.compile(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+                   r"\d{4} \d\d:\d\d:\d\d [+-]\d{4}")
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_DOT_ATOMS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*")
+_PHRASES: dict = {}
 
 # Parsing a header value into the email package's header object, and folding that object into
 # lines, were most of the time a message took to build and write: a batch repeats most headers
