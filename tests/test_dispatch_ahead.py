@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
 from bench.dispatch import seed_due_emails
+from sidecar import db
 from sidecar.domain import dispatch
 from sidecar.domain.compose import MailConfig
 from sidecar.domain.dispatch import DispatchConfig, dispatch_due
@@ -225,3 +226,34 @@ def test_an_email_of_a_member_the_batch_before_sent_to_counts_that_send(engine, 
     row = _rows(engine)[feedback]
     assert (row["status"], row["skip_reason"], row["attempts"]) == ("skipped", "email_cap_reached", 1)
     assert (report.sent, report.skipped) == (2 * CONFIG.batch_size - 1, 1)
+
+
+def _refuse_claiming(engine, email_id: int) -> None:
+    with engine.begin() as conn:
+        if db.is_mysql(engine):
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse_claim BEFORE UPDATE ON scheduled_emails FOR EACH ROW BEGIN "
+                f"IF NEW.id = {email_id} AND NEW.status = 'sending' THEN "
+                "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'claim refused'; END IF; END")
+        else:
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse_claim BEFORE UPDATE OF status ON scheduled_emails "
+                f"WHEN NEW.id = {email_id} AND NEW.status = 'sending' BEGIN SELECT RAISE(ABORT, 'claim refused'); END")
+
+
+def test_a_run_stopped_after_a_batch_reports_it_though_the_batch_ahead_failed(engine, smtp, monkeypatch):
+    """The next batch's claim fails (a real trigger refuses it) and the run is asked to stop during
+    the first batch: the run reports the batch it sent, rather than the error of a batch it will not
+    send; the refused claim changed nothing. Without a stop, the error goes up as a claim's does."""
+    now = datetime.now(timezone.utc)
+    site, ids = _seed(engine, now)
+    _refuse_claiming(engine, ids[CONFIG.batch_size])
+    stop = threading.Event()
+    smtp.on_accept = lambda count: stop.set()
+    report = dispatch_due(engine, transport_from_url(smtp.url), CONFIG, lambda: now, stop=stop)
+    assert (report.claimed, report.sent) == (CONFIG.batch_size, CONFIG.batch_size)
+    rows = _rows(engine)
+    assert {rows[i]["status"] for i in ids[CONFIG.batch_size:]} == {"pending"}
+
+    with pytest.raises(sa.exc.DBAPIError, match="claim refused"):
+        dispatch_due(engine, transport_from_url(smtp.url), CONFIG, lambda: now)

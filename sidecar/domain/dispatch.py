@@ -266,7 +266,13 @@ class _Ahead:
         dispatcher) to take at once. What its preparing did (skips, deferrals) is reported."""
         if self.pending is None:
             return BatchReport()
-        batch = self.take()
+        try:
+            batch = self.take()
+        except Exception:  # noqa: BLE001 - the batch sent before it is what the run reports
+            # Its claim or its reads failed (the database went away): what it claimed, if anything,
+            # waits for its lease as a stopped dispatcher's would.
+            log.warning("the batch prepared ahead could not be prepared", exc_info=True)
+            return BatchReport()
         if outage is not None:
             _outage(self.engine, batch.ready, batch.token, self.config, self.clock(), outage, batch.report)
         else:
