@@ -1,6 +1,6 @@
 """History import, end to end: a real MemberPress site's past subscriptions into the sidecar on MariaDB.
 
-python -m bench.import [--subscriptions 2000] [--small] [--jobs N] [--no-cache]
+python -m bench.import [--subscriptions 2000] [--small] [--jobs N] [--no-cache] [--replicate-from 10000]
 
 One throw-away MariaDB (tests/support/mariadb.py) holds both the WordPress 6.8 site (with the real
 MemberPress 1.12.11, tests/wordpress/real_plugins.py; the archive from ../shared/wordpress-plugins
@@ -18,6 +18,19 @@ line to bench/results/import.jsonl, with the command's own time per phase (FAREW
 Farewell_Bridge_Import_Profile). `--jobs N` adds N jobs processes (appliers) beside `serve`'s
 applier thread, as the compose deployment runs them (JOBS_REPLICAS). A measurement, never a test
 assertion.
+
+`--replicate-from M` (e.g. `--subscriptions 100000 --replicate-from 10000`): the site is N/M copies of
+a seeding through MemberPress's models, replicated in SQL — M subscriptions seeded as above (or
+loaded from their cache), then copied N/M − 1 times with id offsets
+(real_plugins.replicate_memberpress_history: users and usermeta with unique logins and emails,
+MemberPress's subscriptions, transactions, events and members rows, every id that points to
+another shifted alike; products, statuses and dates kept), because seeding 100,000 through the
+models would take hours. Not the models' own seeding of N: each copy has the same dates and plans
+as the original M. Before the clock, MemberPress's API is asked about a few copies
+(real_plugins.check_memberpress_replica: their user, product, status, transactions, events) and
+the run stops if they differ from their originals; the replicated database is cached like a
+seeding (replica_cache_path()). Every run checks that the dry run counts N subscriptions and the
+expected cancellations.
 """
 
 from __future__ import annotations
@@ -39,7 +52,8 @@ import requests
 
 from tests.support.mariadb import MariaDB
 from tests.support.sidecar import JobsProcess, SidecarProcess
-from tests.wordpress.real_plugins import REAL_PLUGINS, install_real_plugin, seed_memberpress_history, unpack
+from tests.wordpress.real_plugins import (REAL_PLUGINS, check_memberpress_replica, install_real_plugin,
+                                         replicate_memberpress_history, seed_memberpress_history, unpack)
 from tests.wordpress.site import DatabaseInfo, WordPressSite, ensure_wordpress, free_port, world_readable_root
 from tests.wordpress.test_wp_cli_e2e import WP_CLI
 
@@ -84,6 +98,15 @@ def seed_cache_path(count: int, now: datetime) -> Path:
     return base / f"import-{count}-{key}.sql"
 
 
+def replica_cache_path(count: int, replicate_from: int, now: datetime) -> Path:
+    """Where the replicated database of N = count is kept: keyed by the seeding it copies (its own
+    cache key) and the code that copies it."""
+    key = hashlib.sha256("\n".join([
+        seed_cache_path(replicate_from, now).name, str(count), inspect.getsource(replicate_memberpress_history),
+    ]).encode()).hexdigest()[:16]
+    return seed_cache_path(replicate_from, now).parent / f"import-{count}-replicated-from-{replicate_from}-{key}.sql"
+
+
 def _client(mariadb: MariaDB, tool: str, *args: str) -> list[str]:
     """mariadb or mariadb-dump on the throw-away server's socket."""
     return [shutil.which(tool) or f"/usr/bin/{tool}", "--no-defaults", f"--socket={mariadb.socket}", "-uroot", *args]
@@ -107,7 +130,7 @@ def visible_cancellations(sidecar: SidecarProcess) -> int:
             return total
 
 
-def measure(count: int, work: Path, jobs: int = 0, use_cache: bool = True) -> dict:
+def measure(count: int, work: Path, jobs: int = 0, use_cache: bool = True, replicate_from: int = 0) -> dict:
     mariadb = MariaDB(work / "mariadb").start()
     sidecar = None
     site = None
@@ -125,29 +148,61 @@ def measure(count: int, work: Path, jobs: int = 0, use_cache: bool = True) -> di
         site.build()
         site.start()
         now = datetime.now(timezone.utc)
-        subscriptions = history(count, now)
-        cancelled = sum(1 for s in subscriptions if s.get("cancelled"))
-        cache = seed_cache_path(count, now) if use_cache else None
         seeding = time.monotonic()
-        if cache is not None and cache.is_file():
+
+        def load(dump_path: Path) -> None:
             # The site as seeded before: MemberPress's files, then its database (the bridge's
             # settings are constants in wp-config.php, this run's sidecar).
             unpack(MEMBERPRESS, site)
-            with cache.open("rb") as dump:
+            with dump_path.open("rb") as dump:
                 subprocess.run(_client(mariadb, "mariadb", name), stdin=dump, check=True, capture_output=True)
-            seeded_from = "cache"
-        else:
+
+        def keep(dump_path: Path) -> None:
+            dump_path.parent.mkdir(parents=True, exist_ok=True)
+            partial = dump_path.with_suffix(".part")
+            with partial.open("wb") as dump:
+                subprocess.run(_client(mariadb, "mariadb-dump", "--single-transaction", name), stdout=dump, check=True)
+            partial.replace(dump_path)
+
+        def seed(n: int) -> str:
+            cache = seed_cache_path(n, now) if use_cache else None
+            if cache is not None and cache.is_file():
+                load(cache)
+                return "cache"
             setup = install_real_plugin(MEMBERPRESS, site)
-            for start in range(0, count, SEED_CHUNK):
-                seed_memberpress_history(site, setup, subscriptions[start:start + SEED_CHUNK], timeout=3600)
-            seeded_from = "models"
+            seeded = history(n, now)
+            for start in range(0, n, SEED_CHUNK):
+                seed_memberpress_history(site, setup, seeded[start:start + SEED_CHUNK], timeout=3600)
             if cache is not None:
-                cache.parent.mkdir(parents=True, exist_ok=True)
-                partial = cache.with_suffix(".part")
-                with partial.open("wb") as dump:
-                    subprocess.run(_client(mariadb, "mariadb-dump", "--single-transaction", name), stdout=dump,
-                                   check=True)
-                partial.replace(cache)
+                keep(cache)
+            return "models"
+
+        replica = None
+        if replicate_from:
+            copies = count // replicate_from
+            cancelled = copies * sum(1 for s in history(replicate_from, now) if s.get("cancelled"))
+            cache = replica_cache_path(count, replicate_from, now) if use_cache else None
+            if cache is not None and cache.is_file():
+                load(cache)
+                seeded_from = f"{copies} copies of {replicate_from} seeded through MemberPress's models, replicated in SQL (cache)"
+            else:
+                base = seed(replicate_from)
+                replica = replicate_memberpress_history(site, copies - 1)
+                seeded_from = (f"{copies} copies of {replicate_from} seeded through MemberPress's models ({base}), "
+                               "replicated in SQL")
+                if replica["subscriptions"] != count:
+                    raise RuntimeError(f"the replica has {replica['subscriptions']} subscriptions, not {count}")
+                if cache is not None:
+                    keep(cache)
+            # MemberPress's own API about a few copies, before the clock (a cached replica too).
+            if replica is None:
+                replica = site.wp_json("return get_option('farewell_bench_replica');")
+            problems = check_memberpress_replica(site, replica)
+            if problems:
+                raise RuntimeError("the replicated MemberPress site is not coherent:\n" + "\n".join(problems[:20]))
+        else:
+            cancelled = sum(1 for s in history(count, now) if s.get("cancelled"))
+            seeded_from = seed(count)
         seeding = time.monotonic() - seeding
         # More appliers beside serve's thread, as the compose deployment runs them (JOBS_REPLICAS).
         # Imported events send no email: the mail URL is never used.
@@ -165,16 +220,24 @@ def measure(count: int, work: Path, jobs: int = 0, use_cache: bool = True) -> di
                                  cwd=site.root, env={**os.environ, "FAREWELL_IMPORT_PROFILE": "1"})
             if run.returncode != 0:
                 raise RuntimeError(f"wp farewell import failed:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}")
+            counted = None
             for line in run.stdout.splitlines():
                 if line.startswith("FAREWELL_IMPORT_PROFILE "):
                     phases["dry_run" if "--dry-run" in options else "command"] = json.loads(line.split(" ", 1)[1])
-            return time.monotonic() - began
+                # The dry run's table (source, subscriptions, cancelled, events): tab-separated
+                # when the output is not a terminal, bordered with | when it is.
+                cells = [cell.strip() for cell in line.strip().strip("|").replace("|", "\t").split("\t")]
+                if cells[0] == "memberpress" and len(cells) == 4:
+                    counted = (int(cells[1]), int(cells[2]))
+            return time.monotonic() - began, counted
 
         # Reading alone first (a dry run reads every subscription and writes nothing), so that the
         # import's time splits into reading MemberPress and queuing + delivering + applying.
-        dry_run = wp_farewell_import("--dry-run")
+        dry_run, counted = wp_farewell_import("--dry-run")
+        if counted != (count, cancelled):
+            raise RuntimeError(f"the dry run counts {counted} (subscriptions, cancelled), not {(count, cancelled)}")
         started = time.monotonic()
-        cli_done = wp_farewell_import()
+        cli_done, _ = wp_farewell_import()
         while True:
             unapplied = admin_get(sidecar, "/unapplied-events")
             if unapplied["parked"]:
@@ -184,7 +247,8 @@ def measure(count: int, work: Path, jobs: int = 0, use_cache: bool = True) -> di
             time.sleep(0.2)
         elapsed = time.monotonic() - started
         return {"subscriptions": count, "cancelled": cancelled, "seeding_s": round(seeding, 1), "seeded_from": seeded_from,
-                "jobs_processes": jobs,
+                "jobs_processes": jobs, "replicated_from": replicate_from or None,
+                "dry_run_counted": {"subscriptions": counted[0], "cancelled": counted[1]},
                 "dry_run_s": round(dry_run, 1), "import_command_s": round(cli_done, 1), "elapsed_s": round(elapsed, 1),
                 "subscriptions_per_s": round(count / elapsed, 1), "phases": phases,
                 "projected_100k_s": round(100_000 * elapsed / count)}
@@ -204,16 +268,22 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--small", action="store_true", help="a few subscriptions (CI smoke run)")
     parser.add_argument("--jobs", type=int, default=0,
                         help="jobs processes (appliers) beside serve's applier thread, as JOBS_REPLICAS deploys them")
+    parser.add_argument("--replicate-from", type=int, default=0, metavar="M",
+                        help="build the site from N/M copies of M subscriptions seeded through MemberPress's models, "
+                             "replicated in SQL (seeding 100,000 through the models takes hours)")
     parser.add_argument("--no-cache", action="store_true",
                         help="seed through MemberPress's models even when a dump of the same seeding is cached")
     args = parser.parse_args(argv)
     count = 30 if args.small else args.subscriptions
+    if args.replicate_from and (count % args.replicate_from or count <= args.replicate_from):
+        parser.exit(2, f"--subscriptions ({count}) must be a multiple of --replicate-from ({args.replicate_from}), larger\n")
     if not MEMBERPRESS.archive_path().is_file():
         parser.exit(2, f"MemberPress is missing: {MEMBERPRESS.archive_path()} (copy the archives listed in "
                        "../shared/wordpress-plugins/README.md, or set FAREWELL_TEST_PLUGINS)\n")
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
-        measured = measure(count, Path(tmp), jobs=args.jobs, use_cache=not args.no_cache)
+        measured = measure(count, Path(tmp), jobs=args.jobs, use_cache=not args.no_cache,
+                           replicate_from=args.replicate_from)
     row = {"wordpress": WORDPRESS, "plugin": "memberpress-1.12.11", "database": "MariaDB (throw-away)",
            "driver": "wp farewell import", "commit": results.commit(), **measured,
            "goal_100k_s": GOAL_SECONDS_FOR_100K,

@@ -554,6 +554,147 @@ def seed_memberpress_history(site: WordPressSite, setup: dict, subscriptions: li
     """, timeout=timeout)
 
 
+def replicate_memberpress_history(site: WordPressSite, copies: int, timeout: float = 3600) -> dict:
+    """A larger MemberPress history made from one seeded by seed_memberpress_history(): `copies`
+    more copies of its rows, in SQL (seeding through MemberPress's models takes ~200 s per 1,000
+    subscriptions, hours for 100,000). Not MemberPress's own seeding: a copy of it. Copy k (1..copies)
+    of every row the seeding wrote — the members' users and usermeta, MemberPress's subscriptions,
+    transactions, events and members rows — gets its id plus k times that table's largest id
+    before copying, and every column that names an id (user, subscription, transaction, the
+    event's evt_id by its evt_id_type, the member's first/latest transaction) the same offset, so a
+    copied subscription's transactions and events point to it and to its copied user. Logins and
+    nicenames get "-c<k>", emails "+c<k>" before the @, subscr_id / trans_num "-c<k>", the uuid meta
+    a new hash; products, statuses, amounts and dates are kept (each copy has the same months as
+    the original). The administrator's rows are not copied. Returns the offsets and row counts,
+also kept in the option farewell_bench_replica."""
+    return site.wp_json(f"""
+        global $wpdb;
+        $p = $wpdb->prefix;
+        $copies = {int(copies)};
+        $q = function ($sql) use ($wpdb) {{
+            if (false === $wpdb->query($sql)) {{ throw new Exception($wpdb->last_error . ' in ' . $sql); }}
+        }};
+        // The seeded members: the users MemberPress has a subscription for (not the administrator).
+        $max = array(
+            'users' => (int) $wpdb->get_var("SELECT MAX(ID) FROM {{$p}}users"),
+            'usermeta' => (int) $wpdb->get_var("SELECT MAX(umeta_id) FROM {{$p}}usermeta"),
+            'subscriptions' => (int) $wpdb->get_var("SELECT MAX(id) FROM {{$p}}mepr_subscriptions"),
+            'transactions' => (int) $wpdb->get_var("SELECT MAX(id) FROM {{$p}}mepr_transactions"),
+            'events' => (int) $wpdb->get_var("SELECT MAX(id) FROM {{$p}}mepr_events"),
+            'members' => (int) $wpdb->get_var("SELECT MAX(id) FROM {{$p}}mepr_members"),
+        );
+        foreach (array('subscription_meta', 'transaction_meta', 'orders', 'order_meta') as $empty) {{
+            // Tables the seeding leaves empty: a seeding that writes them needs them copied too.
+            if ((int) $wpdb->get_var("SELECT COUNT(*) FROM {{$p}}mepr_{{$empty}}") > 0) {{
+                throw new Exception("mepr_{{$empty}} has rows: replicate_memberpress_history() does not copy them");
+            }}
+        }}
+        $q("CREATE TEMPORARY TABLE fw_members_seeded (ID BIGINT UNSIGNED PRIMARY KEY) SELECT DISTINCT user_id AS ID FROM {{$p}}mepr_subscriptions");
+        $before = array(
+            'users' => (int) $wpdb->get_var("SELECT COUNT(*) FROM fw_members_seeded"),
+            'subscriptions' => (int) $wpdb->get_var("SELECT COUNT(*) FROM {{$p}}mepr_subscriptions"),
+        );
+        // Each table copied through a temporary table (all its columns, whatever MemberPress's
+        // version has), its ids shifted there, then inserted back.
+        $copy = function ($table, $where, $set) use ($q, $p) {{
+            $q("DROP TEMPORARY TABLE IF EXISTS fw_copy");
+            $q("CREATE TEMPORARY TABLE fw_copy SELECT * FROM {{$p}}{{$table}} WHERE {{$where}}");
+            $q("UPDATE fw_copy SET {{$set}}");
+            $q("INSERT INTO {{$p}}{{$table}} SELECT * FROM fw_copy");
+        }};
+        $seeded = "IN (SELECT ID FROM fw_members_seeded)";
+        for ($k = 1; $k <= $copies; $k++) {{
+            $u = $k * $max['users']; $s = $k * $max['subscriptions']; $t = $k * $max['transactions'];
+            $copy('users', "ID {{$seeded}} AND ID <= {{$max['users']}}",
+                "ID = ID + {{$u}}, user_login = CONCAT(user_login, '-c{{$k}}'), user_nicename = CONCAT(user_nicename, '-c{{$k}}'), "
+                . "user_email = CONCAT(SUBSTRING_INDEX(user_email, '@', 1), '+c{{$k}}@', SUBSTRING_INDEX(user_email, '@', -1))");
+            $copy('usermeta', "user_id {{$seeded}} AND umeta_id <= {{$max['usermeta']}}",
+                "umeta_id = umeta_id + {{$k}} * {{$max['usermeta']}}, user_id = user_id + {{$u}}, meta_value = CASE meta_key "
+                . "WHEN 'nickname' THEN CONCAT(meta_value, '-c{{$k}}') WHEN 'uuid' THEN MD5(CONCAT(meta_value, '-c{{$k}}')) ELSE meta_value END");
+            $copy('mepr_members', "user_id {{$seeded}} AND id <= {{$max['members']}}",
+                "id = id + {{$k}} * {{$max['members']}}, user_id = user_id + {{$u}}, "
+                . "first_txn_id = IF(first_txn_id > 0, first_txn_id + {{$t}}, first_txn_id), latest_txn_id = IF(latest_txn_id > 0, latest_txn_id + {{$t}}, latest_txn_id)");
+            $copy('mepr_subscriptions', "id <= {{$max['subscriptions']}}",
+                "id = id + {{$s}}, user_id = user_id + {{$u}}, subscr_id = CONCAT(subscr_id, '-c{{$k}}')");
+            $copy('mepr_transactions', "id <= {{$max['transactions']}}",
+                "id = id + {{$t}}, user_id = user_id + {{$u}}, trans_num = CONCAT(trans_num, '-c{{$k}}'), "
+                . "subscription_id = IF(subscription_id > 0, subscription_id + {{$s}}, subscription_id)");
+            $copy('mepr_events', "id <= {{$max['events']}} AND (evt_id_type IN ('subscriptions', 'transactions') OR (evt_id_type = 'users' AND evt_id {{$seeded}}))",
+                "id = id + {{$k}} * {{$max['events']}}, evt_id = evt_id + CASE evt_id_type WHEN 'users' THEN {{$u}} WHEN 'subscriptions' THEN {{$s}} ELSE {{$t}} END");
+        }}
+        $users = (int) $wpdb->get_var("SELECT COUNT(*) FROM {{$p}}users");
+        update_option('user_count', $users); // WordPress's cached count (wp_update_user_counts())
+        wp_cache_flush();
+        $out = array(
+            'copies' => $copies, 'max' => $max, 'seeded' => $before, 'users' => $users,
+            'subscriptions' => (int) $wpdb->get_var("SELECT COUNT(*) FROM {{$p}}mepr_subscriptions"),
+            'transactions' => (int) $wpdb->get_var("SELECT COUNT(*) FROM {{$p}}mepr_transactions"),
+            'events' => (int) $wpdb->get_var("SELECT COUNT(*) FROM {{$p}}mepr_events"),
+        );
+        // Kept in the site (and its dump) so that a check after loading it knows the offsets.
+        update_option('farewell_bench_replica', $out, false);
+        return $out;
+    """, timeout=timeout)
+
+
+def check_memberpress_replica(site: WordPressSite, replica: dict, samples: int = 6) -> list[str]:
+    """What MemberPress's own API says of a few copied subscriptions (replicate_memberpress_history()),
+    compared with their originals: the copy's MeprUser is a distinct user with a unique login and
+    email, and the subscription has the original's product, status, price and date, its
+    transactions (MeprSubscription::transactions()) are the originals' shifted and point to the
+    copy and its user, its recorded events the originals' shifted, and MeprUser lists the
+    subscription. Returns the problems found (none when coherent)."""
+    return site.wp_json(f"""
+        global $wpdb;
+        $replica = json_decode({_php_string(json.dumps(replica))}, true);
+        $max = $replica['max'];
+        $problems = array();
+        $originals = $wpdb->get_col("SELECT id FROM {{$wpdb->prefix}}mepr_subscriptions WHERE id <= {{$max['subscriptions']}} ORDER BY id");
+        $picked = array();
+        $n = {int(samples)};
+        for ($i = 0; $i < $n; $i++) {{
+            $picked[] = array((int) $originals[(int) floor($i * (count($originals) - 1) / max(1, $n - 1))], 1 + $i % (int) $replica['copies']);
+        }}
+        $picked[] = array((int) end($originals), (int) $replica['copies']);
+        $events = function ($sub_id) use ($wpdb) {{
+            return $wpdb->get_results($wpdb->prepare("SELECT id, event, created_at FROM {{$wpdb->prefix}}mepr_events WHERE evt_id_type = 'subscriptions' AND evt_id = %d ORDER BY id", $sub_id), ARRAY_A);
+        }};
+        foreach ($picked as $pick) {{
+            list($id, $k) = $pick;
+            $orig = new MeprSubscription($id);
+            $copy = new MeprSubscription($id + $k * $max['subscriptions']);
+            $say = function ($what) use (&$problems, $id, $k) {{ $problems[] = "subscription $id copy $k: $what"; }};
+            if ((int) $copy->id !== $id + $k * $max['subscriptions']) {{ $say('MeprSubscription does not load it'); continue; }}
+            if ((int) $copy->user_id !== (int) $orig->user_id + $k * $max['users']) $say("user {{$copy->user_id}}");
+            foreach (array('product_id', 'status', 'price', 'period_type', 'created_at', 'gateway') as $field) {{
+                if ((string) $copy->$field !== (string) $orig->$field) $say("$field {{$copy->$field}} vs {{$orig->$field}}");
+            }}
+            if ((int) $copy->product()->ID !== (int) $orig->product_id) $say('product() ' . $copy->product()->ID);
+            $user = $copy->user();
+            $orig_user = $orig->user();
+            if ((int) $user->ID !== (int) $copy->user_id) $say('user() ' . $user->ID);
+            if ($user->user_login === $orig_user->user_login || $user->user_email === $orig_user->user_email) $say('login or email not unique');
+            if ((int) get_user_by('login', $user->user_login)->ID !== (int) $user->ID || (int) get_user_by('email', $user->user_email)->ID !== (int) $user->ID) $say('login or email does not find the copy');
+            $txns = $copy->transactions();
+            $orig_txns = $orig->transactions();
+            if (count($txns) !== count($orig_txns) || 0 === count($txns)) $say('transactions ' . count($txns) . ' vs ' . count($orig_txns));
+            foreach ($txns as $i => $txn) {{
+                $o = $orig_txns[$i];
+                if ((int) $txn->id !== (int) $o->id + $k * $max['transactions'] || (int) $txn->subscription_id !== (int) $copy->id
+                    || (int) $txn->user_id !== (int) $copy->user_id || $txn->status !== $o->status || $txn->expires_at !== $o->expires_at) {{
+                    $say("transaction {{$txn->id}} (of {{$o->id}})");
+                }}
+            }}
+            $mine = array_map(function ($e) {{ return array($e['event'], $e['created_at']); }}, $events($copy->id));
+            $theirs = array_map(function ($e) {{ return array($e['event'], $e['created_at']); }}, $events($id));
+            if ($mine !== $theirs) $say('events ' . wp_json_encode($mine) . ' vs ' . wp_json_encode($theirs));
+            $listed = (new MeprUser($copy->user_id))->active_product_subscriptions('ids', true, false);
+            if (in_array($copy->status, array('active'), true) && !in_array((int) $copy->product_id, array_map('intval', $listed), true)) $say('MeprUser does not list its product: ' . wp_json_encode($listed));
+        }}
+        return $problems;
+    """)
+
+
 # --------------------------------------------------------------------------- history readers
 # The subscription fields an imported event must carry as the live one did (test_history_*.py).
 HISTORY_FIELDS = ("id", "plan_id", "plan_name", "amount", "currency", "interval", "status", "started_at")
