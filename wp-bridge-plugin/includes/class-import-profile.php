@@ -23,6 +23,8 @@ class Farewell_Bridge_Import_Profile {
 	private static $seconds = array();
 	/** Phase => times it was entered. */
 	private static $calls = array();
+	/** Phase => its longest single time: a step's bound is per call, not per sum. */
+	private static $longest = array();
 	/** Phase => microtime(true) when the running phase started. */
 	private static $started = array();
 
@@ -74,10 +76,11 @@ class Farewell_Bridge_Import_Profile {
 		}
 		self::$seconds[ $phase ] = ( isset( self::$seconds[ $phase ] ) ? self::$seconds[ $phase ] : 0.0 ) + (float) $seconds;
 		self::$calls[ $phase ]   = ( isset( self::$calls[ $phase ] ) ? self::$calls[ $phase ] : 0 ) + 1;
+		self::$longest[ $phase ] = max( isset( self::$longest[ $phase ] ) ? self::$longest[ $phase ] : 0.0, (float) $seconds );
 	}
 
 	/**
-	 * The phases so far: name => array( seconds, calls ), plus the process's peak memory.
+	 * The phases so far: name => array( seconds, calls, longest ), plus the process's peak memory.
 	 *
 	 * @return array
 	 */
@@ -87,6 +90,7 @@ class Farewell_Bridge_Import_Profile {
 			$out[ $phase ] = array(
 				'seconds' => round( $seconds, 4 ),
 				'calls'   => self::$calls[ $phase ],
+				'longest' => round( self::$longest[ $phase ], 4 ),
 			);
 		}
 		$out['peak_memory_mb'] = round( memory_get_peak_usage( true ) / 1048576, 1 );
