@@ -32,6 +32,9 @@ class Farewell_Bridge_Event_Factory {
 		'member.updated',
 	);
 
+	/** The sidecar's limit on one event's body (docs/PROTOCOL.md): see body(). */
+	const MAX_BODY_BYTES = 65536;
+
 	/**
 	 * webhook-ids already computed in this request, by source|object|type.
 	 *
@@ -131,8 +134,8 @@ class Farewell_Bridge_Event_Factory {
 			error_log( sprintf( 'Farewell Bridge: %s %s for user %d not recorded (unknown type or user without email).', $source, $type, (int) $user_id ) ); // phpcs:ignore WordPress.PHP.DevelopmentFunctions.error_log_error_log
 			return null;
 		}
-		$body = wp_json_encode( $event['payload'], JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE );
-		$id   = Farewell_Bridge_Outbox::insert( $event['webhook_id'], $event['type'], (string) $body );
+		$body = self::body( $event['payload'] );
+		$id   = Farewell_Bridge_Outbox::insert( $event['webhook_id'], $event['type'], $body );
 		if ( false === $id ) {
 			error_log( sprintf( 'Farewell Bridge: could not store %s (%s) in the outbox table.', $event['webhook_id'], $event['type'] ) ); // phpcs:ignore WordPress.PHP.DevelopmentFunctions.error_log_error_log
 			return null;
@@ -149,6 +152,28 @@ class Farewell_Bridge_Event_Factory {
 			do_action( 'farewell_bridge_event_recorded', $event['payload'], $event['webhook_id'] );
 		}
 		return $event['webhook_id'];
+	}
+
+	/**
+	 * The JSON an event is stored, signed and sent as: ASCII only, any other character as a `\u`
+	 * escape. Every JSON reader decodes it to the same document as the UTF-8 text, and the bytes
+	 * stored are the bytes signed and sent (docs/PROTOCOL.md). Why: wpdb checks every query that
+	 * is not pure ASCII against its table's charset, and the first such query of a request on a
+	 * table costs a `SHOW FULL COLUMNS` round trip, on the member's cancel (bench.bridge_cost:
+	 * "Anaïs" did). Escapes take 6 bytes per character (12 beyond the BMP) where UTF-8 takes 2
+	 * to 4: when they would pass the sidecar's 64 KiB per event (a filtered event), the shorter
+	 * UTF-8 text is kept.
+	 *
+	 * @param mixed $payload The event (an array, unless a filter made it something else).
+	 * @return string
+	 */
+	public static function body( $payload ) {
+		$body = (string) wp_json_encode( $payload, JSON_UNESCAPED_SLASHES );
+		if ( strlen( $body ) > self::MAX_BODY_BYTES ) {
+			$utf8 = (string) wp_json_encode( $payload, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE );
+			$body = strlen( $utf8 ) < strlen( $body ) ? $utf8 : $body;
+		}
+		return $body;
 	}
 
 	/**

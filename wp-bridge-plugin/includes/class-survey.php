@@ -548,7 +548,7 @@ class Farewell_Bridge_Survey {
 		/** This filter is documented in includes/class-event-factory.php */
 		$payload = apply_filters( 'farewell_bridge_event', $payload, $webhook_id );
 
-		$id = Farewell_Bridge_Outbox::insert( $webhook_id, self::EVENT_TYPE, (string) wp_json_encode( $payload, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE ) );
+		$id = Farewell_Bridge_Outbox::insert( $webhook_id, self::EVENT_TYPE, Farewell_Bridge_Event_Factory::body( $payload ) );
 		if ( false === $id ) {
 			return new WP_Error( 'farewell_survey_storage', __( 'Your answer could not be saved. Please try again in a moment.', 'farewell-bridge' ), array( 'status' => 503 ) );
 		}

@@ -1,0 +1,106 @@
+<?php
+/**
+ * What the bridge costs a member's cancel request (issue 15, bench.bridge_cost), counted in
+ * queries rather than timed: the event stored as ASCII JSON (no charset check of the outbox
+ * table), the delivery checks' options read in one query on `shutdown`, the loopback state
+ * written only when it says something new. Each behaviour they could have broken is checked too.
+ */
+class RequestPathCostTest extends Farewell_Test_Case {
+
+	/** @var string[] Queries seen by the 'query' filter while recording. */
+	private $queries = array();
+
+	/** @var resource|null A listening socket standing in for admin-ajax.php (the loopback's target). */
+	private $server = null;
+
+	protected function setUp(): void {
+		parent::setUp();
+		delete_option( Farewell_Bridge_Dispatcher::LOOPBACK_OPTION );
+		delete_option( Farewell_Bridge_Dispatcher::BATCH_OPTION );
+		$this->add_filter(
+			'query',
+			function ( $query ) {
+				$this->queries[] = $query;
+				return $query;
+			}
+		);
+	}
+
+	protected function tearDown(): void {
+		if ( is_resource( $this->server ) ) {
+			fclose( $this->server );
+		}
+		delete_option( Farewell_Bridge_Dispatcher::LOOPBACK_OPTION );
+		parent::tearDown();
+	}
+
+	/** The queries seen since the last call that match $pattern. */
+	private function seen( $pattern ) {
+		$seen          = preg_grep( $pattern, $this->queries );
+		$this->queries = array();
+		return array_values( $seen );
+	}
+
+	/** As at the start of a request: wpdb knows no table's charset yet. */
+	private function forget_table_charsets() {
+		global $wpdb;
+		foreach ( array( 'table_charset', 'col_meta' ) as $name ) {
+			$property = new ReflectionProperty( 'wpdb', $name );
+			$property->setAccessible( true );
+			$property->setValue( $wpdb, array() );
+		}
+	}
+
+	/** One cancel by a member whose name is not ASCII; its row. */
+	private function cancel( $marker, $first_name = 'Anaïs' ) {
+		$user = $this->user( 'subscriber', $first_name );
+		Farewell_Bridge_Event_Factory::record( 'memberpress', 'subscription.cancelled', $user, Farewell_Bridge_Event_Factory::subscription( array( 'id' => 'sub-' . $marker, 'plan_name' => 'Or — été' ) ), array( 'marker' => $marker ) );
+		$rows = $this->rows();
+		return end( $rows );
+	}
+
+	public function test_an_event_is_stored_as_ascii_json_that_reads_as_the_same_document_and_is_signed_as_sent() {
+		global $wpdb;
+		$this->forget_table_charsets();
+		$this->queries = array();
+		$row           = $this->cancel( 'ascii', 'Anaïs « Zoë » 李 🌿' );
+		$this->assertSame( array(), $this->seen( '/SHOW FULL COLUMNS FROM `?' . preg_quote( Farewell_Bridge_Outbox::table(), '/' ) . '/' ), 'the outbox INSERT is ASCII: wpdb does not read the table\'s charset' );
+
+		$this->assertMatchesRegularExpression( '/^[\x20-\x7e]+$/', $row['payload'] );
+		$document = json_decode( $row['payload'], true );
+		$this->assertSame( 'Anaïs « Zoë » 李 🌿', $document['member']['first_name'] );
+		$this->assertSame( 'Or — été', $document['subscription']['plan_name'] );
+		// The same document as the UTF-8 text: the same keys in the same order, the same values.
+		$utf8 = wp_json_encode( $document, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE );
+		$this->assertSame( json_decode( $utf8, true ), $document );
+		$this->assertSame( $row['payload'], Farewell_Bridge_Event_Factory::body( json_decode( $utf8, true ) ) );
+
+		// The bytes stored are the bytes sent and signed.
+		$this->fake_sidecar( array( 202 ) );
+		Farewell_Bridge_Dispatcher::deliver_ids( array( (int) $row['id'] ), 3.0 );
+		$this->assertCount( 1, $this->requests );
+		$sent = $this->requests[0];
+		$this->assertSame( $row['payload'], $sent['body'] );
+		$signer = new Farewell_Bridge_Signer( self::SECRET );
+		$this->assertTrue( $signer->verify( $row['webhook_id'], (int) $sent['headers']['webhook-timestamp'], $sent['body'], $sent['headers']['webhook-signature'] ) );
+		$this->assertSame( 'delivered', $this->reload_status( $row ) );
+	}
+
+	public function test_an_event_whose_escapes_would_pass_the_sidecars_limit_is_kept_as_utf8() {
+		$this->add_filter(
+			'farewell_bridge_event',
+			function ( $payload ) {
+				$payload['note'] = str_repeat( 'é', 20000 ); // 40,000 bytes of UTF-8, 120,000 escaped.
+				return $payload;
+			}
+		);
+		$row = $this->cancel( 'long' );
+		$this->assertLessThan( Farewell_Bridge_Event_Factory::MAX_BODY_BYTES, strlen( $row['payload'] ) );
+		$this->assertSame( str_repeat( 'é', 20000 ), json_decode( $row['payload'], true )['note'] );
+	}
+
+	/** A row's status now. */
+	private function reload_status( array $row ) {
+		return Farewell_Bridge_Outbox::get( (int) $row['id'] )['status'];
+	}
+}
