@@ -510,6 +510,7 @@ class Farewell_Bridge_Dispatcher {
 			// teardown; before, with the circuit open, they did (bench.bridge_cost: PHP-FPM
 			// with the sidecar black-holed at 1.10x, up at 1.01x).
 			$finished = self::finish_response();
+			self::prime_options();
 			if ( ! self::can_deliver() || self::circuit_open() ) {
 				return; // Cron delivers them.
 			}
@@ -522,6 +523,56 @@ class Farewell_Bridge_Dispatcher {
 			self::deliver_after_response( $ids );
 		} catch ( Throwable $e ) {
 			self::log( $e );
+		}
+	}
+
+	/**
+	 * Reads the options the delivery checks read (the secret, the pause, the circuit, the
+	 * loopback state, the batch route's mark, the last delivery and clock skew that a delivery
+	 * writes) in one query, where each get_option() of a non-autoloaded option, found or not,
+	 * would be a query of its own: three to five round trips on the member's clock under mod_php,
+	 * one now. They stay non-autoloaded: they are read only after a request recorded an event
+	 * (or in the loopback and cron), not on every page of the site. With a persistent object
+	 * cache they are already there and nothing is read.
+	 */
+	public static function prime_options() {
+		$names = array(
+			Farewell_Bridge_Settings::SECRET_OPTION,
+			Farewell_Bridge_Outbox::PAUSED_OPTION,
+			Farewell_Bridge_Outbox::LAST_DELIVERY_OPTION,
+			Farewell_Bridge_Clock::OPTION,
+			self::CIRCUIT_OPTION,
+			self::LOOPBACK_OPTION,
+			self::BATCH_OPTION,
+		);
+		if ( function_exists( 'wp_prime_option_caches' ) ) {
+			wp_prime_option_caches( $names ); // WordPress 6.4 and later.
+			return;
+		}
+		// WordPress 6.1 to 6.3: what wp_prime_option_caches() does.
+		global $wpdb;
+		$alloptions = wp_load_alloptions();
+		$notoptions = wp_cache_get( 'notoptions', 'options' );
+		$notoptions = is_array( $notoptions ) ? $notoptions : array();
+		$missing    = array();
+		foreach ( $names as $name ) {
+			if ( ! isset( $alloptions[ $name ] ) && ! isset( $notoptions[ $name ] ) && false === wp_cache_get( $name, 'options' ) ) {
+				$missing[] = $name;
+			}
+		}
+		if ( empty( $missing ) ) {
+			return;
+		}
+		$rows = $wpdb->get_results( $wpdb->prepare( "SELECT option_name, option_value FROM {$wpdb->options} WHERE option_name IN (" . implode( ',', array_fill( 0, count( $missing ), '%s' ) ) . ')', $missing ) ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.PreparedSQL.NotPrepared -- placeholders only.
+		$found = array();
+		foreach ( (array) $rows as $row ) {
+			// Raw, as WordPress caches an option: get_option() unserializes it.
+			wp_cache_add( $row->option_name, $row->option_value, 'options' );
+			$found[ $row->option_name ] = true;
+		}
+		$absent = array_diff( $missing, array_keys( $found ) );
+		if ( ! empty( $absent ) ) {
+			wp_cache_set( 'notoptions', array_merge( $notoptions, array_fill_keys( $absent, true ) ), 'options' );
 		}
 	}
 
@@ -844,6 +895,7 @@ class Farewell_Bridge_Dispatcher {
 		}
 		$ids = array_slice( array_filter( array_map( 'intval', explode( ',', $list ) ) ), 0, self::SHUTDOWN_BATCH );
 		try {
+			self::prime_options();
 			self::note_loopback_arrived();
 			self::deliver_after_response( $ids );
 		} catch ( Throwable $e ) {

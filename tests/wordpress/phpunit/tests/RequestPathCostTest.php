@@ -51,6 +51,42 @@ class RequestPathCostTest extends Farewell_Test_Case {
 		}
 	}
 
+	/** As at the start of a request: none of the bridge's non-autoloaded options is cached. */
+	private function forget_cached_options() {
+		$names = array( Farewell_Bridge_Settings::SECRET_OPTION, Farewell_Bridge_Outbox::PAUSED_OPTION, Farewell_Bridge_Outbox::LAST_DELIVERY_OPTION, Farewell_Bridge_Clock::OPTION, Farewell_Bridge_Dispatcher::CIRCUIT_OPTION, Farewell_Bridge_Dispatcher::LOOPBACK_OPTION, Farewell_Bridge_Dispatcher::BATCH_OPTION );
+		foreach ( $names as $name ) {
+			wp_cache_delete( $name, 'options' );
+		}
+		$notoptions = wp_cache_get( 'notoptions', 'options' );
+		if ( is_array( $notoptions ) ) {
+			wp_cache_set( 'notoptions', array_diff_key( $notoptions, array_flip( $names ) ), 'options' );
+		}
+	}
+
+	/** Points admin-ajax.php at a listening socket; loopbacks are handed over there. */
+	private function loopbacks_to_a_socket() {
+		$this->server = stream_socket_server( 'tcp://127.0.0.1:0', $errno, $errstr );
+		$this->assertNotFalse( $this->server, $errstr );
+		$address = stream_socket_get_name( $this->server, false );
+		$this->add_filter(
+			'admin_url',
+			function ( $url ) use ( $address ) {
+				return preg_replace( '#^https?://[^/]+#', 'http://' . $address, $url );
+			}
+		);
+		$this->add_filter( 'farewell_bridge_in_cli', '__return_false' ); // A web request without fastcgi_finish_request(): mod_php.
+	}
+
+	/** Accepts and closes the hand-overs waiting at the socket; how many there were. */
+	private function hand_overs() {
+		$count = 0;
+		while ( false !== ( $conn = @stream_socket_accept( $this->server, 0.2 ) ) ) { // phpcs:ignore WordPress.PHP.NoSilencedErrors.Discouraged
+			fclose( $conn );
+			++$count;
+		}
+		return $count;
+	}
+
 	/** One cancel by a member whose name is not ASCII; its row. */
 	private function cancel( $marker, $first_name = 'Anaïs' ) {
 		$user = $this->user( 'subscriber', $first_name );
@@ -97,6 +133,31 @@ class RequestPathCostTest extends Farewell_Test_Case {
 		$row = $this->cancel( 'long' );
 		$this->assertLessThan( Farewell_Bridge_Event_Factory::MAX_BODY_BYTES, strlen( $row['payload'] ) );
 		$this->assertSame( str_repeat( 'é', 20000 ), json_decode( $row['payload'], true )['note'] );
+	}
+
+	public function test_the_shutdown_reads_the_delivery_checks_options_in_one_query() {
+		global $wpdb;
+		$this->loopbacks_to_a_socket();
+		$this->cancel( 'one-query' );
+		$this->forget_cached_options();
+		$this->queries = array();
+		Farewell_Bridge_Dispatcher::action_shutdown();
+		$this->assertSame( 1, $this->hand_overs(), 'handed over to a loopback, as before' );
+		$reads = $this->seen( '/^\s*SELECT .* FROM `?' . preg_quote( $wpdb->options, '/' ) . '\b/i' );
+		$this->assertCount( 1, $reads, implode( "\n", $reads ) );
+
+		// Paused, the circuit open: still read in that one query, and nothing is handed over.
+		foreach ( array( Farewell_Bridge_Dispatcher::CIRCUIT_OPTION => time() + 10, Farewell_Bridge_Outbox::PAUSED_OPTION => array( 'since' => time(), 'reason' => 'gone' ) ) as $name => $value ) {
+			update_option( $name, $value, false );
+			$this->cancel( 'closed-' . $name );
+			$this->forget_cached_options();
+			$this->queries = array();
+			Farewell_Bridge_Dispatcher::action_shutdown();
+			$this->assertCount( 1, $this->seen( '/^\s*SELECT .* FROM `?' . preg_quote( $wpdb->options, '/' ) . '\b/i' ) );
+			$this->assertSame( 0, $this->hand_overs(), $name . ' leaves the row to cron' );
+			delete_option( $name );
+		}
+		$this->assertSame( array( 'pending', 'pending', 'pending' ), wp_list_pluck( $this->rows(), 'status' ), 'nothing lost: cron delivers them' );
 	}
 
 	/** A row's status now. */
