@@ -707,15 +707,27 @@ class Farewell_Bridge_Dispatcher {
 	}
 
 	/**
-	 * Records a hand-over (handed over or not) in the loopback state.
+	 * Records a hand-over (handed over or not) in the loopback state, only when that tells
+	 * something new: each write is an UPDATE on the member's clock where the response cannot be
+	 * ended early (mod_php), and with loopbacks that work every cancel wrote the state twice (the
+	 * hand-over marked as awaited, its handler clearing the mark). Nothing is written when an
+	 * earlier hand-over is still awaited, nor when a handler arrived less than a minute ago (a
+	 * loopback that just worked is known to work): a hand-over a minute or more after the last
+	 * arrival is recorded, and its handler records its arrival (note_loopback_arrived()), so the
+	 * state is written about twice a minute at most however many members cancel. Loopbacks that
+	 * stop reaching the site are still noticed, at most a minute later (the first hand-over then
+	 * recorded is never answered).
 	 *
 	 * @param bool   $handed Whether the request was written to the socket.
 	 * @param string $reason Why not, when it was not.
 	 */
 	private static function note_hand_over( $handed, $reason = '' ) {
 		$state = self::loopback_state();
-		if ( $handed && 0 !== $state['sent'] && '' === self::loopback_problem() ) {
-			return; // An earlier hand-over is still awaited: nothing new to write.
+		if ( $handed && '' === self::loopback_problem() ) {
+			$since_ok = time() - $state['ok'];
+			if ( 0 !== $state['sent'] || ( $since_ok >= 0 && $since_ok < MINUTE_IN_SECONDS ) ) {
+				return; // Awaited already, or loopbacks arrived moments ago: nothing new to write.
+			}
 		}
 		$state['tried'] = time();
 		if ( $handed ) {

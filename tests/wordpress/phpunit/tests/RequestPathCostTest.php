@@ -87,6 +87,22 @@ class RequestPathCostTest extends Farewell_Test_Case {
 		return $count;
 	}
 
+	/** Runs the loopback handler for a row, as admin-ajax.php would. */
+	private function loopback_arrives( array $row ) {
+		$_POST = array(
+			'ids'   => (string) $row['id'],
+			'token' => Farewell_Bridge_Dispatcher::loopback_token( (string) $row['id'] ),
+		);
+		try {
+			Farewell_Bridge_Dispatcher::action_wp_ajax_farewell_bridge_deliver();
+			$this->fail( 'the handler did not answer' );
+		} catch ( Farewell_Test_Die $e ) {
+			$this->assertSame( 200, $e->status );
+		} finally {
+			$_POST = array();
+		}
+	}
+
 	/** One cancel by a member whose name is not ASCII; its row. */
 	private function cancel( $marker, $first_name = 'Anaïs' ) {
 		$user = $this->user( 'subscriber', $first_name );
@@ -158,6 +174,65 @@ class RequestPathCostTest extends Farewell_Test_Case {
 			delete_option( $name );
 		}
 		$this->assertSame( array( 'pending', 'pending', 'pending' ), wp_list_pluck( $this->rows(), 'status' ), 'nothing lost: cron delivers them' );
+	}
+
+	public function test_the_loopback_state_is_written_when_it_changes_not_on_every_cancel() {
+		$this->loopbacks_to_a_socket();
+		$this->fake_sidecar( array( 202 ) );
+		$writes = function () {
+			return count( $this->seen( '/^\s*(UPDATE|INSERT).*' . Farewell_Bridge_Dispatcher::LOOPBACK_OPTION . '/is' ) );
+		};
+
+		// The first hand-over is awaited, its handler's arrival recorded: two writes.
+		$row = $this->cancel( 'first' );
+		Farewell_Bridge_Dispatcher::action_shutdown();
+		$this->assertSame( 1, $this->hand_overs() );
+		$this->assertGreaterThan( 0, Farewell_Bridge_Dispatcher::loopback_state()['sent'] );
+		$this->loopback_arrives( $row );
+		$this->assertSame( 0, Farewell_Bridge_Dispatcher::loopback_state()['sent'] );
+		$this->assertGreaterThan( 0, Farewell_Bridge_Dispatcher::loopback_state()['ok'] );
+		$this->assertSame( 2, $writes() );
+
+		// Five more cancels within the minute, each handed over and arriving: nothing new to write.
+		for ( $i = 0; $i < 5; $i++ ) {
+			$row = $this->cancel( 'more-' . $i );
+			Farewell_Bridge_Dispatcher::action_shutdown();
+			$this->assertSame( 1, $this->hand_overs() );
+			$this->loopback_arrives( $row );
+		}
+		$this->assertSame( 0, $writes() );
+		$this->assertSame( 6, count( wp_list_filter( $this->rows(), array( 'status' => 'delivered' ) ) ) );
+
+		// A minute after the last arrival, a hand-over is awaited again and its arrival recorded.
+		$state       = Farewell_Bridge_Dispatcher::loopback_state();
+		$state['ok'] = time() - MINUTE_IN_SECONDS;
+		update_option( Farewell_Bridge_Dispatcher::LOOPBACK_OPTION, $state, false );
+		$this->queries = array();
+		$row           = $this->cancel( 'a-minute-later' );
+		Farewell_Bridge_Dispatcher::action_shutdown();
+		$this->assertSame( 1, $this->hand_overs() );
+		$sent = Farewell_Bridge_Dispatcher::loopback_state()['sent'];
+		$this->assertGreaterThan( 0, $sent );
+		$this->assertSame( 1, $writes() );
+
+		// Never answered (the host now blocks loopbacks): noticed after the grace period, as before.
+		$state         = Farewell_Bridge_Dispatcher::loopback_state();
+		$state['sent'] = time() - Farewell_Bridge_Dispatcher::LOOPBACK_GRACE_SECONDS - 1;
+		update_option( Farewell_Bridge_Dispatcher::LOOPBACK_OPTION, $state, false );
+		$this->assertStringContainsString( 'never arrived', Farewell_Bridge_Dispatcher::loopback_problem() );
+
+		// A hand-over that cannot connect is written at once, however recent the last arrival.
+		$this->loopback_arrives( $row );
+		$this->assertSame( '', Farewell_Bridge_Dispatcher::loopback_problem() );
+		$state       = Farewell_Bridge_Dispatcher::loopback_state();
+		$state['ok'] = time() - 10; // Seconds apart: a failure in the arrival's own second does not count.
+		update_option( Farewell_Bridge_Dispatcher::LOOPBACK_OPTION, $state, false );
+		fclose( $this->server );
+		$this->queries = array();
+		$this->cancel( 'refused' );
+		Farewell_Bridge_Dispatcher::action_shutdown();
+		$this->assertStringContainsString( 'could not connect', Farewell_Bridge_Dispatcher::loopback_problem() );
+		$this->assertSame( 1, $writes() );
 	}
 
 	/** A row's status now. */
