@@ -1,6 +1,7 @@
 """The bridge's cost to a member's cancel request, in real WordPress with the real MemberPress.
 
 python -m bench.bridge_cost [--server php-s|nginx-fpm|apache ...] [--requests 60] [--small]
+                            [--before DIR] [--queries N]
 
 Per server (php -S, nginx + PHP-FPM, Apache + mod_php: Debian's packages, run as the tests run
 them, tests/wordpress/site.py), three WordPress 6.8 sites on one throw-away MariaDB, each with
@@ -13,11 +14,23 @@ in an order that turns every round, so that machine noise falls on all of them a
 account-page loads per site first warm PHP's opcache. Prints the median and p90 of each and the
 ratios to the bridge-less site of the same server; appends a JSON line to
 bench/results/bridge_cost.jsonl. A measurement, never a test assertion.
+
+--before DIR: DIR/wp-bridge-plugin is the bridge of another commit (`git archive COMMIT
+wp-bridge-plugin | tar -x -C DIR`); two more sites run it (sidecar up, on a sidecar of its own,
+and black-holed), in the same alternation, so that a change of a few per cent is measured against
+the same moments of machine noise rather than against another run's.
+
+--queries N: N more cancels per bridge site, each asking a must-use plugin (on every site, inert
+unless asked) to keep WordPress's SAVEQUERIES log: the queries whose call stack passes through the
+bridge, before `shutdown` and in it (the member waits for both under mod_php and php -S; under
+PHP-FPM for those before the bridge's fastcgi_finish_request() only), counted per cancel. Counts,
+not times: the same on a busy machine as on a quiet one.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import tempfile
@@ -43,20 +56,47 @@ WORDPRESS = "6.8"  # MemberPress 1.12.11 requires WordPress 6.5
 MEMBERPRESS = REAL_PLUGINS["memberpress"]
 CANCELLED = "Your subscription was successfully cancelled."
 MODES = ("no bridge", "sidecar up", "sidecar black-holed")
+BEFORE_MODES = ("sidecar up (before)", "sidecar black-holed (before)")
 # Issue 15's goals, as ratios to the bridge-less site: (sidecar up, black-holed). php -S has none
 # (no host runs it); the old ≤ 1.05× is shown for it.
 GOALS = {"php-s": (1.05, 1.05), "nginx-fpm": (1.02, 1.05), "apache": (1.05, 1.10)}
 WARM_UP_LOADS = 5
+PROFILE_HEADER = "X-Farewell-Profile"
+# Installed on every site (see --queries); does nothing unless the request carries the header.
+PROFILE_MU_PLUGIN = r"""<?php
+// bench.bridge_cost --queries: the queries of a request that asks for it, with their callers.
+if ( empty( $_SERVER['HTTP_X_FAREWELL_PROFILE'] ) ) {
+	return;
+}
+define( 'SAVEQUERIES', true );
+add_action( 'shutdown', function () {
+	$GLOBALS['farewell_bench_shutdown_at'] = count( (array) $GLOBALS['wpdb']->queries );
+}, PHP_INT_MIN );
+add_action( 'shutdown', function () {
+	$bridge = array();
+	foreach ( (array) $GLOBALS['wpdb']->queries as $i => $q ) {
+		if ( false !== strpos( $q[2], 'Farewell_Bridge' ) ) {
+			$bridge[] = array( 'sql' => substr( preg_replace( '/\s+/', ' ', $q[0] ), 0, 160 ), 'ms' => round( $q[1] * 1000, 3 ),
+				'in_shutdown' => $i >= $GLOBALS['farewell_bench_shutdown_at'] );
+		}
+	}
+	file_put_contents( dirname( ABSPATH ) . '/bench-profile.jsonl', wp_json_encode( array( 'uri' => $_SERVER['REQUEST_URI'], 'queries' => count( (array) $GLOBALS['wpdb']->queries ), 'bridge' => $bridge ) ) . "\n", FILE_APPEND | LOCK_EX );
+}, PHP_INT_MAX );
+"""
 
 
-def build_site(mariadb: MariaDB, server: str, name: str, constants: dict, bridge: bool) -> WordPressSite:
-    """A WordPress 6.8 site served by `server` with MemberPress set up as a site owner would."""
+def build_site(mariadb: MariaDB, server: str, name: str, constants: dict, bridge: bool,
+               plugin_source: Path | None = None) -> WordPressSite:
+    """A WordPress 6.8 site served by `server` with MemberPress set up as a site owner would (the
+    bridge from `plugin_source` if given, else this tree's)."""
     mariadb.create_database(name)
+    extra = {"plugin_source": plugin_source} if plugin_source is not None else {}
     site = WordPressSite(wp_source=ensure_wordpress(WORDPRESS), root=world_readable_root(f"bench-{name}-"),
                          db=DatabaseInfo(mariadb.host, mariadb.port, name, mariadb.user, mariadb.password),
-                         port=free_port(), constants=constants, bridge=bridge, server=server)
+                         port=free_port(), constants=constants, bridge=bridge, server=server, **extra)
     try:
         site.build()
+        (site.docroot / "wp-content" / "mu-plugins" / "farewell-bench-profile.php").write_text(PROFILE_MU_PLUGIN)
         site.start()
         site.memberpress = install_real_plugin(MEMBERPRESS, site)
         site._hand_over()  # MemberPress's files too belong to the workers' user, as on a host
@@ -101,10 +141,11 @@ def account_url(site: WordPressSite) -> str:
     return url + ("&" if "?" in url else "?")
 
 
-def cancel(session, site: WordPressSite, subscription: int) -> float:
+def cancel(session, site: WordPressSite, subscription: int, profile: bool = False) -> float:
     """The member's click on "Cancel" on MemberPress's account page; how long WordPress took."""
     started = time.perf_counter()
-    response = session.get(f"{account_url(site)}action=cancel&sub={subscription}", timeout=60)
+    response = session.get(f"{account_url(site)}action=cancel&sub={subscription}", timeout=60,
+                           headers={PROFILE_HEADER: "1"} if profile else None)
     elapsed = time.perf_counter() - started
     if response.status_code != 200 or CANCELLED not in response.text:
         raise RuntimeError(f"the cancel of {subscription} on {site.url} answered {response.status_code}:\n"
@@ -117,11 +158,14 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def measure_server(mariadb: MariaDB, server: str, count: int, work: Path) -> dict[str, list[float]]:
-    """Builds the three sites of one server, lets their members cancel alternately; the timings."""
+def measure_server(mariadb: MariaDB, server: str, count: int, work: Path, before: Path | None = None,
+                   queries: int = 0) -> tuple[dict[str, list[float]], dict[str, dict]]:
+    """Builds the three sites of one server (five with `before`), lets their members cancel
+    alternately; the timings, and the bridge's queries per cancel (`queries` profiled cancels)."""
     tag = server.replace("-", "")
     hole = BlackHole()
     sidecar = SidecarProcess(mariadb.create_database(f"sidecar_{tag}"), work / f"sidecar-{tag}").start()
+    sidecar_before = None
     sites: dict[str, WordPressSite] = {}
     try:
         sites["no bridge"] = build_site(mariadb, server, f"wp_{tag}_plain", {}, bridge=False)
@@ -131,7 +175,18 @@ def measure_server(mariadb: MariaDB, server: str, count: int, work: Path) -> dic
         sites["sidecar black-holed"] = build_site(mariadb, server, f"wp_{tag}_hole", {
             "FAREWELL_SIDECAR_URL": hole.url, "FAREWELL_SITE_ID": "site_blackhole",
             "FAREWELL_SECRET": sidecar.secret}, bridge=True)
-        members = {mode: make_members(site, count) for mode, site in sites.items()}
+        if before is not None:
+            sidecar_before = SidecarProcess(mariadb.create_database(f"sidecar_{tag}_before"),
+                                            work / f"sidecar-{tag}-before").start()
+            sites["sidecar up (before)"] = build_site(mariadb, server, f"wp_{tag}_up_before", {
+                "FAREWELL_SIDECAR_URL": sidecar_before.url, "FAREWELL_SITE_ID": sidecar_before.site_id,
+                "FAREWELL_SECRET": sidecar_before.secret}, bridge=True, plugin_source=before / "wp-bridge-plugin")
+            sites["sidecar black-holed (before)"] = build_site(mariadb, server, f"wp_{tag}_hole_before", {
+                "FAREWELL_SIDECAR_URL": hole.url, "FAREWELL_SITE_ID": "site_blackhole",
+                "FAREWELL_SECRET": sidecar.secret}, bridge=True, plugin_source=before / "wp-bridge-plugin")
+        modes = tuple(sites)
+        members = {mode: make_members(site, count + (queries if mode != "no bridge" else 0))
+                   for mode, site in sites.items()}
         sessions = {mode: [site.login(m["login"], m["password"]) for m in members[mode]]
                     for mode, site in sites.items()}
         for mode, site in sites.items():
@@ -139,17 +194,47 @@ def measure_server(mariadb: MariaDB, server: str, count: int, work: Path) -> dic
                 sessions[mode][0].get(site.memberpress["account_url"], timeout=60).raise_for_status()
         timings: dict[str, list[float]] = {mode: [] for mode in sites}
         for i in range(count):
-            order = MODES[i % 3:] + MODES[:i % 3]  # each mode first, second and third in turn
+            shift = i % len(modes)
+            order = modes[shift:] + modes[:shift]  # each mode first, second, ... in turn
             for mode in order:
                 timings[mode].append(cancel(sessions[mode][i], sites[mode], members[mode][i]["subscription"]))
-        if sidecar_received(sites["sidecar up"]) < count:
-            raise RuntimeError("the sidecar did not receive every cancel: " + site_outbox(sites["sidecar up"]))
-        return timings
+        profiles = {}
+        for mode in modes[1:] if queries else ():
+            for i in range(count, count + queries):
+                cancel(sessions[mode][i], sites[mode], members[mode][i]["subscription"], profile=True)
+            profiles[mode] = bridge_queries(sites[mode])
+        for mode in ("sidecar up", "sidecar up (before)"):
+            if mode in sites and sidecar_received(sites[mode]) < count + queries:
+                raise RuntimeError(f"the sidecar did not receive every cancel ({mode}): " + site_outbox(sites[mode]))
+        return timings, profiles
     finally:
         for site in sites.values():
             site.cleanup()
         sidecar.stop()
+        if sidecar_before is not None:
+            sidecar_before.stop()
         hole.close()
+
+
+def bridge_queries(site: WordPressSite) -> dict:
+    """What the must-use plugin logged of the profiled cancels: the bridge's queries per cancel
+    (median), before `shutdown` and in it (under PHP-FPM the bridge ends the response first thing
+    there, so the member waits for the first only), and the statements of the last cancel."""
+    lines = [json.loads(line) for line in (site.root / "bench-profile.jsonl").read_text().splitlines() if line]
+    cancels = [line for line in lines if "action=cancel" in line["uri"]]
+    if not cancels:
+        return {}
+
+    def median_of(pick) -> float:
+        return round(statistics.median(pick(line) for line in cancels), 3)
+
+    return {"cancels": len(cancels),
+            "before_shutdown": median_of(lambda c: sum(not q["in_shutdown"] for q in c["bridge"])),
+            "in_shutdown": median_of(lambda c: sum(q["in_shutdown"] for q in c["bridge"])),
+            "in_shutdown_ms": median_of(lambda c: round(sum(q["ms"] for q in c["bridge"] if q["in_shutdown"]), 3)),
+            "before_shutdown_ms": median_of(lambda c: round(sum(q["ms"] for q in c["bridge"] if not q["in_shutdown"]), 3)),
+            "all_queries": median_of(lambda c: c["queries"]),
+            "last": [("S " if q["in_shutdown"] else "  ") + q["sql"] for q in cancels[-1]["bridge"]]}
 
 
 def sidecar_received(site: WordPressSite, timeout: float = 120) -> int:
@@ -187,7 +272,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--server", action="append", choices=SERVERS,
                         help="a server to measure (repeatable); default: all three")
     parser.add_argument("--small", action="store_true", help="a few requests (CI smoke run)")
+    parser.add_argument("--before", type=Path, help="a directory holding wp-bridge-plugin/ of the commit to "
+                        "compare with: two more sites run it, in the same alternation")
+    parser.add_argument("--queries", type=int, default=0, help="profiled cancels per bridge site: the bridge's "
+                        "queries per cancel (SAVEQUERIES)")
     args = parser.parse_args(argv)
+    if args.before is not None and not (args.before / "wp-bridge-plugin" / "farewell-bridge.php").is_file():
+        parser.exit(2, f"no wp-bridge-plugin/farewell-bridge.php in {args.before}\n")
     servers = args.server or list(SERVERS)
     count = 4 if args.small else args.requests
     if not MEMBERPRESS.archive_path().is_file():
@@ -195,22 +286,26 @@ def main(argv: list[str] | None = None) -> dict:
                        "../shared/wordpress-plugins/README.md, or set FAREWELL_TEST_PLUGINS)\n")
     load_before = os.getloadavg()
     measured: dict[str, dict[str, list[float]]] = {}
+    profiled: dict[str, dict[str, dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         mariadb = MariaDB(work / "mariadb").start()
         try:
             for server in servers:
-                measured[server] = measure_server(mariadb, server, count, work)
+                measured[server], profiled[server] = measure_server(mariadb, server, count, work, args.before,
+                                                                    args.queries)
         finally:
             mariadb.stop()
     row = {"wordpress": WORDPRESS, "plugin": "memberpress-1.12.11", "commit": results.commit(),
            "requests_per_mode": count, "load_average_before": [round(x, 2) for x in load_before],
            "load_average_after": [round(x, 2) for x in os.getloadavg()], "servers": {}}
+    if args.before is not None:
+        row["before"] = os.environ.get("FAREWELL_BENCH_BEFORE_COMMIT") or str(args.before)
     print(f"WordPress {WORDPRESS} + MemberPress 1.12.11, {count} cancels per mode, alternating; "
           f"load average {row['load_average_before'][0]} → {row['load_average_after'][0]}")
     # The median's ratio is the figure; the lowest quartile's too, as the machine is shared and a
     # request that met other work's load spike weighs less there.
-    print(f"{'server':<11}{'mode':<22}{'p25 ms':>8}{'median ms':>11}{'p90 ms':>9}{'ratio':>8}{'p25 ratio':>10}   goal")
+    print(f"{'server':<11}{'mode':<30}{'p25 ms':>8}{'median ms':>11}{'p90 ms':>9}{'ratio':>8}{'p25 ratio':>10}   goal")
     for server, timings in measured.items():
         base = statistics.median(timings["no bridge"])
         base_p25 = percentile(timings["no bridge"], 0.25)
@@ -221,11 +316,19 @@ def main(argv: list[str] | None = None) -> dict:
                         "p25_ratio_to_no_bridge": round(percentile(t, 0.25) / base_p25, 3)}
                  for mode, t in timings.items()}
         row["servers"][server] = modes
-        goals = dict(zip(MODES[1:], GOALS[server]))
+        goals = dict(zip(MODES[1:], GOALS[server])) | dict(zip(BEFORE_MODES, GOALS[server]))
         for mode, r in modes.items():
             goal = f"<= {goals[mode]}" if mode in goals else ""
-            print(f"{server:<11}{mode:<22}{r['p25_ms']:>8}{r['median_ms']:>11}{r['p90_ms']:>9}"
+            print(f"{server:<11}{mode:<30}{r['p25_ms']:>8}{r['median_ms']:>11}{r['p90_ms']:>9}"
                   f"{r['ratio_to_no_bridge']:>8}{r['p25_ratio_to_no_bridge']:>10}   {goal}")
+        for mode, profile in profiled.get(server, {}).items():
+            modes[mode]["bridge_queries"] = profile
+            if profile:
+                print(f"{server:<11}{mode:<30}bridge queries per cancel: {profile['before_shutdown']:g} before "
+                      f"shutdown ({profile['before_shutdown_ms']:g} ms), {profile['in_shutdown']:g} in it "
+                      f"({profile['in_shutdown_ms']:g} ms); all queries {profile['all_queries']:g}")
+                for sql in profile["last"]:
+                    print(f"{'':<13}{sql}")
     results.append("bridge_cost", row)
     return row
 
