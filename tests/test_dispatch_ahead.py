@@ -228,26 +228,35 @@ def test_an_email_of_a_member_the_batch_before_sent_to_counts_that_send(engine, 
     assert (report.sent, report.skipped) == (2 * CONFIG.batch_size - 1, 1)
 
 
-def _refuse_claiming(engine, email_id: int) -> None:
+@pytest.fixture
+def refuse_claiming(engine):
+    """A real trigger that refuses to claim one email; dropped at the end (MariaDB's database is
+    shared by the tests that follow, which empty its tables but keep its triggers)."""
+    def refuse(email_id: int) -> None:
+        with engine.begin() as conn:
+            if db.is_mysql(engine):
+                conn.exec_driver_sql(
+                    "CREATE TRIGGER refuse_claim BEFORE UPDATE ON scheduled_emails FOR EACH ROW BEGIN "
+                    f"IF NEW.id = {email_id} AND NEW.status = 'sending' THEN "
+                    "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'claim refused'; END IF; END")
+            else:
+                conn.exec_driver_sql(
+                    "CREATE TRIGGER refuse_claim BEFORE UPDATE OF status ON scheduled_emails "
+                    f"WHEN NEW.id = {email_id} AND NEW.status = 'sending' BEGIN SELECT RAISE(ABORT, 'claim refused'); "
+                    "END")
+
+    yield refuse
     with engine.begin() as conn:
-        if db.is_mysql(engine):
-            conn.exec_driver_sql(
-                "CREATE TRIGGER refuse_claim BEFORE UPDATE ON scheduled_emails FOR EACH ROW BEGIN "
-                f"IF NEW.id = {email_id} AND NEW.status = 'sending' THEN "
-                "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'claim refused'; END IF; END")
-        else:
-            conn.exec_driver_sql(
-                "CREATE TRIGGER refuse_claim BEFORE UPDATE OF status ON scheduled_emails "
-                f"WHEN NEW.id = {email_id} AND NEW.status = 'sending' BEGIN SELECT RAISE(ABORT, 'claim refused'); END")
+        conn.exec_driver_sql("DROP TRIGGER IF EXISTS refuse_claim")
 
 
-def test_a_run_stopped_after_a_batch_reports_it_though_the_batch_ahead_failed(engine, smtp, monkeypatch):
+def test_a_run_stopped_after_a_batch_reports_it_though_the_batch_ahead_failed(engine, smtp, refuse_claiming):
     """The next batch's claim fails (a real trigger refuses it) and the run is asked to stop during
     the first batch: the run reports the batch it sent, rather than the error of a batch it will not
     send; the refused claim changed nothing. Without a stop, the error goes up as a claim's does."""
     now = datetime.now(timezone.utc)
     site, ids = _seed(engine, now)
-    _refuse_claiming(engine, ids[CONFIG.batch_size])
+    refuse_claiming(ids[CONFIG.batch_size])
     stop = threading.Event()
     smtp.on_accept = lambda count: stop.set()
     report = dispatch_due(engine, transport_from_url(smtp.url), CONFIG, lambda: now, stop=stop)
