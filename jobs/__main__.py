@@ -61,7 +61,6 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     stop.wait()
-    jobs.stopping.set()  # a dispatch tick under way ends after its batch and gives back the one prepared ahead
     scheduler.shutdown(wait=True)
     applier.stop()
     log.info("jobs stopped")

@@ -11,17 +11,6 @@ record committing while the next message's exchange goes, which waits for that c
 "." that ends its data (the server takes a message only then): a dispatcher that dies duplicates
 at most one message; the emails it had claimed are counted in ``interrupted_sends`` when taken over.
 
-``dispatch_due`` claims and prepares the next batch on a thread of its own while this one is on the
-wire (``_Ahead``): the CPU of preparing (the rules, the templates, the MIME parts) overlaps with the
-waits on the server's replies and the database's commits, which release the GIL. Sends stay one at
-a time on one thread, so the promises above do not change. A batch prepared ahead is claimed with a
-lease twice as long (it waits for the batch before it, then takes its own); it is checked at send
-time like any other (the check reads the suppressions and the lease, and the clock for quiet
-hours); an email of a member the batch before it sent to is given back and prepared again, so that
-its rules count what was just sent; and when the run stops (nothing more due, the time budget
-spent, a stop request, an outage, an error) the batch prepared ahead is given back at once, not
-left to its lease.
-
 The rules are read twice: once for the batch to decide and render, and once more right before the
 SMTP exchanges (``_last_check``, one query for the messages still to send), holding their members'
 rows on MariaDB until the server accepted them, so an unsubscribe or a comeback is either seen or
@@ -38,13 +27,11 @@ import contextlib
 import functools
 import logging
 import secrets
-import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Iterator, Mapping
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
@@ -64,7 +51,7 @@ from ..storage import suppressions as suppressions_store
 from ..storage.leases import Term
 from . import compose, offers, sequences, unsubscribe
 from .email_status import EmailStatus, sources_of
-from .sequences import OWNER_ALERT, STEPS_BY_KEY, Defer, Skip, SkipReason
+from .sequences import OWNER_ALERT, Defer, Skip, SkipReason
 from .site_settings import effective_settings
 
 log = logging.getLogger(__name__)
@@ -78,7 +65,7 @@ class DispatchConfig:
     # Small batches bound what a crash can duplicate and how long a lease must last.
     batch_size: int = 20
     # Longer than a batch can take (batch_size × the transport's timeout), so a live dispatcher
-    # never loses its lease. A batch claimed ahead (dispatch_due) gets twice this: it waits for one.
+    # never loses its lease.
     lease: timedelta = timedelta(minutes=10)
     max_attempts: int = 8
     first_retry: timedelta = timedelta(minutes=1)
@@ -141,12 +128,10 @@ class _Cache:
         return self.sites[site_id]
 
 
-def claim(engine: Engine, now: datetime, config: DispatchConfig, lease: timedelta | None = None
-          ) -> tuple[str, list[int]]:
-    """``lease``: config.lease unless said (a batch claimed ahead waits for the one before it)."""
+def claim(engine: Engine, now: datetime, config: DispatchConfig) -> tuple[str, list[int]]:
     token = secrets.token_hex(16)
     # The jobs' clock alone: config.lease is already that many real seconds on it (from_app_config).
-    term = Term(lease or config.lease)
+    term = Term(config.lease)
     with engine.begin() as conn:
         ids, interrupted = emails_store.claim_due(conn, now, config.batch_size, token, term.end(now),
                                                   term.ended_before(now))
@@ -160,154 +145,41 @@ def dispatch_batch(engine: Engine, transport: Transport, config: DispatchConfig,
                    session=None) -> BatchReport:
     """Claim one batch and send it; returns what happened. ``session``: the transport's session
     to send on (dispatch_due keeps one for its batches); else the batch opens its own."""
-    batch = _claim_and_prepare(engine, config, clock, config.lease)
-    _send_batch(engine, transport, session, batch, config, clock)
-    return batch.report
+    token, claimed = claim(engine, clock(), config)
+    report = BatchReport(claimed=len(claimed))
+    if not claimed:
+        return report
+    ready = _prepare(engine, claimed, token, config, clock(), report)
+    if not ready:
+        return report
+    try:
+        with (contextlib.nullcontext(session) if session is not None else transport.session()) as session, \
+                _Recorder(engine, report) as recorder:
+            _send(engine, session, recorder, ready, token, config, clock, report)
+    except TransportUnavailable as outage:  # the session itself could not open (a mail folder)
+        _outage(engine, ready, token, config, clock(), outage, report)
+    return report
 
 
 def dispatch_due(engine: Engine, transport: Transport, config: DispatchConfig, clock: Clock,
-                 time_budget: float = 25.0, stop: threading.Event | None = None) -> BatchReport:
-    """Send batches until nothing is due, the budget (seconds, real time) is spent, or ``stop`` is
-    set (the jobs process is shutting down), so one tick never runs into the next.
+                 time_budget: float = 25.0) -> BatchReport:
+    """Send batches until nothing is due or the budget (seconds, real time) is spent, so one tick
+    never runs into the next.
 
     The batches share one session: one SMTP connection for the run, not a connect, EHLO and QUIT
-    per batch (the session opens a new one when the server closed it or capped it). While a full
-    batch is sent, the next one is claimed and prepared on another thread (``_Ahead``)."""
+    per batch (the session opens a new one when the server closed it or capped it)."""
     total = BatchReport()
     deadline = time.monotonic() + time_budget
-
-    def stopping() -> bool:
-        return time.monotonic() > deadline or (stop is not None and stop.is_set())
-
     with contextlib.ExitStack() as stack:
         try:
             session = stack.enter_context(transport.session())
         except TransportUnavailable:
             session = None  # the batch opens its own, which records the outage
-        ahead = stack.enter_context(_Ahead(engine, config, clock))
-        batch = _claim_and_prepare(engine, config, clock, config.lease)
         while True:
-            more = len(batch.claimed) == config.batch_size and not stopping()
-            if more:
-                ahead.start()
-            outage = _send_batch(engine, transport, session, batch, config, clock)
-            total.add(batch.report)
-            if not more or outage is not None or stopping():
-                total.add(ahead.give_back(outage))
+            report = dispatch_batch(engine, transport, config, clock, session)
+            total.add(report)
+            if report.claimed < config.batch_size or report.released or time.monotonic() > deadline:
                 return total
-            sent_to = {item.member_id for item in batch.ready if item.member_id is not None}
-            batch = ahead.take()
-            _give_back_members(engine, batch, sent_to, clock())
-
-
-@dataclass
-class _Batch:
-    token: str
-    claimed: list[int]
-    ready: list["_Ready"]
-    report: BatchReport
-
-
-def _claim_and_prepare(engine: Engine, config: DispatchConfig, clock: Clock, lease: timedelta) -> _Batch:
-    token, claimed = claim(engine, clock(), config, lease)
-    report = BatchReport(claimed=len(claimed))
-    ready = _prepare(engine, claimed, token, config, clock(), report) if claimed else []
-    return _Batch(token, claimed, ready, report)
-
-
-def _send_batch(engine, transport: Transport, session, batch: _Batch, config, clock) -> TransportUnavailable | None:
-    """Send a prepared batch; returns the outage that stopped it, if one did (its rest released)."""
-    if not batch.ready:
-        return None
-    try:
-        with (contextlib.nullcontext(session) if session is not None else transport.session()) as session, \
-                _Recorder(engine, batch.report) as recorder:
-            return _send(engine, session, recorder, batch.ready, batch.token, config, clock, batch.report)
-    except TransportUnavailable as outage:  # the session itself could not open (a mail folder)
-        _outage(engine, batch.ready, batch.token, config, clock(), outage, batch.report)
-        return outage
-
-
-class _Ahead:
-    """The next batch, claimed and prepared on a thread of its own while the current one is sent.
-
-    Preparing costs CPU (the rules, the templates, the MIME parts: about what a whole message costs
-    the server's exchange on a busy machine); sending is mostly waiting for the server's replies
-    and the database's commits, which release the GIL. One batch ahead at most, and never sent
-    here: ``take`` hands it to the sending thread, ``give_back`` releases it when the run stops.
-
-    Its lease is twice the configured one, claimed before the batch it waits for is sent: the
-    configured lease is longer than a batch can take (DispatchConfig.lease), so it cannot end before
-    this batch has waited for the one before and been sent itself."""
-
-    def __init__(self, engine: Engine, config: DispatchConfig, clock: Clock):
-        self.engine, self.config, self.clock = engine, config, clock
-        self.worker: ThreadPoolExecutor | None = None
-        self.pending: Future | None = None
-
-    def __enter__(self) -> "_Ahead":
-        return self
-
-    def start(self) -> None:
-        assert self.pending is None, "one batch ahead at most"
-        if self.worker is None:
-            self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="farewell-prepare")
-        self.pending = self.worker.submit(_claim_and_prepare, self.engine, self.config, self.clock,
-                                          self.config.lease * 2)
-
-    def take(self) -> _Batch:
-        """The batch prepared ahead (waiting for it); raises what claiming or preparing it raised."""
-        pending, self.pending = self.pending, None
-        return pending.result()
-
-    def give_back(self, outage: TransportUnavailable | None = None) -> BatchReport:
-        """Release the batch prepared ahead, if any, without an attempt counted: after an outage with
-        its pause (as the batch it waited for), else due as it was, for the next run (or another
-        dispatcher) to take at once. What its preparing did (skips, deferrals) is reported."""
-        if self.pending is None:
-            return BatchReport()
-        try:
-            batch = self.take()
-        except Exception:  # noqa: BLE001 - the batch sent before it is what the run reports
-            # Its claim or its reads failed (the database went away): what it claimed, if anything,
-            # waits for its lease as a stopped dispatcher's would.
-            log.warning("the batch prepared ahead could not be prepared", exc_info=True)
-            return BatchReport()
-        if outage is not None:
-            _outage(self.engine, batch.ready, batch.token, self.config, self.clock(), outage, batch.report)
-        else:
-            _give_back(self.engine, batch, batch.ready, self.clock())
-        return batch.report
-
-    def __exit__(self, *exc) -> None:
-        try:
-            if self.pending is not None:
-                # The run stopped on an error: the batch ahead is released if the database lets us,
-                # else its leases end as a stopped dispatcher's do. What already goes up says more.
-                with contextlib.suppress(Exception):
-                    self.give_back()
-        finally:
-            if self.worker is not None:
-                self.worker.shutdown()
-
-
-def _give_back(engine, batch: _Batch, items: list["_Ready"], now: datetime) -> None:
-    """Put claimed emails back as they were (due, the attempt not counted), uncounted as claimed."""
-    if not items:
-        return
-    with engine.begin() as conn:
-        for item in items:
-            emails_store.transition(conn, item.email_id, sources_of(EmailStatus.PENDING), EmailStatus.PENDING.value,
-                                    now, lease_token=batch.token, give_back_attempt=True)
-    batch.report.claimed -= len(items)
-    given = {item.email_id for item in items}
-    batch.ready = [item for item in batch.ready if item.email_id not in given]
-
-
-def _give_back_members(engine, batch: _Batch, sent_to: set[int], now: datetime) -> None:
-    """Give back the emails of members the batch before sent to: prepared while those sends were not
-    recorded, their rules (the emails sent so far per cancellation) would not count them."""
-    _give_back(engine, batch, [item for item in batch.ready if item.member_id in sent_to], now)
 
 
 @dataclass(frozen=True)
@@ -323,9 +195,6 @@ class _Ready:
     address: str | None
     address_hash: str | None
     contact_request_id: int | None
-    # The member's zone when quiet hours apply (a marketing step), checked again at send time: a
-    # batch prepared ahead may wait past the evening's closing.
-    quiet_zone: ZoneInfo | None = None
 
 
 _LEASE_LOST = object()
@@ -375,11 +244,9 @@ def _prepare(engine, claimed: list[int], token, config, now, report) -> list[_Re
                     attempts_back=True)
         else:
             alert = context["step"] == OWNER_ALERT
-            quiet = (None if alert or not STEPS_BY_KEY[context["step"]].marketing
-                     else sequences.member_timezone(cache.sites[context["site_id"]][0]))
             ready.append(_Ready(email_id, outgoing, context["site_id"], None if alert else context["member_id"],
                                 None if alert else context["email"], hashes.get(email_id),
-                                context["contact_request_id"], quiet))
+                                context["contact_request_id"]))
     return ready
 
 
@@ -492,10 +359,9 @@ class _Recorder:
             self._drop()  # never back to the pool without its checks
 
 
-def _send(engine, session, recorder: _Recorder, ready: list[_Ready], token, config, clock,
-          report) -> TransportUnavailable | None:
+def _send(engine, session, recorder: _Recorder, ready: list[_Ready], token, config, clock, report) -> None:
     """Check the messages once more and hand them to the server, one at a time, each recorded as
-    soon as it was accepted; returns the outage that stopped it, if one did (the rest released).
+    soon as it was accepted.
 
     MariaDB: the members' rows stay locked from the check until the server accepted their
     messages (or ``recheck_after`` has passed: the rest is then checked again); unsubscribe and
@@ -509,7 +375,7 @@ def _send(engine, session, recorder: _Recorder, ready: list[_Ready], token, conf
     while ready:
         with engine.connect() as conn:
             transaction = conn.begin()
-            stops = _last_check(conn, ready, token, hold, clock())
+            stops = _last_check(conn, ready, token, hold)
             if hold:
                 ready, refused = _hand_over(recorder, session, ready, stops, token, config, clock, report)
             try:
@@ -524,14 +390,13 @@ def _send(engine, session, recorder: _Recorder, ready: list[_Ready], token, conf
             item, error = refused
             if isinstance(error, TransportUnavailable):
                 _outage(engine, ready, token, config, clock(), error, report)
-                return error
+                return
             _refused(engine, item, error, token, config, clock(), report)
-    return None
 
 
-def _last_check(conn, ready: list[_Ready], token, hold: bool, at: datetime) -> dict[int, object]:
-    """Why each message may no longer go out (a Skip, a Defer, _LEASE_LOST or _MOVED), in one query
-    for all of them, after taking their members' rows (MariaDB)."""
+def _last_check(conn, ready: list[_Ready], token, hold: bool) -> dict[int, object]:
+    """Why each message may no longer go out (a Skip, _LEASE_LOST or _MOVED), in one query for
+    all of them, after taking their members' rows (MariaDB)."""
     if hold:
         emails_store.hold_recipients(conn, sorted({r.member_id for r in ready if r.member_id is not None}))
     now = emails_store.recheck(conn, [r.email_id for r in ready],
@@ -550,8 +415,6 @@ def _last_check(conn, ready: list[_Ready], token, hold: bool, at: datetime) -> d
                                         else SkipReason.UNSUBSCRIBED)
         elif row["resumed_at"] is not None or row["won_back"]:
             stops[item.email_id] = Skip(SkipReason.WON_BACK)
-        elif item.quiet_zone is not None and not sequences.is_daytime(at, item.quiet_zone):
-            stops[item.email_id] = Defer(sequences.next_opening(at, item.quiet_zone), "quiet hours")
     return stops
 
 
@@ -585,9 +448,6 @@ def _hand_over_each(recorder: _Recorder, session, ready: list[_Ready], stops, to
             recorder.wait()  # the connection is the previous record's until then
             if stop is _MOVED:
                 _finish(recorder, item.email_id, token, EmailStatus.PENDING, clock(), report, due_at=clock(),
-                        attempts_back=True)
-            elif isinstance(stop, Defer):
-                _finish(recorder, item.email_id, token, EmailStatus.PENDING, clock(), report, due_at=stop.until,
                         attempts_back=True)
             else:
                 _finish(recorder, item.email_id, token, EmailStatus.SKIPPED, clock(), report,

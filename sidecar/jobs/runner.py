@@ -15,8 +15,7 @@ import dataclasses
 import logging
 import os
 import socket
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Mapping
 
@@ -91,9 +90,6 @@ class Jobs:
     clock: Clock
     interval: float
     heartbeat: Heartbeat | None = None
-    # Set when the process is asked to stop: the dispatch tick running ends after its batch and
-    # gives back the batch it prepared ahead, instead of sending until its time budget is spent.
-    stopping: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self):
         if self.heartbeat is None:
@@ -113,15 +109,14 @@ class Jobs:
 
     def tick(self):
         """One dispatch tick (alerts, then due emails), reported as a heartbeat; errors propagate."""
-        report = tasks.dispatch_tick(self.engine, self.transport, self.config, self.clock, stop=self.stopping)
+        report = tasks.dispatch_tick(self.engine, self.transport, self.config, self.clock)
         self.heartbeat.beat(DISPATCH_HEARTBEAT, self.interval, dataclasses.asdict(report))
         return report
 
     def scheduled_dispatch(self, time_budget: float) -> None:
         """The scheduled form of a dispatch tick: a database outage is one line, retried next tick."""
         try:
-            report = tasks.dispatch_tick(self.engine, self.transport, self.config, self.clock, time_budget,
-                                         self.stopping)
+            report = tasks.dispatch_tick(self.engine, self.transport, self.config, self.clock, time_budget)
         except UNAVAILABLE_ERRORS as error:
             log.error("dispatch skipped, database unavailable: %s", error_kind(error))
             return

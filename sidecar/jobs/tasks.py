@@ -3,8 +3,6 @@ so tests call them directly with an injected clock."""
 
 from __future__ import annotations
 
-import threading
-
 from sqlalchemy.engine import Engine
 
 from ..domain import alerts, dispatch
@@ -13,7 +11,7 @@ from .clock import Clock
 
 
 def dispatch_tick(engine: Engine, transport: Transport, config: dispatch.DispatchConfig, clock: Clock,
-                  time_budget: float = 25.0, stop: threading.Event | None = None) -> dispatch.BatchReport:
-    """Queue the owners' alerts, then send whatever is due (until ``stop`` is set: shutting down)."""
+                  time_budget: float = 25.0) -> dispatch.BatchReport:
+    """Queue the owners' alerts, then send whatever is due."""
     alerts.queue_owner_alerts(engine, clock())
-    return dispatch.dispatch_due(engine, transport, config, clock, time_budget=time_budget, stop=stop)
+    return dispatch.dispatch_due(engine, transport, config, clock, time_budget=time_budget)
