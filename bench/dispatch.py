@@ -151,7 +151,7 @@ def _serve_inbox(pipe) -> None:
 
     server = SmtpServer().start()
     pipe.send(server.url)
-    while (request := pipe.recv()) != "stop":
+    while pipe.recv() != "stop":  # any other request: the messages so far
         # What measure reads of each message: sender, recipients, bytes (parsed messages do not pickle cheaply).
         pipe.send([_Kept(m.sender, m.recipients, m.raw) for m in server.messages()])
     server.stop()
