@@ -80,7 +80,10 @@ add_action( 'shutdown', function () {
 				'in_shutdown' => $i >= $GLOBALS['farewell_bench_shutdown_at'] );
 		}
 	}
-	file_put_contents( dirname( ABSPATH ) . '/bench-profile.jsonl', wp_json_encode( array( 'uri' => $_SERVER['REQUEST_URI'], 'queries' => count( (array) $GLOBALS['wpdb']->queries ), 'bridge' => $bridge ) ) . "\n", FILE_APPEND | LOCK_EX );
+	$line = array( 'uri' => $_SERVER['REQUEST_URI'], 'queries' => count( (array) $GLOBALS['wpdb']->queries ),
+		'bridge' => $bridge );
+	$file = dirname( ABSPATH ) . '/bench-profile.jsonl';
+	file_put_contents( $file, wp_json_encode( $line ) . "\n", FILE_APPEND | LOCK_EX );
 }, PHP_INT_MAX );
 """
 
@@ -232,7 +235,8 @@ def bridge_queries(site: WordPressSite) -> dict:
             "before_shutdown": median_of(lambda c: sum(not q["in_shutdown"] for q in c["bridge"])),
             "in_shutdown": median_of(lambda c: sum(q["in_shutdown"] for q in c["bridge"])),
             "in_shutdown_ms": median_of(lambda c: round(sum(q["ms"] for q in c["bridge"] if q["in_shutdown"]), 3)),
-            "before_shutdown_ms": median_of(lambda c: round(sum(q["ms"] for q in c["bridge"] if not q["in_shutdown"]), 3)),
+            "before_shutdown_ms": median_of(
+                lambda c: round(sum(q["ms"] for q in c["bridge"] if not q["in_shutdown"]), 3)),
             "all_queries": median_of(lambda c: c["queries"]),
             "last": [("S " if q["in_shutdown"] else "  ") + q["sql"] for q in cancels[-1]["bridge"]]}
 

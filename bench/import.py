@@ -9,9 +9,10 @@ thread on). N past subscriptions, a third of them cancelled, spread over the las
 seeded through MemberPress's own models (real_plugins.seed_memberpress_history: a PHP loop in one
 request per 1,000), before the clock starts; the seeded database is kept as a mysqldump
 (seed_cache_path(), $FAREWELL_BENCH_CACHE or the temp folder) and loaded again by the next run of
-the same N and seeding code, so that a change can be measured several times. Then `wp farewell import` (the real WP-CLI: the
-command line's Start, which runs the importer's steps and delivers its outbox itself; a
-`--dry-run` just before it times the reading alone) and, from that Start, the time until every event is applied and visible in the admin API: no event left
+the same N and seeding code, so that a change can be measured several times. Then `wp farewell
+import` (the real WP-CLI: the command line's Start, which runs the importer's steps and delivers
+its outbox itself; a `--dry-run` just before it times the reading alone) and, from that Start, the
+time until every event is applied and visible in the admin API: no event left
 unapplied (GET /unapplied-events) and every cancellation listed by GET /cancellations. Prints
 subscriptions/s and the time projected for 100,000 (issue 16's goal: ≤ 5 minutes); appends a JSON
 line to bench/results/import.jsonl, with the command's own time per phase (FAREWELL_IMPORT_PROFILE,
@@ -91,7 +92,8 @@ def seed_cache_path(count: int, now: datetime) -> Path:
     and seed_memberpress_history()), so that a change to any of them seeds again. Seeding takes
     minutes per 1,000 subscriptions; the clock starts after it either way."""
     key = hashlib.sha256("\n".join([
-        str(count), now.strftime("%Y-%m"), MEMBERPRESS.archive_path().name, str(MEMBERPRESS.archive_path().stat().st_size),
+        str(count), now.strftime("%Y-%m"), MEMBERPRESS.archive_path().name,
+        str(MEMBERPRESS.archive_path().stat().st_size),
         inspect.getsource(history), inspect.getsource(seed_memberpress_history), inspect.getsource(install_real_plugin),
     ]).encode()).hexdigest()[:16]
     base = Path(os.environ.get("FAREWELL_BENCH_CACHE") or Path(tempfile.gettempdir()) / "farewell-bench-cache")
@@ -184,7 +186,8 @@ def measure(count: int, work: Path, jobs: int = 0, use_cache: bool = True, repli
             cache = replica_cache_path(count, replicate_from, now) if use_cache else None
             if cache is not None and cache.is_file():
                 load(cache)
-                seeded_from = f"{copies} copies of {replicate_from} seeded through MemberPress's models, replicated in SQL (cache)"
+                seeded_from = (f"{copies} copies of {replicate_from} seeded through MemberPress's models, "
+                               "replicated in SQL (cache)")
             else:
                 base = seed(replicate_from)
                 replica = replicate_memberpress_history(site, copies - 1)
@@ -246,7 +249,8 @@ def measure(count: int, work: Path, jobs: int = 0, use_cache: bool = True, repli
                 break
             time.sleep(0.2)
         elapsed = time.monotonic() - started
-        return {"subscriptions": count, "cancelled": cancelled, "seeding_s": round(seeding, 1), "seeded_from": seeded_from,
+        return {"subscriptions": count, "cancelled": cancelled, "seeding_s": round(seeding, 1),
+                "seeded_from": seeded_from,
                 "jobs_processes": jobs, "replicated_from": replicate_from or None,
                 "dry_run_counted": {"subscriptions": counted[0], "cancelled": counted[1]},
                 "dry_run_s": round(dry_run, 1), "import_command_s": round(cli_done, 1), "elapsed_s": round(elapsed, 1),
@@ -276,7 +280,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     count = 30 if args.small else args.subscriptions
     if args.replicate_from and (count % args.replicate_from or count <= args.replicate_from):
-        parser.exit(2, f"--subscriptions ({count}) must be a multiple of --replicate-from ({args.replicate_from}), larger\n")
+        parser.exit(2, f"--subscriptions ({count}) must be a multiple of --replicate-from "
+                       f"({args.replicate_from}), larger\n")
     if not MEMBERPRESS.archive_path().is_file():
         parser.exit(2, f"MemberPress is missing: {MEMBERPRESS.archive_path()} (copy the archives listed in "
                        "../shared/wordpress-plugins/README.md, or set FAREWELL_TEST_PLUGINS)\n")

@@ -6,8 +6,9 @@ second and ``serve``'s ingest route wakes it at once (``wake``); a full batch is
 next one without waiting, and a larger one (BACKLOG_BATCH) while a backlog lasts. The jobs
 process has no wake-up from the web workers: with a poll of one second, an event waited up to a
 second before its batch even began, half of the 2 s the issue allows. A poll that finds nothing
-is one indexed read in a short transaction. Several threads and processes may run it side by side: the events are claimed
-in the database. Never started inside gunicorn workers (the jobs process applies for them).
+is one indexed read in a short transaction. Several threads and processes may run it side by
+side: the events are claimed in the database. Never started inside gunicorn workers (the jobs
+process applies for them).
 """
 
 from __future__ import annotations
