@@ -528,7 +528,8 @@ def _open_cancellation(
             access_ends_at=access_ends_at or later["access_ends_at"],
             followup_group=group,
         )
-        survey.attach_early_answers(conn, site_id, member_id, later["id"], event.subscription.id, at, now)
+        survey.attach_early_answers(conn, site_id, member_id, later["id"], event.subscription.id, at, now,
+                                    prepared.unattached if prepared is not None else None)
         _plan_follow_ups(conn, site_id, cancellations_store.get_cancellation(conn, site_id, later["id"]), event, now,
                          prepared)
         return
@@ -561,7 +562,8 @@ def _open_cancellation(
         return
     # Every column is known here, so the new record is planned from these values, not re-read.
     cancellation = {"id": cancellations_store.insert_cancellation(conn, **values), **values}
-    survey.attach_early_answers(conn, site_id, member_id, cancellation["id"], event.subscription.id, at, now)
+    survey.attach_early_answers(conn, site_id, member_id, cancellation["id"], event.subscription.id, at, now,
+                                prepared.unattached if prepared is not None else None)
     _plan_follow_ups(conn, site_id, cancellation, event, now, prepared)
 
 
