@@ -102,7 +102,7 @@ class Farewell_Bridge_History_Memberpress extends Farewell_Bridge_History_Source
 	public function events( $cursor, $limit, $since ) {
 		$limit = max( 1, (int) $limit );
 		Farewell_Bridge_Import_Profile::start( 'read_sql' );
-		$rows  = self::rows_after( self::table( 'subscriptions' ), 'id, user_id, product_id, price, period_type, status, created_at', $cursor, $limit );
+		$rows = self::rows_after( self::table( 'subscriptions' ), 'id, user_id, product_id, price, period_type, status, created_at', $cursor, $limit );
 		if ( empty( $rows ) ) {
 			return self::answer( array(), 0, $limit, null );
 		}
@@ -116,7 +116,7 @@ class Farewell_Bridge_History_Memberpress extends Farewell_Bridge_History_Source
 		// and get_user_meta() below then read WordPress's cache).
 		cache_users( array_values( array_unique( array_map( 'intval', wp_list_pluck( $rows, 'user_id' ) ) ) ) );
 		$source = ( new Farewell_Bridge_Source_Memberpress() )->keep_product_names();
-		$out     = array();
+		$out    = array();
 		foreach ( $rows as $row ) {
 			$id = (int) $row->id;
 			if ( ! isset( $access[ $id ] ) ) {
