@@ -100,7 +100,46 @@ def gunicorn(app_spec: str, port: int, env: dict, log: Path, workers: int = 2) -
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
         )
     wait_for_http(f"http://127.0.0.1:{port}/", process=process)
+    wait_until_loaded(process.pid, workers)
     return process
+
+
+def _cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                pass
+    return found
+
+
+def wait_until_loaded(pid: int, workers: int, quiet: float = 0.5, timeout: float = 60) -> None:
+    """Until all ``workers`` of the server are forked and its processes have used no CPU for
+    ``quiet`` seconds. wait_for_http returns when one worker answers, while the other may still be
+    loading its app: the sidecar's create_app imports for about a second of CPU (matplotlib, for
+    the digest's chart), the bare apps' a fraction of it, so a run started then timed one app's
+    start-up beside its requests and not the other's. Every app is measured loaded."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        pids = [pid, *sorted(_children(pid))]
+        try:
+            ticks = sum(_cpu_ticks(p) for p in pids)
+        except OSError:  # a worker exited meanwhile: look again
+            last = None
+            continue
+        if last == (pids, ticks) and len(pids) > workers:
+            return
+        last = (pids, ticks)
+        time.sleep(quiet)
 
 
 def stop(process: subprocess.Popen) -> None:
