@@ -1,8 +1,9 @@
 """Where work is claimed and emails are sent: the dispatcher the jobs process ticks.
 
 Each batch: claim due emails with a lease (one short transaction), read what they all need and
-evaluate the rules in two queries for the batch, render, then hand each message to the transport and
-record the outcome right after the server accepted it. Any number of dispatchers may run side by
+evaluate the rules in two queries for the batch, then hand each message to the transport and
+record the outcome right after the server accepted it; each message is rendered and built while
+the server takes the one before it (_Ready.build). Any number of dispatchers may run side by
 side: a row is claimed by one of them only (SKIP LOCKED on MariaDB, one writer at a time on SQLite),
 and a dispatcher that dies leaves leases that expire and are claimed again. A crash between
 "accepted" and "marked sent" re-sends that one message: at-least-once at the SMTP boundary, with the
@@ -182,12 +183,17 @@ def dispatch_due(engine: Engine, transport: Transport, config: DispatchConfig, c
                 return total
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class _Ready:
-    """A message built and about to go out, with what its last check and its record need."""
+    """A message decided and about to go out, with what its last check and its record need.
+
+    Its message is built late (``build``): while the server takes the message before it
+    (Sender.send's ``meanwhile``), the longest wait of an exchange, rather than with the rest of
+    the batch before the first exchange, when the server has nothing to do. The same inputs as
+    before (the batch's reads, its ``now``), so the same bytes."""
 
     email_id: int
-    outgoing: Outgoing
+    make: Callable[[], Outgoing]
     site_id: str
     # The member held during the exchange and the address the message was built for; None for an
     # owner alert, which is neither held nor checked against suppressions.
@@ -195,6 +201,17 @@ class _Ready:
     address: str | None
     address_hash: str | None
     contact_request_id: int | None
+    outgoing: Outgoing | None = None
+    # What building it raised: it is then not sent but skipped (BadAddress) or retried.
+    failure: Exception | None = None
+
+    def build(self) -> None:
+        """Build the message once; never raises (it runs inside an SMTP exchange)."""
+        if self.outgoing is None and self.failure is None:
+            try:
+                self.outgoing = self.make()
+            except Exception as error:  # noqa: BLE001 - a bug in one email must not stop the others
+                self.failure = error
 
 
 _LEASE_LOST = object()
@@ -203,8 +220,8 @@ _MOVED = object()  # the member's address changed since the batch was read: read
 
 def _prepare(engine, claimed: list[int], token, config, now, report) -> list[_Ready]:
     """Read what the batch needs (two queries, plus a site's settings once per batch), apply the
-    rules and build each message; returns the messages to send, in claim order. What is skipped
-    or deferred is recorded here."""
+    rules; returns the messages to send, in claim order, each built later (_Ready.build). What is
+    skipped or deferred is recorded here."""
     cache = _Cache()
     secret = config.mail.secret_key
     with engine.connect() as conn:
@@ -229,38 +246,40 @@ def _prepare(engine, claimed: list[int], token, config, now, report) -> list[_Re
             continue
         try:
             reason = suppressed.get((context["site_id"], hashes.get(email_id)))
-            outgoing = _build(engine, context, requests.get(email_id), subscriptions.get(email_id), reason,
+            decided = _decide(engine, context, requests.get(email_id), subscriptions.get(email_id), reason,
                               token, config, now, cache)
         except BadAddress:
-            outgoing = Skip(SkipReason.INVALID_ADDRESS)
+            decided = Skip(SkipReason.INVALID_ADDRESS)
         except Exception as error:  # noqa: BLE001 - a bug in one email must not stop the others
             log.exception("could not prepare scheduled email %s", email_id)
             _retry_or_fail(engine, email_id, token, config, now, f"internal error: {type(error).__name__}", report)
             continue
-        if isinstance(outgoing, Skip):
-            _finish(engine, email_id, token, EmailStatus.SKIPPED, now, report, skip_reason=outgoing.reason)
-        elif isinstance(outgoing, Defer):
-            _finish(engine, email_id, token, EmailStatus.PENDING, now, report, due_at=outgoing.until,
+        if isinstance(decided, Skip):
+            _finish(engine, email_id, token, EmailStatus.SKIPPED, now, report, skip_reason=decided.reason)
+        elif isinstance(decided, Defer):
+            _finish(engine, email_id, token, EmailStatus.PENDING, now, report, due_at=decided.until,
                     attempts_back=True)
         else:
             alert = context["step"] == OWNER_ALERT
-            ready.append(_Ready(email_id, outgoing, context["site_id"], None if alert else context["member_id"],
+            ready.append(_Ready(email_id, decided, context["site_id"], None if alert else context["member_id"],
                                 None if alert else context["email"], hashes.get(email_id),
                                 context["contact_request_id"]))
     return ready
 
 
-def _build(engine, context, request, subscription, suppression_reason, token, config, now,
-           cache) -> Outgoing | Skip | Defer:
-    """Apply the rules to one email of the batch and build its message (or say why not)."""
+def _decide(engine, context, request, subscription, suppression_reason, token, config, now,
+            cache) -> Callable[[], Outgoing] | Skip | Defer:
+    """Apply the rules to one email of the batch: what builds its message (_Ready.build), or why
+    it does not go."""
     site, settings, steps = cache.sites[context["site_id"]]
     if context["step"] == OWNER_ALERT:
         if request is None:
             return Skip(SkipReason.REQUEST_WITHDRAWN)
         if request["answered_at"] is not None:
             return Skip(SkipReason.REQUEST_ANSWERED)
+        # Built now: whether it goes at all depends on it (no owner address), and alerts are rare.
         outgoing = compose.owner_alert(context, request, site, settings, config.mail, now)
-        return outgoing if outgoing is not None else Skip(SkipReason.NO_OWNER_ADDRESS)
+        return (lambda: outgoing) if outgoing is not None else Skip(SkipReason.NO_OWNER_ADDRESS)
     configured = steps[context["step"]]
     decision = sequences.decide(
         context, configured=configured, settings=settings, zone=sequences.member_timezone(site),
@@ -272,7 +291,8 @@ def _build(engine, context, request, subscription, suppression_reason, token, co
     # The coupon is asked for outside any transaction: a slow WordPress must not hold the database.
     offer = (_offer(engine, context, subscription, site, settings, token, now, config.bridge_networks)
              if context["step"] == "offer" else None)
-    return compose.sequence_email(context, site, settings, configured.copy_overrides, offer, config.mail, now)
+    return functools.partial(compose.sequence_email, context, site, settings, configured.copy_overrides, offer,
+                             config.mail, now)
 
 
 class _Recorder:
@@ -444,6 +464,12 @@ def _hand_over_each(recorder: _Recorder, session, ready: list[_Ready], stops, to
         if stop is _LEASE_LOST:
             report.lost += 1
             continue
+        if stop is None:
+            item.build()  # unless the exchange before built it
+            if item.failure is not None:
+                recorder.wait()  # the connection is the previous record's until then
+                _unbuilt(recorder, item, token, config, clock(), report)
+                continue
         if stop is not None:
             recorder.wait()  # the connection is the previous record's until then
             if stop is _MOVED:
@@ -456,7 +482,7 @@ def _hand_over_each(recorder: _Recorder, session, ready: list[_Ready], stops, to
         try:
             # The previous message's record commits during this exchange and is waited for before
             # its end of data: the server never holds two accepted messages not recorded sent.
-            session.send(item.outgoing, before_end=recorder.wait)
+            session.send(item.outgoing, before_end=recorder.wait, meanwhile=_next_build(ready, index, stops))
         except TransportUnavailable as outage:
             return ready[index:], (item, outage)
         except DeliveryError as error:
@@ -465,6 +491,26 @@ def _hand_over_each(recorder: _Recorder, session, ready: list[_Ready], stops, to
         if time.monotonic() - checked_at > config.recheck_after:
             return ready[index + 1:], None
     return [], None
+
+
+def _next_build(ready: list[_Ready], index: int, stops) -> Callable[[], None] | None:
+    """What builds the next message this hand-over will send, if any is left to build."""
+    for item in ready[index + 1:]:
+        if item.email_id not in stops:
+            return item.build if item.outgoing is None and item.failure is None else None
+    return None
+
+
+def _unbuilt(recorder: "_Recorder", item: _Ready, token, config, now, report) -> None:
+    """A message that could not be built: skipped for an address no header can hold, else
+    retried like any other internal error (as when it was built with the batch)."""
+    if isinstance(item.failure, BadAddress):
+        _finish(recorder, item.email_id, token, EmailStatus.SKIPPED, now, report,
+                skip_reason=SkipReason.INVALID_ADDRESS)
+        return
+    log.error("could not prepare scheduled email %s", item.email_id, exc_info=item.failure)
+    _retry_or_fail(recorder, item.email_id, token, config, now, f"internal error: {type(item.failure).__name__}",
+                   report)
 
 
 def _refused(engine, item: _Ready, error: DeliveryError, token, config, now, report) -> None:
@@ -551,8 +597,9 @@ def _finish(database, email_id, token, target, now, report, **values) -> None:
         _transition(conn, email_id, token, target, now, report, **values)
 
 
-def _retry_or_fail(engine, email_id, token, config: DispatchConfig, now, reason: str, report) -> None:
-    with engine.begin() as conn:
+def _retry_or_fail(database, email_id, token, config: DispatchConfig, now, reason: str, report) -> None:
+    """``database``: the engine, or the batch's _Recorder while it sends."""
+    with database.begin() as conn:
         email = emails_store.get_email(conn, email_id)
         if email["attempts"] >= config.max_attempts:
             _transition(conn, email_id, token, EmailStatus.FAILED, now, report,

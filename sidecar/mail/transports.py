@@ -58,12 +58,18 @@ class RecipientRefused(PermanentFailure):
 
 
 class Sender(Protocol):
-    def send(self, outgoing: Outgoing, before_end: Callable[[], None] | None = None) -> None:
+    def send(self, outgoing: Outgoing, before_end: Callable[[], None] | None = None,
+             meanwhile: Callable[[], None] | None = None) -> None:
         """``before_end``: called once more of the message than its end went out, right before the
         point where the receiver takes it (SMTP: the "." that ends its data); what the caller must
         have made durable before another message can be taken (the previous one's record) is waited
         for there. If it raises, the message is left unended, so not delivered, and the error goes
-        on to the caller."""
+        on to the caller.
+
+        ``meanwhile``: work of the caller's (building its next message) that a transport may run
+        while the receiver takes this message (SMTP: between the "." and the reply, the longest
+        wait of an exchange, when the server parses and stores the message), or not at all; it
+        must not raise."""
 
 
 class Transport(Protocol):
@@ -121,6 +127,7 @@ class _SenderSeen:
 
     sender_accepted = False
     before_end: Callable[[], None] | None = None
+    meanwhile: Callable[[], None] | None = None
 
     def mail(self, *args, **kwargs):
         self.sender_accepted = False
@@ -129,9 +136,10 @@ class _SenderSeen:
         return code, reply
 
     def data(self, msg):
-        if self.before_end is None:
+        if self.before_end is None and self.meanwhile is None:
             return super().data(msg)
-        # smtplib's data(), with the end of data sent on its own after before_end.
+        # smtplib's data(), with the end of data sent on its own after before_end, and meanwhile
+        # run before its reply is read: single-threaded, so it takes no GIL from the exchange.
         self.putcmd("data")
         code, reply = self.getreply()
         if code != 354:
@@ -140,8 +148,11 @@ class _SenderSeen:
         if quoted[-2:] != smtplib.bCRLF:
             quoted += smtplib.bCRLF
         self.send(quoted)
-        self.before_end()
+        if self.before_end is not None:
+            self.before_end()
         self.send(b"." + smtplib.bCRLF)
+        if self.meanwhile is not None:
+            self.meanwhile()
         return self.getreply()
 
 
@@ -169,25 +180,26 @@ class _SmtpSession:
         self.connection: _Smtp | _SmtpSsl | None = None
         self.carried = 0  # messages the current connection carried
 
-    def send(self, outgoing: Outgoing, before_end: Callable[[], None] | None = None) -> None:
+    def send(self, outgoing: Outgoing, before_end: Callable[[], None] | None = None,
+             meanwhile: Callable[[], None] | None = None) -> None:
         if self.connection is not None and self.carried:
             try:
-                self._send_on_connection(outgoing, before_end)
+                self._send_on_connection(outgoing, before_end, meanwhile)
                 return
             except _NotTaken:
                 self._drop()  # closed or capped by the server: once more on a new connection
         try:
-            self._send_on_connection(outgoing, before_end)
+            self._send_on_connection(outgoing, before_end, meanwhile)
         except _NotTaken as not_taken:
             raise not_taken.error from None
 
-    def _send_on_connection(self, outgoing: Outgoing, before_end) -> None:
+    def _send_on_connection(self, outgoing: Outgoing, before_end, meanwhile=None) -> None:
         if self.connection is None:
             self.connection = self.transport.connect()
             self.carried = 0
         connection = self.connection
         connection.sender_accepted = False
-        connection.before_end = before_end
+        connection.before_end, connection.meanwhile = before_end, meanwhile
         try:
             refused = connection.send_message(outgoing.message, from_addr=outgoing.sender,
                                               to_addrs=list(outgoing.recipients))
@@ -202,7 +214,7 @@ class _SmtpSession:
             self._drop()
             raise
         finally:
-            connection.before_end = None
+            connection.before_end = connection.meanwhile = None
         self.carried += 1
         if refused:
             log.warning("some recipients refused %s: %s", outgoing.message_id, refused)
@@ -279,7 +291,8 @@ class MaildirTransport:
             raise TransportUnavailable(f"cannot use the mail folder {self.path}: {error}") from None
         yield self
 
-    def send(self, outgoing: Outgoing, before_end: Callable[[], None] | None = None) -> None:
+    def send(self, outgoing: Outgoing, before_end: Callable[[], None] | None = None,
+             meanwhile: Callable[[], None] | None = None) -> None:
         unique = f"{time.time_ns()}.P{os.getpid()}Q{next(self._counter)}.{socket.gethostname()[:40]}"
         temporary, final = self.path / "tmp" / f"{unique}.eml", self.path / "new" / f"{unique}.eml"
         try:
@@ -323,7 +336,8 @@ class _WordPressSession:
     def __init__(self, transport: WordPressTransport, http):
         self.transport, self.http = transport, http
 
-    def send(self, outgoing: Outgoing, before_end: Callable[[], None] | None = None) -> None:
+    def send(self, outgoing: Outgoing, before_end: Callable[[], None] | None = None,
+             meanwhile: Callable[[], None] | None = None) -> None:
         if before_end is not None:
             before_end()  # the site may send it as soon as it hears of it
         payload = mail_payload(outgoing)
