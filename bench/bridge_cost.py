@@ -1,7 +1,7 @@
 """The bridge's cost to a member's cancel request, in real WordPress with the real MemberPress.
 
 python -m bench.bridge_cost [--server php-s|nginx-fpm|apache ...] [--requests 60] [--small]
-                            [--before DIR] [--queries N]
+                            [--before DIR] [--queries N] [--gap SECONDS]
 
 Per server (php -S, nginx + PHP-FPM, Apache + mod_php: Debian's packages, run as the tests run
 them, tests/wordpress/site.py), three WordPress 6.8 sites on one throw-away MariaDB, each with
@@ -25,6 +25,13 @@ unless asked) to keep WordPress's SAVEQUERIES log: the queries whose call stack 
 bridge, before `shutdown` and in it (the member waits for both under mod_php and php -S; under
 PHP-FPM for those before the bridge's fastcgi_finish_request() only), counted per cancel. Counts,
 not times: the same on a busy machine as on a quiet one.
+
+Each cancel's predecessor in the alternation is kept: a cancel that follows a sidecar-up one meets
+that site's work after its response (PHP-FPM's delivery after fastcgi_finish_request(), mod_php's
+loopback booting WordPress in another child, the sidecar storing and applying the event) on the
+same two cores; the medians per predecessor show what that costs the next request (issue 15: it
+was the black-holed site's excess). --gap S waits S seconds before each cancel, so that no cancel
+meets the previous one's after-response work: the clean experiment beside the default (none).
 """
 
 from __future__ import annotations
@@ -162,9 +169,11 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def measure_server(mariadb: MariaDB, server: str, count: int, work: Path, before: Path | None = None,
-                   queries: int = 0) -> tuple[dict[str, list[float]], dict[str, dict]]:
+                   queries: int = 0, gap: float = 0.0
+                   ) -> tuple[dict[str, list[float]], dict[str, dict], dict[str, list[str]]]:
     """Builds the three sites of one server (five with `before`), lets their members cancel
-    alternately; the timings, and the bridge's queries per cancel (`queries` profiled cancels)."""
+    alternately (`gap` seconds before each); the timings, the bridge's queries per cancel
+    (`queries` profiled cancels), and the mode of the cancel before each timed one."""
     tag = server.replace("-", "")
     hole = BlackHole()
     sidecar = SidecarProcess(mariadb.create_database(f"sidecar_{tag}"), work / f"sidecar-{tag}").start()
@@ -196,11 +205,17 @@ def measure_server(mariadb: MariaDB, server: str, count: int, work: Path, before
             for _ in range(WARM_UP_LOADS):
                 sessions[mode][0].get(site.memberpress["account_url"], timeout=60).raise_for_status()
         timings: dict[str, list[float]] = {mode: [] for mode in sites}
+        after: dict[str, list[str]] = {mode: [] for mode in sites}
+        previous = "warm-up"
         for i in range(count):
             shift = i % len(modes)
             order = modes[shift:] + modes[:shift]  # each mode first, second, ... in turn
             for mode in order:
+                if gap:
+                    time.sleep(gap)
                 timings[mode].append(cancel(sessions[mode][i], sites[mode], members[mode][i]["subscription"]))
+                after[mode].append(previous)
+                previous = mode
         profiles = {}
         for mode in modes[1:] if queries else ():
             for i in range(count, count + queries):
@@ -209,7 +224,7 @@ def measure_server(mariadb: MariaDB, server: str, count: int, work: Path, before
         for mode in ("sidecar up", "sidecar up (before)"):
             if mode in sites and sidecar_received(sites[mode]) < count + queries:
                 raise RuntimeError(f"the sidecar did not receive every cancel ({mode}): " + site_outbox(sites[mode]))
-        return timings, profiles
+        return timings, profiles, after
     finally:
         for site in sites.values():
             site.cleanup()
@@ -239,6 +254,14 @@ def bridge_queries(site: WordPressSite) -> dict:
                 lambda c: round(sum(q["ms"] for q in c["bridge"] if not q["in_shutdown"]), 3)),
             "all_queries": median_of(lambda c: c["queries"]),
             "last": [("S " if q["in_shutdown"] else "  ") + q["sql"] for q in cancels[-1]["bridge"]]}
+
+
+def by_predecessor(times: list[float], before: list[str], base: float) -> dict[str, dict]:
+    """The median's ratio to `base` of the cancels that followed each mode (and how many)."""
+    groups: dict[str, list[float]] = {}
+    for t, mode in zip(times, before):
+        groups.setdefault(mode, []).append(t)
+    return {mode: {"n": len(ts), "ratio": round(statistics.median(ts) / base, 3)} for mode, ts in sorted(groups.items())}
 
 
 def sidecar_received(site: WordPressSite, timeout: float = 120) -> int:
@@ -280,6 +303,8 @@ def main(argv: list[str] | None = None) -> dict:
                         "compare with: two more sites run it, in the same alternation")
     parser.add_argument("--queries", type=int, default=0, help="profiled cancels per bridge site: the bridge's "
                         "queries per cancel (SAVEQUERIES)")
+    parser.add_argument("--gap", type=float, default=0.0, help="seconds to wait before each cancel, so that none "
+                        "meets the previous cancel's after-response work")
     args = parser.parse_args(argv)
     if args.before is not None and not (args.before / "wp-bridge-plugin" / "farewell-bridge.php").is_file():
         parser.exit(2, f"no wp-bridge-plugin/farewell-bridge.php in {args.before}\n")
@@ -291,21 +316,23 @@ def main(argv: list[str] | None = None) -> dict:
     load_before = os.getloadavg()
     measured: dict[str, dict[str, list[float]]] = {}
     profiled: dict[str, dict[str, dict]] = {}
+    predecessors: dict[str, dict[str, list[str]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         mariadb = MariaDB(work / "mariadb").start()
         try:
             for server in servers:
-                measured[server], profiled[server] = measure_server(mariadb, server, count, work, args.before,
-                                                                    args.queries)
+                measured[server], profiled[server], predecessors[server] = measure_server(
+                    mariadb, server, count, work, args.before, args.queries, args.gap)
         finally:
             mariadb.stop()
     row = {"wordpress": WORDPRESS, "plugin": "memberpress-1.12.11", "commit": results.commit(),
-           "requests_per_mode": count, "load_average_before": [round(x, 2) for x in load_before],
+           "requests_per_mode": count, "gap_s": args.gap, "load_average_before": [round(x, 2) for x in load_before],
            "load_average_after": [round(x, 2) for x in os.getloadavg()], "servers": {}}
     if args.before is not None:
         row["before"] = os.environ.get("FAREWELL_BENCH_BEFORE_COMMIT") or str(args.before)
-    print(f"WordPress {WORDPRESS} + MemberPress 1.12.11, {count} cancels per mode, alternating; "
+    print(f"WordPress {WORDPRESS} + MemberPress 1.12.11, {count} cancels per mode, alternating"
+          f"{f', {args.gap:g} s before each' if args.gap else ''}; "
           f"load average {row['load_average_before'][0]} → {row['load_average_after'][0]}")
     # The median's ratio is the figure; the lowest quartile's too, as the machine is shared and a
     # request that met other work's load spike weighs less there.
@@ -325,6 +352,10 @@ def main(argv: list[str] | None = None) -> dict:
             goal = f"<= {goals[mode]}" if mode in goals else ""
             print(f"{server:<11}{mode:<30}{r['p25_ms']:>8}{r['median_ms']:>11}{r['p90_ms']:>9}"
                   f"{r['ratio_to_no_bridge']:>8}{r['p25_ratio_to_no_bridge']:>10}   {goal}")
+        for mode, r in modes.items():
+            r["median_ratio_by_predecessor"] = by_predecessor(timings[mode], predecessors[server][mode], base)
+            print(f"{'':<13}{mode + ' after:':<30}" + "; ".join(
+                f"{before} {v['ratio']}x (n={v['n']})" for before, v in r["median_ratio_by_predecessor"].items()))
         for mode, profile in profiled.get(server, {}).items():
             modes[mode]["bridge_queries"] = profile
             if profile:
