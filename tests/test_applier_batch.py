@@ -58,6 +58,10 @@ def _story(member: int, kind: str) -> list[dict]:
         "answered_first": [("subscription.cancelled", 5, "a"), ("survey.submitted", 5.3, "b"),
                            ("survey.submitted", 4, None),
                            ("survey.submitted", 5.2, None), ("survey.submitted", 5.1, "a")],
+        # A plan change ("b<a": b replaces a) while a renewal of a failed, then the plugin's own
+        # late expiry of a: no churn, whatever the order (task 13y).
+        "upgrade": [("subscription.created", 0, "a"), ("payment.failed", 2, "a"), ("subscription.created", 4, "b<a"),
+                    ("subscription.expired", 4.5, "a"), ("subscription.cancelled", 9, "b")],
     }[kind]
     events = []
     for type_, day, suffix, *imported in steps:
@@ -71,10 +75,13 @@ def _story(member: int, kind: str) -> list[dict]:
             event["survey"] = {k: v for k, v in event["survey"].items() if v is not None}
             events.append(event)
             continue
+        suffix, _, replaced = suffix.partition("<")
         subscription = {**make_event()["subscription"], "id": f"sub_{member}_{suffix}",
                         "status": "active" if type_ in ("subscription.created", "payment.failed") else None,
                         "amount": f"{10 + member}.00"}
         subscription = {k: v for k, v in subscription.items() if v is not None}
+        if replaced:
+            subscription["replaces"] = f"sub_{member}_{replaced}"
         event = make_event(type_, _at(day + member / 100),
                            initiated_by="gateway" if type_ == "payment.failed" else "member",
                            member={"id": str(member), "email": f"m{member}@example.org",
@@ -88,7 +95,7 @@ def _story(member: int, kind: str) -> list[dict]:
 
 KINDS = ("cancel_resume", "failed_then_cancel", "cancel_expire", "expire_alone", "pause",
          "imported_then_comeback", "cancel_comeback", "two_subscriptions", "expired_at_its_cancel",
-         "expire_then_cancel", "answered_first")
+         "expire_then_cancel", "answered_first", "upgrade")
 
 
 # Two members of each of the first kinds, "answered_first" among them: latest first, their two

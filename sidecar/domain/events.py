@@ -29,6 +29,8 @@ EVENT_TYPES = (
     "member.updated",
     "survey.submitted",
 )
+# The events whose subscription may name the subscription it replaces (subscription.replaces).
+REPLACING_TYPES = ("subscription.created", "subscription.resumed")
 SOURCES = ("memberpress", "paidmembershipspro", "woocommerce-subscriptions", "restrict-content", "test")
 # "unknown": the membership plugin did not record who ended it (the bridge's imported history of
 # MemberPress, Restrict Content, WooCommerce Subscriptions). Counted apart from "system" so that the
@@ -83,6 +85,10 @@ EVENT_SCHEMA: dict = {
                 "status": {"enum": [*SUBSCRIPTION_STATUSES, None]},
                 "started_at": {**_DATE_TIME, "type": ["string", "null"]},
                 "access_ends_at": {**_DATE_TIME, "type": ["string", "null"]},
+                # A plan change (upgrade, downgrade): the id, at the same source, of the member's
+                # subscription this one replaces, which ends without being a cancellation
+                # (domain.ingest). Only on subscription.created and .resumed (allOf below).
+                "replaces": {"type": "string", "pattern": _NO_CONTROL % 191},
             },
         },
         "survey": {
@@ -108,6 +114,12 @@ EVENT_SCHEMA: dict = {
                 "required": ["type"],
             },
             "then": {"required": ["subscription"]},
+        },
+        {
+            # Only a subscription that begins can replace another: on a cancellation or an expiry
+            # "replaces" would mean nothing we could apply, so it is refused rather than ignored.
+            "if": {"properties": {"type": {"not": {"enum": list(REPLACING_TYPES)}}}, "required": ["type"]},
+            "then": {"properties": {"subscription": {"not": {"required": ["replaces"]}}}},
         },
         {
             # An answer from an email link may come from a signed-out visitor: the link's token
@@ -200,6 +212,8 @@ class Subscription:
     status: str | None
     started_at: datetime | None
     access_ends_at: datetime | None
+    # The source's id of the member's subscription this one replaces (a plan change), or None.
+    replaces: str | None = None
 
 
 @dataclass(frozen=True)
@@ -289,6 +303,7 @@ def _build(document: object) -> Event:
             status=sub.get("status"),
             started_at=parse_timestamp(sub["started_at"]) if sub.get("started_at") else None,
             access_ends_at=parse_timestamp(sub["access_ends_at"]) if sub.get("access_ends_at") else None,
+            replaces=sub.get("replaces"),
         ),
         survey=document.get("survey"),
     )
@@ -340,6 +355,8 @@ def _describe(error) -> tuple[str, str]:
     if error.validator == "required":
         missing = error.message.split("'")[1]
         return (f"{path}.{missing}" if path else missing), "is required"
+    if error.validator == "not" and path == "subscription":
+        return "subscription.replaces", "is only allowed on subscription.created and subscription.resumed"
     if error.validator == "anyOf" and path == "":
         return "member", "is required (or survey.token from an email link)"
     if error.validator == "enum":
@@ -364,6 +381,7 @@ def _describe(error) -> tuple[str, str]:
 _PATTERN_MESSAGES = {
     "reason": "must be a reason code such as too_expensive",
     "subscription_id": "must be 1 to 191 characters without control characters",
+    "replaces": "must be 1 to 191 characters without control characters",
     "id": "must be 1 to 64 (member) or 191 (subscription) characters without control characters",
     "plan_id": "must be at most 64 characters without control characters",
     "amount": 'must be a decimal string such as "29.00" (up to 10 digits and 4 decimals)',

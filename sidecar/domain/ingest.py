@@ -26,7 +26,10 @@ from ..storage import winbacks as winbacks_store
 from ..storage.members import external_id_of, upsert_member, upsert_members
 from ..storage.subscriptions import (
     find_subscription,
+    mark_replaced,
     members_of_subscriptions,
+    replaced_at_of,
+    start_again,
     upsert_subscription,
     upsert_subscriptions,
 )
@@ -248,6 +251,9 @@ def _check_subscription_is_theirs(conn: Connection, site_id: str, event: Event) 
         raise InvalidEvent({"survey.subscription_id": "is not a subscription of this member"})
 
 
+_UNREAD = object()
+
+
 @dataclass(frozen=True)
 class Prepared:
     """What ``prepare_batch`` already did for one event: its member and subscription written and
@@ -277,6 +283,9 @@ class Prepared:
     # that no comeback wins back at once needs its id only for its emails, which are inserted
     # after it, and no other event of the batch reads its member's or subscription's cancellations.
     new_cancellations: list[tuple[dict, list[dict]]] | None = None
+    # For a cancellation or an expiry: when its subscription was replaced (None: never), read for
+    # the batch; _UNREAD: not read (``_replaced_by`` reads it).
+    replaced_at: object = _UNREAD
 
 
 def prepare_batch(conn: Connection, batch: list[tuple[str, int, Event, datetime]]) -> dict[int, Prepared]:
@@ -342,6 +351,8 @@ def prepare_batch(conn: Connection, batch: list[tuple[str, int, Event, datetime]
     returning = {event_id for _, event_id, event, _ in with_subscription if event.type in winbacks.COMEBACK_EVENTS}
     not_won_back = winbacks_store.cancellations_not_won_back_of_members(conn, [prepared[e][0] for e in returning])
     unattached = surveys_store.unattached_answers_of_members(conn, [prepared[e][0] for e in cancelled])
+    churning = {event_id for _, event_id, event, _ in with_subscription if event.type in _CHURN}
+    replaced = replaced_at_of(conn, [prepared[e][1] for e in churning])
     planned: list[dict] = []
     new_cancellations: list[tuple[dict, list[dict]]] = []
     return {event_id: Prepared(m, s, (s in with_state) if s in at_risk_ids else None,
@@ -349,7 +360,8 @@ def prepare_batch(conn: Connection, batch: list[tuple[str, int, Event, datetime]
                                comebacks=comebacks.get(m) if event_id in cancelled else None, planned=planned,
                                not_won_back=not_won_back.get(m) if event_id in returning else None,
                                unattached=unattached.get(m) if event_id in cancelled else None,
-                               new_cancellations=new_cancellations)
+                               new_cancellations=new_cancellations,
+                               replaced_at=replaced.get(s) if event_id in churning else _UNREAD)
             for event_id, (m, s) in prepared.items()}
 
 
@@ -369,6 +381,18 @@ def finish_batch(conn: Connection, prepared: dict[int, Prepared]) -> None:
 
 
 _ENDINGS = ("subscription.cancelled", "subscription.resumed", "subscription.expired")
+# The ends that open or close a cancellation: of a subscription replaced by then, neither.
+_CHURN = ("subscription.cancelled", "subscription.expired")
+
+
+def _replaced_by(conn: Connection, subscription_id: int, at: datetime, prepared: Prepared | None) -> bool:
+    """Whether the subscription was replaced (a plan change) at or before ``at``. What the member
+    did before the change (a cancellation) stays what it was."""
+    if prepared is not None and prepared.replaced_at is not _UNREAD:
+        replaced_at = prepared.replaced_at
+    else:
+        replaced_at = replaced_at_of(conn, [subscription_id]).get(subscription_id)
+    return replaced_at is not None and replaced_at <= at
 _LATER_ENDS = ("subscription.resumed", "subscription.expired")
 
 
@@ -482,16 +506,28 @@ def _apply(conn: Connection, site_id: str, event_id: int, event: Event, now: dat
         details, status = _subscription_change(event)
         subscription_id = upsert_subscription(conn, site_id, event.source, sub.id, member_id, details, status, at, now)
         events_store.link_event(conn, event_id, member_id, subscription_id)
+    if event.type == "subscription.created":
+        start_again(conn, subscription_id, sub.status or "active", at)
     if event.type in at_risk.TYPES:
         at_risk.on_event_applied(conn, site_id, subscription_id, event.type,
                                  prepared.has_at_risk_state if prepared is not None else None)
     context = dict(site_id=site_id, member_id=member_id, subscription_id=subscription_id, event_id=event_id)
+    if event.type in _CHURN and _replaced_by(conn, subscription_id, at, prepared):
+        return  # the end of a subscription another replaced (a plan change): recorded, not churn
     if event.type == "subscription.cancelled":
         _open_cancellation(conn, event, now, prepared, **context)
     elif event.type == "subscription.resumed":
         _close_by_resume(conn, subscription_id, at, prepared)
     elif event.type == "subscription.expired":
         _end(conn, event, now, prepared, **context)
+    if sub.replaces is not None and sub.replaces != sub.id:
+        # A plan change: the old subscription ends, in this transaction, as replaced. The member
+        # never left, so the new one is no win-back either.
+        replaced = mark_replaced(conn, site_id, event.source, sub.replaces, member_id, at, now)
+        if replaced is not None:
+            # Its own expiry may have arrived first and been recorded as an ending.
+            cancellations_store.delete_plain_endings_from(conn, replaced, at)
+        return
     if event.type in winbacks.COMEBACK_EVENTS:
         # After _close_by_resume, so a resume both closes its cancellation and counts as a comeback.
         winbacks.record_comeback(conn, event_type=event.type, at=at, amount=sub.amount, currency=sub.currency,

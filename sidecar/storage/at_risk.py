@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, insert, or_, select
+from sqlalchemy import and_, bindparam, case, delete, insert, literal, or_, select
 from sqlalchemy.engine import Connection
 
 from .tables import at_risk, at_risk_spells, events, members, subscriptions
@@ -75,7 +75,9 @@ def members_at_risk(conn: Connection, site_id: str) -> list[dict]:
                m.c.external_id.label("member_external_id"), m.c.email, m.c.first_name)
         .join(s, s.c.id == at_risk.c.subscription_id)
         .join(m, m.c.id == s.c.member_id)
-        .where(at_risk.c.site_id == site_id, at_risk.c.since.is_not(None))
+        # A replaced subscription (a plan change) is over: its member is on the list, if at all,
+        # by the subscription that replaced it.
+        .where(at_risk.c.site_id == site_id, at_risk.c.since.is_not(None), s.c.replaced_at.is_(None))
         .order_by(at_risk.c.since, s.c.id)
     )
     return [dict(r) for r in conn.execute(query).mappings()]
@@ -83,12 +85,17 @@ def members_at_risk(conn: Connection, site_id: str) -> list[dict]:
 
 def spells_between(conn: Connection, site_id: str, start: datetime, end: datetime) -> list[dict]:
     """Stays that entered, left, or were open during [start, end), with their subscription's
-    amount, currency and interval."""
+    amount, currency and interval. A stay still open when its subscription was replaced (a plan
+    change: the member kept paying, on another plan) left then, recovered."""
     sp, s = at_risk_spells, subscriptions
+    replaced = and_(sp.c.left_at.is_(None), s.c.replaced_at.is_not(None))
+    left_at = case((replaced, s.c.replaced_at), else_=sp.c.left_at)
     query = (
-        select(sp.c.entered_at, sp.c.left_at, sp.c.left_reason, s.c.amount, s.c.currency, s.c.interval)
+        select(sp.c.entered_at, left_at.label("left_at"),
+               case((replaced, literal("recovered")), else_=sp.c.left_reason).label("left_reason"),
+               s.c.amount, s.c.currency, s.c.interval)
         .join(s, s.c.id == sp.c.subscription_id)
         .where(sp.c.site_id == site_id, sp.c.entered_at < end,
-               or_(sp.c.left_at.is_(None), sp.c.left_at >= start))
+               or_(left_at.is_(None), left_at >= start))
     )
     return [dict(r) for r in conn.execute(query).mappings()]

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
-from .tables import cancellations, members, subscriptions, survey_answers
+from .tables import cancellations, members, scheduled_emails, subscriptions, survey_answers, winbacks
 
 _c = cancellations
 
@@ -29,6 +29,17 @@ def insert_cancellations(conn: Connection, rows: list[dict]) -> dict[int, int]:
     found = conn.execute(query, {"subscription_ids": sorted({r["subscription_id"] for r in rows}),
                                  "event_ids": [r["event_id"] for r in rows]}).all()
     return {event_id: cancellation_id for event_id, cancellation_id in found}
+
+
+def delete_plain_endings_from(conn: Connection, subscription_id: int, at: datetime) -> None:
+    """Delete the subscription's reason-less endings (kind "expired") from ``at`` on that nothing
+    refers to: recorded for a subscription whose replacement (a plan change at ``at``) arrived
+    after them, they were no churn. Their events stay."""
+    c = cancellations
+    referred = [exists().where(table.c.cancellation_id == c.c.id)
+                for table in (survey_answers, scheduled_emails, winbacks)]
+    conn.execute(delete(c).where(c.c.subscription_id == subscription_id, c.c.kind == "expired",
+                                 c.c.cancelled_at >= at, *(~r for r in referred)))
 
 
 def update_cancellation(conn: Connection, cancellation_id: int, **values) -> None:

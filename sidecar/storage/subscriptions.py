@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.engine import Connection
 
-from ._upsert import ids_by_key, upsert_all_as_of, upsert_as_of
+from ._upsert import ids_by_key, insert_if_absent, upsert_all_as_of, upsert_as_of
 from .tables import subscriptions
 
 
@@ -43,6 +43,53 @@ def members_of_subscriptions(conn: Connection, keys: list[tuple[str, str, str]])
 
 
 _KEY = (subscriptions.c.site_id, subscriptions.c.source, subscriptions.c.external_id)
+
+# The details of a subscription first known by its replacement are older than anything its own
+# events say: its subscription.created, arriving later, still writes its plan and price.
+_NO_DETAILS_YET = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def mark_replaced(conn: Connection, site_id: str, source: str, external_id: str, member_id: int, at: datetime,
+                  now: datetime) -> int | None:
+    """The member's subscription ``external_id`` was replaced at ``at`` by another (a plan change):
+    its status becomes "replaced" for good and ``replaced_at`` the earliest replacement reported.
+    Created if not known yet (its own events may arrive after its replacement's). A subscription
+    of another member is left alone: a replacement is always the same member's. Returns the
+    replaced subscription's id (None: another member's)."""
+    insert_if_absent(conn, subscriptions, {
+        "site_id": site_id, "source": source, "external_id": external_id, "member_id": member_id,
+        "status": "replaced", "status_at": at, "details_at": _NO_DETAILS_YET, "created_at": now, "replaced_at": at})
+    s = subscriptions
+    conn.execute(
+        update(s)
+        .where(s.c.site_id == site_id, s.c.source == source, s.c.external_id == external_id,
+               s.c.member_id == member_id)
+        # MySQL assigns left to right: status_at and replaced_at compare with their old values.
+        .values(status="replaced",
+                status_at=case((s.c.status_at > at, s.c.status_at), else_=at),
+                replaced_at=case((s.c.replaced_at.is_not(None) & (s.c.replaced_at < at), s.c.replaced_at),
+                                 else_=at)))
+    row = find_subscription(conn, site_id, source, external_id)
+    return row["id"] if row is not None and row["member_id"] == member_id else None
+
+
+def start_again(conn: Connection, subscription_id: int, status: str, at: datetime) -> None:
+    """A subscription.created at ``at`` of a subscription replaced before then: the plugin started
+    it again under the same id (PMPro's "{user}-{level}" when a member changes back to a level
+    they left), so it is no longer replaced."""
+    s = subscriptions
+    conn.execute(update(s).where(s.c.id == subscription_id, s.c.replaced_at < at)
+                 .values(status=status, status_at=at, replaced_at=None))
+
+
+def replaced_at_of(conn: Connection, subscription_ids: list[int]) -> dict[int, datetime]:
+    """When each of ``subscription_ids`` that was replaced was replaced (the others are left out)."""
+    if not subscription_ids:
+        return {}
+    s = subscriptions
+    query = select(s.c.id, s.c.replaced_at).where(s.c.id.in_(bindparam("ids", expanding=True)),
+                                                  s.c.replaced_at.is_not(None))
+    return {row[0]: row[1] for row in conn.execute(query, {"ids": sorted(set(subscription_ids))})}
 
 
 def _upsert(site_id: str, source: str, external_id: str, member_id: int, details: dict, status: str | None,

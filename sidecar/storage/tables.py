@@ -91,7 +91,13 @@ subscriptions = Table(
     Column("access_ends_at", UTCDateTime()),
     Column("details_at", UTCDateTime(), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+    # When another subscription of its member replaced it (a plan change, "subscription.replaces"):
+    # it ended then without being a cancellation, and its status stays "replaced" (migration 0015).
+    Column("replaced_at", UTCDateTime()),
     UniqueConstraint("site_id", "source", "external_id"),
+    # The comebacks' reads tell a plan change from a comeback by it (storage.winbacks); not led by
+    # member_id, which MariaDB would then take as its foreign key's index and never let go of.
+    Index(None, "replaced_at", "member_id"),
     **MYSQL_TABLE_ARGS,
 )
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.engine import Connection
 
 from ._upsert import insert_if_absent
-from .tables import cancellations, events, members, winbacks
+from .tables import cancellations, events, members, subscriptions, winbacks
 
 _w, _c = winbacks, cancellations
 
@@ -45,12 +45,18 @@ def is_won_back(conn: Connection, cancellation_id: int) -> bool:
     return conn.execute(select(_w.c.id).where(_w.c.cancellation_id == cancellation_id)).first() is not None
 
 
+# A plan change is no comeback: the subscription.created (or .resumed) that replaced another of
+# the member's subscriptions (subscription.replaces) happened at that one's replaced_at.
+_NOT_A_PLAN_CHANGE = ~exists().where(subscriptions.c.member_id == events.c.member_id,
+                                     subscriptions.c.replaced_at == events.c.occurred_at)
+
 # Built once: ingest runs it for every cancellation (see _upsert).
 _COMEBACK_AFTER = (
     select(events.c.id, events.c.type, events.c.occurred_at, events.c.subscription_id)
     .where(events.c.member_id == bindparam("member_id"),
            events.c.type.in_(("subscription.created", "subscription.resumed")),
-           events.c.occurred_at > bindparam("after"), events.c.occurred_at <= bindparam("until"))
+           events.c.occurred_at > bindparam("after"), events.c.occurred_at <= bindparam("until"),
+           _NOT_A_PLAN_CHANGE)
     .order_by(events.c.occurred_at, events.c.id)
     .limit(1)
 )
@@ -71,7 +77,7 @@ def comebacks_of_members(conn: Connection, member_ids: list[int]) -> dict[int, l
     if member_ids:
         query = (select(events.c.member_id, *_COMEBACK_AFTER.selected_columns)
                  .where(events.c.member_id.in_(bindparam("ids", expanding=True)),
-                        events.c.type.in_(("subscription.created", "subscription.resumed"))))
+                        events.c.type.in_(("subscription.created", "subscription.resumed")), _NOT_A_PLAN_CHANGE))
         for row in conn.execute(query, {"ids": sorted(set(member_ids))}).mappings():
             row = dict(row)
             found[row.pop("member_id")].append(row)
