@@ -539,10 +539,14 @@ def _record_sent(recorder: _Recorder, item: _Ready, token, config: DispatchConfi
         sent_at = clock()
         try:
             with recorder.begin() as conn:
-                if _transition(conn, item.email_id, token, EmailStatus.SENT, sent_at, report, sent_at=sent_at,
-                               last_error=None):
+                # _transition to sent, with a statement built once (emails_store.mark_sent): this
+                # record is what the next message's "." waits for.
+                if emails_store.mark_sent(conn, item.email_id, token, sent_at):
+                    report.sent += 1
                     if item.contact_request_id is not None:
                         emails_store.mark_contact_request_alerted(conn, item.contact_request_id, sent_at)
+                else:
+                    _lost(report, item.email_id, EmailStatus.SENT)
             return
         except UNAVAILABLE_ERRORS:
             if time.monotonic() + pause > deadline:
@@ -578,8 +582,7 @@ def _transition(conn, email_id, token, target: EmailStatus, now, report, attempt
     moved = emails_store.transition(conn, email_id, sources_of(target), target.value, now, lease_token=token,
                                     give_back_attempt=attempts_back, **values)
     if not moved:
-        report.lost += 1
-        log.warning("scheduled email %s: lease lost before it could be marked %s", email_id, target.value)
+        _lost(report, email_id, target)
         return False
     counter = {EmailStatus.SENT: "sent", EmailStatus.SKIPPED: "skipped", EmailStatus.FAILED: "failed"}.get(target)
     if counter:
@@ -589,6 +592,11 @@ def _transition(conn, email_id, token, target: EmailStatus, now, report, attempt
     else:
         report.deferred += 1
     return True
+
+
+def _lost(report, email_id, target: EmailStatus) -> None:
+    report.lost += 1
+    log.warning("scheduled email %s: lease lost before it could be marked %s", email_id, target.value)
 
 
 def _finish(database, email_id, token, target, now, report, **values) -> None:

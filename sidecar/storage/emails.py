@@ -127,6 +127,23 @@ def transition(
     return leases.release(conn, _e, where, lease_token, target, now, **values) == 1
 
 
+# transition() to "sent", the one write per email between the server's "250" and the next
+# message's "." (the dispatcher waits for it there): the statement built once, so a record only
+# binds its values; building it per call was about half of the record's CPU.
+_MARK_SENT = (
+    update(_e)
+    .where(_e.c.id == bindparam("email_id"), _e.c.status == _SENDING, _e.c.lease_token == bindparam("token"))
+    .values(status=_SENT, lease_token=None, lease_until=None, updated_at=bindparam("now"), sent_at=bindparam("now"),
+            last_error=None)
+)
+
+
+def mark_sent(conn: Connection, email_id: int, lease_token: str, now: datetime) -> bool:
+    """``transition`` of an email being sent under ``lease_token`` to sent at ``now`` (the only
+    source the domain allows it from is sending); returns whether it moved."""
+    return conn.execute(_MARK_SENT, {"email_id": email_id, "token": lease_token, "now": now}).rowcount == 1
+
+
 def cancel_pending(
     conn: Connection, now: datetime, reason: str, sources: tuple[str, ...], *,
     member_ids: list[int] | None = None, cancellation_ids: list[int] | None = None,
