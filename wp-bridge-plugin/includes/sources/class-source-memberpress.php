@@ -20,6 +20,10 @@
  * A cancel made while `$_REQUEST['silent']` is set is not reported: MemberPress sets it when it
  * cancels the old subscription of an upgrade or downgrade, and when a plan with a limited number
  * of payments has received them all — no one left.
+ * An upgrade or downgrade (MeprTransaction/MeprSubscription::maybe_cancel_old_sub()) silently
+ * cancels the member's old subscription of the group in the request where the new one becomes
+ * active: the new one's start, recorded at the end of that request, names the old one in
+ * `subscription.replaces`, so that the sidecar ends it as replaced (no longer active, no churn).
  *
  * Other events come from MeprEvent::store(), which fires `mepr_event_{event}` for new rows
  * (MemberPress fires every hook twice, with dashes and underscores: we listen to the underscore
@@ -123,6 +127,14 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 	private static $had_access = array();
 
 	/**
+	 * The subscription each member's upgrade or downgrade silently cancelled in this request,
+	 * user id => sub id, for the start of the one that replaces it (flush()).
+	 *
+	 * @var array<int,int>
+	 */
+	private static $silently_cancelled = array();
+
+	/**
 	 * User meta: the subscriptions of the member whose lapse was reported and not resumed since,
 	 * sub id => when access ended (Unix seconds).
 	 */
@@ -146,6 +158,7 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 		self::$expiry_before_failure = array();
 		self::$deferred              = array();
 		self::$had_access            = array();
+		self::$silently_cancelled    = array();
 	}
 
 	/**
@@ -222,6 +235,9 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 		// phpcs:ignore WordPress.Security.NonceVerification.Recommended -- MemberPress's own flag, only read.
 		$silent = isset( $_REQUEST['silent'] ) && (bool) $_REQUEST['silent'];
 		$type   = self::transition_type( $old_status, $new_status, $silent );
+		if ( $silent && 'cancelled' === (string) $new_status && in_array( (string) $old_status, array( 'active', 'suspended' ), true ) ) {
+			self::$silently_cancelled[ (int) self::prop( $sub, 'user_id' ) ] = (int) self::prop( $sub, 'id' );
+		}
 		if ( null === $type ) {
 			return;
 		}
@@ -284,6 +300,12 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 			}
 			$subscription           = $this->subscription( $sub, $type );
 			$subscription['status'] = 'active';
+			$replaced               = isset( self::$silently_cancelled[ $user_id ] ) ? self::$silently_cancelled[ $user_id ] : 0;
+			if ( $replaced > 0 && $replaced !== (int) $sub_id ) {
+				// An upgrade or downgrade: this one replaces the subscription it cancelled silently.
+				$subscription['replaces'] = (string) $replaced;
+				unset( self::$silently_cancelled[ $user_id ] );
+			}
 			$this->record( $type, $user_id, $subscription, $options );
 		}
 	}

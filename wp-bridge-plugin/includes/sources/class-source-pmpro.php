@@ -19,6 +19,12 @@
  *   now (the administrator, the gateway, an immediate cancel); a new level id > 0 is a new
  *   membership (checkout, a level given by the administrator). During an expiry PMPro calls it
  *   with 0 too: reported as expired instead (`pmpro_membership_{pre,post}_membership_expiry`).
+ * - A change of level (the administrator's Change Membership Level, a checkout of another level):
+ *   pmpro_changeMembershipLevel() fires `pmpro_before_change_membership_level( $new, $user_id,
+ *   $old_levels )`, sets the old level's row to `changed` (`admin_changed`) with no hook of its own,
+ *   then `pmpro_after_change_membership_level( $new, $user_id )`. The new level's created names the
+ *   old one in `subscription.replaces` (the sidecar ends it as replaced, no churn): one of the levels
+ *   the member had before whose newest row is now `changed`. The same level given again is no change.
  * - `pmpro_subscription_payment_failed( $order )`: a failed recurring payment.
  * - `pmpro_subscription_payment_completed( $order )`: a recurring payment went through
  *   (pmpro_handle_recurring_payment_succeeded_at_gateway(), from PayPal's IPN, Stripe's
@@ -65,6 +71,13 @@ class Farewell_Bridge_Source_Pmpro extends Farewell_Bridge_Source {
 	private $pending = array();
 
 	/**
+	 * The level ids each user had when a change of level began (pmpro_before_change_membership_level).
+	 *
+	 * @var array<int,int[]>
+	 */
+	private $changing = array();
+
+	/**
 	 * {@inheritDoc}
 	 */
 	public function slug() {
@@ -84,6 +97,7 @@ class Farewell_Bridge_Source_Pmpro extends Farewell_Bridge_Source {
 	public function hooks() {
 		return array(
 			array( 'pmpro_cancel_processed', 'action_pmpro_cancel_processed', 1 ),
+			array( 'pmpro_before_change_membership_level', 'action_pmpro_before_change_membership_level', 3 ),
 			array( 'pmpro_after_change_membership_level', 'action_pmpro_after_change_membership_level', 3 ),
 			array( 'pmpro_membership_pre_membership_expiry', 'action_pmpro_membership_pre_membership_expiry', 2 ),
 			array( 'pmpro_membership_post_membership_expiry', 'action_pmpro_membership_post_membership_expiry', 2 ),
@@ -173,6 +187,50 @@ class Farewell_Bridge_Source_Pmpro extends Farewell_Bridge_Source {
 	}
 
 	/**
+	 * A level is about to be given: remembers the levels the member has now (see the class comment).
+	 *
+	 * @param int   $level_id   New level id, 0 when levels are removed.
+	 * @param int   $user_id    User id.
+	 * @param array $old_levels The member's levels before the change.
+	 */
+	public function action_pmpro_before_change_membership_level( $level_id, $user_id, $old_levels = array() ) {
+		if ( (int) $level_id <= 0 ) {
+			return;
+		}
+		$ids = array();
+		foreach ( (array) $old_levels as $level ) {
+			$ids[] = (int) self::prop( $level, 'id' );
+		}
+		$this->changing[ (int) $user_id ] = array_values( array_filter( $ids ) );
+	}
+
+	/**
+	 * The subscription id of the level a change to $level_id ended: one the member had before it
+	 * whose newest row PMPro set to `changed` (or `admin_changed`), or null.
+	 *
+	 * @param int $user_id  User id.
+	 * @param int $level_id The new level id.
+	 * @return string|null
+	 */
+	private function replaced_by_change( $user_id, $level_id ) {
+		if ( ! isset( $this->changing[ $user_id ] ) ) {
+			return null;
+		}
+		$before = $this->changing[ $user_id ];
+		unset( $this->changing[ $user_id ] );
+		foreach ( $before as $old_level_id ) {
+			if ( $old_level_id === $level_id ) {
+				continue; // The same level again: the same subscription id, no change.
+			}
+			$row = $this->membership_row( $user_id, $old_level_id, false );
+			if ( null !== $row && in_array( (string) $row->status, array( 'changed', 'admin_changed' ), true ) ) {
+				return $user_id . '-' . $old_level_id;
+			}
+		}
+		return null;
+	}
+
+	/**
 	 * A level was given (> 0) or removed (0).
 	 *
 	 * @param int      $level_id        New level id, 0 when cancelled.
@@ -184,10 +242,15 @@ class Farewell_Bridge_Source_Pmpro extends Farewell_Bridge_Source {
 		$user_id  = (int) $user_id;
 		if ( $level_id > 0 ) {
 			$row = $this->membership_row( $user_id, $level_id, true );
+			$sub = $this->subscription( $user_id, $level_id, 'active', $row );
+			$old = $this->replaced_by_change( $user_id, $level_id );
+			if ( null !== $old ) {
+				$sub['replaces'] = $old;
+			}
 			$this->record(
 				'subscription.created',
 				$user_id,
-				$this->subscription( $user_id, $level_id, 'active', $row ),
+				$sub,
 				null === $row ? array() : array( 'marker' => 'start-' . (int) $row->id )
 			);
 			return;

@@ -20,8 +20,11 @@
  *   call disable(): access ends at once, the status stays, only `rcp_membership_post_disable`
  *   fires (after a cancellation when the gateway can stop the billing). That is an expiry now,
  *   unless another membership of the same member becomes active in the same request (a change of
- *   level, an upgrade): then the one event is that membership's created. Hence the decision waits
- *   for the end of the request (`shutdown`, before the bridge delivers).
+ *   level, an upgrade): then the one event is that membership's created (or resumed), naming the
+ *   disabled one in `subscription.replaces` so that the sidecar ends it as replaced, not churn —
+ *   the one RCP says it was upgraded from (get_upgraded_from()) when several were disabled.
+ *   RCP disables the old ones on `rcp_membership_pre_activate`, before the new one's transition.
+ *   Hence the decision waits for the end of the request (`shutdown`, before the bridge delivers).
  * - `rcp_recurring_payment_failed( $member, $gateway )`: payment.failed, using the gateway's
  *   membership; the gateway's webhook_event_id (Stripe's event id) identifies the occurrence, so a
  *   notification sent again gives no second event.
@@ -105,18 +108,23 @@ class Farewell_Bridge_Source_Restrict_Content extends Farewell_Bridge_Source {
 		if ( ! is_object( $membership ) ) {
 			return;
 		}
+		$replaces = null;
 		if ( 'subscription.created' === $type || 'subscription.resumed' === $type ) {
 			// Another membership of this member gives access again: a disabled one was replaced.
-			$user_id = (int) self::call( $membership, 'get_user_id' );
+			$user_id       = (int) self::call( $membership, 'get_user_id' );
+			$upgraded_from = (int) self::call( $membership, 'get_upgraded_from' );
 			foreach ( $this->disabled as $id => $ended ) {
 				if ( $ended['user_id'] === $user_id && (int) $id !== (int) $membership_id ) {
 					unset( $this->disabled[ $id ] );
+					if ( null === $replaces || (int) $id === $upgraded_from ) {
+						$replaces = (string) $id;
+					}
 				}
 			}
 		} elseif ( self::call( $membership, 'is_disabled' ) ) {
 			return; // Deleted: reported as an expiry by action_rcp_membership_post_disable().
 		}
-		$this->emit( $type, $membership );
+		$this->emit( $type, $membership, array(), $replaces );
 	}
 
 	/**
@@ -206,12 +214,17 @@ class Farewell_Bridge_Source_Restrict_Content extends Farewell_Bridge_Source {
 	 * @param string $type       Event type.
 	 * @param object $membership RCP_Membership.
 	 * @param array  $options    Options.
+	 * @param string $replaces   The membership id this one replaces (a change of level), or null.
 	 */
-	private function emit( $type, $membership, array $options = array() ) {
+	private function emit( $type, $membership, array $options = array(), $replaces = null ) {
 		if ( ! is_object( $membership ) ) {
 			return;
 		}
-		$this->record( $type, (int) self::call( $membership, 'get_user_id' ), $this->subscription( $membership, $type, time() ), $options );
+		$subscription = $this->subscription( $membership, $type, time() );
+		if ( null !== $replaces ) {
+			$subscription['replaces'] = (string) $replaces;
+		}
+		$this->record( $type, (int) self::call( $membership, 'get_user_id' ), $subscription, $options );
 	}
 
 	/**

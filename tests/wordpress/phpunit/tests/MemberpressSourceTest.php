@@ -276,6 +276,41 @@ class MemberpressSourceTest extends Farewell_Test_Case {
 		$this->assertSame( array( 'subscription.created' ), $this->types() );
 	}
 
+	public function test_an_upgrade_names_the_subscription_it_cancelled_silently() {
+		// MemberPress's upgrade: the new subscription becomes active and, in the same request,
+		// maybe_cancel_old_sub() cancels the old one with $_REQUEST['silent'] set.
+		$product         = farewell_test_mepr_product( 'Platine', '49.00', 'months' );
+		$new             = new MeprSubscription();
+		$new->user_id    = $this->user;
+		$new->product_id = $product;
+		$new->price      = '49.00';
+		$new->status     = MeprSubscription::$active_str;
+		$new->store();
+		$_REQUEST['silent'] = true;
+		try {
+			$this->sub->cancel();
+		} finally {
+			unset( $_REQUEST['silent'] );
+		}
+		$this->end_of_request();
+
+		$this->assertSame( array( 'subscription.created', 'subscription.created' ), $this->types() );
+		$started = $this->payloads()[1]['subscription'];
+		$this->assertSame( (string) $new->id, $started['id'] );
+		// The sidecar ends the old one as replaced: not active, no churn (task 13y).
+		$this->assertSame( (string) $this->sub->id, $started['replaces'] );
+		$this->assertArrayNotHasKey( 'replaces', $this->payloads()[0]['subscription'] );
+	}
+
+	public function test_a_start_in_a_request_without_a_silent_cancel_replaces_nothing() {
+		$new          = new MeprSubscription();
+		$new->user_id = $this->user;
+		$new->status  = MeprSubscription::$active_str;
+		$new->store();
+		$this->end_of_request();
+		$this->assertArrayNotHasKey( 'replaces', $this->payloads()[1]['subscription'] );
+	}
+
 	public function test_deleting_a_subscription_that_grants_access_ends_it_now() {
 		$this->paid( gmdate( 'Y-m-d H:i:s', time() + 10 * DAY_IN_SECONDS ) );
 		$this->sub->destroy();

@@ -54,6 +54,48 @@ class OtherSourcesTest extends Farewell_Test_Case {
 		$this->assertCount( 1, $this->of_type( 'subscription.cancelled' ), 'the removal at expiry is not a second cancellation' );
 	}
 
+	/**
+	 * Like pmpro_changeMembershipLevel( $new, $user ) in PMPro 3.8.4: the before hook with the
+	 * member's levels, the old level's row set to "changed" with no hook of its own, the new row,
+	 * then the after hook.
+	 */
+	private function pmpro_change_level( $user, $from, $to ) {
+		global $wpdb;
+		do_action( 'pmpro_before_change_membership_level', $to, $user, pmpro_getMembershipLevelsForUser( $user ), null );
+		$wpdb->update(
+			$wpdb->pmpro_memberships_users,
+			array( 'status' => 'changed', 'enddate' => current_time( 'mysql' ) ),
+			array( 'user_id' => $user, 'membership_id' => $from, 'status' => 'active' )
+		);
+		farewell_test_pmpro_give_level( $user, $to );
+	}
+
+	public function test_pmpro_change_of_level_names_the_level_it_replaces() {
+		farewell_test_pmpro_level( 8, 'Basic', '5.00' );
+		farewell_test_pmpro_level( 9, 'Premium', '15.00' );
+		$user = $this->user();
+		farewell_test_pmpro_give_level( $user, 8 );
+		$this->pmpro_change_level( $user, 8, 9 );
+
+		$this->assertSame( array( 'subscription.created', 'subscription.created' ), wp_list_pluck( $this->payloads(), 'type' ) );
+		$created = $this->of_type( 'subscription.created' );
+		$this->assertArrayNotHasKey( 'replaces', $created[0]['subscription'] );
+		$this->assertSame( $user . '-9', $created[1]['subscription']['id'] );
+		// The sidecar ends the old level's subscription as replaced: not active, no churn (task 13y).
+		$this->assertSame( $user . '-8', $created[1]['subscription']['replaces'] );
+	}
+
+	public function test_pmpro_the_same_level_given_again_replaces_nothing() {
+		farewell_test_pmpro_level( 8, 'Basic', '5.00' );
+		$user = $this->user();
+		farewell_test_pmpro_give_level( $user, 8 );
+		Farewell_Bridge_Event_Factory::reset(); // Given again later, in another request.
+		$this->pmpro_change_level( $user, 8, 8 );
+		foreach ( $this->of_type( 'subscription.created' ) as $created ) {
+			$this->assertArrayNotHasKey( 'replaces', $created['subscription'] );
+		}
+	}
+
 	public function test_pmpro_immediate_cancel_is_one_event_from_two_hooks() {
 		farewell_test_pmpro_level( 4, 'Silver', '5.00', 1, 'Week' );
 		$user = $this->user();
@@ -340,6 +382,15 @@ class OtherSourcesTest extends Farewell_Test_Case {
 		$source->action_shutdown();
 		$this->assertSame( array( 'subscription.created' ), wp_list_pluck( $this->payloads(), 'type' ) );
 		$this->assertSame( '67', $this->payloads()[0]['subscription']['id'] );
+		// The sidecar ends the old one as replaced: not active, and no churn (task 13y).
+		$this->assertSame( '66', $this->payloads()[0]['subscription']['replaces'] );
+	}
+
+	public function test_restrict_content_a_start_that_replaces_nothing_names_nothing() {
+		$user = $this->user();
+		new RCP_Membership( array( 'id' => 68, 'user_id' => $user, 'object_id' => 1, 'status' => 'active' ) );
+		do_action( 'rcp_transition_membership_status', 'pending', 'active', 68 );
+		$this->assertArrayNotHasKey( 'replaces', $this->payloads()[0]['subscription'] );
 	}
 
 	public function test_restrict_content_failure_notification_sent_twice_is_one_event() {
