@@ -1,6 +1,7 @@
 """Dispatch rate: emails per second into a local SMTP server, beside a bare smtplib loop.
 
 python -m bench.dispatch [--emails 1000] [--backend sqlite|mariadb|both] [--batch 20] [--smtp-server thread|process]
+                         [--rounds 1]
 
 For each backend: seeds N due farewell emails (members, cancellations, scheduled emails), then
 times the real dispatcher (claim + render + send + mark, one SMTP connection per batch) into an
@@ -12,7 +13,9 @@ A measurement, never a test assertion.
 ``--smtp-server``: where aiosmtpd runs, the same server for both sides of the ratio. ``thread``
 (the default, the method of the earlier figures): a thread of this process, competing for the GIL
 with the dispatcher and the bare loop, which no deployment does. ``process``: a process of its
-own, as a mail server is in production.
+own, as a mail server is in production. ``--rounds R``: the two sides alternate R times, each
+time on emails/R emails, and their times are summed (the load of a shared machine moves between
+seconds; one round, the default, is the method of the earlier figures).
 """
 
 from __future__ import annotations
@@ -92,28 +95,33 @@ def _prepared(database_url: str) -> tuple:
     return engine, site
 
 
-def measure(database_url: str, smtp_url: str, inbox, count: int, batch: int) -> dict:
+def measure(database_url: str, smtp_url: str, inbox, count: int, batch: int, rounds: int = 1) -> dict:
+    """``rounds``: the emails sent in that many alternations of the two sides (dispatcher, then the
+    bare loop on the same messages), each side's times summed: on a machine whose load changes
+    from one second to the next, both sides then meet about the same load."""
     engine, site = _prepared(database_url)
-    now = datetime.now(timezone.utc)
-    seed_due_emails(engine, site["id"], count, now)
     config = DispatchConfig(mail=MailConfig("bench-secret", "http://127.0.0.1:8000", "farewell@localhost"),
                             batch_size=batch)
     transport = transport_from_url(smtp_url)
-    before = len(inbox.messages())
-    started, cpu_started = time.perf_counter(), time.process_time()
-    report = dispatch_due(engine, transport, config, lambda: datetime.now(timezone.utc), time_budget=3600)
-    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    received = inbox.messages()[before:]
-    assert report.sent == count == len(received), (report, len(received))
-
-    # The same messages, already rendered, through a bare smtplib loop on one connection.
-    rendered = [(m.sender, m.recipients, m.raw) for m in received]
     host, port = smtp_url.removeprefix("smtp://").split(":")
-    bare_started, bare_cpu_started = time.perf_counter(), time.process_time()
-    with smtplib.SMTP(host, int(port)) as connection:
-        for sender, recipients, raw in rendered:
-            connection.sendmail(sender, recipients, raw)
-    bare, bare_cpu = time.perf_counter() - bare_started, time.process_time() - bare_cpu_started
+    elapsed = cpu = bare = bare_cpu = 0.0
+    for share in [count // rounds + (1 if r < count % rounds else 0) for r in range(rounds)]:
+        seed_due_emails(engine, site["id"], share, datetime.now(timezone.utc))
+        before = len(inbox.messages())
+        started, cpu_started = time.perf_counter(), time.process_time()
+        report = dispatch_due(engine, transport, config, lambda: datetime.now(timezone.utc), time_budget=3600)
+        elapsed, cpu = elapsed + time.perf_counter() - started, cpu + time.process_time() - cpu_started
+        received = inbox.messages()[before:]
+        assert report.sent == share == len(received), (report, len(received))
+
+        # The same messages as the server received them (same bytes, same size and headers),
+        # through a bare smtplib loop on one connection.
+        rendered = [(m.sender, m.recipients, m.raw) for m in received]
+        bare_started, bare_cpu_started = time.perf_counter(), time.process_time()
+        with smtplib.SMTP(host, int(port)) as connection:
+            for sender, recipients, raw in rendered:
+                connection.sendmail(sender, recipients, raw)
+        bare, bare_cpu = bare + time.perf_counter() - bare_started, bare_cpu + time.process_time() - bare_cpu_started
     engine.dispose()
     # The CPU seconds of this process (the SMTP server's thread included; MariaDB's are its own):
     # on a machine busy with other work they move less than the wall-clock times.
@@ -121,7 +129,7 @@ def measure(database_url: str, smtp_url: str, inbox, count: int, batch: int) -> 
             "bare_smtplib_per_second": round(count / bare, 1), "dispatcher_seconds": round(elapsed, 2),
             "bare_seconds": round(bare, 2), "ratio": round(bare / elapsed, 3),
             "dispatcher_cpu_seconds": round(cpu, 2), "bare_cpu_seconds": round(bare_cpu, 2),
-            "cpu_ratio": round(bare_cpu / cpu, 3)}
+            "cpu_ratio": round(bare_cpu / cpu, 3), "rounds": rounds}
 
 
 class ProcessInbox:
@@ -171,18 +179,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=20)
     parser.add_argument("--backend", choices=("sqlite", "mariadb", "both"), default="both")
     parser.add_argument("--smtp-server", choices=("thread", "process"), default="thread")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="alternate the two sides this many times (each sends emails/rounds)")
     args = parser.parse_args(argv)
     inbox = SmtpServer().start() if args.smtp_server == "thread" else ProcessInbox().start()
     results: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         try:
             if args.backend in ("sqlite", "both"):
-                results["sqlite"] = measure(f"sqlite:///{tmp}/bench.db", inbox.url, inbox, args.emails, args.batch)
+                results["sqlite"] = measure(f"sqlite:///{tmp}/bench.db", inbox.url, inbox, args.emails, args.batch,
+                                             args.rounds)
             if args.backend in ("mariadb", "both"):
                 server = MariaDB(Path(tmp) / "mariadb").start()
                 try:
                     url = server.create_database("farewell_bench")
-                    results["mariadb"] = measure(url, inbox.url, inbox, args.emails, args.batch)
+                    results["mariadb"] = measure(url, inbox.url, inbox, args.emails, args.batch, args.rounds)
                 finally:
                     server.stop()
         finally:
