@@ -413,6 +413,27 @@ class RealPluginBed:
         keys = ("failing_since", "failed_attempts", "last_succeeded_at", "paused_since", "since")
         return {"on_list": internal in listed, **{key: state.get(key) for key in keys}}
 
+    def subscription(self, subscription_id: int | str) -> dict:
+        """The sidecar's row of a subscription of this plugin (its status, replaced_at…), once its
+        applier has applied every event it accepted."""
+        from sqlalchemy import select
+
+        from sidecar import db
+        from sidecar.storage.tables import subscriptions
+        from tests.support.applier import settle
+
+        source = {"paid-memberships-pro": "paidmembershipspro"}.get(self.spec.slug, self.spec.slug)
+        settle(self.sidecar.database_url, applier_running=True)
+        engine = db.create_engine(self.sidecar.database_url)
+        try:
+            with engine.connect() as conn:
+                row = conn.execute(select(subscriptions).where(
+                    subscriptions.c.site_id == self.sidecar.site_id, subscriptions.c.source == source,
+                    subscriptions.c.external_id == str(subscription_id))).mappings().one()
+        finally:
+            engine.dispose()
+        return dict(row)
+
     def cleanup(self, mariadb=None) -> None:
         self.site.cleanup()
         self.sidecar.stop()

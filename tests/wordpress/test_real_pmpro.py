@@ -389,6 +389,11 @@ def test_an_administrator_changes_the_level_on_edit_member(bed):
         f"{member.id}-{new_id}", str(new_id), "Annuel", "active", "0.00", "EUR"), sub
     assert utc(sub["started_at"]) == site_local(state["startdate"], "") <= utc(created["occurred_at"])
     assert "access_ends_at" not in sub, sub
+    # The new level names the one it replaced, which the sidecar then counts as no longer active
+    # (replaced: no cancellation, no churn; task 13y).
+    assert sub["replaces"] == f"{member.id}-{old_id}", sub
+    assert bed.subscription(f"{member.id}-{old_id}")["status"] == "replaced"
+    assert bed.subscription(f"{member.id}-{new_id}")["status"] == "active"
 
 
 def test_an_administrator_ends_the_subscription_with_time_left_on_edit_member(bed):

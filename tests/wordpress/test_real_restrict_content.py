@@ -391,6 +391,7 @@ def test_an_administrator_changes_the_level_one_created_event(bed):
     new_id = latest_membership(bed, member)
     assert new_id != old_id and state(bed, old_id)["disabled"]
     assert_membership_event(only(events, "subscription.created"), member, new_id, "Annuel", "active", "admin")
+    assert_replaced(bed, only(events, "subscription.created"), old_id)
 
 
 # --------------------------------------------------------------------------- the payment service
@@ -501,6 +502,15 @@ def test_an_upgrade_while_active_is_one_created_event(bed):
     events, _ = changes(bed, member, lambda: notify(bed, "invoice.payment_succeeded", profile))
     assert state(bed, old_id)["disabled"]
     assert_membership_event(only(events, "subscription.created"), member, new_id, "Annuel", "active", "gateway")
+    assert_replaced(bed, only(events, "subscription.created"), old_id)
+
+
+def assert_replaced(bed, created: dict, old_id: int) -> None:
+    """The new membership's start names the one it replaced, which the sidecar then counts as no
+    longer active (replaced: no cancellation, no churn; task 13y)."""
+    assert created["subscription"]["replaces"] == str(old_id), created
+    assert bed.subscription(old_id)["status"] == "replaced"
+    assert bed.subscription(created["subscription"]["id"])["status"] == "active"
 
 
 # --------------------------------------------------------------------------- expiry, dates
