@@ -158,6 +158,10 @@ def test_a_level_change_is_the_new_levels_start_only(bed):
     imported = history(bed, member)["events"]
     same_as_live(live, imported)
     assert [e["subscription"]["plan_name"] for e in imported] == ["Mensuel", "Annuel"]
+    # Both name the level the new one replaced, so the sidecar ends it as replaced (task 13y).
+    old_subscription = f"{member.id}-{bed.setup['levels']['Mensuel']}"
+    assert [e["subscription"].get("replaces") for e in live] == [None, old_subscription], live
+    assert [e["subscription"].get("replaces") for e in imported] == [None, old_subscription], imported
 
 
 def test_an_expiry_in_the_sites_time_zone(bed, site_timezone):

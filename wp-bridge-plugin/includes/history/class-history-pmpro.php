@@ -28,7 +28,10 @@
  * - nothing for a row ended as changed/admin_changed: another level replaced it in the same
  *   request and the live source reports only that one's start. (PMPro's old profile screen also
  *   removes a level as admin_changed without the hook the live source hears: live and history
- *   agree in reporting nothing then.)
+ *   agree in reporting nothing then.) That start names the other level's subscription it
+ *   replaced in `subscription.replaces`, as the live source does: a row of another level of the
+ *   member ended as changed/admin_changed within CHANGE_SECONDS of the new row's start (PMPro
+ *   writes both with current_time() in the same request).
  * Not read back: failed payments (PMPro keeps no record of them that names the occurrence).
  *
  * Who: PMPro records it only in the status of a removed row. admin_cancelled is the
@@ -65,6 +68,9 @@ class Farewell_Bridge_History_Pmpro extends Farewell_Bridge_History_Source_Base 
 	 * saves the subscription cancelled, then removes the level in the same request.
 	 */
 	const GRACE = 5;
+
+	/** Seconds between the old level's end (changed) and the new level's start of one change of level. */
+	const CHANGE_SECONDS = 2;
 
 	/** Row statuses of a level PMPro removed before its end, with who did it (see the class comment). */
 	const REMOVED = array(
@@ -166,6 +172,12 @@ class Farewell_Bridge_History_Pmpro extends Farewell_Bridge_History_Source_Base 
 			$subscription               = $source->subscription( (int) $row->user_id, (int) $row->membership_id, $occurrence['status'], $row );
 			if ( array_key_exists( 'access_ends_at', $occurrence ) ) {
 				$subscription['access_ends_at'] = $occurrence['access_ends_at'];
+			}
+			if ( 'subscription.created' === $occurrence['type'] ) {
+				$old = self::level_changed_from( $renewed, (int) $row->user_id, (int) $row->membership_id, $occurrence['at'] );
+				if ( null !== $old ) {
+					$subscription['replaces'] = (int) $row->user_id . '-' . $old;
+				}
 			}
 			$event = self::event(
 				$occurrence['type'],
@@ -269,6 +281,34 @@ class Farewell_Bridge_History_Pmpro extends Farewell_Bridge_History_Source_Base 
 			);
 		}
 		return $out;
+	}
+
+	/**
+	 * The level a member changed from when a row of $level_id began at $began: another level's row
+	 * of theirs that PMPro ended as changed/admin_changed at that moment (the closest), or null.
+	 *
+	 * @param array<string,array<int,int>> $changed replaced_rows() of the batch's members.
+	 * @param int                          $user_id  User id.
+	 * @param int                          $level_id The new row's level.
+	 * @param int                          $began    When the new row began (Unix).
+	 * @return int|null
+	 */
+	private static function level_changed_from( array $changed, $user_id, $level_id, $began ) {
+		$found = null;
+		$gap   = self::CHANGE_SECONDS + 1;
+		foreach ( $changed as $key => $ends ) {
+			list( $user, $level ) = array_map( 'intval', explode( '-', $key ) );
+			if ( $user !== $user_id || $level === $level_id ) {
+				continue;
+			}
+			foreach ( $ends as $end ) {
+				if ( abs( $end - $began ) < $gap ) {
+					$gap   = abs( $end - $began );
+					$found = $level;
+				}
+			}
+		}
+		return $found;
 	}
 
 	/**
