@@ -30,6 +30,7 @@ from sqlalchemy.engine import Engine
 from ..db import UNAVAILABLE_ERRORS, error_kind
 from ..storage import events as events_store
 from ..storage._reads import kept_for_transaction
+from . import holdout
 from .events import Event, InvalidEvent, parse_stored_event
 from .ingest import Prepared, apply_event, finish_batch, prepare_batch
 
@@ -78,6 +79,7 @@ def apply_pending(engine: Engine, now: datetime | None = None, limit: int = BATC
                 _apply_parsed(conn, row, event, prepared.get(row["id"]))
             finish_batch(conn, prepared)
             events_store.mark_applied(conn, [row["id"] for row in rows], given or datetime.now(timezone.utc))
+            holdout.touched_by_events(conn, [row["id"] for row in rows])  # kept figures they changed
     except UNAVAILABLE_ERRORS:
         raise
     except Exception:  # noqa: BLE001 — some event failed: find which, one savepoint each
@@ -120,6 +122,7 @@ def _apply_one_by_one(engine: Engine, now: datetime, limit: int, stamp_at_end: b
             else:
                 applied.append(row["id"])
         events_store.mark_applied(conn, applied, datetime.now(timezone.utc) if stamp_at_end else now)
+        holdout.touched_by_events(conn, applied)  # kept figures they changed
         report.applied = len(applied)
     return report
 

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import math
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -103,38 +104,140 @@ def assign(conn: Connection, site_id: str, cancellation: dict, source: str, subs
 
 def effect(conn: Connection, site_id: str, email_hash, now: datetime) -> dict:
     """What the dashboard and the digest show (rules 4 to 6). ``email_hash`` turns an address into
-    its suppression key (sidecar.domain.unsubscribe.email_hash with the secret key)."""
+    its suppression key (sidecar.domain.unsubscribe.email_hash with the secret key).
+
+    The judged cancellations' counts are kept (holdout_tallies, sidecar.storage.holdout says how
+    they are never stale): a view reads only those judged since, and counts on from the kept
+    figures, in the same order, so the result is the one counting them all gives (``recount``)."""
     from .sequences import configured_steps
     from .site_settings import effective_settings
 
     settings = effective_settings(conn, site_id)
     window = timedelta(days=settings["winback_window_days"])
     judged_until = now - window
-    rows = store.grouped_cancellations(conn, site_id, judged_until, GROUPS)
-    keys = {row["email"]: email_hash(row["email"]) for row in rows if row["email"]}
-    # Only the compared members' addresses: the site's whole list grows with its history.
-    suppressed = store.suppressed_since(conn, site_id, keys.values())
-    compared = [row for row in rows if not _unsubscribed_before(row, suppressed, keys)]
     marketing = [c.delay for c in configured_steps(conn, site_id).values() if c.step.marketing and c.enabled]
     reason_cutoff = min(marketing) if marketing else window
-    result = _compare(compared)
+    counts = _kept_counts(conn, site_id, email_hash, judged_until, reason_cutoff)
+    return _result(conn, site_id, settings, window, judged_until, counts)
+
+
+def recount(conn: Connection, site_id: str, email_hash, now: datetime) -> dict:
+    """``effect`` from every judged cancellation, keeping nothing: what the kept figures must equal."""
+    from .sequences import configured_steps
+    from .site_settings import effective_settings
+
+    settings = effective_settings(conn, site_id)
+    window = timedelta(days=settings["winback_window_days"])
+    judged_until = now - window
+    marketing = [c.delay for c in configured_steps(conn, site_id).values() if c.step.marketing and c.enabled]
+    reason_cutoff = min(marketing) if marketing else window
+    counts = _count(_new_counts(), store.grouped_cancellations(conn, site_id, judged_until, GROUPS), email_hash,
+                    conn, site_id, reason_cutoff)
+    return _result(conn, site_id, settings, window, judged_until, counts)
+
+
+def _result(conn: Connection, site_id: str, settings: dict, window: timedelta, judged_until: datetime,
+            counts: dict) -> dict:
+    result = _verdict(counts["all"])
     result.update(
         holdout_percent=settings["holdout_percent"], judged_after_days=window.days, judged_until=judged_until,
-        left_out_unsubscribed=len(rows) - len(compared),
+        left_out_unsubscribed=counts["left_out"],
         waiting=store.grouped_count_since(conn, site_id, judged_until, GROUPS),
     )
     if settings["holdout_percent"] == 0:
         result["verdict"] = "off"
-    by_reason: dict[str, list[dict]] = {}
-    for row in compared:
-        if row["reason"] and row["answered_at"] is not None \
-                and row["answered_at"] - row["cancelled_at"] <= reason_cutoff:
-            by_reason.setdefault(row["reason"], []).append(row)
     result["reasons"] = [
-        {"reason": reason, **_compare(reason_rows)} for reason, reason_rows in sorted(by_reason.items())
-        if min(_counts(reason_rows).values()) >= MIN_PER_GROUP
+        {"reason": reason, **_verdict(reason_counts)} for reason, reason_counts in sorted(counts["reasons"].items())
+        if min(group["n"] for group in reason_counts.values()) >= MIN_PER_GROUP
     ]
     return result
+
+
+# Figures are kept once the cancellations judged since they were kept span this long, so a view
+# writes at most about once a day; the claim runs this far ahead of the judging bound, so it is
+# moved about once a day too. A writer touching a cancellation within the claim but not judged
+# yet forgets the kept figures needlessly; a day keeps that rare (a comeback in the window's last
+# day, an answer replaced then).
+KEEP_AFTER = timedelta(days=1)
+CLAIM_AHEAD = timedelta(days=1)
+# The address key's function is part of what was counted: a new secret key keys addresses anew.
+KEY_PROBE = "holdout-key-probe@farewell.invalid"
+
+
+def _kept_counts(conn: Connection, site_id: str, email_hash, judged_until: datetime,
+                 reason_cutoff: timedelta) -> dict:
+    state = store.tally(conn, site_id)
+    if state is None:  # a site without its row (none after migration 0016): count them all
+        return _count(_new_counts(), store.grouped_cancellations(conn, site_id, judged_until, GROUPS), email_hash,
+                      conn, site_id, reason_cutoff)
+    probe, cutoff = email_hash(KEY_PROBE), int(reason_cutoff.total_seconds())
+    if state["claimed_until"] is None or state["claimed_until"] < judged_until:
+        # The claim first, committed: it waits for the writers that read the former one, and the
+        # rows read below (each statement sees what is committed) include what they wrote.
+        with store.own_transaction(conn) as claiming:
+            store.claim(claiming, site_id, judged_until + CLAIM_AHEAD)
+        state = store.tally(conn, site_id)
+    usable = (state["figures"] is not None and state["tally_generation"] == state["generation"]
+              and state["bound"] <= judged_until and state["reason_cutoff_seconds"] == cutoff
+              and state["key_probe"] == probe)
+    counts, after = (_decode(state["figures"]), state["bound"]) if usable else (_new_counts(), None)
+    # The generation was read before these rows: a writer that commits after it bumps it.
+    rows = store.grouped_cancellations(conn, site_id, judged_until, GROUPS, after=after)
+    counts = _count(counts, rows, email_hash, conn, site_id, reason_cutoff)
+    if after is None or judged_until - after >= KEEP_AFTER:
+        with store.own_transaction(conn) as keeping:
+            store.keep(keeping, site_id, state["generation"], judged_until, cutoff, probe, _encode(counts))
+    return counts
+
+
+def _new_counts() -> dict:
+    return {"all": _new_groups(), "reasons": {}, "left_out": 0}
+
+
+def _new_groups() -> dict:
+    return {group: {"n": 0, "winbacks": 0, "revenue": {}} for group in GROUPS}
+
+
+def _count(counts: dict, rows: list[dict], email_hash, conn: Connection, site_id: str,
+           reason_cutoff: timedelta) -> dict:
+    """``counts`` with ``rows`` (oldest first, all after those already counted) added, in order:
+    revenue sums in the same order as one pass over every row, so they are equal to the last digit."""
+    keys = {row["email"]: email_hash(row["email"]) for row in rows if row["email"]}
+    # Only the compared members' addresses: the site's whole list grows with its history.
+    suppressed = store.suppressed_since(conn, site_id, keys.values())
+    for row in rows:
+        if _unsubscribed_before(row, suppressed, keys):
+            counts["left_out"] += 1
+            continue
+        _add(counts["all"], row)
+        if row["reason"] and row["answered_at"] is not None \
+                and row["answered_at"] - row["cancelled_at"] <= reason_cutoff:
+            _add(counts["reasons"].setdefault(row["reason"], _new_groups()), row)
+    return counts
+
+
+def _add(groups: dict, row: dict) -> None:
+    group = groups[row["followup_group"]]
+    group["n"] += 1
+    if row["won_back"]:
+        group["winbacks"] += 1
+        factor = MONTHLY_FACTOR.get(row["interval"] or "")
+        if row["amount"] is not None and row["currency"] and factor is not None:
+            revenue = group["revenue"]
+            revenue[row["currency"]] = revenue.get(row["currency"], Decimal(0)) + Decimal(row["amount"]) * factor
+
+
+def _encode(counts: dict) -> str:
+    # Decimals as their exact text: counting on from them gives the same digits.
+    return json.dumps(counts, default=str, sort_keys=True)
+
+
+def _decode(text: str) -> dict:
+    counts = json.loads(text)
+    for groups in (counts["all"], *counts["reasons"].values()):
+        for group in groups.values():
+            group["revenue"] = {currency: Decimal(amount) for currency, amount in group["revenue"].items()}
+    return counts
 
 
 def _unsubscribed_before(row: dict, suppressed: dict, keys: dict) -> bool:
@@ -142,30 +245,26 @@ def _unsubscribed_before(row: dict, suppressed: dict, keys: dict) -> bool:
     return since is not None and since <= row["cancelled_at"]
 
 
-def _counts(rows: list[dict]) -> dict[str, int]:
-    counts = dict.fromkeys(GROUPS, 0)
-    for row in rows:
-        counts[row["followup_group"]] += 1
-    return counts
-
-
 def _compare(rows: list[dict]) -> dict:
+    """The verdict on these rows alone (every one compared)."""
+    groups = _new_groups()
+    for row in rows:
+        _add(groups, row)
+    return _verdict(groups)
+
+
+def _verdict(counted: dict) -> dict:
     groups = {}
     for group in GROUPS:
-        members = [row for row in rows if row["followup_group"] == group]
-        won = [row for row in members if row["won_back"]]
-        revenue: dict[str, Decimal] = {}
-        for row in won:
-            factor = MONTHLY_FACTOR.get(row["interval"] or "")
-            if row["amount"] is not None and row["currency"] and factor is not None:
-                revenue[row["currency"]] = revenue.get(row["currency"], Decimal(0)) + Decimal(row["amount"]) * factor
+        n, won, revenue = counted[group]["n"], counted[group]["winbacks"], counted[group]["revenue"]
         groups[group] = {
-            "n": len(members), "winbacks": len(won), "rate": len(won) / len(members) if members else None,
+            "n": n, "winbacks": won, "rate": won / n if n else None,
             # Monthly revenue won back per 100 cancellations of the group (monthly_amounts).
-            "revenue_per_100": {currency: (amount * 100 / len(members)).quantize(CENTS)
+            "revenue_per_100": {currency: (amount * 100 / n).quantize(CENTS)
                                 for currency, amount in sorted(revenue.items())},
         }
-    result = {"groups": groups, "n": len(rows), "difference": None, "lower": None, "upper": None}
+    result = {"groups": groups, "n": sum(g["n"] for g in groups.values()), "difference": None, "lower": None,
+              "upper": None}
     f, h = groups[FOLLOWUPS], groups[HOLDOUT]
     if min(f["n"], h["n"]) < MIN_PER_GROUP:
         result["verdict"] = "too_early"
@@ -201,3 +300,16 @@ def sentence(result: dict) -> tuple[str, dict]:
     if verdict in ("more", "fewer"):
         return verdict, {"about": result["about"], "low": result["low"], "high": result["high"]}
     return verdict, {}
+
+
+# --- what forgets the kept figures (sidecar.storage.holdout's protocol) --------------------------
+
+
+def touched_by_events(conn: Connection, event_ids) -> None:
+    """Called in the transaction that applied these events, after them."""
+    store.touched_by_events(conn, event_ids, GROUPS)
+
+
+def touched_members(conn: Connection, site_id: str, member_ids) -> None:
+    """Called in the transaction that changed these members otherwise (a privacy erasure)."""
+    store.touched_members(conn, site_id, member_ids, GROUPS)

@@ -223,6 +223,7 @@ def _store(conn: Connection, site_id: str, webhook_id: str, raw_body: str, event
             raise SiteChanged()
         if apply:
             apply_event(conn, site_id, event_id, event, now, answered_cancellation_id)
+            holdout.touched_by_events(conn, [event_id])  # kept figures it changed
         conn.commit()
     except exc.IntegrityError as error:
         conn.rollback()

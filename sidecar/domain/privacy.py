@@ -14,6 +14,7 @@ from ..storage import cancellations as cancellations_store
 from ..storage import events as events_store
 from ..storage import members as members_store
 from ..storage import subscriptions as subscriptions_store
+from . import holdout
 from .applier import apply_all_pending
 from .sequences import SkipReason
 from .stops import stop_emails_for
@@ -80,6 +81,7 @@ def erase_member_data(engine: Engine, site_id: str, email: str) -> int:
         for member in found:
             events_store.replace_payloads_of_member(conn, member["id"], ERASED_PAYLOAD)
             members_store.anonymize_member(conn, member["id"])
+        holdout.touched_members(conn, site_id, [m["id"] for m in found])  # their address keys changed
         return len(found)
 
     # The events accepted before the erasure are applied first (the applier runs in the background),

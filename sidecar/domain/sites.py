@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 from .. import safe_http
 from ..config import SECRET_ROTATION_GRACE_SECONDS
+from ..storage import holdout as holdout_store
 from ..storage import site_settings as settings_store
 from ..storage import sites as sites_store
 from . import dashboard_sessions
@@ -99,6 +100,7 @@ def create_site(
         raise SiteError("the holdout share must be from 0 to 50")
     with engine.begin() as conn:
         sites_store.insert_site(conn, **site)
+        holdout_store.open_tally(conn, site["id"])  # before any event: sidecar.storage.holdout
         # Stored from the start, unlike the other settings: a later version with another default
         # must not move the share of a comparison already under way (sidecar.domain.holdout).
         settings_store.save_settings(conn, site["id"], {"holdout_percent": DEFAULTS["holdout_percent"]

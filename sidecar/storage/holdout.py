@@ -9,18 +9,24 @@ up by key for the members compared, not read whole."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.engine import Connection
 
-from .tables import cancellations, members, subscriptions, suppressions, survey_answers, winbacks
+from ._upsert import insert_if_absent
+from .tables import (cancellations, events, holdout_tallies, members, subscriptions, suppressions, survey_answers,
+                     winbacks)
 
 _c, _m, _w, _s, _a = cancellations, members, winbacks, subscriptions, survey_answers
 
 
-def grouped_cancellations(conn: Connection, site_id: str, until: datetime, groups) -> list[dict]:
-    """The site's cancellations in one of ``groups``, opened at or before ``until``, oldest first:
+def grouped_cancellations(conn: Connection, site_id: str, until: datetime, groups,
+                          after: datetime | None = None) -> list[dict]:
+    """The site's cancellations in one of ``groups``, opened at or before ``until`` (and after
+    ``after``, when given), oldest first:
     group, when, the member's address, the survey's reason and when it was given, and the win-back
     if any (with the amount, currency and interval of the subscription the member came back on)."""
     query = (
@@ -34,6 +40,8 @@ def grouped_cancellations(conn: Connection, site_id: str, until: datetime, group
         # otherwise walk (site_id, cancelled_at), in order, through every ungrouped row too.
         .where(_c.c.site_id == site_id, _c.c.followup_group.in_(list(groups)), _c.c.cancelled_at <= until)
     )
+    if after is not None:
+        query = query.where(_c.c.cancelled_at > after)
     rows = [{**row, "won_back": bool(row["won_back"])} for row in conn.execute(query).mappings()]
     return sorted(rows, key=lambda row: (row["cancelled_at"], row["id"]))
 
@@ -59,3 +67,109 @@ def suppressed_since(conn: Connection, site_id: str, keys) -> dict[str, datetime
             suppressions.c.site_id == site_id, suppressions.c.email_hash.in_(wanted[start:start + SUPPRESSION_CHUNK]))
         found.update({key: at for key, at in conn.execute(query)})
     return found
+
+
+# --- the kept figures (holdout_tallies) -----------------------------------------------------------
+#
+# The protocol that keeps them from ever being stale (sidecar.domain.holdout says what they are):
+# a reader keeps figures only for cancellations opened at or before the site's ``claimed_until``,
+# which it moves on (and commits) before it reads; every writer that touches a grouped cancellation
+# opened at or before ``claimed_until`` bumps ``generation`` in its own transaction, having read
+# ``claimed_until`` with a shared lock (so a claim waits for the writers that read the old one);
+# figures are kept with the generation read before the rows, and used only while it is current.
+
+
+@contextmanager
+def own_transaction(conn: Connection) -> Iterator[Connection]:
+    """A transaction of its own, committed at once, for the claim and the kept figures. Except on
+    SQLite: there the caller's transaction holds the database's one write lock from its start
+    (sidecar.db begins IMMEDIATE), so nothing can be written meanwhile, another connection would
+    wait for it, and the caller's commit keeps them (its rollback drops both, harmlessly)."""
+    if conn.dialect.name == "sqlite":
+        yield conn
+    else:
+        with conn.engine.begin() as own:
+            yield own
+
+
+def open_tally(conn: Connection, site_id: str) -> None:
+    """The site's row, empty: made with the site (and for every site by migration 0016)."""
+    insert_if_absent(conn, holdout_tallies, {"site_id": site_id, "generation": 0})
+
+
+def tally(conn: Connection, site_id: str) -> dict | None:
+    """The site's row (generation, claim, kept figures), or None for a site without one."""
+    row = conn.execute(select(holdout_tallies).where(holdout_tallies.c.site_id == site_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def claim(conn: Connection, site_id: str, until: datetime) -> None:
+    """Let readers keep figures up to ``until`` (never moved back). Waits for the writers that
+    read the former claim (they hold the row shared until they commit)."""
+    t = holdout_tallies
+    conn.execute(update(t).where(t.c.site_id == site_id, or_(t.c.claimed_until.is_(None), t.c.claimed_until < until))
+                 .values(claimed_until=until))
+
+
+def keep(conn: Connection, site_id: str, generation: int, bound: datetime, reason_cutoff_seconds: int,
+         key_probe: str, figures: str) -> bool:
+    """Keep figures counted at ``generation`` for the cancellations opened at or before ``bound``;
+    refused (False) when a writer bumped the generation since, or the claim does not cover them."""
+    t = holdout_tallies
+    kept = conn.execute(update(t).where(t.c.site_id == site_id, t.c.generation == generation,
+                                        t.c.claimed_until >= bound)
+                        .values(bound=bound, tally_generation=generation, reason_cutoff_seconds=reason_cutoff_seconds,
+                                key_probe=key_probe, figures=figures))
+    return kept.rowcount == 1
+
+
+def _claims(conn: Connection, site_ids) -> dict[str, datetime]:
+    # Shared: a reader's claim (an UPDATE) waits until this writer commits, and then reads what
+    # it wrote; a writer that reads after the claim sees it. (SQLite has one writer at a time.)
+    t = holdout_tallies
+    query = (select(t.c.site_id, t.c.claimed_until).where(t.c.site_id.in_(site_ids), t.c.claimed_until.isnot(None))
+             .with_for_update(read=True))
+    return dict(conn.execute(query).all())
+
+
+def _bump(conn: Connection, site_ids) -> None:
+    if site_ids:
+        t = holdout_tallies
+        conn.execute(update(t).where(t.c.site_id.in_(sorted(site_ids))).values(generation=t.c.generation + 1))
+
+
+def _within_claims(member_ids, claims: dict[str, datetime], groups):
+    """The sites (of ``claims``) where one of these members has a grouped cancellation within the claim."""
+    return (select(_c.c.site_id).distinct()
+            .where(_c.c.member_id.in_(member_ids), _c.c.followup_group.in_(list(groups)),
+                   or_(*(and_(_c.c.site_id == site, _c.c.cancelled_at <= until) for site, until in claims.items()))))
+
+
+def touched_by_events(conn: Connection, event_ids, groups) -> None:
+    """After a batch of events was applied: forget the kept figures of the sites where one of the
+    events' members has a grouped cancellation within the claim. An event changes only its member's
+    rows (the member, their subscriptions, cancellations, answers, win-backs), so this finds every
+    kept cancellation the batch could have changed: a late cancel or comeback, an answer replaced,
+    a new address, another interval. Two statements a batch, three when it touched one."""
+    if not event_ids:
+        return
+    e, ids = events, list(event_ids)
+    claims = _claims(conn, select(e.c.site_id).where(e.c.id.in_(ids)).distinct())
+    if claims:
+        members_of_batch = select(e.c.member_id).where(e.c.id.in_(ids), e.c.member_id.isnot(None))
+        _bump(conn, set(conn.execute(_within_claims(members_of_batch, claims, groups)).scalars()))
+
+
+def touched_members(conn: Connection, site_id: str, member_ids, groups) -> None:
+    """The same for members changed outside the applier (a privacy erasure: a new address)."""
+    claims = _claims(conn, [site_id])
+    if claims and member_ids:
+        _bump(conn, set(conn.execute(_within_claims(list(member_ids), claims, groups)).scalars()))
+
+
+def touched_by_suppression(conn: Connection, site_id: str, since: datetime) -> None:
+    """A suppression dated ``since`` leaves out the cancellations opened at or after it: kept
+    ones only if it is dated within the claim (never, for one recorded as it happens)."""
+    claims = _claims(conn, [site_id])
+    if site_id in claims and since <= claims[site_id]:
+        _bump(conn, {site_id})

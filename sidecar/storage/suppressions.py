@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from . import holdout
 from ._upsert import insert_if_absent
 from .tables import suppressions
 
@@ -15,6 +16,7 @@ def suppress(conn: Connection, site_id: str, email_hash: str, reason: str, now: 
     """Idempotent: the first reason recorded stays."""
     insert_if_absent(conn, suppressions,
                      {"site_id": site_id, "email_hash": email_hash, "reason": reason, "created_at": now})
+    holdout.touched_by_suppression(conn, site_id, now)  # a dated one may leave out kept cancellations
 
 
 def suppression(conn: Connection, site_id: str, email_hash: str) -> dict | None:

@@ -170,6 +170,8 @@ cancellations = Table(
     Index(None, "site_id", "cancelled_at"),
     # The holdout's figures read the grouped rows only, whatever the site's history (migration 0014).
     Index(None, "site_id", "followup_group", "cancelled_at"),
+    # A batch's members' grouped cancellations, for the kept holdout figures (migration 0016_20z).
+    Index(None, "member_id", "followup_group", "cancelled_at"),
     **MYSQL_TABLE_ARGS,
 )
 
@@ -340,6 +342,29 @@ winbacks = Table(
     # A cancellation is won back once; the first comeback counts.
     UniqueConstraint("cancellation_id"),
     Index(None, "site_id", "won_back_at"),
+    **MYSQL_TABLE_ARGS,
+)
+
+# The holdout's judged figures kept per site (sidecar.domain.holdout), so that a view reads the
+# cancellations judged since they were kept, not every one (migration 0016_20z). One row per site
+# from its creation: the applier's batches lock it shared while they check whether they touched a
+# kept cancellation, and a reader's claim waits for them.
+holdout_tallies = Table(
+    "holdout_tallies",
+    metadata,
+    Column("site_id", String(32), ForeignKey("sites.id"), primary_key=True),
+    # Bumped by every change to a cancellation at or before claimed_until: kept figures of an
+    # older generation are never used.
+    Column("generation", Integer, nullable=False, server_default="0"),
+    # How far readers may keep figures; writers compare with it, readers move it on first.
+    Column("claimed_until", UTCDateTime()),
+    # The kept figures: the cancellations opened at or before ``bound``, counted at
+    # ``tally_generation`` with the reasons' cut-off and the address key's probe they depend on.
+    Column("bound", UTCDateTime()),
+    Column("tally_generation", Integer),
+    Column("reason_cutoff_seconds", Integer),
+    Column("key_probe", String(64)),
+    Column("figures", LongText),
     **MYSQL_TABLE_ARGS,
 )
 
