@@ -130,6 +130,10 @@ def test_an_upgrade_is_the_new_memberships_start_only(bed):
     imported = history(bed, member, before_go_live=True)
     compare(live, imported)
     assert [e["subscription"]["plan_name"] for e in imported] == ["Mensuel", "Annuel"]
+    # Both name the membership the yearly one replaced, so the sidecar ends it as replaced (task 13y).
+    old_id = live[0]["subscription"]["id"]
+    assert [e["subscription"].get("replaces") for e in live] == [None, old_id], live
+    assert [e["subscription"].get("replaces") for e in imported] == [None, old_id], imported
 
 
 def test_a_deleted_membership_is_an_expiry_when_it_was_deleted(bed):

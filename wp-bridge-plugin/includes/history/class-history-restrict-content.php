@@ -8,6 +8,9 @@
  * What each membership gives, as the live source (Farewell_Bridge_Source_Restrict_Content) would:
  * - `subscription.created` when it was activated (activated_date, set by activate() just before
  *   the status change; created_date for one inserted active, by an administrator).
+ *   When RCP disabled another membership of the member that still gave access as it activated
+ *   this one (a change of level, an upgrade: its date_modified within GRACE of the activation),
+ *   the start names it in `subscription.replaces`, as the live source does.
  * - `subscription.cancelled` at its cancellation_date (set with the status by set_status()); RCP
  *   keeps only the latest. Not for a disabled membership cancelled as it was disabled (disable()
  *   stops the billing after it disables, and the live source reports the deletion, or the
@@ -113,6 +116,7 @@ class Farewell_Bridge_History_Restrict_Content extends Farewell_Bridge_History_S
 		$ids   = array_map( 'intval', wp_list_pluck( $rows, 'id' ) );
 		$logs  = self::logs( $ids );
 		$later = self::later_memberships( $rows );
+		$gone  = self::disabled_memberships( $rows );
 		$live  = self::live_since();
 
 		$planned = array();
@@ -137,6 +141,12 @@ class Farewell_Bridge_History_Restrict_Content extends Farewell_Bridge_History_S
 			$subscription = $source->subscription( $membership, $occurrence['type'], $occurrence['at'] );
 			if ( in_array( $occurrence['type'], array( 'subscription.created', 'subscription.resumed' ), true ) ) {
 				$subscription['status'] = 'active'; // As it was then, whatever it is now.
+			}
+			if ( 'subscription.created' === $occurrence['type'] ) {
+				$old = self::replaced_at_activation( $gone, (int) $membership->get_user_id(), $id, $occurrence['at'] );
+				if ( null !== $old ) {
+					$subscription['replaces'] = (string) $old;
+				}
 			}
 			$options = array(
 				'occurred_at'  => $occurrence['at'],
@@ -259,6 +269,52 @@ class Farewell_Bridge_History_Restrict_Content extends Farewell_Bridge_History_S
 			}
 		}
 		return $out;
+	}
+
+	/**
+	 * These members' disabled memberships that still gave access when RCP disabled them:
+	 * user id => list of array( membership id, when disabled (Unix) ).
+	 *
+	 * @param object[] $rows Membership rows of the batch.
+	 * @return array<int,array[]>
+	 */
+	private static function disabled_memberships( array $rows ) {
+		global $wpdb;
+		$table = self::table( 'memberships' );
+		$in    = implode( ',', array_unique( array_map( 'intval', wp_list_pluck( $rows, 'user_id' ) ) ) );
+		// phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery,WordPress.DB.PreparedSQL.NotPrepared -- integers only.
+		$found = $wpdb->get_results( "SELECT id, user_id, expiration_date, date_modified FROM {$table} WHERE user_id IN ({$in}) AND disabled = 1 AND status IN ('active','cancelled')" );
+		$out   = array();
+		foreach ( (array) $found as $row ) {
+			$disabled = self::utc_time( $row->date_modified );
+			$expires  = self::local_time( $row->expiration_date );
+			if ( null !== $disabled && ( null === $expires || $expires >= $disabled ) ) {
+				$out[ (int) $row->user_id ][] = array( (int) $row->id, $disabled );
+			}
+		}
+		return $out;
+	}
+
+	/**
+	 * The membership RCP disabled as it activated membership $id at $activated (see the class
+	 * comment): the closest in time, or null.
+	 *
+	 * @param array<int,array[]> $gone      disabled_memberships() of the batch.
+	 * @param int                $user_id   Member.
+	 * @param int                $id        The activated membership.
+	 * @param int                $activated When it was activated (Unix).
+	 * @return int|null
+	 */
+	private static function replaced_at_activation( array $gone, $user_id, $id, $activated ) {
+		$found = null;
+		$gap   = self::GRACE + 1;
+		foreach ( isset( $gone[ $user_id ] ) ? $gone[ $user_id ] : array() as $old ) {
+			if ( $old[0] !== $id && abs( $old[1] - $activated ) < $gap ) {
+				$gap   = abs( $old[1] - $activated );
+				$found = $old[0];
+			}
+		}
+		return $found;
 	}
 
 	/**
