@@ -37,6 +37,10 @@ The rules:
    group. The reason counts only when the member gave it before the first marketing email was due:
    a later answer may have come from that email, which only one group receives.
    Per step it cannot be measured: the holdout receives no step at all.
+7. What is read. The judged cancellations' counts are kept per site (holdout_tallies) and a view
+   counts on from them over those judged since, so its cost does not grow with the years; what it
+   shows is what counting every judged cancellation shows (``recount``). Every change to a kept
+   cancellation's inputs forgets them (sidecar.storage.holdout says how, and why never too late).
 """
 
 from __future__ import annotations
