@@ -88,9 +88,10 @@ def latest_transaction(bed, member: Member) -> int:
     """))
 
 
-def checkout(bed, member: Member, plan: str, gateway: str) -> int:
-    """The member buys `plan` on MemberPress's checkout form (the membership's page), signed in."""
-    product_id = bed.setup["plans"][plan]
+def checkout(bed, member: Member, plan: str | int, gateway: str) -> int:
+    """The member buys `plan` (a name of the bed's plans, or a product id) on MemberPress's
+    checkout form (the membership's page), signed in."""
+    product_id = plan if isinstance(plan, int) else bed.setup["plans"][plan]
     url = bed.site.wp_json(f"return get_permalink({product_id});")
     with member.session(bed) as session:
         page = session.get(url, timeout=60)
@@ -290,6 +291,48 @@ def test_an_administrator_deletes_a_subscription(bed):
 
 
 # --------------------------------------------------------------------------- the payment service
+def upgrade_path(bed) -> dict:
+    """Two new plans of one MemberPress group that is an upgrade path (as Groups → "Upgrade path"
+    sets it): a member of one who buys the other upgrades or downgrades."""
+    return bed.site.wp_json(r"""
+        $group = new MeprGroup();
+        $group->post_title = 'Paliers ' . wp_generate_password(6, false);
+        $group->post_status = 'publish';
+        $group->is_upgrade_path = true;
+        $group->store();
+        $plans = array();
+        foreach (array(array('Bronze', '10.00', 0), array('Diamant', '50.00', 1)) as $row) {
+            $product = new MeprProduct();
+            $product->post_title = $row[0];
+            $product->post_status = 'publish';
+            $product->price = $row[1];
+            $product->period = 1;
+            $product->period_type = 'months';
+            $product->group_id = $group->ID;
+            $product->group_order = $row[2];
+            $product->store();
+            $plans[$row[0]] = $product->ID;
+        }
+        return $plans;
+    """)
+
+
+def test_an_upgrade_names_the_subscription_it_replaces(bed):
+    """The member buys the upper plan of an upgrade path while the lower one runs: MemberPress
+    cancels the old subscription silently (no cancellation reported), and the new one's start
+    names it, so that the sidecar holds it as replaced, not active and no churn (task 13y)."""
+    plans = upgrade_path(bed)
+    member = Member(bed, "upgrades")
+    old_id = checkout(bed, member, plans["Bronze"], bed.setup["offline"])
+    events, new_id = changes(bed, member, lambda: checkout(bed, member, plans["Diamant"], bed.setup["offline"]))
+    assert new_id != old_id
+    created = only(events, "subscription.created")
+    assert created["subscription"]["id"] == str(new_id) and created["subscription"]["plan_name"] == "Diamant"
+    assert created["subscription"]["replaces"] == str(old_id), created
+    assert bed.subscription(old_id)["status"] == "replaced"
+    assert bed.subscription(new_id)["status"] == "active"
+
+
 def test_paypal_cancels_the_subscription(bed):
     member = Member(bed, "ppcancel")
     sub_id, profile = paypal_subscription(bed, member)
