@@ -66,6 +66,7 @@ def create_engine(url: str, autocommit: bool = False) -> Engine:
         event.listen(engine, "handle_error", _client_errors_are_unavailable)
         event.listen(engine, "connect", _no_ping_per_cursor)
         if autocommit:
+            event.listen(engine, "connect", _read_committed_statements)
             event.listen(engine, "connect", _commit_only_if_open)
         event.listen(engine.pool, "reset", _rollback_if_open)
         event.listen(engine.pool, "connect", _note_alive)
@@ -139,6 +140,16 @@ def _ping_unless_recent(dbapi_connection, record, _proxy) -> None:
         dbapi_connection.ping(False)
     except Exception as error:  # the driver's InterfaceError / OperationalError: it is gone
         raise exc.DisconnectionError(f"ping at checkout failed: {error_kind(error)}") from error
+
+
+def _read_committed_statements(dbapi_connection, _record) -> None:
+    """AUTOCOMMIT takes the place of READ COMMITTED in SQLAlchemy's isolation_level, and each
+    statement would run at the server's default, REPEATABLE READ: the events route's INSERT …
+    SELECT would then lock the site's row it reads, and its reads take gap locks. Its statements
+    keep the isolation of every other connection (once per connection)."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+    cursor.close()
 
 
 def _commit_only_if_open(dbapi_connection, _record) -> None:

@@ -95,6 +95,15 @@ def test_a_202_is_one_checkout_its_ping_and_an_insert_that_commits_itself(app, p
         assert conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one() == 4
 
 
+def test_the_events_routes_autocommitted_statements_run_read_committed_as_every_other(app):
+    # REPEATABLE READ (the server's default, which AUTOCOMMIT left in place) would have the INSERT …
+    # SELECT lock the site's row it reads.
+    with app.app_context():
+        for engine in (db.autocommit_engine(), db.get_engine()):
+            with engine.connect() as conn:
+                assert conn.exec_driver_sql("SELECT @@session.tx_isolation").scalar_one() == "READ-COMMITTED"
+
+
 def test_a_202_on_a_connection_given_back_a_moment_ago_is_the_insert_alone(app, post_event, mariadb, monkeypatch):
     # Under load every checkout finds a connection given back milliseconds ago: it answered then,
     # so it is not pinged again (before: the ping, the INSERT and the COMMIT, 3 round trips).
