@@ -23,7 +23,8 @@ from sqlalchemy.engine import Connection
 from sidecar.domain import holdout
 from sidecar.domain.events import parse_event
 from sidecar.domain.holdout import CONFIDENCE, FOLLOWUPS, GROUPS, HOLDOUT, MIN_PER_GROUP
-from sidecar.domain.ingest import record_event
+from sidecar.domain.applier import apply_all_pending
+from sidecar.domain.ingest import accept_event, record_event
 from sidecar.domain.monthly_amounts import CENTS, MONTHLY_FACTOR
 from sidecar.domain.privacy import erase_member_data
 from sidecar.domain.proportions import newcombe_difference
@@ -121,10 +122,12 @@ def _same(engine, site, now, key=_hash) -> dict:
 
 
 def _event(engine, site, type_: str, member: str, at, webhook_id: str, email: str | None = None, **subscription):
+    """An event accepted, then applied by the applier's batch, as in production."""
     document = make_event(type_, at.strftime("%Y-%m-%dT%H:%M:%SZ"))
     document["member"].update(id=member, email=email or f"{member}@example.org")
     document["subscription"].update(id=f"s{member}", **subscription)
-    record_event(engine, site["id"], webhook_id, json.dumps(document), parse_event(document), now=at)
+    accept_event(engine, site["id"], webhook_id, json.dumps(document), parse_event(document), now=at)
+    assert apply_all_pending(engine, now=at).applied == 1
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -274,6 +277,35 @@ def test_another_interval_of_the_subscription_won_back_on(engine, club, judged):
            interval="year")
     after = _changed(engine, club, judged)
     assert after["groups"][FOLLOWUPS]["revenue_per_100"] != judged["groups"][FOLLOWUPS]["revenue_per_100"]
+
+
+def test_a_batch_that_changes_nothing_the_figures_read_keeps_them(engine, club, judged):  # noqa: F811
+    """A member who came back renews every month: the applier's batch compares what the figures
+    read of the member's kept cancellation before and after it, and forgets nothing."""
+    kept = _kept(engine, club)
+    _event(engine, club, "payment.succeeded", "j1", NOW - timedelta(days=1), "renewal", status="active")
+    assert _kept(engine, club)["generation"] == kept["generation"]
+    assert _same(engine, club, NOW) == judged
+    # Through the same comparison, a renewal on a yearly plan changes the revenue won back.
+    _event(engine, club, "payment.succeeded", "j1", NOW - timedelta(hours=1), "yearly", status="active",
+           interval="year")
+    assert _kept(engine, club)["generation"] == kept["generation"] + 1
+    assert _changed(engine, club, judged)["groups"][FOLLOWUPS]["revenue_per_100"] \
+        != judged["groups"][FOLLOWUPS]["revenue_per_100"]
+
+
+def test_an_event_recorded_outside_the_applier_forgets_them_if_its_member_has_a_kept_one(engine, club,  # noqa: F811
+                                                                                         judged):
+    """record_event (the demo) applies without the batch's before-and-after comparison: any event
+    of a member with a kept cancellation forgets the figures, which then still equal a recount."""
+    kept = _kept(engine, club)
+    document = make_event("payment.succeeded", (NOW - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    document["member"].update(id="j1", email="j1@example.org")
+    document["subscription"].update(id="sj1", status="active", interval="year")
+    record_event(engine, club["id"], "recorded", json.dumps(document), parse_event(document), now=NOW)
+    assert _kept(engine, club)["generation"] == kept["generation"] + 1
+    assert _changed(engine, club, judged)["groups"][FOLLOWUPS]["revenue_per_100"] \
+        != judged["groups"][FOLLOWUPS]["revenue_per_100"]
 
 
 def test_the_window_the_first_step_and_the_secret_key_are_part_of_what_was_kept(engine, club, judged):  # noqa: F811

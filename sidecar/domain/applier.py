@@ -73,13 +73,14 @@ def apply_pending(engine: Engine, now: datetime | None = None, limit: int = BATC
         with engine.begin() as conn, kept_for_transaction(conn):
             rows = events_store.claim_unapplied(conn, now, limit)
             parsed = [(row, _parse(row)) for row in rows]
+            seen = holdout.before_events(conn, [(row["site_id"], event) for row, event in parsed])
             prepared = prepare_batch(conn, [(row["site_id"], row["id"], event, row["received_at"])
                                             for row, event in parsed])
             for row, event in parsed:
                 _apply_parsed(conn, row, event, prepared.get(row["id"]))
             finish_batch(conn, prepared)
             events_store.mark_applied(conn, [row["id"] for row in rows], given or datetime.now(timezone.utc))
-            holdout.touched_by_events(conn, [row["id"] for row in rows])  # kept figures they changed
+            holdout.touched_by_events(conn, [row["id"] for row in rows], seen)  # kept figures they changed
     except UNAVAILABLE_ERRORS:
         raise
     except Exception:  # noqa: BLE001 — some event failed: find which, one savepoint each

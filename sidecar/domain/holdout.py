@@ -178,8 +178,7 @@ def _kept_counts(conn: Connection, site_id: str, email_hash, judged_until: datet
     if state["claimed_until"] is None or state["claimed_until"] < judged_until:
         # The claim first, committed: it waits for the writers that read the former one, and the
         # rows read below (each statement sees what is committed) include what they wrote.
-        with store.own_transaction(conn) as claiming:
-            store.claim(claiming, site_id, judged_until + CLAIM_AHEAD)
+        store.at_once(conn, lambda claiming: store.claim(claiming, site_id, judged_until + CLAIM_AHEAD))
         state = store.tally(conn, site_id)
     usable = (state["figures"] is not None and state["tally_generation"] == state["generation"]
               and state["bound"] <= judged_until and state["reason_cutoff_seconds"] == cutoff
@@ -189,8 +188,9 @@ def _kept_counts(conn: Connection, site_id: str, email_hash, judged_until: datet
     rows = store.grouped_cancellations(conn, site_id, judged_until, GROUPS, after=after)
     counts = _count(counts, rows, email_hash, conn, site_id, reason_cutoff)
     if after is None or judged_until - after >= KEEP_AFTER:
-        with store.own_transaction(conn) as keeping:
-            store.keep(keeping, site_id, state["generation"], judged_until, cutoff, probe, _encode(counts))
+        figures = _encode(counts)
+        store.at_once(conn, lambda keeping: store.keep(keeping, site_id, state["generation"], judged_until, cutoff,
+                                                        probe, figures))
     return counts
 
 
@@ -309,9 +309,16 @@ def sentence(result: dict) -> tuple[str, dict]:
 # --- what forgets the kept figures (sidecar.storage.holdout's protocol) --------------------------
 
 
-def touched_by_events(conn: Connection, event_ids) -> None:
+def before_events(conn: Connection, events) -> dict:
+    """Called in the transaction that applies these (site id, Event), before them: what
+    ``touched_by_events`` compares with."""
+    return store.before_events(conn, [(site_id, getattr(event.member, "id", None)) for site_id, event in events],
+                               GROUPS)
+
+
+def touched_by_events(conn: Connection, event_ids, before: dict | None = None) -> None:
     """Called in the transaction that applied these events, after them."""
-    store.touched_by_events(conn, event_ids, GROUPS)
+    store.touched_by_events(conn, event_ids, GROUPS, before)
 
 
 def touched_members(conn: Connection, site_id: str, member_ids) -> None:

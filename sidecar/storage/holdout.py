@@ -9,18 +9,25 @@ up by key for the members compared, not read whole."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, tuple_, union, update
 from sqlalchemy.engine import Connection
 
+from ..db import in_transaction
 from ._upsert import insert_if_absent
 from .tables import (cancellations, events, holdout_tallies, members, subscriptions, suppressions, survey_answers,
                      winbacks)
 
 _c, _m, _w, _s, _a = cancellations, members, winbacks, subscriptions, survey_answers
+T = TypeVar("T")
+
+
+# What the figures read of a grouped cancellation.
+_COLUMNS = (_c.c.id, _c.c.followup_group, _c.c.cancelled_at, _m.c.email, _a.c.reason, _a.c.answered_at,
+            _w.c.id.isnot(None).label("won_back"), _w.c.amount, _w.c.currency, _s.c.interval)
 
 
 def grouped_cancellations(conn: Connection, site_id: str, until: datetime, groups,
@@ -30,8 +37,7 @@ def grouped_cancellations(conn: Connection, site_id: str, until: datetime, group
     group, when, the member's address, the survey's reason and when it was given, and the win-back
     if any (with the amount, currency and interval of the subscription the member came back on)."""
     query = (
-        select(_c.c.id, _c.c.followup_group, _c.c.cancelled_at, _m.c.email, _a.c.reason, _a.c.answered_at,
-               _w.c.id.isnot(None).label("won_back"), _w.c.amount, _w.c.currency, _s.c.interval)
+        select(*_COLUMNS)
         .join(_m, _m.c.id == _c.c.member_id)
         .outerjoin(_a, _a.c.cancellation_id == _c.c.id)
         .outerjoin(_w, _w.c.cancellation_id == _c.c.id)
@@ -79,17 +85,15 @@ def suppressed_since(conn: Connection, site_id: str, keys) -> dict[str, datetime
 # figures are kept with the generation read before the rows, and used only while it is current.
 
 
-@contextmanager
-def own_transaction(conn: Connection) -> Iterator[Connection]:
-    """A transaction of its own, committed at once, for the claim and the kept figures. Except on
+def at_once(conn: Connection, work: Callable[[Connection], T]) -> T:
+    """``work`` in a transaction of its own, committed at once (the claim, the kept figures), run
+    again if the server rolled it back for another's sake (sidecar.db.in_transaction). Except on
     SQLite: there the caller's transaction holds the database's one write lock from its start
     (sidecar.db begins IMMEDIATE), so nothing can be written meanwhile, another connection would
-    wait for it, and the caller's commit keeps them (its rollback drops both, harmlessly)."""
+    wait for it, and the caller's commit keeps the work (its rollback drops it, harmlessly)."""
     if conn.dialect.name == "sqlite":
-        yield conn
-    else:
-        with conn.engine.begin() as own:
-            yield own
+        return work(conn)
+    return in_transaction(conn.engine, work)
 
 
 def open_tally(conn: Connection, site_id: str) -> None:
@@ -126,10 +130,10 @@ def keep(conn: Connection, site_id: str, generation: int, bound: datetime, reaso
 def _claims(conn: Connection, site_ids) -> dict[str, datetime]:
     # Shared: a reader's claim (an UPDATE) waits until this writer commits, and then reads what
     # it wrote; a writer that reads after the claim sees it. (SQLite has one writer at a time.)
+    # The rows without a claim are locked too: a reader may be about to make the first one.
     t = holdout_tallies
-    query = (select(t.c.site_id, t.c.claimed_until).where(t.c.site_id.in_(site_ids), t.c.claimed_until.isnot(None))
-             .with_for_update(read=True))
-    return dict(conn.execute(query).all())
+    query = select(t.c.site_id, t.c.claimed_until).where(t.c.site_id.in_(site_ids)).with_for_update(read=True)
+    return {site: until for site, until in conn.execute(query) if until is not None}
 
 
 def _bump(conn: Connection, site_ids) -> None:
@@ -145,19 +149,56 @@ def _within_claims(member_ids, claims: dict[str, datetime], groups):
                    or_(*(and_(_c.c.site_id == site, _c.c.cancelled_at <= until) for site, until in claims.items()))))
 
 
-def touched_by_events(conn: Connection, event_ids, groups) -> None:
-    """After a batch of events was applied: forget the kept figures of the sites where one of the
-    events' members has a grouped cancellation within the claim. An event changes only its member's
-    rows (the member, their subscriptions, cancellations, answers, win-backs), so this finds every
-    kept cancellation the batch could have changed: a late cancel or comeback, an answer replaced,
-    a new address, another interval. Two statements a batch, three when it touched one."""
+def _inputs(conn: Connection, claims: dict[str, datetime], member_ids, groups) -> dict[str, dict[int, tuple]]:
+    """What the figures read of these members' grouped cancellations within the claims, by site."""
+    query = (select(_c.c.site_id, *_COLUMNS)
+             .join(_m, _m.c.id == _c.c.member_id)
+             .outerjoin(_a, _a.c.cancellation_id == _c.c.id)
+             .outerjoin(_w, _w.c.cancellation_id == _c.c.id)
+             .outerjoin(_s, _s.c.id == _w.c.subscription_id)
+             .where(_c.c.member_id.in_(member_ids), _c.c.followup_group.in_(list(groups)),
+                    or_(*(and_(_c.c.site_id == site, _c.c.cancelled_at <= until) for site, until in claims.items()))))
+    found: dict[str, dict[int, tuple]] = {}
+    for row in conn.execute(query):
+        found.setdefault(row[0], {})[row[1]] = tuple(row[1:])
+    return found
+
+
+def before_events(conn: Connection, members_of_events, groups) -> dict:
+    """Before a batch of events is applied: the claims of their sites, held shared until the batch
+    commits, and what the figures read of their members' kept cancellations. ``members_of_events``:
+    (site id, the member's id at the source) of each event."""
+    keys = sorted({key for key in members_of_events if key[1] is not None})
+    claims = _claims(conn, sorted({site for site, _ in keys}))
+    if not claims:
+        return {"claims": {}, "inputs": {}}
+    member_ids = select(_m.c.id).where(tuple_(_m.c.site_id, _m.c.external_id).in_(keys))
+    return {"claims": claims, "keys": keys, "inputs": _inputs(conn, claims, member_ids, groups)}
+
+
+def touched_by_events(conn: Connection, event_ids, groups, before: dict | None = None) -> None:
+    """After a batch of events was applied: forget the kept figures of the sites where what the
+    figures read of one of the events' members' kept cancellations (those within the claim) changed.
+    An event changes only its member's rows (the member, their subscriptions, cancellations,
+    answers, win-backs), so this finds every kept cancellation the batch changed: a late cancel or
+    comeback, an answer replaced, a new address, another interval. With ``before`` (before_events,
+    the applier's batches) a member's renewal that changed none of it forgets nothing; without it,
+    any event of a member with a kept cancellation forgets them."""
     if not event_ids:
         return
     e, ids = events, list(event_ids)
-    claims = _claims(conn, select(e.c.site_id).where(e.c.id.in_(ids)).distinct())
-    if claims:
-        members_of_batch = select(e.c.member_id).where(e.c.id.in_(ids), e.c.member_id.isnot(None))
-        _bump(conn, set(conn.execute(_within_claims(members_of_batch, claims, groups)).scalars()))
+    linked = select(e.c.member_id).where(e.c.id.in_(ids), e.c.member_id.isnot(None))
+    if before is None:
+        claims = _claims(conn, select(e.c.site_id).where(e.c.id.in_(ids)).distinct())
+        if claims:
+            _bump(conn, set(conn.execute(_within_claims(linked, claims, groups)).scalars()))
+        return
+    claims = before["claims"]  # still held: this transaction locked them
+    if not claims:
+        return
+    by_key = select(_m.c.id).where(tuple_(_m.c.site_id, _m.c.external_id).in_(before["keys"]))
+    after = _inputs(conn, claims, union(linked, by_key), groups)
+    _bump(conn, {site for site in claims if after.get(site, {}) != before["inputs"].get(site, {})})
 
 
 def touched_members(conn: Connection, site_id: str, member_ids, groups) -> None:
