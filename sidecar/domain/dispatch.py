@@ -143,9 +143,10 @@ def claim(engine: Engine, now: datetime, config: DispatchConfig) -> tuple[str, l
 
 
 def dispatch_batch(engine: Engine, transport: Transport, config: DispatchConfig, clock: Clock,
-                   session=None) -> BatchReport:
+                   session=None, record_thread: ThreadPoolExecutor | None = None) -> BatchReport:
     """Claim one batch and send it; returns what happened. ``session``: the transport's session
-    to send on (dispatch_due keeps one for its batches); else the batch opens its own."""
+    to send on (dispatch_due keeps one for its batches); else the batch opens its own.
+    ``record_thread``: where its records run (dispatch_due keeps one); else its own."""
     token, claimed = claim(engine, clock(), config)
     report = BatchReport(claimed=len(claimed))
     if not claimed:
@@ -155,7 +156,7 @@ def dispatch_batch(engine: Engine, transport: Transport, config: DispatchConfig,
         return report
     try:
         with (contextlib.nullcontext(session) if session is not None else transport.session()) as session, \
-                _Recorder(engine, report) as recorder:
+                _Recorder(engine, report, record_thread) as recorder:
             _send(engine, session, recorder, ready, token, config, clock, report)
     except TransportUnavailable as outage:  # the session itself could not open (a mail folder)
         _outage(engine, ready, token, config, clock(), outage, report)
@@ -168,16 +169,19 @@ def dispatch_due(engine: Engine, transport: Transport, config: DispatchConfig, c
     never runs into the next.
 
     The batches share one session: one SMTP connection for the run, not a connect, EHLO and QUIT
-    per batch (the session opens a new one when the server closed it or capped it)."""
+    per batch (the session opens a new one when the server closed it or capped it), and one
+    thread for their records: starting one per batch was on the critical path, the batch's first
+    record waiting for it."""
     total = BatchReport()
     deadline = time.monotonic() + time_budget
     with contextlib.ExitStack() as stack:
+        record_thread = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="farewell-record"))
         try:
             session = stack.enter_context(transport.session())
         except TransportUnavailable:
             session = None  # the batch opens its own, which records the outage
         while True:
-            report = dispatch_batch(engine, transport, config, clock, session)
+            report = dispatch_batch(engine, transport, config, clock, session, record_thread)
             total.add(report)
             if report.claimed < config.batch_size or report.released or time.monotonic() > deadline:
                 return total
@@ -308,9 +312,10 @@ class _Recorder:
     batch stops sending. One record at a time, so the connection is never used by two threads at
     once; what a record counts is added to the batch's report by ``wait``, in the batch's thread."""
 
-    def __init__(self, engine: Engine, report: BatchReport):
+    def __init__(self, engine: Engine, report: BatchReport, worker: ThreadPoolExecutor | None = None):
         self.engine, self.report, self.conn = engine, report, None
-        self.worker: ThreadPoolExecutor | None = None
+        # The run's record thread (dispatch_due), else one of the batch's own, started on first use.
+        self.worker, self.own_worker = worker, worker is None
         self.pending: Future | None = None
 
     def __enter__(self) -> "_Recorder":
@@ -363,7 +368,7 @@ class _Recorder:
                 with contextlib.suppress(Exception):
                     self.wait()  # what already goes up says more
         finally:
-            if self.worker is not None:
+            if self.worker is not None and self.own_worker:
                 self.worker.shutdown()
             self._close()
 
