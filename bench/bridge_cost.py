@@ -261,7 +261,8 @@ def by_predecessor(times: list[float], before: list[str], base: float) -> dict[s
     groups: dict[str, list[float]] = {}
     for t, mode in zip(times, before):
         groups.setdefault(mode, []).append(t)
-    return {mode: {"n": len(ts), "ratio": round(statistics.median(ts) / base, 3)} for mode, ts in sorted(groups.items())}
+    return {mode: {"n": len(ts), "ratio": round(statistics.median(ts) / base, 3)}
+            for mode, ts in sorted(groups.items())}
 
 
 def sidecar_received(site: WordPressSite, timeout: float = 120) -> int:
