@@ -79,10 +79,11 @@ def suppressed_since(conn: Connection, site_id: str, keys) -> dict[str, datetime
 #
 # The protocol that keeps them from ever being stale (sidecar.domain.holdout says what they are):
 # a reader keeps figures only for cancellations opened at or before the site's ``claimed_until``,
-# which it moves on (and commits) before it reads; every writer that touches a grouped cancellation
-# opened at or before ``claimed_until`` bumps ``generation`` in its own transaction, having read
-# ``claimed_until`` with a shared lock (so a claim waits for the writers that read the old one);
-# figures are kept with the generation read before the rows, and used only while it is current.
+# which it moves on (and commits) before it reads; every writer that changes what the figures read
+# of a grouped cancellation opened at or before ``claimed_until`` bumps ``generation`` in its own
+# transaction, having read ``claimed_until`` with a shared lock held to its commit (so a claim
+# waits for the writers that read the old one); figures are kept with the generation read before
+# the rows, by an UPDATE conditional on it, and used only while it is current.
 
 
 def at_once(conn: Connection, work: Callable[[Connection], T]) -> T:
