@@ -42,10 +42,7 @@ def is_mysql(engine_or_url: Engine | URL | str) -> bool:
     return url.get_backend_name() in ("mysql", "mariadb")
 
 
-def create_engine(url: str, autocommit: bool = False) -> Engine:
-    """``autocommit`` (MariaDB only; ignored for SQLite): each statement commits itself, for a
-    caller whose writes are each one statement (the events route's INSERT, see
-    ``autocommit_engine``)."""
+def create_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
@@ -58,16 +55,13 @@ def create_engine(url: str, autocommit: bool = False) -> Engine:
             pool_pre_ping=False,
             pool_recycle=3600,
             # READ COMMITTED: fewer gap locks between concurrent ingest and job claims.
-            isolation_level="AUTOCOMMIT" if autocommit else "READ COMMITTED",
+            isolation_level="READ COMMITTED",
             connect_args={"charset": "utf8mb4", "collation": "utf8mb4_bin", "connection_timeout": 5},
             # The rollback on return is sent only when a transaction is open (_reset below).
             pool_reset_on_return=None,
         )
         event.listen(engine, "handle_error", _client_errors_are_unavailable)
         event.listen(engine, "connect", _no_ping_per_cursor)
-        if autocommit:
-            event.listen(engine, "connect", _read_committed_statements)
-            event.listen(engine, "connect", _commit_only_if_open)
         event.listen(engine.pool, "reset", _rollback_if_open)
         event.listen(engine.pool, "connect", _note_alive)
         event.listen(engine.pool, "checkin", _note_alive)
@@ -140,31 +134,6 @@ def _ping_unless_recent(dbapi_connection, record, _proxy) -> None:
         dbapi_connection.ping(False)
     except Exception as error:  # the driver's InterfaceError / OperationalError: it is gone
         raise exc.DisconnectionError(f"ping at checkout failed: {error_kind(error)}") from error
-
-
-def _read_committed_statements(dbapi_connection, _record) -> None:
-    """AUTOCOMMIT takes the place of READ COMMITTED in SQLAlchemy's isolation_level, and each
-    statement would run at the server's default, REPEATABLE READ: the events route's INSERT …
-    SELECT would then lock the site's row it reads, and its reads take gap locks. Its statements
-    keep the isolation of every other connection (once per connection)."""
-    cursor = dbapi_connection.cursor()
-    cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
-    cursor.close()
-
-
-def _commit_only_if_open(dbapi_connection, _record) -> None:
-    """In autocommit mode the server has committed each statement before answering it, but
-    SQLAlchemy still calls the driver's commit(), which sends a COMMIT: one round trip for
-    nothing. It is sent only when the server says a transaction is open (an explicit BEGIN)."""
-    if not hasattr(dbapi_connection, "in_transaction"):
-        return
-    commit = dbapi_connection.commit
-
-    def commit_if_open() -> None:
-        if dbapi_connection.in_transaction:
-            commit()
-
-    dbapi_connection.commit = commit_if_open
 
 
 def _rollback_if_open(dbapi_connection, _record, reset_state) -> None:
@@ -254,25 +223,11 @@ def redacted(url: str) -> str:
 
 
 def init_app(app) -> None:
-    """One engine per app, created from the app's configuration; on MariaDB a second one, in
-    autocommit mode, for the events route (``autocommit_engine``)."""
-    engine = create_engine(app.config["FAREWELL_DATABASE_URL"])
-    app.extensions["farewell.engine"] = engine
-    app.extensions["farewell.autocommit_engine"] = (
-        create_engine(app.config["FAREWELL_DATABASE_URL"], autocommit=True) if is_mysql(engine) else engine)
+    """One engine per app, created from the app's configuration."""
+    app.extensions["farewell.engine"] = create_engine(app.config["FAREWELL_DATABASE_URL"])
 
 
 def get_engine() -> Engine:
     from flask import current_app
 
     return current_app.extensions["farewell.engine"]
-
-
-def autocommit_engine() -> Engine:
-    """The engine of the single-event route. A 202 is one INSERT, durable once the server answers
-    it: in autocommit mode that answer comes after the commit, so the INSERT and its COMMIT are one
-    round trip instead of two. Its own pool, so that no connection switches mode (a round trip
-    each way). On SQLite, the app's engine (its writers must BEGIN IMMEDIATE)."""
-    from flask import current_app
-
-    return current_app.extensions["farewell.autocommit_engine"]

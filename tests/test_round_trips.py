@@ -71,40 +71,29 @@ def test_a_batch_of_twenty_events_is_applied_with_one_ping_and_no_more_questions
         assert conn.execute(sa.select(sa.func.count()).where(events.c.applied_at.is_(None))).scalar_one() == 0
 
 
-def test_a_202_is_one_checkout_its_ping_and_an_insert_that_commits_itself(app, post_event, mariadb):
-    with app.app_context():  # the events route's pool: its first connection made (the dialect's own queries)
-        db.autocommit_engine().connect().close()
+def test_a_202_is_one_checkout_one_ping_and_sends_no_rollback_after_its_commit(app, post_event, mariadb):
     responses = []
     server = counted(mariadb, lambda: responses.append(post_event(make_event(), apply=False)))
     assert responses[0].status_code == 202
-    # The first event of a site in this process: one checkout, its ping, the site's secret and the
-    # event's INSERT, which the server commits before it answers (autocommit). Before: a COMMIT of
-    # its own; before that two checkouts (6 round trips: a ping each, and the site read's
-    # transaction rolled back), and before that a ping per cursor and a ROLLBACK after the COMMIT.
-    assert server == {"Questions": 2, "Com_admin_commands": 1, "Com_rollback": 0, "Com_commit": 0}, server
-    # The next ones: the site's row is kept by the process, and the INSERT itself checks that its
-    # secrets are still those (INSERT … SELECT … FROM sites WHERE): the ping and the INSERT, where
-    # the floor app that only stores each body (bench/bare_app.py) pays the ping, the INSERT and
+    # The first event of a site in this process: one checkout, its ping, the site's secret, the
+    # event's INSERT and the COMMIT. Before: two checkouts (6 round trips: a ping each, and the
+    # site read's transaction rolled back), and before that a ping per cursor and a ROLLBACK after
     # the COMMIT.
+    assert server == {"Questions": 3, "Com_admin_commands": 1, "Com_rollback": 0, "Com_commit": 1}, server
+    # The next ones: the site's row is kept by the process, and the INSERT itself checks that its
+    # secrets are still those (INSERT … SELECT … FROM sites WHERE): the ping, the INSERT, the COMMIT,
+    # the round trips of the floor app that only stores each body (bench/bare_app.py).
     for _ in range(3):
         server = counted(mariadb, lambda: responses.append(post_event(make_event(), apply=False)))
         assert responses[-1].status_code == 202
-        assert server == {"Questions": 1, "Com_admin_commands": 1, "Com_rollback": 0, "Com_commit": 0}, server
+        assert server == {"Questions": 2, "Com_admin_commands": 1, "Com_rollback": 0, "Com_commit": 1}, server
     engine = app.extensions["farewell.engine"]
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one() == 4
 
 
-def test_the_events_routes_autocommitted_statements_run_read_committed_as_every_other(app):
-    # REPEATABLE READ (the server's default, which AUTOCOMMIT left in place) would have the INSERT …
-    # SELECT lock the site's row it reads.
-    with app.app_context():
-        for engine in (db.autocommit_engine(), db.get_engine()):
-            with engine.connect() as conn:
-                assert conn.exec_driver_sql("SELECT @@session.tx_isolation").scalar_one() == "READ-COMMITTED"
-
-
-def test_a_202_on_a_connection_given_back_a_moment_ago_is_the_insert_alone(app, post_event, mariadb, monkeypatch):
+def test_a_202_on_a_connection_given_back_a_moment_ago_is_the_insert_and_the_commit_alone(app, post_event, mariadb,
+                                                                                         monkeypatch):
     # Under load every checkout finds a connection given back milliseconds ago: it answered then,
     # so it is not pinged again (before: the ping, the INSERT and the COMMIT, 3 round trips).
     monkeypatch.setattr(db, "RECENTLY_ALIVE_SECONDS", 3600, raising=False)
@@ -112,7 +101,7 @@ def test_a_202_on_a_connection_given_back_a_moment_ago_is_the_insert_alone(app, 
     for _ in range(3):
         server = counted(mariadb, lambda: responses.append(post_event(make_event(), apply=False)))
         assert responses[-1].status_code == 202
-        assert server == {"Questions": 1, "Com_admin_commands": 0, "Com_rollback": 0, "Com_commit": 0}, server
+        assert server == {"Questions": 2, "Com_admin_commands": 0, "Com_rollback": 0, "Com_commit": 1}, server
     # Idle for longer than the window, it is pinged at its checkout again.
     monkeypatch.setattr(db, "RECENTLY_ALIVE_SECONDS", 0)
     server = counted(mariadb, lambda: responses.append(post_event(make_event(), apply=False)))
@@ -136,6 +125,7 @@ def test_a_pooled_connection_lost_since_its_last_use_loses_no_event(app, post_ev
     # the sender is told 503 and sends again (as after any outage), and the pool has discarded
     # the connections made before the loss.
     monkeypatch.setattr(db, "RECENTLY_ALIVE_SECONDS", window, raising=False)
+    engine = app.extensions["farewell.engine"]
     assert post_event(make_event(), apply=False).status_code == 202
     assert _kill_sessions_of(mariadb, db_url) >= 1
     first = post_event(make_event(), webhook_id="msg_after_kill", apply=False).status_code
@@ -143,16 +133,10 @@ def test_a_pooled_connection_lost_since_its_last_use_loses_no_event(app, post_ev
     if first == 503:
         assert post_event(make_event(), webhook_id="msg_after_kill", apply=False).status_code == 202
     assert [post_event(make_event(), apply=False).status_code for _ in range(3)] == [202] * 3
-    engine = db.create_engine(db_url)  # the app's pools lost their connections too
-    try:
-        with engine.connect() as conn:
-            assert conn.execute(sa.select(sa.func.count()).where(events.c.webhook_id == "msg_after_kill")
-                                ).scalar_one() == 1
-            assert conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one() == 5
-    finally:
-        engine.dispose()
-    assert [app.extensions[name].pool.checkedout() for name in ("farewell.engine", "farewell.autocommit_engine")
-            ] == [0, 0]
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).where(events.c.webhook_id == "msg_after_kill")).scalar_one() == 1
+        assert conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one() == 5
+    assert engine.pool.checkedout() == 0
 
 
 def test_a_duplicate_and_a_refused_event_each_take_one_checkout_and_leave_nothing_open(app, post_event, mariadb):

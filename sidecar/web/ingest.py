@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, request
 from sqlalchemy.engine import Connection
 
 from ..config import BATCH_MAX_BYTES, BATCH_MAX_EVENTS, EVENT_MAX_BYTES
-from ..db import autocommit_engine, get_engine
+from ..db import get_engine
 from ..domain.events import Event, InvalidEvent, parse_event
 from ..domain.ingest import BatchItem, Outcome, SiteChanged, accept_event_on, accept_events
 from ..domain.tokens import TokenError, read_survey_token
@@ -38,9 +38,8 @@ def receive_event(site_id: str):
 def _receive_event(site_id: str):
     raw = read_body(EVENT_MAX_BYTES)
     kept = _kept_sites().get(site_id)
-    # One connection for the request (one checkout), in autocommit mode on MariaDB: the INSERT is
-    # its own transaction, committed before the server answers it (db.autocommit_engine).
-    with autocommit_engine().connect() as conn:
+    # One connection for the request (one checkout and its ping, one transaction).
+    with get_engine().connect() as conn:
         if kept is not None:
             # The site's row this process read before: verified against it, the event is stored by
             # an INSERT that checks the site still holds those secrets, so a 202 costs a plain
