@@ -50,9 +50,7 @@ def create_engine(url: str) -> Engine:
         engine = sa.create_engine(
             parsed,
             hide_parameters=True,  # errors and their logs never show members' data bound to a statement
-            # A MariaDB restart must not leave dead connections in the pool: each is pinged at its
-            # checkout, unless it was given back under a second ago (_ping_unless_recent).
-            pool_pre_ping=False,
+            pool_pre_ping=True,  # a MariaDB restart must not leave dead connections in the pool
             pool_recycle=3600,
             # READ COMMITTED: fewer gap locks between concurrent ingest and job claims.
             isolation_level="READ COMMITTED",
@@ -63,9 +61,6 @@ def create_engine(url: str) -> Engine:
         event.listen(engine, "handle_error", _client_errors_are_unavailable)
         event.listen(engine, "connect", _no_ping_per_cursor)
         event.listen(engine.pool, "reset", _rollback_if_open)
-        event.listen(engine.pool, "connect", _note_alive)
-        event.listen(engine.pool, "checkin", _note_alive)
-        event.listen(engine.pool, "checkout", _ping_unless_recent)
         return engine
     raise ValueError(f"unsupported database URL scheme {parsed.drivername!r} (use sqlite or mysql+mysqlconnector)")
 
@@ -105,35 +100,6 @@ def _no_ping_per_cursor(dbapi_connection, _record) -> None:
         return not dbapi_connection.is_closed()
 
     dbapi_connection.is_connected = is_connected
-
-
-# A connection given back to the pool less than this many seconds ago is not pinged at its next
-# checkout. Under load every checkout finds one given back a few milliseconds ago, and the ping was
-# a third of a 202's round trips (the ping, the INSERT, the COMMIT). One lost since (a restart, a
-# KILL) fails on its first statement instead: a disconnect, which SQLAlchemy answers by discarding
-# every connection of the pool made before it, and which callers answer 503 (the sender retries;
-# nothing was committed) or retry as a batch. A MariaDB restart takes longer than this, so after
-# one every pooled connection is pinged again.
-RECENTLY_ALIVE_SECONDS = 1.0
-_ALIVE_AT = "farewell.alive_at"
-
-
-def _note_alive(dbapi_connection, record) -> None:
-    """Just connected, or given back whole (a connection lost meanwhile is invalidated before)."""
-    if dbapi_connection is not None:
-        record.info[_ALIVE_AT] = time.monotonic()
-
-
-def _ping_unless_recent(dbapi_connection, record, _proxy) -> None:
-    """pool_pre_ping's check, for connections idle for RECENTLY_ALIVE_SECONDS or more; a failed
-    ping makes the pool replace the connection (DisconnectionError), as pool_pre_ping does."""
-    alive_at = record.info.get(_ALIVE_AT)
-    if alive_at is not None and time.monotonic() - alive_at < RECENTLY_ALIVE_SECONDS:
-        return
-    try:
-        dbapi_connection.ping(False)
-    except Exception as error:  # the driver's InterfaceError / OperationalError: it is gone
-        raise exc.DisconnectionError(f"ping at checkout failed: {error_kind(error)}") from error
 
 
 def _rollback_if_open(dbapi_connection, _record, reset_state) -> None:

@@ -13,7 +13,6 @@ import sys
 import pytest
 import sqlalchemy as sa
 
-from sidecar import db
 from sidecar.domain.applier import apply_pending
 from sidecar.domain.events import parse_event
 from sidecar.domain.ingest import accept_event
@@ -26,14 +25,6 @@ pytestmark = pytest.mark.parametrize("db_url", ["mariadb"], indirect=True)
 LEFT_OPEN = ("INSERT INTO sites (id, url, name, timezone, locale, secret, created_at) "
              "VALUES ('left-open', 'https://open.example.org', 'Open', 'UTC', 'en_US', 's', NOW())")
 COUNTERS = ("Questions", "Com_admin_commands", "Com_rollback", "Com_commit")
-
-
-@pytest.fixture(autouse=True)
-def ping_at_every_checkout(monkeypatch):
-    """The counts below are of a connection pinged at its checkout: one given back less than
-    db.RECENTLY_ALIVE_SECONDS ago is not (the tests of that set the window themselves), and how
-    long a busy machine takes between two requests is no test's business."""
-    monkeypatch.setattr(db, "RECENTLY_ALIVE_SECONDS", 0, raising=False)
 
 
 def server_counters(mariadb) -> dict[str, int]:
@@ -90,53 +81,6 @@ def test_a_202_is_one_checkout_one_ping_and_sends_no_rollback_after_its_commit(a
     engine = app.extensions["farewell.engine"]
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one() == 4
-
-
-def test_a_202_on_a_connection_given_back_a_moment_ago_is_the_insert_and_the_commit_alone(app, post_event, mariadb,
-                                                                                         monkeypatch):
-    # Under load every checkout finds a connection given back milliseconds ago: it answered then,
-    # so it is not pinged again (before: the ping, the INSERT and the COMMIT, 3 round trips).
-    monkeypatch.setattr(db, "RECENTLY_ALIVE_SECONDS", 3600, raising=False)
-    responses = [post_event(make_event(), apply=False)]  # the site's row read, the pool's connection made
-    for _ in range(3):
-        server = counted(mariadb, lambda: responses.append(post_event(make_event(), apply=False)))
-        assert responses[-1].status_code == 202
-        assert server == {"Questions": 2, "Com_admin_commands": 0, "Com_rollback": 0, "Com_commit": 1}, server
-    # Idle for longer than the window, it is pinged at its checkout again.
-    monkeypatch.setattr(db, "RECENTLY_ALIVE_SECONDS", 0)
-    server = counted(mariadb, lambda: responses.append(post_event(make_event(), apply=False)))
-    assert responses[-1].status_code == 202 and server["Com_admin_commands"] == 1, server
-
-
-def _kill_sessions_of(mariadb, db_url: str) -> int:
-    """KILL every session the server has open in the test's database (the pool's connections)."""
-    name = sa.engine.make_url(db_url).database
-    sessions = mariadb.sql(f"SELECT id FROM information_schema.PROCESSLIST WHERE db = '{name}'").stdout.split()[1:]
-    for session in sessions:
-        mariadb.sql(f"KILL {int(session)}", check=False)
-    return len(sessions)
-
-
-@pytest.mark.parametrize("window", [0, 3600])
-def test_a_pooled_connection_lost_since_its_last_use_loses_no_event(app, post_event, mariadb, db_url, monkeypatch,
-                                                                   window):
-    # window 0: pinged at its checkout, the lost connection is replaced before the request uses it.
-    # 3600: given back "a moment ago", it is not pinged; the INSERT fails on it, nothing is stored,
-    # the sender is told 503 and sends again (as after any outage), and the pool has discarded
-    # the connections made before the loss.
-    monkeypatch.setattr(db, "RECENTLY_ALIVE_SECONDS", window, raising=False)
-    engine = app.extensions["farewell.engine"]
-    assert post_event(make_event(), apply=False).status_code == 202
-    assert _kill_sessions_of(mariadb, db_url) >= 1
-    first = post_event(make_event(), webhook_id="msg_after_kill", apply=False).status_code
-    assert first == (202 if window == 0 else 503)
-    if first == 503:
-        assert post_event(make_event(), webhook_id="msg_after_kill", apply=False).status_code == 202
-    assert [post_event(make_event(), apply=False).status_code for _ in range(3)] == [202] * 3
-    with engine.connect() as conn:
-        assert conn.execute(sa.select(sa.func.count()).where(events.c.webhook_id == "msg_after_kill")).scalar_one() == 1
-        assert conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one() == 5
-    assert engine.pool.checkedout() == 0
 
 
 def test_a_duplicate_and_a_refused_event_each_take_one_checkout_and_leave_nothing_open(app, post_event, mariadb):
