@@ -63,6 +63,25 @@ def test_a_batch_runs_its_mark_and_its_site_reads_once_and_no_savepoint_per_even
     assert {c: planned.count(c) for c in groups} == {c: 1 if g == "holdout" else 4 for c, g in groups.items()}
 
 
+
+def test_a_batch_of_starts_reads_once_which_were_replaced_and_updates_none_of_the_others(engine):
+    site = create_site(engine, "https://club.example.org", "Le Club", "Europe/Paris", "fr_FR")
+    for n in range(20):
+        document = make_event(type="subscription.created", occurred_at=f"2026-11-29T10:{n:02d}:00Z",
+                              member={"id": str(n), "email": f"m{n}@example.org"},
+                              subscription={**make_event()["subscription"], "id": f"sub_{n}", "status": "active"})
+        accept_event(engine, site["id"], f"msg_{n}", json.dumps(document), parse_event(document))
+    statements = []
+    sa.event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    report = apply_pending(engine)
+    assert (report.claimed, report.applied, report.parked) == (20, 20, 0)
+    # A start makes a replaced subscription (a plan change, PMPro's ids reused) active again: an
+    # UPDATE for the subscriptions the batch's one read says were replaced, none for the others
+    # (before: one UPDATE per start, 20 here).
+    updates = [s for s in statements if s.lstrip().upper().startswith("UPDATE SUBSCRIPTIONS")]
+    assert updates == [], updates
+    assert len(statements) <= 25, (len(statements), statements)
+
 def test_one_failing_event_of_a_batch_fails_alone_and_the_others_are_applied_once(engine):
     accept_cancellations(engine, 20)
     with engine.begin() as conn:

@@ -284,8 +284,8 @@ class Prepared:
     # that no comeback wins back at once needs its id only for its emails, which are inserted
     # after it, and no other event of the batch reads its member's or subscription's cancellations.
     new_cancellations: list[tuple[dict, list[dict]]] | None = None
-    # For a cancellation or an expiry: when its subscription was replaced (None: never), read for
-    # the batch; _UNREAD: not read (``_replaced_by`` reads it).
+    # For a cancellation, an expiry or a start: when its subscription was replaced (None: never),
+    # read for the batch; _UNREAD: not read (``_replaced_by`` reads it, ``start_again`` tries).
     replaced_at: object = _UNREAD
 
 
@@ -352,7 +352,9 @@ def prepare_batch(conn: Connection, batch: list[tuple[str, int, Event, datetime]
     returning = {event_id for _, event_id, event, _ in with_subscription if event.type in winbacks.COMEBACK_EVENTS}
     not_won_back = winbacks_store.cancellations_not_won_back_of_members(conn, [prepared[e][0] for e in returning])
     unattached = surveys_store.unattached_answers_of_members(conn, [prepared[e][0] for e in cancelled])
-    churning = {event_id for _, event_id, event, _ in with_subscription if event.type in _CHURN}
+    # A start reads it too, so that only a subscription replaced before costs start_again's UPDATE.
+    churning = {event_id for _, event_id, event, _ in with_subscription
+                if event.type in _CHURN or event.type == "subscription.created"}
     replaced = replaced_at_of(conn, [prepared[e][1] for e in churning])
     planned: list[dict] = []
     new_cancellations: list[tuple[dict, list[dict]]] = []
@@ -394,6 +396,8 @@ def _replaced_by(conn: Connection, subscription_id: int, at: datetime, prepared:
     else:
         replaced_at = replaced_at_of(conn, [subscription_id]).get(subscription_id)
     return replaced_at is not None and replaced_at <= at
+
+
 _LATER_ENDS = ("subscription.resumed", "subscription.expired")
 
 
@@ -507,7 +511,8 @@ def _apply(conn: Connection, site_id: str, event_id: int, event: Event, now: dat
         details, status = _subscription_change(event)
         subscription_id = upsert_subscription(conn, site_id, event.source, sub.id, member_id, details, status, at, now)
         events_store.link_event(conn, event_id, member_id, subscription_id)
-    if event.type == "subscription.created":
+    if event.type == "subscription.created" and (prepared is None or prepared.replaced_at is not None):
+        # Only a subscription replaced before can start again; the batch's read says which were.
         start_again(conn, subscription_id, sub.status or "active", at)
     if event.type in at_risk.TYPES:
         at_risk.on_event_applied(conn, site_id, subscription_id, event.type,
