@@ -35,8 +35,11 @@ from sidecar.storage import holdout as store
 from sidecar.storage import site_settings as settings_store
 from sidecar.storage.tables import (cancellations, events, holdout_tallies, members, subscriptions, suppressions,
                                     survey_answers, winbacks)
+from tests import test_holdout
 from tests.conftest import make_event
-from tests.test_holdout import NOW, SECRET, T0, _hash, _Work, club  # noqa: F401 — club: a fixture
+from tests.test_holdout import NOW, SECRET, T0, _hash, _Work
+
+club = test_holdout.club  # the same site fixture as the holdout's tests
 
 REASONS = ("too_expensive", "unused", "temporary")
 # Intervals with long monthly factors (a day is 365/12 of a month) make the revenue sums' last
@@ -131,7 +134,7 @@ def _event(engine, site, type_: str, member: str, at, webhook_id: str, email: st
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_kept_figures_equal_a_recount_as_the_bound_moves_and_history_changes(engine, club, seed):  # noqa: F811
+def test_kept_figures_equal_a_recount_as_the_bound_moves_and_history_changes(engine, club, seed):
     rng = random.Random(seed)
     update_settings(engine, club["id"], {"holdout_percent": 50})
     seeded = _seed(engine, club, rng, 260)
@@ -165,7 +168,7 @@ def test_kept_figures_equal_a_recount_as_the_bound_moves_and_history_changes(eng
         _same(engine, club, now)  # and again, from what the first of the two kept
 
 
-def test_a_second_view_reads_the_judged_cancellations_kept_not_every_one(engine, club):  # noqa: F811
+def test_a_second_view_reads_the_judged_cancellations_kept_not_every_one(engine, club):
     """The point of keeping them: the first view counts every judged cancellation, the next ones
     only those judged since. Measured as work the database did (tests/test_holdout.py's _Work)."""
     update_settings(engine, club["id"], {"holdout_percent": 50})
@@ -186,7 +189,7 @@ def test_a_second_view_reads_the_judged_cancellations_kept_not_every_one(engine,
 
 
 @pytest.fixture
-def judged(engine, club):  # noqa: F811
+def judged(engine, club):
     """A site whose figures say something (25 and 25 judged, answers in time), kept."""
     update_settings(engine, club["id"], {"holdout_percent": 50})
     seeded = []
@@ -215,24 +218,24 @@ def judged(engine, club):  # noqa: F811
     return before
 
 
-def _changed(engine, club, before, now=NOW, key=_hash):  # noqa: F811
+def _changed(engine, club, before, now=NOW, key=_hash):
     after = _same(engine, club, now, key)
     assert after != before  # the change shows: kept figures left as they were would differ
     return after
 
 
-def test_a_cancellation_that_arrives_late_is_counted(engine, club, judged):  # noqa: F811
+def test_a_cancellation_that_arrives_late_is_counted(engine, club, judged):
     _event(engine, club, "subscription.cancelled", "late", T0 + timedelta(days=2), "late")
     assert _changed(engine, club, judged)["n"] == judged["n"] + 1
 
 
-def test_a_comeback_that_arrives_late_is_counted(engine, club, judged):  # noqa: F811
+def test_a_comeback_that_arrives_late_is_counted(engine, club, judged):
     _event(engine, club, "subscription.resumed", "j2", T0 + timedelta(days=9), "r-j2", status="active")
     after = _changed(engine, club, judged)
     assert after["groups"][HOLDOUT]["winbacks"] == judged["groups"][HOLDOUT]["winbacks"] + 1
 
 
-def test_an_answer_replaced_months_later_moves_its_reason(engine, club, judged):  # noqa: F811
+def test_an_answer_replaced_months_later_moves_its_reason(engine, club, judged):
     answer = make_event("survey.submitted", (T0 + timedelta(days=100)).strftime("%Y-%m-%dT%H:%M:%SZ"))
     answer["member"].update(id="j3", email="j3@example.org")
     answer["survey"] = {"version": 1, "reason": "unused", "subscription_id": "sj3"}
@@ -243,27 +246,27 @@ def test_an_answer_replaced_months_later_moves_its_reason(engine, club, judged):
     assert after["reasons"][0]["n"] == judged["reasons"][0]["n"] - 1
 
 
-def test_a_new_address_changes_who_was_unsubscribed_before(engine, club, judged):  # noqa: F811
+def test_a_new_address_changes_who_was_unsubscribed_before(engine, club, judged):
     # j0's address was unsubscribed before the cancel; an event gives j0 another one.
     _event(engine, club, "member.updated", "j0", NOW - timedelta(days=1), "new-address",
            email="j0.new@example.org", status="active")
     assert _changed(engine, club, judged)["left_out_unsubscribed"] == 0
 
 
-def test_an_erasure_changes_the_address_key(engine, club, judged):  # noqa: F811
+def test_an_erasure_changes_the_address_key(engine, club, judged):
     # As counting them all does: the erased member's address is gone, and with it the match
     # with the suppression (which stays, keyed).
     erase_member_data(engine, club["id"], "j0@example.org")
     assert _changed(engine, club, judged)["left_out_unsubscribed"] == 0
 
 
-def test_a_suppression_dated_before_a_judged_cancel_leaves_it_out(engine, club, judged):  # noqa: F811
+def test_a_suppression_dated_before_a_judged_cancel_leaves_it_out(engine, club, judged):
     with engine.begin() as conn:
         suppress_address(conn, SECRET, club["id"], "j5@example.org", "bounced", T0 - timedelta(days=2))
     assert _changed(engine, club, judged)["left_out_unsubscribed"] == 2
 
 
-def test_an_unsubscribe_now_changes_nothing_and_keeps_the_figures(engine, club, judged):  # noqa: F811
+def test_an_unsubscribe_now_changes_nothing_and_keeps_the_figures(engine, club, judged):
     kept = _kept(engine, club)
     with engine.begin() as conn:
         suppress_address(conn, SECRET, club["id"], "j6@example.org", "unsubscribed", NOW)
@@ -271,7 +274,7 @@ def test_an_unsubscribe_now_changes_nothing_and_keeps_the_figures(engine, club, 
     assert _kept(engine, club)["generation"] == kept["generation"]
 
 
-def test_another_interval_of_the_subscription_won_back_on(engine, club, judged):  # noqa: F811
+def test_another_interval_of_the_subscription_won_back_on(engine, club, judged):
     # j1 came back on sj1 (monthly, 29 EUR); the plan becomes yearly.
     _event(engine, club, "payment.succeeded", "j1", NOW - timedelta(days=1), "yearly", status="active",
            interval="year")
@@ -279,7 +282,7 @@ def test_another_interval_of_the_subscription_won_back_on(engine, club, judged):
     assert after["groups"][FOLLOWUPS]["revenue_per_100"] != judged["groups"][FOLLOWUPS]["revenue_per_100"]
 
 
-def test_a_batch_that_changes_nothing_the_figures_read_keeps_them(engine, club, judged):  # noqa: F811
+def test_a_batch_that_changes_nothing_the_figures_read_keeps_them(engine, club, judged):
     """A member who came back renews every month: the applier's batch compares what the figures
     read of the member's kept cancellation before and after it, and forgets nothing."""
     kept = _kept(engine, club)
@@ -294,7 +297,7 @@ def test_a_batch_that_changes_nothing_the_figures_read_keeps_them(engine, club, 
         != judged["groups"][FOLLOWUPS]["revenue_per_100"]
 
 
-def test_an_event_recorded_outside_the_applier_forgets_them_if_its_member_has_a_kept_one(engine, club,  # noqa: F811
+def test_an_event_recorded_outside_the_applier_forgets_them_if_its_member_has_a_kept_one(engine, club,
                                                                                          judged):
     """record_event (the demo) applies without the batch's before-and-after comparison: any event
     of a member with a kept cancellation forgets the figures, which then still equal a recount."""
@@ -308,7 +311,7 @@ def test_an_event_recorded_outside_the_applier_forgets_them_if_its_member_has_a_
         != judged["groups"][FOLLOWUPS]["revenue_per_100"]
 
 
-def test_the_window_the_first_step_and_the_secret_key_are_part_of_what_was_kept(engine, club, judged):  # noqa: F811
+def test_the_window_the_first_step_and_the_secret_key_are_part_of_what_was_kept(engine, club, judged):
     update_settings(engine, club["id"], {"winback_window_days": 400})  # the bound moves back
     assert _changed(engine, club, judged)["n"] == 0
     update_settings(engine, club["id"], {"winback_window_days": 90})
@@ -326,7 +329,7 @@ def test_the_window_the_first_step_and_the_secret_key_are_part_of_what_was_kept(
     assert _changed(engine, club, judged, key=other_key)["left_out_unsubscribed"] == 0
 
 
-def test_a_view_that_moves_the_claim_waits_for_a_batch_that_read_the_former_one(engine, club, judged):  # noqa: F811
+def test_a_view_that_moves_the_claim_waits_for_a_batch_that_read_the_former_one(engine, club, judged):
     """Two processes: a jobs process's batch opens a cancellation beyond the claim (so it bumps
     nothing) and has not committed when a web view moves the claim over it. The view's claim
     waits for that batch (MariaDB: the batch holds the row shared; SQLite: one writer at a
@@ -367,7 +370,7 @@ def test_a_view_that_moves_the_claim_waits_for_a_batch_that_read_the_former_one(
     assert _same(engine, club, later) == seen  # from what that view kept
 
 
-def test_a_site_made_now_has_its_row_and_figures_are_counted_from_it(engine, club):  # noqa: F811
+def test_a_site_made_now_has_its_row_and_figures_are_counted_from_it(engine, club):
     assert _kept(engine, club)["generation"] == 0
     assert _same(engine, club, NOW)["n"] == 0
 
