@@ -44,10 +44,18 @@ def upgrade() -> None:
                     ["member_id", "followup_group", "cancelled_at"])
 
 
+_NEW_INDEX = "ix_cancellations_member_id_followup_group_cancelled_at"
+
+
 def downgrade() -> None:
-    if op.get_bind().dialect.name != "sqlite":
-        # InnoDB let the new index serve the member_id foreign key and dropped the one it had made
-        # for it, named after the constraint: made again first, the new one can go.
-        op.create_index("fk_cancellations_member_id_members", "cancellations", ["member_id"])
-    op.drop_index("ix_cancellations_member_id_followup_group_cancelled_at", "cancellations")
+    bind = op.get_bind()
+    if bind.dialect.name != "sqlite":
+        # The member_id foreign key needs an index once the new one goes. InnoDB drops the index it
+        # made implicitly for the key when the new one can serve it, and keeps one made explicitly
+        # (whichever this database has): made again only when no other index leads with member_id.
+        serving = [index for index in sa.inspect(bind).get_indexes("cancellations")
+                   if index["name"] != _NEW_INDEX and index["column_names"][:1] == ["member_id"]]
+        if not serving:
+            op.create_index("fk_cancellations_member_id_members", "cancellations", ["member_id"])
+    op.drop_index(_NEW_INDEX, "cancellations")
     op.drop_table("holdout_tallies")
