@@ -20,6 +20,12 @@ class EmailStatus(str, enum.Enum):
     FAILED = "failed"
 
 
+# The one ``subscriptions.status`` storage writes itself rather than taking from an event: a
+# subscription another replaced (a plan change, ``subscription.replaces``), ended without being a
+# cancellation. The others are the events' (sidecar.domain.events.SUBSCRIPTION_STATUSES).
+SUBSCRIPTION_REPLACED = "replaced"
+
+
 # The one value of ``scheduled_emails.step`` that storage's queries single out: the owner's alert
 # that a member asks to be contacted (sidecar.mail.catalog.OWNER_ALERT) is no step of the member's
 # sequence, so stopping a member's emails leaves it and the digest's count of emails sent skips it.

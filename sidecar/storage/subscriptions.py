@@ -6,6 +6,7 @@ from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.engine import Connection
 
 from ._upsert import ids_by_key, insert_if_absent, upsert_all_as_of, upsert_as_of
+from .statuses import SUBSCRIPTION_REPLACED
 from .tables import subscriptions
 
 
@@ -58,14 +59,15 @@ def mark_replaced(conn: Connection, site_id: str, source: str, external_id: str,
     replaced subscription's id (None: another member's)."""
     insert_if_absent(conn, subscriptions, {
         "site_id": site_id, "source": source, "external_id": external_id, "member_id": member_id,
-        "status": "replaced", "status_at": at, "details_at": _NO_DETAILS_YET, "created_at": now, "replaced_at": at})
+        "status": SUBSCRIPTION_REPLACED, "status_at": at, "details_at": _NO_DETAILS_YET, "created_at": now,
+        "replaced_at": at})
     s = subscriptions
     conn.execute(
         update(s)
         .where(s.c.site_id == site_id, s.c.source == source, s.c.external_id == external_id,
                s.c.member_id == member_id)
         # MySQL assigns left to right: status_at and replaced_at compare with their old values.
-        .values(status="replaced",
+        .values(status=SUBSCRIPTION_REPLACED,
                 status_at=case((s.c.status_at > at, s.c.status_at), else_=at),
                 replaced_at=case((s.c.replaced_at.is_not(None) & (s.c.replaced_at < at), s.c.replaced_at),
                                  else_=at)))
