@@ -109,10 +109,10 @@ def _upsert_as_of(dialect: str, table: Table, key: tuple[str, ...], names: tuple
     assignments: list[tuple[str, object]] = []
     for as_of, columns in updates:
         newer = table.c[as_of] <= new[as_of]
-        if as_of == "status_at" and "replaced_at" in table.c:
-            # A replaced subscription (a plan change) stays replaced: its own later events are
-            # recorded but never make it active again (sidecar.domain.ingest).
-            newer = and_(newer, table.c.replaced_at.is_(None))
+        held_by = table.info.get("held_while_set", {}).get(as_of)
+        if held_by is not None:
+            # The table holds this group while that column is set (subscriptions: a replaced one).
+            newer = and_(newer, table.c[held_by].is_(None))
         # MySQL evaluates the assignments left to right, each seeing the ones before it: the
         # group's as_of column is set last, so the columns before it compare with its old value.
         for name in [*columns, as_of]:
