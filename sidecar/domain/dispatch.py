@@ -469,12 +469,6 @@ def _hand_over_each(recorder: _Recorder, session, ready: list[_Ready], stops, to
         if stop is _LEASE_LOST:
             report.lost += 1
             continue
-        if stop is None:
-            item.build()  # unless the exchange before built it
-            if item.failure is not None:
-                recorder.wait()  # the connection is the previous record's until then
-                _unbuilt(recorder, item, token, config, clock(), report)
-                continue
         if stop is not None:
             recorder.wait()  # the connection is the previous record's until then
             if stop is _MOVED:
@@ -483,6 +477,11 @@ def _hand_over_each(recorder: _Recorder, session, ready: list[_Ready], stops, to
             else:
                 _finish(recorder, item.email_id, token, EmailStatus.SKIPPED, clock(), report,
                         skip_reason=stop.reason)
+            continue
+        item.build()  # unless the exchange before built it
+        if item.failure is not None:
+            recorder.wait()  # the connection is the previous record's until then
+            _unbuilt(recorder, item, token, config, clock(), report)
             continue
         try:
             # The previous message's record commits during this exchange and is waited for before
