@@ -59,4 +59,8 @@ def create_app(environ: Mapping[str, str] | None = None, **options) -> Flask:
     from .web import dashboard  # the owner's dashboard under /admin, and its /v1 summary route
 
     dashboard.init_app(app)
+    # The events route's 202 without Flask's per-request machinery; anything else it hands to Flask.
+    from .web.events_fast_path import EventsFastPath
+
+    app.wsgi_app = EventsFastPath(app, app.wsgi_app)
     return app
