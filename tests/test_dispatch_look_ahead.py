@@ -1,0 +1,116 @@
+"""A full batch claims, reads, decides and builds the first message of the next batch while the
+server takes its last message (between the "." and its reply), rather than after the reply, when
+the server has nothing to do; and a run that stops with a batch claimed ahead gives it back at
+once, untouched. Real aiosmtpd, real SQLite and MariaDB."""
+
+from __future__ import annotations
+
+import collections
+import time
+from datetime import datetime, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from bench.dispatch import seed_due_emails
+from sidecar.domain import compose
+from sidecar.domain.compose import MailConfig
+from sidecar.domain.dispatch import DispatchConfig, dispatch_due
+from sidecar.domain.sites import create_site
+from sidecar.mail.transports import transport_from_url
+from sidecar.storage.tables import scheduled_emails
+from tests.test_dispatch_record_overlap import _refuse_the_record
+
+CONFIG = DispatchConfig(mail=MailConfig("look-ahead-secret-0123456", "http://sidecar.test", "farewell@localhost"),
+                        batch_size=5)
+EMAILS = 12  # two full batches and a short one
+
+
+def _seed(engine) -> list[int]:
+    site = create_site(engine, "https://club.example.org", "Le Club", "Europe/Paris", "fr_FR")
+    return seed_due_emails(engine, site["id"], EMAILS, datetime.now(timezone.utc))
+
+
+def _rows(engine, ids) -> dict[int, sa.Row]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(scheduled_emails).where(scheduled_emails.c.id.in_(ids)))
+        return {row.id: row for row in rows}
+
+
+def _email_id(message_id: str) -> int:
+    return int(message_id.split(".")[2].split("@")[0])
+
+
+def test_the_next_batch_is_claimed_and_its_first_message_built_while_the_server_keeps_the_last(
+        engine, smtp, monkeypatch):
+    """When the server has kept the 5th message (the first batch's last) and not yet answered it,
+    the second batch is claimed (its 5 emails sending) and 6 messages are built. The server waits
+    for that (up to 10 s): before the look-ahead it came only after the reply, so never."""
+    ids = _seed(engine)
+    built: list[int] = []
+    real = compose.sequence_email
+
+    def counted(*args, **kwargs):
+        built.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(compose, "sequence_email", counted)
+    seen: dict[int, tuple] = {}
+
+    def at_the_last(count: int) -> None:  # on_accept: the message kept, its "250" not sent yet
+        if count not in (CONFIG.batch_size, 2 * CONFIG.batch_size):
+            return
+        following = ids[count:count + CONFIG.batch_size]
+        deadline = time.monotonic() + 10
+        while True:
+            claimed = sum(row.status == "sending" for row in _rows(engine, following).values())
+            if (claimed == len(following) and len(built) == count + 1) or time.monotonic() > deadline:
+                seen[count] = (claimed, len(built))
+                return
+            time.sleep(0.01)
+
+    smtp.on_accept = at_the_last
+    report = dispatch_due(engine, transport_from_url(smtp.url), CONFIG, lambda: datetime.now(timezone.utc))
+    assert seen == {5: (5, 6), 10: (2, 11)}
+    assert (report.claimed, report.sent) == (EMAILS, EMAILS)
+    assert sorted(_email_id(m.message_id) for m in smtp.messages()) == ids  # each once
+
+
+def test_a_short_batch_or_a_spent_budget_claims_nothing_ahead(engine, smtp):
+    """The budget spent at the first batch: that batch goes, nothing more is claimed (the others
+    untouched: no attempt, no error); a short batch is the last one."""
+    ids = _seed(engine)
+    report = dispatch_due(engine, transport_from_url(smtp.url), CONFIG, lambda: datetime.now(timezone.utc),
+                          time_budget=0)
+    assert (report.claimed, report.sent) == (CONFIG.batch_size, CONFIG.batch_size)
+    rest = _rows(engine, ids[CONFIG.batch_size:])
+    assert {(row.status, row.attempts, row.last_error, row.lease_token) for row in rest.values()} \
+        == {("pending", 0, None, None)}
+    report = dispatch_due(engine, transport_from_url(smtp.url), CONFIG, lambda: datetime.now(timezone.utc))
+    assert (report.claimed, report.sent) == (EMAILS - CONFIG.batch_size,) * 2
+    assert sorted(_email_id(m.message_id) for m in smtp.messages()) == ids
+
+
+def test_a_run_that_stops_gives_the_batch_claimed_ahead_back_at_once(engine, smtp):
+    """The first batch's last record fails (a trigger refuses it) after the second batch was
+    claimed ahead: the run stops with that error, the second batch is put back untouched (pending,
+    due now, the attempt not counted, no lease), and the next run sends it without waiting for a
+    lease to end; only the unrecorded message waits for its lease (and reaches its member twice)."""
+    ids = _seed(engine)
+    last = ids[CONFIG.batch_size - 1]
+    _refuse_the_record(engine, last, True)
+    before = datetime.now(timezone.utc).replace(tzinfo=None)
+    with pytest.raises(sa.exc.DBAPIError, match="record refused"):
+        dispatch_due(engine, transport_from_url(smtp.url), CONFIG, lambda: datetime.now(timezone.utc))
+    _refuse_the_record(engine, last, False)
+    ahead = _rows(engine, ids[CONFIG.batch_size:2 * CONFIG.batch_size])
+    assert {(row.status, row.attempts, row.lease_token, row.last_error) for row in ahead.values()} \
+        == {("pending", 0, None, "given back: the run stopped before sending it")}
+    assert all(row.due_at.replace(tzinfo=None) >= before for row in ahead.values())
+    assert [_email_id(m.message_id) for m in smtp.messages()] == ids[:CONFIG.batch_size]
+
+    report = dispatch_due(engine, transport_from_url(smtp.url), CONFIG, lambda: datetime.now(timezone.utc))
+    assert report.sent == EMAILS - CONFIG.batch_size
+    assert _rows(engine, [last])[last].status == "sending"  # its lease still runs
+    received = collections.Counter(_email_id(m.message_id) for m in smtp.messages())
+    assert received == {i: 1 for i in ids}
