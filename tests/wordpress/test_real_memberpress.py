@@ -227,6 +227,38 @@ def test_the_member_cancels_on_the_account_page(bed):
     assert events == []
 
 
+def test_the_event_reads_the_products_post_alone_and_carries_what_memberpress_says(bed):
+    """Issue 15: the plan's name is read with get_post(), one query, not with MemberPress's
+    MeprProduct, which also reads every meta of the product on the member's cancel; the event is
+    the same as through MemberPress's own product() (which a filter on it makes the bridge use)."""
+    member = Member(bed, "product-read")
+    sub_id = checkout(bed, member, "Platine", bed.setup["offline"])
+    read = bed.site.wp_json(f"""
+        global $wpdb;
+        $source = new Farewell_Bridge_Source_Memberpress();
+        $sub = new MeprSubscription({sub_id});
+        $queries = array();
+        $record = function ( $query ) use ( &$queries ) {{ $queries[] = $query; return $query; }};
+        wp_cache_flush();
+        add_filter( 'query', $record );
+        $event = $source->subscription( $sub, 'subscription.cancelled' );
+        remove_filter( 'query', $record );
+        $product = (int) $sub->product_id;
+        $meta = preg_grep( '/' . preg_quote( $wpdb->postmeta, '/' ) . '/', $queries );
+        $posts = preg_grep( '/FROM ' . preg_quote( $wpdb->posts, '/' ) . '/', $queries );
+        // Through MemberPress's product(), as the bridge read it before and still does when filtered.
+        add_filter( 'mepr_subscription_product', function ( $p ) {{ return $p; }} );
+        wp_cache_flush();
+        $through_memberpress = $source->subscription( new MeprSubscription({sub_id}), 'subscription.cancelled' );
+        return array( 'event' => $event, 'memberpress' => $through_memberpress, 'meta' => array_values( $meta ),
+            'posts' => array_values( $posts ), 'title' => ( new MeprProduct( $product ) )->post_title );
+    """)
+    assert read["meta"] == [], read["meta"]
+    assert len(read["posts"]) == 1, read["posts"]
+    assert read["event"]["plan_name"] == read["title"] == "Platine"
+    assert read["event"] == read["memberpress"]
+
+
 def test_the_member_pauses_and_resumes_on_the_account_page(bed):
     member = Member(bed, "pauses")
     sub_id, _ = paypal_subscription(bed, member)

@@ -73,6 +73,12 @@ if ( ! defined( 'ABSPATH' ) ) {
 class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 
 	/**
+	 * MemberPress's filters between a subscription and its product's title (MeprHooks applies
+	 * each under its dashed and underscored names): with none of them, the title is the post's.
+	 */
+	const PRODUCT_TITLE_FILTERS = array( 'mepr_subscription_product', 'mepr-subscription-product', 'mepr_get_model_attribute_post_title', 'mepr-get-model-attribute-post-title', 'mepr-get-model-attribute-post_title' );
+
+	/**
 	 * Product id => title, once keep_product_names() was called; null: read each time.
 	 *
 	 * @var array<int,string|null>|null
@@ -713,6 +719,18 @@ class Farewell_Bridge_Source_Memberpress extends Farewell_Bridge_Source {
 	 * @return string|null
 	 */
 	private function load_product_name( $product_id, $sub ) {
+		// The title is all the event needs, and MemberPress's product is its post: get_post() is
+		// one query, where MeprSubscription::product() (a MeprProduct) also reads every meta of
+		// the product, a second query on the member's cancel (issue 15). A site that filters the
+		// subscription's product or a model's title may answer another: then MemberPress is asked.
+		$filtered = false;
+		foreach ( self::PRODUCT_TITLE_FILTERS as $hook ) {
+			$filtered = $filtered || has_filter( $hook );
+		}
+		$post = (int) $product_id > 0 && ! $filtered ? get_post( (int) $product_id ) : null;
+		if ( $post instanceof WP_Post && 'memberpressproduct' === $post->post_type ) {
+			return '' === $post->post_title ? null : (string) $post->post_title;
+		}
 		$product = self::call( $sub, 'product' );
 		if ( ! is_object( $product ) && (int) $product_id > 0 && class_exists( 'MeprProduct' ) ) {
 			$product = new MeprProduct( (int) $product_id );
