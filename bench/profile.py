@@ -11,6 +11,11 @@ for ingest and apply, also how many SQL statements each event ran (the cost that
 ``--events`` subscriptions as the bridge sends it (imported subscription.created for each, and
 subscription.cancelled for every third), to bench/profiles/apply_imported.txt; also prints the
 applier's wall and CPU time per event.
+``apply --measure [--rounds 3]``: no profiler; the applier as the jobs process runs it (batches of
+BACKLOG_BATCH), a fresh backlog each round, and per applied event: the client's CPU, the MariaDB
+server's CPU (its process's utime + stime), statements, and the server's own counters (rows
+inserted and updated, index and row writes by its handlers, round trips): the counts the machine's
+load does not move.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -112,6 +118,61 @@ def profile_apply(engine, count: int, imported: bool = False) -> Profiler:
     return profiler
 
 
+# MariaDB's global counters read before and after each round (the server is the bench's own).
+_COUNTERS = ("Questions", "Com_insert", "Com_update", "Com_select", "Com_commit", "Innodb_rows_inserted",
+             "Innodb_rows_updated", "Innodb_rows_read", "Handler_write", "Handler_update", "Handler_read_key",
+             "Innodb_buffer_pool_write_requests", "Innodb_log_write_requests", "Innodb_os_log_written")
+
+
+def _server_counters(mariadb: MariaDB) -> dict[str, int]:
+    out = mariadb.sql("SHOW GLOBAL STATUS").stdout
+    values = dict(line.split("\t", 1) for line in out.splitlines() if "\t" in line)
+    return {name: int(values.get(name, "0")) for name in _COUNTERS}
+
+
+def _server_cpu(mariadb: MariaDB) -> float:
+    fields = Path(f"/proc/{mariadb.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure_apply(engine, mariadb: MariaDB, count: int, rounds: int) -> None:
+    """The applier's cost per applied event without a profiler, as the jobs process applies a
+    backlog: ``apply_pending`` in batches of BACKLOG_BATCH until none is due."""
+    from sidecar.domain.applier import BACKLOG_BATCH, apply_pending
+    from sidecar.domain.ingest import accept_event
+
+    site = create_site(engine, "https://bench.example.org", "Bench")
+    statements = []
+
+    def count_statement(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    for r in range(rounds):
+        for n in range(r * count, (r + 1) * count):
+            document = _event(n)
+            accept_event(engine, site["id"], f"profile_{n}", json.dumps(document), parse_event(document))
+        statements.clear()
+        before, server = _server_counters(mariadb), _server_cpu(mariadb)
+        event.listen(engine, "before_cursor_execute", count_statement)
+        wall, cpu = time.perf_counter(), time.process_time()
+        applied = 0
+        while (report := apply_pending(engine, limit=BACKLOG_BATCH)).claimed:
+            applied += report.applied
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        event.remove(engine, "before_cursor_execute", count_statement)
+        server = _server_cpu(mariadb) - server
+        after = _server_counters(mariadb)
+        assert applied == count, (applied, count)
+        # SHOW GLOBAL STATUS itself counts one question and a few handler reads: negligible here.
+        per = {name: (after[name] - before[name]) / count for name in _COUNTERS}
+        print(json.dumps({"round": r + 1, "events": count, "wall_s": round(wall, 3),
+                          "client_cpu_ms_per_event": round(cpu / count * 1000, 4),
+                          "server_cpu_ms_per_event": round(server / count * 1000, 4),
+                          "statements_per_event": round(len(statements) / count, 4),
+                          **{name: round(value, 3) for name, value in per.items()},
+                          "loadavg": Path("/proc/loadavg").read_text().split()[:3]}))
+
+
 def profile_dispatch(engine, count: int) -> Profiler:
     from sidecar.domain.compose import MailConfig
     from sidecar.domain.dispatch import DispatchConfig, dispatch_due
@@ -140,12 +201,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("path", choices=["ingest", "apply", "dispatch"])
     parser.add_argument("--events", type=int, default=300)
     parser.add_argument("--imported", action="store_true", help="apply: bench.import's history, not live cancels")
+    parser.add_argument("--measure", action="store_true", help="apply: CPU and counts per event, no profiler")
+    parser.add_argument("--rounds", type=int, default=3, help="apply --measure: rounds, each a fresh backlog")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         mariadb = MariaDB(Path(tmp) / "mariadb").start()
         try:
             engine = db.create_engine(mariadb.create_database("bench_profile"))
             db.migrate(engine)
+            if args.path == "apply" and args.measure:
+                measure_apply(engine, mariadb, args.events, args.rounds)
+                engine.dispose()
+                return
             run = {"ingest": profile_ingest, "apply": profile_apply, "dispatch": profile_dispatch}[args.path]
             profiler = (profile_apply(engine, args.events, imported=True) if args.path == "apply" and args.imported
                         else run(engine, args.events))
