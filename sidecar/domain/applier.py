@@ -79,7 +79,9 @@ def apply_pending(engine: Engine, now: datetime | None = None, limit: int = BATC
             for row, event in parsed:
                 _apply_parsed(conn, row, event, prepared.get(row["id"]))
             finish_batch(conn, prepared)
-            events_store.mark_applied(conn, [row["id"] for row in rows], given or datetime.now(timezone.utc))
+            events_store.mark_applied(conn, [row["id"] for row in rows], given or datetime.now(timezone.utc),
+                                      [(event_id, p.member_id, p.subscription_id)
+                                       for event_id, p in prepared.items() if p.link_at_mark])
             holdout.touched_by_events(conn, [row["id"] for row in rows], seen)  # kept figures they changed
     except UNAVAILABLE_ERRORS:
         raise

@@ -287,6 +287,11 @@ class Prepared:
     # For a cancellation, an expiry or a start: when its subscription was replaced (None: never),
     # read for the batch; _UNREAD: not read (``_replaced_by`` reads it, ``start_again`` tries).
     replaced_at: object = _UNREAD
+    # Not linked yet to its member and subscription: the UPDATE that marks the batch applied links
+    # it (``events.mark_applied``'s links), its row then written once. For an event whose rules
+    # read no event row by its own link: all but an at-risk event that recomputes its
+    # subscription's stays (at_risk.on_event_applied reads its events, this one among them).
+    link_at_mark: bool = False
 
 
 def prepare_batch(conn: Connection, batch: list[tuple[str, int, Event, datetime]]) -> dict[int, Prepared]:
@@ -337,9 +342,17 @@ def prepare_batch(conn: Connection, batch: list[tuple[str, int, Event, datetime]
         subscription_id = (subscription_ids[(site_id, event.source, event.subscription.id)]
                            if event.subscription is not None else None)
         prepared[event_id] = (member_ids[(site_id, event.member.id)], subscription_id)
-    events_store.link_events(conn, [(event_id, m, s) for event_id, (m, s) in prepared.items()])
     at_risk_ids = [prepared[event_id][1] for _, event_id, event, _ in with_subscription if event.type in at_risk.TYPES]
     with_state = at_risk.lock_for_batch(conn, at_risk_ids)
+    # Linked now: the at-risk events whose recompute reads their subscription's events, this one
+    # among them (on_event_applied skips an end of ENDS_ONLY without a state row). No other read
+    # of the batch reads a prepared event's own row by its link: their types are not the ones
+    # read (the ends and comebacks of a cancellation are other events), and no other event of the
+    # batch names its member or subscription. The others are linked by the batch's mark.
+    linked_now = {event_id for _, event_id, event, _ in with_subscription if event.type in at_risk.TYPES
+                  and not (event.type in at_risk.ENDS_ONLY and prepared[event_id][1] not in with_state)}
+    events_store.link_events(conn, [(event_id, m, s) for event_id, (m, s) in prepared.items()
+                                    if event_id in linked_now])
     # The reads of the rules below, for the whole batch. Read after the upserts, which hold the
     # member's and the subscription's rows until the batch commits: no other applier can apply an
     # event of them meanwhile (it would upsert them first), and no other event of the batch names
@@ -364,7 +377,8 @@ def prepare_batch(conn: Connection, batch: list[tuple[str, int, Event, datetime]
                                not_won_back=not_won_back.get(m) if event_id in returning else None,
                                unattached=unattached.get(m) if event_id in cancelled else None,
                                new_cancellations=new_cancellations,
-                               replaced_at=replaced.get(s) if event_id in churning else _UNREAD)
+                               replaced_at=replaced.get(s) if event_id in churning else _UNREAD,
+                               link_at_mark=event_id not in linked_now)
             for event_id, (m, s) in prepared.items()}
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import and_, bindparam, case, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, literal_column, select, update
 from sqlalchemy.engine import Connection
 
 from ._upsert import insert_all_if_absent
@@ -95,10 +95,26 @@ def link_events(conn: Connection, links: list[tuple[int, int, int | None]]) -> N
     round trip (an executemany UPDATE is one round trip per row on MySQL)."""
     if not links:
         return
-    members = case({event_id: member_id for event_id, member_id, _ in links}, value=events.c.id)
-    subscriptions = case({event_id: subscription_id for event_id, _, subscription_id in links}, value=events.c.id)
-    conn.execute(update(events).where(events.c.id.in_([event_id for event_id, _, _ in links]))
-                 .values(member_id=members, subscription_id=subscriptions))
+    conn.execute(update(events).where(events.c.id.in_(bindparam("event_ids", expanding=True)))
+                 .values(**_linked(links)), {"event_ids": [event_id for event_id, _, _ in links]},
+                 execution_options=_NOT_CACHED)
+
+
+# Its inlined ids make each batch's statement new: kept out of the compiled statements' cache,
+# where it would only push out the statements built once.
+_NOT_CACHED = {"compiled_cache": None}
+
+
+def _linked(links: list[tuple[int, int, int | None]]) -> dict:
+    """The events' member_id and subscription_id as a CASE on their id each, an event not in
+    ``links`` keeping its own. The ids are inlined as integers (int() of ids this database gave):
+    built with a bound parameter per WHEN and THEN, the CASEs of a 400-event batch were 1,600
+    parameters to coerce, convert and format: a tenth of the applier's CPU under cProfile."""
+    def by_id(column, index: int):
+        whens = " ".join(f"WHEN {int(link[0])} THEN {'NULL' if link[index] is None else int(link[index])}"
+                         for link in links)
+        return literal_column(f"CASE {events.c.id.name} {whens} ELSE {column.name} END")
+    return {"member_id": by_id(events.c.member_id, 1), "subscription_id": by_id(events.c.subscription_id, 2)}
 
 
 def first_events_between(
@@ -179,9 +195,15 @@ _MARK_APPLIED = (
 )
 
 
-def mark_applied(conn: Connection, event_ids: list[int], now: datetime) -> None:
-    """Mark a batch's applied events in one statement (the applier: one UPDATE per batch, not per event)."""
-    if event_ids:
+def mark_applied(conn: Connection, event_ids: list[int], now: datetime,
+                 links: list[tuple[int, int, int | None]] = ()) -> None:
+    """Mark a batch's applied events in one statement (the applier: one UPDATE per batch, not per
+    event), linking ``links`` (``link_events``' (event_id, member_id, subscription_id)) in it too:
+    each event's row written once by its batch rather than twice, one statement fewer."""
+    if event_ids and links:
+        conn.execute(_MARK_APPLIED.values(**_linked(links)), {"event_ids": list(event_ids), "now": now},
+                     execution_options=_NOT_CACHED)
+    elif event_ids:
         conn.execute(_MARK_APPLIED, {"event_ids": list(event_ids), "now": now})
 
 
