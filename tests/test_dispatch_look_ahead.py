@@ -7,18 +7,18 @@ from __future__ import annotations
 
 import collections
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
 
 from bench.dispatch import seed_due_emails
-from sidecar.domain import compose
+from sidecar.domain import compose, offers
 from sidecar.domain.compose import MailConfig
 from sidecar.domain.dispatch import DispatchConfig, dispatch_due
 from sidecar.domain.sites import create_site
 from sidecar.mail.transports import transport_from_url
-from sidecar.storage.tables import scheduled_emails
+from sidecar.storage.tables import cancellations, scheduled_emails, subscriptions, survey_answers
 from tests.test_dispatch_record_overlap import _refuse_the_record
 
 CONFIG = DispatchConfig(mail=MailConfig("look-ahead-secret-0123456", "http://sidecar.test", "farewell@localhost"),
@@ -114,3 +114,45 @@ def test_a_run_that_stops_gives_the_batch_claimed_ahead_back_at_once(engine, smt
     assert _rows(engine, [last])[last].status == "sending"  # its lease still runs
     received = collections.Counter(_email_id(m.message_id) for m in smtp.messages())
     assert received == {i: 1 for i in ids}
+
+
+def test_a_batch_claimed_ahead_asks_the_site_for_a_coupon_only_once_no_member_is_held(engine, smtp, monkeypatch):
+    """The second batch's offer needs a coupon (a price-sensitive member): it is claimed while the
+    server keeps the first batch's last message (on MariaDB that member's row held until the
+    reply), but the site is asked only after: an HTTP request of up to 8 s must not make an
+    unsubscribe wait. The offer then goes, with the fallback code (the site had no coupon)."""
+    site = create_site(engine, "https://club.example.org", "Le Club", "Europe/Paris", "fr_FR")
+    now = datetime.now(timezone.utc)
+    ids = seed_due_emails(engine, site["id"], CONFIG.batch_size, now)
+    offer = seed_due_emails(engine, site["id"], 1, now + timedelta(seconds=1), step="offer")[0]
+    with engine.begin() as conn:  # the offer's member: access ended, price too high
+        ended = now - timedelta(days=1)
+        conn.execute(sa.update(cancellations).where(cancellations.c.id == offer).values(access_ends_at=ended))
+        conn.execute(sa.update(subscriptions).where(subscriptions.c.id == offer).values(access_ends_at=ended))
+        conn.execute(sa.insert(survey_answers).values(
+            site_id=site["id"], member_id=offer, cancellation_id=offer, event_id=offer, definition_version=1,
+            reason="too_expensive", contact_requested=False, answered_at=ended, created_at=ended, updated_at=ended))
+    asked: list[int] = []
+
+    def create_coupon(*args, **kwargs):
+        asked.append(len(smtp.messages()))
+        return None  # no coupon: the offer falls back
+
+    monkeypatch.setattr(offers, "create_coupon", create_coupon)
+    seen = []
+
+    def at_the_last(count: int) -> None:  # on_accept: the first batch's last message, not answered
+        if count != CONFIG.batch_size:
+            return
+        deadline = time.monotonic() + 10
+        while _rows(engine, [offer])[offer].status != "sending" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        seen.append((_rows(engine, [offer])[offer].status, len(asked)))
+
+    smtp.on_accept = at_the_last
+    daytime = (now + timedelta(days=1)).replace(hour=11)  # Paris: no quiet hours for the offer
+    report = dispatch_due(engine, transport_from_url(smtp.url), CONFIG, lambda: daytime)
+    assert seen == [("sending", 0)], "claimed ahead, the site not asked yet"
+    assert asked == [CONFIG.batch_size], "asked once, after the first batch"
+    assert (report.claimed, report.sent) == (CONFIG.batch_size + 1,) * 2
+    assert sorted(_email_id(m.message_id) for m in smtp.messages()) == ids + [offer]

@@ -157,6 +157,8 @@ def dispatch_batch(engine: Engine, transport: Transport, config: DispatchConfig,
     elif batch.error is not None:
         raise batch.error  # what claiming or preparing it raised, as if it were raised here
     report, ready, token = batch.report, batch.ready, batch.token
+    if batch.later:  # claimed ahead, waiting for a coupon: asked for now, no member held
+        ready = ready + _prepare(engine, batch.later, token, config, clock(), report)
     if not ready:
         return report
     if report.claimed < config.batch_size:
@@ -213,17 +215,23 @@ class _Batch:
     token: str
     report: BatchReport
     ready: list["_Ready"]
+    # Emails claimed ahead whose offer needs a coupon from the site: prepared when the batch is
+    # sent, not while the members of the batch before are held (_LookAhead).
+    later: list[int] = field(default_factory=list)
     # What claiming or preparing it raised where nothing could raise (_LookAhead.run): raised
     # when it would be sent, as it would have been had the batch been claimed then.
     error: Exception | None = None
 
 
-def _claim_and_prepare(engine, config, clock, writes) -> _Batch:
-    """``writes``: where what preparing decides is recorded (the engine, or _LookAhead's recorder)."""
+def _claim_and_prepare(engine, config, clock, writes, ahead: bool = False) -> _Batch:
+    """``writes``: where what preparing decides is recorded (the engine, or _LookAhead's recorder).
+    ``ahead``: an offer that needs a coupon is left for later (_Batch.later)."""
     token, claimed = claim(writes, clock(), config)
-    report = BatchReport(claimed=len(claimed))
-    ready = _prepare(engine, claimed, token, config, clock(), report, writes) if claimed else []
-    return _Batch(token, report, ready)
+    batch = _Batch(token, BatchReport(claimed=len(claimed)), [])
+    if claimed:
+        batch.ready = _prepare(engine, claimed, token, config, clock(), batch.report, writes,
+                               later=batch.later if ahead else None)
+    return batch
 
 
 class _LookAhead:
@@ -235,7 +243,10 @@ class _LookAhead:
 
     Its writes (the claim, the skips and deferrals it decides) go on the current batch's
     recorder: no record is in flight then (the "." waited for it), and on MariaDB that connection
-    does not check the members this batch holds, which a claim's status change would wait for."""
+    does not check the members this batch holds, which a claim's status change would wait for.
+    What would ask a site for a coupon (an HTTP request, seconds at worst) waits until the batch is
+    sent: on MariaDB the last message's member is held until the server's reply, and an
+    unsubscribe must not wait for a WordPress."""
 
     def __init__(self, engine, config: DispatchConfig, clock: Clock, wanted: Callable[[], bool]):
         self.engine, self.config, self.clock, self.wanted = engine, config, clock, wanted
@@ -250,9 +261,9 @@ class _LookAhead:
         if self.batch is not None or not self.wanted():
             return
         try:
-            self.batch = _claim_and_prepare(self.engine, self.config, self.clock, recorder)
+            self.batch = _claim_and_prepare(self.engine, self.config, self.clock, recorder, ahead=True)
         except Exception as error:  # noqa: BLE001 - raised by dispatch_batch, outside the exchange
-            self.batch = _Batch("", BatchReport(), [], error)
+            self.batch = _Batch("", BatchReport(), [], error=error)
             return
         if self.batch.ready:
             self.batch.ready[0].build()
@@ -262,8 +273,8 @@ def _give_back(engine, batch: _Batch, config: DispatchConfig, now: datetime, out
     """A batch claimed ahead and not sent: its messages put back untouched (the attempt not
     counted), due again at once, or after the outage pause when an outage stopped the run."""
     report = batch.report
-    if batch.ready:
-        report.released += _release(engine, [r.email_id for r in batch.ready], batch.token, now, config,
+    if batch.ready or batch.later:
+        report.released += _release(engine, [r.email_id for r in batch.ready] + batch.later, batch.token, now, config,
                                     "given back: the run stopped before sending it" if not outage
                                     else "mail transport unavailable", pause=outage)
     return report
@@ -301,13 +312,16 @@ class _Ready:
 
 
 _LEASE_LOST = object()
+_NEEDS_COUPON = object()  # _decide: the offer would ask the site for a coupon, not allowed then
 _MOVED = object()  # the member's address changed since the batch was read: read it again
 
 
-def _prepare(engine, claimed: list[int], token, config, now, report, writes=None) -> list[_Ready]:
+def _prepare(engine, claimed: list[int], token, config, now, report, writes=None,
+             later: list[int] | None = None) -> list[_Ready]:
     """Read what the batch needs (two queries, plus a site's settings once per batch), apply the
     rules; returns the messages to send, in claim order, each built later (_Ready.build). What is
-    skipped or deferred is recorded here, on ``writes`` (the engine unless given)."""
+    skipped or deferred is recorded here, on ``writes`` (the engine unless given). ``later``: where
+    an email whose offer needs a coupon goes, undecided, instead of asking the site now."""
     writes = engine if writes is None else writes
     cache = _Cache()
     secret = config.mail.secret_key
@@ -334,14 +348,16 @@ def _prepare(engine, claimed: list[int], token, config, now, report, writes=None
         try:
             reason = suppressed.get((context["site_id"], hashes.get(email_id)))
             decided = _decide(writes, context, requests.get(email_id), subscriptions.get(email_id), reason,
-                              token, config, now, cache)
+                              token, config, now, cache, coupons=later is None)
         except BadAddress:
             decided = Skip(SkipReason.INVALID_ADDRESS)
         except Exception as error:  # noqa: BLE001 - a bug in one email must not stop the others
             log.exception("could not prepare scheduled email %s", email_id)
             _retry_or_fail(writes, email_id, token, config, now, f"internal error: {type(error).__name__}", report)
             continue
-        if isinstance(decided, Skip):
+        if decided is _NEEDS_COUPON:
+            later.append(email_id)
+        elif isinstance(decided, Skip):
             _finish(writes, email_id, token, EmailStatus.SKIPPED, now, report, skip_reason=decided.reason)
         elif isinstance(decided, Defer):
             _finish(writes, email_id, token, EmailStatus.PENDING, now, report, due_at=decided.until,
@@ -355,7 +371,7 @@ def _prepare(engine, claimed: list[int], token, config, now, report, writes=None
 
 
 def _decide(writes, context, request, subscription, suppression_reason, token, config, now,
-            cache) -> Callable[[], Outgoing] | Skip | Defer:
+            cache, coupons: bool = True) -> Callable[[], Outgoing] | Skip | Defer | object:
     """Apply the rules to one email of the batch: what builds its message (_Ready.build), or why
     it does not go. ``writes``: where a new coupon is stored (the engine or a _Recorder)."""
     site, settings, steps = cache.sites[context["site_id"]]
@@ -375,6 +391,8 @@ def _decide(writes, context, request, subscription, suppression_reason, token, c
     )
     if not isinstance(decision, sequences.Send):
         return decision
+    if not coupons and context["step"] == "offer" and _needs_coupon(context):
+        return _NEEDS_COUPON
     # The coupon is asked for outside any transaction: a slow WordPress must not hold the database.
     offer = (_offer(writes, context, subscription, site, settings, token, now, config.bridge_networks)
              if context["step"] == "offer" else None)
@@ -650,12 +668,16 @@ def _record_sent(recorder: _Recorder, item: _Ready, token, config: DispatchConfi
             pause = min(pause * 2, 5.0)
 
 
+def _needs_coupon(context) -> bool:
+    return offers.variant_for(context["reason"]) == "discount" and not context["coupon_code"]
+
+
 def _offer(writes, context, subscription, site, settings, token, now, bridge_networks) -> offers.Offer:
     """The offer for the member's reason; a discount's coupon is created once and kept on the
     email, so a retry sends the same code."""
     coupon = None
     if offers.variant_for(context["reason"]) == "discount":
-        if context["coupon_code"]:
+        if not _needs_coupon(context):
             coupon = offers.Coupon(context["coupon_code"], context["coupon_expires_at"], settings["discount_percent"])
         else:
             member = {"external_id": context["member_external_id"], "email": context["email"]}
