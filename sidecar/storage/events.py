@@ -18,11 +18,19 @@ def insert_event(conn: Connection, **values) -> int:
     return conn.execute(insert(events), values).inserted_primary_key[0]
 
 
-@lru_cache(maxsize=8)
-def _insert_if_secrets_are(columns: tuple[str, ...]):
+# The accept path's INSERT leaves out a column whose value is the one the database puts there anyway
+# (no value: NULL, or its server default): fewer parameters to convert and send on every 202.
+_LEFT_OUT_WHEN = {"applied_at": None, "apply_after": None, "survey_cancellation_id": None, "validated_with": None,
+                  "imported": False}
+
+
+@lru_cache(maxsize=16)
+def _insert_if_secrets_are(columns: tuple[str, ...], null_secrets: tuple[str, ...]):
     # INSERT … SELECT the values FROM the site's row WHERE its secrets are those given: one statement
-    # shape per set of columns, built once (see _upsert).
+    # shape per set of columns (and of the site's secrets that are NULL: IS NULL, no parameter),
+    # built once (see _upsert).
     secrets_are = [sites.c.id == bindparam("site_id_now")] + [
+        sites.c[name].is_(None) if name in null_secrets else
         sites.c[name].is_not_distinct_from(bindparam(f"{name}_now", type_=sites.c[name].type))
         for name in SITE_SECRET_COLUMNS]
     values = select(*[bindparam(name, type_=events.c[name].type) for name in columns]).where(*secrets_are)
@@ -35,10 +43,33 @@ def insert_event_if_site_secrets_are(conn: Connection, site: dict, **values) -> 
     changed or the site is gone since, and nothing was inserted. The check is part of the INSERT,
     not a read before it: a 202 costs the round trips of a plain insert. Raises IntegrityError when
     (site_id, webhook_id) was stored before."""
-    names = tuple(values)
-    checked = {f"{name}_now": site[name] for name in SITE_SECRET_COLUMNS}
-    result = conn.execute(_insert_if_secrets_are(names), {**values, **checked, "site_id_now": site["id"]})
+    stored = {name: value for name, value in values.items()
+              if not (name in _LEFT_OUT_WHEN and value is _LEFT_OUT_WHEN[name])}
+    null_secrets = tuple(name for name in SITE_SECRET_COLUMNS if site[name] is None)
+    checked = {f"{name}_now": site[name] for name in SITE_SECRET_COLUMNS if name not in null_secrets}
+    sql, positions, processors = _driver_form(tuple(stored), null_secrets, conn.dialect)
+    params = {**stored, **checked, "site_id_now": site["id"]}
+    for name, process in processors:
+        params[name] = process(params[name])
+    result = conn.exec_driver_sql(sql, tuple(params[name] for name in positions) if positions else params)
     return result.lastrowid if result.rowcount == 1 else None
+
+
+@lru_cache(maxsize=16)
+def _driver_form(columns: tuple[str, ...], null_secrets: tuple[str, ...], dialect):
+    """The INSERT of _insert_if_secrets_are compiled once for ``dialect``: its SQL, its parameters'
+    order when the driver takes them by position, and the columns' conversions (the UTC datetimes').
+    Run with exec_driver_sql, a 202's INSERT skips the compiled cache's key and the per-call
+    parameter processing of ``execute`` (a fifth of the web worker's CPU per 202 went to this
+    INSERT): the transaction, the driver's errors as SQLAlchemy's and a lost connection's
+    invalidation stay the Connection's."""
+    compiled = _insert_if_secrets_are(columns, null_secrets).compile(dialect=dialect)
+    processors = []
+    for name, bind in compiled.binds.items():
+        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            processors.append((name, process))
+    return compiled.string, tuple(compiled.positiontup) if compiled.positional else None, tuple(processors)
 
 
 def stored_webhook_ids(conn: Connection, site_id: str, webhook_ids: list[str]) -> set[str]:
