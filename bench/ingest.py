@@ -142,6 +142,29 @@ def wait_until_loaded(pid: int, workers: int, quiet: float = 0.5, timeout: float
         time.sleep(quiet)
 
 
+def server_cpu_seconds(process: subprocess.Popen) -> float:
+    """CPU time (user + system) of a gunicorn server and its workers so far, from /proc."""
+    ticks = 0
+    for pid in (process.pid, *_children(process.pid)):
+        try:
+            ticks += _cpu_ticks(pid)
+        except OSError:  # a worker exited meanwhile
+            pass
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def run_wrk_counting_cpu(process: subprocess.Popen, url: str, requests_file: Path, seconds: float,
+                         connections: int) -> dict:
+    """run_wrk, and the server's CPU per request over it (``server_cpu_ms_per_request``): a count
+    that the machine's load moves far less than requests/s (the CPU a request costs, not how much
+    of the cores the server got)."""
+    before = server_cpu_seconds(process)
+    result = run_wrk(url, requests_file, seconds, connections)
+    used = server_cpu_seconds(process) - before
+    result["server_cpu_ms_per_request"] = round(used * 1000 / result["requests"], 3) if result["requests"] else None
+    return result
+
+
 def stop(process: subprocess.Popen) -> None:
     process.terminate()
     process.wait(timeout=30)
@@ -171,7 +194,8 @@ def measure(seconds: float, connections: int, presigned: int, work: Path, jobs_c
                 stop(bare)
             store = gunicorn("bench.bare_app:store_app", store_port, env, work / "store.log")
             try:
-                store_result = run_wrk(f"http://127.0.0.1:{store_port}", requests_file, seconds, connections)
+                store_result = run_wrk_counting_cpu(store, f"http://127.0.0.1:{store_port}", requests_file, seconds,
+                                                    connections)
             finally:
                 stop(store)
             with engine.connect() as conn:
@@ -179,7 +203,8 @@ def measure(seconds: float, connections: int, presigned: int, work: Path, jobs_c
                     sa.select(sa.func.count()).select_from(BODIES)).scalar_one()
             sidecar = gunicorn("sidecar:create_app()", sidecar_port, env, work / "sidecar.log")
             try:
-                sidecar_result = run_wrk(f"http://127.0.0.1:{sidecar_port}", requests_file, seconds, connections)
+                sidecar_result = run_wrk_counting_cpu(sidecar, f"http://127.0.0.1:{sidecar_port}", requests_file,
+                                                      seconds, connections)
             finally:
                 stop(sidecar)
             sidecar_result.update(apply_lag(engine))
@@ -403,6 +428,8 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"events stored: {sidecar['events_stored']}, unapplied at the end: {sidecar['events_unapplied_at_end']}; "
           f"202 to applied: p50 {sidecar['apply_lag_p50_ms']} ms, p99 {sidecar['apply_lag_p99_ms']} ms "
           f"(goal <= 2000), max {sidecar['apply_lag_max_ms']} ms; applied {sidecar['applied_per_second']} events/s")
+    print(f"server CPU per request (gunicorn master + workers, /proc): one-insert "
+          f"{row['bare_flask_one_insert']['server_cpu_ms_per_request']} ms, sidecar {sidecar['server_cpu_ms_per_request']} ms")
     print(f"load average (1 min) before / after: {row['load_average'][0]} / {row['load_average'][1]}")
     results.append("ingest", {"seconds": seconds, "connections": args.connections, "jobs": args.jobs, **row})
     return row
