@@ -223,6 +223,35 @@ def test_the_member_answers_the_survey_after_the_cancel(site, sidecar_server, pa
     assert_no_php_errors(site)
 
 
+def test_on_php_fpm_the_survey_follows_the_cancel_by_a_signed_cookie_then_the_user_meta(served_site, sidecar_server):
+    """Issue 15: under PHP-FPM the member's own cancel does not write the survey's user meta on
+    their clock: its response sets a signed cookie (HttpOnly, SameSite=Lax) that their next page
+    reads first, and the meta is written after the response, for their other devices. The survey
+    shows exactly as before: on the next page, once."""
+    site = served_site("nginx-fpm")
+    sidecar = sidecar_server()
+    member = new_members(site, 1)
+    point_bridge_at(site, sidecar.url, sidecar.site_id, sidecar.secret)
+    with site.login(member["login"], member["password"]) as session:
+        cancel(session, site, member["subscriptions"][0])
+        cookies = [c for c in session.cookies if c.name == "wp_farewell_survey_pending"]
+        assert cookies, "the cancel's response set the survey's cookie"
+        assert cookies[0].has_nonstandard_attr("HttpOnly") and cookies[0].get_nonstandard_attr("SameSite") == "Lax"
+        assert cookies[0].expires and cookies[0].path == "/"
+        # Written after the response, in the same PHP process (no cron, no other request).
+        stored = wait_for(lambda: site.wp_json(
+            f"return get_user_meta({member['id']}, '_farewell_bridge_survey_pending', true);"), timeout=30)
+        assert stored[0]["subscription_id"] == str(member["subscriptions"][0]) and not stored[0]["shown"], stored
+
+        first = session.get(f"{site.url}/", timeout=30)
+        assert 'id="farewell-survey"' in first.text, first.text[-1500:]
+        assert not [c for c in session.cookies if c.name == "wp_farewell_survey_pending"], "read once, then cleared"
+        assert 'id="farewell-survey"' not in session.get(f"{site.url}/", timeout=30).text, "shown once"
+    with site.login(member["login"], member["password"]) as elsewhere:
+        assert 'id="farewell-survey"' not in elsewhere.get(f"{site.url}/", timeout=30).text, "shown once, on any device"
+    assert_no_php_errors(site)
+
+
 # A later shutdown hook that waits for the test's word (a file; at most 15 s, less than the
 # cancel's own timeout), then says it has finished: a member's response that came only when PHP
 # ended would come after "finished".

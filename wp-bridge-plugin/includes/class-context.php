@@ -67,13 +67,13 @@ class Farewell_Bridge_Context {
 	 * @return bool
 	 */
 	public static function is_system() {
-		if ( wp_doing_cron() ) {
-			return true;
-		}
-		if ( defined( 'WP_CLI' ) && WP_CLI ) {
-			return true;
-		}
-		return 'cli' === PHP_SAPI;
+		/**
+		 * Filters whether this run is cron, WP-CLI or the command line (tests of a member's own
+		 * web request run in PHPUnit, itself a command line).
+		 *
+		 * @param bool $system Whether wp_doing_cron(), WP-CLI or PHP_SAPI 'cli'.
+		 */
+		return (bool) apply_filters( 'farewell_bridge_is_system', wp_doing_cron() || ( defined( 'WP_CLI' ) && WP_CLI ) || 'cli' === PHP_SAPI );
 	}
 
 	/**

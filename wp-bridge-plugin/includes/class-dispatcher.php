@@ -93,6 +93,13 @@ class Farewell_Bridge_Dispatcher {
 	private static $holding = false;
 
 	/**
+	 * Whether this request's response was ended (finish_response()).
+	 *
+	 * @var bool
+	 */
+	private static $ended = false;
+
+	/**
 	 * What this class keeps in WordPress, which uninstall.php removes (see Farewell_Bridge_Plugin::DATA_OWNERS).
 	 *
 	 * @return array See uninstall.php.
@@ -583,15 +590,44 @@ class Farewell_Bridge_Dispatcher {
 	 * @return bool Whether the response was ended here.
 	 */
 	private static function finish_response() {
+		if ( self::$ended ) {
+			return true;
+		}
 		if ( function_exists( 'fastcgi_finish_request' ) ) {
 			fastcgi_finish_request();
-			return true;
-		}
-		if ( function_exists( 'litespeed_finish_request' ) ) {
+			self::$ended = true;
+		} elseif ( function_exists( 'litespeed_finish_request' ) ) {
 			litespeed_finish_request();
-			return true;
+			self::$ended = true;
 		}
-		return false;
+		return self::$ended;
+	}
+
+	/**
+	 * Ends the member's response where the server can (see finish_response()), once: for work of
+	 * this request that the member need not wait for (the survey's user meta) before the delivery.
+	 *
+	 * @return bool Whether the response is ended.
+	 */
+	public static function end_response() {
+		return self::finish_response();
+	}
+
+	/**
+	 * Whether this request's response can be ended before PHP finishes (PHP-FPM, LiteSpeed), so
+	 * that work left for `shutdown` is off the member's clock; not on the command line, not under
+	 * mod_php or `php -S`.
+	 *
+	 * @return bool
+	 */
+	public static function can_end_response() {
+		/**
+		 * Filters whether the bridge may leave work for after the response (tests of the PHP-FPM
+		 * paths run in PHPUnit, a command line without fastcgi_finish_request()).
+		 *
+		 * @param bool $can Whether fastcgi_finish_request() or litespeed_finish_request() exists, outside the command line.
+		 */
+		return (bool) apply_filters( 'farewell_bridge_can_end_response', ! self::in_cli() && ( function_exists( 'fastcgi_finish_request' ) || function_exists( 'litespeed_finish_request' ) ) );
 	}
 
 	/**

@@ -145,6 +145,8 @@ final class Farewell_Bridge_Plugin {
 		// Survey: the exit survey after a member's own cancel, on email links and in the
 		// [farewell_survey] shortcode; answers go to farewell/v1/survey, then the outbox.
 		add_action( 'farewell_bridge_event_recorded', array( 'Farewell_Bridge_Survey', 'action_farewell_bridge_event_recorded' ), 10, 2 );
+		// The member's own cancel under PHP-FPM: its survey mark written after the response, before the delivery.
+		add_action( 'shutdown', array( 'Farewell_Bridge_Survey', 'action_shutdown' ), Farewell_Bridge_Dispatcher::SHUTDOWN_PRIORITY - 1 );
 		add_action( 'init', array( 'Farewell_Bridge_Survey_Form', 'action_init' ) );
 		add_action( 'template_redirect', array( 'Farewell_Bridge_Survey_Form', 'action_template_redirect' ) );
 		add_filter( 'the_content', array( 'Farewell_Bridge_Survey_Form', 'filter_the_content' ), 99 );

@@ -63,6 +63,24 @@ class Farewell_Bridge_Survey {
 	/** Cancellations remembered per member at most (a member rarely has more subscriptions). */
 	const CANCELS_KEPT = 5;
 
+	/**
+	 * Cookie: the member's own cancel, signed, for their next page, where the server can end the
+	 * response before the user meta is written (PHP-FPM): that write then runs after the member
+	 * has their page (action_shutdown()), and the next page reads the cookie first, so it never
+	 * depends on which of the two comes first. A page cache must not serve a cached page to a
+	 * request carrying it (docs/DEPLOY.md). It lives PENDING_SECONDS at most.
+	 */
+	const COOKIE = 'wp_farewell_survey_pending';
+	/** A cookie longer than this is not ours: not read. */
+	const COOKIE_MAX = 512;
+
+	/**
+	 * The member's cancels of this request whose user meta is written after the response, by user.
+	 *
+	 * @var array<int,array>
+	 */
+	private static $deferred = array();
+
 	/** The sidecar's limits (sidecar/domain/events.py); a definition may only lower them. */
 	const COMMENT_MAX   = 5000;
 	const FOLLOW_UP_MAX = 1000;
@@ -609,6 +627,12 @@ class Farewell_Bridge_Survey {
 			'shown'           => ! $here, // Only a cancel made on this site's pages, by the member, is followed by the survey.
 			'answered'        => false,
 		);
+		if ( $here && Farewell_Bridge_Dispatcher::can_end_response() && self::send_cookie( self::cookie_value( $user_id, $new ), $new['at'] + self::PENDING_SECONDS ) ) {
+			// The member's own request, on a server that ends it early: the cookie tells their
+			// next page, the user meta (three statements) is written once they have this one.
+			self::$deferred[ $user_id ] = $new;
+			return;
+		}
 		$kept = array( $new );
 		foreach ( self::cancellations( $user_id ) as $old ) {
 			// The same subscription cancelled again: only its latest cancellation can be answered about.
@@ -617,6 +641,162 @@ class Farewell_Bridge_Survey {
 			}
 		}
 		update_user_meta( $user_id, self::PENDING_META, $kept );
+	}
+
+	/**
+	 * Writes the user meta of the member's cancels this request deferred, after ending the
+	 * response (so a member on another device, or whose cookie is gone, still gets the survey).
+	 * Hooked on shutdown, right before the delivery.
+	 */
+	public static function action_shutdown() {
+		if ( ! self::$deferred ) {
+			return;
+		}
+		$deferred       = self::$deferred;
+		self::$deferred = array();
+		Farewell_Bridge_Dispatcher::end_response();
+		foreach ( $deferred as $user_id => $cancel ) {
+			try {
+				self::merge( $user_id, $cancel );
+			} catch ( Throwable $e ) {
+				Farewell_Bridge_Dispatcher::log( $e );
+			}
+		}
+	}
+
+	/**
+	 * Adds a cancel to the member's user meta unless it is there already, under a lock per member:
+	 * the cancel request's deferred write and the next page's reading of the cookie may meet, and
+	 * whichever comes second must keep what the first wrote (the next page may have marked it
+	 * shown: the survey then does not show twice).
+	 *
+	 * @param int   $user_id User.
+	 * @param array $new     {subscription_id, source, at, shown, answered}.
+	 */
+	private static function merge( $user_id, array $new ) {
+		global $wpdb;
+		$lock = 'farewell_survey_' . substr( md5( DB_NAME . '|' . $wpdb->prefix . '|' . (int) $user_id ), 0, 32 );
+		$held = '1' === (string) $wpdb->get_var( $wpdb->prepare( 'SELECT GET_LOCK(%s, 5)', $lock ) );
+		try {
+			wp_cache_delete( (int) $user_id, 'user_meta' ); // Another request may have written it since.
+			$kept = array( $new );
+			foreach ( self::stored_cancellations( $user_id ) as $old ) {
+				$same = $old['source'] === $new['source'] && $old['subscription_id'] === $new['subscription_id'];
+				if ( $same && $old['at'] >= $new['at'] ) {
+					return; // Written by the other side already, perhaps marked shown since.
+				}
+				if ( ! $same && count( $kept ) < self::CANCELS_KEPT ) {
+					$kept[] = $old;
+				}
+			}
+			update_user_meta( (int) $user_id, self::PENDING_META, $kept );
+		} finally {
+			if ( $held ) {
+				$wpdb->query( $wpdb->prepare( 'SELECT RELEASE_LOCK(%s)', $lock ) );
+			}
+		}
+	}
+
+	/**
+	 * The cookie's value: the cancel, its member and expiry, and an HMAC of them keyed with the
+	 * site's auth salt (no one else can make one, nor make one for another member).
+	 *
+	 * @param int   $user_id User.
+	 * @param array $cancel  {subscription_id, source, at}.
+	 * @return string
+	 */
+	private static function cookie_value( $user_id, array $cancel ) {
+		$data = rtrim( strtr( base64_encode( (string) wp_json_encode( array( (int) $user_id, (string) $cancel['source'], (string) $cancel['subscription_id'], (int) $cancel['at'] ) ) ), '+/', '-_' ), '=' ); // phpcs:ignore WordPress.PHP.DiscouragedPHPFunctions.obfuscation_base64_encode -- a cookie-safe encoding, not obfuscation.
+		return $data . '.' . hash_hmac( 'sha256', self::COOKIE . '|' . $data, wp_salt( 'auth' ) );
+	}
+
+	/**
+	 * The cancel a cookie of this request carries for a member, when it is genuine, theirs and
+	 * recent; null otherwise.
+	 *
+	 * @param int $user_id User.
+	 * @return array|null {subscription_id, source, at, shown, answered}
+	 */
+	private static function cookie_cancel( $user_id ) {
+		$value = isset( $_COOKIE[ self::COOKIE ] ) && is_string( $_COOKIE[ self::COOKIE ] ) ? wp_unslash( $_COOKIE[ self::COOKIE ] ) : ''; // phpcs:ignore WordPress.Security.ValidatedSanitizedInput.InputNotSanitized -- checked by its HMAC below.
+		if ( '' === $value || strlen( $value ) > self::COOKIE_MAX || 1 !== substr_count( $value, '.' ) ) {
+			return null;
+		}
+		list( $data, $mac ) = explode( '.', $value );
+		if ( ! hash_equals( hash_hmac( 'sha256', self::COOKIE . '|' . $data, wp_salt( 'auth' ) ), $mac ) ) {
+			return null;
+		}
+		$fields = json_decode( (string) base64_decode( strtr( $data, '-_', '+/' ), true ), true ); // phpcs:ignore WordPress.PHP.DiscouragedPHPFunctions.obfuscation_base64_decode -- see cookie_value().
+		if ( ! is_array( $fields ) || 4 !== count( $fields ) || (int) $fields[0] !== (int) $user_id || $user_id <= 0
+			|| time() - (int) $fields[3] > self::PENDING_SECONDS ) {
+			return null;
+		}
+		return array(
+			'subscription_id' => (string) $fields[2],
+			'source'          => (string) $fields[1],
+			'at'              => (int) $fields[3],
+			'shown'           => false,
+			'answered'        => false,
+		);
+	}
+
+	/**
+	 * The signed-in member's page: a cookie of their cancel is taken into their user meta (in
+	 * case the cancel request has not written it yet) and cleared. Any other cookie is cleared.
+	 *
+	 * @param int $user_id User.
+	 */
+	private static function adopt_cookie( $user_id ) {
+		if ( ! isset( $_COOKIE[ self::COOKIE ] ) || (int) $user_id <= 0 || (int) get_current_user_id() !== (int) $user_id ) {
+			return;
+		}
+		$cancel = self::cookie_cancel( $user_id );
+		unset( $_COOKIE[ self::COOKIE ] );
+		self::send_cookie( '', time() - YEAR_IN_SECONDS );
+		if ( null !== $cancel ) {
+			self::merge( $user_id, $cancel );
+		}
+	}
+
+	/**
+	 * Sets (or, with a past expiry, clears) the cookie: HttpOnly, SameSite=Lax, Secure on HTTPS,
+	 * on the site's paths as WordPress's own cookies are.
+	 *
+	 * @param string $value   Value.
+	 * @param int    $expires Unix time.
+	 * @return bool Whether it could be sent (not once the page's output has begun).
+	 */
+	private static function send_cookie( $value, $expires ) {
+		/**
+		 * Filters the sending of the survey's cookie: a non-null value says it was handled (a
+		 * host or a test that sets cookies its own way) and whether it was sent.
+		 *
+		 * @param bool|null $sent    Null to let the bridge send it.
+		 * @param string    $value   Value ('' to clear it).
+		 * @param int       $expires Unix time.
+		 */
+		$sent = apply_filters( 'farewell_bridge_send_survey_cookie', null, $value, $expires );
+		if ( null !== $sent ) {
+			return (bool) $sent;
+		}
+		if ( headers_sent() ) {
+			return false;
+		}
+		foreach ( array_unique( array( COOKIEPATH, SITECOOKIEPATH ) ) as $path ) {
+			setcookie(
+				self::COOKIE,
+				$value,
+				array(
+					'expires'  => (int) $expires,
+					'path'     => $path,
+					'domain'   => COOKIE_DOMAIN ? COOKIE_DOMAIN : '',
+					'secure'   => is_ssl(),
+					'httponly' => true,
+					'samesite' => 'Lax',
+				)
+			);
+		}
+		return true;
 	}
 
 	/**
@@ -629,6 +809,17 @@ class Farewell_Bridge_Survey {
 		if ( (int) $user_id <= 0 ) {
 			return array();
 		}
+		self::adopt_cookie( $user_id );
+		return self::stored_cancellations( $user_id );
+	}
+
+	/**
+	 * The member's cancellations as their user meta holds them (see cancellations()).
+	 *
+	 * @param int $user_id User.
+	 * @return array[]
+	 */
+	private static function stored_cancellations( $user_id ) {
 		$stored = get_user_meta( (int) $user_id, self::PENDING_META, true );
 		if ( is_array( $stored ) && isset( $stored['at'] ) ) {
 			$stored = array( $stored ); // Kept by version 0.1.0: one cancel, deleted once answered.

@@ -235,6 +235,43 @@ class RequestPathCostTest extends Farewell_Test_Case {
 		$this->assertSame( 1, $writes() );
 	}
 
+	public function test_a_members_own_cancel_under_php_fpm_writes_no_user_meta_before_the_response_ends() {
+		global $wpdb;
+		$member = $this->user( 'subscriber', 'Anaïs' );
+		wp_set_current_user( $member );
+		// The member's own web request on PHP-FPM (PHPUnit is a command line without fastcgi_finish_request()).
+		$this->add_filter( 'farewell_bridge_is_system', '__return_false' );
+		$this->add_filter( 'farewell_bridge_can_end_response', '__return_true' );
+		$cookies = array();
+		$this->add_filter(
+			'farewell_bridge_send_survey_cookie',
+			function ( $sent, $value, $expires ) use ( &$cookies ) {
+				$cookies[] = array( $value, $expires );
+				return true;
+			},
+			10,
+			3
+		);
+		$this->forget_table_charsets();
+		get_user_meta( $member ); // Read by WordPress for the signed-in member before any plugin runs.
+		$this->queries = array();
+		$before        = time();
+		Farewell_Bridge_Event_Factory::record( 'memberpress', 'subscription.cancelled', $member, Farewell_Bridge_Event_Factory::subscription( array( 'id' => 'sub-fpm' ) ) );
+		$this->assertSame( array(), $this->seen( '/' . preg_quote( $wpdb->usermeta, '/' ) . '/' ), 'the survey\'s mark is not written on the member\'s clock' );
+		$rows = $this->rows();
+		$this->assertSame( 'member', json_decode( end( $rows )['payload'], true )['initiated_by'] );
+		$this->assertCount( 1, $cookies, 'a signed cookie tells the member\'s next page instead' );
+		$this->assertGreaterThanOrEqual( $before + Farewell_Bridge_Survey::PENDING_SECONDS, $cookies[0][1] );
+		$this->assertSame( array(), get_user_meta( $member, Farewell_Bridge_Survey::PENDING_META ) );
+
+		// On `shutdown`, once the response is ended, before the delivery: the durable mark.
+		Farewell_Bridge_Survey::action_shutdown();
+		$this->assertCount( 1, $this->seen( '/^INSERT INTO `' . preg_quote( $wpdb->usermeta, '/' ) . '`/' ), 'written there, off the clock' );
+		$pending = Farewell_Bridge_Survey::pending( $member );
+		$this->assertSame( 'sub-fpm', $pending['subscription_id'] );
+		$this->assertFalse( $pending['shown'] );
+	}
+
 	/** A row's status now. */
 	private function reload_status( array $row ) {
 		return Farewell_Bridge_Outbox::get( (int) $row['id'] )['status'];

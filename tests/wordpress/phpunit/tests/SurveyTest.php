@@ -307,6 +307,124 @@ class SurveyTest extends Farewell_Test_Case {
 		update_user_meta( $user, Farewell_Bridge_Survey::PENDING_META, $kept );
 	}
 
+	/**
+	 * The member's own web request on PHP-FPM (see RequestPathCostTest): cancels as the bridge
+	 * records them, the cookie each sets kept here as a browser would keep it.
+	 */
+	private function on_php_fpm( $user ) {
+		wp_set_current_user( $user );
+		$this->add_filter( 'farewell_bridge_is_system', '__return_false' );
+		$this->add_filter( 'farewell_bridge_can_end_response', '__return_true' );
+		$this->cookies = array();
+		$this->add_filter(
+			'farewell_bridge_send_survey_cookie',
+			function ( $sent, $value, $expires ) {
+				$this->cookies[] = array( $value, $expires );
+				return true;
+			},
+			10,
+			3
+		);
+	}
+
+	/** @var array[] The survey cookies sent, [value, expires]. */
+	private $cookies = array();
+
+	/** The member's own cancel, recorded as the bridge records it in their request. */
+	private function own_cancel( $user, $subscription ) {
+		Farewell_Bridge_Survey::action_farewell_bridge_event_recorded(
+			array(
+				'type'         => 'subscription.cancelled',
+				'source'       => 'memberpress',
+				'initiated_by' => 'member',
+				'member'       => array(
+					'id'    => (string) $user,
+					'email' => 'member@example.org',
+				),
+				'subscription' => array( 'id' => $subscription ),
+			)
+		);
+		$cookie = end( $this->cookies );
+		return $cookie ? $cookie[0] : null;
+	}
+
+	/** The member's next page: the survey shows by itself when it did before, and is then marked shown. */
+	private function next_page_shows_the_survey( $user, $cookie ) {
+		if ( null === $cookie ) {
+			unset( $_COOKIE[ Farewell_Bridge_Survey::COOKIE ] );
+		} else {
+			$_COOKIE[ Farewell_Bridge_Survey::COOKIE ] = $cookie;
+		}
+		$pending = Farewell_Bridge_Survey::pending( $user );
+		$shows   = null !== $pending && ! $pending['shown'];
+		if ( $shows ) {
+			Farewell_Bridge_Survey::mark_shown( $user );
+		}
+		unset( $_COOKIE[ Farewell_Bridge_Survey::COOKIE ] );
+		return $shows;
+	}
+
+	public function test_on_php_fpm_the_next_page_shows_the_survey_once_whichever_comes_first_the_cookie_or_the_meta() {
+		$ana = $this->user( 'subscriber', 'Ana' );
+		$this->on_php_fpm( $ana );
+
+		// The next page before the cancel request has written its meta: the cookie shows it…
+		$cookie = $this->own_cancel( $ana, '41' );
+		$this->assertSame( array(), get_user_meta( $ana, Farewell_Bridge_Survey::PENDING_META ) );
+		$this->assertTrue( $this->next_page_shows_the_survey( $ana, $cookie ) );
+		$this->assertSame( array( '', true ), array( end( $this->cookies )[0], end( $this->cookies )[1] < time() ), 'read once, then cleared' );
+		// …and the meta written afterwards does not make it show again, nor forget it was shown.
+		Farewell_Bridge_Survey::action_shutdown();
+		$this->assertFalse( $this->next_page_shows_the_survey( $ana, null ) );
+		$this->assertFalse( $this->next_page_shows_the_survey( $ana, $cookie ), 'a cookie kept by the browser' );
+		$this->assertSame( '41', Farewell_Bridge_Survey::answerable( $ana )['subscription_id'] );
+
+		// The meta first (the usual order): the same, once.
+		$cookie = $this->own_cancel( $ana, '42' );
+		Farewell_Bridge_Survey::action_shutdown();
+		$this->assertTrue( $this->next_page_shows_the_survey( $ana, $cookie ) );
+		$this->assertFalse( $this->next_page_shows_the_survey( $ana, $cookie ) );
+		// On another device (no cookie), after the meta was written: as before.
+		$cookie = $this->own_cancel( $ana, '43' );
+		Farewell_Bridge_Survey::action_shutdown();
+		$this->assertTrue( $this->next_page_shows_the_survey( $ana, null ) );
+		$this->assertFalse( $this->next_page_shows_the_survey( $ana, $cookie ) );
+		$this->assertSame( array( '43', '42', '41' ), wp_list_pluck( Farewell_Bridge_Survey::cancellations( $ana ), 'subscription_id' ) );
+	}
+
+	public function test_a_survey_cookie_that_is_not_the_members_own_recent_one_is_ignored_and_cleared() {
+		$ana = $this->user( 'subscriber', 'Ana' );
+		$bob = $this->user( 'subscriber', 'Bob' );
+		$this->on_php_fpm( $bob );
+		$bobs = $this->own_cancel( $bob, '51' );
+		wp_set_current_user( $ana );
+		$sent   = count( $this->cookies );
+		$forged = substr( $bobs, 0, -1 ) . ( '0' === substr( $bobs, -1 ) ? '1' : '0' );
+		foreach ( array( $bobs, $forged, 'x', str_repeat( 'a', 600 ) . '.b' ) as $cookie ) {
+			$this->assertFalse( $this->next_page_shows_the_survey( $ana, $cookie ) );
+		}
+		$this->assertSame( array(), Farewell_Bridge_Survey::cancellations( $ana ) );
+		$this->assertCount( $sent + 4, $this->cookies, 'each cleared' );
+		$this->assertSame( array( '' ), array_unique( array_column( array_slice( $this->cookies, $sent ), 0 ) ) );
+	}
+
+	public function test_a_cancel_not_made_in_the_members_own_request_writes_the_meta_at_once_without_a_cookie() {
+		$ana   = $this->user( 'subscriber', 'Ana' );
+		$admin = $this->user( 'administrator', 'Root' );
+		$this->on_php_fpm( $ana );
+		wp_set_current_user( $admin ); // An administrator's request (the bridge records it as the member's own only when it is).
+		$this->own_cancel( $ana, '61' );
+		$this->assertSame( array(), $this->cookies );
+		$this->assertSame( '61', Farewell_Bridge_Survey::answerable( $ana )['subscription_id'] );
+		// mod_php, php -S: as before.
+		$this->add_filter( 'farewell_bridge_can_end_response', '__return_false', 20 );
+		wp_set_current_user( $ana );
+		$this->own_cancel( $ana, '62' );
+		$this->assertSame( array(), $this->cookies );
+		$this->assertSame( '62', Farewell_Bridge_Survey::answerable( $ana )['subscription_id'] );
+		$this->assertFalse( Farewell_Bridge_Survey::answerable( $ana )['shown'] );
+	}
+
 	public function test_a_signed_in_user_who_never_cancelled_can_neither_answer_nor_see_a_form() {
 		$eve = $this->user( 'subscriber', 'Eve' );
 		wp_set_current_user( $eve );
