@@ -93,6 +93,91 @@ add_action( 'shutdown', function () {
 	file_put_contents( $file, wp_json_encode( $line ) . "\n", FILE_APPEND | LOCK_EX );
 }, PHP_INT_MAX );
 """
+TIMING_HEADER = "X-Farewell-Timing"
+# Installed on every site (see --timing); does nothing unless the request carries the header.
+# hrtime() (monotonic) around the bridge's loading and each of its hooks, and the request's time on
+# the member's clock: from this plugin's loading (the first file WordPress runs after its own
+# start-up) to `shutdown`'s first callback, before the bridge ends the response there under
+# PHP-FPM; and the CPU time the worker used meanwhile (getrusage), which a busy machine does not
+# lengthen as it does the wall time. No SAVEQUERIES: it would cost every query.
+TIMING_MU_PLUGIN = r"""<?php
+// bench.bridge_cost --timing: where a cancel request's PHP time goes, the bridge's part apart.
+if ( empty( $_SERVER['HTTP_X_FAREWELL_TIMING'] ) ) {
+	return;
+}
+function farewell_bench_cpu() {
+	$u = getrusage();
+	return ( $u['ru_utime.tv_sec'] + $u['ru_stime.tv_sec'] ) * 1e3 + ( $u['ru_utime.tv_usec'] + $u['ru_stime.tv_usec'] ) / 1e3;
+}
+$GLOBALS['farewell_bench'] = array( 'mu_at' => hrtime( true ), 'mu_cpu' => farewell_bench_cpu(), 'before_mu_ms' => ( microtime( true ) - $_SERVER['REQUEST_TIME_FLOAT'] ) * 1e3, 'hooks' => array(), 'plugins' => array(), 'plugins_from' => hrtime( true ), 'depth' => 0, 'on_clock_ms' => 0.0, 'in_shutdown_ms' => 0.0 );
+// The bridge's file is included right after WordPress reads the active plugins (it sorts first):
+// from that read to its `plugin_loaded` is its loading.
+add_filter( 'option_active_plugins', function ( $value ) {
+	if ( ! did_action( 'plugins_loaded' ) ) {
+		$GLOBALS['farewell_bench']['plugins_from'] = hrtime( true );
+	}
+	return $value;
+}, PHP_INT_MAX );
+add_action( 'plugin_loaded', function ( $plugin ) {
+	$now = hrtime( true );
+	$GLOBALS['farewell_bench']['plugins'][ basename( dirname( $plugin ) ) ] = ( $now - $GLOBALS['farewell_bench']['plugins_from'] ) / 1e6;
+	farewell_bench_wrap();
+	$GLOBALS['farewell_bench']['plugins_from'] = hrtime( true );
+} );
+// Each of the bridge's callbacks, wherever registered, timed on every call (by hook and callback).
+function farewell_bench_wrap() {
+	foreach ( $GLOBALS['wp_filter'] as $hook => $wp_hook ) {
+		foreach ( $wp_hook->callbacks as $priority => $callbacks ) {
+			foreach ( $callbacks as $key => $callback ) {
+				$function = $callback['function'];
+				$owner    = is_array( $function ) ? ( is_object( $function[0] ) ? get_class( $function[0] ) : (string) $function[0] ) : ( is_string( $function ) ? $function : '' );
+				$method   = is_array( $function ) ? $function[1] : '';
+				if ( $function instanceof Closure ) { // The sources' handlers: Farewell_Bridge_Plugin::guarded().
+					$reflection = new ReflectionFunction( $function );
+					$scope      = $reflection->getClosureScopeClass();
+					$statics    = $reflection->getStaticVariables();
+					$owner      = $scope ? $scope->getName() : '';
+					$method     = isset( $statics['source'], $statics['method'] ) && is_object( $statics['source'] ) ? get_class( $statics['source'] ) . '::' . $statics['method'] : 'closure';
+				}
+				if ( 0 !== strpos( $owner, 'Farewell_Bridge' ) ) {
+					continue;
+				}
+				$name = $hook . ' ' . $owner . '::' . $method;
+				$wp_hook->callbacks[ $priority ][ $key ]['function'] = function ( ...$args ) use ( $function, $name, $hook ) {
+					$started = hrtime( true );
+					$outer   = 0 === $GLOBALS['farewell_bench']['depth']++;
+					try {
+						return call_user_func_array( $function, $args );
+					} finally {
+						--$GLOBALS['farewell_bench']['depth'];
+						$spent = ( hrtime( true ) - $started ) / 1e6;
+						$entry = isset( $GLOBALS['farewell_bench']['hooks'][ $name ] ) ? $GLOBALS['farewell_bench']['hooks'][ $name ] : array( 'calls' => 0, 'ms' => 0.0 );
+						$GLOBALS['farewell_bench']['hooks'][ $name ] = array( 'calls' => $entry['calls'] + 1, 'ms' => $entry['ms'] + $spent );
+						if ( $outer ) { // A bridge hook inside another (the survey's in the source's) counts once.
+							$GLOBALS['farewell_bench'][ 'shutdown' === $hook ? 'in_shutdown_ms' : 'on_clock_ms' ] += $spent;
+						}
+					}
+				};
+			}
+		}
+	}
+}
+foreach ( array( 'plugins_loaded' => PHP_INT_MAX, 'init' => PHP_INT_MAX, 'wp_loaded' => PHP_INT_MIN, 'wp' => PHP_INT_MIN ) as $hook => $priority ) {
+	add_action( $hook, 'farewell_bench_wrap', $priority );
+}
+add_action( 'shutdown', function () { // The member's clock stops in the bridge's shutdown hook under PHP-FPM.
+	$GLOBALS['farewell_bench']['request_ms'] = ( hrtime( true ) - $GLOBALS['farewell_bench']['mu_at'] ) / 1e6;
+	$GLOBALS['farewell_bench']['cpu_ms']     = farewell_bench_cpu() - $GLOBALS['farewell_bench']['mu_cpu'];
+}, PHP_INT_MIN );
+add_action( 'shutdown', function () {
+	$b = $GLOBALS['farewell_bench'];
+	$line = array( 'uri' => $_SERVER['REQUEST_URI'], 'before_mu_ms' => round( $b['before_mu_ms'], 3 ),
+		'request_ms' => round( $b['request_ms'], 3 ), 'cpu_ms' => round( $b['cpu_ms'], 3 ),
+		'bridge_load_ms' => isset( $b['plugins']['farewell-bridge'] ) ? round( $b['plugins']['farewell-bridge'], 3 ) : null,
+		'on_clock_ms' => round( $b['on_clock_ms'], 3 ), 'in_shutdown_ms' => round( $b['in_shutdown_ms'], 3 ), 'hooks' => $b['hooks'] );
+	file_put_contents( dirname( ABSPATH ) . '/bench-timing.jsonl', wp_json_encode( $line ) . "\n", FILE_APPEND | LOCK_EX );
+}, PHP_INT_MAX );
+"""
 
 
 def build_site(mariadb: MariaDB, server: str, name: str, constants: dict, bridge: bool,
@@ -107,6 +192,7 @@ def build_site(mariadb: MariaDB, server: str, name: str, constants: dict, bridge
     try:
         site.build()
         (site.docroot / "wp-content" / "mu-plugins" / "farewell-bench-profile.php").write_text(PROFILE_MU_PLUGIN)
+        (site.docroot / "wp-content" / "mu-plugins" / "farewell-bench-timing.php").write_text(TIMING_MU_PLUGIN)
         site.start()
         site.memberpress = install_real_plugin(MEMBERPRESS, site)
         site._hand_over()  # MemberPress's files too belong to the workers' user, as on a host
@@ -151,11 +237,11 @@ def account_url(site: WordPressSite) -> str:
     return url + ("&" if "?" in url else "?")
 
 
-def cancel(session, site: WordPressSite, subscription: int, profile: bool = False) -> float:
+def cancel(session, site: WordPressSite, subscription: int, profile: bool = False, timing: bool = False) -> float:
     """The member's click on "Cancel" on MemberPress's account page; how long WordPress took."""
     started = time.perf_counter()
-    response = session.get(f"{account_url(site)}action=cancel&sub={subscription}", timeout=60,
-                           headers={PROFILE_HEADER: "1"} if profile else None)
+    headers = {PROFILE_HEADER: "1"} if profile else {TIMING_HEADER: "1"} if timing else None
+    response = session.get(f"{account_url(site)}action=cancel&sub={subscription}", timeout=60, headers=headers)
     elapsed = time.perf_counter() - started
     if response.status_code != 200 or CANCELLED not in response.text:
         raise RuntimeError(f"the cancel of {subscription} on {site.url} answered {response.status_code}:\n"
@@ -169,11 +255,12 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def measure_server(mariadb: MariaDB, server: str, count: int, work: Path, before: Path | None = None,
-                   queries: int = 0, gap: float = 0.0
-                   ) -> tuple[dict[str, list[float]], dict[str, dict], dict[str, list[str]]]:
+                   queries: int = 0, gap: float = 0.0, timing: int = 0
+                   ) -> tuple[dict[str, list[float]], dict[str, dict], dict[str, list[str]], dict[str, dict]]:
     """Builds the three sites of one server (five with `before`), lets their members cancel
     alternately (`gap` seconds before each); the timings, the bridge's queries per cancel
-    (`queries` profiled cancels), and the mode of the cancel before each timed one."""
+    (`queries` profiled cancels), the mode of the cancel before each timed one, and where the PHP
+    time of `timing` more cancels per site went (hrtime, see TIMING_MU_PLUGIN)."""
     tag = server.replace("-", "")
     hole = BlackHole()
     sidecar = SidecarProcess(mariadb.create_database(f"sidecar_{tag}"), work / f"sidecar-{tag}").start()
@@ -197,7 +284,7 @@ def measure_server(mariadb: MariaDB, server: str, count: int, work: Path, before
                 "FAREWELL_SIDECAR_URL": hole.url, "FAREWELL_SITE_ID": "site_blackhole",
                 "FAREWELL_SECRET": sidecar.secret}, bridge=True, plugin_source=before / "wp-bridge-plugin")
         modes = tuple(sites)
-        members = {mode: make_members(site, count + (queries if mode != "no bridge" else 0))
+        members = {mode: make_members(site, count + (queries if mode != "no bridge" else 0) + timing)
                    for mode, site in sites.items()}
         sessions = {mode: [site.login(m["login"], m["password"]) for m in members[mode]]
                     for mode, site in sites.items()}
@@ -221,10 +308,20 @@ def measure_server(mariadb: MariaDB, server: str, count: int, work: Path, before
             for i in range(count, count + queries):
                 cancel(sessions[mode][i], sites[mode], members[mode][i]["subscription"], profile=True)
             profiles[mode] = bridge_queries(sites[mode])
+        timed = {}
+        if timing:
+            for j in range(timing):
+                shift = j % len(modes)
+                for mode in modes[shift:] + modes[:shift]:
+                    i = count + (queries if mode != "no bridge" else 0) + j
+                    if gap:
+                        time.sleep(gap)
+                    cancel(sessions[mode][i], sites[mode], members[mode][i]["subscription"], timing=True)
+            timed = {mode: php_time(site) for mode, site in sites.items()}
         for mode in ("sidecar up", "sidecar up (before)"):
-            if mode in sites and sidecar_received(sites[mode]) < count + queries:
+            if mode in sites and sidecar_received(sites[mode]) < count + queries + timing:
                 raise RuntimeError(f"the sidecar did not receive every cancel ({mode}): " + site_outbox(sites[mode]))
-        return timings, profiles, after
+        return timings, profiles, after, timed
     finally:
         for site in sites.values():
             site.cleanup()
@@ -254,6 +351,32 @@ def bridge_queries(site: WordPressSite) -> dict:
                 lambda c: round(sum(q["ms"] for q in c["bridge"] if not q["in_shutdown"]), 3)),
             "all_queries": median_of(lambda c: c["queries"]),
             "last": [("S " if q["in_shutdown"] else "  ") + q["sql"] for q in cancels[-1]["bridge"]]}
+
+
+def php_time(site: WordPressSite) -> dict:
+    """What the timing must-use plugin logged of the timed cancels (medians, ms): the request on
+    the member's clock (from the first plugin file to `shutdown`), its CPU time, the bridge's
+    loading, its hooks before `shutdown` (on the member's clock; a hook run inside another, as the
+    survey's inside the source's, counted once) and in it (under PHP-FPM after the response is
+    ended), and each hook's, inclusive."""
+    lines = [json.loads(line) for line in (site.root / "bench-timing.jsonl").read_text().splitlines() if line]
+    cancels = [line for line in lines if "action=cancel" in line["uri"]]
+    if not cancels:
+        return {}
+
+    def median_of(pick) -> float:
+        return round(statistics.median(pick(line) for line in cancels), 3)
+
+    names = sorted({name for line in cancels for name in (line["hooks"] or {})})
+    return {"cancels": len(cancels),
+            "request_ms": median_of(lambda c: c["request_ms"]),
+            "cpu_ms": median_of(lambda c: c["cpu_ms"]),
+            "before_mu_ms": median_of(lambda c: c["before_mu_ms"]),
+            "bridge_load_ms": median_of(lambda c: c["bridge_load_ms"] or 0.0),
+            "bridge_hooks_on_clock_ms": median_of(lambda c: c["on_clock_ms"]),
+            "bridge_on_clock_ms": median_of(lambda c: (c["bridge_load_ms"] or 0.0) + c["on_clock_ms"]),
+            "bridge_hooks_in_shutdown_ms": median_of(lambda c: c["in_shutdown_ms"]),
+            "hooks": {name: median_of(lambda c: (c["hooks"] or {}).get(name, {"ms": 0.0})["ms"]) for name in names}}
 
 
 def by_predecessor(times: list[float], before: list[str], base: float) -> dict[str, dict]:
@@ -304,6 +427,8 @@ def main(argv: list[str] | None = None) -> dict:
                         "compare with: two more sites run it, in the same alternation")
     parser.add_argument("--queries", type=int, default=0, help="profiled cancels per bridge site: the bridge's "
                         "queries per cancel (SAVEQUERIES)")
+    parser.add_argument("--timing", type=int, default=0, help="timed cancels per site after the others: where "
+                        "the request's PHP time goes, the bridge's loading and hooks apart (hrtime)")
     parser.add_argument("--gap", type=float, default=0.0, help="seconds to wait before each cancel, so that none "
                         "meets the previous cancel's after-response work")
     args = parser.parse_args(argv)
@@ -318,13 +443,14 @@ def main(argv: list[str] | None = None) -> dict:
     measured: dict[str, dict[str, list[float]]] = {}
     profiled: dict[str, dict[str, dict]] = {}
     predecessors: dict[str, dict[str, list[str]]] = {}
+    php_times: dict[str, dict[str, dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         mariadb = MariaDB(work / "mariadb").start()
         try:
             for server in servers:
-                measured[server], profiled[server], predecessors[server] = measure_server(
-                    mariadb, server, count, work, args.before, args.queries, args.gap)
+                measured[server], profiled[server], predecessors[server], php_times[server] = measure_server(
+                    mariadb, server, count, work, args.before, args.queries, args.gap, args.timing)
         finally:
             mariadb.stop()
     row = {"wordpress": WORDPRESS, "plugin": "memberpress-1.12.11", "commit": results.commit(),
@@ -365,6 +491,16 @@ def main(argv: list[str] | None = None) -> dict:
                       f"({profile['in_shutdown_ms']:g} ms); all queries {profile['all_queries']:g}")
                 for sql in profile["last"]:
                     print(f"{'':<13}{sql}")
+        for mode, t in php_times.get(server, {}).items():
+            modes[mode]["php_time"] = t
+            if t:
+                print(f"{server:<11}{mode:<30}PHP time per cancel (median of {t['cancels']}, ms): request "
+                      f"{t['request_ms']:g} (CPU {t['cpu_ms']:g}), the bridge on the clock {t['bridge_on_clock_ms']:g} "
+                      f"(loading {t['bridge_load_ms']:g}, hooks {t['bridge_hooks_on_clock_ms']:g}), in shutdown "
+                      f"{t['bridge_hooks_in_shutdown_ms']:g}")
+                for name, ms in t["hooks"].items():
+                    if ms:
+                        print(f"{'':<13}{ms:>8.3f}  {name}")
     results.append("bridge_cost", row)
     return row
 
