@@ -56,7 +56,13 @@ def test_a_batch_runs_its_mark_and_its_site_reads_once_and_no_savepoint_per_even
     # the bound keeps the gain from going away unnoticed.
     assert ran("INSERT INTO SCHEDULED_EMAILS") == 1, statements
     assert (ran("INSERT INTO CANCELLATIONS"), ran("SELECT SURVEY_ANSWERS.")) == (1, 1), statements
-    assert len(statements) <= 25, (len(statements), statements)
+    # 20 on MariaDB (21 on SQLite, its BEGIN IMMEDIATE) since the mark links the events and the
+    # at-risk state is read without a lock of its own: 22 and 23 before.
+    assert len(statements) <= (21 if engine.dialect.name == "sqlite" else 20), (len(statements), statements)
+    # The claim is the batch's only SELECT … FOR UPDATE: the at-risk state is read under the
+    # subscriptions' upsert, which holds their rows already (a lock of its own before, on MariaDB).
+    assert sum("FOR UPDATE" in statement.upper() for statement in statements) == \
+        (0 if engine.dialect.name == "sqlite" else 1), statements
     assert all(applied_at is not None for (applied_at,) in table(engine, events.c.applied_at))
     assert sorted(table(engine, cancellations.c.event_id)) == sorted(table(engine, events.c.id))
     linked = table(engine, events.c.id, events.c.member_id, events.c.subscription_id)

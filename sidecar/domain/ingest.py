@@ -257,9 +257,10 @@ _UNREAD = object()
 
 @dataclass(frozen=True)
 class Prepared:
-    """What ``prepare_batch`` already did for one event: its member and subscription written and
-    the event linked to them, and, for an event of at_risk.TYPES, the subscription locked and
-    whether it has an at-risk state row."""
+    """What ``prepare_batch`` already did for one event: its member and subscription written (their
+    rows held to the commit) and the event linked to them (or left to the batch's mark:
+    ``link_at_mark``), and, for an event of at_risk.TYPES, whether its subscription has an at-risk
+    state row."""
 
     member_id: int
     subscription_id: int | None
@@ -298,7 +299,7 @@ def prepare_batch(conn: Connection, batch: list[tuple[str, int, Event, datetime]
     """For the applier's batch of (site_id, event_id, event, now) in the order they will be
     applied: the first steps of ``apply_event`` done set-wise, a few statements for the batch
     instead of five per event (member and subscription upserts, the event's link, the at-risk
-    lock and state read); returns them by event id, for ``apply_event``'s ``prepared``.
+    state read); returns them by event id, for ``apply_event``'s ``prepared``.
 
     Only for an event whose member and subscription no other event of the batch names: its rows
     then hold, when its rules run, exactly what they would hold had each event been applied whole
@@ -343,7 +344,7 @@ def prepare_batch(conn: Connection, batch: list[tuple[str, int, Event, datetime]
                            if event.subscription is not None else None)
         prepared[event_id] = (member_ids[(site_id, event.member.id)], subscription_id)
     at_risk_ids = [prepared[event_id][1] for _, event_id, event, _ in with_subscription if event.type in at_risk.TYPES]
-    with_state = at_risk.lock_for_batch(conn, at_risk_ids)
+    with_state = at_risk.state_for_batch(conn, at_risk_ids)  # the upsert above holds their rows
     # Linked now: the at-risk events whose recompute reads their subscription's events, this one
     # among them (on_event_applied skips an end of ENDS_ONLY without a state row). No other read
     # of the batch reads a prepared event's own row by its link: their types are not the ones

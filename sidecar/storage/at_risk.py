@@ -20,18 +20,15 @@ def lock_subscription(conn: Connection, subscription_id: int) -> None:
     conn.execute(query)
 
 
-def lock_subscriptions_with_state(conn: Connection, subscription_ids: list[int]) -> set[int]:
-    """``lock_subscription`` of each of ``subscription_ids`` (one statement), then which of them
-    have a state row (one more), read after the locks as ``state_of`` after its lock."""
+_WITH_STATE = select(at_risk.c.subscription_id).where(at_risk.c.subscription_id.in_(bindparam("ids", expanding=True)))
+
+
+def subscriptions_with_state(conn: Connection, subscription_ids: list[int]) -> set[int]:
+    """Which of ``subscription_ids`` have a state row (one statement). Like ``state_of``, call it
+    once the transaction holds their rows (``lock_subscription``, or the applier's upserts)."""
     if not subscription_ids:
         return set()
-    ids = sorted(set(subscription_ids))
-    query = select(subscriptions.c.id).where(subscriptions.c.id.in_(bindparam("ids", expanding=True)))
-    if conn.dialect.name != "sqlite":
-        query = query.with_for_update()
-    conn.execute(query, {"ids": ids}).all()
-    states = select(at_risk.c.subscription_id).where(at_risk.c.subscription_id.in_(bindparam("ids", expanding=True)))
-    return {row[0] for row in conn.execute(states, {"ids": ids})}
+    return {row[0] for row in conn.execute(_WITH_STATE, {"ids": sorted(set(subscription_ids))})}
 
 
 def subscription_events(conn: Connection, subscription_id: int, types: tuple[str, ...]) -> list[dict]:
