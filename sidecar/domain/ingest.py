@@ -334,10 +334,13 @@ def prepare_batch(conn: Connection, batch: list[tuple[str, int, Event, datetime]
              or holders.get((site_id, event.source, event.subscription.id), member_ids[(site_id, event.member.id)])
              == member_ids[(site_id, event.member.id)]]
     with_subscription = [item for item in alone if item[2].subscription is not None]
+    # When each was replaced, read with their ids: a start reads it too, so that only a
+    # subscription replaced before costs start_again's UPDATE.
+    replaced: dict[int, datetime] = {}
     subscription_ids = upsert_subscriptions(conn, [
         (site_id, event.source, event.subscription.id, member_ids[(site_id, event.member.id)],
          *_subscription_change(event), event.occurred_at, now)
-        for site_id, _, event, now in with_subscription])
+        for site_id, _, event, now in with_subscription], replaced_at=replaced)
     prepared = {}
     for site_id, event_id, event, _ in alone:
         subscription_id = (subscription_ids[(site_id, event.source, event.subscription.id)]
@@ -366,10 +369,8 @@ def prepare_batch(conn: Connection, batch: list[tuple[str, int, Event, datetime]
     returning = {event_id for _, event_id, event, _ in with_subscription if event.type in winbacks.COMEBACK_EVENTS}
     not_won_back = winbacks_store.cancellations_not_won_back_of_members(conn, [prepared[e][0] for e in returning])
     unattached = surveys_store.unattached_answers_of_members(conn, [prepared[e][0] for e in cancelled])
-    # A start reads it too, so that only a subscription replaced before costs start_again's UPDATE.
     churning = {event_id for _, event_id, event, _ in with_subscription
                 if event.type in _CHURN or event.type == "subscription.created"}
-    replaced = replaced_at_of(conn, [prepared[e][1] for e in churning])
     planned: list[dict] = []
     new_cancellations: list[tuple[dict, list[dict]]] = []
     return {event_id: Prepared(m, s, (s in with_state) if s in at_risk_ids else None,

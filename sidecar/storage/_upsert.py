@@ -75,16 +75,20 @@ def upsert_all_as_of(conn: Connection, table: Table, key: tuple[Column, ...],
 
 
 def ids_by_key(conn: Connection, table: Table, key: tuple[Column, ...], keys: list[tuple],
-               value: Column | None = None) -> dict[tuple, int]:
-    """The ids (or ``value``) of the rows whose unique ``key`` is one of ``keys``, by key: one
-    query, each key column matched IN its values, the pairs that were not asked for left out."""
+               value: Column | tuple[Column, ...] | None = None) -> dict[tuple, int | tuple]:
+    """The ids (or ``value``, a column or a tuple of them) of the rows whose unique ``key`` is one
+    of ``keys``, by key: one query, each key column matched IN its values, the pairs that were not
+    asked for left out."""
     if not keys:
         return {}
     wanted = set(keys)
-    query = select(table.c.id if value is None else value, *key).where(
+    values = (table.c.id,) if value is None else value if isinstance(value, tuple) else (value,)
+    query = select(*values, *key).where(
         *(column.in_(bindparam(f"key_{n}", expanding=True)) for n, column in enumerate(key)))
     params = {f"key_{n}": sorted({k[n] for k in wanted}) for n in range(len(key))}
-    return {tuple(row[1:]): row[0] for row in conn.execute(query, params) if tuple(row[1:]) in wanted}
+    n = len(values)
+    return {tuple(row[n:]): (tuple(row[:n]) if isinstance(value, tuple) else row[0])
+            for row in conn.execute(query, params) if tuple(row[n:]) in wanted}
 
 
 def _insert(dialect: str, table: Table, names: tuple[str, ...]):

@@ -30,12 +30,20 @@ def upsert_subscription(
                         *_upsert(site_id, source, external_id, member_id, details, status, at, now))
 
 
-def upsert_subscriptions(conn: Connection, rows: list[tuple]) -> dict[tuple[str, str, str], int]:
+def upsert_subscriptions(conn: Connection, rows: list[tuple],
+                         replaced_at: dict[int, datetime] | None = None) -> dict[tuple[str, str, str], int]:
     """``upsert_subscription`` of each row of its arguments (site_id, source, external_id,
     member_id, details, status, at, now), in order, in a few statements for them all (the
-    applier's batch); returns the ids by (site_id, source, external_id)."""
+    applier's batch); returns the ids by (site_id, source, external_id). ``replaced_at``: filled
+    with ``replaced_at_of`` of them all, read by the same query as their ids (the upsert holds
+    their rows to the commit: one statement per batch fewer than reading it apart)."""
     upsert_all_as_of(conn, subscriptions, _KEY, [_upsert(*row) for row in rows])
-    return ids_by_key(conn, subscriptions, _KEY, [tuple(row[:3]) for row in rows])
+    keys = [tuple(row[:3]) for row in rows]
+    if replaced_at is None:
+        return ids_by_key(conn, subscriptions, _KEY, keys)
+    found = ids_by_key(conn, subscriptions, _KEY, keys, value=(subscriptions.c.id, subscriptions.c.replaced_at))
+    replaced_at.update({id_: at for id_, at in found.values() if at is not None})
+    return {key: id_ for key, (id_, _) in found.items()}
 
 
 def members_of_subscriptions(conn: Connection, keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], int]:
