@@ -197,3 +197,18 @@ def test_signatures_are_bound_to_the_batch_route(post_batch, client, site, engin
     unknown = client.post("/v1/sites/site_nope/events/batch", json={"events": items})
     assert unknown.status_code == 404
     assert count_rows(engine_of, events) == 0
+
+
+@pytest.mark.parametrize("version", [2 ** 31, 2 ** 63])
+def test_a_survey_version_no_column_can_hold_is_invalid_not_a_server_error(post_batch, post_event, engine_of,
+                                                                           version):
+    # Found by tests/security/test_fuzz_api.py: 2 ** 63 reached SQLite's binding (OverflowError, a 500).
+    survey_item = _item("s_1", type="survey.submitted", survey={"version": version, "reason": "too_expensive"})
+    response = post_batch([survey_item, _item("c_1", member=_member(1), subscription=_sub(1))])
+    assert response.status_code == 200
+    results = response.json["results"]
+    assert results[0]["status"] == "invalid" and list(results[0]["fields"]) == ["survey.version"]
+    assert results[1]["status"] == "accepted"
+    single = post_event(make_event("survey.submitted", survey={"version": version, "reason": "too_expensive"}))
+    assert single.status_code == 400 and list(single.json["fields"]) == ["survey.version"]
+    assert count_rows(engine_of, events) == 1

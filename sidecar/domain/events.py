@@ -43,6 +43,8 @@ SUBSCRIPTION_STATUSES = ("pending", "active", "paused", "cancelled", "expired")
 COMMENT_MAX = 5000
 FOLLOW_UP_MAX = 1000
 CONTACT_MAX = 200
+# The survey definition versions a site can have: the table's key column is a signed 32-bit INT.
+SURVEY_VERSION_MAX = 2 ** 31 - 1
 
 _NO_CONTROL = r"^[^\x00-\x1f\x7f]{1,%d}$"
 
@@ -95,7 +97,8 @@ EVENT_SCHEMA: dict = {
             "type": "object",
             "required": ["version"],
             "properties": {
-                "version": {"type": "integer", "minimum": 1},
+                # One past what the key column holds is no version: a 400, not a database error.
+                "version": {"type": "integer", "minimum": 1, "maximum": SURVEY_VERSION_MAX},
                 "locale": {"type": ["string", "null"], "maxLength": 16},
                 "token": {"type": "string", "minLength": 1, "maxLength": 500},
                 "subscription_id": {"type": ["string", "null"], "pattern": _NO_CONTROL % 191},
