@@ -75,9 +75,10 @@ class Farewell_Bridge_Survey {
 	const COOKIE_MAX = 512;
 
 	/**
-	 * The member's cancels of this request whose user meta is written after the response, by user.
+	 * The member's cancels of this request whose user meta is written after the response, by
+	 * user, oldest first.
 	 *
-	 * @var array<int,array>
+	 * @var array<int,array[]>
 	 */
 	private static $deferred = array();
 
@@ -630,7 +631,7 @@ class Farewell_Bridge_Survey {
 		if ( $here && Farewell_Bridge_Dispatcher::can_end_response() && self::send_cookie( self::cookie_value( $user_id, $new ), $new['at'] + self::PENDING_SECONDS ) ) {
 			// The member's own request, on a server that ends it early: the cookie tells their
 			// next page, the user meta (three statements) is written once they have this one.
-			self::$deferred[ $user_id ] = $new;
+			self::$deferred[ $user_id ][] = $new;
 			return;
 		}
 		$kept = array( $new );
@@ -655,11 +656,13 @@ class Farewell_Bridge_Survey {
 		$deferred       = self::$deferred;
 		self::$deferred = array();
 		Farewell_Bridge_Dispatcher::end_response();
-		foreach ( $deferred as $user_id => $cancel ) {
-			try {
-				self::merge( $user_id, $cancel );
-			} catch ( Throwable $e ) {
-				Farewell_Bridge_Dispatcher::log( $e );
+		foreach ( $deferred as $user_id => $cancels ) {
+			foreach ( $cancels as $cancel ) {
+				try {
+					self::merge( $user_id, $cancel );
+				} catch ( Throwable $e ) {
+					Farewell_Bridge_Dispatcher::log( $e );
+				}
 			}
 		}
 	}
@@ -679,22 +682,37 @@ class Farewell_Bridge_Survey {
 		$held = '1' === (string) $wpdb->get_var( $wpdb->prepare( 'SELECT GET_LOCK(%s, 5)', $lock ) );
 		try {
 			wp_cache_delete( (int) $user_id, 'user_meta' ); // Another request may have written it since.
-			$kept = array( $new );
-			foreach ( self::stored_cancellations( $user_id ) as $old ) {
-				$same = $old['source'] === $new['source'] && $old['subscription_id'] === $new['subscription_id'];
-				if ( $same && $old['at'] >= $new['at'] ) {
-					return; // Written by the other side already, perhaps marked shown since.
-				}
-				if ( ! $same && count( $kept ) < self::CANCELS_KEPT ) {
-					$kept[] = $old;
-				}
+			$kept = self::with_cancel( self::stored_cancellations( $user_id ), $new );
+			if ( null !== $kept ) {
+				update_user_meta( (int) $user_id, self::PENDING_META, $kept );
 			}
-			update_user_meta( (int) $user_id, self::PENDING_META, $kept );
 		} finally {
 			if ( $held ) {
 				$wpdb->query( $wpdb->prepare( 'SELECT RELEASE_LOCK(%s)', $lock ) );
 			}
 		}
+	}
+
+	/**
+	 * A member's cancellations with a cancel added in front, or null when they hold it already
+	 * (written by the other side of merge(), perhaps marked shown since).
+	 *
+	 * @param array[] $stored Cancellations, newest first (stored_cancellations()).
+	 * @param array   $new    {subscription_id, source, at, shown, answered}.
+	 * @return array[]|null
+	 */
+	private static function with_cancel( array $stored, array $new ) {
+		$kept = array( $new );
+		foreach ( $stored as $old ) {
+			$same = $old['source'] === $new['source'] && $old['subscription_id'] === $new['subscription_id'];
+			if ( $same && $old['at'] >= $new['at'] ) {
+				return null;
+			}
+			if ( ! $same && count( $kept ) < self::CANCELS_KEPT ) {
+				$kept[] = $old;
+			}
+		}
+		return $kept;
 	}
 
 	/**
@@ -810,7 +828,14 @@ class Farewell_Bridge_Survey {
 			return array();
 		}
 		self::adopt_cookie( $user_id );
-		return self::stored_cancellations( $user_id );
+		$stored = self::stored_cancellations( $user_id );
+		// This request's own cancels, their meta not written yet: the page it draws shows the
+		// survey as it did when the meta was written at once (PMPro confirms on that page).
+		foreach ( isset( self::$deferred[ (int) $user_id ] ) ? self::$deferred[ (int) $user_id ] : array() as $cancel ) {
+			$kept   = self::with_cancel( $stored, $cancel );
+			$stored = null === $kept ? $stored : $kept;
+		}
+		return $stored;
 	}
 
 	/**

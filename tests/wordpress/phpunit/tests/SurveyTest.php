@@ -392,6 +392,25 @@ class SurveyTest extends Farewell_Test_Case {
 		$this->assertSame( array( '43', '42', '41' ), wp_list_pluck( Farewell_Bridge_Survey::cancellations( $ana ), 'subscription_id' ) );
 	}
 
+	public function test_on_php_fpm_the_page_the_cancel_request_draws_shows_the_survey_as_before() {
+		$ana = $this->user( 'subscriber', 'Ana' );
+		$this->on_php_fpm( $ana );
+		$this->own_cancel( $ana, '45' );
+		$this->own_cancel( $ana, '46' );
+		// The meta is written after the response, but the page this request draws (PMPro confirms
+		// the cancel on it) shows the survey as it did when the meta was written at once.
+		$this->assertSame( array(), get_user_meta( $ana, Farewell_Bridge_Survey::PENDING_META ) );
+		$pending = Farewell_Bridge_Survey::pending( $ana );
+		$this->assertSame( array( '46', false ), array( $pending['subscription_id'], $pending['shown'] ) );
+		Farewell_Bridge_Survey::mark_shown( $ana );
+		Farewell_Bridge_Survey::action_shutdown();
+		// Both cancels kept, and the survey shown once: the write after the response keeps the mark.
+		$kept = array_column( Farewell_Bridge_Survey::cancellations( $ana ), 'shown', 'subscription_id' );
+		ksort( $kept );
+		$this->assertSame( array( 45 => false, 46 => true ), $kept );
+		$this->assertFalse( $this->next_page_shows_the_survey( $ana, null ) );
+	}
+
 	public function test_a_survey_cookie_that_is_not_the_members_own_recent_one_is_ignored_and_cleared() {
 		$ana = $this->user( 'subscriber', 'Ana' );
 		$bob = $this->user( 'subscriber', 'Bob' );
