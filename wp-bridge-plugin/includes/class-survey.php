@@ -72,7 +72,7 @@ class Farewell_Bridge_Survey {
 	 */
 	const COOKIE = 'wp_farewell_survey_pending';
 	/** A cookie longer than this is not ours: not read. */
-	const COOKIE_MAX = 512;
+	const COOKIE_LENGTH_LIMIT = 512;
 
 	/**
 	 * The member's cancels of this request whose user meta is written after the response, by
@@ -737,7 +737,7 @@ class Farewell_Bridge_Survey {
 	 */
 	private static function cookie_cancel( $user_id ) {
 		$value = isset( $_COOKIE[ self::COOKIE ] ) && is_string( $_COOKIE[ self::COOKIE ] ) ? wp_unslash( $_COOKIE[ self::COOKIE ] ) : ''; // phpcs:ignore WordPress.Security.ValidatedSanitizedInput.InputNotSanitized -- checked by its HMAC below.
-		if ( '' === $value || strlen( $value ) > self::COOKIE_MAX || 1 !== substr_count( $value, '.' ) ) {
+		if ( '' === $value || strlen( $value ) > self::COOKIE_LENGTH_LIMIT || 1 !== substr_count( $value, '.' ) ) {
 			return null;
 		}
 		list( $data, $mac ) = explode( '.', $value );
