@@ -37,6 +37,7 @@ meets the previous one's after-response work: the clean experiment beside the de
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -331,17 +332,24 @@ def measure_server(mariadb: MariaDB, server: str, count: int, work: Path, before
         hole.close()
 
 
+def logged_cancels(site: WordPressSite, log_name: str) -> list[dict]:
+    """The cancel requests a must-use plugin of the bench logged in ``log_name`` (a JSON line each)."""
+    lines = [json.loads(line) for line in (site.root / log_name).read_text().splitlines() if line]
+    return [line for line in lines if "action=cancel" in line["uri"]]
+
+
+def median_over(cancels: list[dict], pick) -> float:
+    return round(statistics.median(pick(line) for line in cancels), 3)
+
+
 def bridge_queries(site: WordPressSite) -> dict:
     """What the must-use plugin logged of the profiled cancels: the bridge's queries per cancel
     (median), before `shutdown` and in it (under PHP-FPM the bridge ends the response first thing
     there, so the member waits for the first only), and the statements of the last cancel."""
-    lines = [json.loads(line) for line in (site.root / "bench-profile.jsonl").read_text().splitlines() if line]
-    cancels = [line for line in lines if "action=cancel" in line["uri"]]
+    cancels = logged_cancels(site, "bench-profile.jsonl")
     if not cancels:
         return {}
-
-    def median_of(pick) -> float:
-        return round(statistics.median(pick(line) for line in cancels), 3)
+    median_of = functools.partial(median_over, cancels)
 
     return {"cancels": len(cancels),
             "before_shutdown": median_of(lambda c: sum(not q["in_shutdown"] for q in c["bridge"])),
@@ -359,13 +367,10 @@ def php_time(site: WordPressSite) -> dict:
     loading, its hooks before `shutdown` (on the member's clock; a hook run inside another, as the
     survey's inside the source's, counted once) and in it (under PHP-FPM after the response is
     ended), and each hook's, inclusive."""
-    lines = [json.loads(line) for line in (site.root / "bench-timing.jsonl").read_text().splitlines() if line]
-    cancels = [line for line in lines if "action=cancel" in line["uri"]]
+    cancels = logged_cancels(site, "bench-timing.jsonl")
     if not cancels:
         return {}
-
-    def median_of(pick) -> float:
-        return round(statistics.median(pick(line) for line in cancels), 3)
+    median_of = functools.partial(median_over, cancels)
 
     names = sorted({name for line in cancels for name in (line["hooks"] or {})})
     return {"cancels": len(cancels),
