@@ -22,6 +22,7 @@ from typing import Mapping
 
 from sqlalchemy.engine import Engine, make_url
 
+from .domain.digest_weeks import week_of
 from .domain.events import parse_event
 from .domain.ingest import record_event
 
@@ -149,8 +150,13 @@ def seed_dashboard_demo(engine: Engine, site: dict, now: datetime | None = None,
     language = "fr" if site["locale"].startswith("fr") else "en"
     reasons = list(_WEIGHTS)
     made = 0
+    # Two cancellations fall in this week so far on the site's calendar, whatever the day: a demo
+    # started on a Monday morning still shows "this week" filled, not only the weeks before it.
+    week_start, _ = week_of(now, site["timezone"]).bounds(site["timezone"])
     for n in range(weeks * 6):
         at = now - timedelta(days=rng.uniform(0.2, weeks * 7 - 1))
+        if n < 2:
+            at = week_start + (now - week_start) * (0.25 + 0.5 * n)
         member_id = f"{DEMO_PREFIX}{n}"
         name = _NAMES[n % len(_NAMES)]
         plan, amount, interval = _PLANS[rng.randrange(len(_PLANS))]

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sidecar import bridge, config, create_app, db, demo
 from sidecar.demo import seed_dashboard_demo
 from sidecar.domain import alerts
+from sidecar.domain.digest_weeks import week_of
 from sidecar.domain.dispatch import DispatchConfig
 from sidecar.domain.sites import create_site
 from sidecar.jobs.tasks import dispatch_tick
@@ -143,6 +144,20 @@ def test_the_demo_data_fills_the_dashboard_once(app, site, client):
     assert asked > 0 and 'class="request"' not in client.get("/admin/contact-requests").text
     overview = client.get("/admin/").text
     assert overview.count('<rect x=') >= 24 and "Regagné" in overview
+
+
+def test_a_demo_seeded_as_the_sites_week_begins_still_fills_this_week(app, site):
+    """Seeded on a Monday ten minutes after midnight in Paris (Sunday 23:10 UTC), the demo's "this
+    week so far" is not empty: the overview's revenue chart and wp-admin's figures read it."""
+    engine = app.extensions["farewell.engine"]
+    now = datetime(2026, 12, 6, 23, 10, tzinfo=timezone.utc)
+    week_start, week_end = week_of(now, site["timezone"]).bounds(site["timezone"])
+    assert week_start == datetime(2026, 12, 6, 23, 0, tzinfo=timezone.utc)
+    seed_dashboard_demo(engine, site, now)
+    with engine.connect() as conn:
+        this_week = conn.execute(sa.select(sa.func.count()).select_from(cancellations).where(
+            cancellations.c.cancelled_at >= week_start, cancellations.c.cancelled_at <= now)).scalar_one()
+    assert this_week == 2
 
 
 def test_the_demo_has_members_at_risk_and_one_who_recovered(app, site, client):
