@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from sidecar.domain import login_tokens
+from sidecar.domain.digest_weeks import week_of
 from sidecar.domain.login_tokens import LoginRefused, accept, mint
 from sidecar.domain.survey import current_definition
 from sidecar.signing import sign
@@ -27,9 +28,10 @@ def iso(at: datetime) -> str:
 
 
 def cancel_and_answer(post_event, n: int, *, reason="too_expensive", comment=None, plan="Or", contact=False,
-                      email=None, days_ago=1, follow_up=None, locale="fr_FR"):
-    """Member n cancels (plan ``plan``) and answers the survey."""
-    at = NOW - timedelta(days=days_ago)
+                      email=None, days_ago=1, follow_up=None, locale="fr_FR", now=None):
+    """Member n cancels (plan ``plan``) ``days_ago`` days before ``now`` (by default the module's
+    NOW, read once at collection) and answers the survey."""
+    at = (now or NOW) - timedelta(days=days_ago)
     member = {"id": f"m{n}", "email": email or f"membre{n}@example.org", "first_name": f"Anaïs {n}", "locale": locale}
     subscription = {**make_event()["subscription"], "id": f"sub_{n}", "plan_name": plan}
     assert post_event(make_event(occurred_at=iso(at), member=member, subscription=subscription)).status_code == 202
@@ -438,8 +440,30 @@ def test_digest_settings_preview_and_send_now(client, app, post_event, site, sig
 
 # --- overview ---------------------------------------------------------------------------------
 
-def test_the_overview_shows_this_weeks_figures_and_twelve_weeks(client, post_event, site, sign_in):
-    cancel_and_answer(post_event, 1, reason="too_expensive", days_ago=0)
+@pytest.fixture
+def dashboard_now(monkeypatch):
+    """The moment the overview and the wp-admin summary read "this week so far" at, pinned to the
+    test's start, so the week cannot turn between the test's data and the page. Data put at NOW,
+    read when the module was collected, fell in last week once the suite crossed Monday 00:00 in
+    the site's time zone (a run started on Sunday evening in Paris)."""
+    from sidecar.web.dashboard import common, overview
+
+    pinned = datetime.now(timezone.utc)
+    monkeypatch.setattr(overview, "now", lambda: pinned)
+    monkeypatch.setattr(common, "now", lambda: pinned)
+    return pinned
+
+
+def so_far_this_week(now: datetime, site: dict) -> datetime:
+    """Halfway between Monday 00:00 in the site's time zone and ``now``: a cancellation there and
+    its answer five minutes later are both in the week ``now`` is in (a cancel at 23:57 on Sunday
+    was answered in the next week)."""
+    week_start, _ = week_of(now, site["timezone"]).bounds(site["timezone"])
+    return week_start + (now - week_start) / 2
+
+
+def test_the_overview_shows_this_weeks_figures_and_twelve_weeks(client, post_event, site, sign_in, dashboard_now):
+    cancel_and_answer(post_event, 1, reason="too_expensive", days_ago=0, now=so_far_this_week(dashboard_now, site))
     sign_in()
     page = client.get("/admin/").text
     assert "Cette semaine, jusqu’ici" in page
@@ -449,8 +473,8 @@ def test_the_overview_shows_this_weeks_figures_and_twelve_weeks(client, post_eve
     assert "C’est trop cher" in page
 
 
-def test_the_summary_route_is_signed_and_gives_this_weeks_figures(client, post_event, site):
-    cancel_and_answer(post_event, 1, days_ago=0)
+def test_the_summary_route_is_signed_and_gives_this_weeks_figures(client, post_event, site, dashboard_now):
+    cancel_and_answer(post_event, 1, days_ago=0, now=so_far_this_week(dashboard_now, site))
     path = f"/v1/sites/{site['id']}/summary"
     assert client.get(path).status_code == 401
     response = client.get(path, headers=sign(site["secret"], "fwb_summary_1", "", method="GET", path=path))
