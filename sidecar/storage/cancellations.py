@@ -5,9 +5,12 @@ from datetime import datetime
 from sqlalchemy import and_, bindparam, delete, exists, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
+from ._upsert import insert_rows
 from .tables import cancellations, members, scheduled_emails, subscriptions, survey_answers, winbacks
 
 _c = cancellations
+# Built once: insert_rows keeps its rendering by the statement's identity.
+_INSERT = insert(_c)
 
 
 def insert_cancellation(conn: Connection, **values) -> int:
@@ -21,7 +24,7 @@ def insert_cancellations(conn: Connection, rows: list[dict]) -> dict[int, int]:
     first id, and InnoDB need not give the others consecutively)."""
     if not rows:
         return {}
-    conn.execute(insert(_c), rows)
+    insert_rows(conn, _INSERT, rows)
     query = select(_c.c.event_id, _c.c.id).where(
         # subscription_id first: the unique (subscription_id, cancelled_at) key finds them.
         _c.c.subscription_id.in_(bindparam("subscription_ids", expanding=True)),
