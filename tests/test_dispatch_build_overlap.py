@@ -5,6 +5,7 @@ when built with the batch, the others going out. Real aiosmtpd, real SQLite and 
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
@@ -14,6 +15,8 @@ from sidecar.domain import compose
 from sidecar.domain.compose import MailConfig
 from sidecar.domain.dispatch import DispatchConfig, dispatch_due
 from sidecar.domain.sites import create_site
+from sidecar.mail import message as mime
+from sidecar.mail import transports
 from sidecar.mail.transports import transport_from_url
 from sidecar.storage.tables import members, scheduled_emails
 
@@ -57,6 +60,40 @@ def test_each_message_is_built_at_most_one_ahead_of_what_the_server_took(engine,
     assert sorted(_email_id(m.message_id) for m in smtp.messages()) == ids
     assert [count for count, _ in seen] == list(range(1, EMAILS + 1))
     assert all(made <= count + 1 for count, made in seen), seen
+
+
+def _inside_an_exchange() -> bool:
+    """Whether the caller runs inside an SMTP exchange's data (its ``meanwhile`` slot)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code is transports._SenderSeen.data.__code__:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def test_each_messages_bytes_are_written_once_while_the_server_takes_the_one_before(engine, smtp, monkeypatch):
+    """The SMTP session writes a message's bytes (mime.Outgoing.smtp_data) where the dispatcher
+    builds it, while the server takes the message before: every message but each batch's first,
+    and only once (the exchange sends what was written). Before, send_message wrote them during
+    the message's own exchange, while the connection waited."""
+    ids = _seed(engine)
+    where: list[bool] = []
+    real = mime.smtp_bytes
+
+    def counted(message):
+        where.append(_inside_an_exchange())
+        return real(message)
+
+    monkeypatch.setattr(mime, "smtp_bytes", counted)
+    # One check per batch: each hand-over's first message is built before its exchange.
+    config = DispatchConfig(mail=CONFIG.mail, batch_size=CONFIG.batch_size, recheck_after=600)
+    report = dispatch_due(engine, transport_from_url(smtp.url), config, lambda: datetime.now(timezone.utc))
+    assert report.sent == EMAILS
+    assert sorted(_email_id(m.message_id) for m in smtp.messages()) == ids
+    batches = -(-EMAILS // CONFIG.batch_size)
+    assert len(where) == EMAILS
+    assert where.count(True) == EMAILS - batches, where
 
 
 def test_a_message_that_cannot_be_built_at_send_time_is_skipped_or_retried(engine, smtp, monkeypatch):

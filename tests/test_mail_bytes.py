@@ -12,6 +12,7 @@ write as encoded words.
 from __future__ import annotations
 
 import re
+import smtplib
 from datetime import datetime, timedelta, timezone
 from email.headerregistry import Address
 from email.parser import BytesParser
@@ -254,3 +255,43 @@ def test_the_per_member_headers_written_without_parsing_are_the_email_packages_o
         assert lazy["To"].addresses[0].display_name == own["To"].addresses[0].display_name
         assert str(lazy["To"]) == str(own["To"]) and lazy["Date"].datetime == own["Date"].datetime
         assert str(lazy["Message-ID"]) == str(own["Message-ID"])
+
+
+@pytest.mark.parametrize("text", TRICKY_TEXTS)
+def test_the_bytes_an_smtp_session_writes_ahead_are_those_send_message_writes(text, smtp):
+    """The SMTP session writes a message's bytes before its exchange (``prepare``, which the
+    dispatcher calls while the server takes the message before) and sends them with sendmail: the
+    server receives what smtplib's own send_message writes for the same message, a Bcc left out,
+    for every name."""
+    to = "ana@example.org"
+    with transport_from_url(smtp.url).session() as session, \
+            smtplib.SMTP(*urlsplit(smtp.url).netloc.split(":")) as plain:
+        for name in MEMBER_NAMES:
+            message = mime.build(Rendered(subject=f"Merci {name}", text=text, html=f"<p>{text}</p>"),
+                                 sender=mime.address(MAIL_FROM, "Le Club"), to=[mime.address(to, name)],
+                                 message_id="<farewell.s.1@mail.club-helene.example.org>", date=CANCELLED_AT,
+                                 unsubscribe_url=PUBLIC_URL + "/u/tok")
+            message["Bcc"] = "hidden@example.org"
+            outgoing = mime.Outgoing(message=message, sender=MAIL_FROM, recipients=(to,), site={},
+                                     message_id=message["Message-ID"])
+            session.prepare(outgoing)
+            session.send(outgoing)
+            plain.send_message(message, from_addr=MAIL_FROM, to_addrs=[to])
+    raws = [m.raw for m in smtp.messages()]
+    assert len(raws) == 2 * len(MEMBER_NAMES)
+    assert raws[0::2] == raws[1::2]
+    assert not any(b"hidden@example.org" in raw for raw in raws)
+
+
+def test_an_envelope_that_needs_smtputf8_is_left_to_send_message():
+    """send_message writes a message for a non-ASCII address with SMTPUTF8 (and 8-bit headers):
+    nothing is written ahead for it."""
+    message = mime.build(Rendered(subject="Merci", text="Bonjour", html="<p>Bonjour</p>"),
+                         sender=mime.address(MAIL_FROM), to=[mime.address("zoë@exemple.fr")],
+                         message_id="<farewell.s.1@mail.club-helene.example.org>", date=CANCELLED_AT)
+    ascii_only = mime.Outgoing(message=message, sender=MAIL_FROM, recipients=("ana@example.org",), site={},
+                               message_id="<farewell.s.1@mail.club-helene.example.org>")
+    international = mime.Outgoing(message=message, sender=MAIL_FROM, recipients=("zoë@exemple.fr",), site={},
+                                  message_id="<farewell.s.1@mail.club-helene.example.org>")
+    assert international.smtp_data is None
+    assert ascii_only.smtp_data.endswith(b"\r\n") and b"\r\n\r\n" in ascii_only.smtp_data

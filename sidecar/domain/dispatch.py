@@ -209,11 +209,15 @@ class _Ready:
     # What building it raised: it is then not sent but skipped (BadAddress) or retried.
     failure: Exception | None = None
 
-    def build(self) -> None:
-        """Build the message once; never raises (it runs inside an SMTP exchange)."""
+    def build(self, prepare: Callable[[Outgoing], None] | None = None) -> None:
+        """Build the message once, and ``prepare`` it for its transport (Sender.prepare: SMTP writes
+        its bytes); never raises (it runs inside an SMTP exchange)."""
         if self.outgoing is None and self.failure is None:
             try:
-                self.outgoing = self.make()
+                outgoing = self.make()
+                if prepare is not None:
+                    prepare(outgoing)
+                self.outgoing = outgoing
             except Exception as error:  # noqa: BLE001 - a bug in one email must not stop the others
                 self.failure = error
 
@@ -486,7 +490,8 @@ def _hand_over_each(recorder: _Recorder, session, ready: list[_Ready], stops, to
         try:
             # The previous message's record commits during this exchange and is waited for before
             # its end of data: the server never holds two accepted messages not recorded sent.
-            session.send(item.outgoing, before_end=recorder.wait, meanwhile=_next_build(ready, index, stops))
+            session.send(item.outgoing, before_end=recorder.wait,
+                         meanwhile=_next_build(ready, index, stops, session.prepare))
         except TransportUnavailable as outage:
             return ready[index:], (item, outage)
         except DeliveryError as error:
@@ -497,11 +502,14 @@ def _hand_over_each(recorder: _Recorder, session, ready: list[_Ready], stops, to
     return [], None
 
 
-def _next_build(ready: list[_Ready], index: int, stops) -> Callable[[], None] | None:
-    """What builds the next message this hand-over will send, if any is left to build."""
+def _next_build(ready: list[_Ready], index: int, stops, prepare) -> Callable[[], None] | None:
+    """What builds (and prepares, Sender.prepare: the SMTP session writes its bytes) the next
+    message this hand-over will send, if any is left to build."""
     for item in ready[index + 1:]:
         if item.email_id not in stops:
-            return item.build if item.outgoing is None and item.failure is None else None
+            if item.outgoing is None and item.failure is None:
+                return functools.partial(item.build, prepare)
+            return None
     return None
 
 

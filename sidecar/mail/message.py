@@ -13,9 +13,13 @@ built here, the digest and the owner's emails included, uses it.
 
 from __future__ import annotations
 
+import copy
+import functools
+import io
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from email.generator import BytesGenerator
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import EmailPolicy
@@ -242,6 +246,33 @@ class Outgoing:
     # The site the email is for: the wordpress:// transport sends through that site.
     site: dict
     message_id: str
+
+    @functools.cached_property
+    def smtp_data(self) -> bytes | None:
+        """The bytes smtplib's ``send_message`` would write for this message (lines ending in CRLF,
+        no Bcc), written once: the SMTP session writes them before the message's exchange
+        (``_SmtpSession.prepare``; the dispatcher calls it while the server takes the message
+        before), not while the connection waits. None when the envelope is not ASCII: only
+        ``send_message`` knows how to offer SMTPUTF8 then."""
+        try:
+            "".join([self.sender, *self.recipients]).encode("ascii")
+        except UnicodeEncodeError:
+            return None
+        if self.message.get_all("Resent-Date") is not None:
+            return None  # send_message's own checks of a resent message apply
+        return smtp_bytes(self.message)
+
+
+def smtp_bytes(message: EmailMessage) -> bytes:
+    """``message`` written as smtplib.SMTP.send_message writes it for an ASCII envelope (Python
+    3.11's code, step by step: a shallow copy without Bcc, flattened with the message's policy
+    and CRLF line ends)."""
+    written = copy.copy(message)
+    del written["Bcc"]
+    del written["Resent-Bcc"]
+    with io.BytesIO() as buffer:
+        BytesGenerator(buffer).flatten(written, linesep="\r\n")
+        return buffer.getvalue()
 
 
 def address(email: str, name: str | None = None) -> Address:

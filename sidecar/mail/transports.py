@@ -71,6 +71,10 @@ class Sender(Protocol):
         wait of an exchange, when the server parses and stores the message), or not at all; it
         must not raise."""
 
+    def prepare(self, outgoing: Outgoing) -> None:
+        """Do ahead what ``send`` would do to the message before its exchange (SMTP: write its
+        bytes), so that the caller can have it done while it waits anyway (``meanwhile``)."""
+
 
 class Transport(Protocol):
     name: str
@@ -193,6 +197,9 @@ class _SmtpSession:
         except _NotTaken as not_taken:
             raise not_taken.error from None
 
+    def prepare(self, outgoing: Outgoing) -> None:
+        outgoing.smtp_data  # written once, kept on the message (a cached property)
+
     def _send_on_connection(self, outgoing: Outgoing, before_end, meanwhile=None) -> None:
         if self.connection is None:
             self.connection = self.transport.connect()
@@ -200,9 +207,13 @@ class _SmtpSession:
         connection = self.connection
         connection.sender_accepted = False
         connection.before_end, connection.meanwhile = before_end, meanwhile
+        data = outgoing.smtp_data  # what send_message would write, written ahead if prepared
         try:
-            refused = connection.send_message(outgoing.message, from_addr=outgoing.sender,
-                                              to_addrs=list(outgoing.recipients))
+            if data is None:  # an envelope that needs SMTPUTF8
+                refused = connection.send_message(outgoing.message, from_addr=outgoing.sender,
+                                                  to_addrs=list(outgoing.recipients))
+            else:
+                refused = connection.sendmail(outgoing.sender, list(outgoing.recipients), data)
         except (smtplib.SMTPException, OSError) as error:
             meaning = self._error(error)
             if not connection.sender_accepted and _closing(error):
@@ -291,6 +302,9 @@ class MaildirTransport:
             raise TransportUnavailable(f"cannot use the mail folder {self.path}: {error}") from None
         yield self
 
+    def prepare(self, outgoing: Outgoing) -> None:
+        pass  # the file is written in send, which has nothing to wait for
+
     def send(self, outgoing: Outgoing, before_end: Callable[[], None] | None = None,
              meanwhile: Callable[[], None] | None = None) -> None:
         unique = f"{time.time_ns()}.P{os.getpid()}Q{next(self._counter)}.{socket.gethostname()[:40]}"
@@ -335,6 +349,9 @@ class WordPressTransport:
 class _WordPressSession:
     def __init__(self, transport: WordPressTransport, http):
         self.transport, self.http = transport, http
+
+    def prepare(self, outgoing: Outgoing) -> None:
+        pass  # the request is made of the message's headers and parts, read in send
 
     def send(self, outgoing: Outgoing, before_end: Callable[[], None] | None = None,
              meanwhile: Callable[[], None] | None = None) -> None:
