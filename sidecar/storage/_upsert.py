@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from sqlalchemy import Column, Table, and_, bindparam, case, exc, func, select
 from sqlalchemy.dialects import mysql, sqlite
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection, CursorResult, Dialect
 from sqlalchemy.sql.dml import Insert
 
 
@@ -54,12 +54,17 @@ def insert_rows(conn: Connection, statement: Insert, rows: list[dict]) -> None:
         converted = driver.prepare_for_mysql([row[name] if process is None else process(row[name])
                                               for name, process in zip(names, processors)])
         values.append(b"(" + b",".join(converted) + b")")
+    run_rendered(conn, head + b",".join(values) + tail, text)
+
+
+def run_rendered(conn: Connection, sql: bytes, template: str) -> CursorResult:
+    """Run ``sql``, a statement whose values the driver's converter rendered into it (MySQL), with
+    no parameters. The statement then holds the members' data: an error (and any log of it) shows
+    ``template``, the statement with its placeholders, instead, as hide_parameters does."""
     try:
-        conn.exec_driver_sql((head + b",".join(values) + tail).decode(driver.python_charset))
+        return conn.exec_driver_sql(sql.decode(conn.connection.driver_connection.python_charset))
     except exc.StatementError as error:
-        # The statement now holds the members' data: an error (and any log of it) shows the
-        # template with its placeholders instead, as hide_parameters does for executemany.
-        error.statement, error.params = text, None
+        error.statement, error.params = template, None
         raise
 
 

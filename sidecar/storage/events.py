@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from functools import lru_cache
 
 from sqlalchemy import and_, bindparam, func, insert, literal_column, select, update
 from sqlalchemy.engine import Connection
 
-from ._upsert import insert_all_if_absent
+from ._upsert import insert_all_if_absent, run_rendered
 from .sites import SITE_SECRET_COLUMNS
 from .tables import events, sites
 
@@ -47,18 +48,30 @@ def insert_event_if_site_secrets_are(conn: Connection, site: dict, **values) -> 
               if not (name in _LEFT_OUT_WHEN and value is _LEFT_OUT_WHEN[name])}
     null_secrets = tuple(name for name in SITE_SECRET_COLUMNS if site[name] is None)
     checked = {f"{name}_now": site[name] for name in SITE_SECRET_COLUMNS if name not in null_secrets}
-    sql, positions, processors = _driver_form(tuple(stored), null_secrets, conn.dialect)
+    sql, positions, processors, rendered = _driver_form(tuple(stored), null_secrets, conn.dialect)
     params = {**stored, **checked, "site_id_now": site["id"]}
     for name, process in processors:
         params[name] = process(params[name])
-    result = conn.exec_driver_sql(sql, tuple(params[name] for name in positions) if positions else params)
+    if rendered is not None:
+        pieces, names = rendered
+        # MySQL: the values rendered by the driver's C converter in one call, not formatted one
+        # by one by mysql-connector's Python (see _upsert.insert_rows).
+        values = conn.connection.driver_connection.prepare_for_mysql([params[name] for name in names])
+        statement = [pieces[0]]
+        for value, piece in zip(values, pieces[1:]):
+            statement += (value, piece)
+        result = run_rendered(conn, b"".join(statement), sql)
+    else:
+        result = conn.exec_driver_sql(sql, tuple(params[name] for name in positions) if positions else params)
     return result.lastrowid if result.rowcount == 1 else None
 
 
 @lru_cache(maxsize=16)
 def _driver_form(columns: tuple[str, ...], null_secrets: tuple[str, ...], dialect):
     """The INSERT of _insert_if_secrets_are compiled once for ``dialect``: its SQL, its parameters'
-    order when the driver takes them by position, and the columns' conversions (the UTC datetimes').
+    order when the driver takes them by position, the columns' conversions (the UTC datetimes'),
+    and on MySQL the SQL's pieces around its placeholders with their names, which the driver's
+    converter fills in one call (about 4 % of a 202's instructions fewer than its formatting).
     Run with exec_driver_sql, a 202's INSERT skips the compiled cache's key and the per-call
     parameter processing of ``execute`` (a fifth of the web worker's CPU per 202 went to this
     INSERT): the transaction, the driver's errors as SQLAlchemy's and a lost connection's
@@ -69,7 +82,19 @@ def _driver_form(columns: tuple[str, ...], null_secrets: tuple[str, ...], dialec
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
         if process is not None:
             processors.append((name, process))
-    return compiled.string, tuple(compiled.positiontup) if compiled.positional else None, tuple(processors)
+    rendered = None
+    if dialect.name == "mysql" and not compiled.positional:
+        # The SQL split around its named placeholders, for the driver's converter to fill in
+        # (pyformat: the only "%" are the placeholders', or the statement is left to the driver).
+        split = _PLACEHOLDER.split(compiled.string)
+        pieces, names = split[0::2], split[1::2]
+        if not any("%" in piece for piece in pieces):
+            rendered = (tuple(piece.encode("ascii") for piece in pieces), tuple(names))
+    return (compiled.string, tuple(compiled.positiontup) if compiled.positional else None, tuple(processors),
+            rendered)
+
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 
 def stored_webhook_ids(conn: Connection, site_id: str, webhook_ids: list[str]) -> set[str]:
