@@ -192,7 +192,11 @@ _SEQUENCE_CONTEXTS = (
         _s.c.amount, _s.c.currency, _s.c.started_at,
         _a.c.id.label("answer_id"), _a.c.reason, _a.c.follow_up,
         exists().where(winbacks.c.cancellation_id == _e.c.cancellation_id).label("won_back"),
-        select(func.count()).where(_sent.c.cancellation_id == _e.c.cancellation_id, _sent.c.status == _SENT)
+        # Only the cancellation in the WHERE, its status counted: with both there, SQLite (no
+        # statistics) read the subquery by the (status, …) index, every sent email of the database
+        # for each email of the batch (160 ms a batch once 19,000 were sent). By the cancellation,
+        # its own few emails (the unique index on cancellation_id, step).
+        select(func.count(case((_sent.c.status == _SENT, 1)))).where(_sent.c.cancellation_id == _e.c.cancellation_id)
         .scalar_subquery().label("sent_so_far"),
     )
     .join(_m, _m.c.id == _e.c.member_id)

@@ -1,0 +1,77 @@
+"""A batch's read (storage.emails.sequence_contexts, one query for its emails' rules and copy)
+does the same work however many emails the database has sent before: it counts each
+cancellation's emails sent so far by the cancellation, not by reading every sent email. Counted
+in the database's own units, which the machine's load does not move: SQLite's virtual-machine
+steps (a progress handler), MariaDB's handler reads (SHOW SESSION STATUS)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+
+from bench.dispatch import seed_due_emails
+from sidecar import db
+from sidecar.domain.sites import create_site
+from sidecar.storage import emails as emails_store
+from sidecar.storage.tables import scheduled_emails
+
+BATCH = 20
+SENT_BEFORE = 2000
+
+
+def _work(conn, email_ids: list[int]) -> tuple[int, dict]:
+    """(the database's work for one batch read, what it read)."""
+    if db.is_mysql(conn.engine):
+        def reads() -> int:
+            rows = conn.exec_driver_sql("SHOW SESSION STATUS LIKE 'Handler_read%'").all()
+            return sum(int(value) for _, value in rows)
+
+        before = reads()
+        contexts = emails_store.sequence_contexts(conn, email_ids)
+        return reads() - before, contexts
+    steps = [0]
+
+    def count() -> int:
+        steps[0] += 1
+        return 0  # go on
+
+    raw = conn.connection.driver_connection
+    raw.set_progress_handler(count, 10)
+    try:
+        contexts = emails_store.sequence_contexts(conn, email_ids)
+    finally:
+        raw.set_progress_handler(None, 10)
+    return steps[0], contexts
+
+
+def _mark_sent(engine, email_ids: list[int]) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.update(scheduled_emails).where(scheduled_emails.c.id.in_(email_ids)).values(status="sent"))
+
+
+def test_a_batch_read_does_not_grow_with_the_emails_sent_before(engine):
+    db.migrate(engine)
+    site = create_site(engine, "https://club.example.org", "Le Club", "Europe/Paris", "fr_FR")
+    now = datetime.now(timezone.utc)
+    batch = seed_due_emails(engine, site["id"], BATCH, now)
+    with engine.connect() as conn:
+        alone, contexts = _work(conn, batch)
+    assert {c["sent_so_far"] for c in contexts.values()} == {0}
+
+    _mark_sent(engine, seed_due_emails(engine, site["id"], SENT_BEFORE, now))
+    # Emails of the batch's cancellations sent already: the first's own farewell; for the second,
+    # its feedback and door-open emails sent, its offer skipped.
+    _mark_sent(engine, [batch[0]])
+    with engine.begin() as conn:
+        cancellation_id = conn.execute(sa.select(scheduled_emails.c.cancellation_id)
+                                       .where(scheduled_emails.c.id == batch[1])).scalar_one()
+        conn.execute(sa.insert(scheduled_emails), [
+            {"site_id": site["id"], "member_id": batch[1], "cancellation_id": cancellation_id, "step": step,
+             "status": status, "due_at": now, "attempts": 1, "created_at": now, "updated_at": now}
+            for step, status in (("feedback", "sent"), ("door_open", "sent"), ("offer", "skipped"))])
+    with engine.connect() as conn:
+        after, contexts = _work(conn, batch)
+    assert [contexts[i]["sent_so_far"] for i in batch] == [1, 2] + [0] * (BATCH - 2)
+    # Before: every sent email read again for each email of the batch, 2,000 × 20 rows.
+    assert after < 2 * alone, (alone, after)
