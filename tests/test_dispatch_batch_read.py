@@ -6,7 +6,7 @@ steps (a progress handler), MariaDB's handler reads (SHOW SESSION STATUS)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
@@ -20,16 +20,16 @@ BATCH = 20
 SENT_BEFORE = 2000
 
 
-def _work(conn, email_ids: list[int]) -> tuple[int, dict]:
-    """(the database's work for one batch read, what it read)."""
+def _work(conn, read):
+    """(the database's work for ``read(conn)``, what it returned)."""
     if db.is_mysql(conn.engine):
         def reads() -> int:
             rows = conn.exec_driver_sql("SHOW SESSION STATUS LIKE 'Handler_read%'").all()
             return sum(int(value) for _, value in rows)
 
         before = reads()
-        contexts = emails_store.sequence_contexts(conn, email_ids)
-        return reads() - before, contexts
+        result = read(conn)
+        return reads() - before, result
     steps = [0]
 
     def count() -> int:
@@ -39,10 +39,10 @@ def _work(conn, email_ids: list[int]) -> tuple[int, dict]:
     raw = conn.connection.driver_connection
     raw.set_progress_handler(count, 10)
     try:
-        contexts = emails_store.sequence_contexts(conn, email_ids)
+        result = read(conn)
     finally:
         raw.set_progress_handler(None, 10)
-    return steps[0], contexts
+    return steps[0], result
 
 
 def _mark_sent(engine, email_ids: list[int]) -> None:
@@ -56,7 +56,7 @@ def test_a_batch_read_does_not_grow_with_the_emails_sent_before(engine):
     now = datetime.now(timezone.utc)
     batch = seed_due_emails(engine, site["id"], BATCH, now)
     with engine.connect() as conn:
-        alone, contexts = _work(conn, batch)
+        alone, contexts = _work(conn, lambda c: emails_store.sequence_contexts(c, batch))
     assert {c["sent_so_far"] for c in contexts.values()} == {0}
 
     _mark_sent(engine, seed_due_emails(engine, site["id"], SENT_BEFORE, now))
@@ -71,7 +71,50 @@ def test_a_batch_read_does_not_grow_with_the_emails_sent_before(engine):
              "status": status, "due_at": now, "attempts": 1, "created_at": now, "updated_at": now}
             for step, status in (("feedback", "sent"), ("door_open", "sent"), ("offer", "skipped"))])
     with engine.connect() as conn:
-        after, contexts = _work(conn, batch)
+        after, contexts = _work(conn, lambda c: emails_store.sequence_contexts(c, batch))
     assert [contexts[i]["sent_so_far"] for i in batch] == [1, 2] + [0] * (BATCH - 2)
     # Before: every sent email read again for each email of the batch, 2,000 × 20 rows.
+    assert after < 2 * alone, (alone, after)
+
+
+def test_a_win_backs_read_of_the_emails_sent_before_it_does_not_grow_with_the_database(engine):
+    """domain.winbacks reads the cancellation's emails sent before the comeback (the last one, and
+    the offer's coupon) for each win-back the applier records: by the cancellation, not by every
+    sent email of the database."""
+    db.migrate(engine)
+    site = create_site(engine, "https://club.example.org", "Le Club", "Europe/Paris", "fr_FR")
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    [mine] = seed_due_emails(engine, site["id"], 1, now)
+    with engine.begin() as conn:
+        cancellation_id, member_id = conn.execute(sa.select(scheduled_emails.c.cancellation_id,
+                                                            scheduled_emails.c.member_id)
+                                                  .where(scheduled_emails.c.id == mine)).one()
+        conn.execute(sa.update(scheduled_emails).where(scheduled_emails.c.id == mine)
+                     .values(status="sent", sent_at=now - timedelta(days=3)))
+        conn.execute(sa.insert(scheduled_emails), [
+            {"site_id": site["id"], "member_id": member_id, "cancellation_id": cancellation_id, "step": step,
+             "status": status, "due_at": now, "sent_at": sent_at, "attempts": 1, "created_at": now, "updated_at": now,
+             "coupon_code": coupon}
+            for step, status, sent_at, coupon in (
+                ("offer", "sent", now - timedelta(days=2), "BACK10"),  # the latest sent before
+                ("feedback", "skipped", None, None),
+                ("door_open", "sent", now + timedelta(days=1), None))])  # after the comeback
+
+    def read(conn):
+        return (emails_store.last_sent_before(conn, cancellation_id, now),
+                emails_store.sent_before(conn, cancellation_id, now))
+
+    with engine.connect() as conn:
+        alone, (last, sent) = _work(conn, read)
+    assert last["step"] == "offer" and [email["step"] for email in sent] == ["offer", "farewell"]
+    assert sent[0]["coupon_code"] == "BACK10"
+
+    others = seed_due_emails(engine, site["id"], SENT_BEFORE, now)
+    with engine.begin() as conn:
+        conn.execute(sa.update(scheduled_emails).where(scheduled_emails.c.id.in_(others))
+                     .values(status="sent", sent_at=now))
+    with engine.connect() as conn:
+        after, (last_after, sent_after) = _work(conn, read)
+    assert (last_after, sent_after) == (last, sent)
+    # Before: every sent email of the database read, twice.
     assert after < 2 * alone, (alone, after)

@@ -254,30 +254,22 @@ def recipient(conn: Connection, site_id: str, member_id: int) -> dict | None:
     return dict(row) if row else None
 
 
-def sent_count(conn: Connection, cancellation_id: int) -> int:
-    query = select(func.count()).where(_e.c.cancellation_id == cancellation_id, _e.c.status == _SENT)
-    return conn.execute(query).scalar_one()
-
-
 def last_sent_before(conn: Connection, cancellation_id: int, at: datetime) -> dict | None:
-    query = (
-        select(_e)
-        .where(_e.c.cancellation_id == cancellation_id, _e.c.status == _SENT, _e.c.sent_at <= at)
-        .order_by(_e.c.sent_at.desc(), _e.c.id.desc())
-        .limit(1)
-    )
-    row = conn.execute(query).mappings().first()
-    return dict(row) if row else None
+    """The cancellation's latest email sent at or before ``at``, or None."""
+    sent = sent_before(conn, cancellation_id, at)
+    return sent[0] if sent else None
 
 
 def sent_before(conn: Connection, cancellation_id: int, at: datetime) -> list[dict]:
-    """The cancellation's emails sent at or before ``at``, the latest first."""
-    query = (
-        select(_e)
-        .where(_e.c.cancellation_id == cancellation_id, _e.c.status == _SENT, _e.c.sent_at <= at)
-        .order_by(_e.c.sent_at.desc(), _e.c.id.desc())
-    )
-    return [dict(r) for r in conn.execute(query).mappings()]
+    """The cancellation's emails sent at or before ``at``, the latest first.
+
+    Read by the cancellation alone (its unique (cancellation_id, step) key: a few rows, one per
+    step) and filtered here: with the status in the WHERE too, SQLite, which keeps no statistics,
+    reads by the (status, ...) index instead, every sent email of the database, and this runs for
+    each win-back the applier records."""
+    rows = conn.execute(select(_e).where(_e.c.cancellation_id == cancellation_id)).mappings()
+    sent = [dict(row) for row in rows if row["status"] == _SENT and row["sent_at"] is not None and row["sent_at"] <= at]
+    return sorted(sent, key=lambda row: (row["sent_at"], row["id"]), reverse=True)
 
 
 def list_emails(conn: Connection, site_id: str, member_external_id: str | None, limit: int) -> list[dict]:
