@@ -90,3 +90,20 @@ def test_an_error_shows_the_placeholders_not_the_members_data(engine):
     assert "secret.person" not in text and "Secret" not in text, text
     if engine.dialect.name == "mysql":
         assert "%(email)s" in text
+
+
+def test_a_datetime_in_utc_is_stored_as_is_another_converted_and_a_naive_one_refused(engine):
+    """On MariaDB a UTC datetime skips UTCDateTime's conversion (the driver ignores tzinfo): the
+    same stored value; one in another zone is still converted, a naive one still refused."""
+    site = create_site(engine, "https://club.example.org", "Le Club")
+    utc = datetime(2026, 11, 29, 9, 0, 0, 5, tzinfo=timezone.utc)
+    elsewhere = datetime(2026, 11, 29, 10, 0, 0, 5, tzinfo=timezone(timedelta(hours=1)))  # the same moment
+    with engine.begin() as conn:
+        insert_rows(conn, INSERT_MEMBERS, [
+            dict(site_id=site["id"], external_id=f"m{n}", email=f"m{n}@example.org", details_at=at, created_at=at)
+            for n, at in enumerate([utc, elsewhere])])
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(members.c.details_at)).scalars().all() == [utc, utc]
+    with pytest.raises(sa.exc.StatementError, match="naive datetime"), engine.begin() as conn:
+        insert_rows(conn, INSERT_MEMBERS, [dict(site_id=site["id"], external_id="m9", email="m9@example.org",
+                                                details_at=utc.replace(tzinfo=None), created_at=utc)])

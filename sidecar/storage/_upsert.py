@@ -11,12 +11,15 @@ with a Python call and a regular expression (about 30 % of the applier's CPU, is
 
 from __future__ import annotations
 
+from datetime import timezone
 from functools import lru_cache
 
 from sqlalchemy import Column, Table, and_, bindparam, case, exc, func, select
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import Connection, CursorResult, Dialect
 from sqlalchemy.sql.dml import Insert
+
+from .types import UTCDateTime
 
 
 def insert_if_absent(conn: Connection, table: Table, values: dict) -> None:
@@ -50,10 +53,14 @@ def insert_rows(conn: Connection, statement: Insert, rows: list[dict]) -> None:
     head, names, processors, tail, text = template
     driver = conn.connection.driver_connection
     values = []
-    for row in rows:
-        converted = driver.prepare_for_mysql([row[name] if process is None else process(row[name])
-                                              for name, process in zip(names, processors)])
-        values.append(b"(" + b",".join(converted) + b")")
+    try:
+        for row in rows:
+            converted = driver.prepare_for_mysql([row[name] if process is None else process(row[name])
+                                                  for name, process in zip(names, processors)])
+            values.append(b"(" + b",".join(converted) + b")")
+    except Exception as error:  # a value its type refuses (a naive datetime): as conn.execute reports it
+        raise exc.StatementError(f"({type(error).__module__}.{type(error).__name__}) {error}", text, None,
+                                 error) from error
     run_rendered(conn, head + b",".join(values) + tail, text)
 
 
@@ -84,7 +91,7 @@ def _multi_row_template(statement: Insert, dialect: Dialect, names: tuple[str, .
     head, tail = text.split(row)
     if "%" in head or "%" in tail:
         return None  # pyformat doubled it; the statement is run without parameters
-    processors = tuple(columns[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names)
+    processors = tuple(_for_driver(columns[name].type, dialect) for name in names)
     # Table and column names only (the values are encoded by the driver, in the connection's charset).
     return ((head + "VALUES ").encode("ascii"), names, processors, tail.encode("ascii"), text)
 
@@ -188,3 +195,19 @@ def _upsert_as_of(dialect: str, table: Table, key: tuple[str, ...], names: tuple
     # LAST_INSERT_ID(id) makes the server report the existing row's id as the "inserted" one.
     assignments.append(("id", func.last_insert_id(table.c.id)))
     return statement.on_duplicate_key_update(assignments)
+
+
+def _for_driver(column_type, dialect: Dialect):
+    """The column type's bind processor, or for a UTCDateTime a cheaper one with the same result:
+    the driver's converter writes a datetime's fields and ignores its tzinfo, so a value already in
+    UTC (most are: the applier's clocks, parsed "Z" timestamps) needs no conversion; any other, a
+    naive one included, goes through the type's own (which converts or refuses it). About a tenth
+    of the applier's instructions (callgrind, batches of 40)."""
+    process = column_type.dialect_impl(dialect).bind_processor(dialect)
+    if not isinstance(column_type, UTCDateTime) or process is None:
+        return process
+
+    def in_utc(value):
+        return value if value is None or value.tzinfo is timezone.utc else process(value)
+
+    return in_utc
