@@ -24,7 +24,4 @@ def stop_emails_for(conn: Connection, members: list[int], reason: str, now: date
     a win-back stops the sequences of the cancellations it undoes, not the others) with
     ``reason``; returns how many. Call inside the transaction that records why they stop."""
     emails_store.hold_recipients(conn, members)
-    if cancellations is not None:
-        return emails_store.cancel_pending(conn, now, reason, sources_of(EmailStatus.CANCELLED),
-                                           cancellation_ids=cancellations)
-    return emails_store.cancel_pending(conn, now, reason, sources_of(EmailStatus.CANCELLED), member_ids=members)
+    return emails_store.cancel_pending(conn, now, reason, sources_of(EmailStatus.CANCELLED), members, cancellations)

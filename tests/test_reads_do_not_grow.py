@@ -1,8 +1,13 @@
-"""A batch's read (storage.emails.sequence_contexts, one query for its emails' rules and copy)
-does the same work however many emails the database has sent before: it counts each
-cancellation's emails sent so far by the cancellation, not by reading every sent email. Counted
-in the database's own units, which the machine's load does not move: SQLite's virtual-machine
-steps (a progress handler), MariaDB's handler reads (SHOW SESSION STATUS)."""
+"""Reads and writes that run per email or per event do the same work however many emails the
+database holds: each goes by its own rows' key, not through the (status, ...) indexes that SQLite,
+which keeps no statistics, otherwise prefers, reading every sent or waiting email of every site.
+Counted in the database's own units, which the machine's load does not move: SQLite's
+virtual-machine steps (a progress handler), MariaDB's handler reads (SHOW SESSION STATUS).
+
+- the dispatcher's batch read (storage.emails.sequence_contexts) counts each cancellation's
+  emails sent so far by the cancellation;
+- a win-back reads the emails its cancellation sent before the comeback by the cancellation;
+- a win-back's stop cancels its cancellations' waiting emails by the member."""
 
 from __future__ import annotations
 
@@ -117,4 +122,36 @@ def test_a_win_backs_read_of_the_emails_sent_before_it_does_not_grow_with_the_da
         after, (last_after, sent_after) = _work(conn, read)
     assert (last_after, sent_after) == (last, sent)
     # Before: every sent email of the database read, twice.
+    assert after < 2 * alone, (alone, after)
+
+
+def test_a_win_backs_stop_does_not_grow_with_the_emails_waiting_elsewhere(engine):
+    """A win-back stops the waiting emails of the cancellations it undoes (domain.stops): by the
+    member's rows, not by every waiting email of the database."""
+    from sidecar.domain.stops import stop_emails_for
+
+    db.migrate(engine)
+    site = create_site(engine, "https://club.example.org", "Le Club", "Europe/Paris", "fr_FR")
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+
+    def stop_one(conn, email_id):
+        cancellation_id, member_id = conn.execute(sa.select(scheduled_emails.c.cancellation_id,
+                                                            scheduled_emails.c.member_id)
+                                                  .where(scheduled_emails.c.id == email_id)).one()
+        return _work(conn, lambda c: stop_emails_for(c, [member_id], "won_back", now,
+                                                     cancellations=[cancellation_id]))
+
+    first, second = seed_due_emails(engine, site["id"], 2, now)
+    with engine.begin() as conn:
+        alone, stopped = stop_one(conn, first)
+    assert stopped == 1
+    seed_due_emails(engine, site["id"], SENT_BEFORE, now)  # waiting for other members
+    with engine.begin() as conn:
+        after, stopped = stop_one(conn, second)
+    assert stopped == 1
+    with engine.connect() as conn:
+        statuses = conn.execute(sa.select(scheduled_emails.c.status, sa.func.count())
+                                .group_by(scheduled_emails.c.status)).all()
+    assert sorted(statuses) == [("cancelled", 2), ("pending", SENT_BEFORE)]
+    # Before: every waiting email of the database read.
     assert after < 2 * alone, (alone, after)
