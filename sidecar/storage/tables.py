@@ -146,6 +146,10 @@ events = Table(
     Index(None, "applied_at", "occurred_at", "id"),
     # Whether a site has imported history, and its first live event: one index probe each.
     Index(None, "site_id", "imported", "occurred_at"),
+    # A member's events (the applier's comebacks of its batch's members, a late cancellation's
+    # comeback after it; an erasure): InnoDB indexes the member_id foreign key by itself, SQLite
+    # does not and read every event of the database instead (migration 0017).
+    Index(None, "member_id", "occurred_at"),
     **MYSQL_TABLE_ARGS,
 )
 
