@@ -107,3 +107,36 @@ def test_a_datetime_in_utc_is_stored_as_is_another_converted_and_a_naive_one_ref
     with pytest.raises(sa.exc.StatementError, match="naive datetime"), engine.begin() as conn:
         insert_rows(conn, INSERT_MEMBERS, [dict(site_id=site["id"], external_id="m9", email="m9@example.org",
                                                 details_at=utc.replace(tzinfo=None), created_at=utc)])
+
+
+def test_the_pure_python_driver_keeps_its_own_formatting(fresh_mariadb_url):
+    """The C converter is the extension's: a database URL asking for the pure-Python driver
+    (``use_pure=True``), or a platform without the extension, stores the same rows through
+    executemany, and a 202's INSERT through the driver's parameters."""
+    import json
+
+    from sidecar import db
+    from sidecar.domain.events import parse_event
+    from sidecar.domain.ingest import accept_event
+    from sidecar.storage._upsert import c_converter_of
+    from sidecar.storage.tables import events
+    from tests.conftest import make_event
+
+    engine = db.create_engine(str(sa.engine.make_url(fresh_mariadb_url).update_query_dict({"use_pure": "True"})))
+    try:
+        db.migrate(engine)
+        site = create_site(engine, "https://club.example.org", "Le Club")
+        at = datetime(2026, 11, 29, 10, 0, tzinfo=timezone.utc)
+        with engine.begin() as conn:
+            assert c_converter_of(conn) is None
+            insert_rows(conn, INSERT_MEMBERS, [
+                dict(site_id=site["id"], external_id=f"m{n}", email=f"m{n}@example.org", first_name=name,
+                     details_at=at, created_at=at) for n, name in enumerate(AWKWARD)])
+        document = make_event(member={"id": "1", "email": "o'brien@example.org", "first_name": AWKWARD[3]})
+        accept_event(engine, site["id"], "msg_pure", json.dumps(document), parse_event(document))
+        with engine.connect() as conn:
+            names = conn.execute(sa.select(members.c.first_name).order_by(members.c.id)).scalars().all()
+            payload = conn.execute(sa.select(events.c.payload)).scalar_one()
+        assert names == AWKWARD and json.loads(payload) == document
+    finally:
+        engine.dispose()

@@ -45,13 +45,13 @@ def insert_rows(conn: Connection, statement: Insert, rows: list[dict]) -> None:
     converted by the driver's C converter, one call per row, and escaped by it as executemany's
     are (the same function). Elsewhere, and for a statement of another form, that very call."""
     template = None
-    if rows and conn.dialect.name == "mysql":
+    driver = c_converter_of(conn)
+    if rows and driver is not None:
         template = _multi_row_template(statement, conn.dialect, tuple(rows[0]))
     if template is None:
         conn.execute(statement, rows)
         return
     head, names, processors, tail, text = template
-    driver = conn.connection.driver_connection
     values = []
     try:
         for row in rows:
@@ -62,6 +62,16 @@ def insert_rows(conn: Connection, statement: Insert, rows: list[dict]) -> None:
         raise exc.StatementError(f"({type(error).__module__}.{type(error).__name__}) {error}", text, None,
                                  error) from error
     run_rendered(conn, head + b",".join(values) + tail, text)
+
+
+def c_converter_of(conn: Connection):
+    """The connection's mysql-connector C-extension connection, whose converter renders values
+    (``prepare_for_mysql``), or None: another database, or the pure-Python driver (a database URL
+    with ``use_pure=True``, or a platform without the extension), which keeps its own formatting."""
+    if conn.dialect.name != "mysql":
+        return None
+    driver = conn.connection.driver_connection
+    return driver if hasattr(driver, "prepare_for_mysql") else None
 
 
 def run_rendered(conn: Connection, sql: bytes, template: str) -> CursorResult:

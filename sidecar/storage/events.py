@@ -7,7 +7,7 @@ from functools import lru_cache
 from sqlalchemy import and_, bindparam, func, insert, literal_column, select, update
 from sqlalchemy.engine import Connection
 
-from ._upsert import insert_all_if_absent, run_rendered
+from ._upsert import c_converter_of, insert_all_if_absent, run_rendered
 from .sites import SITE_SECRET_COLUMNS
 from .tables import events, sites
 
@@ -52,11 +52,12 @@ def insert_event_if_site_secrets_are(conn: Connection, site: dict, **values) -> 
     params = {**stored, **checked, "site_id_now": site["id"]}
     for name, process in processors:
         params[name] = process(params[name])
-    if rendered is not None:
+    driver = c_converter_of(conn) if rendered is not None else None
+    if driver is not None:
         pieces, names = rendered
         # MySQL: the values rendered by the driver's C converter in one call, not formatted one
         # by one by mysql-connector's Python (see _upsert.insert_rows).
-        values = conn.connection.driver_connection.prepare_for_mysql([params[name] for name in names])
+        values = driver.prepare_for_mysql([params[name] for name in names])
         statement = [pieces[0]]
         for value, piece in zip(values, pieces[1:]):
             statement += (value, piece)
