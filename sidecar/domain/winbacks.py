@@ -90,18 +90,13 @@ def comeback_after_cancellation(conn: Connection, site_id: str, cancellation: di
 
 def _record(conn: Connection, cancellation: dict, *, site_id, member_id, subscription_id, event_id, event_type, at,
             amount, currency, now, credit_emails: bool = True) -> None:
-    last = emails_store.last_sent_before(conn, cancellation["id"], at) if credit_emails else None
+    # The emails the member had received before coming back, the latest first: the last one is
+    # credited, and the offer's coupon, if it was among them.
+    sent = emails_store.sent_before(conn, cancellation["id"], at) if credit_emails else []
+    last = sent[0] if sent else None
     winbacks_store.record(
         conn, site_id=site_id, member_id=member_id, cancellation_id=cancellation["id"], event_id=event_id,
         subscription_id=subscription_id, event_type=event_type, won_back_at=at, amount=amount, currency=currency,
         last_email_id=last["id"] if last else None, last_email_step=last["step"] if last else None,
-        coupon_code=_coupon_used(conn, cancellation["id"], at) if credit_emails else None, created_at=now,
+        coupon_code=next((email["coupon_code"] for email in sent if email["coupon_code"]), None), created_at=now,
     )
-
-
-def _coupon_used(conn: Connection, cancellation_id: int, at: datetime) -> str | None:
-    """The coupon of the offer email, if the member had received it before coming back."""
-    for email in emails_store.sent_before(conn, cancellation_id, at):
-        if email["coupon_code"]:
-            return email["coupon_code"]
-    return None

@@ -252,12 +252,6 @@ def recipient(conn: Connection, site_id: str, member_id: int) -> dict | None:
     return dict(row) if row else None
 
 
-def last_sent_before(conn: Connection, cancellation_id: int, at: datetime) -> dict | None:
-    """The cancellation's latest email sent at or before ``at``, or None."""
-    sent = sent_before(conn, cancellation_id, at)
-    return sent[0] if sent else None
-
-
 def sent_before(conn: Connection, cancellation_id: int, at: datetime) -> list[dict]:
     """The cancellation's emails sent at or before ``at``, the latest first.
 
