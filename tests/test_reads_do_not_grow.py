@@ -9,7 +9,9 @@ virtual-machine steps (a progress handler), MariaDB's handler reads (SHOW SESSIO
 - a win-back reads the emails its cancellation sent before the comeback by the cancellation;
 - a win-back's stop cancels its cancellations' waiting emails by the member;
 - the applier reads its batch's members' comebacks from events by the member (an index SQLite
-  lacked: InnoDB makes one for a foreign key by itself, migration 0017)."""
+  lacked: InnoDB makes one for a foreign key by itself, migration 0017);
+- each jobs tick reads the contact requests waiting for an owner alert by those neither alerted nor
+  answered (migration 0018)."""
 
 from __future__ import annotations
 
@@ -183,4 +185,42 @@ def test_the_appliers_read_of_its_members_comebacks_does_not_grow_with_the_event
     assert found_after == found
     # Before migration 0017, on SQLite: every event of the database read, twice.
     # (A handful of units alone: the margin keeps one more index page from counting as growth.)
+    assert after < 2 * alone + 10, (alone, after)
+
+
+def _contact_requests(engine, site_id: str, count: int, now: datetime, **values) -> list[int]:
+    """``count`` members who cancelled and asked to be contacted (one answer and one request each);
+    ``values`` set on the requests. Returns the requests' ids."""
+    from sidecar.storage.tables import contact_requests, survey_answers
+
+    ids = seed_due_emails(engine, site_id, count, now)  # member, cancellation and event ids alike
+    with engine.begin() as conn:
+        conn.execute(sa.insert(survey_answers), [
+            {"id": i, "site_id": site_id, "member_id": i, "cancellation_id": i, "event_id": i,
+             "definition_version": 1, "reason": "price", "contact_requested": True, "contact": "email",
+             "answered_at": now, "created_at": now, "updated_at": now} for i in ids])
+        conn.execute(sa.insert(contact_requests), [
+            {"id": i, "site_id": site_id, "answer_id": i, "member_id": i, "contact": "email",
+             "requested_at": now, "created_at": now, **values} for i in ids])
+    return ids
+
+
+def test_the_owner_alerts_read_does_not_grow_with_the_contact_requests_alerted_or_answered(engine):
+    """Each jobs tick reads the contact requests whose owner alert is neither sent nor planned
+    (domain.alerts): by the requests still open and not alerted, not by every request the
+    database ever held."""
+    db.migrate(engine)
+    site = create_site(engine, "https://club.example.org", "Le Club", "Europe/Paris", "fr_FR")
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    [waiting] = _contact_requests(engine, site["id"], 1, now)
+    with engine.connect() as conn:
+        alone, found = _work(conn, lambda c: emails_store.contact_requests_to_alert(c, 200))
+    assert [request["id"] for request in found] == [waiting]
+
+    _contact_requests(engine, site["id"], SENT_BEFORE // 2, now - timedelta(days=30), alerted_at=now)
+    _contact_requests(engine, site["id"], SENT_BEFORE // 2, now - timedelta(days=30), answered_at=now)
+    with engine.connect() as conn:
+        after, found_after = _work(conn, lambda c: emails_store.contact_requests_to_alert(c, 200))
+    assert found_after == found
+    # Before: every contact request of the database read (and looked up among the emails).
     assert after < 2 * alone + 10, (alone, after)

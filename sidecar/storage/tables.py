@@ -235,6 +235,9 @@ contact_requests = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     UniqueConstraint("answer_id"),
     Index(None, "site_id", "answered_at"),
+    # The requests whose owner alert each jobs tick looks for, oldest first: neither alerted nor
+    # answered (storage.emails.contact_requests_to_alert; migration 0018).
+    Index(None, "alerted_at", "answered_at", "requested_at"),
     **MYSQL_TABLE_ARGS,
 )
 
