@@ -39,6 +39,19 @@ def read(conn: Connection, key: tuple, read_it: Callable[[], T]) -> T:
     return _copied(kept[key])
 
 
+def keeping(conn: Connection) -> bool:
+    """Whether this transaction keeps its reads (the applier's batch)."""
+    return _KEY in conn.info
+
+
+def keep(conn: Connection, key: tuple, value) -> None:
+    """Keep ``value`` as what ``read`` gives for ``key`` in this transaction, read by a query that
+    read it beside another (the site's row with its settings and steps), unless kept already."""
+    kept = conn.info.get(_KEY)
+    if kept is not None:
+        kept.setdefault(key, value)
+
+
 def _copied(value):
     """A copy of the dicts and lists in ``value``, sharing the values in them. The rows kept here hold
     only immutable values (strings, numbers, datetimes, None), and copy.deepcopy rebuilt each
