@@ -51,16 +51,6 @@ LEFT_REASONS = ("recovered", "cancelled", "expired")
 ENDS_ONLY = ("subscription.resumed", "subscription.cancelled", "subscription.expired")
 
 
-def state_for_batch(conn: Connection, subscription_ids: list[int]) -> set[int]:
-    """Which of a batch's subscriptions have a state row: what the applier passes on as
-    ``has_state`` (its events are each the only one of their subscription in the batch, so no
-    event of the batch changes another's answer). Called after the batch's upserts of these
-    subscriptions, which hold their rows to the commit (an INSERT … ON DUPLICATE KEY UPDATE locks
-    the row it finds, exclusively, as ``on_event_applied``'s lock does): no lock of its own, the
-    SELECT … FOR UPDATE it took before being one statement per batch that locked nothing new."""
-    return store.subscriptions_with_state(conn, subscription_ids)
-
-
 def on_event_applied(conn: Connection, site_id: str, subscription_id: int, event_type: str | None = None,
                      has_state: bool | None = None) -> None:
     """Recompute the subscription's place on the list; called in the transaction that applies an
@@ -77,7 +67,7 @@ def on_event_applied(conn: Connection, site_id: str, subscription_id: int, event
         if event_type in ENDS_ONLY and store.state_of(conn, subscription_id) is None:
             return
     elif event_type in ENDS_ONLY and not has_state:
-        return  # the batch's upsert holds the row; state_for_batch read the state row
+        return  # the batch's upsert holds the row; its read of the ids read the state row
     events = store.subscription_events(conn, subscription_id, TYPES)
     state, spells = compute(events)
     if (spells or any(v for v in state.values()) or any(e["type"] in OPENS for e in events)

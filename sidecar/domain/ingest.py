@@ -335,19 +335,24 @@ def prepare_batch(conn: Connection, batch: list[tuple[str, int, Event, datetime]
              == member_ids[(site_id, event.member.id)]]
     with_subscription = [item for item in alone if item[2].subscription is not None]
     # When each was replaced, read with their ids: a start reads it too, so that only a
-    # subscription replaced before costs start_again's UPDATE.
+    # subscription replaced before costs start_again's UPDATE. Which have an at-risk state row,
+    # read by that query too: what the applier passes on as ``has_at_risk_state`` (its events are
+    # each the only one of their subscription in the batch, so no event of the batch changes
+    # another's answer), read after the upsert, which holds their rows to the commit (an INSERT …
+    # ON DUPLICATE KEY UPDATE locks the row it finds, exclusively, as on_event_applied's lock
+    # does): no lock, and no statement, of its own (each one per batch before).
     replaced: dict[int, datetime] = {}
+    with_state: set[int] = set()
     subscription_ids = upsert_subscriptions(conn, [
         (site_id, event.source, event.subscription.id, member_ids[(site_id, event.member.id)],
          *_subscription_change(event), event.occurred_at, now)
-        for site_id, _, event, now in with_subscription], replaced_at=replaced)
+        for site_id, _, event, now in with_subscription], replaced_at=replaced, with_at_risk_state=with_state)
     prepared = {}
     for site_id, event_id, event, _ in alone:
         subscription_id = (subscription_ids[(site_id, event.source, event.subscription.id)]
                            if event.subscription is not None else None)
         prepared[event_id] = (member_ids[(site_id, event.member.id)], subscription_id)
     at_risk_ids = [prepared[event_id][1] for _, event_id, event, _ in with_subscription if event.type in at_risk.TYPES]
-    with_state = at_risk.state_for_batch(conn, at_risk_ids)  # the upsert above holds their rows
     # Linked now: the at-risk events whose recompute reads their subscription's events, this one
     # among them (on_event_applied skips an end of ENDS_ONLY without a state row). No other read
     # of the batch reads a prepared event's own row by its link: their types are not the ones

@@ -20,17 +20,6 @@ def lock_subscription(conn: Connection, subscription_id: int) -> None:
     conn.execute(query)
 
 
-_WITH_STATE = select(at_risk.c.subscription_id).where(at_risk.c.subscription_id.in_(bindparam("ids", expanding=True)))
-
-
-def subscriptions_with_state(conn: Connection, subscription_ids: list[int]) -> set[int]:
-    """Which of ``subscription_ids`` have a state row (one statement). Like ``state_of``, call it
-    once the transaction holds their rows (``lock_subscription``, or the applier's upserts)."""
-    if not subscription_ids:
-        return set()
-    return {row[0] for row in conn.execute(_WITH_STATE, {"ids": sorted(set(subscription_ids))})}
-
-
 def subscription_events(conn: Connection, subscription_id: int, types: tuple[str, ...]) -> list[dict]:
     """The subscription's applied events of ``types``: type, occurred_at and imported, oldest first."""
     query = (select(events.c.type, events.c.occurred_at, events.c.imported)

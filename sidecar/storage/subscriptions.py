@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import bindparam, case, select, update
+from sqlalchemy import bindparam, case, exists, select, update
 from sqlalchemy.engine import Connection
 
 from ._upsert import ids_by_key, insert_if_absent, upsert_all_as_of, upsert_as_of
 from .statuses import SUBSCRIPTION_REPLACED
-from .tables import subscriptions
+from .tables import at_risk, subscriptions
 
 
 def upsert_subscription(
@@ -30,20 +30,29 @@ def upsert_subscription(
                         *_upsert(site_id, source, external_id, member_id, details, status, at, now))
 
 
-def upsert_subscriptions(conn: Connection, rows: list[tuple],
-                         replaced_at: dict[int, datetime] | None = None) -> dict[tuple[str, str, str], int]:
+def upsert_subscriptions(conn: Connection, rows: list[tuple], replaced_at: dict[int, datetime] | None = None,
+                         with_at_risk_state: set[int] | None = None) -> dict[tuple[str, str, str], int]:
     """``upsert_subscription`` of each row of its arguments (site_id, source, external_id,
     member_id, details, status, at, now), in order, in a few statements for them all (the
     applier's batch); returns the ids by (site_id, source, external_id). ``replaced_at``: filled
-    with ``replaced_at_of`` of them all, read by the same query as their ids (the upsert holds
-    their rows to the commit: one statement per batch fewer than reading it apart)."""
+    with ``replaced_at_of`` of them all, and ``with_at_risk_state`` with the ids of those that
+    have an at-risk state row, read by the same query as their ids (the upsert holds their rows
+    to the commit: a statement per batch fewer for each than reading it apart)."""
     upsert_all_as_of(conn, subscriptions, _KEY, [_upsert(*row) for row in rows])
     keys = [tuple(row[:3]) for row in rows]
-    if replaced_at is None:
+    if replaced_at is None and with_at_risk_state is None:
         return ids_by_key(conn, subscriptions, _KEY, keys)
-    found = ids_by_key(conn, subscriptions, _KEY, keys, value=(subscriptions.c.id, subscriptions.c.replaced_at))
-    replaced_at.update({id_: at for id_, at in found.values() if at is not None})
-    return {key: id_ for key, (id_, _) in found.items()}
+    found = ids_by_key(conn, subscriptions, _KEY, keys, value=(subscriptions.c.id, subscriptions.c.replaced_at,
+                                                                _HAS_AT_RISK_STATE))
+    if replaced_at is not None:
+        replaced_at.update({id_: at for id_, at, _ in found.values() if at is not None})
+    if with_at_risk_state is not None:
+        with_at_risk_state.update(id_ for id_, _, has_state in found.values() if has_state)
+    return {key: id_ for key, (id_, _, _) in found.items()}
+
+
+# Whether the subscription has an at-risk state row (sidecar.domain.at_risk), by its primary key.
+_HAS_AT_RISK_STATE = exists().where(at_risk.c.subscription_id == subscriptions.c.id).label("has_at_risk_state")
 
 
 def members_of_subscriptions(conn: Connection, keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], int]:
