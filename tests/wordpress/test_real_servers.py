@@ -17,6 +17,7 @@ black hole) through the options, empties the outbox and uses new members.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import secrets
@@ -296,6 +297,73 @@ def test_on_php_fpm_the_member_has_the_page_before_php_ends_even_with_the_circui
     assert [(r["event_type"], r["status"], r["attempts"]) for r in rows] == [("subscription.cancelled", "pending", "0")], rows
     assert not hole.connections, "the circuit was open: nothing was tried"
     assert_no_php_errors(site)
+
+
+# Notes, when the bridge records a member's cancel, whether the page's headers are sent and whether
+# the survey's user meta is stored yet (read from the database, not WordPress's cache).
+EVENT_RECORDED_PROBE = """<?php
+add_action( 'farewell_bridge_event_recorded', function ( $payload ) {
+    global $wpdb;
+    $stored = (int) $wpdb->get_var( $wpdb->prepare( "SELECT COUNT(*) FROM {$wpdb->usermeta} WHERE user_id = %%d AND meta_key = %%s",
+        (int) $payload['member']['id'], '_farewell_bridge_survey_pending' ) );
+    file_put_contents( %(folder)r . '/recorded', wp_json_encode( array( 'headers_sent' => headers_sent(), 'stored' => $stored ) ) );
+}, 20 );
+"""
+
+
+def test_on_php_fpm_memberpress_s_account_page_gets_the_survey_s_mark_after_the_response(mariadb, sidecar_server):
+    """Issue 15: MemberPress's ReadyLaunch account page prints itself before it cancels, so the
+    cancel's response can carry no cookie; the survey's user meta is still not written on the
+    member's clock but after the response, in the same PHP process, and their next page shows
+    the survey, once. The real MemberPress on its own nginx + PHP-FPM site."""
+    from tests.wordpress.conftest import wordpress_source
+    from tests.wordpress.real_plugins import REAL_PLUGINS, install_real_plugin
+    from tests.wordpress.site import DatabaseInfo, WordPressSite, free_port, world_readable_root
+
+    name = f"wp_{secrets.token_hex(6)}"
+    mariadb.create_database(name)
+    site = WordPressSite(wp_source=wordpress_source("6.8"), root=world_readable_root("wp-test-mepr-fpm-"),
+                         db=DatabaseInfo(mariadb.host, mariadb.port, name, mariadb.user, mariadb.password),
+                         port=free_port(), server="nginx-fpm")
+    try:
+        site.build()
+        site.start()
+        facts = install_real_plugin(REAL_PLUGINS["memberpress"], site)
+        sidecar = sidecar_server()
+        member = site.wp_json(f"""
+            $id = wp_insert_user(array('user_login' => 'anais', 'user_pass' => 'anais-password',
+                'user_email' => 'anais@example.org', 'first_name' => 'Anaïs', 'locale' => 'fr_FR'));
+            wp_set_current_user($id);
+            list($txn, $sub) = MeprCheckoutCtrl::prepare_transaction(new MeprProduct({facts['plans']['Argent']}), 0,
+                $id, '{facts['offline']}');
+            MeprOptions::fetch()->payment_method('{facts['offline']}')->process_payment_form($txn);
+            return array('id' => $id, 'subscription' => (int) $sub->id);
+        """)
+        point_bridge_at(site, sidecar.url, sidecar.site_id, sidecar.secret)
+        folder = site.root / "probe"
+        folder.mkdir(exist_ok=True)
+        os.chown(folder, *site_owner(site))
+        (site.docroot / "wp-content" / "mu-plugins" / "event-recorded-probe.php").write_text(
+            EVENT_RECORDED_PROBE % {"folder": str(folder)})
+        account = facts["account_url"] + ("&" if "?" in facts["account_url"] else "?")
+
+        with site.login("anais", "anais-password") as session:
+            response = session.get(f"{account}action=cancel&sub={member['subscription']}", timeout=60)
+            assert "Your subscription was successfully cancelled." in response.text, response.text[-1500:]
+            recorded = json.loads((folder / "recorded").read_text())
+            assert recorded == {"headers_sent": True, "stored": 0}, recorded
+            assert not [c for c in session.cookies if c.name == "wp_farewell_survey_pending"]
+            # Written after the response, in the same PHP process (no cron, no other request).
+            stored = wait_for(lambda: site.wp_json(
+                f"return get_user_meta({member['id']}, '_farewell_bridge_survey_pending', true);"), timeout=30)
+            assert stored[0]["subscription_id"] == str(member["subscription"]) and not stored[0]["shown"], stored
+
+            assert 'id="farewell-survey"' in session.get(f"{site.url}/", timeout=30).text, "shown on the next page"
+            assert 'id="farewell-survey"' not in session.get(f"{site.url}/", timeout=30).text, "shown once"
+        assert_no_php_errors(site)
+    finally:
+        site.cleanup()
+        mariadb.drop_database(name)
 
 
 def site_owner(site) -> tuple[int, int]:

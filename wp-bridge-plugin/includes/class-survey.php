@@ -67,7 +67,8 @@ class Farewell_Bridge_Survey {
 	 * Cookie: the member's own cancel, signed, for their next page, where the server can end the
 	 * response before the user meta is written (PHP-FPM): that write then runs after the member
 	 * has their page (action_shutdown()), and the next page reads the cookie first, so it never
-	 * depends on which of the two comes first. A page cache must not serve a cached page to a
+	 * depends on which of the two comes first — where the page's headers are not sent yet (see
+	 * action_farewell_bridge_event_recorded()). A page cache must not serve a cached page to a
 	 * request carrying it (docs/DEPLOY.md). It lives PENDING_SECONDS at most.
 	 */
 	const COOKIE = 'wp_farewell_survey_pending';
@@ -628,9 +629,15 @@ class Farewell_Bridge_Survey {
 			'shown'           => ! $here, // Only a cancel made on this site's pages, by the member, is followed by the survey.
 			'answered'        => false,
 		);
-		if ( $here && Farewell_Bridge_Dispatcher::can_end_response() && self::send_cookie( self::cookie_value( $user_id, $new ), $new['at'] + self::PENDING_SECONDS ) ) {
-			// The member's own request, on a server that ends it early: the cookie tells their
-			// next page, the user meta (three statements) is written once they have this one.
+		if ( $here && Farewell_Bridge_Dispatcher::can_end_response() ) {
+			// The member's own request, on a server that ends it early: the user meta (three
+			// statements) is written once they have this page, and the cookie tells their next
+			// page in case it comes first. Where the page's output has begun no cookie can be
+			// sent (MemberPress's ReadyLaunch account page prints itself before it cancels): the
+			// write still follows the response, first thing, a few milliseconds before any page
+			// a member can ask for next; one that came sooner would show the survey on the page
+			// after it (the write adds the cancel as not shown yet), never twice.
+			self::send_cookie( self::cookie_value( $user_id, $new ), $new['at'] + self::PENDING_SECONDS );
 			self::$deferred[ $user_id ][] = $new;
 			return;
 		}

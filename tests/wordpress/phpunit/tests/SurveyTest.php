@@ -411,6 +411,35 @@ class SurveyTest extends Farewell_Test_Case {
 		$this->assertFalse( $this->next_page_shows_the_survey( $ana, null ) );
 	}
 
+	public function test_on_php_fpm_a_cancel_after_the_page_began_writes_the_meta_after_the_response_too() {
+		$ana = $this->user( 'subscriber', 'Ana' );
+		$this->on_php_fpm( $ana );
+		// MemberPress's ReadyLaunch account page prints itself before it cancels: no cookie can
+		// be sent, and the meta is still written after the response, not on the member's clock.
+		$this->add_filter( 'farewell_bridge_send_survey_cookie', '__return_false', 20 );
+		$this->own_cancel( $ana, '47' );
+		$this->assertSame( array(), get_user_meta( $ana, Farewell_Bridge_Survey::PENDING_META ) );
+		// A next page that came before the write (another request: this one's deferred cancels
+		// are not in it): no survey yet, and nothing written by it…
+		$deferred = new ReflectionProperty( 'Farewell_Bridge_Survey', 'deferred' );
+		$deferred->setAccessible( true );
+		$held = $deferred->getValue();
+		$deferred->setValue( null, array() );
+		$this->assertFalse( $this->next_page_shows_the_survey( $ana, null ) );
+		$deferred->setValue( null, $held );
+		Farewell_Bridge_Survey::action_shutdown();
+		// …so the page after it shows the survey, once.
+		$this->assertTrue( $this->next_page_shows_the_survey( $ana, null ) );
+		$this->assertFalse( $this->next_page_shows_the_survey( $ana, null ) );
+
+		// The usual order, the write first: the next page shows it, once.
+		$this->own_cancel( $ana, '48' );
+		Farewell_Bridge_Survey::action_shutdown();
+		$this->assertTrue( $this->next_page_shows_the_survey( $ana, null ) );
+		$this->assertFalse( $this->next_page_shows_the_survey( $ana, null ) );
+		$this->assertSame( array( '48', '47' ), wp_list_pluck( Farewell_Bridge_Survey::cancellations( $ana ), 'subscription_id' ) );
+	}
+
 	public function test_a_survey_cookie_that_is_not_the_members_own_recent_one_is_ignored_and_cleared() {
 		$ana = $this->user( 'subscriber', 'Ana' );
 		$bob = $this->user( 'subscriber', 'Bob' );
