@@ -251,3 +251,29 @@ def test_the_sum_of_interrupted_sends_does_not_grow_with_the_emails_stored(engin
     assert total_after == total
     # Before migration 0019: every email of the database read.
     assert after < 2 * alone + 10, (alone, after)
+
+
+def test_a_members_subscriptions_are_read_by_the_member(engine):
+    """A cancellation that arrives after its member's comeback reads the member's subscriptions
+    for the win-back's amount (domain.winbacks), as an erasure does: by the member's rows, not by
+    every subscription of the database (SQLite had no index on subscriptions.member_id; InnoDB
+    makes one for the foreign key by itself)."""
+    from sidecar.storage.subscriptions import subscriptions_of_member
+
+    db.migrate(engine)
+    site = create_site(engine, "https://club.example.org", "Le Club", "Europe/Paris", "fr_FR")
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    [mine] = seed_due_emails(engine, site["id"], 1, now)  # the member's id and subscription's alike
+
+    def read(conn):
+        return [subscription["id"] for subscription in subscriptions_of_member(conn, mine)]
+
+    with engine.connect() as conn:
+        alone, found = _work(conn, read)
+    assert found == [mine]
+    seed_due_emails(engine, site["id"], SENT_BEFORE, now)  # other members' subscriptions
+    with engine.connect() as conn:
+        after, found_after = _work(conn, read)
+    assert found_after == found
+    # Before migration 0020, on SQLite: every subscription of the database read.
+    assert after < 2 * alone + 10, (alone, after)

@@ -98,6 +98,10 @@ subscriptions = Table(
     # The comebacks' reads tell a plan change from a comeback by it (storage.winbacks); not led by
     # member_id, which MariaDB would then take as its foreign key's index and never let go of.
     Index(None, "replaced_at", "member_id"),
+    # A member's subscriptions (a cancellation arriving after its comeback, an erasure): InnoDB
+    # indexes the member_id foreign key by itself, SQLite does not and read every subscription of
+    # the database instead (migration 0020).
+    Index(None, "member_id"),
     # A replaced subscription stays replaced: the upserts (storage._upsert) leave its status group
     # as it is while replaced_at is set, so its own later events never make it active again.
     info={"held_while_set": {"status_at": "replaced_at"}},
