@@ -12,7 +12,9 @@ virtual-machine steps (a progress handler), MariaDB's handler reads (SHOW SESSIO
   lacked: InnoDB makes one for a foreign key by itself, migration 0017);
 - each jobs tick reads the contact requests waiting for an owner alert by those neither alerted nor
   answered (migration 0018);
-- each /metrics scrape sums interrupted_sends over the emails above zero (migration 0019)."""
+- each /metrics scrape sums interrupted_sends over the emails above zero (migration 0019);
+- a cancellation arriving after its comeback reads its member's subscriptions by the member (an
+  index SQLite lacked, as for events: migration 0020)."""
 
 from __future__ import annotations
 
