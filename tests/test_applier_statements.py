@@ -56,14 +56,20 @@ def test_a_batch_runs_its_mark_and_its_site_reads_once_and_no_savepoint_per_even
     # before the cancellations and early answers went set-wise (21 for these 20 events since):
     # the bound keeps the gain from going away unnoticed.
     assert ran("INSERT INTO SCHEDULED_EMAILS") == 1, statements
-    assert (ran("INSERT INTO CANCELLATIONS"), ran("SELECT SURVEY_ANSWERS.")) == (1, 1), statements
+    # Members and subscriptions new to the database: the rules' reads of their cancellations,
+    # later ends, comebacks and early answers find nothing and are not made (one each before);
+    # their ids' read says which are new.
+    assert (ran("INSERT INTO CANCELLATIONS"), ran("SELECT SURVEY_ANSWERS.")) == (1, 0), statements
+    assert (ran("SELECT CANCELLATIONS.ID"), ran("SELECT EVENTS.SUBSCRIPTION_ID"), ran("SELECT EVENTS.MEMBER_ID")) \
+        == (0, 0, 0), statements
     # Which subscriptions have an at-risk state row is read by the query that reads their ids
     # after their upsert, not by one of its own.
     assert ran("SELECT AT_RISK.") == 0, statements
-    # 16 on MariaDB (17 on SQLite, its BEGIN IMMEDIATE) since the at-risk state is read with the
-    # subscriptions' ids; 17 since the site's settings and steps are read with its row; 19 since the mark links the events, the at-risk state is read without a
+    # 12 on MariaDB (13 on SQLite, its BEGIN IMMEDIATE) since the reads that find nothing of a
+    # member or subscription new to the database are not made; 16 since the at-risk state is read
+    # with the subscriptions' ids; 17 since the site's settings and steps are read with its row; 19 since the mark links the events, the at-risk state is read without a
     # lock of its own and when the subscriptions were replaced is read with their ids; 22 before.
-    assert len(statements) <= (17 if engine.dialect.name == "sqlite" else 16), (len(statements), statements)
+    assert len(statements) <= (13 if engine.dialect.name == "sqlite" else 12), (len(statements), statements)
     # The claim is the batch's only SELECT … FOR UPDATE: the at-risk state is read under the
     # subscriptions' upsert, which holds their rows already (a lock of its own before, on MariaDB).
     assert sum("FOR UPDATE" in statement.upper() for statement in statements) == \
@@ -78,6 +84,36 @@ def test_a_batch_runs_its_mark_and_its_site_reads_once_and_no_savepoint_per_even
     # Each cancellation planned once: every step, or the farewell alone in the holdout (issue 20).
     assert {c: planned.count(c) for c in groups} == {c: 1 if g == "holdout" else 4 for c, g in groups.items()}
 
+
+
+def test_a_batch_of_cancellations_by_members_with_a_history_reads_what_the_rules_need_once(engine):
+    """Half the members subscribed before (their subscription.created applied): the batch's reads
+    of cancellations, later ends, comebacks and early answers are made, once each, for those;
+    each new member's cancellation is planned as before."""
+    site = create_site(engine, "https://club.example.org", "Le Club", "Europe/Paris", "fr_FR")
+    for n in range(0, 20, 2):
+        document = make_event(type="subscription.created", occurred_at=f"2026-11-01T10:{n:02d}:00Z",
+                              member={"id": str(n), "email": f"m{n}@example.org"},
+                              subscription={**make_event()["subscription"], "id": f"sub_{n}", "status": "active"})
+        accept_event(engine, site["id"], f"start_{n}", json.dumps(document), parse_event(document))
+    assert apply_pending(engine).applied == 10
+    for n in range(20):
+        document = make_event(occurred_at=f"2026-11-29T10:{n:02d}:00Z",
+                              member={"id": str(n), "email": f"m{n}@example.org", "locale": "fr_FR"},
+                              subscription={**make_event()["subscription"], "id": f"sub_{n}"})
+        accept_event(engine, site["id"], f"msg_{n}", json.dumps(document), parse_event(document))
+    statements = []
+    sa.event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    report = apply_pending(engine)
+    assert (report.claimed, report.applied, report.parked) == (20, 20, 0)
+    def ran(start: str) -> int:
+        return sum(statement.lstrip().upper().startswith(start) for statement in statements)
+    assert (ran("SELECT CANCELLATIONS.ID"), ran("SELECT EVENTS.SUBSCRIPTION_ID"), ran("SELECT EVENTS.MEMBER_ID"),
+            ran("SELECT SURVEY_ANSWERS.")) == (1, 1, 1, 1), statements
+    groups = dict(table(engine, cancellations.c.id, cancellations.c.followup_group))
+    assert len(groups) == 20
+    planned = [row[0] for row in table(engine, scheduled_emails.c.cancellation_id)]
+    assert {c: planned.count(c) for c in groups} == {c: 1 if g == "holdout" else 4 for c, g in groups.items()}
 
 
 def test_a_batch_of_starts_reads_once_which_were_replaced_and_updates_none_of_the_others(engine):

@@ -322,8 +322,12 @@ def prepare_batch(conn: Connection, batch: list[tuple[str, int, Event, datetime]
              and (event.subscription is None or subscription_keys[(site_id, event.source, event.subscription.id)] == 1)]
     if len(alone) < 2:
         return {}  # nothing to gain: the set-wise reads cost more than one event's own
+    # Which members and subscriptions the database held anything of before (an event, a
+    # cancellation, an answer), read with their ids: the rules' reads below are made for those
+    # alone, a new one has nothing to find (a statement per read and batch when all are new).
+    members_with_history: set[int] = set()
     member_ids = upsert_members(conn, [(site_id, event.member.id, _member_details(event), event.occurred_at, now)
-                                       for site_id, _, event, now in alone])
+                                       for site_id, _, event, now in alone], with_history=members_with_history)
     # An event that moves its subscription to another member is applied step by step: that other
     # member's events of this batch must see the subscription as theirs until its turn. (Its own
     # member, written above, no other event names.)
@@ -343,10 +347,12 @@ def prepare_batch(conn: Connection, batch: list[tuple[str, int, Event, datetime]
     # does): no lock, and no statement, of its own (each one per batch before).
     replaced: dict[int, datetime] = {}
     with_state: set[int] = set()
+    subscriptions_with_history: set[int] = set()
     subscription_ids = upsert_subscriptions(conn, [
         (site_id, event.source, event.subscription.id, member_ids[(site_id, event.member.id)],
          *_subscription_change(event), event.occurred_at, now)
-        for site_id, _, event, now in with_subscription], replaced_at=replaced, with_at_risk_state=with_state)
+        for site_id, _, event, now in with_subscription], replaced_at=replaced, with_at_risk_state=with_state,
+        with_history=subscriptions_with_history)
     prepared = {}
     for site_id, event_id, event, _ in alone:
         subscription_id = (subscription_ids[(site_id, event.source, event.subscription.id)]
@@ -368,12 +374,18 @@ def prepare_batch(conn: Connection, batch: list[tuple[str, int, Event, datetime]
     # them, so what is read here is what the rules would read when they run.
     ending = [prepared[event_id][1] for _, event_id, event, _ in with_subscription if event.type in _ENDINGS]
     cancelled = {event_id for _, event_id, event, _ in with_subscription if event.type == "subscription.cancelled"}
-    cancellations = cancellations_store.cancellations_of_subscriptions(conn, ending)
-    ends = events_store.events_of_subscriptions(conn, [prepared[e][1] for e in cancelled], _LATER_ENDS)
-    comebacks = winbacks_store.comebacks_of_members(conn, [prepared[e][0] for e in cancelled])
+    with_subscriptions_history = partial(_of_those_with_history, subscriptions_with_history)
+    with_members_history = partial(_of_those_with_history, members_with_history)
+    cancellations = with_subscriptions_history(ending, partial(cancellations_store.cancellations_of_subscriptions, conn))
+    ends = with_subscriptions_history([prepared[e][1] for e in cancelled],
+                                      partial(events_store.events_of_subscriptions, conn, types=_LATER_ENDS))
+    comebacks = with_members_history([prepared[e][0] for e in cancelled],
+                                     partial(winbacks_store.comebacks_of_members, conn))
     returning = {event_id for _, event_id, event, _ in with_subscription if event.type in winbacks.COMEBACK_EVENTS}
-    not_won_back = winbacks_store.cancellations_not_won_back_of_members(conn, [prepared[e][0] for e in returning])
-    unattached = surveys_store.unattached_answers_of_members(conn, [prepared[e][0] for e in cancelled])
+    not_won_back = with_members_history([prepared[e][0] for e in returning],
+                                        partial(winbacks_store.cancellations_not_won_back_of_members, conn))
+    unattached = with_members_history([prepared[e][0] for e in cancelled],
+                                      partial(surveys_store.unattached_answers_of_members, conn))
     churning = {event_id for _, event_id, event, _ in with_subscription
                 if event.type in _CHURN or event.type == "subscription.created"}
     planned: list[dict] = []
@@ -387,6 +399,13 @@ def prepare_batch(conn: Connection, batch: list[tuple[str, int, Event, datetime]
                                replaced_at=replaced.get(s) if event_id in churning else _UNREAD,
                                link_at_mark=event_id not in linked_now)
             for event_id, (m, s) in prepared.items()}
+
+
+def _of_those_with_history(with_history: set[int], ids: list[int], read) -> dict[int, list[dict]]:
+    """``read(ids)`` (rows by id) asked of the ids in ``with_history`` alone: the others, new to the
+    database (no event, cancellation or answer refers to them), have none of the rows the
+    batch's reads look for; no statement when every one is new."""
+    return {**{id_: [] for id_ in ids}, **read([id_ for id_ in ids if id_ in with_history])}
 
 
 def finish_batch(conn: Connection, prepared: dict[int, Prepared]) -> None:

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import bindparam, case, exists, select, update
+from sqlalchemy import bindparam, case, exists, or_, select, update
 from sqlalchemy.engine import Connection
 
 from ._upsert import ids_by_key, insert_if_absent, upsert_all_as_of, upsert_as_of
 from .statuses import SUBSCRIPTION_REPLACED
-from .tables import at_risk, subscriptions
+from .tables import at_risk, cancellations, events, subscriptions
 
 
 def upsert_subscription(
@@ -31,28 +31,35 @@ def upsert_subscription(
 
 
 def upsert_subscriptions(conn: Connection, rows: list[tuple], replaced_at: dict[int, datetime] | None = None,
-                         with_at_risk_state: set[int] | None = None) -> dict[tuple[str, str, str], int]:
+                         with_at_risk_state: set[int] | None = None,
+                         with_history: set[int] | None = None) -> dict[tuple[str, str, str], int]:
     """``upsert_subscription`` of each row of its arguments (site_id, source, external_id,
     member_id, details, status, at, now), in order, in a few statements for them all (the
     applier's batch); returns the ids by (site_id, source, external_id). ``replaced_at``: filled
-    with ``replaced_at_of`` of them all, and ``with_at_risk_state`` with the ids of those that
-    have an at-risk state row, read by the same query as their ids (the upsert holds their rows
-    to the commit: a statement per batch fewer for each than reading it apart)."""
+    with ``replaced_at_of`` of them all, ``with_at_risk_state`` with the ids of those that have
+    an at-risk state row, and ``with_history`` with those that have an event or a cancellation,
+    read by the same query as their ids (the upsert holds their rows to the commit: a statement
+    per batch fewer for each than reading it apart)."""
     upsert_all_as_of(conn, subscriptions, _KEY, [_upsert(*row) for row in rows])
     keys = [tuple(row[:3]) for row in rows]
-    if replaced_at is None and with_at_risk_state is None:
+    if replaced_at is None and with_at_risk_state is None and with_history is None:
         return ids_by_key(conn, subscriptions, _KEY, keys)
     found = ids_by_key(conn, subscriptions, _KEY, keys, value=(subscriptions.c.id, subscriptions.c.replaced_at,
-                                                                _HAS_AT_RISK_STATE))
+                                                                _HAS_AT_RISK_STATE, _HAS_HISTORY))
     if replaced_at is not None:
-        replaced_at.update({id_: at for id_, at, _ in found.values() if at is not None})
+        replaced_at.update({id_: at for id_, at, _, _ in found.values() if at is not None})
     if with_at_risk_state is not None:
-        with_at_risk_state.update(id_ for id_, _, has_state in found.values() if has_state)
-    return {key: id_ for key, (id_, _, _) in found.items()}
+        with_at_risk_state.update(id_ for id_, _, has_state, _ in found.values() if has_state)
+    if with_history is not None:
+        with_history.update(id_ for id_, _, _, has_history in found.values() if has_history)
+    return {key: id_ for key, (id_, _, _, _) in found.items()}
 
 
-# Whether the subscription has an at-risk state row (sidecar.domain.at_risk), by its primary key.
+# Whether the subscription has an at-risk state row (sidecar.domain.at_risk), by its primary key;
+# whether an event linked to it or a cancellation refers to it (each by an index on subscription_id).
 _HAS_AT_RISK_STATE = exists().where(at_risk.c.subscription_id == subscriptions.c.id).label("has_at_risk_state")
+_HAS_HISTORY = or_(*(exists().where(table.c.subscription_id == subscriptions.c.id)
+                     for table in (events, cancellations))).label("has_history")
 
 
 def members_of_subscriptions(conn: Connection, keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], int]:
