@@ -47,3 +47,16 @@ def test_a_batch_runs_a_few_statements_per_email_not_a_dozen(engine, smtp):
     # (its record; on SQLite with its BEGIN IMMEDIATE) and the settings of the connection that records.
     per_email = len(statements) / 20
     assert per_email <= 3, (per_email, statements)
+
+
+def test_a_batch_reads_its_site_with_the_sites_settings_and_steps_in_one_statement(engine, smtp):
+    # The batch's site, its settings and its steps are rows no dispatch writes: one joined read per
+    # batch (as the applier's batch reads them), not three round trips before the first exchange.
+    site = create_site(engine, "https://club.example.org", "Le Club", "Europe/Paris", "fr_FR")
+    seed_due_emails(engine, site["id"], 20, datetime.now(timezone.utc))
+    statements = []
+    sa.event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    report = dispatch_batch(engine, transport_from_url(smtp.url), CONFIG, lambda: datetime.now(timezone.utc))
+    assert (report.claimed, report.sent) == (20, 20)
+    site_reads = [s for s in statements if "FROM sites" in s or "site_settings" in s or "sequence_steps" in s]
+    assert len(site_reads) == 1, site_reads

@@ -49,6 +49,7 @@ from ..storage import emails as emails_store
 from ..storage import sites as sites_store
 from ..storage import subscriptions as subscriptions_store
 from ..storage import suppressions as suppressions_store
+from ..storage._reads import kept_for_transaction
 from ..storage.leases import Term
 from . import compose, offers, sequences, unsubscribe
 from .email_status import EmailStatus, sources_of
@@ -227,12 +228,14 @@ _MOVED = object()  # the member's address changed since the batch was read: read
 
 
 def _prepare(engine, claimed: list[int], token, config, now, report) -> list[_Ready]:
-    """Read what the batch needs (two queries, plus a site's settings once per batch), apply the
-    rules; returns the messages to send, in claim order, each built later (_Ready.build). What is
-    skipped or deferred is recorded here."""
+    """Read what the batch needs (two queries, plus a site with its settings and steps in one query
+    once per batch), apply the rules; returns the messages to send, in claim order, each built later
+    (_Ready.build). What is skipped or deferred is recorded here."""
     cache = _Cache()
     secret = config.mail.secret_key
-    with engine.connect() as conn:
+    # Reads kept for this read (storage._reads, as the applier's batch keeps them): the site's row,
+    # its settings and its steps in one query, two round trips fewer before the first exchange.
+    with engine.connect() as conn, kept_for_transaction(conn):
         contexts = emails_store.sequence_contexts(conn, claimed)
         hashes = {email_id: unsubscribe.email_hash(secret, context["email"])
                   for email_id, context in contexts.items() if context["step"] != OWNER_ALERT}

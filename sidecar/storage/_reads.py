@@ -2,10 +2,10 @@
 the same site, and each cancellation read the site, its settings and its steps again (three of
 about twelve statements per event), rows no apply ever writes.
 
-Only inside ``kept_for_transaction`` (the applier's batch); everywhere else each read goes to the
-database as before. The values are those at the first read of the batch: a setting saved by the
-owner while a batch is being applied (under a second) applies from the next batch on, as if it had
-been saved a moment later.
+Only inside ``kept_for_transaction`` (the applier's batch, and the dispatcher's read of the batch
+it claimed); everywhere else each read goes to the database as before. The values are those at the
+first read of the batch: a setting saved by the owner while a batch is being applied (under a
+second) applies from the next batch on, as if it had been saved a moment later.
 """
 
 from __future__ import annotations
