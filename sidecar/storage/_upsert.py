@@ -38,19 +38,19 @@ def insert_all_if_absent(conn: Connection, table: Table, rows: list[dict]) -> No
         insert_rows(conn, _insert_if_absent(conn.dialect.name, table, tuple(rows[0])), rows)
 
 
-def insert_rows(conn: Connection, statement: Insert, rows: list[dict]) -> None:
+def insert_rows(conn: Connection, statement: Insert, rows: list[dict]) -> CursorResult:
     """Run the INSERT ``statement`` (built once and kept: its rendering is cached by identity)
     for ``rows`` (all with the same keys, in its columns' order or not) as one multi-row
     statement on MySQL, as ``conn.execute(statement, rows)`` does, for less CPU: the values are
     converted by the driver's C converter, one call per row, and escaped by it as executemany's
-    are (the same function). Elsewhere, and for a statement of another form, that very call."""
+    are (the same function). Elsewhere, and for a statement of another form, that very call.
+    Returns its result (the rows of its RETURNING clause, if it has one)."""
     template = None
     driver = c_converter_of(conn)
     if rows and driver is not None:
         template = _multi_row_template(statement, conn.dialect, tuple(rows[0]))
     if template is None:
-        conn.execute(statement, rows)
-        return
+        return conn.execute(statement, rows)
     head, names, processors, tail, text = template
     values = []
     try:
@@ -61,7 +61,7 @@ def insert_rows(conn: Connection, statement: Insert, rows: list[dict]) -> None:
     except Exception as error:  # a value its type refuses (a naive datetime): as conn.execute reports it
         raise exc.StatementError(f"({type(error).__module__}.{type(error).__name__}) {error}", text, None,
                                  error) from error
-    run_rendered(conn, head + b",".join(values) + tail, text)
+    return run_rendered(conn, head + b",".join(values) + tail, text)
 
 
 def c_converter_of(conn: Connection):
