@@ -648,7 +648,16 @@ class Farewell_Bridge_Survey {
 				$kept[] = $old;
 			}
 		}
-		update_user_meta( $user_id, self::PENDING_META, $kept );
+		// Here the mark is on the member's clock (mod_php, php -S, or not their own request).
+		// cancellations() has just read the member's meta into WordPress's cache: where it holds
+		// no mark yet (a first cancel), add_user_meta() inserts it without update_user_meta()'s
+		// look-up of the row to update, one statement fewer.
+		$cached = wp_cache_get( $user_id, 'user_meta' );
+		if ( is_array( $cached ) && ! isset( $cached[ self::PENDING_META ] ) ) {
+			add_user_meta( $user_id, self::PENDING_META, $kept );
+		} else {
+			update_user_meta( $user_id, self::PENDING_META, $kept );
+		}
 	}
 
 	/**

@@ -272,6 +272,34 @@ class RequestPathCostTest extends Farewell_Test_Case {
 		$this->assertFalse( $pending['shown'] );
 	}
 
+	public function test_where_the_mark_stays_on_the_clock_a_first_cancel_inserts_it_without_looking_for_a_row() {
+		global $wpdb;
+		$member = $this->user( 'subscriber', 'Anaïs' );
+		wp_set_current_user( $member );
+		// The member's own web request under mod_php or php -S: no response ended early.
+		$this->add_filter( 'farewell_bridge_is_system', '__return_false' );
+		$this->add_filter( 'farewell_bridge_can_end_response', '__return_false' );
+		$usermeta = '/' . preg_quote( $wpdb->usermeta, '/' ) . '/';
+		get_user_meta( $member ); // Read by WordPress for the signed-in member before any plugin runs.
+		$this->forget_table_charsets();
+		$this->queries = array();
+		Farewell_Bridge_Event_Factory::record( 'memberpress', 'subscription.cancelled', $member, Farewell_Bridge_Event_Factory::subscription( array( 'id' => 'sub-1' ) ) );
+		$seen = $this->seen( $usermeta );
+		$this->assertCount( 2, $seen, implode( "\n", $seen ) ); // wpdb's column check, the INSERT.
+		$this->assertSame( 0, count( preg_grep( '/^SELECT umeta_id/', $seen ) ) );
+		$this->assertSame( array( 'sub-1' ), wp_list_pluck( Farewell_Bridge_Survey::cancellations( $member ), 'subscription_id' ) );
+
+		// A second cancel finds the mark: updated in place, one row still, both cancels kept.
+		get_user_meta( $member );
+		$this->queries = array();
+		Farewell_Bridge_Event_Factory::record( 'memberpress', 'subscription.cancelled', $member, Farewell_Bridge_Event_Factory::subscription( array( 'id' => 'sub-2' ) ) );
+		$this->assertCount( 1, preg_grep( '/^UPDATE/', $this->seen( $usermeta ) ) );
+		$this->assertCount( 1, get_user_meta( $member, Farewell_Bridge_Survey::PENDING_META ) );
+		$pending = Farewell_Bridge_Survey::pending( $member );
+		$this->assertSame( array( 'sub-2', false ), array( $pending['subscription_id'], $pending['shown'] ) );
+		$this->assertSame( array( 'sub-2', 'sub-1' ), wp_list_pluck( Farewell_Bridge_Survey::cancellations( $member ), 'subscription_id' ) );
+	}
+
 	/** A row's status now. */
 	private function reload_status( array $row ) {
 		return Farewell_Bridge_Outbox::get( (int) $row['id'] )['status'];
