@@ -36,7 +36,7 @@ from .ingest import Prepared, apply_event, finish_batch, prepare_batch
 
 BATCH = 100
 # With a backlog (the last batch came back full), batches of this many: the claim, the batch's
-# fixed statements (about twenty, see ingest.prepare_batch) and the commit are shared by more
+# fixed statements (about a dozen, see ingest.prepare_batch) and the commit are shared by more
 # events, while the lock time stays well under a second on an idle machine (about 1 ms per event).
 BACKLOG_BATCH = 400
 MAX_ATTEMPTS = 8
