@@ -130,11 +130,12 @@ class _Cache:
         return self.sites[site_id]
 
 
-def claim(engine: Engine, now: datetime, config: DispatchConfig) -> tuple[str, list[int]]:
+def claim(database, now: datetime, config: DispatchConfig) -> tuple[str, list[int]]:
+    """``database``: the engine, or a batch's _Recorder (_LookAhead)."""
     token = secrets.token_hex(16)
     # The jobs' clock alone: config.lease is already that many real seconds on it (from_app_config).
     term = Term(config.lease)
-    with engine.begin() as conn:
+    with database.begin() as conn:
         ids, interrupted = emails_store.claim_due(conn, now, config.batch_size, token, term.end(now),
                                                   term.ended_before(now))
     for email_id in interrupted:
@@ -144,21 +145,31 @@ def claim(engine: Engine, now: datetime, config: DispatchConfig) -> tuple[str, l
 
 
 def dispatch_batch(engine: Engine, transport: Transport, config: DispatchConfig, clock: Clock,
-                   session=None, record_thread: ThreadPoolExecutor | None = None) -> BatchReport:
+                   session=None, record_thread: ThreadPoolExecutor | None = None,
+                   batch: "_Batch | None" = None, ahead: "_LookAhead | None" = None) -> BatchReport:
     """Claim one batch and send it; returns what happened. ``session``: the transport's session
     to send on (dispatch_due keeps one for its batches); else the batch opens its own.
-    ``record_thread``: where its records run (dispatch_due keeps one); else its own."""
-    token, claimed = claim(engine, clock(), config)
-    report = BatchReport(claimed=len(claimed))
-    if not claimed:
-        return report
-    ready = _prepare(engine, claimed, token, config, clock(), report)
+    ``record_thread``: where its records run (dispatch_due keeps one); else its own.
+    ``batch``: the batch already claimed and prepared (by the one before's ``ahead``), else one is
+    claimed here. ``ahead``: what claims and prepares the next batch while the server takes this
+    one's last messages (only when this batch is full: a short one means nothing more is due)."""
+    if batch is None:
+        batch = _claim_and_prepare(engine, config, clock, engine)
+    elif batch.error is not None:
+        raise batch.error  # what claiming or preparing it raised, as if it were raised here
+    else:
+        _LookAhead.finish(engine, batch, config, clock)  # what the slots of the batch before left
+    report, ready, token = batch.report, batch.ready, batch.token
+    if batch.later:  # claimed ahead, waiting for a coupon: asked for now, no member held
+        ready = ready + _prepare(engine, batch.later, token, config, clock(), report)
     if not ready:
         return report
+    if report.claimed < config.batch_size:
+        ahead = None
     try:
         with (contextlib.nullcontext(session) if session is not None else transport.session()) as session, \
                 _Recorder(engine, report, record_thread) as recorder:
-            _send(engine, session, recorder, ready, token, config, clock, report)
+            _send(engine, session, recorder, ready, token, config, clock, report, ahead)
     except TransportUnavailable as outage:  # the session itself could not open (a mail folder)
         _outage(engine, ready, token, config, clock(), outage, report)
     return report
@@ -172,20 +183,145 @@ def dispatch_due(engine: Engine, transport: Transport, config: DispatchConfig, c
     The batches share one session: one SMTP connection for the run, not a connect, EHLO and QUIT
     per batch (the session opens a new one when the server closed it or capped it), and one
     thread for their records: starting one per batch was on the critical path, the batch's first
-    record waiting for it."""
+    record waiting for it. Each full batch claims and prepares the next one while the server takes
+    its last messages (_LookAhead); a run that stops with a batch claimed ahead gives it back."""
     total = BatchReport()
     deadline = time.monotonic() + time_budget
+    ahead = _LookAhead(engine, config, clock, lambda: time.monotonic() <= deadline)
     with contextlib.ExitStack() as stack:
         record_thread = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="farewell-record"))
         try:
             session = stack.enter_context(transport.session())
         except TransportUnavailable:
             session = None  # the batch opens its own, which records the outage
-        while True:
-            report = dispatch_batch(engine, transport, config, clock, session, record_thread)
-            total.add(report)
-            if report.claimed < config.batch_size or report.released or time.monotonic() > deadline:
-                return total
+        try:
+            while True:
+                report = dispatch_batch(engine, transport, config, clock, session, record_thread, ahead.take(), ahead)
+                total.add(report)
+                if report.released or (ahead.batch is None and (report.claimed < config.batch_size
+                                                                or time.monotonic() > deadline)):
+                    break
+        finally:
+            # A batch claimed ahead that this run will not send: given back at once, not left to
+            # its lease (it never reached the server); the outage that stopped the run delays it.
+            left = ahead.take()
+            if left is not None:
+                with contextlib.suppress(Exception):  # its lease lapses instead; what goes up says more
+                    total.add(_give_back(engine, left, config, clock(), outage=bool(total.released)))
+    return total
+
+
+@dataclass
+class _Batch:
+    """A claimed batch, read and decided: what dispatch_batch sends."""
+
+    token: str
+    report: BatchReport
+    ready: list["_Ready"]
+    # Claimed ahead (_LookAhead): the ids claimed, and how far its preparation went
+    # (_LookAhead.STAGES; all of them once it is read, decided and its first message built).
+    claimed: list[int] = field(default_factory=list)
+    stage: int = 4  # len(_LookAhead.STAGES): a batch claimed when it is sent is prepared at once
+    reads: "_Reads | None" = None
+    # Emails claimed ahead whose offer needs a coupon from the site: prepared when the batch is
+    # sent, not while the members of the batch before are held (_LookAhead).
+    later: list[int] = field(default_factory=list)
+    # What claiming or preparing it raised where nothing could raise (_LookAhead.step): raised
+    # when it would be sent, as it would have been had the batch been claimed then.
+    error: Exception | None = None
+
+
+def _claim_and_prepare(engine, config, clock, writes, ahead: bool = False) -> _Batch:
+    """``writes``: where what preparing decides is recorded (the engine, or _LookAhead's recorder).
+    ``ahead``: an offer that needs a coupon is left for later (_Batch.later)."""
+    token, claimed = claim(writes, clock(), config)
+    batch = _Batch(token, BatchReport(claimed=len(claimed)), [])
+    if claimed:
+        batch.ready = _prepare(engine, claimed, token, config, clock(), batch.report, writes,
+                               later=batch.later if ahead else None)
+    return batch
+
+
+class _LookAhead:
+    """The next batch claimed, read, decided and its first message built while the server takes
+    this batch's last messages (Sender.send's ``meanwhile``, in the sending thread: a thread of its
+    own lost on the GIL, BENCHMARKS.md's fourth round), rather than after the last one, when the
+    server has nothing to do. One stage per slot (``STAGES``: the claim in the slot of the fourth
+    message from the end, the reads in the third, the rules in the second, the first message's
+    build in the last): a slot hides only the server's time on one "." (about 2 ms), which the
+    whole of it overran (BENCHMARKS.md's sixth round). It is claimed a few exchanges early, so its
+    lease (the configured one) still covers it; its check at send time is unchanged (_send, right
+    before its exchanges).
+
+    Its writes (the claim, the skips and deferrals it decides) go on the current batch's
+    recorder: no record is in flight in a slot (the "." waited for it), and on MariaDB that
+    connection does not check the members this batch holds, which a claim's status change would
+    wait for. What would ask a site for a coupon (an HTTP request, seconds at worst) waits until the
+    batch is sent: on MariaDB the message's member is held until the server's reply, and an
+    unsubscribe must not wait for a WordPress."""
+
+    STAGES = ("claim", "read", "decide", "build")
+
+    def __init__(self, engine, config: DispatchConfig, clock: Clock, wanted: Callable[[], bool]):
+        self.engine, self.config, self.clock, self.wanted = engine, config, clock, wanted
+        self.batch: _Batch | None = None
+
+    def take(self) -> _Batch | None:
+        batch, self.batch = self.batch, None
+        return batch
+
+    def step(self, recorder: "_Recorder", left: int, prepare=None) -> None:
+        """The stages due in the slot of a message with ``left`` messages of its batch after it: as
+        many as leave no more stages than slots. Never raises (it runs inside an SMTP exchange):
+        what it raised is raised by the batch."""
+        if self.batch is None:
+            if not self.wanted():
+                return
+            self.batch = _Batch("", BatchReport(), [], stage=0)
+        batch = self.batch
+        try:
+            while batch.error is None and batch.stage < len(self.STAGES) and len(self.STAGES) - batch.stage > left:
+                self._advance(batch, recorder, prepare)
+        except Exception as error:  # noqa: BLE001 - raised by dispatch_batch, outside the exchange
+            batch.error = error
+
+    def _advance(self, batch: _Batch, writes, prepare=None) -> None:
+        stage = self.STAGES[batch.stage]
+        batch.stage += 1
+        if stage == "claim":
+            batch.token, batch.claimed = claim(writes, self.clock(), self.config)
+            batch.report.claimed = len(batch.claimed)
+            if not batch.claimed:
+                batch.stage = len(self.STAGES)
+        elif stage == "read":
+            batch.reads = _read(self.engine, batch.claimed, self.config)
+        elif stage == "decide":
+            batch.ready = _decide_each(writes, batch.reads, batch.claimed, batch.token, self.config, self.clock(),
+                                       batch.report, batch.later)
+            batch.reads = None
+        elif batch.ready:
+            batch.ready[0].build(prepare)
+
+    @classmethod
+    def finish(cls, engine, batch: _Batch, config: DispatchConfig, clock: Clock) -> None:
+        """The stages its slots did not run (a batch with fewer messages than stages, a transport
+        that runs nothing meanwhile), run now, its writes on the engine, no member held."""
+        ahead = cls(engine, config, clock, lambda: True)
+        while batch.stage < len(cls.STAGES) - 1:  # the first message is built by its own send
+            ahead._advance(batch, engine)
+
+
+def _give_back(engine, batch: _Batch, config: DispatchConfig, now: datetime, outage: bool) -> BatchReport:
+    """A batch claimed ahead and not sent: its messages put back untouched (the attempt not
+    counted), due again at once, or after the outage pause when an outage stopped the run."""
+    report = batch.report
+    # Before its rules decided, every email it claimed; after, those they left to send.
+    left = batch.claimed if batch.stage <= 2 else [r.email_id for r in batch.ready] + batch.later
+    if left:
+        report.released += _release(engine, left, batch.token, now, config,
+                                    "given back: the run stopped before sending it" if not outage
+                                    else "mail transport unavailable", pause=outage)
+    return report
 
 
 @dataclass(eq=False)
@@ -224,13 +360,35 @@ class _Ready:
 
 
 _LEASE_LOST = object()
+_NEEDS_COUPON = object()  # _decide: the offer would ask the site for a coupon, not allowed then
 _MOVED = object()  # the member's address changed since the batch was read: read it again
 
 
-def _prepare(engine, claimed: list[int], token, config, now, report) -> list[_Ready]:
-    """Read what the batch needs (two queries, plus a site with its settings and steps in one query
-    once per batch), apply the rules; returns the messages to send, in claim order, each built later
-    (_Ready.build). What is skipped or deferred is recorded here."""
+def _prepare(engine, claimed: list[int], token, config, now, report, writes=None,
+             later: list[int] | None = None) -> list[_Ready]:
+    """Read what the batch needs (_read), apply the rules (_decide_each); returns the messages to
+    send, in claim order, each built later (_Ready.build). What is skipped or deferred is recorded
+    here, on ``writes`` (the engine unless given). ``later``: where an email whose offer needs a
+    coupon goes, undecided, instead of asking the site now."""
+    return _decide_each(engine if writes is None else writes, _read(engine, claimed, config), claimed, token, config,
+                        now, report, later)
+
+
+@dataclass
+class _Reads:
+    """What a batch's rules read: its emails' contexts, suppressions, requests and subscriptions."""
+
+    contexts: dict
+    hashes: dict
+    suppressed: dict
+    requests: dict
+    subscriptions: dict
+    cache: _Cache
+
+
+def _read(engine, claimed: list[int], config) -> _Reads:
+    """Two queries for the batch, plus a site with its settings and steps in one query once per
+    batch."""
     cache = _Cache()
     secret = config.mail.secret_key
     # Reads kept for this read (storage._reads, as the applier's batch keeps them): the site's row,
@@ -249,6 +407,13 @@ def _prepare(engine, claimed: list[int], token, config, now, report) -> list[_Re
             elif context["step"] == "offer":
                 subscriptions[email_id] = subscriptions_store.find_subscription(
                     conn, context["site_id"], context["source"], context["subscription_external_id"])
+    return _Reads(contexts, hashes, suppressed, requests, subscriptions, cache)
+
+
+def _decide_each(writes, reads: _Reads, claimed: list[int], token, config, now, report,
+                 later: list[int] | None = None) -> list[_Ready]:
+    """The rules applied to each email read (_decide); skips and deferrals recorded on ``writes``."""
+    contexts, hashes, cache = reads.contexts, reads.hashes, reads.cache
     ready = []
     for email_id in claimed:
         context = contexts.get(email_id)
@@ -256,19 +421,21 @@ def _prepare(engine, claimed: list[int], token, config, now, report) -> list[_Re
             report.lost += 1
             continue
         try:
-            reason = suppressed.get((context["site_id"], hashes.get(email_id)))
-            decided = _decide(engine, context, requests.get(email_id), subscriptions.get(email_id), reason,
-                              token, config, now, cache)
+            reason = reads.suppressed.get((context["site_id"], hashes.get(email_id)))
+            decided = _decide(writes, context, reads.requests.get(email_id), reads.subscriptions.get(email_id),
+                              reason, token, config, now, cache, coupons=later is None)
         except BadAddress:
             decided = Skip(SkipReason.INVALID_ADDRESS)
         except Exception as error:  # noqa: BLE001 - a bug in one email must not stop the others
             log.exception("could not prepare scheduled email %s", email_id)
-            _retry_or_fail(engine, email_id, token, config, now, f"internal error: {type(error).__name__}", report)
+            _retry_or_fail(writes, email_id, token, config, now, f"internal error: {type(error).__name__}", report)
             continue
-        if isinstance(decided, Skip):
-            _finish(engine, email_id, token, EmailStatus.SKIPPED, now, report, skip_reason=decided.reason)
+        if decided is _NEEDS_COUPON:
+            later.append(email_id)
+        elif isinstance(decided, Skip):
+            _finish(writes, email_id, token, EmailStatus.SKIPPED, now, report, skip_reason=decided.reason)
         elif isinstance(decided, Defer):
-            _finish(engine, email_id, token, EmailStatus.PENDING, now, report, due_at=decided.until,
+            _finish(writes, email_id, token, EmailStatus.PENDING, now, report, due_at=decided.until,
                     attempts_back=True)
         else:
             alert = context["step"] == OWNER_ALERT
@@ -278,10 +445,10 @@ def _prepare(engine, claimed: list[int], token, config, now, report) -> list[_Re
     return ready
 
 
-def _decide(engine, context, request, subscription, suppression_reason, token, config, now,
-            cache) -> Callable[[], Outgoing] | Skip | Defer:
+def _decide(writes, context, request, subscription, suppression_reason, token, config, now,
+            cache, coupons: bool = True) -> Callable[[], Outgoing] | Skip | Defer | object:
     """Apply the rules to one email of the batch: what builds its message (_Ready.build), or why
-    it does not go."""
+    it does not go. ``writes``: where a new coupon is stored (the engine or a _Recorder)."""
     site, settings, steps = cache.sites[context["site_id"]]
     if context["step"] == OWNER_ALERT:
         if request is None:
@@ -299,8 +466,10 @@ def _decide(engine, context, request, subscription, suppression_reason, token, c
     )
     if not isinstance(decision, sequences.Send):
         return decision
+    if not coupons and context["step"] == "offer" and _needs_coupon(context):
+        return _NEEDS_COUPON
     # The coupon is asked for outside any transaction: a slow WordPress must not hold the database.
-    offer = (_offer(engine, context, subscription, site, settings, token, now, config.bridge_networks)
+    offer = (_offer(writes, context, subscription, site, settings, token, now, config.bridge_networks)
              if context["step"] == "offer" else None)
     return functools.partial(compose.sequence_email, context, site, settings, configured.copy_overrides, offer,
                              config.mail, now)
@@ -391,7 +560,8 @@ class _Recorder:
             self._drop()  # never back to the pool without its checks
 
 
-def _send(engine, session, recorder: _Recorder, ready: list[_Ready], token, config, clock, report) -> None:
+def _send(engine, session, recorder: _Recorder, ready: list[_Ready], token, config, clock, report,
+          ahead: "_LookAhead | None" = None) -> None:
     """Check the messages once more and hand them to the server, one at a time, each recorded as
     soon as it was accepted.
 
@@ -409,7 +579,7 @@ def _send(engine, session, recorder: _Recorder, ready: list[_Ready], token, conf
             transaction = conn.begin()
             stops = _last_check(conn, ready, token, hold)
             if hold:
-                ready, refused = _hand_over(recorder, session, ready, stops, token, config, clock, report)
+                ready, refused = _hand_over(recorder, session, ready, stops, token, config, clock, report, ahead)
             try:
                 transaction.commit()  # read only: lets go of the members
             except UNAVAILABLE_ERRORS:
@@ -417,7 +587,7 @@ def _send(engine, session, recorder: _Recorder, ready: list[_Ready], token, conf
                     raise
                 # The database went away after the messages were handed over; each was recorded on its own.
         if not hold:
-            ready, refused = _hand_over(recorder, session, ready, stops, token, config, clock, report)
+            ready, refused = _hand_over(recorder, session, ready, stops, token, config, clock, report, ahead)
         if refused is not None:
             item, error = refused
             if isinstance(error, TransportUnavailable):
@@ -451,13 +621,13 @@ def _last_check(conn, ready: list[_Ready], token, hold: bool) -> dict[int, objec
 
 
 def _hand_over(recorder: _Recorder, session, ready: list[_Ready], stops, token, config, clock,
-               report) -> tuple[list[_Ready], tuple | None]:
+               report, ahead: "_LookAhead | None" = None) -> tuple[list[_Ready], tuple | None]:
     """Send what the check let through, recording each outcome on ``recorder`` (never beside it:
     on MariaDB a write elsewhere would wait for the members held); returns the messages left to send
     (to be checked again) and the refused one with its error, if a refusal stopped the run: it is
     recorded once the members are let go (a bounce suppresses the address, which takes them)."""
     try:
-        left = _hand_over_each(recorder, session, ready, stops, token, config, clock, report)
+        left = _hand_over_each(recorder, session, ready, stops, token, config, clock, report, ahead)
     except BaseException:
         with contextlib.suppress(Exception):
             recorder.wait()  # what already goes up says more
@@ -469,7 +639,7 @@ def _hand_over(recorder: _Recorder, session, ready: list[_Ready], stops, token, 
 
 
 def _hand_over_each(recorder: _Recorder, session, ready: list[_Ready], stops, token, config, clock,
-                    report) -> tuple[list[_Ready], tuple | None]:
+                    report, ahead: "_LookAhead | None" = None) -> tuple[list[_Ready], tuple | None]:
     checked_at = time.monotonic()
     for index, item in enumerate(ready):
         stop = stops.get(item.email_id)
@@ -494,7 +664,7 @@ def _hand_over_each(recorder: _Recorder, session, ready: list[_Ready], stops, to
             # The previous message's record commits during this exchange and is waited for before
             # its end of data: the server never holds two accepted messages not recorded sent.
             session.send(item.outgoing, before_end=recorder.wait,
-                         meanwhile=_next_build(ready, index, stops, session.prepare))
+                         meanwhile=_meanwhile(ready, index, stops, session.prepare, recorder, ahead))
         except TransportUnavailable as outage:
             return ready[index:], (item, outage)
         except DeliveryError as error:
@@ -514,6 +684,26 @@ def _next_build(ready: list[_Ready], index: int, stops, prepare) -> Callable[[],
                 return functools.partial(item.build, prepare)
             return None
     return None
+
+
+def _meanwhile(ready: list[_Ready], index: int, stops, prepare, recorder: _Recorder,
+               ahead: "_LookAhead | None") -> Callable[[], None] | None:
+    """What a message's slot does: build the next message, then, in the slots of the batch's last
+    messages, a stage of the next batch's preparation (_LookAhead.step)."""
+    build = _next_build(ready, index, stops, prepare)
+    if ahead is None:
+        return build
+    left = sum(1 for item in ready[index + 1:] if item.email_id not in stops)
+    if left >= len(_LookAhead.STAGES):
+        return build
+    step = functools.partial(ahead.step, recorder, left, prepare)
+    if build is None:
+        return step
+
+    def both() -> None:
+        build()
+        step()
+    return both
 
 
 def _unbuilt(recorder: "_Recorder", item: _Ready, token, config, now, report) -> None:
@@ -574,12 +764,16 @@ def _record_sent(recorder: _Recorder, item: _Ready, token, config: DispatchConfi
             pause = min(pause * 2, 5.0)
 
 
-def _offer(engine, context, subscription, site, settings, token, now, bridge_networks) -> offers.Offer:
+def _needs_coupon(context) -> bool:
+    return offers.variant_for(context["reason"]) == "discount" and not context["coupon_code"]
+
+
+def _offer(writes, context, subscription, site, settings, token, now, bridge_networks) -> offers.Offer:
     """The offer for the member's reason; a discount's coupon is created once and kept on the
     email, so a retry sends the same code."""
     coupon = None
     if offers.variant_for(context["reason"]) == "discount":
-        if context["coupon_code"]:
+        if not _needs_coupon(context):
             coupon = offers.Coupon(context["coupon_code"], context["coupon_expires_at"], settings["discount_percent"])
         else:
             member = {"external_id": context["member_external_id"], "email": context["email"]}
@@ -587,7 +781,7 @@ def _offer(engine, context, subscription, site, settings, token, now, bridge_net
                                          settings["coupon_days"], now)
             coupon = offers.create_coupon(site, body, f"coupon_{site['id']}_{context['id']}", bridge_networks)
             code = coupon.code if coupon else settings["default_offer_code"]
-            with engine.begin() as write:
+            with writes.begin() as write:
                 emails_store.store_coupon(write, context["id"], token, code, coupon.expires_at if coupon else None, now)
     return offers.offer_for(context["reason"], settings, coupon)
 
@@ -632,12 +826,14 @@ def _retry_or_fail(database, email_id, token, config: DispatchConfig, now, reaso
                         due_at=now + config.retry_delay(email["attempts"]))
 
 
-def _release(engine, email_ids: list[int], token: str, now: datetime, config: DispatchConfig, reason: str) -> int:
-    """Give claimed emails back untouched after an outage: the attempt is not counted."""
+def _release(engine, email_ids: list[int], token: str, now: datetime, config: DispatchConfig, reason: str,
+             pause: bool = True) -> int:
+    """Give claimed emails back untouched after an outage (due again after the outage pause) or
+    unsent (``pause`` False: due again at once): the attempt is not counted."""
     released = 0
     with engine.begin() as conn:
         for email_id in email_ids:
             released += emails_store.transition(
                 conn, email_id, sources_of(EmailStatus.PENDING), EmailStatus.PENDING.value, now, lease_token=token,
-                due_at=now + config.outage_pause, last_error=reason[:500], give_back_attempt=True)
+                due_at=now + config.outage_pause if pause else now, last_error=reason[:500], give_back_attempt=True)
     return released
