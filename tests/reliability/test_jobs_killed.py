@@ -2,7 +2,9 @@
 
 100 emails are due; the SMTP server is slow (20 ms a message) and kills the jobs process itself
 at the worst moment, twice: right after keeping a message and before answering "250", so the
-dispatcher dies with that message delivered but not recorded, and the rest of its batch claimed.
+dispatcher dies with that message delivered but not recorded, and the rest of its batch claimed
+(at a batch's last four messages, the next batch too: it is claimed while the server takes the
+first of them).
 Each time a new jobs process is started. In the end no email is lost; the duplicates are exactly
 the messages that were in flight, one per kill (each email is marked sent right after its own
 acceptance, so a batch in flight is one message); and every taken-over email is counted in
@@ -99,7 +101,10 @@ def test_two_sigkills_mid_batch_lose_nothing_and_duplicate_one_message_each(fres
     assert set(received) == {f"<farewell.{site['id']}.{i}@localhost>" for i in email_ids}, "no email lost"
     # The bound: one message per kill, the one between "kept by the server" and "marked sent".
     assert duplicates == kills
-    assert duplicates <= sum(interrupted.values()) <= BATCH * kills
+    # Taken over per kill: the rest of the batch in flight, and at its last four messages (the one
+    # in flight and those after it) the batch claimed ahead (dispatch._LookAhead), never sent: at
+    # most BATCH + 4.
+    assert duplicates <= sum(interrupted.values()) <= (BATCH + 4) * kills
     # Each duplicate is reported: counted on its email, and named in a warning.
     for message_id in duplicated:
         email_id = int(message_id.split(".")[2].split("@")[0])
