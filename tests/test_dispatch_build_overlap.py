@@ -41,18 +41,11 @@ def _statuses(engine) -> dict[int, tuple]:
         return {row.id: (row.status, row.skip_reason, row.last_error) for row in rows}
 
 
-def test_each_message_is_built_at_most_one_ahead_of_what_the_server_took(engine, smtp, monkeypatch):
+def test_each_message_is_built_at_most_one_ahead_of_what_the_server_took(engine, smtp, message_builds):
     """When the server keeps its k-th message (before it answers the "."), the dispatcher has built
     at most k + 1: the next one, while it waited. Built with the batch, 5 were built at the first."""
     ids = _seed(engine)
-    built: list[int] = []
-    real = compose.sequence_email
-
-    def counted(*args, **kwargs):
-        built.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(compose, "sequence_email", counted)
+    built = message_builds
     seen: list[tuple[int, int]] = []
     smtp.on_accept = lambda count: seen.append((count, len(built)))
     report = dispatch_due(engine, transport_from_url(smtp.url), CONFIG, lambda: datetime.now(timezone.utc))

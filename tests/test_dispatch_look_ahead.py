@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from bench.dispatch import seed_due_emails
-from sidecar.domain import compose, offers
+from sidecar.domain import offers
 from sidecar.domain.compose import MailConfig
 from sidecar.domain.dispatch import DispatchConfig, dispatch_due
 from sidecar.domain.sites import create_site
@@ -43,20 +43,13 @@ def _email_id(message_id: str) -> int:
 
 
 def test_the_next_batch_is_claimed_in_the_slot_of_the_fourth_message_from_the_end_and_built_by_the_last(
-        engine, smtp, monkeypatch):
+        engine, smtp, message_builds):
     """When the server has kept the 2nd message (the first batch's fourth from the end) and not
     yet answered it, the second batch is claimed (its 5 emails sending), not before (the 1st); when
     it has kept the 5th, 6 messages are built. The server waits for that (up to 10 s): with the
     whole look-ahead in the last message's slot the claim came only at the 5th."""
     ids = _seed(engine)
-    built: list[int] = []
-    real = compose.sequence_email
-
-    def counted(*args, **kwargs):
-        built.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(compose, "sequence_email", counted)
+    built = message_builds
     seen: dict[int, tuple] = {}
 
     def claimed_after(count: int) -> int:

@@ -1,8 +1,9 @@
 """Fixtures and events for the tests of the members' emails: a French site (``club``) whose events
 are posted signed through the real ingest (``post``), a clock the tests move (``clock``), one
-dispatch tick to the test SMTP server (``send``) or to any mail URL (``dispatcher``), and what the
-admin API says was planned (``emails_of``). Loaded for every test by tests/conftest.py
-(``pytest_plugins``): test modules name the fixtures, and import the event builders from here."""
+dispatch tick to the test SMTP server (``send``) or to any mail URL (``dispatcher``), what the
+admin API says was planned (``emails_of``) and how many messages were built (``message_builds``).
+Loaded for every test by tests/conftest.py (``pytest_plugins``): test modules name the fixtures,
+and import the event builders from here."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from sidecar.domain import compose
 from sidecar.domain.dispatch import DispatchConfig
 from sidecar.domain.site_settings import update_settings
 from sidecar.domain.sites import create_site
@@ -22,6 +24,21 @@ from tests.conftest import ADMIN_TOKEN, make_event
 from tests.support.net import LOOPBACK_NETWORKS, free_port
 
 CANCELLED_AT = datetime(2026, 11, 29, 10, 0, tzinfo=timezone.utc)  # a Sunday, 11:00 in Paris
+
+
+@pytest.fixture
+def message_builds(monkeypatch) -> list[int]:
+    """One entry per member email built (``compose.sequence_email`` counted): the dispatch tests
+    read how far ahead of the server the messages are built."""
+    built: list[int] = []
+    real = compose.sequence_email
+
+    def counted(*args, **kwargs):
+        built.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(compose, "sequence_email", counted)
+    return built
 
 
 class FakeClock:
