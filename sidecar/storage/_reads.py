@@ -40,7 +40,7 @@ def read(conn: Connection, key: tuple, read_it: Callable[[], T]) -> T:
 
 
 def keeping(conn: Connection) -> bool:
-    """Whether this transaction keeps its reads (the applier's batch)."""
+    """Whether this transaction keeps its reads (the applier's batch, the dispatcher's batch read)."""
     return _KEY in conn.info
 
 
