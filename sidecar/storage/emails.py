@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, case, exists, func, null, or_, select, update
+from sqlalchemy import and_, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from . import leases
@@ -94,8 +94,13 @@ def hold_recipients(conn: Connection, member_ids: list[int]) -> None:
     several members cannot deadlock.
     """
     if member_ids:
-        query = select(members.c.id).where(members.c.id.in_(sorted(member_ids))).order_by(members.c.id)
-        conn.execute(query.with_for_update()).all()
+        conn.execute(_HOLD, {"ids": sorted(member_ids)}).all()
+
+
+# Built once: the dispatcher runs it before each batch's exchanges, where its building was time
+# the mail server waited for (as _RECHECK below).
+_HOLD = (select(members.c.id).where(members.c.id.in_(bindparam("ids", expanding=True))).order_by(members.c.id)
+         .with_for_update())
 
 
 def check_members_on_write(conn: Connection, check: bool) -> None:
@@ -228,21 +233,33 @@ def recheck(conn: Connection, email_ids: list[int], hashes: dict[int, str]) -> d
     address's key in ``suppressions``)."""
     if not email_ids:
         return {}
-    sup = suppressions
-    suppressed = (
-        select(sup.c.reason)
-        .where(sup.c.site_id == _e.c.site_id, sup.c.email_hash == case(hashes, value=_e.c.id))
-        .scalar_subquery() if hashes else null()
-    )
-    query = (
-        select(_e.c.id, _e.c.lease_token, _m.c.email, _c.c.resumed_at,
-               exists().where(winbacks.c.cancellation_id == _e.c.cancellation_id).label("won_back"),
-               suppressed.label("suppressed"))
-        .join(_m, _m.c.id == _e.c.member_id)
-        .outerjoin(_c, _c.c.id == _e.c.cancellation_id)
-        .where(_e.c.id.in_(list(email_ids)))
-    )
-    return {row["id"]: {**row, "won_back": bool(row["won_back"])} for row in conn.execute(query).mappings()}
+    checked: dict[int, dict] = {}
+    for row in conn.execute(_RECHECK, {"ids": list(email_ids), "hashes": sorted(set(hashes.values()))}).mappings():
+        email_id = row["id"]
+        # The site's suppressions of any of the batch's addresses came with the email: only its own
+        # address's counts (a row each, so an email of a site with several suppressed addresses of
+        # this batch comes more than once).
+        suppressed = row["suppressed"] if row["suppressed_hash"] == hashes.get(email_id) else None
+        if email_id not in checked or suppressed is not None:
+            checked[email_id] = {"id": email_id, "lease_token": row["lease_token"], "email": row["email"],
+                                 "resumed_at": row["resumed_at"], "won_back": bool(row["won_back"]),
+                                 "suppressed": suppressed}
+    return checked
+
+
+# Built once, with the batch's ids and addresses as lists (expanding parameters): built per batch,
+# with a CASE of one WHEN per email for the address's suppression, its building took longer than
+# the query, before each batch's exchanges, while the mail server waited.
+_RECHECK = (
+    select(_e.c.id, _e.c.lease_token, _m.c.email, _c.c.resumed_at,
+           exists().where(winbacks.c.cancellation_id == _e.c.cancellation_id).label("won_back"),
+           suppressions.c.email_hash.label("suppressed_hash"), suppressions.c.reason.label("suppressed"))
+    .join(_m, _m.c.id == _e.c.member_id)
+    .outerjoin(_c, _c.c.id == _e.c.cancellation_id)
+    .outerjoin(suppressions, and_(suppressions.c.site_id == _e.c.site_id,
+                                  suppressions.c.email_hash.in_(bindparam("hashes", expanding=True))))
+    .where(_e.c.id.in_(bindparam("ids", expanding=True)))
+)
 
 
 def recipient(conn: Connection, site_id: str, member_id: int) -> dict | None:
