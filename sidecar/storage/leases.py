@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
-from sqlalchemy import Table, and_, update
+from sqlalchemy import Table, and_, bindparam, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.elements import ColumnElement
 
 from .statuses import DigestStatus, EmailStatus
@@ -72,13 +73,15 @@ def ended(table: Table, before: datetime) -> ColumnElement:
 def claim(conn: Connection, table: Table, where: list, token: str, now: datetime, lease_until: datetime) -> int:
     """Move the rows that match ``where`` (the caller says which: waiting, or ``ended``) to
     ``sending`` under ``token`` until ``lease_until``, counting an attempt; returns how many."""
-    c = table.c
-    result = conn.execute(
-        update(table)
-        .where(*where)
-        .values(status=SENDING, lease_token=token, lease_until=lease_until, attempts=c.attempts + 1, updated_at=now)
-    )
-    return result.rowcount
+    return conn.execute(claiming(table, where), {"token": token, "now": now, "lease_until": lease_until}).rowcount
+
+
+def claiming(table: Table, where: list) -> Update:
+    """``claim`` as a statement, with ``token``, ``now`` and ``lease_until`` as parameters: one a
+    caller may build once and run for each of its claims."""
+    return (update(table).where(*where)
+            .values(status=SENDING, lease_token=bindparam("token"), lease_until=bindparam("lease_until"),
+                    attempts=table.c.attempts + 1, updated_at=bindparam("now")))
 
 
 def release(conn: Connection, table: Table, where: list, token: str, status: str, now: datetime, **values) -> int:
