@@ -15,6 +15,7 @@ import re
 import smtplib
 from datetime import datetime, timedelta, timezone
 from email.headerregistry import Address
+from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import default as default_policy
 from urllib.parse import urlsplit
@@ -295,3 +296,80 @@ def test_an_envelope_that_needs_smtputf8_is_left_to_send_message():
                                   message_id="<farewell.s.1@mail.club-helene.example.org>")
     assert international.smtp_data is None
     assert ascii_only.smtp_data.endswith(b"\r\n") and b"\r\n\r\n" in ascii_only.smtp_data
+
+
+# --- the parts' quoted-printable (mime.quoted_printable, binascii's encoder in C) -----------------
+
+# French and English copy, a long paragraph, lines of spaces and tabs, lone dots, "=" signs, CRLF
+# and lone CRs, non-BMP characters, NULs and other control characters, and lines of 70 to 80
+# characters ending in a space, a tab, "=", "é" or a dot, where soft breaks and the escaping of
+# trailing whitespace fall.
+QP_TEXTS = [
+    "Bonjour Zoë,\n\nMerci pour le temps passé avec Le Club Hélène. Votre résiliation est bien confirmée.\n"
+    "Vous gardez l’accès complet jusqu’au 1er décembre 2026 — « à bientôt » !\n",
+    "Hello Ann,\n\nThanks for the time you spent with us. " + "Your access ends on December 3, 2026. " * 8 + "\n",
+    "   \n\t\t\n \t \nfin d'espace   \ntab\t\n-- \n",
+    ".\n..\n. \n.x\nfin\n.",
+    "a=b =3D ==\n" + "=" * 100 + "\n=\n",
+    "un\r\ndeux\r\n\r\ntrois\rquatre\n",
+    "👩‍💻 𝄞 😀 " * 20 + "\n",
+    "\x00.\x00\n.\x00x\n\x0b\x0c\x1c\x85\u2028\x7f\n",
+    "w" * 1200 + "\n" + "é" * 300,
+    "",
+] + ["x" * length + tail for length in range(70, 81) for tail in (" ", "\t", "  ", "=", "é", ".", "x\n.")]
+
+
+def _lines_as_the_package_reads_them(text: str) -> str:
+    # email.contentmanager's: the lines split as bytes (at CR, LF and CRLF), each ending in LF.
+    return (b"\n".join(text.encode("utf-8").splitlines()) + b"\n").decode("utf-8")
+
+
+def test_the_parts_quoted_printable_is_valid_and_decodes_to_each_text():
+    """Both parts of every message built with mime.POLICY are quoted-printable written by binascii's
+    encoder (C) rather than the email package's (Python): each decodes to its text (lines ending in
+    \\n, as the package writes them), in lines of at most 76 characters (RFC 2045 §6.7), none
+    ending in whitespace, printable ASCII only, no bare CR or LF once written for SMTP; the parts'
+    headers are the package's own.
+
+    Where the bytes differ from the package's: it cuts lines at its policy's 78 characters, so its
+    soft breaks fall elsewhere; binascii writes "=2E" for a "." alone on its line or before a NUL
+    at a line's start; and it breaks before an escape that would end a wrapped line in column 74 to
+    76. A text whose lines the package writes in 75 characters or fewer comes out the same, but
+    for those dots."""
+    for text in QP_TEXTS:
+        message = mime.build(Rendered(subject="Merci", text=text, html=text),
+                             sender=mime.address(MAIL_FROM), to=[mime.address("ana@example.org")],
+                             message_id="<farewell.s.1@mail.club-helene.example.org>", date=CANCELLED_AT)
+        package = EmailMessage(policy=default_policy)
+        package.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+        package.add_alternative(text, subtype="html", charset="utf-8", cte="quoted-printable")
+        expected = _lines_as_the_package_reads_them(text)
+        for ours, theirs in zip(message.get_payload(), package.get_payload(), strict=True):
+            payload = ours.get_payload()
+            lines = payload.split("\n")
+            assert ours.get_content() == expected, text
+            assert all(len(line) <= 76 for line in lines), (text, max(lines, key=len))
+            assert not any(line.endswith((" ", "\t")) for line in lines), text
+            assert re.fullmatch(r"[\x20-\x7e\n\t]*", payload) and payload.endswith("\n"), text
+            assert list(ours.items()) == list(theirs.items()), text
+            assert str(ours["Content-Type"]) == 'text/%s; charset="utf-8"' % ours.get_content_subtype()
+            assert ours["Content-Transfer-Encoding"] == "quoted-printable"
+            package_lines = theirs.get_payload().split("\n")
+            if all(len(line) <= 75 for line in package_lines):
+                assert payload.replace("=2E", ".") == theirs.get_payload(), text
+        raw = mime.smtp_bytes(message)
+        assert not re.search(rb"(?<!\r)\n|\r(?!\n)", raw), text
+        assert message.get_content_type() == "multipart/alternative" and message["MIME-Version"] == "1.0"
+
+
+def test_a_quoted_printable_part_with_headers_of_its_own_has_the_packages_headers():
+    text = QP_TEXTS[0]
+    ours, theirs = EmailMessage(policy=mime.POLICY), EmailMessage(policy=default_policy)
+    for message in (ours, theirs):
+        message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable",
+                            headers=["Content-Language: fr"], disposition="inline", filename="merci.txt",
+                            params={"format": "flowed"})
+    assert list(ours.items()) == list(theirs.items())
+    assert ours.get_content() == theirs.get_content() == _lines_as_the_package_reads_them(text)
+    assert max(len(line) for line in ours.get_payload().split("\n")) <= 76
+
