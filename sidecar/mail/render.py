@@ -65,6 +65,9 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
+    # The templates are files of the package, which change only with a new release (a restart):
+    # left to reload, Jinja stats their files on every get_template, four stats a message.
+    auto_reload=False,
 )
 _env.filters["as_paragraphs"] = _as_paragraphs
 _env.filters["as_text"] = _as_text
