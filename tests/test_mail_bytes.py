@@ -11,6 +11,7 @@ write as encoded words.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import smtplib
 from datetime import datetime, timedelta, timezone
@@ -373,3 +374,54 @@ def test_a_quoted_printable_part_with_headers_of_its_own_has_the_packages_header
     assert ours.get_content() == theirs.get_content() == _lines_as_the_package_reads_them(text)
     assert max(len(line) for line in ours.get_payload().split("\n")) <= 76
 
+
+class _CapturingTransport:
+    """A transport that keeps the messages it is given."""
+
+    def __init__(self):
+        self.sent: list[mime.Outgoing] = []
+
+    @contextlib.contextmanager
+    def session(self):
+        yield self
+
+    def send(self, outgoing, before_end=None):
+        self.sent.append(outgoing)
+
+
+class _FlatteningSmtp(smtplib.SMTP):
+    """smtplib.SMTP.send_message up to the bytes it hands to sendmail, without a server."""
+
+    def ehlo_or_helo_if_needed(self):
+        pass
+
+    def sendmail(self, from_addr, to_addrs, msg, mail_options=(), rcpt_options=()):
+        self.flattened = msg
+        return {}
+
+
+def _send_message_bytes(message, sender: str, recipients) -> bytes:
+    smtp = _FlatteningSmtp()
+    smtp.send_message(message, from_addr=sender, to_addrs=list(recipients))
+    return smtp.flattened
+
+
+@pytest.mark.usefixtures("realistic_addresses")
+def test_the_digest_written_ahead_is_what_send_message_writes(app, club):
+    """mime.smtp_bytes writes each part's payload in one write (mime._OneWriteGenerator): for the
+    digest too, whose HTML and chart are a multipart/related inside the alternative, the chart in
+    base64, the bytes are send_message's own."""
+    transport = _CapturingTransport()
+    mail = MailConfig(secret_key="k", public_url=PUBLIC_URL, mail_from=MAIL_FROM)
+    result = send_digest(app.extensions["farewell.engine"], transport, club["id"], IsoWeek.parse("2026-W47"),
+                         recipients=["owner@club.example"], now=datetime(2026, 11, 24, 9, tzinfo=timezone.utc),
+                         mail=mail)
+    assert result.status == "sent"
+    [outgoing] = transport.sent
+    [related] = [part for part in outgoing.message.walk() if part.get_content_type() == "multipart/related"]
+    [chart] = [part for part in related.iter_parts() if part.get_content_maintype() == "image"]
+    assert chart["Content-Transfer-Encoding"] == "base64"
+    assert outgoing.smtp_data == _send_message_bytes(outgoing.message, outgoing.sender, outgoing.recipients)
+    message = outgoing.message
+    message.preamble, message.epilogue = "A preamble\non two lines\r\n", "\r\nfin\n"
+    assert mime.smtp_bytes(message) == _send_message_bytes(message, outgoing.sender, outgoing.recipients)
