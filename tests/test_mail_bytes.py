@@ -223,6 +223,22 @@ def test_the_fixed_boundary_gives_the_bytes_of_the_email_packages_own(text, name
     assert parsed.get_body(("html",)).get_content().replace("\r\n", "\n") == f"<p>{text}</p>\n"
 
 
+def test_the_alternatives_content_type_is_the_one_set_boundary_writes(monkeypatch):
+    """mime.build writes the alternative's Content-Type with its boundary itself (set_boundary
+    parsed the header's parameters back first): the same bytes as set_boundary's."""
+    def built():
+        return mime.build(Rendered(subject="Merci", text="Bonjour", html="<p>Bonjour</p>"),
+                          sender=mime.address(MAIL_FROM, "Le Club"), to=[mime.address("ana@example.org", "Zoë")],
+                          message_id="<farewell.s.1@mail.club-helene.example.org>", date=CANCELLED_AT)
+
+    ours = built()
+    monkeypatch.setattr(mime, "BOUNDARY", None)
+    theirs = built()
+    theirs.set_boundary("=_farewell-alternative")
+    assert ours.as_bytes() == theirs.as_bytes() and mime.smtp_bytes(ours) == mime.smtp_bytes(theirs)
+    assert ours.get_boundary() == "=_farewell-alternative"
+
+
 # Display names as members type them: accents, quotes, commas, brackets, CJK, emoji, an encoded
 # word's look-alike, and lengths around where the package starts folding; addresses short and long.
 MEMBER_NAMES = ["", "Zoë", "Ana", "Doe, John", 'Jo "JJ" Smith', "O'Brien", "José (Pepe)", "Émile; <x>", "back\\slash",

@@ -383,7 +383,9 @@ def build(rendered: Rendered, *, sender: Address, to: list[Address], message_id:
     message.set_content(rendered.text, subtype="plain", charset="utf-8", cte="quoted-printable")
     message.add_alternative(rendered.html, subtype="html", charset="utf-8", cte="quoted-printable")
     if BOUNDARY:  # tests set it to None to compare with the email package's own random boundary
-        message.set_boundary(BOUNDARY)
+        # What set_boundary writes on the alternative's "multipart/alternative", without its parse
+        # of the header's parameters back.
+        message.replace_header("Content-Type", f'multipart/alternative; boundary="{BOUNDARY}"')
     return message
 
 
