@@ -1,7 +1,8 @@
 """The check right before a batch's exchanges (storage.emails.recheck) answers, for each email, the
 suppression of the very address the batch was read with on that email's site: not another
 address's of the same batch, nor the same address's on another site, however many of the batch's
-addresses a site has suppressed. Real SQLite and MariaDB."""
+addresses a site has suppressed; and so does the batch's read of suppressions before its rules
+(storage.suppressions.reasons). Real SQLite and MariaDB."""
 
 from __future__ import annotations
 
@@ -53,3 +54,20 @@ def test_a_batch_without_addresses_to_check_is_checked_all_the_same(engine):
     assert all(row["suppressed"] is None for row in checked.values())
     with engine.begin() as conn:
         assert emails_store.recheck(conn, [], {}) == {}
+
+
+def test_the_batch_read_of_suppressions_pairs_each_address_with_its_own_site(engine):
+    # suppressions.reasons reads by the batch's sites and the batch's addresses, then keeps only
+    # the pairs asked for: an address suppressed on the other site of the batch is not suppressed here.
+    now = datetime.now(timezone.utc)
+    club = create_site(engine, "https://club.example.org", "Le Club", "Europe/Paris", "fr_FR")
+    other = create_site(engine, "https://autre.example.org", "L'Autre", "Europe/Paris", "fr_FR")
+    first, second, third = (email_hash(SECRET, f"{name}@example.org") for name in ("first", "second", "third"))
+    with engine.begin() as conn:
+        suppressions_store.suppress(conn, club["id"], second, "bounced", now)
+        suppressions_store.suppress(conn, other["id"], first, "unsubscribed", now)
+        suppressions_store.suppress(conn, other["id"], third, "unsubscribed", now)
+    with engine.begin() as conn:
+        asked = {(club["id"], first), (other["id"], second), (other["id"], third), (club["id"], third)}
+        assert suppressions_store.reasons(conn, asked) == {(other["id"], third): "unsubscribed"}
+        assert suppressions_store.reasons(conn, set()) == {}
