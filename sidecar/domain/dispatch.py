@@ -253,10 +253,11 @@ class _LookAhead:
     lease (the configured one) still covers it; its check at send time is unchanged (_send, right
     before its exchanges).
 
-    Its writes (the claim, the skips and deferrals it decides) go on the current batch's
-    recorder: no record is in flight in a slot (the "." waited for it), and on MariaDB that
+    Its writes (the claim, the skips and deferrals it decides), and its reads, go on the current
+    batch's recorder: no record is in flight in a slot (the "." waited for it), and on MariaDB that
     connection does not check the members this batch holds, which a claim's status change would
-    wait for. What would ask a site for a coupon (an HTTP request, seconds at worst) waits until the
+    wait for; its connection is open already, where the reads' own would ping the server first.
+    What would ask a site for a coupon (an HTTP request, seconds at worst) waits until the
     batch is sent: on MariaDB the message's member is held until the server's reply, and an
     unsubscribe must not wait for a WordPress."""
 
@@ -294,7 +295,7 @@ class _LookAhead:
             if not batch.claimed:
                 batch.stage = len(self.STAGES)
         elif stage == "read":
-            batch.reads = _read(self.engine, batch.claimed, self.config)
+            batch.reads = _read(writes, batch.claimed, self.config)
         elif stage == "decide":
             batch.ready = _decide_each(writes, batch.reads, batch.claimed, batch.token, self.config, self.clock(),
                                        batch.report, batch.later)
@@ -386,14 +387,15 @@ class _Reads:
     cache: _Cache
 
 
-def _read(engine, claimed: list[int], config) -> _Reads:
+def _read(database, claimed: list[int], config) -> _Reads:
     """Two queries for the batch, plus a site with its settings and steps in one query once per
-    batch."""
+    batch. ``database``: the engine, or the batch's _Recorder (_LookAhead: its connection is open
+    already, where a pool checkout would ping the server first)."""
     cache = _Cache()
     secret = config.mail.secret_key
     # Reads kept for this read (storage._reads, as the applier's batch keeps them): the site's row,
     # its settings and its steps in one query, two round trips fewer before the first exchange.
-    with engine.connect() as conn, kept_for_transaction(conn):
+    with database.begin() as conn, kept_for_transaction(conn):
         contexts = emails_store.sequence_contexts(conn, claimed)
         hashes = {email_id: unsubscribe.email_hash(secret, context["email"])
                   for email_id, context in contexts.items() if context["step"] != OWNER_ALERT}
