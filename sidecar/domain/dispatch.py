@@ -247,11 +247,12 @@ class _LookAhead:
     this batch's last messages (Sender.send's ``meanwhile``, in the sending thread: a thread of its
     own lost on the GIL, BENCHMARKS.md's fourth round), rather than after the last one, when the
     server has nothing to do. One stage per slot (``STAGES``: the claim in the slot of the fourth
-    message from the end, the reads in the third, the rules in the second, the first message's
-    build in the last): a slot hides only the server's time on one "." (about 2 ms), which the
-    whole of it overran (BENCHMARKS.md's sixth round). It is claimed a few exchanges early, so its
-    lease (the configured one) still covers it; its check at send time is unchanged (_send, right
-    before its exchanges).
+    message from the end, the emails' contexts in the third, the rest of the reads and the rules
+    in the second, the first message's build in the last): a slot hides only the server's time on
+    one "." (about 2 ms), which the whole of it overran (BENCHMARKS.md's sixth round), and so did
+    the reads as one stage, by about twice what the contexts alone do (the tenth round). It is
+    claimed a few exchanges early, so its lease (the configured one) still covers it; its check at
+    send time is unchanged (_send, right before its exchanges).
 
     Its writes (the claim, the skips and deferrals it decides), and its reads, go on the current
     batch's recorder: no record is in flight in a slot (the "." waited for it), and on MariaDB that
@@ -261,7 +262,7 @@ class _LookAhead:
     batch is sent: on MariaDB the message's member is held until the server's reply, and an
     unsubscribe must not wait for a WordPress."""
 
-    STAGES = ("claim", "read", "decide", "build")
+    STAGES = ("claim", "contexts", "decide", "build")
 
     def __init__(self, engine, config: DispatchConfig, clock: Clock, wanted: Callable[[], bool]):
         self.engine, self.config, self.clock, self.wanted = engine, config, clock, wanted
@@ -294,9 +295,12 @@ class _LookAhead:
             batch.report.claimed = len(batch.claimed)
             if not batch.claimed:
                 batch.stage = len(self.STAGES)
-        elif stage == "read":
-            batch.reads = _read(writes, batch.claimed, self.config)
+        elif stage == "contexts":
+            with writes.begin() as conn:
+                batch.reads = _read_contexts(conn, batch.claimed, self.config)
         elif stage == "decide":
+            with writes.begin() as conn:
+                _read_the_rest(conn, batch.reads)
             batch.ready = _decide_each(writes, batch.reads, batch.claimed, batch.token, self.config, self.clock(),
                                        batch.report, batch.later)
             batch.reads = None
@@ -381,35 +385,46 @@ class _Reads:
 
     contexts: dict
     hashes: dict
-    suppressed: dict
-    requests: dict
-    subscriptions: dict
-    cache: _Cache
+    suppressed: dict = field(default_factory=dict)
+    requests: dict = field(default_factory=dict)
+    subscriptions: dict = field(default_factory=dict)
+    cache: _Cache = field(default_factory=_Cache)
 
 
-def _read(database, claimed: list[int], config) -> _Reads:
+def _read(engine, claimed: list[int], config) -> _Reads:
     """Two queries for the batch, plus a site with its settings and steps in one query once per
-    batch. ``database``: the engine, or the batch's _Recorder (_LookAhead: its connection is open
-    already, where a pool checkout would ping the server first)."""
-    cache = _Cache()
+    batch."""
+    with engine.connect() as conn:
+        return _read_the_rest(conn, _read_contexts(conn, claimed, config))
+
+
+def _read_contexts(conn, claimed: list[int], config) -> _Reads:
+    """The batch's emails with everything their rules and copy need, and the keys of their
+    addresses among the suppressions: the longest of the reads (_LookAhead runs it in a slot of
+    its own)."""
+    contexts = emails_store.sequence_contexts(conn, claimed)
     secret = config.mail.secret_key
+    hashes = {email_id: unsubscribe.email_hash(secret, context["email"])
+              for email_id, context in contexts.items() if context["step"] != OWNER_ALERT}
+    return _Reads(contexts, hashes)
+
+
+def _read_the_rest(conn, reads: _Reads) -> _Reads:
+    """The suppressions of the batch's addresses, its sites, and what its alerts and offers need."""
+    contexts, cache = reads.contexts, reads.cache
     # Reads kept for this read (storage._reads, as the applier's batch keeps them): the site's row,
     # its settings and its steps in one query, two round trips fewer before the first exchange.
-    with database.begin() as conn, kept_for_transaction(conn):
-        contexts = emails_store.sequence_contexts(conn, claimed)
-        hashes = {email_id: unsubscribe.email_hash(secret, context["email"])
-                  for email_id, context in contexts.items() if context["step"] != OWNER_ALERT}
-        suppressed = suppressions_store.reasons(
-            conn, {(contexts[email_id]["site_id"], key) for email_id, key in hashes.items()})
-        requests, subscriptions = {}, {}
+    with kept_for_transaction(conn):
+        reads.suppressed = suppressions_store.reasons(
+            conn, {(contexts[email_id]["site_id"], key) for email_id, key in reads.hashes.items()})
         for email_id, context in contexts.items():
             cache.site(conn, context["site_id"])
             if context["step"] == OWNER_ALERT:
-                requests[email_id] = emails_store.contact_request_context(conn, context["contact_request_id"])
+                reads.requests[email_id] = emails_store.contact_request_context(conn, context["contact_request_id"])
             elif context["step"] == "offer":
-                subscriptions[email_id] = subscriptions_store.find_subscription(
+                reads.subscriptions[email_id] = subscriptions_store.find_subscription(
                     conn, context["site_id"], context["source"], context["subscription_external_id"])
-    return _Reads(contexts, hashes, suppressed, requests, subscriptions, cache)
+    return reads
 
 
 def _decide_each(writes, reads: _Reads, claimed: list[int], token, config, now, report,
