@@ -1,11 +1,14 @@
-"""One run of the dispatcher records all its batches' sends on one thread, not a thread started per
-batch (whose start the batch's first record waited for), and leaves none running after it. Real
-aiosmtpd (in this process, so its hook sees the dispatcher's threads), real SQLite and MariaDB."""
+"""One run of the dispatcher records all its batches' sends on one thread and one connection, not a
+thread started and a connection set up per batch (which the batch's first record waited for), and
+leaves no thread running after it and the connection's checks on again. Real aiosmtpd (in this
+process, so its hook sees the dispatcher's threads), real SQLite and MariaDB."""
 
 from __future__ import annotations
 
 import threading
 from datetime import datetime, timezone
+
+import sqlalchemy as sa
 
 from bench.dispatch import seed_due_emails
 from sidecar.domain.compose import MailConfig
@@ -35,3 +38,24 @@ def test_a_run_records_every_batch_on_one_thread(engine, smtp):
     assert report.sent == EMAILS
     assert len(seen) == 1, seen
     assert not seen[0].is_alive() and _record_threads() == []
+
+
+def test_a_run_records_every_batch_on_one_connection_its_checks_turned_off_once(engine, smtp):
+    # On MariaDB the connection that records does not check the members its batch holds
+    # (emails_store.check_members_on_write): turned off once for the run, on again at its end,
+    # after the last record; it was twice per batch. SQLite has nothing to turn off.
+    site = create_site(engine, "https://club.example.org", "Le Club", "Europe/Paris", "fr_FR")
+    seed_due_emails(engine, site["id"], EMAILS, datetime.now(timezone.utc))
+    statements: list[str] = []
+    sa.event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    report = dispatch_due(engine, transport_from_url(smtp.url), CONFIG, lambda: datetime.now(timezone.utc))
+    assert report.sent == EMAILS
+    checks = [i for i, statement in enumerate(statements) if "foreign_key_checks" in statement]
+    if engine.dialect.name == "sqlite":
+        assert checks == []
+        return
+    assert [statements[i].split("=")[-1].strip() for i in checks] == ["0", "1"], statements
+    last_record = max(i for i, statement in enumerate(statements) if statement.lstrip().upper().startswith("UPDATE"))
+    assert checks[0] < last_record < checks[1]
+    with engine.connect() as conn:  # the pool's connections all check again
+        assert conn.exec_driver_sql("SELECT @@session.foreign_key_checks").scalar() == 1

@@ -146,10 +146,12 @@ def claim(database, now: datetime, config: DispatchConfig) -> tuple[str, list[in
 
 def dispatch_batch(engine: Engine, transport: Transport, config: DispatchConfig, clock: Clock,
                    session=None, record_thread: ThreadPoolExecutor | None = None,
-                   batch: "_Batch | None" = None, ahead: "_LookAhead | None" = None) -> BatchReport:
+                   batch: "_Batch | None" = None, ahead: "_LookAhead | None" = None,
+                   record_connection: "_RecordConnection | None" = None) -> BatchReport:
     """Claim one batch and send it; returns what happened. ``session``: the transport's session
     to send on (dispatch_due keeps one for its batches); else the batch opens its own.
-    ``record_thread``: where its records run (dispatch_due keeps one); else its own.
+    ``record_thread``, ``record_connection``: where and on what its records run (dispatch_due
+    keeps one of each); else its own.
     ``batch``: the batch already claimed and prepared (by the one before's ``ahead``), else one is
     claimed here. ``ahead``: what claims and prepares the next batch while the server takes this
     one's last messages (only when this batch is full: a short one means nothing more is due)."""
@@ -168,7 +170,7 @@ def dispatch_batch(engine: Engine, transport: Transport, config: DispatchConfig,
         ahead = None
     try:
         with (contextlib.nullcontext(session) if session is not None else transport.session()) as session, \
-                _Recorder(engine, report, record_thread) as recorder:
+                _Recorder(engine, report, record_thread, record_connection) as recorder:
             _send(engine, session, recorder, ready, token, config, clock, report, ahead)
     except TransportUnavailable as outage:  # the session itself could not open (a mail folder)
         _outage(engine, ready, token, config, clock(), outage, report)
@@ -182,21 +184,24 @@ def dispatch_due(engine: Engine, transport: Transport, config: DispatchConfig, c
 
     The batches share one session: one SMTP connection for the run, not a connect, EHLO and QUIT
     per batch (the session opens a new one when the server closed it or capped it), and one
-    thread for their records: starting one per batch was on the critical path, the batch's first
-    record waiting for it. Each full batch claims and prepares the next one while the server takes
-    its last messages (_LookAhead); a run that stops with a batch claimed ahead gives it back."""
+    thread and one connection for their records: starting the thread, and opening the connection,
+    per batch was on the critical path, the batch's first record waiting for them. Each full batch
+    claims and prepares the next one while the server takes its last messages (_LookAhead); a run
+    that stops with a batch claimed ahead gives it back."""
     total = BatchReport()
     deadline = time.monotonic() + time_budget
     ahead = _LookAhead(engine, config, clock, lambda: time.monotonic() <= deadline)
     with contextlib.ExitStack() as stack:
         record_thread = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="farewell-record"))
+        record_connection = stack.enter_context(_RecordConnection(engine))
         try:
             session = stack.enter_context(transport.session())
         except TransportUnavailable:
             session = None  # the batch opens its own, which records the outage
         try:
             while True:
-                report = dispatch_batch(engine, transport, config, clock, session, record_thread, ahead.take(), ahead)
+                report = dispatch_batch(engine, transport, config, clock, session, record_thread, ahead.take(), ahead,
+                                        record_connection)
                 total.add(report)
                 if report.released or (ahead.batch is None and (report.claimed < config.batch_size
                                                                 or time.monotonic() > deadline)):
@@ -492,10 +497,60 @@ def _decide(writes, context, request, subscription, suppression_reason, token, c
                              config.mail, now)
 
 
+class _RecordConnection:
+    """The connection a run records on (dispatch_due keeps one for its batches), with its writes
+    not checking the members (emails_store.check_members_on_write) from its opening until it goes
+    back to the pool. Kept across batches: opened per batch, its pool checkout and ping, the SET and
+    a COMMIT came before a batch's first record, and the SET, a COMMIT and the pool's reset after
+    its last, at each batch's start and end, while the mail server waited."""
+
+    def __init__(self, engine: Engine):
+        self.engine, self.conn = engine, None
+
+    def __enter__(self) -> "_RecordConnection":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def get(self):
+        if self.conn is None:
+            conn = self.engine.connect()
+            try:
+                emails_store.check_members_on_write(conn, False)
+                conn.commit()
+            except BaseException:
+                self.conn = conn
+                self.drop()  # never back to the pool without its checks
+                raise
+            self.conn = conn
+        return self.conn
+
+    def drop(self) -> None:
+        """After an error: the connection is discarded, the next record opens another."""
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.invalidate()
+                conn.close()
+
+    def close(self) -> None:
+        if self.conn is None:
+            return
+        try:
+            emails_store.check_members_on_write(self.conn, True)
+            self.conn.commit()
+            self.conn.close()
+            self.conn = None
+        except UNAVAILABLE_ERRORS:
+            self.drop()  # never back to the pool without its checks
+
+
 class _Recorder:
-    """Where a batch records what happened to its messages while it sends them: one connection for
-    the batch (no pool round trip per message), one short transaction per record. On MariaDB it
-    writes beside the transaction that holds the members (emails_store.check_members_on_write).
+    """Where a batch records what happened to its messages while it sends them: one connection
+    (_RecordConnection: the run's, else the batch's own; no pool round trip per message), one short
+    transaction per record. On MariaDB it writes beside the transaction that holds the members
+    (emails_store.check_members_on_write).
 
     A message's record runs on a thread of its own (``submit``) while the next message's exchange
     goes: the commit, a round trip to MariaDB or a sync of SQLite's WAL, waits on the database,
@@ -505,10 +560,12 @@ class _Recorder:
     batch stops sending. One record at a time, so the connection is never used by two threads at
     once; what a record counts is added to the batch's report by ``wait``, in the batch's thread."""
 
-    def __init__(self, engine: Engine, report: BatchReport, worker: ThreadPoolExecutor | None = None):
-        self.engine, self.report, self.conn = engine, report, None
-        # The run's record thread (dispatch_due), else one of the batch's own, started on first use.
+    def __init__(self, engine: Engine, report: BatchReport, worker: ThreadPoolExecutor | None = None,
+                 connection: _RecordConnection | None = None):
+        self.engine, self.report = engine, report
+        # The run's record thread and connection (dispatch_due), else the batch's own, on first use.
         self.worker, self.own_worker = worker, worker is None
+        self.connection, self.own_connection = connection or _RecordConnection(engine), connection is None
         self.pending: Future | None = None
 
     def __enter__(self) -> "_Recorder":
@@ -516,15 +573,12 @@ class _Recorder:
 
     @contextlib.contextmanager
     def begin(self) -> Iterator:
-        if self.conn is None:
-            self.conn = self.engine.connect()
-            emails_store.check_members_on_write(self.conn, False)
-            self.conn.commit()
+        conn = self.connection.get()
         try:
-            with self.conn.begin():
-                yield self.conn
+            with conn.begin():
+                yield conn
         except UNAVAILABLE_ERRORS:
-            self._drop()  # the next record opens another connection
+            self.connection.drop()  # the next record opens another connection
             raise
 
     def submit(self, record: Callable[[BatchReport], None]) -> None:
@@ -547,12 +601,6 @@ class _Recorder:
         if pending is not None:
             self.report.add(pending.result())
 
-    def _drop(self) -> None:
-        conn, self.conn = self.conn, None
-        with contextlib.suppress(Exception):
-            conn.invalidate()
-            conn.close()
-
     def __exit__(self, *exc) -> None:
         try:
             if exc[0] is None:
@@ -563,18 +611,8 @@ class _Recorder:
         finally:
             if self.worker is not None and self.own_worker:
                 self.worker.shutdown()
-            self._close()
-
-    def _close(self) -> None:
-        if self.conn is None:
-            return
-        try:
-            emails_store.check_members_on_write(self.conn, True)
-            self.conn.commit()
-            self.conn.close()
-            self.conn = None
-        except UNAVAILABLE_ERRORS:
-            self._drop()  # never back to the pool without its checks
+            if self.own_connection:
+                self.connection.close()
 
 
 def _send(engine, session, recorder: _Recorder, ready: list[_Ready], token, config, clock, report,
