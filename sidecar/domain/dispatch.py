@@ -156,7 +156,7 @@ def dispatch_batch(engine: Engine, transport: Transport, config: DispatchConfig,
     claimed here. ``ahead``: what claims and prepares the next batch while the server takes this
     one's last messages (only when this batch is full: a short one means nothing more is due)."""
     if batch is None:
-        batch = _claim_and_prepare(engine, config, clock, engine)
+        batch = _claim_and_prepare(engine, config, clock)
     elif batch.error is not None:
         raise batch.error  # what claiming or preparing it raised, as if it were raised here
     else:
@@ -216,6 +216,10 @@ def dispatch_due(engine: Engine, transport: Transport, config: DispatchConfig, c
     return total
 
 
+# _LookAhead's stages, one a slot of a full batch's last messages.
+_STAGES = ("claim", "contexts", "decide", "build")
+
+
 @dataclass
 class _Batch:
     """A claimed batch, read and decided: what dispatch_batch sends."""
@@ -226,7 +230,7 @@ class _Batch:
     # Claimed ahead (_LookAhead): the ids claimed, and how far its preparation went
     # (_LookAhead.STAGES; all of them once it is read, decided and its first message built).
     claimed: list[int] = field(default_factory=list)
-    stage: int = 4  # len(_LookAhead.STAGES): a batch claimed when it is sent is prepared at once
+    stage: int = len(_STAGES)  # a batch claimed when it is sent is prepared at once
     reads: "_Reads | None" = None
     # Emails claimed ahead whose offer needs a coupon from the site: prepared when the batch is
     # sent, not while the members of the batch before are held (_LookAhead).
@@ -236,14 +240,12 @@ class _Batch:
     error: Exception | None = None
 
 
-def _claim_and_prepare(engine, config, clock, writes, ahead: bool = False) -> _Batch:
-    """``writes``: where what preparing decides is recorded (the engine, or _LookAhead's recorder).
-    ``ahead``: an offer that needs a coupon is left for later (_Batch.later)."""
-    token, claimed = claim(writes, clock(), config)
+def _claim_and_prepare(engine, config, clock) -> _Batch:
+    """A batch claimed and prepared when it is sent (no batch before claimed it ahead)."""
+    token, claimed = claim(engine, clock(), config)
     batch = _Batch(token, BatchReport(claimed=len(claimed)), [])
     if claimed:
-        batch.ready = _prepare(engine, claimed, token, config, clock(), batch.report, writes,
-                               later=batch.later if ahead else None)
+        batch.ready = _prepare(engine, claimed, token, config, clock(), batch.report)
     return batch
 
 
@@ -267,7 +269,7 @@ class _LookAhead:
     batch is sent: on MariaDB the message's member is held until the server's reply, and an
     unsubscribe must not wait for a WordPress."""
 
-    STAGES = ("claim", "contexts", "decide", "build")
+    STAGES = _STAGES
 
     def __init__(self, engine, config: DispatchConfig, clock: Clock, wanted: Callable[[], bool]):
         self.engine, self.config, self.clock, self.wanted = engine, config, clock, wanted
@@ -326,7 +328,8 @@ def _give_back(engine, batch: _Batch, config: DispatchConfig, now: datetime, out
     counted), due again at once, or after the outage pause when an outage stopped the run."""
     report = batch.report
     # Before its rules decided, every email it claimed; after, those they left to send.
-    left = batch.claimed if batch.stage <= 2 else [r.email_id for r in batch.ready] + batch.later
+    decided = batch.stage > _STAGES.index("decide")
+    left = [r.email_id for r in batch.ready] + batch.later if decided else batch.claimed
     if left:
         report.released += _release(engine, left, batch.token, now, config,
                                     "given back: the run stopped before sending it" if not outage
@@ -374,14 +377,11 @@ _NEEDS_COUPON = object()  # _decide: the offer would ask the site for a coupon, 
 _MOVED = object()  # the member's address changed since the batch was read: read it again
 
 
-def _prepare(engine, claimed: list[int], token, config, now, report, writes=None,
-             later: list[int] | None = None) -> list[_Ready]:
+def _prepare(engine, claimed: list[int], token, config, now, report) -> list[_Ready]:
     """Read what the batch needs (_read), apply the rules (_decide_each); returns the messages to
     send, in claim order, each built later (_Ready.build). What is skipped or deferred is recorded
-    here, on ``writes`` (the engine unless given). ``later``: where an email whose offer needs a
-    coupon goes, undecided, instead of asking the site now."""
-    return _decide_each(engine if writes is None else writes, _read(engine, claimed, config), claimed, token, config,
-                        now, report, later)
+    here."""
+    return _decide_each(engine, _read(engine, claimed, config), claimed, token, config, now, report)
 
 
 @dataclass
@@ -562,7 +562,7 @@ class _Recorder:
 
     def __init__(self, engine: Engine, report: BatchReport, worker: ThreadPoolExecutor | None = None,
                  connection: _RecordConnection | None = None):
-        self.engine, self.report = engine, report
+        self.report = report
         # The run's record thread and connection (dispatch_due), else the batch's own, on first use.
         self.worker, self.own_worker = worker, worker is None
         self.connection, self.own_connection = connection or _RecordConnection(engine), connection is None
